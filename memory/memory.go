@@ -1,0 +1,155 @@
+// Package memory provides the memory file: one memfd that backs all
+// application memory. The sentry maps the whole file into its own address
+// space, so copying to and from app memory is a memcpy, and platforms map
+// ranges of the same file into app address spaces.
+//
+// The file is sparse: an allocated range consumes host memory only once it
+// is touched, and freed ranges are punched out so their memory returns to
+// the host at once.
+//
+// Lock order: File.mu is a leaf lock.
+package memory
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"moat/platform"
+)
+
+// PageSize is the host and app page size.
+const PageSize = 4096
+
+// File is the memory file.
+type File struct {
+	fd      int
+	mapping []byte // the sentry's view of the whole file
+
+	mu    sync.Mutex
+	free  []platform.FileRange // sorted by offset, coalesced
+	end   int64                // everything at or beyond end is unallocated
+	size  int64                // file size: the hard cap on allocations
+	inUse int64                // allocated bytes
+}
+
+// New creates a memory file that can hold at most size bytes (rounded to
+// pages). Nothing is committed until used.
+func New(name string, size int64) (*File, error) {
+	size = int64(RoundUp(uintptr(size)))
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, size); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sizing memory file: %w", err)
+	}
+	m, err := mapFile(fd, size)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mapping memory file: %w", err)
+	}
+	return &File{fd: fd, mapping: m, size: size}, nil
+}
+
+// FD returns the memfd, for platforms to map into app address spaces.
+func (f *File) FD() int { return f.fd }
+
+// Allocate returns a page-aligned range of length bytes (rounded up to
+// pages) whose contents are zero. It fails with ENOMEM when the file is
+// full.
+func (f *File) Allocate(length uintptr) (platform.FileRange, error) {
+	length = RoundUp(length)
+	if length == 0 {
+		return platform.FileRange{}, unix.EINVAL
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.free {
+		if r.Length < length {
+			continue
+		}
+		fr := platform.FileRange{Offset: r.Offset, Length: length}
+		if r.Length == length {
+			f.free = append(f.free[:i], f.free[i+1:]...)
+		} else {
+			f.free[i] = platform.FileRange{Offset: r.Offset + int64(length), Length: r.Length - length}
+		}
+		f.inUse += int64(length)
+		return fr, nil
+	}
+	if f.end+int64(length) > f.size || f.end+int64(length) < f.end {
+		return platform.FileRange{}, unix.ENOMEM
+	}
+	fr := platform.FileRange{Offset: f.end, Length: length}
+	f.end += int64(length)
+	f.inUse += int64(length)
+	return fr, nil
+}
+
+// Free returns a range to the allocator and its memory to the host. The
+// range's contents read as zero from then on, in every mapping of it.
+func (f *File) Free(fr platform.FileRange) {
+	if fr.Length == 0 {
+		return
+	}
+	f.Decommit(fr)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inUse -= int64(fr.Length)
+	i := sort.Search(len(f.free), func(i int) bool { return f.free[i].Offset > fr.Offset })
+	f.free = append(f.free, platform.FileRange{})
+	copy(f.free[i+1:], f.free[i:])
+	f.free[i] = fr
+	// Coalesce with the neighbours.
+	if i+1 < len(f.free) && f.free[i].Offset+int64(f.free[i].Length) == f.free[i+1].Offset {
+		f.free[i].Length += f.free[i+1].Length
+		f.free = append(f.free[:i+1], f.free[i+2:]...)
+	}
+	if i > 0 && f.free[i-1].Offset+int64(f.free[i-1].Length) == f.free[i].Offset {
+		f.free[i-1].Length += f.free[i].Length
+		f.free = append(f.free[:i], f.free[i+1:]...)
+		i--
+	}
+	// Give the top of the file back to the bump allocator.
+	if last := f.free[len(f.free)-1]; last.Offset+int64(last.Length) == f.end {
+		f.end = last.Offset
+		f.free = f.free[:len(f.free)-1]
+	}
+}
+
+// Decommit zeroes a range by releasing its memory to the host; the range
+// stays allocated.
+func (f *File) Decommit(fr platform.FileRange) {
+	// Punching a hole cannot fail on a memfd for a valid range; if it did,
+	// zero by hand so the contract (reads as zero) holds.
+	if err := unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, fr.Offset, int64(fr.Length)); err != nil {
+		clear(f.Bytes(fr))
+	}
+}
+
+// Bytes returns the sentry's view of a range.
+func (f *File) Bytes(fr platform.FileRange) []byte {
+	return f.mapping[fr.Offset : fr.Offset+int64(fr.Length) : fr.Offset+int64(fr.Length)]
+}
+
+// InUse returns the number of allocated bytes.
+func (f *File) InUse() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inUse
+}
+
+// RoundUp rounds n up to a multiple of the page size (0 on overflow).
+func RoundUp(n uintptr) uintptr { return (n + PageSize - 1) &^ (PageSize - 1) }
+
+// RoundDown rounds n down to a multiple of the page size.
+func RoundDown(n uintptr) uintptr { return n &^ (PageSize - 1) }
+
+// mapFile maps the whole memory file shared into the sentry.
+func mapFile(fd int, size int64) ([]byte, error) {
+	return unix.Mmap(fd, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+}

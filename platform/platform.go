@@ -1,0 +1,154 @@
+// Package platform defines how application code executes: an AddressSpace
+// that the sentry maps memory-file ranges into, and a Context that runs a
+// thread's registers in it until the next system call, fault or signal.
+//
+// Implementations (platform/ptrace, and later a faster one) must not leak
+// host resources to the app: an address space contains nothing but what the
+// sentry maps into it.
+package platform
+
+import (
+	"fmt"
+
+	"moat/arch"
+)
+
+// AccessType is a set of memory access permissions.
+type AccessType struct {
+	Read, Write, Execute bool
+}
+
+// Common access types.
+var (
+	NoAccess  = AccessType{}
+	Read      = AccessType{Read: true}
+	ReadWrite = AccessType{Read: true, Write: true}
+	AnyAccess = AccessType{Read: true, Write: true, Execute: true}
+)
+
+// Prot returns the mmap(2) PROT_* bits for the access type.
+func (a AccessType) Prot() int {
+	p := 0
+	if a.Read {
+		p |= 1
+	}
+	if a.Write {
+		p |= 2
+	}
+	if a.Execute {
+		p |= 4
+	}
+	return p
+}
+
+// Union returns the accesses allowed by either a or b.
+func (a AccessType) Union(b AccessType) AccessType {
+	return AccessType{a.Read || b.Read, a.Write || b.Write, a.Execute || b.Execute}
+}
+
+// SupersetOf reports whether a allows every access b does.
+func (a AccessType) SupersetOf(b AccessType) bool {
+	return (a.Read || !b.Read) && (a.Write || !b.Write) && (a.Execute || !b.Execute)
+}
+
+func (a AccessType) String() string {
+	b := []byte("---")
+	if a.Read {
+		b[0] = 'r'
+	}
+	if a.Write {
+		b[1] = 'w'
+	}
+	if a.Execute {
+		b[2] = 'x'
+	}
+	return string(b)
+}
+
+// EventKind says why Switch returned.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventSyscall: the thread executed a system call instruction; the
+	// registers hold its number (orig_rax) and arguments, rip is after it.
+	EventSyscall EventKind = iota
+	// EventFault: a memory access at Addr of type Access faulted.
+	EventFault
+	// EventSignal: a synchronous signal other than a memory fault (SIGILL,
+	// SIGFPE, SIGTRAP, SIGBUS ...), with Signal and Code from the siginfo.
+	EventSignal
+)
+
+// Event is what stopped the thread.
+type Event struct {
+	Kind   EventKind
+	Addr   uintptr    // fault or signal address (si_addr)
+	Access AccessType // for EventFault
+	Signal int        // host signal number for EventFault and EventSignal
+	Code   int32      // si_code
+}
+
+func (e Event) String() string {
+	switch e.Kind {
+	case EventSyscall:
+		return "syscall"
+	case EventFault:
+		return fmt.Sprintf("fault at %#x (%v)", e.Addr, e.Access)
+	default:
+		return fmt.Sprintf("signal %d code %d at %#x", e.Signal, e.Code, e.Addr)
+	}
+}
+
+// FileRange is a range of the memory file.
+type FileRange struct {
+	Offset int64
+	Length uintptr
+}
+
+// AddressSpace is an app address space. Its methods must be called from
+// the goroutine that created it (ptrace requires one OS thread per tracee).
+type AddressSpace interface {
+	// MapFile maps the memory-file range at addr, shared, with the given
+	// permissions, replacing any mapping there.
+	MapFile(addr uintptr, fr FileRange, at AccessType) error
+	// Unmap removes mappings in [addr, addr+length).
+	Unmap(addr, length uintptr) error
+	// Protect changes the permissions of mappings in [addr, addr+length).
+	Protect(addr, length uintptr, at AccessType) error
+	// Release destroys the address space.
+	Release()
+}
+
+// Context runs one app thread.
+type Context interface {
+	// Switch runs the thread with regs in as until it stops, and updates
+	// regs to the state at the stop.
+	Switch(as AddressSpace, regs *arch.Registers) (Event, error)
+	// FPState returns the thread's floating-point state; SetFPState
+	// replaces it. Both need the thread stopped in as.
+	FPState(as AddressSpace) (arch.FPState, error)
+	SetFPState(as AddressSpace, fp arch.FPState) error
+	// Release frees the context.
+	Release()
+}
+
+// Platform creates address spaces and contexts.
+type Platform interface {
+	// Name identifies the platform ("ptrace").
+	Name() string
+	// NewAddressSpace creates an empty address space. The caller's
+	// goroutine must stay locked to its OS thread while it uses it.
+	NewAddressSpace() (AddressSpace, error)
+	// NewContext creates a context for one thread.
+	NewContext() Context
+	// MaxUserAddress is the end of the range the app may use.
+	MaxUserAddress() uintptr
+	// InitialRegisters returns registers valid for a new thread with the
+	// given entry point and stack pointer.
+	InitialRegisters(entry, sp uintptr) arch.Registers
+}
+
+// ErrAddressSpaceDead is returned when the address space's host process
+// died (killed from outside the sandbox).
+var ErrAddressSpaceDead = fmt.Errorf("platform: address space died")

@@ -1,0 +1,159 @@
+package vfs
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxFDs bounds any fd table regardless of RLIMIT_NOFILE (Linux's
+// fs.nr_open default).
+const MaxFDs = 1 << 20
+
+type fdEntry struct {
+	file    *FileDescription
+	cloexec bool
+}
+
+// FDTable maps file descriptor numbers to open file descriptions.
+type FDTable struct {
+	mu    sync.Mutex
+	files []fdEntry // index is the fd; file == nil for a free slot
+	used  int
+}
+
+// NewFDTable returns an empty table.
+func NewFDTable() *FDTable { return &FDTable{} }
+
+// Get returns the description for fd with a new reference, or EBADF.
+func (t *FDTable) Get(fd int32) (*FileDescription, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+		return nil, unix.EBADF
+	}
+	f := t.files[fd].file
+	f.IncRef()
+	return f, nil
+}
+
+// Install puts f at the lowest free fd >= min, below limit (RLIMIT_NOFILE),
+// taking a new reference. It fails with EMFILE when the table is full, or
+// EINVAL when min is out of range (F_DUPFD).
+func (t *FDTable) Install(f *FileDescription, min int32, cloexec bool, limit uint64) (int32, error) {
+	lim := effectiveLimit(limit)
+	if min < 0 || int64(min) >= lim {
+		return -1, unix.EINVAL
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fd := int64(min)
+	for ; fd < int64(len(t.files)); fd++ {
+		if t.files[fd].file == nil {
+			break
+		}
+	}
+	if fd >= lim {
+		return -1, unix.EMFILE
+	}
+	t.setLocked(int32(fd), f, cloexec)
+	return int32(fd), nil
+}
+
+// InstallAt puts f at exactly fd (dup2/dup3), closing what was there. It
+// fails with EBADF when fd is at or beyond the limit.
+func (t *FDTable) InstallAt(f *FileDescription, fd int32, cloexec bool, limit uint64) error {
+	if fd < 0 || int64(fd) >= effectiveLimit(limit) {
+		return unix.EBADF
+	}
+	t.mu.Lock()
+	old := t.setLocked(fd, f, cloexec)
+	t.mu.Unlock()
+	if old != nil {
+		old.DecRef()
+	}
+	return nil
+}
+
+// Preconditions: t.mu is held.
+func (t *FDTable) setLocked(fd int32, f *FileDescription, cloexec bool) *FileDescription {
+	for int(fd) >= len(t.files) {
+		t.files = append(t.files, make([]fdEntry, max(8, len(t.files)))...)
+	}
+	old := t.files[fd].file
+	f.IncRef()
+	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
+	if old == nil {
+		t.used++
+	}
+	return old
+}
+
+// Remove closes fd, returning EBADF if it was not open.
+func (t *FDTable) Remove(fd int32) error {
+	t.mu.Lock()
+	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+		t.mu.Unlock()
+		return unix.EBADF
+	}
+	f := t.files[fd].file
+	t.files[fd] = fdEntry{}
+	t.used--
+	t.mu.Unlock()
+	f.DecRef()
+	return nil
+}
+
+// CloseOnExec reports whether fd has FD_CLOEXEC set.
+func (t *FDTable) CloseOnExec(fd int32) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+		return false, unix.EBADF
+	}
+	return t.files[fd].cloexec, nil
+}
+
+// SetCloseOnExec sets or clears FD_CLOEXEC on fd.
+func (t *FDTable) SetCloseOnExec(fd int32, cloexec bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+		return unix.EBADF
+	}
+	t.files[fd].cloexec = cloexec
+	return nil
+}
+
+// CloseAll closes every fd (at exit).
+func (t *FDTable) CloseAll() {
+	t.mu.Lock()
+	files := t.files
+	t.files, t.used = nil, 0
+	t.mu.Unlock()
+	for _, e := range files {
+		if e.file != nil {
+			e.file.DecRef()
+		}
+	}
+}
+
+// Fds lists the open fds in increasing order (for /proc/self/fd).
+func (t *FDTable) Fds() []int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var fds []int32
+	for i, e := range t.files {
+		if e.file != nil {
+			fds = append(fds, int32(i))
+		}
+	}
+	return fds
+}
+
+func effectiveLimit(limit uint64) int64 {
+	if limit > MaxFDs {
+		return MaxFDs
+	}
+	return int64(limit)
+}

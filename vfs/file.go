@@ -1,0 +1,245 @@
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// statusFlags are the open(2) flags kept in an open file description and
+// changeable by F_SETFL.
+const statusFlags = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
+
+// FileDescription is an open file description: what open(2) creates and
+// dup(2) shares. It owns the file offset and status flags.
+type FileDescription struct {
+	refs atomic.Int64
+	impl FileImpl
+	path Path // zero for files that have no place in the namespace (pipes)
+
+	mu      sync.Mutex
+	flags   uint32 // access mode and status flags
+	off     int64
+	dirents []Dirent // directory listing snapshot taken at the first getdents
+	dirPos  int      // next entry of dirents to return, counting "." and ".."
+}
+
+// NewFileDescription returns a description with one reference.
+func NewFileDescription(impl FileImpl, path Path, flags uint32) *FileDescription {
+	fd := &FileDescription{impl: impl, path: path, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)}
+	fd.refs.Store(1)
+	return fd
+}
+
+// IncRef takes a reference.
+func (f *FileDescription) IncRef() { f.refs.Add(1) }
+
+// DecRef drops a reference, releasing the file with the last one.
+func (f *FileDescription) DecRef() {
+	if f.refs.Add(-1) == 0 {
+		f.impl.Release()
+	}
+}
+
+// Impl returns the filesystem's implementation.
+func (f *FileDescription) Impl() FileImpl { return f.impl }
+
+// Path returns where the file was opened (zero for anonymous files).
+func (f *FileDescription) Path() Path { return f.path }
+
+// Flags returns the access mode and status flags (F_GETFL).
+func (f *FileDescription) Flags() uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flags
+}
+
+// SetFlags replaces the changeable status flags (F_SETFL); others are
+// ignored as Linux ignores them.
+func (f *FileDescription) SetFlags(flags uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flags = f.flags&^statusFlags | flags&statusFlags
+}
+
+func (f *FileDescription) readable() bool {
+	acc := f.flags & unix.O_ACCMODE
+	return acc == unix.O_RDONLY || acc == unix.O_RDWR
+}
+
+func (f *FileDescription) writable() bool {
+	acc := f.flags & unix.O_ACCMODE
+	return acc == unix.O_WRONLY || acc == unix.O_RDWR
+}
+
+func (f *FileDescription) isStream() bool {
+	s, ok := f.impl.(Stream)
+	return ok && s.IsStream()
+}
+
+func (f *FileDescription) isDir(ctx Context) bool {
+	if f.path.Dentry == nil {
+		return false
+	}
+	st, err := f.path.Inode().Stat(ctx)
+	return err == nil && st.IsDir()
+}
+
+// Stat returns the attributes of the file's inode.
+func (f *FileDescription) Stat(ctx Context) (Stat, error) {
+	if st, ok := f.impl.(interface{ Stat(Context) (Stat, error) }); ok {
+		return st.Stat(ctx)
+	}
+	if f.path.Dentry == nil {
+		return Stat{}, unix.EBADF
+	}
+	return f.path.Inode().Stat(ctx)
+}
+
+// Read reads at the file offset (pread when off >= 0).
+func (f *FileDescription) Read(ctx Context, dst []byte, off int64) (int, error) {
+	if !f.readable() {
+		return 0, unix.EBADF
+	}
+	if f.isDir(ctx) {
+		return 0, unix.EISDIR
+	}
+	if f.isStream() {
+		if off >= 0 {
+			return 0, unix.ESPIPE
+		}
+		return f.impl.Read(ctx, dst, 0)
+	}
+	if off >= 0 {
+		return f.impl.Read(ctx, dst, off)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.impl.Read(ctx, dst, f.off)
+	f.off += int64(n)
+	return n, err
+}
+
+// Write writes at the file offset (pwrite when off >= 0), honouring
+// O_APPEND.
+func (f *FileDescription) Write(ctx Context, src []byte, off int64) (int, error) {
+	if !f.writable() {
+		return 0, unix.EBADF
+	}
+	if f.isStream() {
+		if off >= 0 {
+			return 0, unix.ESPIPE
+		}
+		return f.impl.Write(ctx, src, 0)
+	}
+	if off >= 0 {
+		return f.impl.Write(ctx, src, off)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.flags&unix.O_APPEND != 0 {
+		st, err := f.Stat(ctx)
+		if err != nil {
+			return 0, err
+		}
+		f.off = st.Size
+	}
+	n, err := f.impl.Write(ctx, src, f.off)
+	f.off += int64(n)
+	return n, err
+}
+
+// maxOffset is the largest file offset Linux allows on a regular file
+// (MAX_LFS_FILESIZE).
+const maxOffset = 1<<63 - 1
+
+// Seek implements lseek(2).
+func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error) {
+	if f.isStream() {
+		return 0, unix.ESPIPE
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var base int64
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		base = f.off
+	case unix.SEEK_END:
+		st, err := f.Stat(ctx)
+		if err != nil {
+			return 0, err
+		}
+		base = st.Size
+	case unix.SEEK_DATA, unix.SEEK_HOLE:
+		st, err := f.Stat(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if off < 0 || off >= st.Size {
+			return 0, unix.ENXIO
+		}
+		if whence == unix.SEEK_HOLE {
+			off = st.Size
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	if off > 0 && base > maxOffset-off {
+		return 0, unix.EOVERFLOW
+	}
+	n := base + off
+	if n < 0 {
+		return 0, unix.EINVAL
+	}
+	f.off = n
+	if f.dirents != nil && n == 0 {
+		f.dirents, f.dirPos = nil, 0 // rewinddir sees new entries
+	}
+	return n, nil
+}
+
+// ReadDir returns directory entries starting at the description's position,
+// calling emit for each until it returns false (the caller's buffer is
+// full); the position advances past every entry emit accepted. "." and ".."
+// come first.
+func (f *FileDescription) ReadDir(ctx Context, ns *MountNamespace, root Path, emit func(Dirent) bool) error {
+	if f.path.Dentry == nil {
+		return unix.ENOTDIR
+	}
+	st, err := f.path.Inode().Stat(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return unix.ENOTDIR
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dirents == nil || f.off == 0 && f.dirPos == 0 {
+		ents, err := f.path.Inode().ReadDir(ctx)
+		if err != nil {
+			return err
+		}
+		r := &Resolver{NS: ns, Root: root}
+		parent := r.dotdot(f.path)
+		pst, err := parent.Inode().Stat(ctx)
+		if err != nil {
+			return err
+		}
+		f.dirents = append([]Dirent{
+			{Name: ".", Ino: st.Ino, Type: unix.DT_DIR},
+			{Name: "..", Ino: pst.Ino, Type: unix.DT_DIR},
+		}, ents...)
+		f.dirPos = 0
+	}
+	for f.dirPos < len(f.dirents) {
+		if !emit(f.dirents[f.dirPos]) {
+			break
+		}
+		f.dirPos++
+		f.off = int64(f.dirPos)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+// Package vfs is moat's virtual filesystem layer: the interfaces that
+// filesystem implementations (fs/...) provide, mounts and the mount
+// namespace, path resolution, open file descriptions and the fd table.
+//
+// vfs never touches the host directly; filesystems do. Every error returned
+// from this package or from a filesystem is a unix.Errno that Linux would
+// return for the same operation.
+//
+// Lock order (outermost first): MountNamespace.mu, FDTable.mu,
+// FileDescription.mu. Filesystems may hold their own locks under these but
+// must never call back into vfs while holding them.
+package vfs
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Limits shared by every filesystem.
+const (
+	// NameMax is the longest path component (NAME_MAX).
+	NameMax = 255
+	// PathMax is the longest path including the terminating NUL (PATH_MAX).
+	PathMax = 4096
+	// SymlinkMax is the number of symlinks one resolution may follow before
+	// ELOOP (Linux's MAXSYMLINKS).
+	SymlinkMax = 40
+)
+
+// Context is what a filesystem may know about the caller: its credentials
+// and, through type assertion to filesystem-specific interfaces (for example
+// the process view /proc needs), anything else the kernel chooses to expose.
+type Context interface {
+	// UID and GID are the caller's filesystem user and group ids.
+	UID() uint32
+	GID() uint32
+}
+
+// Timespec is a time with nanosecond precision, as Linux stores it.
+type Timespec struct {
+	Sec  int64
+	Nsec int64
+}
+
+// Stat is the attribute set of an inode: the union of what stat(2) and
+// statx(2) report.
+type Stat struct {
+	Dev     uint64 // device of the filesystem holding the inode
+	Ino     uint64
+	Mode    uint32 // file type bits (unix.S_IF*) and permission bits
+	Nlink   uint32
+	UID     uint32
+	GID     uint32
+	Rdev    uint64 // device number for character and block devices
+	Size    int64
+	Blksize int32
+	Blocks  int64 // 512-byte blocks allocated
+	Atime   Timespec
+	Mtime   Timespec
+	Ctime   Timespec
+	Btime   Timespec
+}
+
+// IsDir reports whether the mode is a directory.
+func (s *Stat) IsDir() bool { return s.Mode&unix.S_IFMT == unix.S_IFDIR }
+
+// IsSymlink reports whether the mode is a symbolic link.
+func (s *Stat) IsSymlink() bool { return s.Mode&unix.S_IFMT == unix.S_IFLNK }
+
+// Dirent is one directory entry as getdents64 reports it.
+type Dirent struct {
+	Name string
+	Ino  uint64
+	Type uint8 // unix.DT_*
+}
+
+// DirentType converts file type bits of a mode to a unix.DT_* value.
+func DirentType(mode uint32) uint8 {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return unix.DT_REG
+	case unix.S_IFDIR:
+		return unix.DT_DIR
+	case unix.S_IFLNK:
+		return unix.DT_LNK
+	case unix.S_IFCHR:
+		return unix.DT_CHR
+	case unix.S_IFBLK:
+		return unix.DT_BLK
+	case unix.S_IFIFO:
+		return unix.DT_FIFO
+	case unix.S_IFSOCK:
+		return unix.DT_SOCK
+	}
+	return unix.DT_UNKNOWN
+}
+
+// Inode is one file object of a filesystem. The vfs layer resolves paths by
+// calling Lookup component by component, so a filesystem never sees a whole
+// path and never has to handle "..", symlinks or mount crossings itself.
+//
+// Directory operations are called only on inodes whose Stat says they are
+// directories; a filesystem that cannot perform an operation returns the
+// errno Linux would (EROFS, EPERM, EOPNOTSUPP, ...).
+type Inode interface {
+	// Stat returns the inode's current attributes.
+	Stat(ctx Context) (Stat, error)
+
+	// Lookup finds the child called name ("." and ".." are never passed).
+	// It returns ENOENT if there is none.
+	Lookup(ctx Context, name string) (Inode, error)
+
+	// Open returns the implementation of an open file description for this
+	// inode. flags are the open(2) flags after vfs has handled O_CREAT,
+	// O_EXCL, O_NOFOLLOW, O_DIRECTORY and the access checks; O_TRUNC is
+	// the filesystem's to apply.
+	Open(ctx Context, flags uint32) (FileImpl, error)
+
+	// Readlink returns a symlink's target; EINVAL for other inodes.
+	Readlink(ctx Context) (string, error)
+
+	// ReadDir lists the directory's entries, excluding "." and "..".
+	ReadDir(ctx Context) ([]Dirent, error)
+
+	// Create makes a new regular file called name (EEXIST if it exists).
+	Create(ctx Context, name string, mode uint32) (Inode, error)
+	// Mkdir makes a directory called name.
+	Mkdir(ctx Context, name string, mode uint32) error
+	// Symlink makes a symbolic link called name pointing at target.
+	Symlink(ctx Context, name, target string) error
+	// Unlink removes a non-directory entry (EISDIR for a directory).
+	Unlink(ctx Context, name string) error
+	// Rmdir removes an empty directory entry (ENOTEMPTY, ENOTDIR).
+	Rmdir(ctx Context, name string) error
+	// Rename moves the entry oldName of this directory to newName in
+	// newDir, which is an inode of the same filesystem (vfs returns EXDEV
+	// otherwise). flags are renameat2 flags.
+	Rename(ctx Context, oldName string, newDir Inode, newName string, flags uint32) error
+}
+
+// FileImpl is the filesystem's side of an open file description.
+// Offsets are owned by vfs.FileDescription; the filesystem sees positional
+// I/O only. Stream files (pipes, terminals, character devices without
+// positions) implement Stream and ignore off.
+type FileImpl interface {
+	// Read reads into dst from off. It returns 0, nil at end of file.
+	Read(ctx Context, dst []byte, off int64) (int, error)
+	// Write writes src at off (for O_APPEND, vfs passes the current size).
+	Write(ctx Context, src []byte, off int64) (int, error)
+	// Release is called once when the last reference to the open file
+	// description is dropped.
+	Release()
+}
+
+// Stream is implemented by FileImpls without a file position: lseek and
+// pread/pwrite on them fail with ESPIPE.
+type Stream interface {
+	IsStream() bool
+}
+
+// Ioctler is implemented by FileImpls that support ioctl(2) requests beyond
+// the generic ones. Filesystems return ENOTTY for requests they don't know.
+type Ioctler interface {
+	Ioctl(ctx Context, req uint32, arg uintptr, mem IOMemory) (uintptr, error)
+}
+
+// IOMemory lets an ioctl implementation copy its argument in and out of the
+// caller's memory.
+type IOMemory interface {
+	CopyIn(addr uintptr, dst []byte) (int, error)
+	CopyOut(addr uintptr, src []byte) (int, error)
+}

@@ -1,0 +1,240 @@
+package vfs
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Resolver resolves path names for one caller: its root (which ".." never
+// leaves) and the directory relative paths start from.
+type Resolver struct {
+	NS    *MountNamespace
+	Root  Path // the caller's root directory
+	Start Path // where relative paths begin (cwd or a dirfd)
+}
+
+// Resolve returns the location path names. If follow is false a symlink in
+// the final component is returned itself rather than followed (O_NOFOLLOW,
+// lstat); a trailing slash always follows and requires a directory.
+func (r *Resolver) Resolve(ctx Context, path string, follow bool) (Path, error) {
+	parent, name, trailing, err := r.resolveParent(ctx, path)
+	if err != nil {
+		return Path{}, err
+	}
+	if name == "" { // the path was "/" or resolved entirely by "." and ".."
+		return parent, nil
+	}
+	budget := SymlinkMax
+	return r.finish(ctx, parent, name, follow || trailing, trailing, &budget)
+}
+
+// ResolveParent resolves all but the last component of path, for calls
+// that create, remove or rename the last component. It returns the
+// directory, the last component and whether path ended in a slash. The last
+// component is "" when path names "/" itself, and "." or ".." when path
+// ends with one (callers reject those as Linux does).
+func (r *Resolver) ResolveParent(ctx Context, path string) (dir Path, name string, trailingSlash bool, err error) {
+	if path == "" {
+		return Path{}, "", false, unix.ENOENT
+	}
+	trailingSlash = strings.HasSuffix(path, "/")
+	comps := splitPath(path)
+	if err := checkNames(comps); err != nil {
+		return Path{}, "", false, err
+	}
+	cur := r.Start
+	if path[0] == '/' {
+		cur = r.Root
+	}
+	if len(comps) == 0 {
+		return cur, "", trailingSlash, nil
+	}
+	budget := SymlinkMax
+	cur, err = r.walk(ctx, cur, comps[:len(comps)-1], &budget)
+	if err != nil {
+		return Path{}, "", false, err
+	}
+	return cur, comps[len(comps)-1], trailingSlash, nil
+}
+
+// resolveParent is ResolveParent with "." and ".." as the last component
+// already applied, so that the name it returns is a real child name or "".
+func (r *Resolver) resolveParent(ctx Context, path string) (Path, string, bool, error) {
+	dir, name, trailing, err := r.ResolveParent(ctx, path)
+	if err != nil {
+		return Path{}, "", false, err
+	}
+	switch name {
+	case ".":
+		return dir, "", trailing, nil
+	case "..":
+		return r.dotdot(dir), "", trailing, nil
+	}
+	return dir, name, trailing, nil
+}
+
+// finish looks up the final component name in dir and follows it if it is
+// a symlink and follow is set.
+func (r *Resolver) finish(ctx Context, dir Path, name string, follow, mustBeDir bool, budget *int) (Path, error) {
+	p, err := r.step(ctx, dir, name)
+	if err != nil {
+		return Path{}, err
+	}
+	if follow {
+		if p, err = r.followLinks(ctx, dir, p, budget); err != nil {
+			return Path{}, err
+		}
+	}
+	if mustBeDir {
+		st, err := p.Inode().Stat(ctx)
+		if err != nil {
+			return Path{}, err
+		}
+		if !st.IsDir() {
+			return Path{}, unix.ENOTDIR
+		}
+	}
+	return p, nil
+}
+
+// walk resolves comps from cur, following every symlink, and requires the
+// result to be a directory.
+func (r *Resolver) walk(ctx Context, cur Path, comps []string, budget *int) (Path, error) {
+	for _, c := range comps {
+		if err := r.requireDir(ctx, cur); err != nil {
+			return Path{}, err
+		}
+		switch c {
+		case ".":
+			continue
+		case "..":
+			cur = r.dotdot(cur)
+			continue
+		}
+		next, err := r.step(ctx, cur, c)
+		if err != nil {
+			return Path{}, err
+		}
+		if cur, err = r.followLinks(ctx, cur, next, budget); err != nil {
+			return Path{}, err
+		}
+	}
+	if err := r.requireDir(ctx, cur); err != nil {
+		return Path{}, err
+	}
+	return cur, nil
+}
+
+func (r *Resolver) requireDir(ctx Context, p Path) error {
+	st, err := p.Inode().Stat(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return unix.ENOTDIR
+	}
+	return nil
+}
+
+// followLinks follows p while it is a symlink. dir is the directory p was
+// found in, against which relative targets resolve.
+func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, error) {
+	for {
+		st, err := p.Inode().Stat(ctx)
+		if err != nil {
+			return Path{}, err
+		}
+		if !st.IsSymlink() {
+			return p, nil
+		}
+		if *budget == 0 {
+			return Path{}, unix.ELOOP
+		}
+		*budget--
+		target, err := p.Inode().Readlink(ctx)
+		if err != nil {
+			return Path{}, err
+		}
+		if target == "" {
+			return Path{}, unix.ENOENT
+		}
+		start := dir
+		if target[0] == '/' {
+			start = r.Root
+		}
+		comps := splitPath(target)
+		if err := checkNames(comps); err != nil {
+			return Path{}, err
+		}
+		if len(comps) == 0 {
+			return start, nil
+		}
+		if dir, err = r.walk(ctx, start, comps[:len(comps)-1], budget); err != nil {
+			return Path{}, err
+		}
+		switch last := comps[len(comps)-1]; last {
+		case ".":
+			return dir, nil
+		case "..":
+			return r.dotdot(dir), nil
+		default:
+			if p, err = r.step(ctx, dir, last); err != nil {
+				return Path{}, err
+			}
+		}
+	}
+}
+
+// step looks up one child name of the directory cur, crossing into a mount
+// attached there.
+func (r *Resolver) step(ctx Context, cur Path, name string) (Path, error) {
+	in, err := cur.Inode().Lookup(ctx, name)
+	if err != nil {
+		return Path{}, err
+	}
+	next := Path{Mount: cur.Mount, Dentry: cur.Dentry.child(name, in)}
+	for {
+		m := r.NS.mountedAt(next.Mount, next.Dentry)
+		if m == nil {
+			return next, nil
+		}
+		next = m.Root()
+	}
+}
+
+// dotdot returns the parent of p without ever leaving the caller's root.
+func (r *Resolver) dotdot(p Path) Path {
+	for {
+		if p.Same(r.Root) {
+			return p
+		}
+		if p.Dentry.parent != nil {
+			return Path{Mount: p.Mount, Dentry: p.Dentry.parent}
+		}
+		if p.Mount.parent == nil {
+			return p // the namespace root
+		}
+		p = Path{Mount: p.Mount.parent, Dentry: p.Mount.point}
+	}
+}
+
+// splitPath splits a path into its non-empty components.
+func splitPath(path string) []string {
+	var comps []string
+	for _, c := range strings.Split(path, "/") {
+		if c != "" {
+			comps = append(comps, c)
+		}
+	}
+	return comps
+}
+
+func checkNames(comps []string) error {
+	for _, c := range comps {
+		if len(c) > NameMax {
+			return unix.ENAMETOOLONG
+		}
+	}
+	return nil
+}
