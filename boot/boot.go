@@ -1,0 +1,242 @@
+// Package boot assembles a sandbox: the memory file, the platform, the
+// root filesystem and mounts, the system-call table, and the kernel, from
+// the options of `moat run`.
+package boot
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"moat/fs/dev"
+	"moat/fs/hostfd"
+	"moat/fs/hostfs"
+	"moat/fs/memfs"
+
+	"moat/fs/proc"
+	"moat/kernel"
+	"moat/memory"
+	"moat/platform/ptrace"
+	"moat/syscalls"
+	"moat/vfs"
+)
+
+// Config is what a sandbox is built from.
+type Config struct {
+	Rootfs string    // host directory for the read-only lower layer; "" = "/"
+	Strace io.Writer // nil: no tracing
+	Log    *slog.Logger
+}
+
+// Sandbox is an assembled, not yet running, sandbox.
+type Sandbox struct {
+	Kernel *kernel.Kernel
+	mounts *vfs.MountNamespace
+}
+
+// Device numbers of the sentry's own filesystems (major 0, like Linux's
+// anonymous devices).
+const (
+	devUpper = 0x20 + iota
+	devTmp
+	devDev
+	devProc
+)
+
+// New builds a sandbox.
+func New(cfg Config) (*Sandbox, error) {
+	memSize := hostMemTotal()
+	mf, err := memory.New("moat-memory", memSize)
+	if err != nil {
+		return nil, err
+	}
+	code, err := mf.Allocate(memory.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	plat, err := ptrace.New(mf.FD(), code)
+	if err != nil {
+		return nil, err
+	}
+
+	rootDir := cfg.Rootfs
+	if rootDir == "" {
+		rootDir = "/"
+	}
+	lower, err := hostfs.New(rootDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+	}
+	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755})
+	root := lower; _ = upper
+	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
+
+	s := &Sandbox{mounts: ns}
+	k := kernel.New(kernel.Options{
+		Platform:    plat,
+		MemFile:     mf,
+		Mounts:      ns,
+		Syscalls:    syscalls.New(),
+		Log:         cfg.Log,
+		Strace:      cfg.Strace,
+		Utsname:     utsname(),
+		HWCap:       auxv[16],
+		HWCap2:      auxv[26],
+		MinSigStkSz: auxv[51],
+	})
+	s.Kernel = k
+
+	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2})
+	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
+		return nil, err
+	}
+	if err := s.mount("/dev", dev.New(devDev), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
+		return nil, err
+	}
+	procfs := proc.New(procKernel{k}, devProc, readHostProc,
+		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
+		proc.WithMounts(func(vfs.Context) string { return mountsText(ns) }),
+		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }))
+	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// rootCtx is the context of the sandbox setup: root.
+type rootCtx struct{}
+
+func (rootCtx) UID() uint32 { return 0 }
+func (rootCtx) GID() uint32 { return 0 }
+
+// mount attaches a filesystem at path, creating the directory in the
+// overlay if the root lacks it.
+func (s *Sandbox) mount(path string, fs vfs.Inode, opts vfs.MountOptions) error {
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	at, err := r.Resolve(rootCtx{}, path, true)
+	if err == unix.ENOENT {
+		if err := root.Inode().Mkdir(rootCtx{}, strings.TrimPrefix(path, "/"), 0o755); err != nil {
+			return fmt.Errorf("creating mount point %s: %w", path, err)
+		}
+		at, err = r.Resolve(rootCtx{}, path, true)
+	}
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", path, err)
+	}
+	return s.mounts.Mount(at, fs, opts)
+}
+
+// LookPath finds an executable the way execvp does, in the sandbox: a name
+// with a slash is used as is, otherwise each PATH directory is tried.
+func (s *Sandbox) LookPath(name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if pathEnv == "" {
+		pathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p, err := r.Resolve(rootCtx{}, dir+"/"+name, true)
+		if err != nil {
+			continue
+		}
+		if st, err := p.Inode().Stat(rootCtx{}); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return dir + "/" + name, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found in the sandbox's PATH", name)
+}
+
+// Stdio wraps moat's own fds 0-2 for the app.
+func Stdio() ([3]*vfs.FileDescription, error) {
+	var out [3]*vfs.FileDescription
+	for i := 0; i < 3; i++ {
+		fl, err := unix.FcntlInt(uintptr(i), unix.F_GETFL, 0)
+		if err != nil {
+			continue // closed: the app sees it closed too
+		}
+		fd, err := unix.FcntlInt(uintptr(i), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return out, fmt.Errorf("dup of fd %d: %w", i, err)
+		}
+		out[i] = vfs.NewFileDescription(hostfd.New(fd), vfs.Path{}, uint32(fl)&(unix.O_ACCMODE|unix.O_APPEND))
+	}
+	return out, nil
+}
+
+// auxv is the sentry's own auxiliary vector, read once at start: the app
+// gets the host CPU's capabilities.
+var auxv = readAuxv()
+
+func readAuxv() map[uint64]uint64 {
+	m := map[uint64]uint64{}
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return m
+	}
+	for i := 0; i+16 <= len(b); i += 16 {
+		m[binary.LittleEndian.Uint64(b[i:])] = binary.LittleEndian.Uint64(b[i+8:])
+	}
+	return m
+}
+
+// utsname reports the host kernel's release and machine (programs check
+// them for features), and a sandbox hostname.
+func utsname() kernel.Utsname {
+	var u unix.Utsname
+	unix.Uname(&u)
+	str := func(b []byte) string { return string(bytes.TrimRight(b, "\x00")) }
+	return kernel.Utsname{
+		Sysname:    "Linux",
+		Nodename:   "moat",
+		Release:    str(u.Release[:]),
+		Version:    str(u.Version[:]),
+		Machine:    "x86_64",
+		Domainname: "(none)",
+	}
+}
+
+// hostMemTotal is the host's memory size: the most the sandbox can use.
+func hostMemTotal() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 1 << 32
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}
+
+// readHostProc serves /proc/cpuinfo and /proc/meminfo from the host's.
+func readHostProc(name string) ([]byte, error) {
+	switch name {
+	case "cpuinfo", "meminfo":
+		return os.ReadFile("/proc/" + name)
+	}
+	return nil, unix.ENOENT
+}
+
+func mountsText(ns *vfs.MountNamespace) string {
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	for _, m := range ns.Mounts() {
+		opt := "rw"
+		if m.ReadOnly {
+			opt = "ro"
+		}
+		fmt.Fprintf(w, "%s %s %s %s 0 0\n", m.Source, m.Target, m.FSType, opt)
+	}
+	w.Flush()
+	return b.String()
+}

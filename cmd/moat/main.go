@@ -1,0 +1,164 @@
+// Command moat runs untrusted Linux programs on moat's application kernel.
+//
+//	moat run [flags] -- CMD [ARGS...]   run a program in a new sandbox
+//	moat syscalls                       print the system-call support table
+//	moat version                        print the version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"moat/abi/linux"
+	"moat/boot"
+	"moat/kernel"
+	"moat/syscalls"
+)
+
+// Version is moat's version.
+const Version = "0.1.0"
+
+// Exit codes for moat's own failures, as container engines use them.
+const (
+	exitSandboxError = 125 // moat could not set up or run the sandbox
+	exitCannotExec   = 126 // the command exists but cannot be executed
+	exitNotFound     = 127 // the command does not exist in the sandbox
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "run":
+		os.Exit(run(os.Args[2:]))
+	case "syscalls":
+		printSyscalls(os.Stdout)
+	case "version", "--version":
+		fmt.Printf("moat version %s (platform ptrace, %s)\n", Version, runtime.Version())
+	case "help", "-h", "--help":
+		usage(os.Stdout)
+	default:
+		fmt.Fprintf(os.Stderr, "moat: unknown command %q (try: moat help)\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat syscalls
+  moat version
+`)
+}
+
+func fail(code int, format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "moat: "+format+"\n", args...)
+	return code
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	rootfs := fs.String("rootfs", "", "host `DIR` to use as the sandbox's read-only root (default: the host's /)")
+	strace := fs.Bool("strace", false, "trace system calls on stderr")
+	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
+	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
+	netMode := fs.String("net", "none", "network: none")
+	if err := fs.Parse(args); err != nil {
+		return fail(2, "run: %v (usage: moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...])", err)
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return fail(2, "run: no command given (usage: moat run [flags] -- CMD [ARGS...])")
+	}
+	if *netMode != "none" {
+		return fail(2, "run: --net %s is not supported yet (only none)", *netMode)
+	}
+	level := slog.LevelWarn
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg := boot.Config{Rootfs: *rootfs, Log: logger}
+	if *strace {
+		cfg.Strace = os.Stderr
+	}
+	if *rootfs != "" {
+		if st, err := os.Stat(*rootfs); err != nil || !st.IsDir() {
+			return fail(exitSandboxError, "--rootfs %s: not a directory on the host", *rootfs)
+		}
+	}
+	sb, err := boot.New(cfg)
+	if err != nil {
+		return fail(exitSandboxError, "cannot start sandbox: %v", err)
+	}
+	env := os.Environ()
+	path, err := sb.LookPath(argv[0], envValue(env, "PATH"))
+	if err != nil {
+		return fail(exitNotFound, "%v", err)
+	}
+	stdio, err := boot.Stdio()
+	if err != nil {
+		return fail(exitSandboxError, "%v", err)
+	}
+	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio})
+	if err != nil {
+		var ue *kernel.UserError
+		if errors.As(err, &ue) {
+			code := exitCannotExec
+			if strings.Contains(ue.Msg, "no such file") {
+				code = exitNotFound
+			}
+			return fail(code, "%s", ue.Msg)
+		}
+		return fail(exitSandboxError, "%v", err)
+	}
+	if st.Signal != 0 && *debug {
+		logger.Debug("app killed by signal", "signal", unix.SignalName(st.Signal))
+	}
+	return st.ShellCode()
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// printSyscalls prints the support table: every x86-64 system call with a
+// name, its support level and a note.
+func printSyscalls(w io.Writer) {
+	st := syscalls.New()
+	fmt.Fprintf(w, "%-4s %-24s %-16s %s\n", "NR", "NAME", "SUPPORT", "NOTE")
+	var full, partial int
+	for nr, name := range linux.SyscallNames {
+		if name == "" {
+			continue
+		}
+		level, note := kernel.Unimplemented, ""
+		if s := st.Lookup(uintptr(nr)); s != nil {
+			level, note = s.Support, s.Note
+		}
+		switch level {
+		case kernel.Full:
+			full++
+		case kernel.Partial:
+			partial++
+		}
+		fmt.Fprintf(w, "%-4d %-24s %-16s %s\n", nr, name, level, note)
+	}
+	fmt.Fprintf(w, "\n%d full, %d partial; every other call fails with ENOSYS\n", full, partial)
+}

@@ -1,0 +1,143 @@
+// Package hostfd wraps a host file descriptor that moat hands to the app as
+// is: the app's stdin, stdout and stderr are moat's own. Reads and writes go
+// to the host fd; terminal ioctls are limited to queries.
+package hostfd
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// File is a host fd as a vfs file.
+type File struct {
+	fd     int
+	stream bool
+	tty    bool
+}
+
+// New wraps fd (the caller keeps it open for the sandbox's life; Release
+// closes it).
+func New(fd int) *File {
+	var st unix.Stat_t
+	f := &File{fd: fd, stream: true}
+	if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		f.stream = false
+	}
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+		f.tty = true
+	}
+	return f
+}
+
+// IsStream implements vfs.Stream: pipes, terminals and sockets have no
+// position; regular files do.
+func (f *File) IsStream() bool { return f.stream }
+
+// Stat reports the host fd's attributes.
+func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return vfs.Stat{}, err
+	}
+	return vfs.Stat{
+		Dev: st.Dev, Ino: st.Ino, Mode: st.Mode, Nlink: uint32(st.Nlink), UID: st.Uid, GID: st.Gid,
+		Rdev: st.Rdev, Size: st.Size, Blksize: int32(st.Blksize), Blocks: st.Blocks,
+		Atime: vfs.Timespec{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},
+		Mtime: vfs.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+		Ctime: vfs.Timespec{Sec: st.Ctim.Sec, Nsec: st.Ctim.Nsec},
+	}, nil
+}
+
+// Read implements vfs.FileImpl.
+func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
+	for {
+		var n int
+		var err error
+		if f.stream {
+			n, err = unix.Read(f.fd, dst)
+		} else {
+			n, err = unix.Pread(f.fd, dst, off)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+// Write implements vfs.FileImpl.
+func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
+	for {
+		var n int
+		var err error
+		if f.stream {
+			n, err = unix.Write(f.fd, src)
+		} else {
+			n, err = unix.Pwrite(f.fd, src, off)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+// Ioctl implements vfs.Ioctler: TCGETS and TIOCGWINSZ on terminals.
+func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
+	if !f.tty {
+		return 0, unix.ENOTTY
+	}
+	switch req {
+	case unix.TCGETS:
+		t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := mem.CopyOut(arg, termiosBytes(t)); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	case unix.TIOCGWINSZ:
+		ws, err := unix.IoctlGetWinsize(f.fd, unix.TIOCGWINSZ)
+		if err != nil {
+			return 0, err
+		}
+		b := []byte{byte(ws.Row), byte(ws.Row >> 8), byte(ws.Col), byte(ws.Col >> 8), byte(ws.Xpixel), byte(ws.Xpixel >> 8), byte(ws.Ypixel), byte(ws.Ypixel >> 8)}
+		if _, err := mem.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	}
+	return 0, unix.ENOTTY
+}
+
+// termiosBytes encodes struct termios (36 bytes: 4 flags, line, 19 cc).
+func termiosBytes(t *unix.Termios) []byte {
+	b := make([]byte, 36)
+	put := func(o int, v uint32) { b[o], b[o+1], b[o+2], b[o+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+	put(0, t.Iflag)
+	put(4, t.Oflag)
+	put(8, t.Cflag)
+	put(12, t.Lflag)
+	b[16] = t.Line
+	copy(b[17:], t.Cc[:19])
+	return b
+}
+
+// Release implements vfs.FileImpl.
+func (f *File) Release() { unix.Close(f.fd) }
+
+// Name is what /proc/PID/fd shows for the fd: the host's own description
+// of it ("pipe:[123]", "/dev/pts/0").
+func (f *File) Name() string {
+	s, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.fd))
+	if err != nil {
+		return "host:[" + strconv.Itoa(f.fd) + "]"
+	}
+	return s
+}

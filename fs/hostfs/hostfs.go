@@ -1,0 +1,570 @@
+// Package hostfs is a read-only view of a host directory tree: the host's
+// "/" or a --rootfs directory, used as the lower layer of the root overlay.
+//
+// Confinement: the filesystem keeps exactly one long-lived host fd, an
+// O_PATH descriptor of the root directory. Every inode records only its
+// path relative to that root, and every host access opens that path with
+// openat2(2) relative to the root fd with
+//
+//	O_NOFOLLOW | O_CLOEXEC and
+//	RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+//
+// so no symlink, ".." or magic link can take the sentry outside the root
+// (a path that tries fails instead). The fd is closed right after the
+// operation; only open regular files keep a host fd (read-only), for as long
+// as the application keeps them open. Symlinks are only ever read, with
+// readlinkat on an O_PATH fd of the link itself; vfs follows them.
+//
+// Mounts: RESOLVE_NO_XDEV is deliberately not used: the host's "/" spans
+// several filesystems (/home, /boot, /usr, ...) that programs need. Pseudo
+// filesystems that would expose the host (procfs, sysfs, debugfs, cgroupfs,
+// securityfs, ...) are sealed instead: looking up their mount point works
+// (so that moat can mount its own proc or sys on top of it, which vfs does
+// by crossing at the dentry after Lookup), but nothing below it can be
+// looked up, listed, opened or read (EACCES).
+//
+// Writes: everything that would modify the tree returns EROFS (or EEXIST
+// where Linux checks existence first); the overlay above handles writes.
+// Regular files and directories are opened O_NOATIME where the host allows
+// it, so reading does not even update host access times.
+//
+// Special files: opening a device node, FIFO or socket of the host tree
+// fails with EACCES (what Linux returns for device nodes on a nodev
+// mount), so the application can never block on a host FIFO or reach a
+// host device. O_PATH opens succeed and hold no host fd.
+//
+// Stat reports the host's st_dev and st_ino, so ls -i and find see what
+// they see natively.
+//
+// hostfs has no locks.
+package hostfs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// FS is a read-only view of one host directory tree.
+type FS struct {
+	rootFD int
+	root   *Inode
+	closed atomic.Bool
+}
+
+// resolveFlags confine every host path lookup to the tree.
+const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// New returns the root inode of a read-only view of the host directory
+// rootDir. The root fd lives as long as the sandbox; use Open for a handle
+// that can be closed.
+func New(rootDir string) (vfs.Inode, error) {
+	fs, err := Open(rootDir)
+	if err != nil {
+		return nil, err
+	}
+	return fs.Root(), nil
+}
+
+// Open opens the host directory rootDir (following symlinks in rootDir
+// itself, which the user gave) as a read-only filesystem.
+func Open(rootDir string) (*FS, error) {
+	fd, err := unix.Open(rootDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hostfs: open %s: %w", rootDir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("hostfs: stat %s: %w", rootDir, err)
+	}
+	if sealedFS(fd) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("hostfs: %s is a host pseudo filesystem (proc, sys, ...)", rootDir)
+	}
+	fs := &FS{rootFD: fd}
+	// Check that openat2 works here (Linux 5.6+).
+	probe, err := fs.open(".", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.ENOSYS) {
+			return nil, fmt.Errorf("hostfs: openat2 is not available (Linux 5.6 or newer is needed)")
+		}
+		return nil, fmt.Errorf("hostfs: openat2 on %s: %w", rootDir, err)
+	}
+	unix.Close(probe)
+	fs.root = &Inode{fs: fs, rel: ".", typ: unix.S_IFDIR, dev: st.Dev}
+	return fs, nil
+}
+
+// Root returns the root directory.
+func (fs *FS) Root() *Inode { return fs.root }
+
+// Close closes the root fd. Operations afterwards fail with EBADF.
+func (fs *FS) Close() error {
+	if fs.closed.Swap(true) {
+		return nil
+	}
+	return unix.Close(fs.rootFD)
+}
+
+// open opens rel (relative to the root, never absolute, never containing
+// "..") with openat2 and the confinement flags.
+func (fs *FS) open(rel string, flags int) (int, error) {
+	if fs.closed.Load() {
+		return -1, unix.EBADF
+	}
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Resolve: resolveFlags,
+	}
+	for tries := 0; ; tries++ {
+		fd, err := unix.Openat2(fs.rootFD, rel, &how)
+		switch {
+		case err == nil:
+			return fd, nil
+		case err == unix.EINTR, err == unix.EAGAIN && tries < 16:
+			// EAGAIN: a concurrent rename or mount on the host
+			// raced with RESOLVE_BENEATH; retry.
+			continue
+		case err == unix.EPERM && how.Flags&unix.O_NOATIME != 0:
+			// O_NOATIME needs ownership or CAP_FOWNER.
+			how.Flags &^= unix.O_NOATIME
+			continue
+		case err == unix.EXDEV:
+			// The path tried to leave the root (the host tree
+			// changed under us): to the application it does not
+			// exist.
+			return -1, unix.ENOENT
+		}
+		return -1, err
+	}
+}
+
+// Magic numbers x/sys/unix does not name.
+const (
+	configfsMagic = 0x62656570
+	fusectlMagic  = 0x65735543
+)
+
+// sealedFS reports whether the filesystem holding fd must not be exposed.
+func sealedFS(fd int) bool {
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return true // fail closed
+	}
+	switch uint32(sfs.Type) {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC,
+		unix.SECURITYFS_MAGIC, unix.SELINUX_MAGIC, unix.SMACK_MAGIC, unix.BPF_FS_MAGIC,
+		unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC, configfsMagic,
+		unix.EFIVARFS_MAGIC, unix.PSTOREFS_MAGIC, unix.BINFMTFS_MAGIC, fusectlMagic,
+		unix.NSFS_MAGIC, unix.DEVPTS_SUPER_MAGIC, unix.RDTGROUP_SUPER_MAGIC, unix.HUGETLBFS_MAGIC,
+		unix.BINDERFS_SUPER_MAGIC, unix.PID_FS_MAGIC:
+		return true
+	}
+	return false
+}
+
+// Inode is a file of the host tree. It holds no host resources.
+type Inode struct {
+	fs     *FS
+	rel    string // path from the root: "." or "a/b/c"
+	typ    uint32 // file type bits at lookup
+	dev    uint64 // st_dev at lookup, to notice mount crossings
+	sealed bool   // root of a pseudo filesystem: nothing below is reachable
+}
+
+var _ vfs.Inode = (*Inode)(nil)
+
+// Path returns the inode's path relative to the root ("." for the root).
+func (in *Inode) Path() string { return in.rel }
+
+func (in *Inode) child(name string) string {
+	if in.rel == "." {
+		return name
+	}
+	return in.rel + "/" + name
+}
+
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return unix.ENOENT
+	case len(name) > vfs.NameMax:
+		return unix.ENAMETOOLONG
+	case name == "." || name == "..":
+		return unix.EINVAL
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return unix.EINVAL
+		}
+	}
+	return nil
+}
+
+func convertStat(st *unix.Stat_t) vfs.Stat {
+	return vfs.Stat{
+		Dev:     st.Dev,
+		Ino:     st.Ino,
+		Mode:    st.Mode,
+		Nlink:   uint32(min(st.Nlink, 1<<32-1)),
+		UID:     st.Uid,
+		GID:     st.Gid,
+		Rdev:    st.Rdev,
+		Size:    st.Size,
+		Blksize: int32(st.Blksize),
+		Blocks:  st.Blocks,
+		Atime:   vfs.Timespec{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},
+		Mtime:   vfs.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+		Ctime:   vfs.Timespec{Sec: st.Ctim.Sec, Nsec: st.Ctim.Nsec},
+	}
+}
+
+func fstat(fd int) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstat(fd, &st)
+		if err != unix.EINTR {
+			return st, err
+		}
+	}
+}
+
+// statPath stats rel without following a final symlink.
+func (fs *FS) statPath(rel string) (unix.Stat_t, error) {
+	fd, err := fs.open(rel, unix.O_PATH)
+	if err != nil {
+		return unix.Stat_t{}, err
+	}
+	defer unix.Close(fd)
+	return fstat(fd)
+}
+
+// Stat implements vfs.Inode.
+func (in *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	st, err := in.fs.statPath(in.rel)
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	return convertStat(&st), nil
+}
+
+// Lookup implements vfs.Inode.
+func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if in.typ != unix.S_IFDIR {
+		return nil, unix.ENOTDIR
+	}
+	if in.sealed {
+		return nil, unix.EACCES
+	}
+	rel := in.child(name)
+	if len(rel) >= vfs.PathMax {
+		return nil, unix.ENAMETOOLONG
+	}
+	fd, err := in.fs.open(rel, unix.O_PATH)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	st, err := fstat(fd)
+	if err != nil {
+		return nil, err
+	}
+	c := &Inode{fs: in.fs, rel: rel, typ: st.Mode & unix.S_IFMT, dev: st.Dev}
+	if c.typ == unix.S_IFDIR && c.dev != in.dev {
+		c.sealed = sealedFS(fd)
+	}
+	return c, nil
+}
+
+// Readlink implements vfs.Inode.
+func (in *Inode) Readlink(ctx vfs.Context) (string, error) {
+	if in.typ != unix.S_IFLNK {
+		return "", unix.EINVAL
+	}
+	fd, err := in.fs.open(in.rel, unix.O_PATH)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, vfs.PathMax)
+	for {
+		n, err := unix.Readlinkat(fd, "", buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.ENOENT:
+			return "", unix.EINVAL // replaced by a non-symlink on the host
+		case err != nil:
+			return "", err
+		case n >= len(buf):
+			return "", unix.ENAMETOOLONG
+		}
+		return string(buf[:n]), nil
+	}
+}
+
+// ReadDir implements vfs.Inode.
+func (in *Inode) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) {
+	if in.typ != unix.S_IFDIR {
+		return nil, unix.ENOTDIR
+	}
+	if in.sealed {
+		return nil, unix.EACCES
+	}
+	fd, err := in.fs.open(in.rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []vfs.Dirent
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		if out, err = parseDirents(fd, buf[:n], out); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseDirents appends the linux_dirent64 records in buf to out, skipping
+// "." and "..". DT_UNKNOWN types are resolved with fstatat on dirfd.
+func parseDirents(dirfd int, buf []byte, out []vfs.Dirent) ([]vfs.Dirent, error) {
+	const hdr = 19 // d_ino(8) d_off(8) d_reclen(2) d_type(1)
+	for len(buf) > 0 {
+		if len(buf) < hdr {
+			return nil, unix.EIO
+		}
+		reclen := int(binary.LittleEndian.Uint16(buf[16:18]))
+		if reclen < hdr+1 || reclen > len(buf) {
+			return nil, unix.EIO
+		}
+		ino := binary.LittleEndian.Uint64(buf[0:8])
+		typ := buf[18]
+		nameb := buf[hdr:reclen]
+		for i, c := range nameb {
+			if c == 0 {
+				nameb = nameb[:i]
+				break
+			}
+		}
+		buf = buf[reclen:]
+		name := string(nameb)
+		if name == "." || name == ".." || name == "" {
+			continue
+		}
+		if typ == unix.DT_UNKNOWN {
+			var st unix.Stat_t
+			if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+				typ = vfs.DirentType(st.Mode)
+			}
+		}
+		out = append(out, vfs.Dirent{Name: name, Ino: ino, Type: typ})
+	}
+	return out, nil
+}
+
+// Open implements vfs.Inode.
+func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	if flags&unix.O_PATH != 0 {
+		return &pathFile{in: in}, nil
+	}
+	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
+	switch in.typ {
+	case unix.S_IFDIR:
+		if write {
+			return nil, unix.EISDIR
+		}
+		if in.sealed {
+			return nil, unix.EACCES
+		}
+		return &dirFile{in: in}, nil
+	case unix.S_IFLNK:
+		return nil, unix.ELOOP
+	case unix.S_IFREG:
+	default:
+		return nil, unix.EACCES
+	}
+	if write {
+		return nil, unix.EROFS
+	}
+	// O_NONBLOCK: should the host have replaced the file by a FIFO since
+	// the lookup, opening it must not block; the fstat below rejects it.
+	fd, err := in.fs.open(in.rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_NOATIME)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, unix.EACCES
+	}
+	return &File{fd: fd}, nil
+}
+
+// exists reports whether the entry name of directory in exists.
+func (in *Inode) exists(name string) bool {
+	if checkName(name) != nil || in.typ != unix.S_IFDIR || in.sealed {
+		return false
+	}
+	_, err := in.fs.statPath(in.child(name))
+	return err == nil
+}
+
+// Create implements vfs.Inode: EEXIST for an existing name, else EROFS.
+func (in *Inode) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
+	if in.exists(name) {
+		return nil, unix.EEXIST
+	}
+	return nil, unix.EROFS
+}
+
+// Mkdir implements vfs.Inode: EEXIST for an existing name, else EROFS.
+func (in *Inode) Mkdir(ctx vfs.Context, name string, mode uint32) error {
+	if in.exists(name) {
+		return unix.EEXIST
+	}
+	return unix.EROFS
+}
+
+// Symlink implements vfs.Inode: EEXIST for an existing name, else EROFS.
+func (in *Inode) Symlink(ctx vfs.Context, name, target string) error {
+	if in.exists(name) {
+		return unix.EEXIST
+	}
+	return unix.EROFS
+}
+
+// Link makes a hard link: EEXIST for an existing name, else EROFS.
+func (in *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
+	if in.exists(name) {
+		return unix.EEXIST
+	}
+	return unix.EROFS
+}
+
+// Unlink implements vfs.Inode (EROFS).
+func (in *Inode) Unlink(ctx vfs.Context, name string) error { return unix.EROFS }
+
+// Rmdir implements vfs.Inode (EROFS).
+func (in *Inode) Rmdir(ctx vfs.Context, name string) error { return unix.EROFS }
+
+// Rename implements vfs.Inode (EROFS).
+func (in *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
+	return unix.EROFS
+}
+
+// SetStat would change attributes (EROFS).
+func (in *Inode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error { return unix.EROFS }
+
+// File is an open regular host file, read-only.
+type File struct {
+	fd     int
+	closed atomic.Bool
+}
+
+var _ vfs.FileImpl = (*File)(nil)
+
+// Read implements vfs.FileImpl with pread(2).
+func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Pread(f.fd, dst, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+}
+
+// Write implements vfs.FileImpl: the file is not open for writing.
+func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
+	return 0, unix.EBADF
+}
+
+// Truncate implements ftruncate(2): EINVAL, the file is not open for
+// writing.
+func (f *File) Truncate(size int64) error { return unix.EINVAL }
+
+// Stat returns the attributes of the open file (fstat).
+func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	st, err := fstat(f.fd)
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	return convertStat(&st), nil
+}
+
+// SeekData returns the first offset >= off holding data (lseek
+// SEEK_DATA); ENXIO past the last data.
+func (f *File) SeekData(off int64) (int64, error) { return f.seek(off, unix.SEEK_DATA) }
+
+// SeekHole returns the first offset >= off in a hole (lseek SEEK_HOLE);
+// the file size counts as a hole.
+func (f *File) SeekHole(off int64) (int64, error) { return f.seek(off, unix.SEEK_HOLE) }
+
+func (f *File) seek(off int64, whence int) (int64, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	for {
+		n, err := unix.Seek(f.fd, off, whence)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// Release implements vfs.FileImpl: it closes the host fd.
+func (f *File) Release() {
+	if !f.closed.Swap(true) {
+		unix.Close(f.fd)
+	}
+}
+
+// dirFile is an open host directory. It holds no host fd: vfs lists
+// directories through vfs.Inode.ReadDir.
+type dirFile struct{ in *Inode }
+
+func (f *dirFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EISDIR }
+func (f *dirFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+func (f *dirFile) Release()                                      {}
+func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }
+
+// pathFile is an O_PATH file: it names the inode and allows no I/O.
+type pathFile struct{ in *Inode }
+
+func (f *pathFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
+func (f *pathFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+func (f *pathFile) Release()                                      {}
+func (f *pathFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }

@@ -1,0 +1,167 @@
+// Package pipe implements pipes: a bounded in-memory buffer with a read
+// end and a write end, blocking like Linux pipes.
+//
+// Lock order: pipe.mu is a leaf lock.
+package pipe
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// Capacity is the pipe buffer size (Linux's default, 16 pages).
+const Capacity = 64 << 10
+
+// atomicWrite is PIPE_BUF: writes up to this size are never interleaved.
+const atomicWrite = 4096
+
+var nextIno atomic.Uint64
+
+type pipe struct {
+	ino     uint64
+	mu      sync.Mutex
+	cond    *sync.Cond
+	buf     []byte
+	readers int
+	writers int
+}
+
+// New returns the read and write ends of a new pipe. nonblock sets
+// O_NONBLOCK on both.
+func New(nonblock bool) (r, w *vfs.FileDescription) {
+	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1}
+	p.cond = sync.NewCond(&p.mu)
+	var fl uint32
+	if nonblock {
+		fl = unix.O_NONBLOCK
+	}
+	r = vfs.NewFileDescription(&end{p: p, read: true}, vfs.Path{}, unix.O_RDONLY|fl)
+	w = vfs.NewFileDescription(&end{p: p}, vfs.Path{}, unix.O_WRONLY|fl)
+	return r, w
+}
+
+// end is one end of a pipe.
+type end struct {
+	p    *pipe
+	read bool
+	// NonBlock is consulted on each call through the description's flags;
+	// the description passes it with the context (see Nonblocking).
+}
+
+// Nonblocking is implemented by the vfs.Context of callers whose file has
+// O_NONBLOCK; pipes consult it to return EAGAIN instead of blocking.
+type Nonblocking interface{ NonblockingIO() bool }
+
+func nonblocking(ctx vfs.Context) bool {
+	nb, ok := ctx.(Nonblocking)
+	return ok && nb.NonblockingIO()
+}
+
+// IsStream implements vfs.Stream.
+func (e *end) IsStream() bool { return true }
+
+// Name returns the /proc/PID/fd link text, "pipe:[ino]".
+func (e *end) Name() string { return "pipe:[" + itoa(e.p.ino) + "]" }
+
+// Stat implements the description's Stat: a FIFO with its inode number.
+func (e *end) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	e.p.mu.Lock()
+	n := len(e.p.buf)
+	e.p.mu.Unlock()
+	return vfs.Stat{Dev: 0xc, Ino: e.p.ino, Mode: unix.S_IFIFO | 0o600, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096, Size: int64(n)}, nil
+}
+
+// Read implements vfs.FileImpl.
+func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+	if !e.read {
+		return 0, unix.EBADF
+	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.buf) == 0 {
+		if p.writers == 0 {
+			return 0, nil
+		}
+		if nonblocking(ctx) {
+			return 0, unix.EAGAIN
+		}
+		p.cond.Wait()
+	}
+	n := copy(dst, p.buf)
+	p.buf = p.buf[n:]
+	if len(p.buf) == 0 {
+		p.buf = nil
+	}
+	p.cond.Broadcast()
+	return n, nil
+}
+
+// Write implements vfs.FileImpl. With no readers it fails with EPIPE (the
+// caller raises SIGPIPE).
+func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
+	if e.read {
+		return 0, unix.EBADF
+	}
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := 0
+	for done < len(src) {
+		if p.readers == 0 {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, unix.EPIPE
+		}
+		room := Capacity - len(p.buf)
+		if room == 0 || len(src)-done <= atomicWrite && room < len(src)-done {
+			if nonblocking(ctx) {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, unix.EAGAIN
+			}
+			p.cond.Wait()
+			continue
+		}
+		n := min(room, len(src)-done)
+		p.buf = append(p.buf, src[done:done+n]...)
+		done += n
+		p.cond.Broadcast()
+	}
+	return done, nil
+}
+
+// Release implements vfs.FileImpl.
+func (e *end) Release() {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.read {
+		p.readers--
+	} else {
+		p.writers--
+	}
+	p.cond.Broadcast()
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}

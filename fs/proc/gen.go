@@ -1,0 +1,365 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+const (
+	// commLen is the longest command name (TASK_COMM_LEN - 1).
+	commLen = 15
+	// clockTicks is USER_HZ, the unit of the times in /proc/PID/stat.
+	clockTicks = 100
+	// ngroupsMax is Linux's NGROUPS_MAX.
+	ngroupsMax = 65536
+	// capFull has every capability up to CAP_LAST_CAP (40) set.
+	capFull = 1<<41 - 1
+	// rlimInfinity is RLIM_INFINITY as /proc prints it.
+	rlimInfinity = ^uint64(0)
+	// maxNumNodes is the width of the Mems_allowed bitmap of a distribution
+	// kernel (CONFIG_NODES_SHIFT=10).
+	maxNumNodes = 1024
+)
+
+// generate returns the text of a file of kind k (of process pid for the
+// per-process files), as it is at the time of the call.
+func (f *filesystem) generate(ctx vfs.Context, k fileKind, pid int32) ([]byte, error) {
+	if fileSpecs[k].dir == dirPID {
+		p, err := f.processOf(pid)
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case fileCmdline:
+			return p.Cmdline(), nil
+		case fileComm:
+			return []byte(comm(p) + "\n"), nil
+		case fileEnviron:
+			return p.Environ(), nil
+		case fileMaps:
+			return []byte(p.Maps()), nil
+		case filePIDMounts:
+			return []byte(f.mounts(ctx)), nil
+		case fileStat:
+			return f.pidStat(p), nil
+		case fileStatus:
+			return f.pidStatus(p), nil
+		}
+	}
+	switch k {
+	case fileCPUInfo:
+		return f.cpuinfo(), nil
+	case fileMeminfo:
+		// The host's meminfo as it is: moat does not account the
+		// sandbox's memory separately yet.
+		return f.readHost("meminfo")
+	case fileFilesystems:
+		return []byte(strings.Join(f.filesystems, "\n") + "\n"), nil
+	case fileLoadavg:
+		return f.loadavg(), nil
+	case fileMounts:
+		return []byte(f.mounts(ctx)), nil
+	case fileUptime:
+		// moat does not account idle time; the second field (the sum
+		// of all CPUs' idle time) is reported as 0.
+		up := f.k.Uptime()
+		return fmt.Appendf(nil, "%d.%02d 0.00\n", int64(up/time.Second), int64(up%time.Second/(10*time.Millisecond))), nil
+	case fileVersion:
+		return fmt.Appendf(nil, "Linux version %s (moat@moat) (moat) %s\n", f.release, f.version), nil
+	case fileHostname:
+		name := "localhost"
+		if f.hostname != nil {
+			name = f.hostname(ctx)
+		}
+		return []byte(name + "\n"), nil
+	case fileNgroupsMax:
+		return []byte(strconv.Itoa(ngroupsMax) + "\n"), nil
+	case fileOsrelease:
+		return []byte(f.release + "\n"), nil
+	case fileOstype:
+		return []byte("Linux\n"), nil
+	case filePIDMax:
+		return []byte(strconv.Itoa(int(f.pidMax)) + "\n"), nil
+	case fileOvercommit:
+		return []byte("0\n"), nil // heuristic overcommit, Linux's default
+	}
+	return nil, unix.EIO
+}
+
+// readHost reads a file of the host's /proc through the hostProc callback.
+func (f *filesystem) readHost(name string) ([]byte, error) {
+	if f.hostProc == nil {
+		return nil, unix.EIO
+	}
+	data, err := f.hostProc(name)
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return nil, errno
+		}
+		return nil, unix.EIO
+	}
+	return data, nil
+}
+
+// cpuinfo is the host's /proc/cpuinfo, or, if that cannot be read, a
+// minimal one listing the sandbox's CPUs.
+func (f *filesystem) cpuinfo() []byte {
+	if data, err := f.readHost("cpuinfo"); err == nil {
+		return data
+	}
+	var b []byte
+	for i := range f.cpus {
+		b = fmt.Appendf(b, "processor\t: %d\nvendor_id\t: unknown\nmodel name\t: unknown\n\n", i)
+	}
+	return b
+}
+
+// loadavg reports no load (moat does not compute load averages), the
+// number of runnable processes and of threads, and the highest pid (Linux
+// shows the last pid allocated).
+func (f *filesystem) loadavg() []byte {
+	var running, threads int
+	var last int32
+	for _, pid := range f.k.PIDs() {
+		p := f.k.Process(pid)
+		if p == nil {
+			continue
+		}
+		threads += p.Threads()
+		if p.State() == 'R' {
+			running++
+		}
+		last = max(last, pid)
+	}
+	return fmt.Appendf(nil, "0.00 0.00 0.00 %d/%d %d\n", running, threads, last)
+}
+
+// comm is p's command name cut to commLen bytes.
+func comm(p Process) string {
+	c := p.Comm()
+	return c[:min(len(c), commLen)]
+}
+
+// stateNames are the State lines of /proc/PID/status.
+var stateNames = map[byte]string{
+	'R': "R (running)",
+	'S': "S (sleeping)",
+	'D': "D (disk sleep)",
+	'T': "T (stopped)",
+	't': "t (tracing stop)",
+	'X': "X (dead)",
+	'Z': "Z (zombie)",
+	'P': "P (parked)",
+	'I': "I (idle)",
+}
+
+// session returns p's process group and session.
+func session(p Process) (pgid, sid int32) {
+	if s, ok := p.(ProcessSession); ok {
+		return s.PGID(), s.SID()
+	}
+	return p.PID(), p.PID()
+}
+
+// signals returns p's queued-signal count and limit and its masks.
+func signals(p Process) (queued, limit, pending, shared, blocked, ignored, caught uint64) {
+	s, ok := p.(ProcessSignals)
+	if !ok {
+		return 0, rlimInfinity, 0, 0, 0, 0, 0
+	}
+	queued, limit = s.SigQueue()
+	pending, shared, blocked, ignored, caught = s.SigMasks()
+	return
+}
+
+func ticks(d time.Duration) uint64 {
+	if d < 0 {
+		return 0
+	}
+	return uint64(d / (time.Second / clockTicks))
+}
+
+// pidStat is /proc/PID/stat: the 52 fields of proc(5). Fields moat does
+// not track are 0; the addresses Linux hides from readers without ptrace
+// access are shown as such a reader sees them (startcode and endcode 1,
+// the others 0).
+func (f *filesystem) pidStat(p Process) []byte {
+	pgid, sid := session(p)
+	var start, utime, stime time.Duration
+	if t, ok := p.(ProcessTimes); ok {
+		start = t.StartTime()
+		utime, stime = t.CPUTime()
+	}
+	_, _, pending, shared, blocked, ignored, caught := signals(p)
+	const legacy = 0x7fffffff // stat shows only the classic signals
+	var b []byte
+	b = fmt.Appendf(b, "%d (%s) %c %d %d %d 0 -1 0 0 0 0 0 %d %d 0 0 20 0 %d 0 %d %d %d %d 1 1 0 0 0 %d %d %d %d 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		p.PID(), comm(p), p.State(), p.PPID(), pgid, sid,
+		ticks(utime), ticks(stime),
+		p.Threads(), ticks(start),
+		p.VMSizeKB()*1024, p.VMRSSKB()/4, rlimInfinity,
+		(pending|shared)&legacy, blocked&legacy, ignored&legacy, caught&legacy)
+	return b
+}
+
+// escapeName escapes a process name for status, as Linux does: the
+// backslash and the whitespace controls become C escapes.
+func escapeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\v':
+			b.WriteString(`\v`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// bitmap formats the lowest n bits of a mask with the given bits set as
+// Linux's "%*pb": 32-bit groups of hex digits separated by commas, most
+// significant first, the first group only as wide as it needs to be.
+func bitmap(n int, set func(bit int) bool) string {
+	var b strings.Builder
+	for hi := (n - 1) / 32 * 32; hi >= 0; hi -= 32 {
+		var word uint32
+		for i := 0; i < 32 && hi+i < n; i++ {
+			if set(hi + i) {
+				word |= 1 << i
+			}
+		}
+		digits := 8
+		if b.Len() == 0 {
+			digits = (min(32, n-hi) + 3) / 4
+		} else {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%0*x", digits, word)
+	}
+	return b.String()
+}
+
+// pidStatus is /proc/PID/status, in Linux's field order and format.
+// Values the Process interfaces do not give are Linux's for a process
+// without them (no locked memory, no seccomp, no context switches
+// counted...). Capabilities are those Linux gives a process after execve:
+// all for effective uid 0, none otherwise.
+func (f *filesystem) pidStatus(p Process) []byte {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	umask := uint32(0o022)
+	var groups []uint32
+	uids, gids := p.UIDs(), p.GIDs()
+	var capInh, capPrm, capEff, capBnd, capAmb uint64 = 0, 0, 0, capFull, 0
+	if uids[1] == 0 {
+		capPrm, capEff = capFull, capFull
+	}
+	if c, ok := p.(ProcessCreds); ok {
+		umask, groups = c.Umask(), c.Groups()
+		capInh, capPrm, capEff, capBnd, capAmb = c.Caps()
+	}
+	state, ok := stateNames[p.State()]
+	if !ok {
+		state = string(p.State()) + " (unknown)"
+	}
+	pid := p.PID()
+	pgid, sid := session(p)
+	fds := p.FDs()
+	fdSize := 64 // the fd table's size: a multiple of 64 above the highest fd
+	if len(fds) > 0 {
+		fdSize = max(64, (int(fds[len(fds)-1].FD)/64+1)*64)
+	}
+	vmSize, vmRSS := p.VMSizeKB(), p.VMRSSKB()
+	queued, limit, pending, shared, blocked, ignored, caught := signals(p)
+
+	w("Name:\t%s\n", escapeName(comm(p)))
+	w("Umask:\t%04o\n", umask)
+	w("State:\t%s\n", state)
+	w("Tgid:\t%d\n", pid)
+	w("Ngid:\t0\n")
+	w("Pid:\t%d\n", pid)
+	w("PPid:\t%d\n", p.PPID())
+	w("TracerPid:\t0\n")
+	w("Uid:\t%d\t%d\t%d\t%d\n", uids[0], uids[1], uids[2], uids[3])
+	w("Gid:\t%d\t%d\t%d\t%d\n", gids[0], gids[1], gids[2], gids[3])
+	w("FDSize:\t%d\n", fdSize)
+	b.WriteString("Groups:\t")
+	for i, g := range groups {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatUint(uint64(g), 10))
+	}
+	b.WriteString(" \n") // Linux's trailing space
+	w("NStgid:\t%d\n", pid)
+	w("NSpid:\t%d\n", pid)
+	w("NSpgid:\t%d\n", pgid)
+	w("NSsid:\t%d\n", sid)
+	w("Kthread:\t0\n")
+	kb := func(name string, v uint64) { w("%s:\t%8d kB\n", name, v) }
+	kb("VmPeak", vmSize)
+	kb("VmSize", vmSize)
+	kb("VmLck", 0)
+	kb("VmPin", 0)
+	kb("VmHWM", vmRSS)
+	kb("VmRSS", vmRSS)
+	kb("RssAnon", vmRSS)
+	kb("RssFile", 0)
+	kb("RssShmem", 0)
+	kb("VmData", 0)
+	kb("VmStk", 0)
+	kb("VmExe", 0)
+	kb("VmLib", 0)
+	kb("VmPTE", 0)
+	kb("VmSwap", 0)
+	kb("HugetlbPages", 0)
+	w("CoreDumping:\t0\n")
+	w("THP_enabled:\t0\n")
+	w("Threads:\t%d\n", p.Threads())
+	w("SigQ:\t%d/%d\n", queued, limit)
+	w("SigPnd:\t%016x\n", pending)
+	w("ShdPnd:\t%016x\n", shared)
+	w("SigBlk:\t%016x\n", blocked)
+	w("SigIgn:\t%016x\n", ignored)
+	w("SigCgt:\t%016x\n", caught)
+	w("CapInh:\t%016x\n", capInh)
+	w("CapPrm:\t%016x\n", capPrm)
+	w("CapEff:\t%016x\n", capEff)
+	w("CapBnd:\t%016x\n", capBnd)
+	w("CapAmb:\t%016x\n", capAmb)
+	w("NoNewPrivs:\t0\n")
+	w("Seccomp:\t0\n")
+	w("Seccomp_filters:\t0\n")
+	cpus := f.cpus
+	w("Cpus_allowed:\t%s\n", bitmap(cpus, func(int) bool { return true }))
+	if cpus == 1 {
+		w("Cpus_allowed_list:\t0\n")
+	} else {
+		w("Cpus_allowed_list:\t0-%d\n", cpus-1)
+	}
+	w("Mems_allowed:\t%s\n", bitmap(maxNumNodes, func(bit int) bool { return bit == 0 }))
+	w("Mems_allowed_list:\t0\n")
+	w("voluntary_ctxt_switches:\t0\n")
+	w("nonvoluntary_ctxt_switches:\t0\n")
+	return []byte(b.String())
+}

@@ -1,0 +1,279 @@
+// Package proc implements moat's procfs: the per-process directories
+// (/proc/PID/{cmdline,comm,status,stat,maps,environ,exe,cwd,fd/,mounts}),
+// /proc/self, a few system-wide files (cpuinfo, meminfo, uptime, loadavg,
+// version, filesystems, mounts) and the read-only sysctls programs commonly
+// read (/proc/sys/kernel/{hostname,ostype,osrelease,pid_max,ngroups_max},
+// /proc/sys/vm/overcommit_memory).
+//
+// proc does not know the kernel's types: the kernel implements Kernel and
+// Process (and, optionally, the small Process* extension interfaces below),
+// and its task contexts implement Caller so that /proc/self works.
+//
+// Files are generated when they are opened, as Linux's seq_file does: the
+// open file keeps that snapshot, so reading it in any chunk sizes, at any
+// offsets, reassembles the same text. Generated files report st_size 0,
+// like Linux.
+//
+// Inodes are plain data (kinds, pids, fd numbers; no closures), so that the
+// state reachable from an open /proc file can be checkpointed. A /proc/PID
+// inode holds the pid, not the process: every operation asks the Kernel
+// again, so an exited process's directory answers ENOENT. If the kernel
+// reuses that pid, an old directory fd sees the new process (Linux pins
+// struct pid instead); the kernel should allocate pids cyclically, as Linux
+// does, to make that rare.
+//
+// The package has no locks of its own; the Kernel and Process methods must
+// be safe to call concurrently from any task goroutine.
+package proc
+
+import (
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// Process is one process (thread group) as /proc shows it.
+type Process interface {
+	PID() int32
+	PPID() int32
+	// Comm is the command name, at most 15 bytes (TASK_COMM_LEN-1) as
+	// /proc/PID/comm shows it.
+	Comm() string
+	// Cmdline and Environ are the NUL-separated argv and envp, read from
+	// the application's memory (bounded by the kernel).
+	Cmdline() []byte
+	Environ() []byte
+	// ExePath is the absolute path of the executable in the sandbox ("" if
+	// it has none: readlink of /proc/PID/exe then fails with ENOENT).
+	ExePath() string
+	// Cwd is the absolute path of the working directory.
+	Cwd() string
+	// Maps is the full /proc/PID/maps text.
+	Maps() string
+	// UIDs and GIDs are the real, effective, saved and filesystem ids.
+	UIDs() [4]uint32
+	GIDs() [4]uint32
+	// Threads is the number of threads.
+	Threads() int
+	// VMSizeKB and VMRSSKB are the virtual size and resident set in KiB.
+	VMSizeKB() uint64
+	VMRSSKB() uint64
+	// State is the state letter of proc(5): 'R', 'S', 'D', 'T', 't', 'Z',
+	// 'X', 'I'.
+	State() byte
+	// FDs lists the open file descriptors in increasing order.
+	FDs() []FDInfo
+}
+
+// FDInfo is one open file descriptor as /proc/PID/fd shows it.
+type FDInfo struct {
+	FD int32
+	// Target is what readlink returns: an absolute path ("/etc/passwd"),
+	// or an anonymous file's name ("pipe:[123]", "socket:[45]",
+	// "anon_inode:[eventpoll]").
+	Target string
+	// Flags are the open(2) flags; the access mode sets the link's
+	// permission bits as on Linux (r-x, -wx, rwx for the owner).
+	Flags uint32
+}
+
+// Kernel lets /proc find processes.
+type Kernel interface {
+	// Process returns the process with thread-group id pid, or nil.
+	Process(pid int32) Process
+	// PIDs lists the live processes (thread-group ids).
+	PIDs() []int32
+	// Uptime is the time since the sandbox booted.
+	Uptime() time.Duration
+}
+
+// Caller is implemented by the vfs.Context of a task: /proc/self resolves
+// to the pid it returns (its thread-group id as seen in the caller's pid
+// namespace).
+type Caller interface {
+	ProcPID() int32
+}
+
+// Optional interfaces a Process may implement to make /proc more precise.
+// Without them /proc uses the defaults each one documents.
+
+// ProcessSession reports the process group and session (stat fields 5, 6;
+// status NSpgid, NSsid). Default: the pid for both.
+type ProcessSession interface {
+	PGID() int32
+	SID() int32
+}
+
+// ProcessTimes reports when the process started, as time since boot
+// (stat field 22), and the CPU time its threads used (fields 14, 15).
+// Default: 0.
+type ProcessTimes interface {
+	StartTime() time.Duration
+	CPUTime() (user, sys time.Duration)
+}
+
+// ProcessCreds reports the umask, supplementary groups and capability
+// sets (status Umask, Groups, Cap*). Default: 0022, no groups, and the
+// capabilities Linux gives after execve: all for effective uid 0, none
+// otherwise (every one in the bounding set).
+type ProcessCreds interface {
+	Umask() uint32
+	Groups() []uint32
+	Caps() (inheritable, permitted, effective, bounding, ambient uint64)
+}
+
+// ProcessSignals reports signal state (status SigQ..SigCgt, stat fields
+// 31-34). Bit n-1 stands for signal n. Default: all zero, and an unlimited
+// RLIMIT_SIGPENDING.
+type ProcessSignals interface {
+	// SigQueue is the number of queued signals of the real user and that
+	// user's RLIMIT_SIGPENDING.
+	SigQueue() (queued, limit uint64)
+	SigMasks() (pending, sharedPending, blocked, ignored, caught uint64)
+}
+
+// CommSetter is implemented by a Process whose name can be set by writing
+// /proc/PID/comm (which is then mode 0644 instead of 0444).
+type CommSetter interface {
+	SetComm(name string)
+}
+
+// Option configures New.
+type Option func(*filesystem)
+
+// WithRelease sets the kernel release and version that uname(2) reports
+// ("6.1.0", "#1 SMP PREEMPT_DYNAMIC ..."): /proc/version and
+// /proc/sys/kernel/osrelease must agree with uname. The defaults are
+// DefaultRelease and DefaultVersion.
+func WithRelease(release, version string) Option {
+	return func(f *filesystem) { f.release, f.version = release, version }
+}
+
+// WithHostname sets how /proc/sys/kernel/hostname learns the caller's
+// hostname (its UTS namespace). Default: "localhost".
+func WithHostname(hostname func(ctx vfs.Context) string) Option {
+	return func(f *filesystem) { f.hostname = hostname }
+}
+
+// WithMounts provides the text of /proc/mounts and /proc/PID/mounts for the
+// caller's mount namespace (lines "source target fstype options 0 0").
+// Without it, those files do not exist.
+func WithMounts(mounts func(ctx vfs.Context) string) Option {
+	return func(f *filesystem) { f.mounts = mounts }
+}
+
+// WithFilesystems sets the /proc/filesystems lines (e.g. "nodev\ttmpfs").
+// Default: DefaultFilesystems.
+func WithFilesystems(lines []string) Option {
+	return func(f *filesystem) { f.filesystems = lines }
+}
+
+// WithPIDMax sets /proc/sys/kernel/pid_max. Default: 4194304.
+func WithPIDMax(n int32) Option {
+	return func(f *filesystem) { f.pidMax = n }
+}
+
+// WithCPUs sets the number of CPUs the sandbox shows (status
+// Cpus_allowed, and the synthesized cpuinfo when the host's is not
+// available). Default: runtime.NumCPU().
+func WithCPUs(n int) Option {
+	return func(f *filesystem) {
+		if n > 0 {
+			f.cpus = n
+		}
+	}
+}
+
+// Defaults for the options.
+const (
+	DefaultRelease = "6.1.0"
+	DefaultVersion = "#1 SMP PREEMPT_DYNAMIC Thu Jan 1 00:00:00 UTC 1970"
+)
+
+// DefaultFilesystems lists the filesystem types moat implements.
+var DefaultFilesystems = []string{
+	"nodev\tsysfs",
+	"nodev\ttmpfs",
+	"nodev\tproc",
+	"nodev\tdevtmpfs",
+	"nodev\tpipefs",
+	"nodev\tsockfs",
+	"nodev\tdevpts",
+	"nodev\toverlay",
+}
+
+// filesystem is the state shared by the inodes of one procfs instance.
+type filesystem struct {
+	k        Kernel
+	dev      uint64
+	hostProc func(name string) ([]byte, error)
+	time     vfs.Timespec // creation time: every inode's timestamps
+
+	release, version string
+	hostname         func(ctx vfs.Context) string
+	mounts           func(ctx vfs.Context) string
+	filesystems      []string
+	pidMax           int32
+	cpus             int
+}
+
+// New returns the root directory of a procfs showing the processes of k.
+// Its inodes report device number devNum.
+//
+// hostProc reads a file of the host's /proc by name; proc calls it only
+// with the fixed names "cpuinfo" and "meminfo", never with a name the
+// application chose, each time one of those files is opened. The caller
+// decides whether to read the host at each call or to serve a copy taken
+// at sandbox start; it must be safe for concurrent use, and an error it
+// returns reaches the application as that errno (or EIO). It may be nil:
+// cpuinfo is then synthesized and meminfo fails to open with EIO.
+//
+// k.Process is also asked about pids /proc does not list (a lookup of
+// /proc/N for any N): a kernel that wants /proc/TID to work for threads,
+// as Linux does, returns the thread's process for a TID.
+func New(k Kernel, devNum uint64, hostProc func(name string) ([]byte, error), opts ...Option) vfs.Inode {
+	now := time.Now()
+	f := &filesystem{
+		k:           k,
+		dev:         devNum,
+		hostProc:    hostProc,
+		time:        vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())},
+		release:     DefaultRelease,
+		version:     DefaultVersion,
+		filesystems: DefaultFilesystems,
+		pidMax:      4194304,
+		cpus:        runtime.NumCPU(),
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	return &dir{fs: f, kind: dirRoot}
+}
+
+// processOf returns the live process pid, or ENOENT.
+func (f *filesystem) processOf(pid int32) (Process, error) {
+	if p := f.k.Process(pid); p != nil {
+		return p, nil
+	}
+	return nil, unix.ENOENT
+}
+
+// mayTrace approximates Linux's PTRACE_MODE_READ check, which guards
+// environ, maps, exe, cwd and fd: root may, and so may a caller whose
+// filesystem ids equal the target's real, effective and saved ids.
+// (vfs.Context does not expose capabilities, so uid 0 stands for
+// CAP_SYS_PTRACE.)
+func mayTrace(ctx vfs.Context, p Process) bool {
+	if ctx == nil {
+		return false
+	}
+	uid, gid := ctx.UID(), ctx.GID()
+	if uid == 0 {
+		return true
+	}
+	u, g := p.UIDs(), p.GIDs()
+	return u[0] == uid && u[1] == uid && u[2] == uid && g[0] == gid && g[1] == gid && g[2] == gid
+}

@@ -1,0 +1,148 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/mm"
+	"moat/vfs"
+)
+
+// fsContext is a task's view of the filesystem: root, cwd and umask.
+type fsContext struct {
+	root  vfs.Path
+	cwd   vfs.Path
+	umask uint32
+}
+
+// Root returns the task's root directory.
+func (t *Task) Root() vfs.Path {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fs.root
+}
+
+// Cwd returns the task's working directory.
+func (t *Task) Cwd() vfs.Path {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fs.cwd
+}
+
+// SetCwd changes the working directory.
+func (t *Task) SetCwd(p vfs.Path) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.fs.cwd = p
+}
+
+// Umask returns the file mode creation mask.
+func (t *Task) Umask() uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fs.umask
+}
+
+// SetUmask sets the mask and returns the old one.
+func (t *Task) SetUmask(m uint32) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.fs.umask
+	t.fs.umask = m & 0o777
+	return old
+}
+
+// Resolver returns a path resolver for the task, with relative paths
+// starting at dirfd (unix.AT_FDCWD for the cwd). A dirfd that is not open
+// is EBADF; one that is not a directory is ENOTDIR, but only for relative
+// paths, as on Linux.
+func (t *Task) Resolver(dirfd int32, path string) (*vfs.Resolver, error) {
+	r := &vfs.Resolver{NS: t.k.opts.Mounts, Root: t.Root(), Start: t.Cwd()}
+	if dirfd == unix.AT_FDCWD || len(path) > 0 && path[0] == '/' {
+		return r, nil
+	}
+	f, err := t.fds.Get(dirfd)
+	if err != nil {
+		return nil, err
+	}
+	defer f.DecRef()
+	p := f.Path()
+	if p.Dentry == nil {
+		return nil, unix.ENOTDIR
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, unix.ENOTDIR
+	}
+	r.Start = p
+	return r, nil
+}
+
+// openExecutable opens path for execution: it must be a regular file with
+// an execute bit.
+func (t *Task) openExecutable(path string) (*vfs.FileDescription, string, error) {
+	if path == "" {
+		return nil, "", unix.ENOENT
+	}
+	r, _ := t.Resolver(unix.AT_FDCWD, path)
+	p, err := r.Resolve(t, path, true)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return nil, "", unix.EACCES
+	}
+	impl, err := p.Inode().Open(t, unix.O_RDONLY)
+	if err != nil {
+		return nil, "", err
+	}
+	return vfs.NewFileDescription(impl, p, unix.O_RDONLY), t.k.opts.Mounts.PathString(p), nil
+}
+
+// mappedFile adapts an open file to mm.MappableFile. It holds its own
+// reference to the file for as long as the mapping needs it.
+type mappedFile struct {
+	f    *vfs.FileDescription
+	ctx  vfs.Context
+	name string
+}
+
+// mappable returns f as a file the memory manager can map.
+func mappable(t *Task, f *vfs.FileDescription) mm.MappableFile {
+	f.IncRef()
+	return &mappedFile{f: f, ctx: t, name: t.k.opts.Mounts.PathString(f.Path())}
+}
+
+// Mappable returns f as a file the memory manager can map.
+func (t *Task) Mappable(f *vfs.FileDescription) mm.MappableFile { return mappable(t, f) }
+
+// ReadAt implements mm.MappableFile.
+func (m *mappedFile) ReadAt(dst []byte, off int64) (int, error) {
+	n := 0
+	for n < len(dst) {
+		got, err := m.f.Impl().Read(m.ctx, dst[n:], off+int64(n))
+		n += got
+		if err != nil {
+			return n, err
+		}
+		if got == 0 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// MapInfo implements mm.MappableFile.
+func (m *mappedFile) MapInfo() (string, uint64, uint64, int64) {
+	st, err := m.f.Stat(m.ctx)
+	if err != nil {
+		return m.name, 0, 0, 0
+	}
+	return m.name, st.Dev, st.Ino, st.Size
+}

@@ -1,0 +1,180 @@
+// Package kernel is moat's application kernel proper: the Kernel that owns
+// a sandbox's state, and Tasks, the app threads, each served by one
+// goroutine that runs the app through the platform and handles its system
+// calls and faults.
+//
+// All kernel state hangs off the Kernel value as plain data (tasks, their
+// memory managers, fd tables, mounts) so that a sandbox can later be
+// checkpointed by walking it.
+//
+// Lock order (outermost first): Kernel.mu, Task.mu, then the locks of
+// mm and vfs.
+package kernel
+
+import (
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/loader"
+	"moat/memory"
+	"moat/platform"
+	"moat/vfs"
+)
+
+// Options configure a Kernel.
+type Options struct {
+	Platform platform.Platform
+	MemFile  *memory.File
+	Mounts   *vfs.MountNamespace
+	Syscalls *SyscallTable
+	Log      *slog.Logger
+	Strace   io.Writer // nil: no tracing
+
+	// Utsname is what uname(2) reports.
+	Utsname Utsname
+	// HWCap, HWCap2, Platform and MinSigStkSz come from the host's auxv.
+	HWCap, HWCap2 uint64
+	MinSigStkSz   uint64
+}
+
+// Utsname is the system identification uname(2) returns.
+type Utsname struct {
+	Sysname, Nodename, Release, Version, Machine, Domainname string
+}
+
+// Kernel is one sandbox.
+type Kernel struct {
+	opts     Options
+	log      *slog.Logger
+	syscalls *SyscallTable
+	start    time.Time
+
+	mu      sync.Mutex
+	tasks   map[int32]*Task
+	nextTID int32
+}
+
+// New returns a kernel with no tasks.
+func New(opts Options) *Kernel {
+	return &Kernel{
+		opts:     opts,
+		log:      opts.Log,
+		syscalls: opts.Syscalls,
+		start:    time.Now(),
+		tasks:    make(map[int32]*Task),
+		nextTID:  1,
+	}
+}
+
+// Mounts returns the sandbox's mount namespace.
+func (k *Kernel) Mounts() *vfs.MountNamespace { return k.opts.Mounts }
+
+// MemoryFile returns the memory file.
+func (k *Kernel) MemoryFile() *memory.File { return k.opts.MemFile }
+
+// Utsname returns the system identification.
+func (k *Kernel) Utsname() Utsname { return k.opts.Utsname }
+
+// Uptime returns how long the sandbox has run.
+func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }
+
+// Log returns the sentry's logger.
+func (k *Kernel) Log() *slog.Logger { return k.log }
+
+// ProcessArgs describe the first process of a sandbox.
+type ProcessArgs struct {
+	Path  string // resolved in the sandbox
+	Argv  []string
+	Envv  []string
+	Cwd   string
+	Stdio [3]*vfs.FileDescription
+	UID   uint32
+	GID   uint32
+}
+
+// ExitStatus is how a process ended.
+type ExitStatus struct {
+	Code   int         // exit code, if Signal is 0
+	Signal unix.Signal // the signal that killed it, or 0
+}
+
+// ShellCode returns the status as a shell reports it: the exit code, or
+// 128 + the signal number.
+func (s ExitStatus) ShellCode() int {
+	if s.Signal != 0 {
+		return 128 + int(s.Signal)
+	}
+	return s.Code
+}
+
+// Run starts the sandbox's first process and waits for it to end. Load
+// errors (no such file, not an executable) are returned before anything
+// runs.
+func (k *Kernel) Run(pa ProcessArgs) (ExitStatus, error) {
+	t := k.newTask(pa)
+	started := make(chan error, 1)
+	done := make(chan ExitStatus, 1)
+	go t.main(pa, started, done)
+	if err := <-started; err != nil {
+		return ExitStatus{}, err
+	}
+	return <-done, nil
+}
+
+// newTask allocates the first task.
+func (k *Kernel) newTask(pa ProcessArgs) *Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tid := k.nextTID
+	k.nextTID++
+	t := &Task{
+		k:      k,
+		tid:    tid,
+		creds:  Credentials{UID: pa.UID, GID: pa.GID, EUID: pa.UID, EGID: pa.GID, SUID: pa.UID, SGID: pa.GID, FSUID: pa.UID, FSGID: pa.GID},
+		fds:    vfs.NewFDTable(),
+		limits: defaultLimits(),
+		sig:    &signalHandlers{},
+	}
+	k.tasks[tid] = t
+	return t
+}
+
+// Task returns the task with the given tid, or nil.
+func (k *Kernel) Task(tid int32) *Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tasks[tid]
+}
+
+// TIDs lists the live tasks.
+func (k *Kernel) TIDs() []int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []int32
+	for tid := range k.tasks {
+		out = append(out, tid)
+	}
+	return out
+}
+
+func (k *Kernel) removeTask(t *Task) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.tasks, t.tid)
+}
+
+// loaderArgs fills in the parts of loader.Args the kernel knows.
+func (k *Kernel) loaderArgs(t *Task, path string, argv, envv []string) loader.Args {
+	a := loader.Args{
+		Argv: argv, Envv: envv, ExecFn: path,
+		UID: t.creds.UID, EUID: t.creds.EUID, GID: t.creds.GID, EGID: t.creds.EGID,
+		HWCap: k.opts.HWCap, HWCap2: k.opts.HWCap2, Platform: "x86_64", MinSigStkSz: k.opts.MinSigStkSz,
+	}
+	rand.Read(a.Random[:])
+	return a
+}

@@ -1,0 +1,71 @@
+package kernel
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// RLimInfinity is RLIM_INFINITY.
+const RLimInfinity = ^uint64(0)
+
+// Rlimit is one resource limit.
+type Rlimit struct{ Cur, Max uint64 }
+
+// numRlimits is RLIM_NLIMITS.
+const numRlimits = 16
+
+// Limits are a process's resource limits.
+type Limits struct {
+	mu sync.Mutex
+	l  [numRlimits]Rlimit
+}
+
+// defaultLimits are what a process in a fresh container gets.
+func defaultLimits() *Limits {
+	l := &Limits{}
+	for i := range l.l {
+		l.l[i] = Rlimit{RLimInfinity, RLimInfinity}
+	}
+	l.l[unix.RLIMIT_STACK] = Rlimit{8 << 20, RLimInfinity}
+	l.l[unix.RLIMIT_NOFILE] = Rlimit{1024, 1 << 20}
+	l.l[unix.RLIMIT_CORE] = Rlimit{0, RLimInfinity}
+	l.l[unix.RLIMIT_NPROC] = Rlimit{1 << 15, 1 << 15}
+	l.l[unix.RLIMIT_MEMLOCK] = Rlimit{8 << 20, 8 << 20}
+	l.l[unix.RLIMIT_SIGPENDING] = Rlimit{1 << 15, 1 << 15}
+	l.l[unix.RLIMIT_MSGQUEUE] = Rlimit{819200, 819200}
+	l.l[unix.RLIMIT_RTPRIO] = Rlimit{0, 0}
+	l.l[13] = Rlimit{0, 0} // RLIMIT_NICE
+	return l
+}
+
+// Get returns limit r (which must be < 16).
+func (l *Limits) Get(r int) Rlimit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.l[r]
+}
+
+// Set changes limit r as setrlimit(2) does: EINVAL if cur > max, EPERM if
+// raising the hard limit without privilege. The sandbox's root may raise
+// hard limits (it has CAP_SYS_RESOURCE inside), except RLIMIT_NOFILE beyond
+// nr_open.
+func (l *Limits) Set(r int, v Rlimit, privileged bool) (Rlimit, error) {
+	if v.Cur > v.Max {
+		return Rlimit{}, unix.EINVAL
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.l[r]
+	if v.Max > old.Max && !privileged {
+		return Rlimit{}, unix.EPERM
+	}
+	if r == unix.RLIMIT_NOFILE && v.Max > 1<<20 {
+		return Rlimit{}, unix.EPERM
+	}
+	l.l[r] = v
+	return old, nil
+}
+
+// Limits returns the task's resource limits.
+func (t *Task) Limits() *Limits { return t.limits }

@@ -1,0 +1,117 @@
+package kernel
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"moat/abi/linux"
+	"moat/arch"
+	"moat/strace"
+)
+
+// SyscallFunc serves one system call. It returns the value for rax or an
+// error: a unix.Errno becomes -errno; anything else is a sentry bug and is
+// reported as EINVAL with a log line.
+type SyscallFunc func(t *Task, a arch.SyscallArgs) (uintptr, error)
+
+// Support is how completely a system call is implemented.
+type Support int
+
+// Support levels.
+const (
+	Unimplemented Support = iota
+	Partial
+	Full
+)
+
+func (s Support) String() string {
+	switch s {
+	case Full:
+		return "full"
+	case Partial:
+		return "partial"
+	}
+	return "not implemented"
+}
+
+// Syscall is one entry of the table.
+type Syscall struct {
+	Name    string
+	Fn      SyscallFunc
+	Support Support
+	Note    string // what is missing, for partial and unimplemented calls
+}
+
+// maxSyscall bounds the table: x86-64 numbers stop below 512 (the x32
+// range starts there and is not supported).
+const maxSyscall = 511
+
+// SyscallTable maps x86-64 system call numbers to their implementations.
+type SyscallTable struct {
+	calls [maxSyscall + 1]*Syscall
+}
+
+// Register adds a system call; registering a number twice is a bug.
+func (st *SyscallTable) Register(nr uintptr, s Syscall) {
+	if nr > maxSyscall || st.calls[nr] != nil {
+		panic(fmt.Sprintf("syscall %d registered twice or out of range", nr))
+	}
+	if s.Name == "" {
+		s.Name = linux.SyscallName(nr)
+	}
+	st.calls[nr] = &s
+}
+
+// Each calls fn for every registered system call in number order.
+func (st *SyscallTable) Each(fn func(nr uintptr, s *Syscall)) {
+	for nr, s := range st.calls {
+		if s != nil {
+			fn(uintptr(nr), s)
+		}
+	}
+}
+
+// Lookup returns the entry for nr, or nil.
+func (st *SyscallTable) Lookup(nr uintptr) *Syscall {
+	if nr > maxSyscall {
+		return nil
+	}
+	return st.calls[nr]
+}
+
+// errExit unwinds a task that has exited from its syscall.
+var errExit = fmt.Errorf("task exited")
+
+// doSyscall serves the system call the task is stopped at.
+func (t *Task) doSyscall() {
+	nr := arch.SyscallNo(&t.regs)
+	args := arch.Args(&t.regs)
+	var ret uintptr
+	var err error
+	s := t.k.syscalls.Lookup(nr)
+	if s != nil && s.Fn != nil {
+		ret, err = s.Fn(t, args)
+	} else {
+		t.k.log.Debug("unsupported system call", "nr", nr, "name", linux.SyscallName(nr), "pid", t.tid)
+		err = unix.ENOSYS
+	}
+	if err == errExit {
+		if t.k.opts.Strace != nil {
+			fmt.Fprintf(t.k.opts.Strace, "[pid %d] %s\n", t.tid, strace.Format(nr, args, 0, t))
+		}
+		return
+	}
+	if err != nil {
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			t.k.log.Error("system call failed inside the sentry", "name", linux.SyscallName(nr), "err", err)
+			errno = unix.EINVAL
+		}
+		ret = uintptr(-int64(errno))
+	}
+	arch.SetReturn(&t.regs, ret)
+	if t.k.opts.Strace != nil {
+		fmt.Fprintf(t.k.opts.Strace, "[pid %d] %s\n", t.tid, strace.Format(nr, args, ret, t))
+	}
+}

@@ -1,0 +1,245 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/loader"
+	"moat/mm"
+	"moat/platform"
+	"moat/vfs"
+)
+
+// Credentials are a task's user and group ids.
+type Credentials struct {
+	UID, EUID, SUID, FSUID uint32
+	GID, EGID, SGID, FSGID uint32
+	Groups                 []uint32
+}
+
+// Task is one app thread. Its goroutine is locked to an OS thread for its
+// whole life: the ptrace platform needs the tracer to be one thread.
+type Task struct {
+	k   *Kernel
+	tid int32
+
+	// Owned by the task goroutine.
+	regs    arch.Registers
+	ctx     platform.Context
+	mm      *mm.MemoryManager
+	exePath string
+
+	// lastFault detects a fault that mapping does not fix.
+	lastFault      uintptr
+	lastFaultCount int
+
+	mu            sync.Mutex
+	creds         Credentials
+	fds           *vfs.FDTable
+	fs            fsContext
+	limits        *Limits
+	sig           *signalHandlers
+	sigMask       uint64
+	sigPending    uint64
+	clearChildTID uintptr
+	robustList    uintptr
+	exiting       bool
+	exitStatus    ExitStatus
+}
+
+// TID returns the task's thread id (also its pid: no threads yet).
+func (t *Task) TID() int32 { return t.tid }
+
+// Kernel returns the task's kernel.
+func (t *Task) Kernel() *Kernel { return t.k }
+
+// MM returns the task's memory manager.
+func (t *Task) MM() *mm.MemoryManager { return t.mm }
+
+// FDs returns the task's fd table.
+func (t *Task) FDs() *vfs.FDTable { return t.fds }
+
+// Regs returns the task's registers (valid during a system call).
+func (t *Task) Regs() *arch.Registers { return &t.regs }
+
+// ExePath returns the path of the task's executable.
+func (t *Task) ExePath() string { return t.exePath }
+
+// UID implements vfs.Context.
+func (t *Task) UID() uint32 { return t.Creds().FSUID }
+
+// GID implements vfs.Context.
+func (t *Task) GID() uint32 { return t.Creds().FSGID }
+
+// ProcPID implements proc.Caller: /proc/self names this task's process.
+func (t *Task) ProcPID() int32 { return t.tid }
+
+// Creds returns a copy of the task's credentials.
+func (t *Task) Creds() Credentials {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.creds
+}
+
+// CopyIn copies app memory into dst (EFAULT on a bad address).
+func (t *Task) CopyIn(addr uintptr, dst []byte) (int, error) { return t.mm.CopyIn(addr, dst) }
+
+// CopyOut copies src into app memory (EFAULT on a bad address).
+func (t *Task) CopyOut(addr uintptr, src []byte) (int, error) { return t.mm.CopyOut(addr, src) }
+
+// CopyInString reads a NUL-terminated string of at most max bytes.
+func (t *Task) CopyInString(addr uintptr, max int) (string, error) {
+	return t.mm.CopyInString(addr, max)
+}
+
+// main is the task goroutine: it builds the address space, loads the
+// program, and runs it until the task exits.
+func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus) {
+	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	if err := t.start(pa); err != nil {
+		t.release()
+		started <- err
+		return
+	}
+	started <- nil
+	t.run()
+	st := t.exitStatus
+	t.release()
+	done <- st
+}
+
+func (t *Task) start(pa ProcessArgs) error {
+	k := t.k
+	for i, f := range pa.Stdio {
+		if f != nil {
+			if err := t.fds.InstallAt(f, int32(i), false, t.limits.Get(unix.RLIMIT_NOFILE).Cur); err != nil {
+				return err
+			}
+		}
+	}
+	root := k.opts.Mounts.Root()
+	t.fs = fsContext{root: root, cwd: root, umask: 0o022}
+	if pa.Cwd != "" {
+		r := &vfs.Resolver{NS: k.opts.Mounts, Root: root, Start: root}
+		cwd, err := r.Resolve(t, pa.Cwd, true)
+		if err != nil {
+			return &UserError{Msg: fmt.Sprintf("%s: working directory not found in the sandbox", pa.Cwd)}
+		}
+		t.fs.cwd = cwd
+	}
+	as, err := k.opts.Platform.NewAddressSpace()
+	if err != nil {
+		return err
+	}
+	t.mm = mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
+	t.mm.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
+	t.ctx = k.opts.Platform.NewContext()
+	f, path, err := t.openExecutable(pa.Path)
+	if err != nil {
+		return execError(pa.Path, err)
+	}
+	defer f.DecRef()
+	res, err := loader.Load(t.mm, mappable(t, f), k.loaderArgs(t, pa.Path, pa.Argv, pa.Envv))
+	if err != nil {
+		return execError(pa.Path, err)
+	}
+	t.exePath = path
+	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)
+	return nil
+}
+
+// UserError is a failure to report to the user as one line.
+type UserError struct{ Msg string }
+
+func (e *UserError) Error() string { return e.Msg }
+
+func execError(path string, err error) error {
+	var le *loader.Error
+	if errors.As(err, &le) {
+		return &UserError{Msg: fmt.Sprintf("%s: %s", path, le.Msg)}
+	}
+	switch err {
+	case unix.ENOENT:
+		return &UserError{Msg: fmt.Sprintf("%s: no such file in the sandbox", path)}
+	case unix.EACCES:
+		return &UserError{Msg: fmt.Sprintf("%s: not an executable file (permission denied)", path)}
+	case unix.ENOTDIR:
+		return &UserError{Msg: fmt.Sprintf("%s: a path component is not a directory", path)}
+	case unix.ELOOP:
+		return &UserError{Msg: fmt.Sprintf("%s: too many levels of symbolic links", path)}
+	}
+	if errno, ok := err.(unix.Errno); ok {
+		return &UserError{Msg: fmt.Sprintf("%s: %v", path, errno)}
+	}
+	return err
+}
+
+// run is the task's loop: switch to the app, serve what stopped it.
+func (t *Task) run() {
+	for !t.exiting {
+		ev, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
+		if err != nil {
+			t.k.log.Error("app address space failed", "tid", t.tid, "err", err)
+			t.exitWithSignal(unix.SIGKILL)
+			return
+		}
+		switch ev.Kind {
+		case platform.EventSyscall:
+			t.lastFaultCount = 0
+			t.doSyscall()
+		case platform.EventFault:
+			t.handleFault(ev)
+		default:
+			t.k.log.Debug("synchronous signal", "tid", t.tid, "event", ev.String())
+			t.exitWithSignal(unix.Signal(ev.Signal))
+		}
+	}
+}
+
+// handleFault resolves a page fault or kills the task with the signal
+// Linux would send (delivery to handlers comes with the signals work).
+func (t *Task) handleFault(ev platform.Event) {
+	if ev.Addr == t.lastFault {
+		t.lastFaultCount++
+	} else {
+		t.lastFault, t.lastFaultCount = ev.Addr, 0
+	}
+	err := t.mm.HandleFault(ev.Addr, ev.Access)
+	if err == nil && t.lastFaultCount < 3 {
+		return
+	}
+	sig := unix.SIGSEGV
+	if err == mm.ErrBus {
+		sig = unix.SIGBUS
+	}
+	t.k.log.Debug("fault kills task", "tid", t.tid, "event", ev.String(), "rip", fmt.Sprintf("%#x", t.regs.Rip), "err", err)
+	t.exitWithSignal(sig)
+}
+
+// exit ends the task with an exit code.
+func (t *Task) exit(code int) {
+	t.exiting = true
+	t.exitStatus = ExitStatus{Code: code & 0xff}
+}
+
+// exitWithSignal ends the task as killed by sig.
+func (t *Task) exitWithSignal(sig unix.Signal) {
+	t.exiting = true
+	t.exitStatus = ExitStatus{Signal: sig}
+}
+
+func (t *Task) release() {
+	if t.mm != nil {
+		t.mm.Release()
+	}
+	if t.ctx != nil {
+		t.ctx.Release()
+	}
+	t.fds.CloseAll()
+	t.k.removeTask(t)
+}

@@ -1,0 +1,448 @@
+// Package mm implements app address spaces: one MemoryManager per address
+// space holds its virtual memory areas (VMAs: what the app asked for with
+// mmap, brk and the loader), its backing (pmas: which memory-file pages
+// hold which addresses), and the platform address space the app runs in.
+//
+// Pages get backing on first use — an app fault or a copy from a system
+// call — in large aligned chunks so that faults stay rare. Private file
+// mappings are copies of the file's data in the memory file, so the app
+// never shares pages with the host.
+//
+// Every address from the app is hostile: copy-in and copy-out check it
+// against the VMAs and fail with EFAULT, never touching memory the app does
+// not own.
+//
+// Lock order: MemoryManager.mu, then memory.File's lock.
+package mm
+
+import (
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"moat/memory"
+	"moat/platform"
+)
+
+const (
+	pageSize = memory.PageSize
+
+	// minAddr is the lowest address the app may map (vm.mmap_min_addr).
+	minAddr = 0x10000
+
+	// maxMapCount bounds the number of VMAs (vm.max_map_count).
+	maxMapCount = 65530
+
+	// anonChunk and fileChunk are the fault granularities: a fault backs
+	// and maps the aligned chunk around it. Anonymous chunks cost no host
+	// memory until touched (the memory file is sparse); file chunks are
+	// read from the file, so they are smaller.
+	anonChunk = 2 << 20
+	fileChunk = 256 << 10
+)
+
+// MappableFile is a file the app maps: the memory manager copies its data
+// into private pages on demand.
+type MappableFile interface {
+	// ReadAt reads like io.ReaderAt: fewer bytes than asked mean end of
+	// file.
+	ReadAt(dst []byte, off int64) (int, error)
+	// MapInfo describes the file for /proc/PID/maps and bounds the
+	// mapping: pages wholly beyond size fault with SIGBUS.
+	MapInfo() (name string, dev, ino uint64, size int64)
+}
+
+// vma is one virtual memory area.
+type vma struct {
+	start, end uintptr
+	perms      platform.AccessType
+	maxPerms   platform.AccessType // what mprotect may grant
+	private    bool
+	growsDown  bool
+	file       MappableFile // nil for anonymous memory
+	off        int64        // file offset of start
+	name       string       // "[heap]", "[stack]", or "" (file name comes from file)
+}
+
+// limit returns the end of the part of v that the app can touch: v.end,
+// or for a file mapping the end of the file's last page, past which
+// accesses fault with SIGBUS.
+func (v *vma) limit() uintptr {
+	if v.file == nil {
+		return v.end
+	}
+	_, _, _, size := v.file.MapInfo()
+	fileEnd := (max(size, 0) + pageSize - 1) &^ (pageSize - 1)
+	if fileEnd <= v.off {
+		return v.start
+	}
+	if avail := uint64(fileEnd - v.off); avail < uint64(v.end-v.start) {
+		return v.start + uintptr(avail)
+	}
+	return v.end
+}
+
+// pma is backing: the addresses [start, end) live at fr in the memory file.
+type pma struct {
+	start, end uintptr
+	off        int64
+}
+
+// MemoryManager is one app address space.
+type MemoryManager struct {
+	mf *memory.File
+
+	mu       sync.Mutex
+	as       platform.AddressSpace
+	maxAddr  uintptr
+	vmas     []*vma // sorted, non-overlapping
+	pmas     []pma  // sorted, non-overlapping, each within one vma
+	mmapBase uintptr
+	brkStart uintptr
+	brk      uintptr
+
+	// stackLimit bounds how far the stack VMA grows down (RLIMIT_STACK).
+	stackLimit uintptr
+
+	// Where the loader put argv and envp, for /proc/PID/cmdline, environ.
+	argStart, argEnd, envStart, envEnd uintptr
+}
+
+// New returns an empty memory manager running in as, whose user range ends
+// at maxAddr.
+func New(mf *memory.File, as platform.AddressSpace, maxAddr uintptr) *MemoryManager {
+	return &MemoryManager{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr, stackLimit: 8 << 20}
+}
+
+// AddressSpace returns the platform address space.
+func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
+
+// MaxAddr returns the end of the app's address range.
+func (mm *MemoryManager) MaxAddr() uintptr { return mm.maxAddr }
+
+// SetLayout records where mmap allocations start (top-down from base) and
+// where brk starts.
+func (mm *MemoryManager) SetLayout(mmapBase, brkStart uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.mmapBase = mmapBase
+	mm.brkStart, mm.brk = brkStart, brkStart
+}
+
+// SetStackLimit sets how far the stack may grow (RLIMIT_STACK).
+func (mm *MemoryManager) SetStackLimit(n uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.stackLimit = n
+}
+
+// SetArgs records the argv and envp string areas.
+func (mm *MemoryManager) SetArgs(argStart, argEnd, envStart, envEnd uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.argStart, mm.argEnd, mm.envStart, mm.envEnd = argStart, argEnd, envStart, envEnd
+}
+
+// ArgRange and EnvRange return the argv and envp string areas.
+func (mm *MemoryManager) ArgRange() (uintptr, uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.argStart, mm.argEnd
+}
+
+// EnvRange returns the envp string area.
+func (mm *MemoryManager) EnvRange() (uintptr, uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.envStart, mm.envEnd
+}
+
+// Release frees all memory and destroys the platform address space.
+func (mm *MemoryManager) Release() {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for _, p := range mm.pmas {
+		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+	}
+	mm.pmas, mm.vmas = nil, nil
+	if mm.as != nil {
+		mm.as.Release()
+		mm.as = nil
+	}
+}
+
+// --- VMA bookkeeping. All of it requires mm.mu. ---
+
+// vmaIndex returns the index of the first VMA ending after addr.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) vmaIndex(addr uintptr) int {
+	return sort.Search(len(mm.vmas), func(i int) bool { return mm.vmas[i].end > addr })
+}
+
+// findVMA returns the VMA containing addr, growing the stack down to it if
+// addr is just below a grows-down VMA within the stack limit.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) findVMA(addr uintptr) *vma {
+	i := mm.vmaIndex(addr)
+	if i == len(mm.vmas) {
+		return nil
+	}
+	v := mm.vmas[i]
+	if v.start <= addr {
+		return v
+	}
+	if !v.growsDown || addr < minAddr {
+		return nil
+	}
+	newStart := memory.RoundDown(addr)
+	if v.end-newStart > mm.stackLimit {
+		return nil
+	}
+	if i > 0 && mm.vmas[i-1].end > newStart-pageSize { // keep a guard page
+		return nil
+	}
+	v.start = newStart
+	return v
+}
+
+// isFree reports whether no VMA overlaps [start, end).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) isFree(start, end uintptr) bool {
+	if start < minAddr || end > mm.maxAddr || end <= start {
+		return false
+	}
+	i := mm.vmaIndex(start)
+	return i == len(mm.vmas) || mm.vmas[i].start >= end
+}
+
+// splitVMA makes addr a VMA boundary if a VMA straddles it.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) splitVMA(addr uintptr) {
+	i := mm.vmaIndex(addr)
+	if i == len(mm.vmas) || mm.vmas[i].start >= addr {
+		return
+	}
+	v := mm.vmas[i]
+	hi := *v
+	hi.start = addr
+	if hi.file != nil {
+		hi.off += int64(addr - v.start)
+	}
+	hi.growsDown = false
+	v.end = addr
+	if v.growsDown { // the upper part of a stack is the stack
+		hi.growsDown, v.growsDown = true, false
+		hi.name, v.name = v.name, ""
+	}
+	mm.vmas = append(mm.vmas, nil)
+	copy(mm.vmas[i+2:], mm.vmas[i+1:])
+	mm.vmas[i+1] = &hi
+}
+
+// insertVMA adds v, which must not overlap any VMA.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) insertVMA(v *vma) {
+	i := mm.vmaIndex(v.start)
+	mm.vmas = append(mm.vmas, nil)
+	copy(mm.vmas[i+1:], mm.vmas[i:])
+	mm.vmas[i] = v
+}
+
+// vmasIn returns the VMAs inside [start, end) after splitting at both ends.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) vmasIn(start, end uintptr) (lo, hi int) {
+	mm.splitVMA(start)
+	mm.splitVMA(end)
+	lo = mm.vmaIndex(start)
+	hi = lo
+	for hi < len(mm.vmas) && mm.vmas[hi].start < end {
+		hi++
+	}
+	return lo, hi
+}
+
+// unmap removes all VMAs and backing in [start, end).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) unmap(start, end uintptr) error {
+	lo, hi := mm.vmasIn(start, end)
+	if lo == hi {
+		return nil
+	}
+	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
+	mm.freeBacking(start, end)
+	return mm.as.Unmap(start, end-start)
+}
+
+// mergeAdjacent coalesces VMAs that became compatible neighbours, keeping
+// the VMA count (and /proc/PID/maps) like Linux's.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) mergeAdjacent() {
+	out := mm.vmas[:0]
+	for _, v := range mm.vmas {
+		if n := len(out); n > 0 && canMerge(out[n-1], v) {
+			out[n-1].end = v.end
+			continue
+		}
+		out = append(out, v)
+	}
+	clear(mm.vmas[len(out):])
+	mm.vmas = out
+}
+
+func canMerge(a, b *vma) bool {
+	if a.end != b.start || a.perms != b.perms || a.maxPerms != b.maxPerms || a.private != b.private ||
+		a.growsDown || b.growsDown || a.name != b.name || a.file != b.file {
+		return false
+	}
+	return a.file == nil || a.off+int64(a.end-a.start) == b.off
+}
+
+// --- Backing. ---
+
+// pmaIndex returns the index of the first pma ending after addr.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) pmaIndex(addr uintptr) int {
+	return sort.Search(len(mm.pmas), func(i int) bool { return mm.pmas[i].end > addr })
+}
+
+// splitPMA makes addr a pma boundary.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) splitPMA(addr uintptr) {
+	i := mm.pmaIndex(addr)
+	if i == len(mm.pmas) || mm.pmas[i].start >= addr {
+		return
+	}
+	p := mm.pmas[i]
+	hi := pma{start: addr, end: p.end, off: p.off + int64(addr-p.start)}
+	mm.pmas[i].end = addr
+	mm.pmas = append(mm.pmas, pma{})
+	copy(mm.pmas[i+2:], mm.pmas[i+1:])
+	mm.pmas[i+1] = hi
+}
+
+// takeBacking removes the pmas in [start, end) and returns them.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) takeBacking(start, end uintptr) []pma {
+	mm.splitPMA(start)
+	mm.splitPMA(end)
+	lo := mm.pmaIndex(start)
+	hi := lo
+	for hi < len(mm.pmas) && mm.pmas[hi].start < end {
+		hi++
+	}
+	taken := append([]pma(nil), mm.pmas[lo:hi]...)
+	mm.pmas = append(mm.pmas[:lo], mm.pmas[hi:]...)
+	return taken
+}
+
+// freeBacking releases the memory backing [start, end).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) freeBacking(start, end uintptr) {
+	for _, p := range mm.takeBacking(start, end) {
+		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+	}
+}
+
+// back gives every page of [start, end), which lies inside v, backing,
+// filling file-backed pages from the file.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
+	i := mm.pmaIndex(start)
+	cur := start
+	for cur < end {
+		gapEnd := end
+		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
+			cur = mm.pmas[i].end
+			i++
+			continue
+		}
+		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
+			gapEnd = mm.pmas[i].start
+		}
+		fr, err := mm.mf.Allocate(gapEnd - cur)
+		if err != nil {
+			return err
+		}
+		if v.file != nil {
+			v.file.ReadAt(mm.mf.Bytes(fr), v.off+int64(cur-v.start)) // a short read leaves zeros
+		}
+		mm.pmas = append(mm.pmas, pma{})
+		copy(mm.pmas[i+1:], mm.pmas[i:])
+		mm.pmas[i] = pma{start: cur, end: gapEnd, off: fr.Offset}
+		i++
+		cur = gapEnd
+	}
+	return nil
+}
+
+// chunk returns the aligned fault chunk around addr inside v, clipped to
+// the file's pages for file-backed VMAs. ok is false if addr is beyond the
+// end of the mapped file (SIGBUS).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) chunk(v *vma, addr uintptr) (start, end uintptr, ok bool) {
+	size := uintptr(anonChunk)
+	if v.file != nil {
+		size = fileChunk
+	}
+	limit := v.limit()
+	if addr >= limit {
+		return 0, 0, false
+	}
+	start = max(v.start, addr&^(size-1))
+	end = min(limit, (addr&^(size-1))+size)
+	if v.growsDown { // stacks grow down: back the pages below, not above
+		start = max(v.start, memory.RoundDown(addr))
+		end = min(v.end, start+64<<10)
+	}
+	return start, end, true
+}
+
+// Fault results besides nil.
+var (
+	// ErrSegv: the access is not permitted (SIGSEGV).
+	ErrSegv = unix.EFAULT
+	// ErrBus: the access is beyond the end of a mapped file (SIGBUS).
+	ErrBus = unix.EIO
+)
+
+// HandleFault makes the app's access at addr succeed if its VMAs allow
+// it: it backs the chunk around addr and maps it into the address space.
+func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	v := mm.findVMA(addr)
+	if v == nil || !v.perms.SupersetOf(at) || v.perms == platform.NoAccess {
+		return ErrSegv
+	}
+	start, end, ok := mm.chunk(v, addr)
+	if !ok {
+		return ErrBus
+	}
+	if err := mm.back(v, start, end); err != nil {
+		return ErrBus // out of memory: Linux would OOM-kill; SIGBUS is the honest analogue
+	}
+	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
+		p := mm.pmas[i]
+		s, e := max(p.start, start), min(p.end, end)
+		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
+		if err := mm.as.MapFile(s, fr, v.perms); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package mm
+
+import (
+	"math/rand/v2"
+
+	"golang.org/x/sys/unix"
+
+	"moat/memory"
+	"moat/platform"
+)
+
+// MMapOpts describe a new mapping, already validated for flag combinations
+// by the caller.
+type MMapOpts struct {
+	Addr      uintptr // hint, or the exact address if Fixed
+	Length    uintptr // > 0
+	Fixed     bool    // MAP_FIXED: replace whatever is there
+	NoReplace bool    // MAP_FIXED_NOREPLACE: EEXIST if anything is there
+	Perms     platform.AccessType
+	MaxPerms  platform.AccessType
+	Private   bool
+	GrowsDown bool
+	File      MappableFile // nil for anonymous memory
+	Offset    int64
+	Name      string // "[stack]", "[heap]" ...
+}
+
+// MMap creates a mapping and returns its address.
+func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
+	length := memory.RoundUp(o.Length)
+	if length == 0 {
+		return 0, unix.ENOMEM
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	var addr uintptr
+	switch {
+	case o.Fixed || o.NoReplace:
+		addr = o.Addr
+		if addr&(pageSize-1) != 0 {
+			return 0, unix.EINVAL
+		}
+		if addr+length < addr || addr+length > mm.maxAddr || addr < minAddr {
+			return 0, unix.ENOMEM
+		}
+		if !mm.isFree(addr, addr+length) {
+			if o.NoReplace {
+				return 0, unix.EEXIST
+			}
+			if err := mm.unmap(addr, addr+length); err != nil {
+				return 0, err
+			}
+		}
+	default:
+		hint := memory.RoundDown(o.Addr)
+		if hint != 0 && hint+length > hint && mm.isFree(hint, hint+length) {
+			addr = hint
+		} else {
+			var err error
+			if addr, err = mm.findGap(length); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(mm.vmas) >= maxMapCount {
+		return 0, unix.ENOMEM
+	}
+	mm.insertVMA(&vma{
+		start: addr, end: addr + length,
+		perms: o.Perms, maxPerms: o.MaxPerms,
+		private: o.Private, growsDown: o.GrowsDown,
+		file: o.File, off: o.Offset, name: o.Name,
+	})
+	mm.mergeAdjacent()
+	return addr, nil
+}
+
+// findGap finds room for length bytes, top-down from the mmap base, then
+// bottom-up above it.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) findGap(length uintptr) (uintptr, error) {
+	end := mm.mmapBase
+	for i := mm.vmaIndex(end) - 1; ; i-- {
+		lo := uintptr(minAddr)
+		if i >= 0 {
+			lo = mm.vmas[i].end
+		}
+		if lo < end && end-lo >= length {
+			return end - length, nil
+		}
+		if i < 0 {
+			break
+		}
+		end = min(end, mm.vmas[i].start)
+	}
+	start := mm.mmapBase
+	for i := mm.vmaIndex(start); start+length <= mm.maxAddr && start+length > start; i++ {
+		if i == len(mm.vmas) || mm.vmas[i].start >= start+length {
+			return start, nil
+		}
+		start = max(start, mm.vmas[i].end)
+	}
+	return 0, unix.ENOMEM
+}
+
+// MUnmap implements munmap(2).
+func (mm *MemoryManager) MUnmap(addr, length uintptr) error {
+	if addr&(pageSize-1) != 0 || length == 0 {
+		return unix.EINVAL
+	}
+	end := memory.RoundUp(addr + length)
+	if end < addr || addr+length < addr || end > mm.maxAddr {
+		return unix.EINVAL
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.unmap(addr, end)
+}
+
+// MProtect implements mprotect(2).
+func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
+	if addr&(pageSize-1) != 0 {
+		return unix.EINVAL
+	}
+	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC|unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 ||
+		prot&(unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) == unix.PROT_GROWSDOWN|unix.PROT_GROWSUP {
+		return unix.EINVAL
+	}
+	if length == 0 {
+		return nil
+	}
+	end := memory.RoundUp(addr + length)
+	if end <= addr {
+		return unix.ENOMEM
+	}
+	at := platform.AccessType{Read: prot&unix.PROT_READ != 0, Write: prot&unix.PROT_WRITE != 0, Execute: prot&unix.PROT_EXEC != 0}
+	if at.Write || at.Execute { // x86 cannot map writable or executable pages unreadable
+		at.Read = true
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	// Linux checks the whole range is mapped and permitted first.
+	cur := addr
+	for i := mm.vmaIndex(addr); cur < end; i++ {
+		if i == len(mm.vmas) || mm.vmas[i].start > cur {
+			return unix.ENOMEM
+		}
+		if !mm.vmas[i].maxPerms.SupersetOf(at) {
+			return unix.EACCES
+		}
+		cur = mm.vmas[i].end
+	}
+	lo, hi := mm.vmasIn(addr, end)
+	for _, v := range mm.vmas[lo:hi] {
+		v.perms = at
+	}
+	mm.mergeAdjacent()
+	// Drop the platform mappings; faults map them again with the new
+	// permissions.
+	return mm.as.Unmap(addr, end-addr)
+}
+
+// Brk implements brk(2): it returns the new break, or the old one if the
+// request cannot be met.
+func (mm *MemoryManager) Brk(addr uintptr) uintptr {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if addr < mm.brkStart || addr > mm.maxAddr {
+		return mm.brk
+	}
+	oldEnd, newEnd := memory.RoundUp(mm.brk), memory.RoundUp(addr)
+	switch {
+	case newEnd < oldEnd:
+		if err := mm.unmap(newEnd, oldEnd); err != nil {
+			return mm.brk
+		}
+	case newEnd > oldEnd:
+		if !mm.isFree(oldEnd, newEnd) || len(mm.vmas) >= maxMapCount {
+			return mm.brk
+		}
+		mm.insertVMA(&vma{start: oldEnd, end: newEnd, perms: platform.ReadWrite, maxPerms: platform.AnyAccess, private: true, name: "[heap]"})
+		mm.mergeAdjacent()
+	}
+	mm.brk = addr
+	return addr
+}
+
+// MRemap implements mremap(2) for private mappings.
+func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, newAddr uintptr) (uintptr, error) {
+	if flags&^(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 ||
+		flags&unix.MREMAP_FIXED != 0 && flags&unix.MREMAP_MAYMOVE == 0 ||
+		oldAddr&(pageSize-1) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.MREMAP_DONTUNMAP != 0 {
+		return 0, unix.EINVAL // support: MREMAP_DONTUNMAP is not implemented yet
+	}
+	oldSize, newSize = memory.RoundUp(oldSize), memory.RoundUp(newSize)
+	if newSize == 0 || oldSize == 0 { // old_size 0 duplicates shared mappings only
+		return 0, unix.EINVAL
+	}
+	if oldAddr+oldSize < oldAddr || newAddr+newSize < newAddr {
+		return 0, unix.EINVAL
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	v := mm.findVMA(oldAddr)
+	if v == nil || oldAddr+oldSize > v.end {
+		return 0, unix.EFAULT
+	}
+	if flags&unix.MREMAP_FIXED != 0 {
+		if newAddr&(pageSize-1) != 0 || newAddr < minAddr || newAddr+newSize > mm.maxAddr {
+			return 0, unix.EINVAL
+		}
+		if newAddr < oldAddr+oldSize && oldAddr < newAddr+newSize {
+			return 0, unix.EINVAL
+		}
+		if err := mm.unmap(newAddr, newAddr+newSize); err != nil {
+			return 0, err
+		}
+		return mm.move(oldAddr, oldSize, newAddr, newSize)
+	}
+	if newSize <= oldSize {
+		if err := mm.unmap(oldAddr+newSize, oldAddr+oldSize); err != nil {
+			return 0, err
+		}
+		return oldAddr, nil
+	}
+	if oldAddr+oldSize == v.end && mm.isFree(v.end, oldAddr+newSize) {
+		v.end = oldAddr + newSize
+		return oldAddr, nil
+	}
+	if flags&unix.MREMAP_MAYMOVE == 0 {
+		return 0, unix.ENOMEM
+	}
+	to, err := mm.findGap(newSize)
+	if err != nil {
+		return 0, err
+	}
+	return mm.move(oldAddr, oldSize, to, newSize)
+}
+
+// move moves [from, from+oldSize), part of one VMA, to a free range at to
+// of newSize bytes, with its backing.
+//
+// Preconditions: mm.mu is held; [to, to+newSize) is free.
+func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, error) {
+	lo, hi := mm.vmasIn(from, from+oldSize)
+	if hi-lo != 1 {
+		return 0, unix.EFAULT
+	}
+	v := mm.vmas[lo]
+	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
+	backing := mm.takeBacking(from, from+oldSize)
+	if err := mm.as.Unmap(from, oldSize); err != nil {
+		return 0, err
+	}
+	v.start, v.end = to, to+newSize
+	v.growsDown = false
+	mm.insertVMA(v)
+	for _, p := range backing {
+		p.start, p.end = p.start-from+to, p.end-from+to
+		if p.start >= v.end {
+			mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+			continue
+		}
+		if p.end > v.end { // shrunk by the move: free the tail
+			mm.mf.Free(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
+			p.end = v.end
+		}
+		i := mm.pmaIndex(p.start)
+		mm.pmas = append(mm.pmas, pma{})
+		copy(mm.pmas[i+1:], mm.pmas[i:])
+		mm.pmas[i] = p
+	}
+	mm.mergeAdjacent()
+	return to, nil
+}
+
+// MAdvise implements madvise(2).
+func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
+	if addr&(pageSize-1) != 0 {
+		return unix.EINVAL
+	}
+	switch advice {
+	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+		unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE, unix.MADV_DONTFORK, unix.MADV_DOFORK,
+		unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE, unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE,
+		unix.MADV_DONTDUMP, unix.MADV_DODUMP, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK,
+		unix.MADV_COLD, unix.MADV_PAGEOUT, unix.MADV_POPULATE_READ, unix.MADV_POPULATE_WRITE:
+	default:
+		return unix.EINVAL
+	}
+	end := memory.RoundUp(addr + length)
+	if end < addr {
+		return unix.EINVAL
+	}
+	if length == 0 {
+		return nil
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mapped := true
+	cur := addr
+	for i := mm.vmaIndex(addr); cur < end; i++ {
+		if i == len(mm.vmas) || mm.vmas[i].start > cur {
+			mapped = false
+			break
+		}
+		cur = mm.vmas[i].end
+	}
+	if advice == unix.MADV_DONTNEED || advice == unix.MADV_FREE {
+		// Drop private pages: anonymous memory reads back as zeros, file
+		// mappings as the file's data.
+		for i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
+			s, e := max(addr, mm.vmas[i].start), min(end, mm.vmas[i].end)
+			mm.freeBacking(s, e)
+			if err := mm.as.Unmap(s, e-s); err != nil {
+				return err
+			}
+		}
+	}
+	if !mapped {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// RandomPages returns a random multiple of the page size below n pages, for
+// address-space layout randomization.
+func RandomPages(n uint64) uintptr { return uintptr(rand.Uint64N(n)) * pageSize }

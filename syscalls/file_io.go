@@ -1,0 +1,350 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/kernel"
+	"moat/vfs"
+)
+
+// ioCtx is the context for I/O on one description: the task, plus whether
+// the description is non-blocking (pipes consult it).
+type ioCtx struct {
+	*kernel.Task
+	nonblock bool
+}
+
+func (c ioCtx) NonblockingIO() bool { return c.nonblock }
+
+func ctxFor(t *kernel.Task, f *vfs.FileDescription) ioCtx {
+	return ioCtx{Task: t, nonblock: f.Flags()&unix.O_NONBLOCK != 0}
+}
+
+// readInto reads up to n bytes from f into app memory at addr (at off, or
+// the file offset if off < 0). Regular files are read until n or end of
+// file; streams return what one read gives.
+func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
+	if !accessOK(addr, n) {
+		return 0, unix.EFAULT
+	}
+	n = min(n, maxRW)
+	ctx := ctxFor(t, f)
+	buf := make([]byte, min(n, ioChunk))
+	var done uintptr
+	for done < n {
+		want := min(n-done, uintptr(len(buf)))
+		pos := off
+		if off >= 0 {
+			pos = off + int64(done)
+		}
+		got, err := f.Read(ctx, buf[:want], pos)
+		if got > 0 {
+			copied, cerr := t.CopyOut(addr+done, buf[:got])
+			done += uintptr(copied)
+			if cerr != nil {
+				if off < 0 {
+					// Give back what the app never received.
+					f.Seek(ctx, int64(copied-got), unix.SEEK_CUR)
+				}
+				if done == 0 {
+					return 0, unix.EFAULT
+				}
+				return done, nil
+			}
+		}
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if uintptr(got) < want {
+			break
+		}
+	}
+	return done, nil
+}
+
+// writeFrom writes n bytes of app memory at addr to f.
+func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
+	if !accessOK(addr, n) {
+		return 0, unix.EFAULT
+	}
+	n = min(n, maxRW)
+	ctx := ctxFor(t, f)
+	buf := make([]byte, min(n, ioChunk))
+	var done uintptr
+	for done < n || n == 0 {
+		want := min(n-done, uintptr(len(buf)))
+		got, cerr := t.CopyIn(addr+done, buf[:want])
+		if cerr != nil && got == 0 {
+			if done == 0 {
+				return 0, unix.EFAULT
+			}
+			return done, nil
+		}
+		pos := off
+		if off >= 0 {
+			pos = off + int64(done)
+		}
+		w, err := f.Write(ctx, buf[:got], pos)
+		done += uintptr(w)
+		if err != nil {
+			if err == unix.EPIPE {
+				t.SendSignalSelf(unix.SIGPIPE)
+			}
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if w < got || cerr != nil || n == 0 {
+			break
+		}
+	}
+	return done, nil
+}
+
+func getFile(t *kernel.Task, fd uintptr) (*vfs.FileDescription, error) {
+	return t.FDs().Get(int32(fd))
+}
+
+func sysRead(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	return readInto(t, f, a[1], a[2], -1)
+}
+
+func sysWrite(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	return writeFrom(t, f, a[1], a[2], -1)
+}
+
+func sysPread64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
+	return readInto(t, f, a[1], a[2], int64(a[3]))
+}
+
+func sysPwrite64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
+	return writeFrom(t, f, a[1], a[2], int64(a[3]))
+}
+
+// uioMaxIov is UIO_MAXIOV.
+const uioMaxIov = 1024
+
+type iovec struct{ base, len uintptr }
+
+// copyInIovecs reads and validates an iovec array as Linux does.
+func copyInIovecs(t *kernel.Task, addr uintptr, cnt uintptr) ([]iovec, error) {
+	if int64(int32(cnt)) != int64(cnt) || int32(cnt) < 0 || cnt > uioMaxIov {
+		return nil, unix.EINVAL
+	}
+	if cnt == 0 {
+		return nil, nil
+	}
+	raw := make([]byte, cnt*16)
+	if err := copyIn(t, addr, raw); err != nil {
+		return nil, err
+	}
+	iovs := make([]iovec, cnt)
+	var total uint64
+	for i := range iovs {
+		iovs[i] = iovec{uintptr(le.Uint64(raw[i*16:])), uintptr(le.Uint64(raw[i*16+8:]))}
+		if int64(iovs[i].len) < 0 {
+			return nil, unix.EINVAL
+		}
+		total += uint64(iovs[i].len)
+		if total > 1<<63-1 {
+			return nil, unix.EINVAL
+		}
+		if !accessOK(iovs[i].base, iovs[i].len) {
+			return nil, unix.EFAULT
+		}
+	}
+	return iovs, nil
+}
+
+func vectored(t *kernel.Task, a arch.SyscallArgs, write bool) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	iovs, err := copyInIovecs(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	var total uintptr
+	for _, iov := range iovs {
+		if iov.len == 0 {
+			continue
+		}
+		var n uintptr
+		if write {
+			n, err = writeFrom(t, f, iov.base, iov.len, -1)
+		} else {
+			n, err = readInto(t, f, iov.base, iov.len, -1)
+		}
+		total += n
+		if err != nil {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+		if n < iov.len || t.Killed() {
+			break
+		}
+	}
+	return total, nil
+}
+
+func sysReadv(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return vectored(t, a, false) }
+func sysWritev(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return vectored(t, a, true) }
+
+func sysLseek(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	n, err := f.Seek(t, int64(a[1]), int(int32(a[2])))
+	return uintptr(n), err
+}
+
+func sysClose(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return 0, t.FDs().Remove(int32(a[0]))
+}
+
+func nofile(t *kernel.Task) uint64 { return t.Limits().Get(unix.RLIMIT_NOFILE).Cur }
+
+func sysDup(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	fd, err := t.FDs().Install(f, 0, false, nofile(t))
+	return uintptr(fd), err
+}
+
+func dup3(t *kernel.Task, oldfd, newfd int32, flags uintptr, isDup2 bool) (uintptr, error) {
+	if flags&^unix.O_CLOEXEC != 0 {
+		return 0, unix.EINVAL
+	}
+	f, err := t.FDs().Get(oldfd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if oldfd == newfd {
+		if isDup2 {
+			return uintptr(newfd), nil
+		}
+		return 0, unix.EINVAL
+	}
+	if err := t.FDs().InstallAt(f, newfd, flags&unix.O_CLOEXEC != 0, nofile(t)); err != nil {
+		return 0, err
+	}
+	return uintptr(newfd), nil
+}
+
+func sysDup2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return dup3(t, int32(a[0]), int32(a[1]), 0, true)
+}
+
+func sysDup3(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return dup3(t, int32(a[0]), int32(a[1]), a[2], false)
+}
+
+func sysFcntl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	fd := int32(a[0])
+	f, err := t.FDs().Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	switch cmd := int(int32(a[1])); cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		min := int32(a[2])
+		if int64(a[2]) != int64(min) && int64(int32(a[2])) < 0 {
+			return 0, unix.EINVAL
+		}
+		nfd, err := t.FDs().Install(f, min, cmd == unix.F_DUPFD_CLOEXEC, nofile(t))
+		return uintptr(nfd), err
+	case unix.F_GETFD:
+		ce, err := t.FDs().CloseOnExec(fd)
+		if ce {
+			return unix.FD_CLOEXEC, err
+		}
+		return 0, err
+	case unix.F_SETFD:
+		return 0, t.FDs().SetCloseOnExec(fd, a[2]&unix.FD_CLOEXEC != 0)
+	case unix.F_GETFL:
+		return uintptr(f.Flags()), nil
+	case unix.F_SETFL:
+		f.SetFlags(uint32(a[2]))
+		return 0, nil
+	default:
+		return 0, unix.EINVAL
+	}
+}
+
+// Generic ioctl requests (asm-generic/ioctls.h).
+const (
+	fionclex = 0x5450
+	fioclex  = 0x5451
+	fionbio  = 0x5421
+)
+
+func sysIoctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	fd := int32(a[0])
+	f, err := t.FDs().Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	req := uint32(a[1])
+	switch req {
+	case fioclex, fionclex:
+		return 0, t.FDs().SetCloseOnExec(fd, req == fioclex)
+	case fionbio:
+		var b [4]byte
+		if err := copyIn(t, a[2], b[:]); err != nil {
+			return 0, err
+		}
+		fl := f.Flags() &^ unix.O_NONBLOCK
+		if le.Uint32(b[:]) != 0 {
+			fl |= unix.O_NONBLOCK
+		}
+		f.SetFlags(fl)
+		return 0, nil
+	}
+	if io, ok := f.Impl().(vfs.Ioctler); ok {
+		return io.Ioctl(ctxFor(t, f), req, a[2], t)
+	}
+	return 0, unix.ENOTTY
+}

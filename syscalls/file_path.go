@@ -1,0 +1,680 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/fs/pipe"
+	"moat/kernel"
+	"moat/vfs"
+)
+
+// oLargefile is O_LARGEFILE as the kernel stores it on x86-64 (x/sys
+// defines it as 0 there); open(2) always sets it on 64-bit, so F_GETFL
+// shows it.
+const oLargefile = 0x8000
+
+// openFlagsKnown are the open(2) flags Linux accepts.
+const openFlagsKnown = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
+	unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | oLargefile |
+	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH | unix.O_TMPFILE
+
+// mayWrite reports whether an open needs write access.
+func mayWrite(flags uint32) bool {
+	acc := flags & unix.O_ACCMODE
+	return acc == unix.O_WRONLY || acc == unix.O_RDWR || flags&unix.O_TRUNC != 0
+}
+
+// openAt implements openat(2).
+func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode uint32) (uintptr, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		return 0, unix.EOPNOTSUPP // support: O_TMPFILE comes with the files issue
+	}
+	if flags&unix.O_PATH != 0 {
+		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	}
+	if flags&unix.O_ACCMODE == unix.O_ACCMODE && flags&unix.O_PATH == 0 {
+		return 0, unix.EINVAL
+	}
+	r, err := t.Resolver(dirfd, path)
+	if err != nil {
+		return 0, err
+	}
+	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
+	p, err := r.Resolve(t, path, follow)
+	created := false
+	switch {
+	case err == nil && flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
+		return 0, unix.EEXIST
+	case err == unix.ENOENT && flags&unix.O_CREAT != 0:
+		dir, name, trailing, perr := r.ResolveParent(t, path)
+		if perr != nil {
+			return 0, perr
+		}
+		if trailing || name == "" || name == "." || name == ".." {
+			return 0, unix.EISDIR
+		}
+		if dir.Mount.ReadOnly() {
+			return 0, unix.EROFS
+		}
+		if err := checkPerm(t, dir.Inode(), unix.W_OK|unix.X_OK); err != nil {
+			return 0, err
+		}
+		if _, err := dir.Inode().Create(t, name, (mode&0o7777)&^t.Umask()|unix.S_IFREG); err != nil {
+			return 0, err
+		}
+		if p, err = r.Resolve(t, path, false); err != nil {
+			return 0, err
+		}
+		created = true
+	case err != nil:
+		return 0, err
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.O_PATH == 0 {
+		switch {
+		case st.IsSymlink():
+			return 0, unix.ELOOP
+		case st.IsDir() && (mayWrite(flags) || flags&unix.O_CREAT != 0):
+			return 0, unix.EISDIR
+		}
+	}
+	if flags&unix.O_DIRECTORY != 0 && !st.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if flags&unix.O_PATH == 0 && !created {
+		if mayWrite(flags) && p.Mount.ReadOnly() && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			return 0, unix.EROFS
+		}
+		want := uint32(0)
+		switch flags & unix.O_ACCMODE {
+		case unix.O_RDONLY:
+			want = unix.R_OK
+		case unix.O_WRONLY:
+			want = unix.W_OK
+		case unix.O_RDWR:
+			want = unix.R_OK | unix.W_OK
+		}
+		if err := checkPerm(t, p.Inode(), want); err != nil {
+			return 0, err
+		}
+	}
+	var impl vfs.FileImpl
+	if flags&unix.O_PATH != 0 {
+		impl = pathOnly{}
+	} else if impl, err = p.Inode().Open(t, flags&^(unix.O_CREAT|unix.O_EXCL)); err != nil {
+		return 0, err
+	}
+	fl := flags | oLargefile
+	if flags&unix.O_PATH != 0 {
+		fl = unix.O_PATH // no access: read and write fail with EBADF
+	}
+	f := vfs.NewFileDescription(impl, p, fl)
+	defer f.DecRef()
+	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
+	return uintptr(fd), err
+}
+
+// pathOnly is the implementation behind O_PATH descriptors: they name a
+// file but cannot read or write it.
+type pathOnly struct{}
+
+func (pathOnly) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
+func (pathOnly) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+func (pathOnly) Release()                                      {}
+
+func sysOpen(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return openAt(t, unix.AT_FDCWD, a[0], uint32(a[1]), uint32(a[2]))
+}
+
+func sysOpenat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return openAt(t, int32(a[0]), a[1], uint32(a[2]), uint32(a[3]))
+}
+
+func sysCreat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return openAt(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, uint32(a[1]))
+}
+
+// checkPerm checks access bits (R_OK W_OK X_OK) for the task's
+// credentials, as generic_permission does; root passes read and write
+// always and execute if any execute bit is set (or on directories).
+func checkPerm(t *kernel.Task, in vfs.Inode, want uint32) error {
+	if want == 0 {
+		return nil
+	}
+	st, err := in.Stat(t)
+	if err != nil {
+		return err
+	}
+	c := t.Creds()
+	if c.FSUID == 0 {
+		if want&unix.X_OK != 0 && !st.IsDir() && st.Mode&0o111 == 0 {
+			return unix.EACCES
+		}
+		return nil
+	}
+	bits := st.Mode & 7
+	switch {
+	case st.UID == c.FSUID:
+		bits = st.Mode >> 6 & 7
+	case st.GID == c.FSGID || contains(c.Groups, st.GID):
+		bits = st.Mode >> 3 & 7
+	}
+	if bits&want != want {
+		return unix.EACCES
+	}
+	return nil
+}
+
+func contains(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// pathAt resolves a path argument relative to dirfd. With AT_EMPTY_PATH an
+// empty path names dirfd itself (any file).
+func pathAt(t *kernel.Task, dirfd int32, pathAddr uintptr, follow, emptyOK bool) (vfs.Path, *vfs.FileDescription, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return vfs.Path{}, nil, err
+	}
+	if path == "" && emptyOK {
+		if dirfd == unix.AT_FDCWD {
+			return t.Cwd(), nil, nil
+		}
+		f, err := t.FDs().Get(dirfd)
+		if err != nil {
+			return vfs.Path{}, nil, err
+		}
+		return f.Path(), f, nil
+	}
+	r, err := t.Resolver(dirfd, path)
+	if err != nil {
+		return vfs.Path{}, nil, err
+	}
+	p, err := r.Resolve(t, path, follow)
+	return p, nil, err
+}
+
+// statAt returns the attributes for the stat family.
+func statAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (vfs.Stat, error) {
+	p, f, err := pathAt(t, dirfd, pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	if f != nil {
+		defer f.DecRef()
+		return f.Stat(t)
+	}
+	return p.Inode().Stat(t)
+}
+
+// encodeStat lays out struct stat for x86-64.
+func encodeStat(st *vfs.Stat) []byte {
+	b := make([]byte, 144)
+	le.PutUint64(b[0:], st.Dev)
+	le.PutUint64(b[8:], st.Ino)
+	le.PutUint64(b[16:], uint64(st.Nlink))
+	le.PutUint32(b[24:], st.Mode)
+	le.PutUint32(b[28:], st.UID)
+	le.PutUint32(b[32:], st.GID)
+	le.PutUint64(b[40:], st.Rdev)
+	le.PutUint64(b[48:], uint64(st.Size))
+	le.PutUint64(b[56:], uint64(st.Blksize))
+	le.PutUint64(b[64:], uint64(st.Blocks))
+	for i, ts := range []vfs.Timespec{st.Atime, st.Mtime, st.Ctime} {
+		le.PutUint64(b[72+16*i:], uint64(ts.Sec))
+		le.PutUint64(b[80+16*i:], uint64(ts.Nsec))
+	}
+	return b
+}
+
+func sysFstat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	st, err := f.Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	return 0, copyOut(t, a[1], encodeStat(&st))
+}
+
+func sysStat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	st, err := statAt(t, unix.AT_FDCWD, a[0], 0)
+	if err != nil {
+		return 0, err
+	}
+	return 0, copyOut(t, a[1], encodeStat(&st))
+}
+
+func sysLstat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	st, err := statAt(t, unix.AT_FDCWD, a[0], unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return 0, err
+	}
+	return 0, copyOut(t, a[1], encodeStat(&st))
+}
+
+func sysNewfstatat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := uint32(a[3])
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := statAt(t, int32(a[0]), a[1], flags)
+	if err != nil {
+		return 0, err
+	}
+	return 0, copyOut(t, a[2], encodeStat(&st))
+}
+
+func sysStatx(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags, mask := uint32(a[2]), uint32(a[3])
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|atStatxSyncType) != 0 ||
+		flags&atStatxSyncType == atStatxSyncType || mask&unix.STATX__RESERVED != 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := statAt(t, int32(a[0]), a[1], flags)
+	if err != nil {
+		return 0, err
+	}
+	b := make([]byte, 256)
+	le.PutUint32(b[0:], unix.STATX_BASIC_STATS)
+	le.PutUint32(b[4:], uint32(st.Blksize))
+	le.PutUint32(b[16:], st.Nlink)
+	le.PutUint32(b[20:], st.UID)
+	le.PutUint32(b[24:], st.GID)
+	le.PutUint16(b[28:], uint16(st.Mode))
+	le.PutUint64(b[32:], st.Ino)
+	le.PutUint64(b[40:], uint64(st.Size))
+	le.PutUint64(b[48:], uint64(st.Blocks))
+	for i, ts := range []vfs.Timespec{st.Atime, st.Btime, st.Ctime, st.Mtime} {
+		le.PutUint64(b[64+16*i:], uint64(ts.Sec))
+		le.PutUint32(b[72+16*i:], uint32(ts.Nsec))
+	}
+	le.PutUint32(b[128:], unix.Major(st.Rdev))
+	le.PutUint32(b[132:], unix.Minor(st.Rdev))
+	le.PutUint32(b[136:], unix.Major(st.Dev))
+	le.PutUint32(b[140:], unix.Minor(st.Dev))
+	return 0, copyOut(t, a[4], b)
+}
+
+func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	size := int(min(a[2], 1<<20))
+	if !accessOK(a[1], uintptr(size)) {
+		return 0, unix.EFAULT
+	}
+	buf := make([]byte, 0, size)
+	tooSmall := false
+	err = f.ReadDir(t, t.Kernel().Mounts(), t.Root(), func(d vfs.Dirent) bool {
+		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
+		if len(buf)+reclen > size {
+			tooSmall = len(buf) == 0
+			return false
+		}
+		rec := make([]byte, reclen)
+		le.PutUint64(rec[0:], d.Ino)
+		le.PutUint16(rec[16:], uint16(reclen))
+		rec[18] = d.Type
+		copy(rec[19:], d.Name)
+		buf = append(buf, rec...)
+		le.PutUint64(buf[len(buf)-reclen+8:], uint64(len(buf))) // d_off: a cookie past this entry
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if tooSmall {
+		return 0, unix.EINVAL
+	}
+	if err := copyOut(t, a[1], buf); err != nil {
+		return 0, err
+	}
+	return uintptr(len(buf)), nil
+}
+
+func readlinkAt(t *kernel.Task, dirfd int32, pathAddr, buf, size uintptr) (uintptr, error) {
+	if int(size) <= 0 || int64(size) > 1<<31-1 {
+		return 0, unix.EINVAL
+	}
+	p, f, err := pathAt(t, dirfd, pathAddr, false, true)
+	if err != nil {
+		return 0, err
+	}
+	if f != nil {
+		f.DecRef()
+	}
+	target, err := p.Inode().Readlink(t)
+	if err != nil {
+		if err == unix.EINVAL && f != nil {
+			return 0, unix.ENOENT // readlinkat(fd, "") on a non-symlink
+		}
+		return 0, err
+	}
+	n := min(uintptr(len(target)), size)
+	return n, copyOut(t, buf, []byte(target[:n]))
+}
+
+func sysReadlink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return readlinkAt(t, unix.AT_FDCWD, a[0], a[1], a[2])
+}
+
+func sysReadlinkat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return readlinkAt(t, int32(a[0]), a[1], a[2], a[3])
+}
+
+func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32) (uintptr, error) {
+	if mode&^7 != 0 || flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	p, f, err := pathAt(t, dirfd, pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return 0, err
+	}
+	if f != nil {
+		f.DecRef()
+	}
+	if mode&unix.W_OK != 0 && p.Mount.ReadOnly() {
+		return 0, unix.EROFS
+	}
+	return 0, checkPerm(t, p.Inode(), mode)
+}
+
+func sysAccess(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return accessAt(t, unix.AT_FDCWD, a[0], uint32(a[1]), 0)
+}
+
+func sysFaccessat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return accessAt(t, int32(a[0]), a[1], uint32(a[2]), 0)
+}
+
+func sysFaccessat2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return accessAt(t, int32(a[0]), a[1], uint32(a[2]), uint32(a[3]))
+}
+
+func sysGetcwd(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	s := t.Kernel().Mounts().PathString(t.Cwd()) + "\x00"
+	if uintptr(len(s)) > a[1] {
+		return 0, unix.ERANGE
+	}
+	return uintptr(len(s)), copyOut(t, a[0], []byte(s))
+}
+
+func chdirTo(t *kernel.Task, p vfs.Path) error {
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return unix.ENOTDIR
+	}
+	if err := checkPerm(t, p.Inode(), unix.X_OK); err != nil {
+		return err
+	}
+	t.SetCwd(p)
+	return nil
+}
+
+func sysChdir(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, _, err := pathAt(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return 0, chdirTo(t, p)
+}
+
+func sysFchdir(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if f.Path().Dentry == nil {
+		return 0, unix.ENOTDIR
+	}
+	return 0, chdirTo(t, f.Path())
+}
+
+// parentAt resolves the directory and last component for calls that
+// change a directory, checking the mount is writable.
+func parentAt(t *kernel.Task, dirfd int32, pathAddr uintptr) (vfs.Path, string, bool, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return vfs.Path{}, "", false, err
+	}
+	r, err := t.Resolver(dirfd, path)
+	if err != nil {
+		return vfs.Path{}, "", false, err
+	}
+	dir, name, trailing, err := r.ResolveParent(t, path)
+	if err != nil {
+		return vfs.Path{}, "", false, err
+	}
+	return dir, name, trailing, nil
+}
+
+func writableDir(t *kernel.Task, dir vfs.Path) error {
+	if dir.Mount.ReadOnly() {
+		return unix.EROFS
+	}
+	return checkPerm(t, dir.Inode(), unix.W_OK|unix.X_OK)
+}
+
+func mkdirAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32) (uintptr, error) {
+	dir, name, _, err := parentAt(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if _, err := dir.Inode().Lookup(t, name); err == nil {
+		return 0, unix.EEXIST
+	}
+	if err := writableDir(t, dir); err != nil {
+		return 0, err
+	}
+	return 0, dir.Inode().Mkdir(t, name, mode&0o1777&^t.Umask())
+}
+
+func sysMkdir(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return mkdirAt(t, unix.AT_FDCWD, a[0], uint32(a[1]))
+}
+
+func sysMkdirat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return mkdirAt(t, int32(a[0]), a[1], uint32(a[2]))
+}
+
+func unlinkAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (uintptr, error) {
+	if flags&^unix.AT_REMOVEDIR != 0 {
+		return 0, unix.EINVAL
+	}
+	dir, name, trailing, err := parentAt(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.AT_REMOVEDIR != 0 {
+		switch name {
+		case ".":
+			return 0, unix.EINVAL
+		case "..":
+			return 0, unix.ENOTEMPTY
+		case "":
+			return 0, unix.EBUSY
+		}
+		if err := writableDir(t, dir); err != nil {
+			return 0, err
+		}
+		return 0, dir.Inode().Rmdir(t, name)
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EISDIR
+	}
+	child, err := dir.Inode().Lookup(t, name)
+	if err != nil {
+		return 0, err
+	}
+	st, err := child.Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if st.IsDir() {
+		return 0, unix.EISDIR
+	}
+	if trailing {
+		return 0, unix.ENOTDIR
+	}
+	if err := writableDir(t, dir); err != nil {
+		return 0, err
+	}
+	return 0, dir.Inode().Unlink(t, name)
+}
+
+func sysUnlink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return unlinkAt(t, unix.AT_FDCWD, a[0], 0)
+}
+
+func sysUnlinkat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return unlinkAt(t, int32(a[0]), a[1], uint32(a[2]))
+}
+
+func sysRmdir(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return unlinkAt(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
+}
+
+func renameAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, newAddr uintptr, flags uint32) (uintptr, error) {
+	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 ||
+		flags&unix.RENAME_NOREPLACE != 0 && flags&unix.RENAME_EXCHANGE != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.RENAME_WHITEOUT != 0 {
+		return 0, unix.EINVAL // support: RENAME_WHITEOUT is for overlay filesystems; not offered
+	}
+	oldDir, oldName, _, err := parentAt(t, olddirfd, oldAddr)
+	if err != nil {
+		return 0, err
+	}
+	newDir, newName, _, err := parentAt(t, newdirfd, newAddr)
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range []string{oldName, newName} {
+		if n == "" || n == "." || n == ".." {
+			return 0, unix.EBUSY
+		}
+	}
+	if oldDir.Mount != newDir.Mount {
+		return 0, unix.EXDEV
+	}
+	if _, err := oldDir.Inode().Lookup(t, oldName); err != nil {
+		return 0, err
+	}
+	if err := writableDir(t, oldDir); err != nil {
+		return 0, err
+	}
+	if err := writableDir(t, newDir); err != nil {
+		return 0, err
+	}
+	return 0, oldDir.Inode().Rename(t, oldName, newDir.Inode(), newName, flags)
+}
+
+func sysRename(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return renameAt(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysRenameat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return renameAt(t, int32(a[0]), a[1], int32(a[2]), a[3], 0)
+}
+
+func sysRenameat2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return renameAt(t, int32(a[0]), a[1], int32(a[2]), a[3], uint32(a[4]))
+}
+
+func symlinkAt(t *kernel.Task, targetAddr uintptr, dirfd int32, pathAddr uintptr) (uintptr, error) {
+	target, err := copyInPath(t, targetAddr)
+	if err != nil {
+		return 0, err
+	}
+	if target == "" {
+		return 0, unix.ENOENT
+	}
+	dir, name, _, err := parentAt(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if _, err := dir.Inode().Lookup(t, name); err == nil {
+		return 0, unix.EEXIST
+	}
+	if err := writableDir(t, dir); err != nil {
+		return 0, err
+	}
+	return 0, dir.Inode().Symlink(t, name, target)
+}
+
+func sysSymlink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return symlinkAt(t, a[0], unix.AT_FDCWD, a[1])
+}
+
+func sysSymlinkat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return symlinkAt(t, a[0], int32(a[1]), a[2])
+}
+
+func sysPipe2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := uint32(a[1])
+	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
+		return 0, unix.EINVAL
+	}
+	if !accessOK(a[0], 8) {
+		return 0, unix.EFAULT
+	}
+	r, w := pipe.New(flags&unix.O_NONBLOCK != 0)
+	defer r.DecRef()
+	defer w.DecRef()
+	cloexec := flags&unix.O_CLOEXEC != 0
+	rfd, err := t.FDs().Install(r, 0, cloexec, nofile(t))
+	if err != nil {
+		return 0, err
+	}
+	wfd, err := t.FDs().Install(w, 0, cloexec, nofile(t))
+	if err != nil {
+		t.FDs().Remove(rfd)
+		return 0, err
+	}
+	var b [8]byte
+	le.PutUint32(b[0:], uint32(rfd))
+	le.PutUint32(b[4:], uint32(wfd))
+	if err := copyOut(t, a[0], b[:]); err != nil {
+		t.FDs().Remove(rfd)
+		t.FDs().Remove(wfd)
+		return 0, err
+	}
+	return 0, nil
+}
+
+func sysPipe(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return sysPipe2(t, arch.SyscallArgs{a[0], 0})
+}
+
+// atStatxSyncType is AT_STATX_SYNC_TYPE (missing from x/sys).
+const atStatxSyncType = 0x6000

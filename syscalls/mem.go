@@ -1,0 +1,116 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/kernel"
+	"moat/mm"
+	"moat/platform"
+)
+
+// mmapFlagsKnown are the mmap flags Linux accepts (others are ignored by
+// Linux for legacy reasons, except with MAP_SHARED_VALIDATE).
+const mmapFlagsKnown = unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALIDATE | unix.MAP_FIXED |
+	unix.MAP_ANONYMOUS | unix.MAP_GROWSDOWN | unix.MAP_DENYWRITE | unix.MAP_EXECUTABLE | unix.MAP_LOCKED |
+	unix.MAP_NORESERVE | unix.MAP_POPULATE | unix.MAP_NONBLOCK | unix.MAP_STACK | unix.MAP_HUGETLB |
+	unix.MAP_SYNC | unix.MAP_FIXED_NOREPLACE | 0x3f<<26 // MAP_HUGE_SHIFT size bits
+
+func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	addr, length, prot, flags, fd, off := a[0], a[1], int(a[2]), int(a[3]), int32(a[4]), int64(a[5])
+	typ := flags & (unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALIDATE)
+	switch typ {
+	case unix.MAP_SHARED, unix.MAP_PRIVATE:
+	case unix.MAP_SHARED_VALIDATE:
+		if flags&^mmapFlagsKnown != 0 {
+			return 0, unix.EOPNOTSUPP
+		}
+		typ = unix.MAP_SHARED
+	default:
+		return 0, unix.EINVAL
+	}
+	if length == 0 || off&(4096-1) != 0 || prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC|unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 {
+		return 0, unix.EINVAL
+	}
+	if length > taskSize || (length+4095)&^4095 == 0 {
+		return 0, unix.ENOMEM
+	}
+	if flags&unix.MAP_HUGETLB != 0 {
+		return 0, unix.EINVAL // support: no hugetlbfs in the sandbox
+	}
+	at := platform.AccessType{Read: prot&unix.PROT_READ != 0, Write: prot&unix.PROT_WRITE != 0, Execute: prot&unix.PROT_EXEC != 0}
+	if at.Write || at.Execute {
+		at.Read = true
+	}
+	o := mm.MMapOpts{
+		Addr: addr, Length: length,
+		Fixed:     flags&unix.MAP_FIXED != 0,
+		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0,
+		Perms:     at, MaxPerms: platform.AnyAccess,
+		Private:   typ == unix.MAP_PRIVATE,
+		GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
+	}
+	if flags&unix.MAP_ANONYMOUS == 0 {
+		f, err := getFile(t, uintptr(uint32(fd)))
+		if err != nil {
+			return 0, err
+		}
+		defer f.DecRef()
+		if off < 0 || uint64(off)+uint64(length) < uint64(off) {
+			return 0, unix.EOVERFLOW
+		}
+		st, err := f.Stat(t)
+		if err != nil {
+			return 0, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return 0, unix.ENODEV // support: only regular files can be mapped yet
+		}
+		acc := f.Flags() & unix.O_ACCMODE
+		if acc == unix.O_WRONLY || f.Flags()&unix.O_PATH != 0 {
+			return 0, unix.EACCES
+		}
+		if !o.Private {
+			if acc != unix.O_RDWR {
+				o.MaxPerms.Write = false
+				if at.Write {
+					return 0, unix.EACCES
+				}
+			} else if at.Write {
+				// Shared writable file mappings need page-cache sharing
+				// with the filesystem: not implemented yet.
+				return 0, unix.ENODEV
+			}
+			// A read-only shared mapping of a file nobody writes through
+			// a mapping behaves like a private one.
+			o.Private = true
+		}
+		o.File = t.Mappable(f)
+		o.Offset = off
+	} else if !o.Private {
+		// Shared anonymous memory is private to this process until fork
+		// exists; then it must be shared with children.
+		o.Private = true
+	}
+	return t.MM().MMap(o)
+}
+
+func sysMunmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return 0, t.MM().MUnmap(a[0], a[1])
+}
+
+func sysMprotect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return 0, t.MM().MProtect(a[0], a[1], int(a[2]))
+}
+
+func sysBrk(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return t.MM().Brk(a[0]), nil
+}
+
+func sysMremap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return t.MM().MRemap(a[0], a[1], a[2], int(a[3]), a[4])
+}
+
+func sysMadvise(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return 0, t.MM().MAdvise(a[0], a[1], int(a[2]))
+}

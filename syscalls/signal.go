@@ -1,0 +1,117 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/kernel"
+)
+
+// sigsetSize is the only sigset size Linux accepts on x86-64.
+const sigsetSize = 8
+
+// saRestorer marks a sigaction with a restorer (SA_RESTORER).
+const saRestorer = 0x04000000
+
+func sysRtSigaction(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if a[3] != sigsetSize {
+		return 0, unix.EINVAL
+	}
+	sig := int(a[0])
+	var act *kernel.SigAction
+	if a[1] != 0 {
+		b := make([]byte, 32)
+		if err := copyIn(t, a[1], b); err != nil {
+			return 0, err
+		}
+		act = &kernel.SigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+	}
+	old, err := t.SigAction(sig, act)
+	if err != nil {
+		return 0, err
+	}
+	if a[2] != 0 {
+		b := make([]byte, 32)
+		le.PutUint64(b, old.Handler)
+		le.PutUint64(b[8:], old.Flags)
+		le.PutUint64(b[16:], old.Restorer)
+		le.PutUint64(b[24:], old.Mask)
+		if err := copyOut(t, a[2], b); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func sysRtSigprocmask(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if a[3] != sigsetSize {
+		return 0, unix.EINVAL
+	}
+	how := int(a[0])
+	old := t.SigMask()
+	if a[1] != 0 {
+		set, err := getU64(t, a[1])
+		if err != nil {
+			return 0, err
+		}
+		switch how {
+		case unix.SIG_BLOCK:
+			t.SetSigMask(old | set)
+		case unix.SIG_UNBLOCK:
+			t.SetSigMask(old &^ set)
+		case unix.SIG_SETMASK:
+			t.SetSigMask(set)
+		default:
+			return 0, unix.EINVAL
+		}
+	}
+	if a[2] != 0 {
+		if err := putU64(t, a[2], old); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// signalSelf sends sig to the caller if target names it; the sandbox has
+// one process, so any other pid does not exist.
+func signalSelf(t *kernel.Task, target int32, sig uintptr) (uintptr, error) {
+	if sig > kernel.NumSignals {
+		return 0, unix.EINVAL
+	}
+	if target != t.TID() {
+		return 0, unix.ESRCH
+	}
+	t.SendSignalSelf(unix.Signal(sig))
+	if t.Killed() {
+		return 0, t.ErrExited()
+	}
+	return 0, nil
+}
+
+func sysKill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	pid := int32(a[0])
+	if pid == 0 || pid == -1 { // own process group / every process: just us
+		pid = t.TID()
+	} else if pid < 0 {
+		pid = -pid
+	}
+	return signalSelf(t, pid, a[1])
+}
+
+func sysTkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if int32(a[0]) <= 0 {
+		return 0, unix.EINVAL
+	}
+	return signalSelf(t, int32(a[0]), a[1])
+}
+
+func sysTgkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if int32(a[0]) <= 0 || int32(a[1]) <= 0 {
+		return 0, unix.EINVAL
+	}
+	if int32(a[0]) != t.TID() {
+		return 0, unix.ESRCH
+	}
+	return signalSelf(t, int32(a[1]), a[2])
+}

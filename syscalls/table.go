@@ -1,0 +1,119 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/kernel"
+)
+
+// New returns the system-call table with every implemented call.
+func New() *kernel.SyscallTable {
+	st := &kernel.SyscallTable{}
+	full := func(nr uintptr, fn kernel.SyscallFunc) {
+		st.Register(nr, kernel.Syscall{Fn: fn, Support: kernel.Full})
+	}
+	partial := func(nr uintptr, fn kernel.SyscallFunc, note string) {
+		st.Register(nr, kernel.Syscall{Fn: fn, Support: kernel.Partial, Note: note})
+	}
+	none := func(nr uintptr, note string) {
+		st.Register(nr, kernel.Syscall{Support: kernel.Unimplemented, Note: note})
+	}
+
+	// Files.
+	full(unix.SYS_READ, sysRead)
+	full(unix.SYS_WRITE, sysWrite)
+	full(unix.SYS_READV, sysReadv)
+	full(unix.SYS_WRITEV, sysWritev)
+	full(unix.SYS_PREAD64, sysPread64)
+	full(unix.SYS_PWRITE64, sysPwrite64)
+	partial(unix.SYS_OPEN, sysOpen, "O_TMPFILE is EOPNOTSUPP")
+	partial(unix.SYS_OPENAT, sysOpenat, "O_TMPFILE is EOPNOTSUPP")
+	full(unix.SYS_CREAT, sysCreat)
+	full(unix.SYS_CLOSE, sysClose)
+	full(unix.SYS_FSTAT, sysFstat)
+	full(unix.SYS_STAT, sysStat)
+	full(unix.SYS_LSTAT, sysLstat)
+	full(unix.SYS_NEWFSTATAT, sysNewfstatat)
+	partial(unix.SYS_STATX, sysStatx, "reports STATX_BASIC_STATS only")
+	full(unix.SYS_LSEEK, sysLseek)
+	full(unix.SYS_GETDENTS64, sysGetdents64)
+	full(unix.SYS_READLINK, sysReadlink)
+	full(unix.SYS_READLINKAT, sysReadlinkat)
+	full(unix.SYS_ACCESS, sysAccess)
+	full(unix.SYS_FACCESSAT, sysFaccessat)
+	full(unix.SYS_FACCESSAT2, sysFaccessat2)
+	partial(unix.SYS_GETCWD, sysGetcwd, "a renamed or removed cwd is not detected")
+	full(unix.SYS_CHDIR, sysChdir)
+	full(unix.SYS_FCHDIR, sysFchdir)
+	full(unix.SYS_MKDIR, sysMkdir)
+	full(unix.SYS_MKDIRAT, sysMkdirat)
+	full(unix.SYS_UNLINK, sysUnlink)
+	full(unix.SYS_UNLINKAT, sysUnlinkat)
+	full(unix.SYS_RMDIR, sysRmdir)
+	full(unix.SYS_RENAME, sysRename)
+	full(unix.SYS_RENAMEAT, sysRenameat)
+	partial(unix.SYS_RENAMEAT2, sysRenameat2, "RENAME_WHITEOUT is EINVAL")
+	full(unix.SYS_SYMLINK, sysSymlink)
+	full(unix.SYS_SYMLINKAT, sysSymlinkat)
+	full(unix.SYS_DUP, sysDup)
+	full(unix.SYS_DUP2, sysDup2)
+	full(unix.SYS_DUP3, sysDup3)
+	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; locks, leases and pipe sizes are EINVAL")
+	partial(unix.SYS_IOCTL, sysIoctl, "TCGETS and TIOCGWINSZ on terminals, FIOCLEX FIONCLEX FIONBIO; others ENOTTY")
+	full(unix.SYS_PIPE, sysPipe)
+	full(unix.SYS_PIPE2, sysPipe2)
+
+	// Memory.
+	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED writable file mappings are ENODEV; shared anonymous memory is private until fork exists")
+	full(unix.SYS_MUNMAP, sysMunmap)
+	full(unix.SYS_MPROTECT, sysMprotect)
+	full(unix.SYS_BRK, sysBrk)
+	partial(unix.SYS_MREMAP, sysMremap, "MREMAP_DONTUNMAP is EINVAL")
+	partial(unix.SYS_MADVISE, sysMadvise, "DONTNEED and FREE drop pages; other advice is accepted and ignored")
+
+	// Processes and identity.
+	partial(unix.SYS_EXIT, sysExit, "ends the process: there are no threads yet")
+	full(unix.SYS_EXIT_GROUP, sysExitGroup)
+	full(unix.SYS_GETPID, sysGetpid)
+	full(unix.SYS_GETTID, sysGettid)
+	full(unix.SYS_GETPPID, sysGetppid)
+	full(unix.SYS_GETUID, sysGetuid)
+	full(unix.SYS_GETEUID, sysGeteuid)
+	full(unix.SYS_GETGID, sysGetgid)
+	full(unix.SYS_GETEGID, sysGetegid)
+	full(unix.SYS_GETGROUPS, sysGetgroups)
+	full(unix.SYS_UNAME, sysUname)
+	full(unix.SYS_ARCH_PRCTL, sysArchPrctl)
+	full(unix.SYS_SET_TID_ADDRESS, sysSetTidAddress)
+	partial(unix.SYS_SET_ROBUST_LIST, sysSetRobustList, "recorded; processed at thread exit once threads exist")
+	none(unix.SYS_RSEQ, "restartable sequences are not supported (glibc falls back)")
+	full(unix.SYS_PRLIMIT64, sysPrlimit64)
+	full(unix.SYS_GETRLIMIT, sysGetrlimit)
+	full(unix.SYS_SETRLIMIT, sysSetrlimit)
+	partial(unix.SYS_SYSINFO, sysSysinfo, "memory figures are the host's; no load averages")
+	full(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
+	full(unix.SYS_SCHED_YIELD, sysSchedYield)
+	full(unix.SYS_UMASK, sysUmask)
+
+	// Time and randomness.
+	full(unix.SYS_CLOCK_GETTIME, sysClockGettime)
+	full(unix.SYS_CLOCK_GETRES, sysClockGetres)
+	full(unix.SYS_GETTIMEOFDAY, sysGettimeofday)
+	full(unix.SYS_TIME, sysTime)
+	partial(unix.SYS_NANOSLEEP, sysNanosleep, "not interruptible by signals yet")
+	partial(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep, "not interruptible by signals yet")
+	full(unix.SYS_GETRANDOM, sysGetrandom)
+
+	// Signals.
+	partial(unix.SYS_RT_SIGACTION, sysRtSigaction, "dispositions recorded; handlers are not run yet")
+	full(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
+	partial(unix.SYS_KILL, sysKill, "only the caller itself; default actions only")
+	partial(unix.SYS_TKILL, sysTkill, "only the caller itself; default actions only")
+	partial(unix.SYS_TGKILL, sysTgkill, "only the caller itself; default actions only")
+
+	// Not yet: the processes issue.
+	for _, nr := range []uintptr{unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK, unix.SYS_EXECVE, unix.SYS_WAIT4, unix.SYS_CLONE3, unix.SYS_EXECVEAT, unix.SYS_WAITID, unix.SYS_FUTEX} {
+		none(nr, "processes and threads are not implemented yet")
+	}
+	return st
+}
