@@ -75,7 +75,8 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 	}
 	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755})
-	root := lower; _ = upper
+	root := lower
+	_ = upper
 	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 
 	s := &Sandbox{mounts: ns}

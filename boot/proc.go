@@ -19,7 +19,7 @@ func (p procKernel) Process(pid int32) proc.Process {
 	return procProcess{t}
 }
 
-func (p procKernel) PIDs() []int32          { return p.k.TIDs() }
+func (p procKernel) PIDs() []int32         { return p.k.TIDs() }
 func (p procKernel) Uptime() time.Duration { return p.k.Uptime() }
 
 // procProcess shows one task as a process.

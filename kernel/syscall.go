@@ -83,13 +83,20 @@ func (st *SyscallTable) Lookup(nr uintptr) *Syscall {
 // errExit unwinds a task that has exited from its syscall.
 var errExit = fmt.Errorf("task exited")
 
-// doSyscall serves the system call the task is stopped at.
+// doSyscall serves the system call the task is stopped at. With --strace
+// each call is printed as strace(1) prints it for a single process.
 func (t *Task) doSyscall() {
 	nr := arch.SyscallNo(&t.regs)
 	args := arch.Args(&t.regs)
 	var ret uintptr
 	var err error
 	s := t.k.syscalls.Lookup(nr)
+	if t.isInt80() {
+		// The 32-bit system-call ABI (int $0x80 from 64-bit code) is
+		// not supported: its numbers and arguments mean other things.
+		t.k.log.Debug("32-bit system call refused", "nr", nr, "pid", t.tid)
+		s = nil
+	}
 	if s != nil && s.Fn != nil {
 		ret, err = s.Fn(t, args)
 	} else {
@@ -98,7 +105,7 @@ func (t *Task) doSyscall() {
 	}
 	if err == errExit {
 		if t.k.opts.Strace != nil {
-			fmt.Fprintf(t.k.opts.Strace, "[pid %d] %s\n", t.tid, strace.Format(nr, args, 0, t))
+			fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, 0, t))
 		}
 		return
 	}
@@ -112,6 +119,16 @@ func (t *Task) doSyscall() {
 	}
 	arch.SetReturn(&t.regs, ret)
 	if t.k.opts.Strace != nil {
-		fmt.Fprintf(t.k.opts.Strace, "[pid %d] %s\n", t.tid, strace.Format(nr, args, ret, t))
+		fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, ret, t))
 	}
+}
+
+// isInt80 reports whether the system-call stop came from `int $0x80`
+// rather than `syscall`: ptrace reports both the same way.
+func (t *Task) isInt80() bool {
+	var insn [2]byte
+	if _, err := t.mm.CopyIn(uintptr(t.regs.Rip)-2, insn[:]); err != nil {
+		return false
+	}
+	return insn[0] == 0xcd && insn[1] == 0x80
 }

@@ -3,11 +3,11 @@ package mm
 import (
 	"bytes"
 	"fmt"
-	"moat/memory"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"moat/memory"
 	"moat/platform"
 )
 
@@ -103,7 +103,10 @@ func (mm *MemoryManager) CopyInString(addr uintptr, max int) (string, error) {
 	for sb.Len() <= max {
 		// Never read across a page boundary needlessly: a string may end
 		// right before unmapped memory.
-		n := min(step, pageSize-int(addr%pageSize), max+1-sb.Len())
+		n := min(step, pageSize-int(addr%pageSize))
+		if left := max - sb.Len(); left < n-1 { // max+1 could overflow
+			n = left + 1
+		}
 		got, err := mm.CopyIn(addr, buf[:n])
 		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
 			sb.Write(buf[:i])
@@ -165,4 +168,32 @@ func (mm *MemoryManager) VirtualSize() (total, backed uint64) {
 		backed += uint64(p.end - p.start)
 	}
 	return total, backed
+}
+
+// Accessible returns how many bytes from addr (up to n) the app may access
+// with at: the prefix covered by VMAs that permit it. Nothing is backed or
+// copied; callers use it to fail with EFAULT before consuming data that
+// could not be delivered.
+func (mm *MemoryManager) Accessible(addr uintptr, n int, at platform.AccessType) int {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	end := addr + uintptr(n)
+	if end < addr || end > mm.maxAddr {
+		end = mm.maxAddr
+	}
+	cur := addr
+	for cur < end {
+		v := mm.findVMA(cur)
+		if v == nil || !v.perms.SupersetOf(at) || v.perms == platform.NoAccess {
+			break
+		}
+		cur = min(end, v.limit())
+		if cur <= v.start {
+			break
+		}
+	}
+	if cur < addr {
+		return 0
+	}
+	return int(cur - addr)
 }

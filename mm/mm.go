@@ -28,8 +28,13 @@ import (
 const (
 	pageSize = memory.PageSize
 
-	// minAddr is the lowest address the app may map (vm.mmap_min_addr).
+	// minAddr is the lowest address mmap picks by itself
+	// (vm.mmap_min_addr).
 	minAddr = 0x10000
+	// minFixedAddr is the lowest address a MAP_FIXED mapping may use: the
+	// sandbox's root may map below mmap_min_addr, as root with
+	// CAP_SYS_RAWIO may on Linux, but never page zero.
+	minFixedAddr = pageSize
 
 	// maxMapCount bounds the number of VMAs (vm.max_map_count).
 	maxMapCount = 65530
@@ -181,6 +186,17 @@ func (mm *MemoryManager) vmaIndex(addr uintptr) int {
 	return sort.Search(len(mm.vmas), func(i int) bool { return mm.vmas[i].end > addr })
 }
 
+// lookupVMA returns the VMA containing addr, or nil. Unlike findVMA it
+// never grows the stack.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) lookupVMA(addr uintptr) *vma {
+	if i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start <= addr {
+		return mm.vmas[i]
+	}
+	return nil
+}
+
 // findVMA returns the VMA containing addr, growing the stack down to it if
 // addr is just below a grows-down VMA within the stack limit.
 //
@@ -212,7 +228,7 @@ func (mm *MemoryManager) findVMA(addr uintptr) *vma {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) isFree(start, end uintptr) bool {
-	if start < minAddr || end > mm.maxAddr || end <= start {
+	if start < minFixedAddr || end > mm.maxAddr || end <= start {
 		return false
 	}
 	i := mm.vmaIndex(start)
@@ -233,11 +249,12 @@ func (mm *MemoryManager) splitVMA(addr uintptr) {
 	if hi.file != nil {
 		hi.off += int64(addr - v.start)
 	}
-	hi.growsDown = false
 	v.end = addr
-	if v.growsDown { // the upper part of a stack is the stack
-		hi.growsDown, v.growsDown = true, false
-		hi.name, v.name = v.name, ""
+	if v.growsDown {
+		// Both parts keep growing down (Linux keeps VM_GROWSDOWN on
+		// both), so that the stack still grows below its lowest part; the
+		// name stays with the upper part, which holds the initial stack.
+		v.name = ""
 	}
 	mm.vmas = append(mm.vmas, nil)
 	copy(mm.vmas[i+2:], mm.vmas[i+1:])
@@ -290,6 +307,9 @@ func (mm *MemoryManager) mergeAdjacent() {
 	for _, v := range mm.vmas {
 		if n := len(out); n > 0 && canMerge(out[n-1], v) {
 			out[n-1].end = v.end
+			if v.name != "" { // parts of a stack: the upper one is named
+				out[n-1].name = v.name
+			}
 			continue
 		}
 		out = append(out, v)
@@ -300,7 +320,12 @@ func (mm *MemoryManager) mergeAdjacent() {
 
 func canMerge(a, b *vma) bool {
 	if a.end != b.start || a.perms != b.perms || a.maxPerms != b.maxPerms || a.private != b.private ||
-		a.growsDown || b.growsDown || a.name != b.name || a.file != b.file {
+		a.growsDown != b.growsDown || a.file != b.file {
+		return false
+	}
+	// The parts of a split stack rejoin (only the upper one is named);
+	// other VMAs merge only with VMAs of the same name.
+	if a.name != b.name && !(a.growsDown && a.name == "") {
 		return false
 	}
 	return a.file == nil || a.off+int64(a.end-a.start) == b.off

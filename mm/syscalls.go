@@ -37,11 +37,20 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	switch {
 	case o.Fixed || o.NoReplace:
 		addr = o.Addr
+		// Linux's order of checks. An address that looks like an
+		// error code (-4095..-1) comes back as that error, as
+		// get_unmapped_area's IS_ERR_VALUE check makes it.
+		if int64(addr) < 0 && int64(addr) >= -4095 {
+			return 0, unix.Errno(-int64(addr))
+		}
+		if addr+length < addr || addr+length > mm.maxAddr {
+			return 0, unix.ENOMEM
+		}
 		if addr&(pageSize-1) != 0 {
 			return 0, unix.EINVAL
 		}
-		if addr+length < addr || addr+length > mm.maxAddr || addr < minAddr {
-			return 0, unix.ENOMEM
+		if addr < minFixedAddr {
+			return 0, unix.EPERM
 		}
 		if !mm.isFree(addr, addr+length) {
 			if o.NoReplace {
@@ -53,7 +62,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		}
 	default:
 		hint := memory.RoundDown(o.Addr)
-		if hint != 0 && hint+length > hint && mm.isFree(hint, hint+length) {
+		if hint >= minAddr && hint+length > hint && mm.isFree(hint, hint+length) {
 			addr = hint
 		} else {
 			var err error
@@ -81,7 +90,11 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) findGap(length uintptr) (uintptr, error) {
 	end := mm.mmapBase
-	for i := mm.vmaIndex(end) - 1; ; i-- {
+	i := mm.vmaIndex(end)
+	if i < len(mm.vmas) && mm.vmas[i].start < end {
+		end = mm.vmas[i].start // a VMA straddles the base
+	}
+	for i--; ; i-- {
 		lo := uintptr(minAddr)
 		if i >= 0 {
 			lo = mm.vmas[i].end
@@ -140,6 +153,19 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
+	if prot&(unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 {
+		i := mm.vmaIndex(addr)
+		if i == len(mm.vmas) || mm.vmas[i].start >= end {
+			return unix.ENOMEM
+		}
+		// PROT_GROWSDOWN extends the change down to the start of the
+		// grows-down VMA (glibc makes the stack executable this way);
+		// nothing grows up on x86.
+		if prot&unix.PROT_GROWSUP != 0 || !mm.vmas[i].growsDown {
+			return unix.EINVAL
+		}
+		addr = mm.vmas[i].start
+	}
 	// Linux checks the whole range is mapped and permitted first.
 	cur := addr
 	for i := mm.vmaIndex(addr); cur < end; i++ {
@@ -200,12 +226,14 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 	if newSize == 0 || oldSize == 0 { // old_size 0 duplicates shared mappings only
 		return 0, unix.EINVAL
 	}
-	if oldAddr+oldSize < oldAddr || newAddr+newSize < newAddr {
+	// new_address means something only with MREMAP_FIXED; otherwise it
+	// is whatever was in the register.
+	if oldAddr+oldSize < oldAddr || flags&unix.MREMAP_FIXED != 0 && newAddr+newSize < newAddr {
 		return 0, unix.EINVAL
 	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	v := mm.findVMA(oldAddr)
+	v := mm.lookupVMA(oldAddr) // mremap never grows the stack
 	if v == nil || oldAddr+oldSize > v.end {
 		return 0, unix.EFAULT
 	}
@@ -229,6 +257,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 	}
 	if oldAddr+oldSize == v.end && mm.isFree(v.end, oldAddr+newSize) {
 		v.end = oldAddr + newSize
+		mm.mergeAdjacent()
 		return oldAddr, nil
 	}
 	if flags&unix.MREMAP_MAYMOVE == 0 {
@@ -292,11 +321,17 @@ func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 	default:
 		return unix.EINVAL
 	}
-	end := memory.RoundUp(addr + length)
+	// Linux's order: a length that rounds up to zero, then overflow, then
+	// an empty range.
+	rlen := memory.RoundUp(length)
+	if length != 0 && rlen == 0 {
+		return unix.EINVAL
+	}
+	end := addr + rlen
 	if end < addr {
 		return unix.EINVAL
 	}
-	if length == 0 {
+	if end == addr {
 		return nil
 	}
 	mm.mu.Lock()

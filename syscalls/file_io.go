@@ -5,6 +5,7 @@ import (
 
 	"moat/arch"
 	"moat/kernel"
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -23,17 +24,38 @@ func ctxFor(t *kernel.Task, f *vfs.FileDescription) ioCtx {
 
 // readInto reads up to n bytes from f into app memory at addr (at off, or
 // the file offset if off < 0). Regular files are read until n or end of
-// file; streams return what one read gives.
+// file; streams return what one read gives. Checks come in Linux's order:
+// EBADF, then ESPIPE (for positional reads), then EFAULT; data is never
+// consumed from the file unless it can be delivered.
 func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
+	if !f.Readable() {
+		return 0, unix.EBADF
+	}
+	if off >= 0 && f.IsStream() {
+		return 0, unix.ESPIPE
+	}
 	if !accessOK(addr, n) {
 		return 0, unix.EFAULT
 	}
 	n = min(n, maxRW)
 	ctx := ctxFor(t, f)
+	if n == 0 {
+		_, err := f.Read(ctx, nil, off)
+		return 0, err
+	}
 	buf := make([]byte, min(n, ioChunk))
 	var done uintptr
 	for done < n {
 		want := min(n-done, uintptr(len(buf)))
+		if ok := uintptr(t.MM().Accessible(addr+done, int(want), platform.AccessType{Write: true})); ok < want {
+			if ok == 0 {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, unix.EFAULT
+			}
+			want = ok
+		}
 		pos := off
 		if off >= 0 {
 			pos = off + int64(done)
@@ -43,10 +65,6 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 			copied, cerr := t.CopyOut(addr+done, buf[:got])
 			done += uintptr(copied)
 			if cerr != nil {
-				if off < 0 {
-					// Give back what the app never received.
-					f.Seek(ctx, int64(copied-got), unix.SEEK_CUR)
-				}
 				if done == 0 {
 					return 0, unix.EFAULT
 				}
@@ -59,7 +77,7 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 			}
 			return 0, err
 		}
-		if uintptr(got) < want {
+		if uintptr(got) < want || f.IsStream() {
 			break
 		}
 	}
@@ -68,11 +86,20 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 
 // writeFrom writes n bytes of app memory at addr to f.
 func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
+	if !f.Writable() {
+		return 0, unix.EBADF
+	}
+	if off >= 0 && f.IsStream() {
+		return 0, unix.ESPIPE
+	}
 	if !accessOK(addr, n) {
 		return 0, unix.EFAULT
 	}
 	n = min(n, maxRW)
 	ctx := ctxFor(t, f)
+	if s, ok := f.Impl().(vfs.Sink); ok && s.DiscardsWrites() {
+		return n, nil // /dev/null never reads the buffer
+	}
 	buf := make([]byte, min(n, ioChunk))
 	var done uintptr
 	for done < n || n == 0 {
@@ -308,6 +335,8 @@ func sysFcntl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	case unix.F_SETFL:
 		f.SetFlags(uint32(a[2]))
 		return 0, nil
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		return 0, fcntlLock(t, f, cmd, a[2])
 	default:
 		return 0, unix.EINVAL
 	}
@@ -347,4 +376,39 @@ func sysIoctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return io.Ioctl(ctxFor(t, f), req, a[2], t)
 	}
 	return 0, unix.ENOTTY
+}
+
+// fcntlLock implements the record-lock commands. The sandbox runs one
+// process, and a process's own locks never conflict with each other, so
+// every valid lock is granted and F_GETLK always finds the range free;
+// locks across processes come with the processes and files work.
+func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) error {
+	var b [32]byte // struct flock
+	if err := copyIn(t, addr, b[:]); err != nil {
+		return err
+	}
+	typ, whence := int16(le.Uint16(b[0:])), int16(le.Uint16(b[2:]))
+	ofd := cmd == unix.F_OFD_GETLK || cmd == unix.F_OFD_SETLK || cmd == unix.F_OFD_SETLKW
+	if ofd && le.Uint32(b[24:]) != 0 { // l_pid must be 0
+		return unix.EINVAL
+	}
+	if whence != unix.SEEK_SET && whence != unix.SEEK_CUR && whence != unix.SEEK_END {
+		return unix.EINVAL
+	}
+	switch typ {
+	case unix.F_RDLCK, unix.F_WRLCK, unix.F_UNLCK:
+	default:
+		return unix.EINVAL
+	}
+	if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
+		if typ == unix.F_UNLCK {
+			return unix.EINVAL
+		}
+		le.PutUint16(b[0:], unix.F_UNLCK)
+		return copyOut(t, addr, b[:])
+	}
+	if typ == unix.F_RDLCK && !f.Readable() || typ == unix.F_WRLCK && !f.Writable() {
+		return unix.EBADF
+	}
+	return nil
 }

@@ -46,6 +46,13 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	}
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
 	p, err := r.Resolve(t, path, follow)
+	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && follow {
+		// A dangling symlink: create its target, as Linux does.
+		r, path, err = danglingTarget(t, r, path)
+		if err == nil {
+			p, err = r.Resolve(t, path, true)
+		}
+	}
 	created := false
 	switch {
 	case err == nil && flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
@@ -318,11 +325,9 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
-	size := int(min(a[2], 1<<20))
-	if !accessOK(a[1], uintptr(size)) {
-		return 0, unix.EFAULT
-	}
-	buf := make([]byte, 0, size)
+	// count is an unsigned int that Linux compares as an int.
+	size := max(int(int32(uint32(a[2]))), 0)
+	var buf []byte
 	tooSmall := false
 	err = f.ReadDir(t, t.Kernel().Mounts(), t.Root(), func(d vfs.Dirent) bool {
 		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
@@ -332,20 +337,19 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		rec := make([]byte, reclen)
 		le.PutUint64(rec[0:], d.Ino)
+		le.PutUint64(rec[8:], uint64(len(buf)+reclen)) // d_off: a cookie past this entry
 		le.PutUint16(rec[16:], uint16(reclen))
 		rec[18] = d.Type
 		copy(rec[19:], d.Name)
 		buf = append(buf, rec...)
-		le.PutUint64(buf[len(buf)-reclen+8:], uint64(len(buf))) // d_off: a cookie past this entry
 		return true
+	}, func() error {
+		if tooSmall {
+			return unix.EINVAL
+		}
+		return copyOut(t, a[1], buf)
 	})
 	if err != nil {
-		return 0, err
-	}
-	if tooSmall {
-		return 0, unix.EINVAL
-	}
-	if err := copyOut(t, a[1], buf); err != nil {
 		return 0, err
 	}
 	return uintptr(len(buf)), nil
@@ -411,7 +415,11 @@ func sysFaccessat2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysGetcwd(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	s := t.Kernel().Mounts().PathString(t.Cwd()) + "\x00"
+	cwd := t.Cwd()
+	if removed(t, cwd) {
+		return 0, unix.ENOENT
+	}
+	s := t.Kernel().Mounts().PathString(cwd) + "\x00"
 	if uintptr(len(s)) > a[1] {
 		return 0, unix.ERANGE
 	}
@@ -678,3 +686,49 @@ func sysPipe(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 
 // atStatxSyncType is AT_STATX_SYNC_TYPE (missing from x/sys).
 const atStatxSyncType = 0x6000
+
+// removed reports whether p's name no longer leads to its inode (the
+// directory was removed or replaced since it was looked up).
+func removed(t *kernel.Task, p vfs.Path) bool {
+	parent := p.Dentry.Parent()
+	if parent == nil {
+		return false
+	}
+	in, err := parent.Inode().Lookup(t, p.Dentry.Name())
+	if err != nil {
+		return true
+	}
+	a, err1 := in.Stat(t)
+	b, err2 := p.Inode().Stat(t)
+	return err1 != nil || err2 != nil || a.Ino != b.Ino || a.Dev != b.Dev
+}
+
+// danglingTarget follows symlinks in the last component of path for
+// O_CREAT: it returns a resolver and path naming where the file is to be
+// created. It returns ENOENT when path is not a symlink.
+func danglingTarget(t *kernel.Task, r *vfs.Resolver, path string) (*vfs.Resolver, string, error) {
+	for i := 0; i < vfs.SymlinkMax; i++ {
+		p, err := r.Resolve(t, path, false)
+		if err != nil {
+			return r, path, err
+		}
+		st, err := p.Inode().Stat(t)
+		if err != nil {
+			return r, path, err
+		}
+		if !st.IsSymlink() {
+			return r, path, nil
+		}
+		target, err := p.Inode().Readlink(t)
+		if err != nil {
+			return r, path, err
+		}
+		dir, _, _, err := r.ResolveParent(t, path)
+		if err != nil {
+			return r, path, err
+		}
+		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir}
+		path = target
+	}
+	return r, path, unix.ELOOP
+}

@@ -22,6 +22,9 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	switch typ {
 	case unix.MAP_SHARED, unix.MAP_PRIVATE:
 	case unix.MAP_SHARED_VALIDATE:
+		if flags&unix.MAP_ANONYMOUS != 0 {
+			return 0, unix.EINVAL
+		}
 		if flags&^mmapFlagsKnown != 0 {
 			return 0, unix.EOPNOTSUPP
 		}
@@ -29,7 +32,8 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	if length == 0 || off&(4096-1) != 0 || prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC|unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 {
+	// Unknown prot bits are ignored by mmap (mprotect rejects them).
+	if length == 0 || off&(4096-1) != 0 {
 		return 0, unix.EINVAL
 	}
 	if length > taskSize || (length+4095)&^4095 == 0 {
@@ -63,8 +67,13 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 5) {
+			// /dev/zero: anonymous memory.
+			o.Private = true
+			return t.MM().MMap(o)
+		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return 0, unix.ENODEV // support: only regular files can be mapped yet
+			return 0, unix.ENODEV // support: only regular files and /dev/zero can be mapped yet
 		}
 		acc := f.Flags() & unix.O_ACCMODE
 		if acc == unix.O_WRONLY || f.Flags()&unix.O_PATH != 0 {

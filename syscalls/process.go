@@ -23,10 +23,18 @@ func sysGetpid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return ui
 func sysGettid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TID()), nil }
 func sysGetppid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return 0, nil }
 
-func sysGetuid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.Creds().UID), nil }
-func sysGeteuid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return uintptr(t.Creds().EUID), nil }
-func sysGetgid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.Creds().GID), nil }
-func sysGetegid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return uintptr(t.Creds().EGID), nil }
+func sysGetuid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return uintptr(t.Creds().UID), nil
+}
+func sysGeteuid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return uintptr(t.Creds().EUID), nil
+}
+func sysGetgid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return uintptr(t.Creds().GID), nil
+}
+func sysGetegid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return uintptr(t.Creds().EGID), nil
+}
 
 func sysGetgroups(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	groups := t.Creds().Groups
@@ -134,9 +142,6 @@ func sysSetrlimit(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 
 func sysPrlimit64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if pid := int32(a[0]); pid != 0 && pid != t.TID() {
-		if pid < 0 {
-			return 0, unix.EINVAL
-		}
 		return 0, unix.ESRCH
 	}
 	r, err := rlimitIndex(a[1])
@@ -189,12 +194,9 @@ func sysSysinfo(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 
 func sysSchedGetaffinity(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if pid := int32(a[0]); pid != 0 && pid != t.TID() {
-		if pid < 0 {
-			return 0, unix.EINVAL
-		}
 		return 0, unix.ESRCH
 	}
-	size := a[1]
+	size := uintptr(uint32(a[1])) // an unsigned int
 	// The mask is reported in whole longs, at least as long as the CPU count.
 	ncpu := runtime.NumCPU()
 	need := uintptr((ncpu+63)/64) * 8

@@ -73,6 +73,16 @@ func (f *FileDescription) writable() bool {
 	return acc == unix.O_WRONLY || acc == unix.O_RDWR
 }
 
+// Readable reports whether the description was opened for reading.
+func (f *FileDescription) Readable() bool { return f.readable() }
+
+// Writable reports whether the description was opened for writing.
+func (f *FileDescription) Writable() bool { return f.writable() }
+
+// IsStream reports whether the file has no position (pipes, terminals):
+// pread, pwrite and lseek fail with ESPIPE.
+func (f *FileDescription) IsStream() bool { return f.isStream() }
+
 func (f *FileDescription) isStream() bool {
 	s, ok := f.impl.(Stream)
 	return ok && s.IsStream()
@@ -161,6 +171,13 @@ func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if s, ok := f.impl.(Seeker); ok {
+		n, err := s.Seek(ctx, f.off, off, whence)
+		if err == nil {
+			f.off = n
+		}
+		return n, err
+	}
 	var base int64
 	switch whence {
 	case unix.SEEK_SET:
@@ -202,9 +219,9 @@ func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error
 
 // ReadDir returns directory entries starting at the description's position,
 // calling emit for each until it returns false (the caller's buffer is
-// full); the position advances past every entry emit accepted. "." and ".."
-// come first.
-func (f *FileDescription) ReadDir(ctx Context, ns *MountNamespace, root Path, emit func(Dirent) bool) error {
+// full), then deliver; the position advances past every entry emit accepted
+// only if deliver succeeds. "." and ".." come first.
+func (f *FileDescription) ReadDir(ctx Context, ns *MountNamespace, root Path, emit func(Dirent) bool, deliver func() error) error {
 	if f.path.Dentry == nil {
 		return unix.ENOTDIR
 	}
@@ -234,12 +251,14 @@ func (f *FileDescription) ReadDir(ctx Context, ns *MountNamespace, root Path, em
 		}, ents...)
 		f.dirPos = 0
 	}
-	for f.dirPos < len(f.dirents) {
-		if !emit(f.dirents[f.dirPos]) {
-			break
-		}
-		f.dirPos++
-		f.off = int64(f.dirPos)
+	pos := f.dirPos
+	for pos < len(f.dirents) && emit(f.dirents[pos]) {
+		pos++
 	}
+	if err := deliver(); err != nil {
+		return err
+	}
+	f.dirPos = pos
+	f.off = int64(pos)
 	return nil
 }

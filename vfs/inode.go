@@ -169,3 +169,16 @@ type IOMemory interface {
 	CopyIn(addr uintptr, dst []byte) (int, error)
 	CopyOut(addr uintptr, src []byte) (int, error)
 }
+
+// Seeker is implemented by FileImpls whose lseek(2) differs from the
+// generic rules (devices that always return 0, generated files that reject
+// SEEK_END). cur is the current offset; the result becomes the new one.
+type Seeker interface {
+	Seek(ctx Context, cur, off int64, whence int) (int64, error)
+}
+
+// Sink is implemented by FileImpls that discard everything written without
+// reading it (/dev/null), so a write succeeds whatever the buffer holds.
+type Sink interface {
+	DiscardsWrites() bool
+}

@@ -28,6 +28,10 @@ func (d *Dentry) child(name string, in Inode) *Dentry {
 // Inode returns the dentry's inode.
 func (d *Dentry) Inode() Inode { return d.inode }
 
+// Parent returns the parent dentry in the same mount, or nil at the
+// mount's root.
+func (d *Dentry) Parent() *Dentry { return d.parent }
+
 // Name returns the dentry's last path component ("" for a mount root).
 func (d *Dentry) Name() string { return d.name }
 

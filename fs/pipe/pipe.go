@@ -165,3 +165,21 @@ func itoa(n uint64) string {
 		}
 	}
 }
+
+// fionread is FIONREAD: the number of bytes waiting in the pipe.
+const fionread = 0x541b
+
+// Ioctl implements vfs.Ioctler.
+func (e *end) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
+	if req != fionread {
+		return 0, unix.ENOTTY
+	}
+	e.p.mu.Lock()
+	n := len(e.p.buf)
+	e.p.mu.Unlock()
+	b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}
+	if _, err := mem.CopyOut(arg, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}

@@ -424,7 +424,7 @@ func TestThroughVFS(t *testing.T) {
 	dfd := vfs.NewFileDescription(dimpl, dp, unix.O_RDONLY|unix.O_DIRECTORY)
 	defer dfd.DecRef()
 	var names []string
-	if err := dfd.ReadDir(root42, ns, ns.Root(), func(d vfs.Dirent) bool { names = append(names, d.Name); return true }); err != nil {
+	if err := dfd.ReadDir(root42, ns, ns.Root(), func(d vfs.Dirent) bool { names = append(names, d.Name); return true }, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(names, " ") != ". .. cmdline comm cwd environ exe fd maps mounts stat status" {

@@ -1,0 +1,516 @@
+// Command bench runs small static workloads natively and inside moat in one
+// run and prints, for each, the median of several runs on both sides and
+// the ratio moat/native. It also measures the floor of the ptrace platform:
+// a raw PTRACE_SYSEMU round trip, served by a tiny C tracer.
+//
+// Run it from the module root:
+//
+//	go run ./bench                    # builds ./cmd/moat into a temp dir
+//	go run ./bench -moat ./moat -runs 11 -json
+//
+// The workloads are C programs (workloads/*.c, embedded in this command)
+// compiled with gcc -static -O2 at start. Each one times its own loop with
+// CLOCK_MONOTONIC and prints nanoseconds per iteration, so process start-up
+// is not in the per-operation numbers; the start-up row is timed from here.
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+//go:embed workloads/*.c
+var sources embed.FS
+
+type config struct {
+	runs      int
+	scale     float64
+	timeout   time.Duration
+	moatPath  string
+	moatFlags []string
+	openFile  string
+	preadFile string
+	workdir   string
+	keep      bool
+	only      map[string]bool
+	jsonOut   bool
+	quiet     bool
+	cpu       int
+}
+
+// workload is one row of the table.
+type workload struct {
+	key        string
+	name       string
+	unit       string   // what one nanosecond figure is per: "op", "page", "run"
+	argv       []string // absolute program path and arguments
+	wall       bool     // timed here, whole process; else the program prints ns/iteration
+	nativeOnly bool
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var cfg config
+	var moatFlags, only string
+	flag.IntVar(&cfg.runs, "runs", 7, "runs per workload and side; the median is reported")
+	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every workload's iteration count by this")
+	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "kill one run of a workload after this long")
+	flag.StringVar(&cfg.moatPath, "moat", "", "moat binary (default: go build -o TMP/moat ./cmd/moat)")
+	flag.StringVar(&moatFlags, "moat-flags", "", "extra flags for `moat run`, space-separated, placed before --")
+	flag.StringVar(&cfg.openFile, "openfile", "/etc/passwd", "host file for the open+close workload (must be visible inside moat)")
+	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
+	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,sysemu)")
+	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
+	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
+	if cfg.runs < 1 || !(cfg.scale > 0) || cfg.timeout <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -runs, -scale and -timeout must be positive")
+		return 2
+	}
+	cfg.moatFlags = strings.Fields(moatFlags)
+	if only != "" {
+		cfg.only = map[string]bool{}
+		for _, k := range strings.Split(only, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				cfg.only[k] = true
+			}
+		}
+		if len(selected(cfg, workloads(cfg))) == 0 {
+			fmt.Fprintf(os.Stderr, "bench: -only %q selects no workload\n", only)
+			return 2
+		}
+	}
+
+	if cfg.cpu >= 0 {
+		var allowed unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &allowed); err != nil || cfg.cpu >= 1024 || !allowed.IsSet(cfg.cpu) {
+			fmt.Fprintf(os.Stderr, "bench: -cpu %d: not a CPU this process may run on (nproc=%d)\n", cfg.cpu, runtime.NumCPU())
+			return 2
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := setupWorkdir(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(cfg.workdir)
+	}
+
+	b := &bench{cfg: cfg}
+	b.progress("compiling workloads in %s", cfg.workdir)
+	if err := compileWorkloads(ctx, cfg.workdir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	b.prepareMoat(ctx)
+	if cfg.cpu >= 0 { // after the builds, which may use every CPU
+		if err := bindCPU(cfg.cpu); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -cpu %d: %v\n", cfg.cpu, err)
+			return 1
+		}
+	}
+
+	rep := &Report{Machine: machine(), Runs: cfg.runs, CPU: cfg.cpu}
+	if b.moat != "" {
+		rep.Machine.Moat = b.moat
+	}
+	rep.Rows = b.measureAll(ctx, selected(cfg, workloads(cfg)))
+	for i := range rep.Rows {
+		if rep.Rows[i].failed() {
+			rep.Failed = true
+		}
+	}
+	rep.Floors = floors(rep.Rows, "getpid", []floorSpec{
+		{Key: "sysemu", Name: "raw sysemu", Target: floorTarget},
+		{Key: "sysemu-regs", Name: "raw sysemu+regs"},
+		{Key: "sysemu-pinned", Name: "raw sysemu (one CPU)"},
+		{Key: "sysemu-regs-pinned", Name: "raw sysemu+regs (one CPU)"},
+	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		rep.Failed = true
+	}
+
+	if cfg.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	} else {
+		fmt.Print(renderTable(rep))
+	}
+	if rep.Failed {
+		return 1
+	}
+	return 0
+}
+
+// bindCPU binds the calling goroutine's OS thread to one CPU. Processes
+// are started from this goroutine (os/exec forks on the calling thread),
+// so every workload process inherits the binding.
+func bindCPU(cpu int) error {
+	runtime.LockOSThread() // for the rest of the run: never unlocked
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
+}
+
+// setupWorkdir creates the work directory. The default is under /var/tmp,
+// not /tmp: inside moat /tmp is an in-memory tmpfs, so binaries and files
+// under the host's /tmp would not be there.
+func setupWorkdir(cfg *config) error {
+	if cfg.workdir != "" {
+		if err := os.MkdirAll(cfg.workdir, 0o755); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(cfg.workdir)
+		cfg.workdir = abs
+		cfg.keep = true // not ours to delete
+		return err
+	}
+	parent := "/var/tmp"
+	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+		parent = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(parent, "moat-bench-")
+	if err != nil {
+		return err
+	}
+	// MkdirTemp makes it 0700; the sandboxed program may not run as us.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	cfg.workdir = dir
+	return nil
+}
+
+// compileWorkloads writes the embedded C sources to dir and compiles each
+// into a static binary of the same base name.
+func compileWorkloads(ctx context.Context, dir string) error {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return fmt.Errorf("gcc not found (apt-get install gcc): %v", err)
+	}
+	names, err := fs.Glob(sources, "workloads/*.c")
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		src, err := sources.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		base := strings.TrimSuffix(filepath.Base(name), ".c")
+		cfile := filepath.Join(dir, base+".c")
+		if err := os.WriteFile(cfile, src, 0o644); err != nil {
+			return err
+		}
+		out, err := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(dir, base), cfile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("gcc -static -O2 %s: %v\n%s", name, err, out)
+		}
+	}
+	return nil
+}
+
+type bench struct {
+	cfg     config
+	moat    string // path of the moat binary; "" when moatErr is set
+	moatErr error
+}
+
+func (b *bench) progress(format string, args ...any) {
+	if !b.cfg.quiet {
+		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	}
+}
+
+// prepareMoat finds or builds the moat binary. A failure is remembered and
+// reported in every moat cell; the native side still runs.
+func (b *bench) prepareMoat(ctx context.Context) {
+	if b.cfg.moatPath != "" {
+		p, err := filepath.Abs(b.cfg.moatPath)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = os.Stat(p); err == nil && (st.IsDir() || st.Mode()&0o111 == 0) {
+				err = fmt.Errorf("%s is not an executable file", p)
+			}
+		}
+		if err != nil {
+			b.moatErr = fmt.Errorf("-moat: %v", err)
+			return
+		}
+		b.moat = p
+		return
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		b.moatErr = fmt.Errorf("finding the module root: %v", err)
+		return
+	}
+	out := filepath.Join(b.cfg.workdir, "moat")
+	b.progress("building ./cmd/moat")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/moat")
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.moatErr = fmt.Errorf("go build ./cmd/moat: %v: %s", err, lastLines(string(msg), 3))
+		return
+	}
+	b.moat = out
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module: run from moat's module root")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// workloads lists the rows in table order, with arguments resolved.
+func workloads(cfg config) []workload {
+	dir := cfg.workdir
+	bin := func(name string) string { return filepath.Join(dir, name) }
+	n := func(base int) string {
+		return strconv.Itoa(max(1, int(math.Round(float64(base)*cfg.scale))))
+	}
+
+	preadFile := cfg.preadFile
+	if st, err := os.Stat(preadFile); err != nil || !st.Mode().IsRegular() || st.Size() < 4096 {
+		preadFile = bin("pread") // a static binary is always far over 4 KiB
+	}
+	start := []string{bin("true")}
+	if staticELF("/bin/busybox") {
+		start = []string{"/bin/busybox", "true"}
+	}
+
+	return []workload{
+		{key: "getpid", name: "getpid (syscall)", unit: "op",
+			argv: []string{bin("getpid"), n(20000)}},
+		{key: "openclose", name: "open+close " + cfg.openFile, unit: "op",
+			argv: []string{bin("openclose"), n(5000), cfg.openFile}},
+		{key: "pread", name: "pread 4 KiB " + preadFile, unit: "op",
+			argv: []string{bin("pread"), n(10000), preadFile}},
+		{key: "pagefault", name: "page fault (64 MiB anon, per 4 KiB page)", unit: "page",
+			argv: []string{bin("pagefault"), n(4), "64"}},
+		{key: "start", name: "start+exit: " + strings.Join(start, " "), unit: "run",
+			argv: start, wall: true},
+		{key: "sysemu", name: "raw PTRACE_SYSEMU round trip", unit: "op",
+			argv: []string{bin("sysemu_raw"), n(20000), "bare"}, nativeOnly: true},
+		{key: "sysemu-regs", name: "raw PTRACE_SYSEMU + GETREGS/SETREGS", unit: "op",
+			argv: []string{bin("sysemu_raw"), n(20000), "regs"}, nativeOnly: true},
+		{key: "sysemu-pinned", name: "raw PTRACE_SYSEMU, both on one CPU", unit: "op",
+			argv: []string{bin("sysemu_raw"), n(20000), "bare", "pin"}, nativeOnly: true},
+		{key: "sysemu-regs-pinned", name: "raw SYSEMU + GETREGS/SETREGS, one CPU", unit: "op",
+			argv: []string{bin("sysemu_raw"), n(20000), "regs", "pin"}, nativeOnly: true},
+	}
+}
+
+// selected returns the workloads that -only picks: a key picks its row and
+// the rows of its variants ("sysemu" also picks "sysemu-regs").
+func selected(cfg config, all []workload) []workload {
+	var out []workload
+	for _, wl := range all {
+		if cfg.only == nil || cfg.only[wl.key] || cfg.only[strings.SplitN(wl.key, "-", 2)[0]] {
+			out = append(out, wl)
+		}
+	}
+	return out
+}
+
+// staticELF reports whether path is an ELF executable without an
+// interpreter (moat's first loader takes only static binaries).
+func staticELF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN
+}
+
+// measureAll runs every workload cfg.runs times on each side. One run
+// is a pass over all workloads, so that drift on a noisy machine spreads
+// over every row alike (the floor lines compare rows with each other), and
+// within a row the side that goes first alternates between passes. A side
+// that fails once is not run again.
+func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
+	type side struct {
+		s    *Side
+		argv []string
+	}
+	rows := make([]Row, len(wls))
+	sides := make([][2]side, len(wls))
+	for k, wl := range wls {
+		row := &rows[k]
+		*row = Row{Key: wl.key, Name: wl.name, Unit: wl.unit}
+		sides[k][0] = side{&row.Native, wl.argv}
+		if wl.nativeOnly {
+			continue
+		}
+		row.Moat = &Side{}
+		if b.moatErr != nil {
+			row.Moat.Error = b.moatErr.Error()
+		}
+		argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
+		sides[k][1] = side{row.Moat, append(append(argv, "--"), wl.argv...)}
+	}
+	for i := 0; i < b.cfg.runs && ctx.Err() == nil; i++ {
+		b.progress("run %d/%d", i+1, b.cfg.runs)
+		for k, wl := range wls {
+			order := sides[k]
+			if i%2 == 1 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, sd := range order {
+				if sd.s == nil || sd.s.Error != "" || ctx.Err() != nil {
+					continue
+				}
+				v, err := b.runOnce(ctx, sd.argv, wl.wall)
+				if err != nil {
+					sd.s.Error = err.Error()
+					continue
+				}
+				sd.s.Samples = append(sd.s.Samples, v)
+			}
+		}
+	}
+	for k := range rows {
+		rows[k].finish()
+	}
+	return rows
+}
+
+// runOnce runs argv once and returns nanoseconds: per iteration as printed
+// by the program, or, for wall, the whole process from start to exit.
+func (b *bench) runOnce(parent context.Context, argv []string, wall bool) (float64, error) {
+	ctx, cancel := context.WithTimeout(parent, b.cfg.timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Own process group, so a timeout also kills what moat started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+
+	t0 := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(t0)
+	if err != nil {
+		switch {
+		case parent.Err() != nil:
+			return 0, errors.New("interrupted")
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = fmt.Errorf("timed out after %v", b.cfg.timeout)
+		}
+		if msg := lastLines(stderr.String(), 2); msg != "" {
+			return 0, fmt.Errorf("%v: %s", err, msg)
+		}
+		return 0, err
+	}
+	if wall {
+		return float64(elapsed.Nanoseconds()), nil
+	}
+	return parseNS(stdout.String())
+}
+
+// parseNS reads the workload's result: the last non-empty line of its
+// output, a positive number of nanoseconds.
+func parseNS(out string) (float64, error) {
+	line := lastLines(out, 1)
+	v, err := strconv.ParseFloat(line, 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("want ns per iteration on stdout, got %q", oneLine(out, 80))
+	}
+	return v, nil
+}
+
+// lastLines returns the last n non-empty lines of s, joined by " | ".
+func lastLines(s string, n int) string {
+	var keep []string
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0 && len(keep) < n; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			keep = append([]string{l}, keep...)
+		}
+	}
+	return strings.Join(keep, " | ")
+}
+
+func machine() Machine {
+	m := Machine{Nproc: runtime.NumCPU(), Go: runtime.Version()}
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err == nil {
+		m.Kernel = strings.Join([]string{cstr(u.Sysname[:]), cstr(u.Release[:]), cstr(u.Machine[:])}, " ")
+	}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err == nil {
+		// "always [madvise] never": the bracketed word is the mode.
+		if _, rest, ok := strings.Cut(string(data), "["); ok {
+			m.THP, _, _ = strings.Cut(rest, "]")
+		}
+	}
+	return m
+}
+
+func cstr(b []int8) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}

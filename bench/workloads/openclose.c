@@ -1,0 +1,44 @@
+// openclose: ns per open(O_RDONLY)+close pair of one existing file.
+//
+// usage: openclose [ITERATIONS [PATH]]   (PATH defaults to /etc/passwd)
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void once(const char *path) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	if (close(fd) != 0) {
+		perror("close");
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv) {
+	long n = argc > 1 ? atol(argv[1]) : 20000;
+	const char *path = argc > 2 ? argv[2] : "/etc/passwd";
+	if (n <= 0) {
+		fprintf(stderr, "openclose: bad iteration count\n");
+		return 2;
+	}
+	for (long i = 0; i < n / 10; i++)
+		once(path);
+	long long t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		once(path);
+	long long t1 = now_ns();
+	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	return 0;
+}
