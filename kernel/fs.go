@@ -2,8 +2,8 @@ package kernel
 
 import (
 	"golang.org/x/sys/unix"
-
 	"moat/mm"
+
 	"moat/vfs"
 )
 
@@ -105,25 +105,33 @@ func (t *Task) openExecutable(path string) (*vfs.FileDescription, string, error)
 	return vfs.NewFileDescription(impl, p, unix.O_RDONLY), t.k.opts.Mounts.PathString(p), nil
 }
 
-// mappedFile adapts an open file to mm.MappableFile. It holds its own
-// reference to the file for as long as the mapping needs it.
-type mappedFile struct {
+// MappedFile adapts an open file to mm.MappableFile. Each VMA that maps it
+// holds a reference to the open file.
+type MappedFile struct {
 	f    *vfs.FileDescription
 	ctx  vfs.Context
 	name string
 }
 
-// mappable returns f as a file the memory manager can map.
-func mappable(t *Task, f *vfs.FileDescription) mm.MappableFile {
+// mappable returns f as a file the memory manager can map, with one
+// reference for the caller.
+func mappable(t *Task, f *vfs.FileDescription) *MappedFile {
 	f.IncRef()
-	return &mappedFile{f: f, ctx: t, name: t.k.opts.Mounts.PathString(f.Path())}
+	return &MappedFile{f: f, ctx: t, name: t.k.opts.Mounts.PathString(f.Path())}
 }
 
-// Mappable returns f as a file the memory manager can map.
-func (t *Task) Mappable(f *vfs.FileDescription) mm.MappableFile { return mappable(t, f) }
+// Mappable returns f as a file the memory manager can map, holding one
+// reference that the caller drops with DecRef once it has mapped it.
+func (t *Task) Mappable(f *vfs.FileDescription) *MappedFile { return mappable(t, f) }
+
+// IncRef implements mm.RefCounted.
+func (m *MappedFile) IncRef() { m.f.IncRef() }
+
+// DecRef implements mm.RefCounted.
+func (m *MappedFile) DecRef() { m.f.DecRef() }
 
 // ReadAt implements mm.MappableFile.
-func (m *mappedFile) ReadAt(dst []byte, off int64) (int, error) {
+func (m *MappedFile) ReadAt(dst []byte, off int64) (int, error) {
 	n := 0
 	for n < len(dst) {
 		got, err := m.f.Impl().Read(m.ctx, dst[n:], off+int64(n))
@@ -139,10 +147,12 @@ func (m *mappedFile) ReadAt(dst []byte, off int64) (int, error) {
 }
 
 // MapInfo implements mm.MappableFile.
-func (m *mappedFile) MapInfo() (string, uint64, uint64, int64) {
+func (m *MappedFile) MapInfo() (string, uint64, uint64, int64) {
 	st, err := m.f.Stat(m.ctx)
 	if err != nil {
 		return m.name, 0, 0, 0
 	}
 	return m.name, st.Dev, st.Ino, st.Size
 }
+
+var _ mm.MappableFile = (*MappedFile)(nil)

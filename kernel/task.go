@@ -144,7 +144,9 @@ func (t *Task) start(pa ProcessArgs) error {
 		return execError(pa.Path, err)
 	}
 	defer f.DecRef()
-	res, err := loader.Load(t.mm, mappable(t, f), k.loaderArgs(t, pa.Path, pa.Argv, pa.Envv))
+	mf := mappable(t, f)
+	res, err := loader.Load(t.mm, mf, k.loaderArgs(t, pa.Path, pa.Argv, pa.Envv))
+	mf.DecRef()
 	if err != nil {
 		return execError(pa.Path, err)
 	}

@@ -58,6 +58,25 @@ type MappableFile interface {
 	MapInfo() (name string, dev, ino uint64, size int64)
 }
 
+// RefCounted is implemented by MappableFiles that hold resources: each
+// VMA mapping the file holds a reference.
+type RefCounted interface {
+	IncRef()
+	DecRef()
+}
+
+func incRef(f MappableFile) {
+	if r, ok := f.(RefCounted); ok {
+		r.IncRef()
+	}
+}
+
+func decRef(f MappableFile) {
+	if r, ok := f.(RefCounted); ok {
+		r.DecRef()
+	}
+}
+
 // vma is one virtual memory area.
 type vma struct {
 	start, end uintptr
@@ -170,6 +189,11 @@ func (mm *MemoryManager) Release() {
 	for _, p := range mm.pmas {
 		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
 	}
+	for _, v := range mm.vmas {
+		if v.file != nil {
+			decRef(v.file)
+		}
+	}
 	mm.pmas, mm.vmas = nil, nil
 	if mm.as != nil {
 		mm.as.Release()
@@ -261,6 +285,22 @@ func (mm *MemoryManager) splitVMA(addr uintptr) {
 	mm.vmas[i+1] = &hi
 }
 
+// roomToSplit reports whether making start and end VMA boundaries keeps
+// the VMA count within maxMapCount, so that an app cannot grow the
+// sentry's VMA list without bound by splitting (Linux fails such munmap,
+// mprotect and mremap calls with ENOMEM).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) roomToSplit(start, end uintptr) bool {
+	n := len(mm.vmas)
+	for _, a := range [2]uintptr{start, end} {
+		if i := mm.vmaIndex(a); i < len(mm.vmas) && mm.vmas[i].start < a {
+			n++
+		}
+	}
+	return n <= maxMapCount
+}
+
 // insertVMA adds v, which must not overlap any VMA.
 //
 // Preconditions: mm.mu is held.
@@ -289,9 +329,20 @@ func (mm *MemoryManager) vmasIn(start, end uintptr) (lo, hi int) {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) unmap(start, end uintptr) error {
+	if start >= end {
+		return nil // splitting at start would leave two mergeable VMAs
+	}
+	if !mm.roomToSplit(start, end) {
+		return unix.ENOMEM
+	}
 	lo, hi := mm.vmasIn(start, end)
 	if lo == hi {
 		return nil
+	}
+	for _, v := range mm.vmas[lo:hi] {
+		if v.file != nil {
+			decRef(v.file)
+		}
 	}
 	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
 	mm.freeBacking(start, end)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -290,7 +291,7 @@ func (e *env) check() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, v := range m.vmas {
-		if v.start >= v.end || v.start%pg != 0 || v.end%pg != 0 || v.start < minAddr || v.end > m.maxAddr {
+		if v.start >= v.end || v.start%pg != 0 || v.end%pg != 0 || v.start < minFixedAddr || v.end > m.maxAddr {
 			t.Fatalf("bad VMA %d: %#x-%#x", i, v.start, v.end)
 		}
 		if i > 0 {
@@ -484,11 +485,15 @@ func TestMMapErrors(t *testing.T) {
 		_, err := e.mm.MMap(c.o)
 		wantErr(t, c.name, err, c.want)
 	}
-	if _, err := e.mm.MMap(MMapOpts{Addr: 0x1000, Length: pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true}); err == nil {
-		t.Fatalf("MAP_FIXED below mmap_min_addr succeeded")
-	}
+	_, err := e.mm.MMap(MMapOpts{Addr: 0, Length: pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true})
+	wantErr(t, "MAP_FIXED at page zero", err, unix.EPERM)
 	if got := e.vmaList(); len(got) != 0 {
 		t.Fatalf("failed mmaps left VMAs: %v", got)
+	}
+	// The sandbox's root may map below mmap_min_addr, but never page zero.
+	e.anon(pg, pg, rw)
+	if err := e.mm.MUnmap(pg, pg); err != nil {
+		t.Fatal(err)
 	}
 	// The last page below MaxAddr is usable.
 	e.anon(testMaxAddr-pg, pg, rw)
@@ -910,10 +915,11 @@ func TestMRemapShrinkInPlace(t *testing.T) {
 	if freed := inUse - e.mf.InUse(); freed != int64(2*pg) {
 		t.Fatalf("shrink freed %#x bytes, want %#x", freed, 2*pg)
 	}
-	// Same size: nothing changes.
-	if got, err := e.mm.MRemap(x, 2*pg, 2*pg, 0, 0); err != nil || got != x {
+	// Same size: nothing changes, and the VMA is not split.
+	if got, err := e.mm.MRemap(x, pg, pg, unix.MREMAP_MAYMOVE, 0); err != nil || got != x {
 		t.Fatalf("MRemap same size = %#x, %v", got, err)
 	}
+	e.expectVMAs(vmaStr(x, x+2*pg, rw))
 	// new_address is ignored without MREMAP_FIXED, whatever it holds.
 	if got, err := e.mm.MRemap(x, 2*pg, pg, 0, ^uintptr(0)-10); err != nil || got != x {
 		t.Fatalf("MRemap with junk new_address = %#x, %v", got, err)
@@ -1460,5 +1466,349 @@ func TestArgsAndLayoutAccessors(t *testing.T) {
 		if r := RandomPages(16); r%pg != 0 || r >= 16*pg {
 			t.Fatalf("RandomPages(16) = %#x", r)
 		}
+	}
+}
+
+// --- Randomized comparison against a page-level model. ---
+
+type modelPage struct {
+	mapped bool
+	at     platform.AccessType
+	data   []byte
+}
+
+// TestRandomOpsAgainstModel runs random mmap, munmap, mprotect, mremap,
+// madvise, copies and faults on a window of anonymous memory and compares
+// every result, and all memory contents, with a simple model. The
+// invariants (VMAs, backing, memory-file accounting, platform mappings)
+// are checked after every step.
+func TestRandomOpsAgainstModel(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomOps(t, seed, 600) })
+	}
+}
+
+func randomOps(t *testing.T, seed uint64, steps int) {
+	const (
+		w      = 0x10000000
+		npages = 40
+	)
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(seed, 99))
+	model := make([]modelPage, npages)
+	perms := []platform.AccessType{rw, ro, none, rx, rwx}
+	accesses := []platform.AccessType{platform.Read, wr, ex, rw}
+	addrOf := func(p int) uintptr { return w + uintptr(p)*pg }
+	randRange := func(maxLen int) (int, int) {
+		s := rng.IntN(npages)
+		l := 1 + rng.IntN(min(maxLen, npages-s))
+		return s, l
+	}
+	mapPages := func(s, l int, at platform.AccessType, data []byte) {
+		for i := range l {
+			d := make([]byte, pg)
+			if uintptr(i)*pg < uintptr(len(data)) {
+				copy(d, data[uintptr(i)*pg:])
+			}
+			model[s+i] = modelPage{mapped: true, at: at, data: d}
+		}
+	}
+	allUnmapped := func(s, l int) bool {
+		for i := s; i < s+l; i++ {
+			if model[i].mapped {
+				return false
+			}
+		}
+		return true
+	}
+	var log []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last ops:\n  %s", strings.Join(log[max(0, len(log)-15):], "\n  "))
+		}
+	}()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		n := max(0, len(log)-15)
+		t.Fatalf("seed %d step %d: %s\nlast ops:\n  %s\nVMAs: %v", seed, len(log), fmt.Sprintf(format, args...), strings.Join(log[n:], "\n  "), e.vmaList())
+	}
+	// copyModel walks the model like a copy of n bytes at off (a byte
+	// offset in the window) needing access need; it returns how many
+	// bytes a copy can move.
+	copyModel := func(off, n int, need platform.AccessType) int {
+		done := 0
+		for done < n {
+			p := (off + done) / int(pg)
+			if p >= npages || !model[p].mapped || model[p].at == none || !model[p].at.SupersetOf(need) {
+				break
+			}
+			done += min(n-done, (p+1)*int(pg)-(off+done))
+		}
+		return done
+	}
+	for step := range steps {
+		switch op := rng.IntN(11); op {
+		case 0, 1: // mmap MAP_FIXED or MAP_FIXED_NOREPLACE
+			s, l := randRange(8)
+			at := perms[rng.IntN(len(perms))]
+			noReplace := op == 1
+			log = append(log, fmt.Sprintf("mmap(page %d, %d pages, %v, noreplace=%v)", s, l, at, noReplace))
+			got, err := e.mm.MMap(MMapOpts{Addr: addrOf(s), Length: uintptr(l) * pg, Fixed: !noReplace, NoReplace: noReplace, Perms: at, MaxPerms: rwx, Private: true})
+			if noReplace && !allUnmapped(s, l) {
+				if !errors.Is(err, unix.EEXIST) {
+					fail("got %#x, %v; want EEXIST", got, err)
+				}
+				break
+			}
+			if err != nil || got != addrOf(s) {
+				fail("got %#x, %v", got, err)
+			}
+			mapPages(s, l, at, nil)
+		case 2: // munmap
+			s, l := randRange(10)
+			log = append(log, fmt.Sprintf("munmap(page %d, %d pages)", s, l))
+			if err := e.mm.MUnmap(addrOf(s), uintptr(l)*pg); err != nil {
+				fail("%v", err)
+			}
+			for i := s; i < s+l; i++ {
+				model[i] = modelPage{}
+			}
+		case 3: // mprotect
+			s, l := randRange(10)
+			at := perms[rng.IntN(len(perms))]
+			log = append(log, fmt.Sprintf("mprotect(page %d, %d pages, %v)", s, l, at))
+			err := e.mm.MProtect(addrOf(s), uintptr(l)*pg, at.Prot())
+			hole := false
+			for i := s; i < s+l; i++ {
+				hole = hole || !model[i].mapped
+			}
+			if hole {
+				if !errors.Is(err, unix.ENOMEM) {
+					fail("got %v, want ENOMEM", err)
+				}
+				break
+			}
+			if err != nil {
+				fail("%v", err)
+			}
+			for i := s; i < s+l; i++ {
+				model[i].at = at
+			}
+		case 4, 5: // CopyOut, CopyIn
+			off := rng.IntN(npages * int(pg))
+			n := rng.IntN(3*int(pg)) + 1
+			if rng.IntN(4) == 0 {
+				n = rng.IntN(16) + 1
+			}
+			if op == 4 {
+				log = append(log, fmt.Sprintf("CopyOut(+%#x, %d)", off, n))
+				data := pattern(n, byte(step))
+				got, err := e.mm.CopyOut(w+uintptr(off), data)
+				want := copyModel(off, n, wr)
+				if got != want || (err != nil) != (want < n) {
+					fail("got %d, %v; want %d", got, err, want)
+				}
+				for i := range want {
+					model[(off+i)/int(pg)].data[(off+i)%int(pg)] = data[i]
+				}
+			} else {
+				log = append(log, fmt.Sprintf("CopyIn(+%#x, %d)", off, n))
+				buf := make([]byte, n)
+				got, err := e.mm.CopyIn(w+uintptr(off), buf)
+				want := copyModel(off, n, platform.Read)
+				if got != want || (err != nil) != (want < n) {
+					fail("got %d, %v; want %d", got, err, want)
+				}
+				for i := range want {
+					if m := model[(off+i)/int(pg)].data[(off+i)%int(pg)]; buf[i] != m {
+						fail("byte %d: got %#x, model %#x", i, buf[i], m)
+					}
+				}
+			}
+		case 6: // madvise(MADV_DONTNEED)
+			s, l := randRange(10)
+			log = append(log, fmt.Sprintf("madvise(page %d, %d pages, DONTNEED)", s, l))
+			err := e.mm.MAdvise(addrOf(s), uintptr(l)*pg, unix.MADV_DONTNEED)
+			if allMapped := !slicesAny(model[s:s+l], func(p modelPage) bool { return !p.mapped }); allMapped != (err == nil) {
+				fail("got %v, all mapped %v", err, allMapped)
+			}
+			for i := s; i < s+l; i++ {
+				if model[i].mapped {
+					clear(model[i].data)
+				}
+			}
+		case 7, 8: // fault
+			p := rng.IntN(npages)
+			at := accesses[rng.IntN(len(accesses))]
+			log = append(log, fmt.Sprintf("fault(page %d, %v)", p, at))
+			err := e.mm.HandleFault(addrOf(p)+uintptr(rng.IntN(int(pg))), at)
+			m := model[p]
+			if ok := m.mapped && m.at != none && m.at.SupersetOf(at); ok != (err == nil) {
+				fail("got %v, model page %+v", err, m.at)
+			}
+			if err == nil {
+				// The platform mapping shows the model's bytes.
+				fp := e.as.pages[addrOf(p)]
+				if !bytes.Equal(e.mf.Bytes(platform.FileRange{Offset: fp.off, Length: pg}), m.data) {
+					fail("platform page %d differs from the model", p)
+				}
+			}
+		case 9, 10: // mremap
+			s, l := randRange(6)
+			l2 := 1 + rng.IntN(8)
+			var flags int
+			var dst int
+			switch rng.IntN(3) {
+			case 1:
+				flags = unix.MREMAP_MAYMOVE
+			case 2:
+				flags = unix.MREMAP_MAYMOVE | unix.MREMAP_FIXED
+				dst = rng.IntN(npages)
+				if dst+l2 > npages {
+					continue
+				}
+			}
+			if flags&unix.MREMAP_FIXED == 0 && s+l2 > npages {
+				continue // could grow in place out of the window
+			}
+			log = append(log, fmt.Sprintf("mremap(page %d, %d pages -> %d pages, flags %#x, page %d)", s, l, l2, flags, dst))
+			got, err := e.mm.MRemap(addrOf(s), uintptr(l)*pg, uintptr(l2)*pg, flags, addrOf(dst))
+			// The model's VMA: the run of same-permission pages around s.
+			if !model[s].mapped {
+				if !errors.Is(err, unix.EFAULT) {
+					fail("got %#x, %v; want EFAULT", got, err)
+				}
+				break
+			}
+			runEnd := s
+			for runEnd < npages && model[runEnd].mapped && model[runEnd].at == model[s].at {
+				runEnd++
+			}
+			if runEnd < s+l {
+				if !errors.Is(err, unix.EFAULT) {
+					fail("got %#x, %v; want EFAULT (run ends at page %d)", got, err, runEnd)
+				}
+				break
+			}
+			at := model[s].at
+			old := make([]byte, 0, uintptr(l)*pg)
+			for i := s; i < s+l; i++ {
+				old = append(old, model[i].data...)
+			}
+			unmapModel := func(a, n int) {
+				for i := a; i < a+n && i < npages; i++ {
+					model[i] = modelPage{}
+				}
+			}
+			switch {
+			case flags&unix.MREMAP_FIXED != 0:
+				if dst < s+l && s < dst+l2 {
+					if !errors.Is(err, unix.EINVAL) {
+						fail("overlapping MREMAP_FIXED: got %#x, %v", got, err)
+					}
+					break
+				}
+				if err != nil || got != addrOf(dst) {
+					fail("got %#x, %v", got, err)
+				}
+				unmapModel(dst, l2)
+				unmapModel(s, l)
+				mapPages(dst, l2, at, old)
+			case l2 <= l:
+				if err != nil || got != addrOf(s) {
+					fail("shrink: got %#x, %v", got, err)
+				}
+				unmapModel(s+l2, l-l2)
+			case runEnd == s+l && allUnmapped(s+l, l2-l):
+				if err != nil || got != addrOf(s) {
+					fail("grow in place: got %#x, %v", got, err)
+				}
+				mapPages(s, l2, at, old)
+			case flags&unix.MREMAP_MAYMOVE != 0:
+				if err != nil || (got >= w && got < w+npages*pg) {
+					fail("move: got %#x, %v", got, err)
+				}
+				want := append(old, make([]byte, uintptr(l2-l)*pg)...)
+				if b, err := e.peek(got, len(want)); err != nil || !bytes.Equal(b, want) {
+					fail("moved contents differ (%v)", err)
+				}
+				unmapModel(s, l)
+				if err := e.mm.MUnmap(got, uintptr(l2)*pg); err != nil {
+					fail("%v", err)
+				}
+			default:
+				if !errors.Is(err, unix.ENOMEM) {
+					fail("got %#x, %v; want ENOMEM", got, err)
+				}
+			}
+		}
+		e.check()
+		// Compare every page with the model.
+		for p := range model {
+			b, err := e.peek(addrOf(p), int(pg))
+			if model[p].mapped != (err == nil) {
+				fail("page %d: mapped %v, peek error %v", p, model[p].mapped, err)
+			}
+			if err == nil && !bytes.Equal(b, model[p].data) {
+				fail("page %d differs from the model", p)
+			}
+		}
+	}
+	// Everything the window used goes back to the memory file.
+	if err := e.mm.MUnmap(w, npages*pg); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.mf.InUse(); got != e.base {
+		t.Fatalf("InUse = %#x after unmapping everything, want %#x", got, e.base)
+	}
+}
+
+func slicesAny[T any](s []T, f func(T) bool) bool {
+	for _, v := range s {
+		if f(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMaxMapCount(t *testing.T) {
+	e := newEnv(t)
+	const x = 0x10000000
+	e.anon(x, 4*pg, rw)
+	e.write(x, pattern(int(4*pg), 73))
+	// Fill the VMA list up to the limit with separate one-page VMAs.
+	e.mm.mu.Lock()
+	for i := range uintptr(maxMapCount - 1) {
+		a := 0x100000000 + i*2*pg
+		e.mm.vmas = append(e.mm.vmas, &vma{start: a, end: a + pg, perms: rw, maxPerms: rwx, private: true})
+	}
+	e.mm.mu.Unlock()
+	e.check()
+	// Nothing may split a VMA now.
+	wantErr(t, "mprotect splitting at the limit", e.mm.MProtect(x+pg, pg, unix.PROT_READ), unix.ENOMEM)
+	wantErr(t, "munmap splitting at the limit", e.mm.MUnmap(x+pg, pg), unix.ENOMEM)
+	_, err := e.mm.MRemap(x+pg, pg, pg, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, 0x20000000)
+	wantErr(t, "mremap splitting at the limit", err, unix.ENOMEM)
+	_, err = e.mm.MRemap(x+pg, pg, 2*pg, unix.MREMAP_MAYMOVE, 0)
+	wantErr(t, "mremap moving part of a VMA at the limit", err, unix.ENOMEM)
+	_, err = e.mm.MMap(MMapOpts{Length: pg, Perms: ro, MaxPerms: rwx, Private: true})
+	wantErr(t, "mmap at the limit", err, unix.ENOMEM)
+	if got := e.mm.Brk(testBrkStart + pg); got != testBrkStart {
+		t.Fatalf("brk at the limit = %#x, want the old break", got)
+	}
+	if got := len(e.vmaList()); got != maxMapCount {
+		t.Fatalf("%d VMAs, want %d", got, maxMapCount)
+	}
+	e.expectBytes(x, pattern(int(4*pg), 73))
+	// Changing whole VMAs needs no split and still works.
+	if err := e.mm.MProtect(x, 4*pg, unix.PROT_READ); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.mm.MUnmap(x, 4*pg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.mm.MMap(MMapOpts{Length: pg, Perms: ro, MaxPerms: rwx, Private: true}); err != nil {
+		t.Fatalf("mmap below the limit: %v", err)
 	}
 }

@@ -25,7 +25,8 @@ type MMapOpts struct {
 	Name      string // "[stack]", "[heap]" ...
 }
 
-// MMap creates a mapping and returns its address.
+// MMap creates a mapping and returns its address. A file mapping takes
+// its own reference to the file (see RefCounted).
 func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	length := memory.RoundUp(o.Length)
 	if length == 0 {
@@ -73,6 +74,9 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	}
 	if len(mm.vmas) >= maxMapCount {
 		return 0, unix.ENOMEM
+	}
+	if o.File != nil {
+		incRef(o.File) // the VMA's own reference
 	}
 	mm.insertVMA(&vma{
 		start: addr, end: addr + length,
@@ -177,6 +181,9 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 		}
 		cur = mm.vmas[i].end
 	}
+	if !mm.roomToSplit(addr, end) {
+		return unix.ENOMEM
+	}
 	lo, hi := mm.vmasIn(addr, end)
 	for _, v := range mm.vmas[lo:hi] {
 		v.perms = at
@@ -275,6 +282,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 //
 // Preconditions: mm.mu is held; [to, to+newSize) is free.
 func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, error) {
+	if !mm.roomToSplit(from, from+oldSize) {
+		return 0, unix.ENOMEM
+	}
 	lo, hi := mm.vmasIn(from, from+oldSize)
 	if hi-lo != 1 {
 		return 0, unix.EFAULT

@@ -94,7 +94,9 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			// a mapping behaves like a private one.
 			o.Private = true
 		}
-		o.File = t.Mappable(f)
+		mf := t.Mappable(f)
+		defer mf.DecRef()
+		o.File = mf
 		o.Offset = off
 	} else if !o.Private {
 		// Shared anonymous memory is private to this process until fork

@@ -72,3 +72,13 @@ func setRegset(pid int, buf []byte) error {
 	}
 	return nil
 }
+
+// currentCPU returns the CPU the calling thread runs on.
+func currentCPU() (int, error) {
+	var cpu uint32
+	_, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(cpu), nil
+}
