@@ -130,6 +130,7 @@ func TestFPState(t *testing.T) {
 		t.Fatalf("xsave area is %d bytes, want >= 512", len(fp))
 	}
 	fp[160] = 0xab // xmm0 byte 0
+	fp[512] |= 2   // XSTATE_BV: the SSE component is in use, not in its init state
 	if err := ctx.SetFPState(as, fp); err != nil {
 		t.Fatal(err)
 	}
