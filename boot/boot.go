@@ -19,6 +19,7 @@ import (
 	"moat/fs/hostfd"
 	"moat/fs/hostfs"
 	"moat/fs/memfs"
+	"moat/fs/overlay"
 
 	"moat/fs/proc"
 	"moat/kernel"
@@ -75,8 +76,10 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 	}
 	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755})
-	root := lower
-	_ = upper
+	root, err := overlay.New(lower, upper)
+	if err != nil {
+		return nil, fmt.Errorf("building the root overlay: %w", err)
+	}
 	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 
 	s := &Sandbox{mounts: ns}

@@ -34,9 +34,11 @@
 // host device. O_PATH opens succeed and hold no host fd.
 //
 // Stat reports the host's st_dev and st_ino, so ls -i and find see what
-// they see natively.
+// they see natively. Attributes are reused for up to an attribute timeout
+// (DefaultAttrTimeout, one second, as FUSE does) after a host stat of the
+// same inode; file data and directory listings are always read fresh.
 //
-// hostfs has no locks.
+// hostfs has no locks (only atomics).
 package hostfs
 
 import (
@@ -44,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -55,7 +58,22 @@ type FS struct {
 	rootFD int
 	root   *Inode
 	closed atomic.Bool
+	// attrTimeout is how long, in nanoseconds, Stat may answer from the
+	// attributes an earlier host stat of the same inode returned.
+	attrTimeout atomic.Int64
 }
+
+// DefaultAttrTimeout is how long Stat reuses the attributes of an earlier
+// host stat of the same inode (like FUSE's attr_timeout, whose default is
+// also one second). Path resolution stats every component several times;
+// without this each of those would be three host system calls. Changes
+// made on the host become visible to Stat after at most this long; file
+// data and directory listings are always read fresh.
+const DefaultAttrTimeout = time.Second
+
+// SetAttrTimeout changes how long Stat reuses host attributes; 0 makes
+// every Stat ask the host.
+func (fs *FS) SetAttrTimeout(d time.Duration) { fs.attrTimeout.Store(int64(d)) }
 
 // resolveFlags confine every host path lookup to the tree.
 const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
@@ -98,6 +116,7 @@ func Open(rootDir string) (*FS, error) {
 		return nil, fmt.Errorf("hostfs: openat2 on %s: %w", rootDir, err)
 	}
 	unix.Close(probe)
+	fs.attrTimeout.Store(int64(DefaultAttrTimeout))
 	fs.root = &Inode{fs: fs, rel: ".", typ: unix.S_IFDIR, dev: st.Dev}
 	return fs, nil
 }
@@ -177,9 +196,29 @@ type Inode struct {
 	typ    uint32 // file type bits at lookup
 	dev    uint64 // st_dev at lookup, to notice mount crossings
 	sealed bool   // root of a pseudo filesystem: nothing below is reachable
+
+	attrs atomic.Pointer[cachedStat] // the last host stat, see DefaultAttrTimeout
+}
+
+type cachedStat struct {
+	st vfs.Stat
+	at time.Time
+}
+
+// remember records st as the inode's current attributes.
+func (in *Inode) remember(st *unix.Stat_t) vfs.Stat {
+	vst := convertStat(st)
+	if in.fs.attrTimeout.Load() > 0 {
+		in.attrs.Store(&cachedStat{st: vst, at: time.Now()})
+	}
+	return vst
 }
 
 var _ vfs.Inode = (*Inode)(nil)
+
+// Type returns the file type bits (unix.S_IF*) the inode had when it was
+// looked up.
+func (in *Inode) Type() uint32 { return in.typ }
 
 // Path returns the inode's path relative to the root ("." for the root).
 func (in *Inode) Path() string { return in.rel }
@@ -248,11 +287,15 @@ func (fs *FS) statPath(rel string) (unix.Stat_t, error) {
 
 // Stat implements vfs.Inode.
 func (in *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	if c := in.attrs.Load(); c != nil && time.Since(c.at) < time.Duration(in.fs.attrTimeout.Load()) {
+		return c.st, nil
+	}
 	st, err := in.fs.statPath(in.rel)
 	if err != nil {
+		in.attrs.Store(nil)
 		return vfs.Stat{}, err
 	}
-	return convertStat(&st), nil
+	return in.remember(&st), nil
 }
 
 // Lookup implements vfs.Inode.
@@ -283,6 +326,7 @@ func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if c.typ == unix.S_IFDIR && c.dev != in.dev {
 		c.sealed = sealedFS(fd)
 	}
+	c.remember(&st)
 	return c, nil
 }
 

@@ -386,3 +386,35 @@ func TestClosed(t *testing.T) {
 	_, err := r.Lookup(c0, "file.txt")
 	wantErr(t, err, unix.EBADF)
 }
+
+func TestAttrTimeout(t *testing.T) {
+	dir, fs := tree(t)
+	p := filepath.Join(dir, "file.txt")
+	fs.SetAttrTimeout(time.Hour)
+	in := lookup(t, fs.Root(), "file.txt")
+	must(t, os.Chmod(p, 0600))
+	st, err := in.Stat(c0)
+	must(t, err)
+	if st.Mode&0777 != 0644 {
+		t.Fatalf("within the timeout Stat should reuse the lookup's attributes, got %o", st.Mode)
+	}
+	// Data is always fresh.
+	must(t, os.WriteFile(p, []byte("changed"), 0600))
+	f, err := in.Open(c0, unix.O_RDONLY)
+	must(t, err)
+	buf := make([]byte, 20)
+	n, _ := f.Read(c0, buf, 0)
+	f.Release()
+	if string(buf[:n]) != "changed" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	fs.SetAttrTimeout(0)
+	st, err = in.Stat(c0)
+	must(t, err)
+	if st.Mode&0777 != 0600 || st.Size != 7 {
+		t.Fatalf("without a timeout Stat must ask the host: %+v", st)
+	}
+	must(t, os.Remove(p))
+	_, err = in.Stat(c0)
+	wantErr(t, err, unix.ENOENT)
+}

@@ -128,7 +128,7 @@ func (fs *FS) timeNow() vfs.Timespec {
 // Preconditions: fs.mu is held (or fs is not yet shared). The caller
 // checked the inode limit.
 func (fs *FS) newInodeLocked(mode, uid, gid uint32, now vfs.Timespec) *Inode {
-	in := &Inode{fs: fs, ino: fs.nextIno, mode: mode, uid: uid, gid: gid,
+	in := &Inode{fs: fs, ino: fs.nextIno, ftype: mode & unix.S_IFMT, mode: mode, uid: uid, gid: gid,
 		atime: now, mtime: now, ctime: now, btime: now}
 	fs.nextIno++
 	fs.inodes++
@@ -138,8 +138,9 @@ func (fs *FS) newInodeLocked(mode, uid, gid uint32, now vfs.Timespec) *Inode {
 // Inode is a memfs file, directory, symlink or whiteout. It implements
 // vfs.Inode.
 type Inode struct {
-	fs  *FS
-	ino uint64
+	fs    *FS
+	ino   uint64
+	ftype uint32 // file type bits; never changes
 
 	// All fields below are guarded by fs.mu.
 	mode                       uint32
@@ -169,7 +170,11 @@ type Inode struct {
 
 var _ vfs.Inode = (*Inode)(nil)
 
-func (in *Inode) typ() uint32 { return in.mode & unix.S_IFMT }
+func (in *Inode) typ() uint32 { return in.ftype }
+
+// Type returns the file type bits (unix.S_IFREG, S_IFDIR, S_IFLNK; whiteouts
+// are S_IFCHR).
+func (in *Inode) Type() uint32 { return in.ftype }
 
 // IsDir reports whether the inode is a directory.
 func (in *Inode) IsDir() bool { return in.typ() == unix.S_IFDIR }
@@ -507,7 +512,7 @@ func (in *Inode) maybeFreeLocked() {
 	in.fs.inodes--
 }
 
-// visibleEntriesLocked reports whether directory d has an entry that is not
+// hasVisibleLocked reports whether directory d has an entry that is not
 // a whiteout.
 //
 // Preconditions: fs.mu is held.

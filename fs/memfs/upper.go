@@ -66,6 +66,13 @@ func (in *Inode) Origin() (dev, ino uint64, ok bool) {
 	return in.originDev, in.originIno, in.hasOrigin
 }
 
+// SetOrigin records the lower st_dev and st_ino that Origin reports.
+func (in *Inode) SetOrigin(dev, ino uint64) {
+	in.fs.mu.Lock()
+	defer in.fs.mu.Unlock()
+	in.originDev, in.originIno, in.hasOrigin = dev, ino, true
+}
+
 // SetAttr sets the attributes of in as copy-up does, ctime included.
 func (in *Inode) SetAttr(a Attr) {
 	in.fs.mu.Lock()
