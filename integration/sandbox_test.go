@@ -329,3 +329,36 @@ func TestNoStubLeft(t *testing.T) {
 		requireGone(t, procs, "after moat exited normally")
 	})
 }
+
+// TestRootfs runs busybox in a sandbox whose root is a directory holding
+// nothing but busybox: the app sees that tree (plus moat's own /dev, /proc
+// and /tmp), not the host's, and cannot walk out of it with "..".
+func TestRootfs(t *testing.T) {
+	t.Parallel()
+	if !fileExists("/bin/busybox") {
+		t.Skip("needs /bin/busybox (busybox-static)")
+	}
+	root := hostTempDir(t)
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runMoat(t, []string{"--rootfs", root}, []string{"/bin/busybox", "ls", "/", "/../../.."}, "")
+	want := "/:\nbin\ndev\nproc\ntmp\n\n/../../..:\nbin\ndev\nproc\ntmp\n"
+	if code != 0 || out != want {
+		t.Fatalf("ls / in --rootfs sandbox: status %d, stdout %q, want %q\nstderr: %s", code, out, want, errOut)
+	}
+	_, errOut, code = runMoat(t, []string{"--rootfs", root}, []string{"/bin/busybox", "cat", "/etc/passwd"}, "")
+	if code == 0 || !strings.Contains(errOut, "No such file") {
+		t.Fatalf("cat /etc/passwd in a rootfs without it: status %d, stderr %q; want a failure", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "dev")); err == nil {
+		t.Errorf("moat created mount point %s/dev on the host; it must live in the in-memory layer", root)
+	}
+}
