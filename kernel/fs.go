@@ -2,8 +2,9 @@ package kernel
 
 import (
 	"golang.org/x/sys/unix"
-	"moat/mm"
 
+	"moat/loader"
+	"moat/mm"
 	"moat/vfs"
 )
 
@@ -95,8 +96,13 @@ func (t *Task) openExecutable(path string) (*vfs.FileDescription, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return nil, "", unix.EACCES
+	switch {
+	case st.IsDir():
+		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "is a directory, not an executable"}
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not a regular file, cannot be executed"}
+	case st.Mode&0o111 == 0:
+		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not executable (no execute permission)"}
 	}
 	impl, err := p.Inode().Open(t, unix.O_RDONLY)
 	if err != nil {
