@@ -2,6 +2,7 @@ package loader
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"golang.org/x/sys/unix"
 
@@ -173,10 +174,14 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	if stackExec {
 		stackPerms = platform.AnyAccess
 	}
+	// NoReplace: a (hostile) executable whose segments reach up to where
+	// the stack lands must fail to load, not lose a segment to the stack.
 	if _, err := m.MMap(mm.MMapOpts{
-		Addr: stackTop - stackSize, Length: stackSize, Fixed: true,
+		Addr: stackTop - stackSize, Length: stackSize, NoReplace: true,
 		Perms: stackPerms, MaxPerms: platform.AnyAccess, Private: true, GrowsDown: true, Name: "[stack]",
-	}); err != nil {
+	}); errors.Is(err, unix.EEXIST) {
+		return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map stack: the executable's segments are in the way"}
+	} else if err != nil {
 		return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map stack: " + err.Error()}
 	}
 

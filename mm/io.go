@@ -187,13 +187,11 @@ func (mm *MemoryManager) Accessible(addr uintptr, n int, at platform.AccessType)
 		if v == nil || !v.perms.SupersetOf(at) || v.perms == platform.NoAccess {
 			break
 		}
-		cur = min(end, v.limit())
-		if cur <= v.start {
+		lim := v.limit()
+		if lim <= cur { // past the end of a mapped file: SIGBUS
 			break
 		}
-	}
-	if cur < addr {
-		return 0
+		cur = min(end, lim)
 	}
 	return int(cur - addr)
 }

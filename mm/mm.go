@@ -16,6 +16,7 @@
 package mm
 
 import (
+	"reflect"
 	"sort"
 	"sync"
 
@@ -48,7 +49,8 @@ const (
 )
 
 // MappableFile is a file the app maps: the memory manager copies its data
-// into private pages on demand.
+// into private pages on demand. Adjacent mappings of one file merge only
+// if its dynamic type is comparable (a pointer, typically).
 type MappableFile interface {
 	// ReadAt reads like io.ReaderAt: fewer bytes than asked mean end of
 	// file.
@@ -272,6 +274,7 @@ func (mm *MemoryManager) splitVMA(addr uintptr) {
 	hi.start = addr
 	if hi.file != nil {
 		hi.off += int64(addr - v.start)
+		incRef(hi.file) // each VMA holds its own reference
 	}
 	v.end = addr
 	if v.growsDown {
@@ -358,6 +361,9 @@ func (mm *MemoryManager) mergeAdjacent() {
 	for _, v := range mm.vmas {
 		if n := len(out); n > 0 && canMerge(out[n-1], v) {
 			out[n-1].end = v.end
+			if v.file != nil {
+				decRef(v.file) // out[n-1] keeps its reference to the same file
+			}
 			if v.name != "" { // parts of a stack: the upper one is named
 				out[n-1].name = v.name
 			}
@@ -371,7 +377,7 @@ func (mm *MemoryManager) mergeAdjacent() {
 
 func canMerge(a, b *vma) bool {
 	if a.end != b.start || a.perms != b.perms || a.maxPerms != b.maxPerms || a.private != b.private ||
-		a.growsDown != b.growsDown || a.file != b.file {
+		a.growsDown != b.growsDown || !sameFile(a.file, b.file) {
 		return false
 	}
 	// The parts of a split stack rejoin (only the upper one is named);
@@ -380,6 +386,19 @@ func canMerge(a, b *vma) bool {
 		return false
 	}
 	return a.file == nil || a.off+int64(a.end-a.start) == b.off
+}
+
+// sameFile reports whether a and b are the same file. Comparing
+// interfaces with == panics when their dynamic type is not comparable (a
+// slice, a map, a struct holding one), so such files never compare equal.
+func sameFile(a, b MappableFile) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if reflect.TypeOf(a) != reflect.TypeOf(b) || !reflect.ValueOf(a).Comparable() {
+		return false
+	}
+	return a == b
 }
 
 // --- Backing. ---

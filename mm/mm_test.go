@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -120,9 +121,20 @@ func (a *fakeAS) unmapped(addr, length uintptr) bool {
 // --- Fake mappable file. ---
 
 type fakeFile struct {
-	name     string
-	dev, ino uint64
-	data     []byte
+	name      string
+	dev, ino  uint64
+	data      []byte
+	refs      int // references held by VMAs (mm.RefCounted)
+	underflow bool
+}
+
+func (f *fakeFile) IncRef() { f.refs++ }
+
+func (f *fakeFile) DecRef() {
+	f.refs--
+	if f.refs < 0 {
+		f.underflow = true
+	}
 }
 
 func (f *fakeFile) ReadAt(dst []byte, off int64) (int, error) {
@@ -305,6 +317,18 @@ func (e *env) check() {
 		}
 		if v.file != nil && v.off%int64(pg) != 0 {
 			t.Fatalf("VMA %#x-%#x has unaligned file offset %#x", v.start, v.end, v.off)
+		}
+	}
+	// Each VMA holds exactly one reference to its file.
+	refs := map[*fakeFile]int{}
+	for _, v := range m.vmas {
+		if f, ok := v.file.(*fakeFile); ok {
+			refs[f]++
+		}
+	}
+	for f, n := range refs {
+		if f.refs != n || f.underflow {
+			t.Fatalf("file %s has %d references (underflow %v), %d VMAs map it", f.name, f.refs, f.underflow, n)
 		}
 	}
 	vmaAt := func(addr uintptr) *vma {
@@ -570,7 +594,6 @@ func TestCopyEFAULT(t *testing.T) {
 	e.anon(x, 2*pg, rw)
 	e.anon(x+4*pg, pg, none)
 	e.anon(x+6*pg, pg, ro)
-	e.write(x+6*pg, nil)
 
 	e.expectFault(x+2*pg, 1)             // unmapped
 	e.expectFault(x-1, 1)                // unmapped, below
@@ -1810,5 +1833,134 @@ func TestMaxMapCount(t *testing.T) {
 	}
 	if _, err := e.mm.MMap(MMapOpts{Length: pg, Perms: ro, MaxPerms: rwx, Private: true}); err != nil {
 		t.Fatalf("mmap below the limit: %v", err)
+	}
+}
+
+func TestAccessible(t *testing.T) {
+	e := newEnv(t)
+	const x = 0x10000000
+	e.anon(x, 2*pg, rw)
+	e.anon(x+2*pg, pg, ro)
+	e.anon(x+4*pg, pg, rw)
+	f := newFakeFile(int(pg), 79) // one page of file in a 4-page mapping
+	const y = 0x20000000
+	e.mmap(MMapOpts{Addr: y, Length: 4 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f})
+	for _, c := range []struct {
+		addr uintptr
+		n    int
+		at   platform.AccessType
+		want int
+	}{
+		{x, int(2 * pg), wr, int(2 * pg)},
+		{x + 10, int(4 * pg), wr, int(2*pg) - 10}, // stops at the read-only VMA
+		{x + 10, int(4 * pg), platform.Read, int(3*pg) - 10},
+		{x + 3*pg, 10, platform.Read, 0}, // hole
+		{x + pg, 0, platform.Read, 0},
+		{y, int(4 * pg), platform.Read, int(pg)}, // the file's end
+		{y + 2*pg, 10, platform.Read, 0},         // beyond the file's end
+		{y + pg, 10, platform.Read, 0},
+		{testMaxAddr - 8, 100, platform.Read, 0},
+		{^uintptr(0) - 8, 100, platform.Read, 0},
+	} {
+		done := make(chan int, 1)
+		go func() { done <- e.mm.Accessible(c.addr, c.n, c.at) }()
+		select {
+		case got := <-done:
+			if got != c.want {
+				t.Errorf("Accessible(%#x, %d, %v) = %d, want %d", c.addr, c.n, c.at, got, c.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Accessible(%#x, %d, %v) hangs", c.addr, c.n, c.at)
+		}
+	}
+	// Nothing was backed or mapped.
+	if e.mf.InUse() != e.base || len(e.as.maps) != 0 {
+		t.Fatalf("Accessible backed or mapped memory")
+	}
+}
+
+func TestFileReferences(t *testing.T) {
+	e := newEnv(t)
+	f := newFakeFile(int(8*pg), 83)
+	const x = 0x10000000
+	e.mmap(MMapOpts{Addr: x, Length: 8 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true, File: f})
+	if f.refs != 1 {
+		t.Fatalf("mmap took %d references, want 1", f.refs)
+	}
+	// Split in three (each part holds a reference), rejoin, split again.
+	if err := e.mm.MProtect(x+2*pg, 2*pg, unix.PROT_READ); err != nil {
+		t.Fatal(err)
+	}
+	e.check()
+	if f.refs != 3 {
+		t.Fatalf("after splitting into 3 VMAs: %d references", f.refs)
+	}
+	if err := e.mm.MProtect(x, 8*pg, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		t.Fatal(err)
+	}
+	e.check()
+	if f.refs != 1 {
+		t.Fatalf("after merging back into 1 VMA: %d references", f.refs)
+	}
+	// Punch a hole, replace a page with MAP_FIXED, move a piece away.
+	if err := e.mm.MUnmap(x+pg, pg); err != nil {
+		t.Fatal(err)
+	}
+	e.anon(x+3*pg, pg, rw)
+	to, err := e.mm.MRemap(x+5*pg, pg, 2*pg, unix.MREMAP_MAYMOVE, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.check()
+	e.expectBytes(to, f.data[5*pg:7*pg])
+	if err := e.mm.MUnmap(x, 3*pg); err != nil {
+		t.Fatal(err)
+	}
+	e.check()
+	// Mapping the same file twice, contiguously: the VMAs merge and keep
+	// one reference between them.
+	g := newFakeFile(int(4*pg), 89)
+	const y = 0x20000000
+	e.mmap(MMapOpts{Addr: y, Length: 2 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: g})
+	e.mmap(MMapOpts{Addr: y + 2*pg, Length: 2 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: g, Offset: int64(2 * pg)})
+	if l := e.vmaList(); len(l) != 5 || g.refs != 1 {
+		t.Fatalf("contiguous mappings of one file: VMAs %v, %d references", l, g.refs)
+	}
+	e.expectBytes(y, g.data)
+	e.mm.Release()
+	if f.refs != 0 || g.refs != 0 || f.underflow || g.underflow {
+		t.Fatalf("after Release: references %d (underflow %v), %d (underflow %v)", f.refs, f.underflow, g.refs, g.underflow)
+	}
+}
+
+// sliceFile is a MappableFile whose dynamic type is not comparable.
+type sliceFile []byte
+
+func (f sliceFile) ReadAt(dst []byte, off int64) (int, error) {
+	return (&fakeFile{data: f}).ReadAt(dst, off)
+}
+func (f sliceFile) MapInfo() (string, uint64, uint64, int64) { return "slice", 0, 0, int64(len(f)) }
+
+func TestUncomparableFile(t *testing.T) {
+	e := newEnv(t)
+	f := sliceFile(pattern(int(4*pg), 97))
+	const x = 0x10000000
+	// Adjacent mappings of "the same" uncomparable file must neither
+	// panic nor merge.
+	e.mmap(MMapOpts{Addr: x, Length: 2 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f})
+	e.mmap(MMapOpts{Addr: x + 2*pg, Length: 2 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f, Offset: int64(2 * pg)})
+	if err := e.mm.MProtect(x+pg, 2*pg, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.mm.MProtect(x, 4*pg, unix.PROT_READ); err != nil {
+		t.Fatal(err)
+	}
+	e.expectBytes(x, f)
+	if !sameFile(nil, nil) || sameFile(f, nil) || sameFile(nil, f) || sameFile(f, f) {
+		t.Fatalf("sameFile with nil or uncomparable files")
+	}
+	g := newFakeFile(1, 1)
+	if !sameFile(g, g) || sameFile(g, newFakeFile(1, 1)) || sameFile(g, f) {
+		t.Fatalf("sameFile with pointers")
 	}
 }

@@ -1,0 +1,281 @@
+package memory
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"moat/platform"
+)
+
+func newFile(t *testing.T, size int64) *File {
+	t.Helper()
+	f, err := New("memory-test", size)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		unix.Munmap(f.mapping)
+		unix.Close(f.fd)
+	})
+	return f
+}
+
+// checkInvariants verifies the allocator's bookkeeping: the free list is
+// sorted, coalesced, page aligned and below end, nothing free touches end,
+// and allocated plus free bytes add up to end.
+func checkInvariants(t *testing.T, f *File) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var free int64
+	for i, r := range f.free {
+		if r.Length == 0 || r.Offset%PageSize != 0 || r.Length%PageSize != 0 {
+			t.Fatalf("free[%d] = %+v: empty or unaligned", i, r)
+		}
+		if i > 0 {
+			prev := f.free[i-1]
+			if prev.Offset+int64(prev.Length) >= r.Offset {
+				t.Fatalf("free[%d] = %+v and free[%d] = %+v overlap or are not coalesced", i-1, prev, i, r)
+			}
+		}
+		if r.Offset+int64(r.Length) >= f.end {
+			t.Fatalf("free[%d] = %+v reaches end %#x: should have gone back to the bump allocator", i, r, f.end)
+		}
+		free += int64(r.Length)
+	}
+	if f.inUse+free != f.end {
+		t.Fatalf("inUse %#x + free %#x != end %#x", f.inUse, free, f.end)
+	}
+	if f.end > f.size || f.inUse < 0 {
+		t.Fatalf("end %#x size %#x inUse %#x", f.end, f.size, f.inUse)
+	}
+}
+
+func mustAllocate(t *testing.T, f *File, n uintptr) platform.FileRange {
+	t.Helper()
+	fr, err := f.Allocate(n)
+	if err != nil {
+		t.Fatalf("Allocate(%#x): %v", n, err)
+	}
+	return fr
+}
+
+func TestNewRoundsSize(t *testing.T) {
+	f := newFile(t, 3*PageSize+1)
+	if f.size != 4*PageSize {
+		t.Fatalf("size = %#x, want %#x", f.size, 4*PageSize)
+	}
+	if f.FD() < 0 {
+		t.Fatalf("FD = %d", f.FD())
+	}
+}
+
+func TestAllocateRoundsAndAligns(t *testing.T) {
+	f := newFile(t, 1<<20)
+	a := mustAllocate(t, f, 1)
+	b := mustAllocate(t, f, PageSize+1)
+	if a.Length != PageSize || b.Length != 2*PageSize {
+		t.Fatalf("lengths %#x %#x, want %#x %#x", a.Length, b.Length, PageSize, 2*PageSize)
+	}
+	if a.Offset%PageSize != 0 || b.Offset%PageSize != 0 {
+		t.Fatalf("unaligned offsets %#x %#x", a.Offset, b.Offset)
+	}
+	if a.Offset < b.Offset+int64(b.Length) && b.Offset < a.Offset+int64(a.Length) {
+		t.Fatalf("ranges overlap: %+v %+v", a, b)
+	}
+	if got := f.InUse(); got != 3*PageSize {
+		t.Fatalf("InUse = %#x, want %#x", got, 3*PageSize)
+	}
+	if _, err := f.Allocate(0); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("Allocate(0) = %v, want EINVAL", err)
+	}
+	if got := len(f.Bytes(b)); got != 2*PageSize {
+		t.Fatalf("len(Bytes) = %d", got)
+	}
+	checkInvariants(t, f)
+}
+
+func TestFreeCoalesces(t *testing.T) {
+	f := newFile(t, 1<<20)
+	var rs []platform.FileRange
+	for range 5 {
+		rs = append(rs, mustAllocate(t, f, PageSize))
+	}
+	// Free 1 and 3, then 2: the three must coalesce into one range.
+	f.Free(rs[1])
+	f.Free(rs[3])
+	checkInvariants(t, f)
+	if len(f.free) != 2 {
+		t.Fatalf("free list %+v, want 2 ranges", f.free)
+	}
+	f.Free(rs[2])
+	checkInvariants(t, f)
+	if len(f.free) != 1 || f.free[0] != (platform.FileRange{Offset: rs[1].Offset, Length: 3 * PageSize}) {
+		t.Fatalf("free list %+v, want one range of 3 pages at %#x", f.free, rs[1].Offset)
+	}
+	// A 3-page allocation must reuse the coalesced hole rather than grow.
+	end := f.end
+	got := mustAllocate(t, f, 3*PageSize)
+	if got.Offset != rs[1].Offset || f.end != end {
+		t.Fatalf("3-page allocation at %#x (end %#x -> %#x), want the hole at %#x", got.Offset, end, f.end, rs[1].Offset)
+	}
+	checkInvariants(t, f)
+}
+
+func TestFreeTopReturnsToBump(t *testing.T) {
+	f := newFile(t, 1<<20)
+	a := mustAllocate(t, f, PageSize)
+	b := mustAllocate(t, f, 2*PageSize)
+	c := mustAllocate(t, f, PageSize)
+	f.Free(b)
+	f.Free(c) // coalesces with b and reaches the top
+	checkInvariants(t, f)
+	if len(f.free) != 0 || f.end != a.Offset+int64(a.Length) {
+		t.Fatalf("free %+v end %#x, want empty list and end %#x", f.free, f.end, a.Offset+int64(a.Length))
+	}
+	f.Free(a)
+	checkInvariants(t, f)
+	if f.end != 0 || f.InUse() != 0 {
+		t.Fatalf("end %#x InUse %#x after freeing everything", f.end, f.InUse())
+	}
+}
+
+func TestFreeZeroLengthIsNoop(t *testing.T) {
+	f := newFile(t, 1<<20)
+	mustAllocate(t, f, PageSize)
+	f.Free(platform.FileRange{})
+	checkInvariants(t, f)
+	if f.InUse() != PageSize {
+		t.Fatalf("InUse = %#x", f.InUse())
+	}
+}
+
+func TestZeroedAfterFreeAllocate(t *testing.T) {
+	f := newFile(t, 1<<20)
+	a := mustAllocate(t, f, 2*PageSize)
+	guard := mustAllocate(t, f, PageSize) // keeps a off the top of the file
+	for i := range f.Bytes(a) {
+		f.Bytes(a)[i] = 0xa5
+	}
+	f.Free(a)
+	b := mustAllocate(t, f, 2*PageSize)
+	if b.Offset != a.Offset {
+		t.Fatalf("reallocation at %#x, want %#x", b.Offset, a.Offset)
+	}
+	for i, c := range f.Bytes(b) {
+		if c != 0 {
+			t.Fatalf("byte %d = %#x after Free+Allocate, want 0", i, c)
+		}
+	}
+	// Freeing the top of the file and allocating it again must zero too.
+	copy(f.Bytes(guard), "dirty")
+	f.Free(guard)
+	g := mustAllocate(t, f, PageSize)
+	if g.Offset != guard.Offset {
+		t.Fatalf("top reallocation at %#x, want %#x", g.Offset, guard.Offset)
+	}
+	if string(f.Bytes(g)[:5]) != "\x00\x00\x00\x00\x00" {
+		t.Fatalf("top page not zeroed: %q", f.Bytes(g)[:5])
+	}
+}
+
+func TestDecommitZeroesButKeepsAllocated(t *testing.T) {
+	f := newFile(t, 1<<20)
+	a := mustAllocate(t, f, PageSize)
+	copy(f.Bytes(a), "hello")
+	f.Decommit(a)
+	if string(f.Bytes(a)[:5]) != "\x00\x00\x00\x00\x00" {
+		t.Fatalf("Decommit left %q", f.Bytes(a)[:5])
+	}
+	if f.InUse() != PageSize {
+		t.Fatalf("InUse = %#x after Decommit", f.InUse())
+	}
+}
+
+func TestENOMEMWhenFull(t *testing.T) {
+	f := newFile(t, 8*PageSize)
+	var rs []platform.FileRange
+	for range 8 {
+		rs = append(rs, mustAllocate(t, f, PageSize))
+	}
+	if _, err := f.Allocate(PageSize); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("Allocate on a full file = %v, want ENOMEM", err)
+	}
+	if f.InUse() != 8*PageSize {
+		t.Fatalf("failed Allocate changed InUse to %#x", f.InUse())
+	}
+	// Two separate free pages do not make room for two contiguous ones.
+	f.Free(rs[2])
+	f.Free(rs[5])
+	if _, err := f.Allocate(2 * PageSize); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("Allocate(2 pages) with fragmented free space = %v, want ENOMEM", err)
+	}
+	if got := mustAllocate(t, f, PageSize); got.Offset != rs[2].Offset {
+		t.Fatalf("first fit at %#x, want %#x", got.Offset, rs[2].Offset)
+	}
+	// Huge and overflowing requests fail cleanly.
+	if _, err := f.Allocate(1 << 40); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("Allocate(1TiB) = %v, want ENOMEM", err)
+	}
+	if _, err := f.Allocate(^uintptr(0) - 2*PageSize); err == nil {
+		t.Fatalf("Allocate(near max uintptr) succeeded")
+	}
+	checkInvariants(t, f)
+}
+
+func TestInUseAccounting(t *testing.T) {
+	f := newFile(t, 1<<24)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var live []platform.FileRange
+	var want int64
+	for i := range 2000 {
+		if len(live) > 0 && rng.IntN(2) == 0 {
+			j := rng.IntN(len(live))
+			f.Free(live[j])
+			want -= int64(live[j].Length)
+			live = append(live[:j], live[j+1:]...)
+		} else {
+			n := uintptr(rng.IntN(8*PageSize) + 1)
+			fr, err := f.Allocate(n)
+			if err != nil {
+				t.Fatalf("step %d: Allocate(%#x): %v", i, n, err)
+			}
+			// The new range must not overlap any live one.
+			for _, l := range live {
+				if fr.Offset < l.Offset+int64(l.Length) && l.Offset < fr.Offset+int64(fr.Length) {
+					t.Fatalf("step %d: %+v overlaps live %+v", i, fr, l)
+				}
+			}
+			live = append(live, fr)
+			want += int64(fr.Length)
+		}
+		if got := f.InUse(); got != want {
+			t.Fatalf("step %d: InUse = %#x, want %#x", i, got, want)
+		}
+		checkInvariants(t, f)
+	}
+	for _, l := range live {
+		f.Free(l)
+	}
+	checkInvariants(t, f)
+	if f.InUse() != 0 || f.end != 0 || len(f.free) != 0 {
+		t.Fatalf("after freeing everything: InUse %#x end %#x free %+v", f.InUse(), f.end, f.free)
+	}
+}
+
+func TestRound(t *testing.T) {
+	for _, c := range []struct{ in, up, down uintptr }{
+		{0, 0, 0}, {1, PageSize, 0}, {PageSize, PageSize, PageSize}, {PageSize + 1, 2 * PageSize, PageSize},
+		{^uintptr(0), 0, ^uintptr(0) &^ (PageSize - 1)},
+	} {
+		if got := RoundUp(c.in); got != c.up {
+			t.Errorf("RoundUp(%#x) = %#x, want %#x", c.in, got, c.up)
+		}
+		if got := RoundDown(c.in); got != c.down {
+			t.Errorf("RoundDown(%#x) = %#x, want %#x", c.in, got, c.down)
+		}
+	}
+}
