@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -107,10 +108,25 @@ func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus
 		return
 	}
 	started <- nil
-	t.run()
+	t.runSafely()
 	st := t.exitStatus
 	t.release()
 	done <- st
+}
+
+// runSafely runs the task, turning a sentry bug (a panic while serving the
+// app) into the app being killed, with the details in the log, rather than
+// a crash of the whole sentry with a stack trace.
+func (t *Task) runSafely() {
+	defer func() {
+		if r := recover(); r != nil {
+			t.k.log.Error("internal error in the sentry; the app is killed", "tid", t.tid, "panic", r,
+				"syscall", t.regs.Orig_rax, "rip", fmt.Sprintf("%#x", t.regs.Rip))
+			t.k.log.Debug("stack", "trace", string(debug.Stack()))
+			t.exitWithSignal(unix.SIGKILL)
+		}
+	}()
+	t.run()
 }
 
 func (t *Task) start(pa ProcessArgs) error {
