@@ -42,8 +42,8 @@ func (t *FDTable) Get(fd int32) (*FileDescription, error) {
 // EINVAL when min is out of range (F_DUPFD).
 func (t *FDTable) Install(f *FileDescription, min int32, cloexec bool, limit uint64) (int32, error) {
 	lim := effectiveLimit(limit)
-	if min < 0 || int64(min) >= lim {
-		return -1, unix.EINVAL
+	if min < 0 || min > 0 && int64(min) >= lim {
+		return -1, unix.EINVAL // F_DUPFD past the limit
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -18,8 +18,12 @@ type FileDescription struct {
 	impl FileImpl
 	path Path // zero for files that have no place in the namespace (pipes)
 
+	// accMode is the access mode and O_PATH, fixed at open; flags are the
+	// status flags, which F_SETFL changes.
+	accMode uint32
+	flags   atomic.Uint32
+
 	mu      sync.Mutex
-	flags   uint32 // access mode and status flags
 	off     int64
 	dirents []Dirent // directory listing snapshot taken at the first getdents
 	dirPos  int      // next entry of dirents to return, counting "." and ".."
@@ -27,7 +31,9 @@ type FileDescription struct {
 
 // NewFileDescription returns a description with one reference.
 func NewFileDescription(impl FileImpl, path Path, flags uint32) *FileDescription {
-	fd := &FileDescription{impl: impl, path: path, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)}
+	flags &^= unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC
+	fd := &FileDescription{impl: impl, path: path, accMode: flags & (unix.O_ACCMODE | unix.O_PATH)}
+	fd.flags.Store(flags)
 	fd.refs.Store(1)
 	return fd
 }
@@ -49,28 +55,29 @@ func (f *FileDescription) Impl() FileImpl { return f.impl }
 func (f *FileDescription) Path() Path { return f.path }
 
 // Flags returns the access mode and status flags (F_GETFL).
-func (f *FileDescription) Flags() uint32 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.flags
-}
+func (f *FileDescription) Flags() uint32 { return f.flags.Load() }
 
 // SetFlags replaces the changeable status flags (F_SETFL); others are
 // ignored as Linux ignores them.
 func (f *FileDescription) SetFlags(flags uint32) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.flags = f.flags&^statusFlags | flags&statusFlags
+	for {
+		old := f.flags.Load()
+		if f.flags.CompareAndSwap(old, old&^statusFlags|flags&statusFlags) {
+			return
+		}
+	}
 }
 
+// readable and writable are false for O_PATH descriptions, whose access mode
+// bits read as O_RDONLY but which allow no I/O (EBADF, as in Linux).
 func (f *FileDescription) readable() bool {
-	acc := f.flags & unix.O_ACCMODE
-	return acc == unix.O_RDONLY || acc == unix.O_RDWR
+	acc := f.accMode & unix.O_ACCMODE
+	return f.accMode&unix.O_PATH == 0 && (acc == unix.O_RDONLY || acc == unix.O_RDWR)
 }
 
 func (f *FileDescription) writable() bool {
-	acc := f.flags & unix.O_ACCMODE
-	return acc == unix.O_WRONLY || acc == unix.O_RDWR
+	acc := f.accMode & unix.O_ACCMODE
+	return f.accMode&unix.O_PATH == 0 && (acc == unix.O_WRONLY || acc == unix.O_RDWR)
 }
 
 // Readable reports whether the description was opened for reading.
@@ -143,20 +150,24 @@ func (f *FileDescription) Write(ctx Context, src []byte, off int64) (int, error)
 		}
 		return f.impl.Write(ctx, src, 0)
 	}
-	if off >= 0 {
+	appending := f.flags.Load()&unix.O_APPEND != 0
+	if off >= 0 && !appending {
 		return f.impl.Write(ctx, src, off)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.flags&unix.O_APPEND != 0 {
+	pos := f.off
+	if appending { // pwrite on an O_APPEND file appends too, as on Linux
 		st, err := f.Stat(ctx)
 		if err != nil {
 			return 0, err
 		}
-		f.off = st.Size
+		pos = st.Size
 	}
-	n, err := f.impl.Write(ctx, src, f.off)
-	f.off += int64(n)
+	n, err := f.impl.Write(ctx, src, pos)
+	if off < 0 { // pwrite leaves the file offset alone
+		f.off = pos + int64(n)
+	}
 	return n, err
 }
 
@@ -166,6 +177,9 @@ const maxOffset = 1<<63 - 1
 
 // Seek implements lseek(2).
 func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error) {
+	if f.Flags()&unix.O_PATH != 0 {
+		return 0, unix.EBADF
+	}
 	if f.isStream() {
 		return 0, unix.ESPIPE
 	}
@@ -222,6 +236,9 @@ func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error
 // full), then deliver; the position advances past every entry emit accepted
 // only if deliver succeeds. "." and ".." come first.
 func (f *FileDescription) ReadDir(ctx Context, ns *MountNamespace, root Path, emit func(Dirent) bool, deliver func() error) error {
+	if f.Flags()&unix.O_PATH != 0 {
+		return unix.EBADF
+	}
 	if f.path.Dentry == nil {
 		return unix.ENOTDIR
 	}

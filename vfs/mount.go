@@ -109,6 +109,11 @@ func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 	if !st.IsDir() {
 		return unix.ENOTDIR
 	}
+	if at.Dentry == at.Mount.root {
+		// at is the root of a mount, which is what resolving a mount
+		// point returns: mounting here would stack on that mount.
+		return unix.EBUSY
+	}
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if at.Mount.children == nil {

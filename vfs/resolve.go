@@ -18,14 +18,17 @@ type Resolver struct {
 // the final component is returned itself rather than followed (O_NOFOLLOW,
 // lstat); a trailing slash always follows and requires a directory.
 func (r *Resolver) Resolve(ctx Context, path string, follow bool) (Path, error) {
-	parent, name, trailing, err := r.resolveParent(ctx, path)
+	// One budget for the whole resolution: Linux counts every link
+	// followed, in the directory part and at the end, against
+	// MAXSYMLINKS.
+	budget := SymlinkMax
+	parent, name, trailing, err := r.resolveParent(ctx, path, &budget)
 	if err != nil {
 		return Path{}, err
 	}
 	if name == "" { // the path was "/" or resolved entirely by "." and ".."
 		return parent, nil
 	}
-	budget := SymlinkMax
 	return r.finish(ctx, parent, name, follow || trailing, trailing, &budget)
 }
 
@@ -35,6 +38,12 @@ func (r *Resolver) Resolve(ctx Context, path string, follow bool) (Path, error) 
 // component is "" when path names "/" itself, and "." or ".." when path
 // ends with one (callers reject those as Linux does).
 func (r *Resolver) ResolveParent(ctx Context, path string) (dir Path, name string, trailingSlash bool, err error) {
+	budget := SymlinkMax
+	return r.resolveParentBudget(ctx, path, &budget)
+}
+
+// resolveParentBudget is ResolveParent following at most *budget links.
+func (r *Resolver) resolveParentBudget(ctx Context, path string, budget *int) (dir Path, name string, trailingSlash bool, err error) {
 	if path == "" {
 		return Path{}, "", false, unix.ENOENT
 	}
@@ -50,8 +59,7 @@ func (r *Resolver) ResolveParent(ctx Context, path string) (dir Path, name strin
 	if len(comps) == 0 {
 		return cur, "", trailingSlash, nil
 	}
-	budget := SymlinkMax
-	cur, err = r.walk(ctx, cur, comps[:len(comps)-1], &budget)
+	cur, err = r.walk(ctx, cur, comps[:len(comps)-1], budget)
 	if err != nil {
 		return Path{}, "", false, err
 	}
@@ -60,8 +68,8 @@ func (r *Resolver) ResolveParent(ctx Context, path string) (dir Path, name strin
 
 // resolveParent is ResolveParent with "." and ".." as the last component
 // already applied, so that the name it returns is a real child name or "".
-func (r *Resolver) resolveParent(ctx Context, path string) (Path, string, bool, error) {
-	dir, name, trailing, err := r.ResolveParent(ctx, path)
+func (r *Resolver) resolveParent(ctx Context, path string, budget *int) (Path, string, bool, error) {
+	dir, name, trailing, err := r.resolveParentBudget(ctx, path, budget)
 	if err != nil {
 		return Path{}, "", false, err
 	}
@@ -138,14 +146,20 @@ func (r *Resolver) requireDir(ctx Context, p Path) error {
 }
 
 // followLinks follows p while it is a symlink. dir is the directory p was
-// found in, against which relative targets resolve.
+// found in, against which relative targets resolve. A target ending in a
+// slash requires the link to lead to a directory, as a trailing slash in a
+// path does.
 func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, error) {
+	mustBeDir := false
 	for {
 		st, err := p.Inode().Stat(ctx)
 		if err != nil {
 			return Path{}, err
 		}
 		if !st.IsSymlink() {
+			if mustBeDir && !st.IsDir() {
+				return Path{}, unix.ENOTDIR
+			}
 			return p, nil
 		}
 		if *budget == 0 {
@@ -158,6 +172,9 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 		}
 		if target == "" {
 			return Path{}, unix.ENOENT
+		}
+		if target[len(target)-1] == '/' {
+			mustBeDir = true
 		}
 		start := dir
 		if target[0] == '/' {
