@@ -329,6 +329,9 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	size := max(int(int32(uint32(a[2]))), 0)
 	var buf []byte
 	tooSmall := false
+	// d_off is the offset of the next entry: directory offsets count
+	// entries, so lseek/seekdir to it resumes there.
+	next, _ := f.Seek(t, 0, unix.SEEK_CUR)
 	err = f.ReadDir(t, t.Kernel().Mounts(), t.Root(), func(d vfs.Dirent) bool {
 		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
 		if len(buf)+reclen > size {
@@ -337,7 +340,8 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		rec := make([]byte, reclen)
 		le.PutUint64(rec[0:], d.Ino)
-		le.PutUint64(rec[8:], uint64(len(buf)+reclen)) // d_off: a cookie past this entry
+		next++
+		le.PutUint64(rec[8:], uint64(next))
 		le.PutUint16(rec[16:], uint16(reclen))
 		rec[18] = d.Type
 		copy(rec[19:], d.Name)

@@ -225,8 +225,14 @@ func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error
 		return 0, unix.EINVAL
 	}
 	f.off = n
-	if f.dirents != nil && n == 0 {
-		f.dirents, f.dirPos = nil, 0 // rewinddir sees new entries
+	if f.dirents != nil {
+		// A directory's offset counts entries (telldir/seekdir cookies
+		// are the d_off values getdents reports).
+		if n == 0 {
+			f.dirents, f.dirPos = nil, 0 // rewinddir sees new entries
+		} else {
+			f.dirPos = int(min(n, int64(len(f.dirents))))
+		}
 	}
 	return n, nil
 }
