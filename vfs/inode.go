@@ -182,3 +182,72 @@ type Seeker interface {
 type Sink interface {
 	DiscardsWrites() bool
 }
+
+// CheckName validates a single path component as a filesystem receives
+// it. vfs never passes invalid ones; filesystems check anyway so that a
+// buggy or hostile caller cannot corrupt their trees.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return unix.ENOENT
+	case len(name) > NameMax:
+		return unix.ENAMETOOLONG
+	case name == "." || name == "..":
+		return unix.EINVAL
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return unix.EINVAL
+		}
+	}
+	return nil
+}
+
+// CheckRenameTypes applies rename(2)'s rules on the kinds of the source
+// and an existing destination: a directory may only replace a directory,
+// and a non-directory only a non-directory. exchange (RENAME_EXCHANGE)
+// swaps any two kinds.
+func CheckRenameTypes(srcDir, dstExists, dstDir, exchange bool) error {
+	if exchange || !dstExists {
+		return nil
+	}
+	if srcDir && !dstDir {
+		return unix.ENOTDIR
+	}
+	if !srcDir && dstDir {
+		return unix.EISDIR
+	}
+	return nil
+}
+
+// NotDir provides the directory operations of an inode that is not a
+// directory, each failing with ENOTDIR; leaf inodes embed it.
+type NotDir struct{}
+
+// Lookup implements Inode.
+func (NotDir) Lookup(ctx Context, name string) (Inode, error) { return nil, unix.ENOTDIR }
+
+// ReadDir implements Inode.
+func (NotDir) ReadDir(ctx Context) ([]Dirent, error) { return nil, unix.ENOTDIR }
+
+// Create implements Inode.
+func (NotDir) Create(ctx Context, name string, mode uint32) (Inode, error) {
+	return nil, unix.ENOTDIR
+}
+
+// Mkdir implements Inode.
+func (NotDir) Mkdir(ctx Context, name string, mode uint32) error { return unix.ENOTDIR }
+
+// Symlink implements Inode.
+func (NotDir) Symlink(ctx Context, name, target string) error { return unix.ENOTDIR }
+
+// Unlink implements Inode.
+func (NotDir) Unlink(ctx Context, name string) error { return unix.ENOTDIR }
+
+// Rmdir implements Inode.
+func (NotDir) Rmdir(ctx Context, name string) error { return unix.ENOTDIR }
+
+// Rename implements Inode.
+func (NotDir) Rename(ctx Context, oldName string, newDir Inode, newName string, flags uint32) error {
+	return unix.ENOTDIR
+}

@@ -249,6 +249,7 @@ func (dirFile) Release()                                                  {}
 
 // Symlink is a symbolic link of /dev.
 type Symlink struct {
+	vfs.NotDir
 	fs     *fs
 	ino    uint64
 	target string
@@ -261,11 +262,6 @@ func (l *Symlink) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	return st, nil
 }
 
-// Lookup implements vfs.Inode.
-func (l *Symlink) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	return nil, unix.ENOTDIR
-}
-
 // Open implements vfs.Inode. vfs follows symlinks before opening, so this
 // is reached only for O_NOFOLLOW opens.
 func (l *Symlink) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
@@ -275,33 +271,9 @@ func (l *Symlink) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 // Readlink implements vfs.Inode.
 func (l *Symlink) Readlink(ctx vfs.Context) (string, error) { return l.target, nil }
 
-// ReadDir implements vfs.Inode.
-func (l *Symlink) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) { return nil, unix.ENOTDIR }
-
-// Create implements vfs.Inode.
-func (l *Symlink) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	return nil, unix.ENOTDIR
-}
-
-// Mkdir implements vfs.Inode.
-func (l *Symlink) Mkdir(ctx vfs.Context, name string, mode uint32) error { return unix.ENOTDIR }
-
-// Symlink implements vfs.Inode.
-func (l *Symlink) Symlink(ctx vfs.Context, name, target string) error { return unix.ENOTDIR }
-
-// Unlink implements vfs.Inode.
-func (l *Symlink) Unlink(ctx vfs.Context, name string) error { return unix.ENOTDIR }
-
-// Rmdir implements vfs.Inode.
-func (l *Symlink) Rmdir(ctx vfs.Context, name string) error { return unix.ENOTDIR }
-
-// Rename implements vfs.Inode.
-func (l *Symlink) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
-	return unix.ENOTDIR
-}
-
 // Device is a character device inode.
 type Device struct {
+	vfs.NotDir
 	fs   *fs
 	ino  uint64
 	kind kind
@@ -315,11 +287,6 @@ func (d *Device) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	return st, nil
 }
 
-// Lookup implements vfs.Inode.
-func (d *Device) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	return nil, unix.ENOTDIR
-}
-
 // Open implements vfs.Inode. O_TRUNC is accepted and ignored, as Linux
 // ignores it on character devices.
 func (d *Device) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
@@ -328,31 +295,6 @@ func (d *Device) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 
 // Readlink implements vfs.Inode.
 func (d *Device) Readlink(ctx vfs.Context) (string, error) { return "", unix.EINVAL }
-
-// ReadDir implements vfs.Inode.
-func (d *Device) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) { return nil, unix.ENOTDIR }
-
-// Create implements vfs.Inode.
-func (d *Device) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	return nil, unix.ENOTDIR
-}
-
-// Mkdir implements vfs.Inode.
-func (d *Device) Mkdir(ctx vfs.Context, name string, mode uint32) error { return unix.ENOTDIR }
-
-// Symlink implements vfs.Inode.
-func (d *Device) Symlink(ctx vfs.Context, name, target string) error { return unix.ENOTDIR }
-
-// Unlink implements vfs.Inode.
-func (d *Device) Unlink(ctx vfs.Context, name string) error { return unix.ENOTDIR }
-
-// Rmdir implements vfs.Inode.
-func (d *Device) Rmdir(ctx vfs.Context, name string) error { return unix.ENOTDIR }
-
-// Rename implements vfs.Inode.
-func (d *Device) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
-	return unix.ENOTDIR
-}
 
 // File is an open device. It ignores offsets: every position reads and
 // writes the same way.

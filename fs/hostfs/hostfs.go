@@ -230,23 +230,6 @@ func (in *Inode) child(name string) string {
 	return in.rel + "/" + name
 }
 
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return unix.ENOENT
-	case len(name) > vfs.NameMax:
-		return unix.ENAMETOOLONG
-	case name == "." || name == "..":
-		return unix.EINVAL
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == 0 {
-			return unix.EINVAL
-		}
-	}
-	return nil
-}
-
 func convertStat(st *unix.Stat_t) vfs.Stat {
 	return vfs.Stat{
 		Dev:     st.Dev,
@@ -300,7 +283,7 @@ func (in *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
 
 // Lookup implements vfs.Inode.
 func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	if in.typ != unix.S_IFDIR {
@@ -470,7 +453,7 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 
 // exists reports whether the entry name of directory in exists.
 func (in *Inode) exists(name string) bool {
-	if checkName(name) != nil || in.typ != unix.S_IFDIR || in.sealed {
+	if vfs.CheckName(name) != nil || in.typ != unix.S_IFDIR || in.sealed {
 		return false
 	}
 	_, err := in.fs.statPath(in.child(name))

@@ -195,25 +195,6 @@ func creds(ctx vfs.Context) (uint32, uint32) {
 	return ctx.UID(), ctx.GID()
 }
 
-// checkName validates a single path component. vfs never passes invalid
-// ones; this keeps hostile or buggy callers from corrupting the tree.
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return unix.ENOENT
-	case len(name) > vfs.NameMax:
-		return unix.ENAMETOOLONG
-	case name == "." || name == "..":
-		return unix.EINVAL
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == 0 {
-			return unix.EINVAL
-		}
-	}
-	return nil
-}
-
 func tsLE(a, b vfs.Timespec) bool {
 	return a.Sec < b.Sec || a.Sec == b.Sec && a.Nsec <= b.Nsec
 }
@@ -264,7 +245,7 @@ func (in *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
 
 // Lookup implements vfs.Inode.
 func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	in.fs.mu.Lock()
@@ -416,7 +397,7 @@ func (d *Inode) createLocked(ctx vfs.Context, name string, mode uint32, target s
 
 // Create implements vfs.Inode.
 func (d *Inode) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	d.fs.mu.Lock()
@@ -437,7 +418,7 @@ func (d *Inode) Mkdir(ctx vfs.Context, name string, mode uint32) error {
 // MkdirOpaque is Mkdir that returns the new directory and can mark it
 // opaque (overlay support).
 func (d *Inode) MkdirOpaque(ctx vfs.Context, name string, mode uint32, opaque bool) (*Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	d.fs.mu.Lock()
@@ -447,7 +428,7 @@ func (d *Inode) MkdirOpaque(ctx vfs.Context, name string, mode uint32, opaque bo
 
 // Symlink implements vfs.Inode.
 func (d *Inode) Symlink(ctx vfs.Context, name, target string) error {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()
@@ -463,7 +444,7 @@ func (d *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if !ok || t.fs != d.fs {
 		return unix.EXDEV
 	}
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()
@@ -554,7 +535,7 @@ func (d *Inode) Unlink(ctx vfs.Context, name string) error {
 	if name == "." || name == ".." {
 		return unix.EISDIR
 	}
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()
@@ -584,7 +565,7 @@ func (d *Inode) Rmdir(ctx vfs.Context, name string) error {
 	case "..":
 		return unix.ENOTEMPTY
 	}
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()
@@ -639,7 +620,7 @@ func (d *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 		if n == "." || n == ".." {
 			return unix.EBUSY
 		}
-		if err := checkName(n); err != nil {
+		if err := vfs.CheckName(n); err != nil {
 			return err
 		}
 	}
@@ -682,16 +663,11 @@ func (d *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 	if src == dst {
 		return nil
 	}
-	if !exchange && dst != nil {
-		if srcDir && !dstDir {
-			return unix.ENOTDIR
-		}
-		if !srcDir && dstDir {
-			return unix.EISDIR
-		}
-		if dstDir && dst.hasVisibleLocked() {
-			return unix.ENOTEMPTY
-		}
+	if err := vfs.CheckRenameTypes(srcDir, dst != nil, dstDir, exchange); err != nil {
+		return err
+	}
+	if !exchange && dstDir && dst.hasVisibleLocked() {
+		return unix.ENOTEMPTY
 	}
 	if flags&unix.RENAME_WHITEOUT != 0 && dstWhiteout == nil && fs.inodes >= fs.maxInodes {
 		return unix.ENOSPC

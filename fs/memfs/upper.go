@@ -87,7 +87,7 @@ func (in *Inode) SetAttr(a Attr) {
 // (ENOTEMPTY otherwise); they are dropped with it. d's mtime and ctime are
 // updated as for unlink.
 func (d *Inode) Whiteout(ctx vfs.Context, name string) error {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	fs := d.fs
@@ -185,7 +185,7 @@ type CopyUp struct {
 // A whiteout at name is replaced; any other entry is EEXIST. Directories
 // are created non-opaque.
 func (d *Inode) CopyUpEntry(name string, c CopyUp) (*Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	switch c.Type {

@@ -110,23 +110,6 @@ func attrOf(st *vfs.Stat) memfs.Attr {
 	return memfs.Attr{Mode: st.Mode & 07777, UID: st.UID, GID: st.GID, Atime: st.Atime, Mtime: st.Mtime, Ctime: st.Ctime}
 }
 
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return unix.ENOENT
-	case len(name) > vfs.NameMax:
-		return unix.ENAMETOOLONG
-	case name == "." || name == "..":
-		return unix.EINVAL
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == 0 {
-			return unix.EINVAL
-		}
-	}
-	return nil
-}
-
 // cachedChild returns the live child inode called name, if any.
 func (n *Inode) cachedChild(name string) *Inode {
 	n.fs.cacheMu.Lock()
@@ -246,7 +229,7 @@ func lowerType(ctx vfs.Context, l vfs.Inode) (uint32, error) {
 
 // Lookup implements vfs.Inode.
 func (n *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	n.fs.mu.RLock()
@@ -379,7 +362,7 @@ func (n *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 // mknod creates the entry name in directory n with makeUpper, after copying
 // n up.
 func (n *Inode) mknod(ctx vfs.Context, name string, makeUpper func(dir *memfs.Inode) (*memfs.Inode, error)) (*Inode, error) {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
 	fs := n.fs
@@ -451,7 +434,7 @@ func (n *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if t.typ == unix.S_IFDIR {
 		return unix.EPERM
 	}
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	fs := n.fs
@@ -532,7 +515,7 @@ func (n *Inode) removeLocked(ctx vfs.Context, name string, c *Inode) error {
 
 // Unlink implements vfs.Inode.
 func (n *Inode) Unlink(ctx vfs.Context, name string) error {
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	n.fs.mu.Lock()
@@ -555,7 +538,7 @@ func (n *Inode) Rmdir(ctx vfs.Context, name string) error {
 	case "..":
 		return unix.ENOTEMPTY
 	}
-	if err := checkName(name); err != nil {
+	if err := vfs.CheckName(name); err != nil {
 		return err
 	}
 	n.fs.mu.Lock()
@@ -606,7 +589,7 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 		if s == "." || s == ".." {
 			return unix.EBUSY
 		}
-		if err := checkName(s); err != nil {
+		if err := vfs.CheckName(s); err != nil {
 			return err
 		}
 	}
@@ -672,13 +655,8 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 	if src == dst {
 		return nil
 	}
-	if !exchange && dst != nil {
-		if srcDir && !dstDir {
-			return unix.ENOTDIR
-		}
-		if !srcDir && dstDir {
-			return unix.EISDIR
-		}
+	if err := vfs.CheckRenameTypes(srcDir, dst != nil, dstDir, exchange); err != nil {
+		return err
 	}
 	if srcDir && src.lower != nil || exchange && dstDir && dst.lower != nil {
 		return unix.EXDEV

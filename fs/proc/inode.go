@@ -433,26 +433,9 @@ func (dirFile) Read(ctx vfs.Context, dst []byte, off int64) (int, error)  { retu
 func (dirFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) { return 0, unix.EBADF }
 func (dirFile) Release()                                                  {}
 
-// notDir provides the directory operations of inodes that are not
-// directories.
-type notDir struct{}
-
-func (notDir) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) { return nil, unix.ENOTDIR }
-func (notDir) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error)          { return nil, unix.ENOTDIR }
-func (notDir) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	return nil, unix.ENOTDIR
-}
-func (notDir) Mkdir(ctx vfs.Context, name string, mode uint32) error { return unix.ENOTDIR }
-func (notDir) Symlink(ctx vfs.Context, name, target string) error    { return unix.ENOTDIR }
-func (notDir) Unlink(ctx vfs.Context, name string) error             { return unix.ENOTDIR }
-func (notDir) Rmdir(ctx vfs.Context, name string) error              { return unix.ENOTDIR }
-func (notDir) Rename(ctx vfs.Context, o string, nd vfs.Inode, n string, f uint32) error {
-	return unix.ENOTDIR
-}
-
 // link is a symbolic link.
 type link struct {
-	notDir
+	vfs.NotDir
 	fs   *filesystem
 	kind linkKind
 	pid  int32 // for exe, cwd and fd links
@@ -552,7 +535,7 @@ func (l *link) Readlink(ctx vfs.Context) (string, error) {
 
 // file is a generated regular file.
 type file struct {
-	notDir
+	vfs.NotDir
 	fs   *filesystem
 	kind fileKind
 	pid  int32 // for files of a /proc/PID directory
