@@ -160,6 +160,14 @@ func checkPerm(t *kernel.Task, in vfs.Inode, want uint32) error {
 	if err != nil {
 		return err
 	}
+	return checkMode(t, &st, want)
+}
+
+// checkMode checks access bits against attributes for the task.
+func checkMode(t *kernel.Task, st *vfs.Stat, want uint32) error {
+	if want == 0 {
+		return nil
+	}
 	c := t.Creds()
 	if c.FSUID == 0 {
 		if want&unix.X_OK != 0 && !st.IsDir() && st.Mode&0o111 == 0 {
@@ -204,6 +212,8 @@ func pathAt(t *kernel.Task, dirfd int32, pathAddr uintptr, follow, emptyOK bool)
 		if err != nil {
 			return vfs.Path{}, nil, err
 		}
+		// An anonymous file (a pipe, moat's stdio) has no path: callers
+		// that need one get f and a zero Path.
 		return f.Path(), f, nil
 	}
 	r, err := t.Resolver(dirfd, path)
@@ -369,6 +379,9 @@ func readlinkAt(t *kernel.Task, dirfd int32, pathAddr, buf, size uintptr) (uintp
 	}
 	if f != nil {
 		f.DecRef()
+		if p.Dentry == nil {
+			return 0, unix.ENOENT // not a symlink
+		}
 	}
 	target, err := p.Inode().Readlink(t)
 	if err != nil {
@@ -398,7 +411,14 @@ func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32)
 		return 0, err
 	}
 	if f != nil {
-		f.DecRef()
+		defer f.DecRef()
+		if p.Dentry == nil { // an anonymous file: its own mode decides
+			st, err := f.Stat(t)
+			if err != nil {
+				return 0, err
+			}
+			return 0, checkMode(t, &st, mode)
+		}
 	}
 	if mode&unix.W_OK != 0 && p.Mount.ReadOnly() {
 		return 0, unix.EROFS
