@@ -516,6 +516,7 @@ var programUse = map[string]string{
 	"sleeper":      "TestNoStubLeft",
 	"writer":       "TestWritesStayInside",
 	"rseq":         "TestRseqUnsupported",
+	"sysfuzz":      "TestSyscallFuzz",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {
