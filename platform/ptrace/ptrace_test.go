@@ -54,7 +54,7 @@ func mapCode(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintp
 
 func TestStubIsEmpty(t *testing.T) {
 	_, as, _ := newTestSpace(t)
-	pid := as.(*addressSpace).pid
+	pid := as.(*addressSpace).s.PID
 	maps, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestFPState(t *testing.T) {
 
 func TestStubDiesWithRelease(t *testing.T) {
 	_, as, _ := newTestSpace(t)
-	pid := as.(*addressSpace).pid
+	pid := as.(*addressSpace).s.PID
 	as.Release()
 	if err := unix.Kill(pid, 0); err != unix.ESRCH {
 		t.Fatalf("stub %d still exists after Release (kill: %v)", pid, err)

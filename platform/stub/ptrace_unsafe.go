@@ -1,4 +1,4 @@
-package ptrace
+package stub
 
 import (
 	"unsafe"
@@ -8,9 +8,13 @@ import (
 	"moat/arch"
 )
 
-// ptrace calls on the hot path use RawSyscall: none of them blocks.
+// ptrace calls on the hot path use RawSyscall: none of them blocks. The
+// caller must be the tracer thread.
 
-func getRegs(pid int, regs *arch.Registers) error {
+// GetRegs, SetRegs, Resume, GetSiginfo, GetRegset and SetRegset wrap the
+// ptrace requests of the same names for a stopped tracee.
+
+func GetRegs(pid int, regs *arch.Registers) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(pid), 0, uintptr(unsafe.Pointer(regs)), 0, 0)
 	if e != 0 {
 		return e
@@ -18,7 +22,7 @@ func getRegs(pid int, regs *arch.Registers) error {
 	return nil
 }
 
-func setRegs(pid int, regs *arch.Registers) error {
+func SetRegs(pid int, regs *arch.Registers) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGS, uintptr(pid), 0, uintptr(unsafe.Pointer(regs)), 0, 0)
 	if e != 0 {
 		return e
@@ -26,7 +30,7 @@ func setRegs(pid int, regs *arch.Registers) error {
 	return nil
 }
 
-func resume(req int, pid int, sig int) error {
+func Resume(req int, pid int, sig int) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), 0, uintptr(sig), 0, 0)
 	if e != 0 {
 		return e
@@ -34,8 +38,8 @@ func resume(req int, pid int, sig int) error {
 	return nil
 }
 
-// siginfo is the prefix of the kernel's siginfo_t that faults use.
-type siginfo struct {
+// Siginfo is the prefix of the kernel's siginfo_t that faults use.
+type Siginfo struct {
 	Signo int32
 	Errno int32
 	Code  int32
@@ -44,7 +48,7 @@ type siginfo struct {
 	_     [112]byte
 }
 
-func getSiginfo(pid int, si *siginfo) error {
+func GetSiginfo(pid int, si *Siginfo) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(pid), 0, uintptr(unsafe.Pointer(si)), 0, 0)
 	if e != 0 {
 		return e
@@ -55,7 +59,7 @@ func getSiginfo(pid int, si *siginfo) error {
 // ntX86XState is the regset holding the XSAVE area.
 const ntX86XState = 0x202
 
-func getRegset(pid int, buf []byte) (int, error) {
+func GetRegset(pid int, buf []byte) (int, error) {
 	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGSET, uintptr(pid), ntX86XState, uintptr(unsafe.Pointer(&iov)), 0, 0)
 	if e != 0 {
@@ -64,7 +68,7 @@ func getRegset(pid int, buf []byte) (int, error) {
 	return int(iov.Len), nil
 }
 
-func setRegset(pid int, buf []byte) error {
+func SetRegset(pid int, buf []byte) error {
 	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGSET, uintptr(pid), ntX86XState, uintptr(unsafe.Pointer(&iov)), 0, 0)
 	if e != 0 {
@@ -73,8 +77,8 @@ func setRegset(pid int, buf []byte) error {
 	return nil
 }
 
-// currentCPU returns the CPU the calling thread runs on.
-func currentCPU() (int, error) {
+// CurrentCPU returns the CPU the calling thread runs on.
+func CurrentCPU() (int, error) {
 	var cpu uint32
 	_, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
 	if e != 0 {

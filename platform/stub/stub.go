@@ -1,0 +1,259 @@
+// Package stub creates the host processes that app address spaces live in.
+// A stub starts as a tiny sealed ELF exec'd under PTRACE_TRACEME, so that
+// it is stopped before it runs anything; Start then empties it, leaving
+// only the platform's code page, and lets the platform inject system calls
+// into it while it is stopped.
+//
+// Stubs die with the sentry: they are traced with PTRACE_O_EXITKILL and
+// have a parent-death signal of SIGKILL, and they live in their own process
+// group so terminal signals meant for moat never reach them.
+//
+// ptrace binds a tracee to the OS thread that attached it: every method
+// must be called from the OS thread that called Start. There are no locks.
+package stub
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/platform"
+)
+
+// Program is the stub executable, written once per sentry.
+type Program struct {
+	path string   // as the kernel can exec it
+	file *os.File // keeps the sealed memfd open
+}
+
+// NewProgram writes the stub ELF to a sealed memfd.
+func NewProgram() (*Program, error) {
+	fd, err := unix.MemfdCreate("moat-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create for stub: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "moat-stub")
+	if _, err := f.Write(stubELF()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing stub: %w", err)
+	}
+	// Seal it: nobody can change what stubs execute.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sealing stub: %w", err)
+	}
+	return &Program{path: fmt.Sprintf("/proc/self/fd/%d", fd), file: f}, nil
+}
+
+// MemFD is the memory file's fd number inside every stub.
+const MemFD = 0
+
+// Stub is one stub process, stopped under ptrace until Detach.
+type Stub struct {
+	PID  int
+	code uintptr // where InjectCode is
+	tmpl arch.Registers
+	dead bool
+}
+
+// Start starts a stub holding only the memory file (as fd MemFD) and,
+// at codeAddr, the page of the memory file at codeOff, which must begin
+// with InjectCode.
+//
+// Preconditions: the calling goroutine is locked to its OS thread.
+func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, error) {
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{uintptr(memFD)}, // the stub's fd MemFD
+		Sys: &syscall.SysProcAttr{
+			Ptrace:    true,
+			Pdeathsig: syscall.SIGKILL,
+			Setpgid:   true,
+		},
+	}
+	pid, err := syscall.ForkExec(p.path, []string{"moat-stub"}, attr)
+	if err != nil {
+		return nil, fmt.Errorf("starting stub: %w", err)
+	}
+	s := &Stub{PID: pid, code: stubELFCode}
+	if err := s.init(codeOff, codeAddr); err != nil {
+		s.Kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stub) init(codeOff int64, codeAddr uintptr) error {
+	ws, err := Wait(s.PID)
+	if err != nil {
+		return fmt.Errorf("waiting for stub: %w", err)
+	}
+	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP {
+		return fmt.Errorf("stub did not stop at exec: status %#x", uint32(ws))
+	}
+	if err := unix.PtraceSetOptions(s.PID, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
+		return fmt.Errorf("PTRACE_SETOPTIONS: %w", err)
+	}
+	if err := GetRegs(s.PID, &s.tmpl); err != nil {
+		return fmt.Errorf("PTRACE_GETREGS: %w", err)
+	}
+	maps, err := readMaps(s.PID)
+	if err != nil {
+		return err
+	}
+	// Map the code page at the top, move execution there, and unmap
+	// everything the kernel gave the stub.
+	if _, err := s.Syscall(unix.SYS_MMAP, codeAddr, 0x1000, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_SHARED|unix.MAP_FIXED, MemFD, uintptr(codeOff)); err != nil {
+		return fmt.Errorf("mapping stub code: %w", err)
+	}
+	s.code = codeAddr
+	for _, m := range maps {
+		if m[0] >= 0x800000000000 { // [vsyscall] cannot be unmapped
+			continue
+		}
+		if _, err := s.Syscall(unix.SYS_MUNMAP, m[0], m[1]-m[0]); err != nil {
+			return fmt.Errorf("emptying stub: munmap %#x-%#x: %w", m[0], m[1], err)
+		}
+	}
+	return nil
+}
+
+// readMaps returns the address ranges mapped in process pid.
+func readMaps(pid int) ([][2]uintptr, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading stub mappings: %w", err)
+	}
+	defer f.Close()
+	var out [][2]uintptr
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rng, _, _ := strings.Cut(sc.Text(), " ")
+		lo, hi, ok := strings.Cut(rng, "-")
+		if !ok {
+			continue
+		}
+		a, err1 := strconv.ParseUint(lo, 16, 64)
+		b, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad line in stub maps: %q", sc.Text())
+		}
+		out = append(out, [2]uintptr{uintptr(a), uintptr(b)})
+	}
+	return out, sc.Err()
+}
+
+// Template returns registers valid for the stub (user segments, flags),
+// for building an app's initial registers.
+func (s *Stub) Template() arch.Registers { return s.tmpl }
+
+// Dead reports whether the stub is known to have died.
+func (s *Stub) Dead() bool { return s.dead }
+
+// Syscall executes a system call in the stopped stub and returns its
+// result.
+func (s *Stub) Syscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	if s.dead {
+		return 0, platform.ErrAddressSpaceDead
+	}
+	var a [6]uintptr
+	copy(a[:], args)
+	regs := s.tmpl
+	regs.Rip = uint64(s.code)
+	regs.Rax = uint64(nr)
+	regs.Orig_rax = ^uint64(0)
+	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = uint64(a[0]), uint64(a[1]), uint64(a[2]), uint64(a[3]), uint64(a[4]), uint64(a[5])
+	if err := SetRegs(s.PID, &regs); err != nil {
+		return 0, s.Failed(err)
+	}
+	for {
+		if err := Resume(unix.PTRACE_CONT, s.PID, 0); err != nil {
+			return 0, s.Failed(err)
+		}
+		ws, err := Wait(s.PID)
+		if err != nil {
+			return 0, s.Failed(err)
+		}
+		if !ws.Stopped() {
+			s.dead = true
+			return 0, platform.ErrAddressSpaceDead
+		}
+		if ws.StopSignal() == unix.SIGTRAP {
+			break
+		}
+		// A signal sent to the stub from outside: suppress it.
+	}
+	if err := GetRegs(s.PID, &regs); err != nil {
+		return 0, s.Failed(err)
+	}
+	if r := int64(regs.Rax); r < 0 && r >= -4095 {
+		return 0, unix.Errno(-r)
+	}
+	return uintptr(regs.Rax), nil
+}
+
+// Failed turns a ptrace error into ErrAddressSpaceDead when the stub is
+// gone.
+func (s *Stub) Failed(err error) error {
+	if err == unix.ESRCH {
+		s.dead = true
+		return platform.ErrAddressSpaceDead
+	}
+	return err
+}
+
+// MarkDead records that the stub has died.
+func (s *Stub) MarkDead() { s.dead = true }
+
+// Kill kills and reaps the stub.
+func (s *Stub) Kill() {
+	unix.Kill(s.PID, unix.SIGKILL)
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(s.PID, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || ws.Exited() || ws.Signaled() {
+			break
+		}
+	}
+	s.dead = true
+}
+
+// Colocate binds the stub and the calling (tracer) thread to the CPU the
+// tracer runs on. Every system call is a hand-off between the two, and on
+// the small VMs moat targets a hand-off to another, idle vCPU costs a
+// wake-up IPI: bench/ measures a raw PTRACE_SYSEMU round trip at about
+// 35 us across CPUs and 8-11 us on one. Placement is best effort: if the
+// affinity cannot be set, both simply stay where the scheduler puts them.
+func (s *Stub) Colocate() {
+	cpu, err := CurrentCPU()
+	if err != nil {
+		return
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if unix.SchedSetaffinity(0, &set) != nil {
+		return
+	}
+	unix.SchedSetaffinity(s.PID, &set)
+}
+
+// Wait waits for a state change of the traced process pid.
+func Wait(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		return ws, err
+	}
+}
