@@ -24,16 +24,19 @@ import (
 	"moat/fs/proc"
 	"moat/kernel"
 	"moat/memory"
+	"moat/platform"
 	"moat/platform/ptrace"
+	"moat/platform/seccomp"
 	"moat/syscalls"
 	"moat/vfs"
 )
 
 // Config is what a sandbox is built from.
 type Config struct {
-	Rootfs string    // host directory for the read-only lower layer; "" = "/"
-	Strace io.Writer // nil: no tracing
-	Log    *slog.Logger
+	Platform string    // "ptrace" (default) or "seccomp"
+	Rootfs   string    // host directory for the read-only lower layer; "" = "/"
+	Strace   io.Writer // nil: no tracing
+	Log      *slog.Logger
 }
 
 // Sandbox is an assembled, not yet running, sandbox.
@@ -62,9 +65,17 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	plat, err := ptrace.New(mf.FD(), code)
+	var plat platform.Platform
+	switch cfg.Platform {
+	case "", "ptrace":
+		plat, err = ptrace.New(mf.FD(), code)
+	case "seccomp":
+		plat, err = seccomp.New(mf, code)
+	default:
+		return nil, fmt.Errorf("unknown platform %q (ptrace or seccomp)", cfg.Platform)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)
 	}
 
 	rootDir := cfg.Rootfs

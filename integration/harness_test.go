@@ -339,9 +339,17 @@ func runNative(t testing.TB, argv []string, stdin string) (stdout, stderr string
 	return run(t, runOpts{argv: argv, stdin: stdin})
 }
 
+// moatPlatform is the platform every moat run uses: MOAT_PLATFORM, or
+// moat's default when unset. CI runs the suite once per platform.
+var moatPlatform = os.Getenv("MOAT_PLATFORM")
+
 // moatArgv is the command line that runs argv inside moat.
 func moatArgv(moatFlags, argv []string) []string {
-	a := append([]string{moatBin, "run"}, moatFlags...)
+	a := []string{moatBin, "run"}
+	if moatPlatform != "" {
+		a = append(a, "--platform", moatPlatform)
+	}
+	a = append(a, moatFlags...)
 	a = append(a, "--")
 	return append(a, argv...)
 }

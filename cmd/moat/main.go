@@ -74,6 +74,7 @@ func run(args []string) int {
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none")
+	plat := fs.String("platform", "ptrace", "how app code runs: ptrace, or seccomp (experimental)")
 	if err := fs.Parse(args); err != nil {
 		return fail(2, "run: %v (usage: moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...])", err)
 	}
@@ -89,7 +90,7 @@ func run(args []string) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Rootfs: *rootfs, Log: logger}
+	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Log: logger}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}

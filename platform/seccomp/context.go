@@ -1,0 +1,236 @@
+package seccomp
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/platform"
+	"moat/platform/stub"
+)
+
+// ucontext layout on x86-64: uc_mcontext.gregs starts at 40, then the
+// fpstate pointer.
+const (
+	ucGregs   = 40
+	ucFPState = ucGregs + 23*8
+	ucSize    = ucFPState + 8 + 64 + 8 // through uc_sigmask
+
+	// Indices into gregs.
+	gR8, gR9, gR10, gR11, gR12, gR13, gR14, gR15 = 0, 1, 2, 3, 4, 5, 6, 7
+	gRDI, gRSI, gRBP, gRBX, gRDX, gRAX, gRCX      = 8, 9, 10, 11, 12, 13, 14
+	gRSP, gRIP, gEFL, gCSGSFS, gERR, gCR2         = 15, 16, 17, 18, 19, 22
+
+	// siginfo fields.
+	siCode    = 8
+	siAddr    = 16 // si_addr, or _sigsys._call_addr
+	siSyscall = 24 // _sigsys._syscall
+	siArch    = 28 // _sigsys._arch
+	siSize    = 128
+
+	sysSeccomp = 1 // si_code of a seccomp SIGSYS
+
+	// Page-fault error code bits.
+	pfWrite = 1 << 1
+	pfInstr = 1 << 4
+
+	// The xsave area's software-reserved bytes describe its size.
+	fpSwReserved = 464
+	fpXStateMag1 = 0x46505853
+)
+
+var le = binary.LittleEndian
+
+// context holds nothing: the thread's state lives in the stub's frame.
+type context struct{}
+
+// Release implements platform.Context.
+func (c *context) Release() {}
+
+// Switch implements platform.Context.
+func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platform.Event, error) {
+	as := pas.(*addressSpace)
+	if as.s.Dead() {
+		return platform.Event{}, platform.ErrAddressSpaceDead
+	}
+	if !as.running {
+		// First run: start the app from ptrace and let go of it.
+		if err := stub.SetRegs(as.s.PID, regs); err != nil {
+			return platform.Event{}, as.s.Failed(err)
+		}
+		if err := stub.Resume(unix.PTRACE_DETACH, as.s.PID, 0); err != nil {
+			return platform.Event{}, as.s.Failed(err)
+		}
+		as.running = true
+		as.fsBase = regs.Fs_base
+	} else {
+		if !as.inEvent {
+			return platform.Event{}, fmt.Errorf("seccomp: switch while the app runs")
+		}
+		if regs.Fs_base != as.fsBase {
+			if _, err := as.request(unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
+				return platform.Event{}, err
+			}
+			as.fsBase = regs.Fs_base
+		}
+		uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+		if err != nil {
+			return platform.Event{}, err
+		}
+		putGregs(uc[ucGregs:], regs)
+		as.inEvent = false
+		storeState(as.msg, stResume)
+		futexWake(as.msg)
+	}
+	if err := as.waitEvent(); err != nil {
+		return platform.Event{}, err
+	}
+	as.inEvent = true
+	return as.event(regs)
+}
+
+// frame returns n bytes of the signal stack at the stub address addr,
+// which the app could have forged: it must lie inside the stack.
+func (as *addressSpace) frame(addr uint64, n int) ([]byte, error) {
+	if addr < altStack || addr > altStack+altStackLen || altStack+altStackLen-addr < uint64(n) {
+		return nil, fmt.Errorf("seccomp: stub reported a frame outside its signal stack (%#x)", addr)
+	}
+	off := addr - altStack
+	return as.p.mf.Bytes(as.alt)[off : off+uint64(n)], nil
+}
+
+// event decodes the stub's event into regs.
+func (as *addressSpace) event(regs *arch.Registers) (platform.Event, error) {
+	signo := unix.Signal(le.Uint64(as.msg[offSigno:]))
+	uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+	if err != nil {
+		return platform.Event{}, err
+	}
+	si, err := as.frame(le.Uint64(as.msg[offInfo:]), siSize)
+	if err != nil {
+		return platform.Event{}, err
+	}
+	getGregs(uc[ucGregs:], regs)
+	code := int32(le.Uint32(si[siCode:]))
+	switch signo {
+	case unix.SIGSYS:
+		if code != sysSeccomp {
+			return platform.Event{Kind: platform.EventSignal, Signal: int(signo), Code: code}, nil
+		}
+		regs.Orig_rax = uint64(int64(int32(le.Uint32(si[siSyscall:]))))
+		if le.Uint32(si[siArch:]) != auditArchX8664 {
+			regs.Orig_rax = ^uint64(0) // a 32-bit system call: no such call here
+		}
+		return platform.Event{Kind: platform.EventSyscall}, nil
+	case unix.SIGSEGV:
+		g := uc[ucGregs:]
+		errCode := le.Uint64(g[8*gERR:])
+		at := platform.Read
+		switch {
+		case errCode&pfInstr != 0:
+			at = platform.AccessType{Read: true, Execute: true}
+		case errCode&pfWrite != 0:
+			at = platform.AccessType{Write: true}
+		}
+		return platform.Event{Kind: platform.EventFault, Signal: int(signo), Code: code,
+			Addr: uintptr(le.Uint64(si[siAddr:])), Access: at}, nil
+	case unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP:
+		return platform.Event{Kind: platform.EventSignal, Signal: int(signo), Code: code, Addr: uintptr(le.Uint64(si[siAddr:]))}, nil
+	}
+	return platform.Event{}, fmt.Errorf("seccomp: stub reported signal %d, which it does not handle", signo)
+}
+
+// getGregs copies a frame's general registers into regs; fs_base,
+// gs_base and orig_rax are not in the frame and stay as they are.
+func getGregs(g []byte, r *arch.Registers) {
+	at := func(i int) uint64 { return le.Uint64(g[8*i:]) }
+	r.R8, r.R9, r.R10, r.R11 = at(gR8), at(gR9), at(gR10), at(gR11)
+	r.R12, r.R13, r.R14, r.R15 = at(gR12), at(gR13), at(gR14), at(gR15)
+	r.Rdi, r.Rsi, r.Rbp, r.Rbx = at(gRDI), at(gRSI), at(gRBP), at(gRBX)
+	r.Rdx, r.Rax, r.Rcx, r.Rsp = at(gRDX), at(gRAX), at(gRCX), at(gRSP)
+	r.Rip, r.Eflags = at(gRIP), at(gEFL)
+	csgsfs := at(gCSGSFS)
+	r.Cs, r.Ss = csgsfs&0xffff, csgsfs>>48&0xffff
+}
+
+// putGregs writes regs into a frame for rt_sigreturn, which validates
+// segments and flags itself.
+func putGregs(g []byte, r *arch.Registers) {
+	put := func(i int, v uint64) { le.PutUint64(g[8*i:], v) }
+	put(gR8, r.R8)
+	put(gR9, r.R9)
+	put(gR10, r.R10)
+	put(gR11, r.R11)
+	put(gR12, r.R12)
+	put(gR13, r.R13)
+	put(gR14, r.R14)
+	put(gR15, r.R15)
+	put(gRDI, r.Rdi)
+	put(gRSI, r.Rsi)
+	put(gRBP, r.Rbp)
+	put(gRBX, r.Rbx)
+	put(gRDX, r.Rdx)
+	put(gRAX, r.Rax)
+	put(gRCX, r.Rcx)
+	put(gRSP, r.Rsp)
+	put(gRIP, r.Rip)
+	put(gEFL, r.Eflags)
+}
+
+// fpFrame returns the xsave area of the current frame.
+func (as *addressSpace) fpFrame() ([]byte, error) {
+	uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+	if err != nil {
+		return nil, err
+	}
+	fpAddr := le.Uint64(uc[ucFPState:])
+	hdr, err := as.frame(fpAddr, fpSwReserved+48)
+	if err != nil {
+		return nil, err
+	}
+	size := 512
+	if le.Uint32(hdr[fpSwReserved:]) == fpXStateMag1 {
+		size = int(le.Uint32(hdr[fpSwReserved+16:]))
+	}
+	return as.frame(fpAddr, size)
+}
+
+// FPState implements platform.Context.
+func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
+	as := pas.(*addressSpace)
+	if !as.running {
+		buf := make([]byte, 16<<10)
+		n, err := stub.GetRegset(as.s.PID, buf)
+		if err != nil {
+			return nil, as.s.Failed(err)
+		}
+		return arch.FPState(buf[:n]), nil
+	}
+	fp, err := as.fpFrame()
+	if err != nil {
+		return nil, err
+	}
+	return arch.FPState(fp).Clone(), nil
+}
+
+// SetFPState implements platform.Context.
+func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
+	as := pas.(*addressSpace)
+	if len(fp) == 0 {
+		return unix.EINVAL
+	}
+	if !as.running {
+		return as.s.Failed(stub.SetRegset(as.s.PID, fp))
+	}
+	dst, err := as.fpFrame()
+	if err != nil {
+		return err
+	}
+	if len(fp) > len(dst) {
+		return unix.EINVAL
+	}
+	copy(dst, fp)
+	return nil
+}

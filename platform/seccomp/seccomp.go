@@ -1,0 +1,309 @@
+// Package seccomp is the fast platform. Each stub runs under a seccomp
+// filter that turns every system call of the app into a SIGSYS, handled in
+// the stub itself by a small handler (handler.S) on an alternate signal
+// stack. The handler tells the sentry through a page of the memory file
+// that both map (sysmsg) and waits; the sentry reads and writes the app's
+// registers directly in the signal frame — also memory-file memory — and
+// tells the handler to return. Faults take the same path, with the
+// hardware error code. No ptrace call is on the hot path: ptrace is used
+// only to build the stub, and detached before the app first runs.
+//
+// The hand-off is a bounded spin and then a futex wait on the sysmsg state
+// word, on both sides.
+//
+// Trust: everything the sentry reads from the stub's pages (state, signal
+// number, frame addresses, registers) is written by code the app could
+// imitate, so every address is checked against the stub's own pages before
+// use. The stub holds the memory file (fd stub.MemFD), so app code that
+// jumps to the handler's mmap gate can map any part of it: the platform
+// protects the host, not one process of a sandbox from another (each
+// sandbox has its own memory file).
+//
+// Every operation on an AddressSpace or Context must come from the OS
+// thread that created the address space (ptrace during setup requires
+// it). There are no locks.
+package seccomp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/platform"
+	"moat/platform/stub"
+)
+
+// The stub's platform pages, at the top of the user address range.
+const (
+	codePage    = 0x7ffffffff000 - 0x1000 // handler.S, read+execute
+	sysmsgPage  = codePage - 0x1000       // the hand-off page, read+write
+	altStackLen = 64 << 10                // signal frames (with xsave state)
+	altStack    = sysmsgPage - altStackLen
+	// maxUserAddress is the end of what the app may use.
+	maxUserAddress = altStack
+)
+
+// sysmsg layout; handler.S uses the same offsets.
+const (
+	offState = 0
+	offSigno = 8
+	offInfo  = 16
+	offUctx  = 24
+	offNR    = 32
+	offArgs  = 40
+	offRet   = 88
+	offSpin  = 96
+
+	// Scratch areas used while setting the stub up.
+	offSetupStack  = 256 // stack_t
+	offSetupAction = 320 // struct kernel_sigaction
+	offSetupProg   = 512 // struct sock_fprog
+	offSetupFilter = 1024
+)
+
+// Values of the state word.
+const (
+	stEvent   = 1 // the stub has an event for the sentry
+	stResume  = 2 // the sentry is done: return to the app
+	stSyscall = 3 // the sentry asks the stub to make a system call
+)
+
+// How long each side spins on the state word before sleeping in futex.
+// A system call's round trip through the sentry takes a few microseconds,
+// so a spin of tens of microseconds catches the common case without a
+// futex wake-up (which costs more on an idle vCPU than the whole round
+// trip), and bounds the CPU burnt while the other side is blocked.
+var (
+	sentrySpin = 50 * time.Microsecond
+	stubSpin   = uint32(4000) // iterations of `pause`, 10-40 ns each
+)
+
+// MemoryFile is what the platform needs of the memory file.
+type MemoryFile interface {
+	FD() int
+	Allocate(length uintptr) (platform.FileRange, error)
+	Free(fr platform.FileRange)
+	Bytes(fr platform.FileRange) []byte
+}
+
+// Platform is the seccomp platform.
+type Platform struct {
+	mf   MemoryFile
+	code platform.FileRange
+	prog *stub.Program
+	filt []byte
+}
+
+var _ platform.Platform = (*Platform)(nil)
+
+// New returns the platform. It fails if the filter does not check out.
+func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
+	if len(handlerCode) > 4096 {
+		return nil, fmt.Errorf("seccomp: handler does not fit a page")
+	}
+	copy(mf.Bytes(code), handlerCode)
+	prog, err := stub.NewProgram()
+	if err != nil {
+		return nil, err
+	}
+	filter, err := stubFilter()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assembling the stub filter: %w", err)
+	}
+	if err := checkFilter(filter); err != nil {
+		return nil, err
+	}
+	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter)}, nil
+}
+
+// Name implements platform.Platform.
+func (p *Platform) Name() string { return "seccomp" }
+
+// MaxUserAddress implements platform.Platform.
+func (p *Platform) MaxUserAddress() uintptr { return maxUserAddress }
+
+// InitialRegisters implements platform.Platform.
+func (p *Platform) InitialRegisters(entry, sp uintptr) arch.Registers {
+	return arch.InitialRegisters(entry, sp)
+}
+
+// NewContext implements platform.Platform.
+func (p *Platform) NewContext() platform.Context { return &context{} }
+
+// addressSpace is one stub process and its platform pages.
+type addressSpace struct {
+	p       *Platform
+	s       *stub.Stub
+	sysmsg  platform.FileRange
+	alt     platform.FileRange
+	msg     []byte // the sentry's view of sysmsg
+	running bool   // detached from ptrace and running the app
+	inEvent bool   // the stub waits in the handler with a frame
+	fsBase  uint64 // the stub thread's fs base as last set
+}
+
+// NewAddressSpace implements platform.Platform.
+//
+// Preconditions: the calling goroutine is locked to its OS thread.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	s, err := p.prog.Start(p.mf.FD(), p.code.Offset, codePage)
+	if err != nil {
+		return nil, err
+	}
+	as := &addressSpace{p: p, s: s}
+	if err := as.setup(); err != nil {
+		as.Release()
+		return nil, err
+	}
+	return as, nil
+}
+
+// Signals the handler takes: trapped system calls and synchronous faults.
+var handledSignals = []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP}
+
+const (
+	saSiginfo  = 0x4
+	saOnstack  = 0x08000000
+	saRestorer = 0x04000000
+)
+
+// setup maps the platform pages, installs the handler for every handled
+// signal on the alternate stack, and installs the filter, all through
+// injected system calls while the stub is stopped under ptrace.
+func (as *addressSpace) setup() error {
+	var err error
+	if as.sysmsg, err = as.p.mf.Allocate(4096); err != nil {
+		return err
+	}
+	if as.alt, err = as.p.mf.Allocate(altStackLen); err != nil {
+		return err
+	}
+	as.msg = as.p.mf.Bytes(as.sysmsg)
+	le := binary.LittleEndian
+	le.PutUint32(as.msg[offSpin:], stubSpin)
+	s := as.s
+	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
+	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	if _, err := s.Syscall(unix.SYS_MMAP, sysmsgPage, 4096, rw, shared, stub.MemFD, uintptr(as.sysmsg.Offset)); err != nil {
+		return fmt.Errorf("seccomp: mapping sysmsg: %w", err)
+	}
+	if _, err := s.Syscall(unix.SYS_MMAP, altStack, altStackLen, rw, shared, stub.MemFD, uintptr(as.alt.Offset)); err != nil {
+		return fmt.Errorf("seccomp: mapping the signal stack: %w", err)
+	}
+	le.PutUint64(as.msg[offSetupStack:], altStack)
+	le.PutUint32(as.msg[offSetupStack+8:], 0)
+	le.PutUint64(as.msg[offSetupStack+16:], altStackLen)
+	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, sysmsgPage+offSetupStack, 0); err != nil {
+		return fmt.Errorf("seccomp: sigaltstack: %w", err)
+	}
+	le.PutUint64(as.msg[offSetupAction:], codePage+offHandler)
+	le.PutUint64(as.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
+	le.PutUint64(as.msg[offSetupAction+16:], codePage+offRestorer)
+	le.PutUint64(as.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
+	for _, sig := range handledSignals {
+		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), sysmsgPage+offSetupAction, 0, 8); err != nil {
+			return fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
+		}
+	}
+	copy(as.msg[offSetupFilter:], as.p.filt)
+	le.PutUint16(as.msg[offSetupProg:], uint16(len(as.p.filt)/8))
+	le.PutUint64(as.msg[offSetupProg+8:], sysmsgPage+offSetupFilter)
+	if _, err := s.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("seccomp: no_new_privs: %w", err)
+	}
+	if _, err := s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, sysmsgPage+offSetupProg); err != nil {
+		return fmt.Errorf("seccomp: installing the stub filter: %w", err)
+	}
+	clear(as.msg[offSetupStack:])
+	return nil
+}
+
+// request makes the stub run a system call for the sentry: through ptrace
+// before the app first runs, through sysmsg afterwards.
+func (as *addressSpace) request(nr uintptr, args ...uintptr) (uintptr, error) {
+	if !as.running {
+		return as.s.Syscall(nr, args...)
+	}
+	if !as.inEvent {
+		return 0, fmt.Errorf("seccomp: address-space operation while the stub runs app code")
+	}
+	le := binary.LittleEndian
+	le.PutUint64(as.msg[offNR:], uint64(nr))
+	for i := 0; i < 6; i++ {
+		var a uintptr
+		if i < len(args) {
+			a = args[i]
+		}
+		le.PutUint64(as.msg[offArgs+8*i:], uint64(a))
+	}
+	storeState(as.msg, stSyscall)
+	futexWake(as.msg)
+	if err := as.waitEvent(); err != nil {
+		return 0, err
+	}
+	r := int64(le.Uint64(as.msg[offRet:]))
+	if r < 0 && r >= -4095 {
+		return 0, unix.Errno(-r)
+	}
+	return uintptr(r), nil
+}
+
+// waitEvent waits until the stub reports an event: spin, then sleep in
+// futex, checking now and then that the stub is still alive.
+func (as *addressSpace) waitEvent() error {
+	for start := time.Now(); time.Since(start) < sentrySpin; {
+		for i := 0; i < 64; i++ {
+			if loadState(as.msg) == stEvent {
+				return nil
+			}
+		}
+	}
+	timeout := unix.NsecToTimespec(int64(50 * time.Millisecond))
+	for {
+		v := loadState(as.msg)
+		if v == stEvent {
+			return nil
+		}
+		futexWait(as.msg, v, &timeout)
+		if loadState(as.msg) == stEvent {
+			return nil
+		}
+		var ws unix.WaitStatus
+		if pid, _ := unix.Wait4(as.s.PID, &ws, unix.WNOHANG|unix.WALL, nil); pid == as.s.PID {
+			as.s.MarkDead()
+			return platform.ErrAddressSpaceDead
+		}
+	}
+}
+
+// MapFile implements platform.AddressSpace.
+func (as *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType) error {
+	_, err := as.request(unix.SYS_MMAP, addr, fr.Length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(fr.Offset))
+	return err
+}
+
+// Unmap implements platform.AddressSpace.
+func (as *addressSpace) Unmap(addr, length uintptr) error {
+	_, err := as.request(unix.SYS_MUNMAP, addr, length)
+	return err
+}
+
+// Protect implements platform.AddressSpace.
+func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
+	_, err := as.request(unix.SYS_MPROTECT, addr, length, uintptr(at.Prot()))
+	return err
+}
+
+// Release implements platform.AddressSpace.
+func (as *addressSpace) Release() {
+	as.s.Kill()
+	if as.sysmsg.Length != 0 {
+		as.p.mf.Free(as.sysmsg)
+	}
+	if as.alt.Length != 0 {
+		as.p.mf.Free(as.alt)
+	}
+}
