@@ -20,8 +20,8 @@ const (
 
 	// Indices into gregs.
 	gR8, gR9, gR10, gR11, gR12, gR13, gR14, gR15 = 0, 1, 2, 3, 4, 5, 6, 7
-	gRDI, gRSI, gRBP, gRBX, gRDX, gRAX, gRCX      = 8, 9, 10, 11, 12, 13, 14
-	gRSP, gRIP, gEFL, gCSGSFS, gERR, gCR2         = 15, 16, 17, 18, 19, 22
+	gRDI, gRSI, gRBP, gRBX, gRDX, gRAX, gRCX     = 8, 9, 10, 11, 12, 13, 14
+	gRSP, gRIP, gEFL, gCSGSFS, gERR, gCR2        = 15, 16, 17, 18, 19, 22
 
 	// siginfo fields.
 	siCode    = 8
