@@ -33,7 +33,7 @@ import (
 
 // Config is what a sandbox is built from.
 type Config struct {
-	Platform string    // "ptrace" (default) or "seccomp"
+	Platform string    // "seccomp" (default) or "ptrace"
 	Rootfs   string    // host directory for the read-only lower layer; "" = "/"
 	Strace   io.Writer // nil: no tracing
 	Log      *slog.Logger
@@ -67,12 +67,12 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	var plat platform.Platform
 	switch cfg.Platform {
-	case "", "ptrace":
+	case "ptrace":
 		plat, err = ptrace.New(mf.FD(), code)
-	case "seccomp":
+	case "", "seccomp":
 		plat, err = seccomp.New(mf, code)
 	default:
-		return nil, fmt.Errorf("unknown platform %q (ptrace or seccomp)", cfg.Platform)
+		return nil, fmt.Errorf("unknown platform %q (seccomp or ptrace)", cfg.Platform)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)

@@ -44,7 +44,7 @@ func main() {
 	case "syscalls":
 		printSyscalls(os.Stdout)
 	case "version", "--version":
-		fmt.Printf("moat version %s (platform ptrace, %s)\n", Version, runtime.Version())
+		fmt.Printf("moat version %s (platforms seccomp, ptrace; %s)\n", Version, runtime.Version())
 	case "help", "-h", "--help":
 		usage(os.Stdout)
 	default:
@@ -55,7 +55,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 `)
@@ -74,7 +74,7 @@ func run(args []string) int {
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none")
-	plat := fs.String("platform", "ptrace", "how app code runs: ptrace, or seccomp (experimental)")
+	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
 	if err := fs.Parse(args); err != nil {
 		return fail(2, "run: %v (usage: moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...])", err)
 	}

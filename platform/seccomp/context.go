@@ -56,7 +56,11 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		return platform.Event{}, platform.ErrAddressSpaceDead
 	}
 	if !as.running {
-		// First run: start the app from ptrace and let go of it.
+		// First run: seal the stub, start the app from ptrace and let
+		// go of it.
+		if err := as.installFilter(); err != nil {
+			return platform.Event{}, err
+		}
 		if err := stub.SetRegs(as.s.PID, regs); err != nil {
 			return platform.Event{}, as.s.Failed(err)
 		}

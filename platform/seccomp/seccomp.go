@@ -170,9 +170,10 @@ const (
 	saRestorer = 0x04000000
 )
 
-// setup maps the platform pages, installs the handler for every handled
-// signal on the alternate stack, and installs the filter, all through
-// injected system calls while the stub is stopped under ptrace.
+// setup maps the platform pages and installs the handler for every
+// handled signal on the alternate stack, through injected system calls
+// while the stub is stopped under ptrace. The filter comes last, in
+// installFilter.
 func (as *addressSpace) setup() error {
 	var err error
 	if as.sysmsg, err = as.p.mf.Allocate(4096); err != nil {
@@ -208,16 +209,25 @@ func (as *addressSpace) setup() error {
 			return fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
 		}
 	}
+	clear(as.msg[offSetupStack:])
+	return nil
+}
+
+// installFilter installs the stub's seccomp filter: the last injected
+// system calls, made just before the app first runs (after it, an
+// injected call would trap).
+func (as *addressSpace) installFilter() error {
+	le := binary.LittleEndian
 	copy(as.msg[offSetupFilter:], as.p.filt)
 	le.PutUint16(as.msg[offSetupProg:], uint16(len(as.p.filt)/8))
 	le.PutUint64(as.msg[offSetupProg+8:], sysmsgPage+offSetupFilter)
-	if _, err := s.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	defer clear(as.msg[offSetupProg:])
+	if _, err := as.s.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("seccomp: no_new_privs: %w", err)
 	}
-	if _, err := s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, sysmsgPage+offSetupProg); err != nil {
-		return fmt.Errorf("seccomp: installing the stub filter: %w", err)
+	if _, err := as.s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, sysmsgPage+offSetupProg); err != nil {
+		return fmt.Errorf("seccomp: installing the stub filter: %w (this host may not allow it: try --platform=ptrace)", err)
 	}
-	clear(as.msg[offSetupStack:])
 	return nil
 }
 

@@ -187,6 +187,11 @@ func (s *Stub) Syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 		if ws.StopSignal() == unix.SIGTRAP {
 			break
 		}
+		if ws.StopSignal() == unix.SIGSYS {
+			// The stub's own seccomp filter trapped the call: a
+			// platform bug, never something to paper over.
+			return 0, fmt.Errorf("stub: injected system call %d refused by the stub's seccomp filter", nr)
+		}
 		// A signal sent to the stub from outside: suppress it.
 	}
 	if err := GetRegs(s.PID, &regs); err != nil {
