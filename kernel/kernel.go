@@ -7,8 +7,8 @@
 // memory managers, fd tables, mounts) so that a sandbox can later be
 // checkpointed by walking it.
 //
-// Lock order (outermost first): Kernel.mu, Task.mu, then the locks of
-// mm and vfs.
+// Lock order (outermost first): Kernel.mu, Task.mu, the futex table, then
+// the locks of mm and vfs.
 package kernel
 
 import (
@@ -22,6 +22,7 @@ import (
 
 	"moat/loader"
 	"moat/memory"
+	"moat/mm"
 	"moat/platform"
 	"moat/vfs"
 )
@@ -53,6 +54,8 @@ type Kernel struct {
 	log      *slog.Logger
 	syscalls *SyscallTable
 	start    time.Time
+
+	futex futexTable
 
 	mu      sync.Mutex
 	tasks   map[int32]*Task
@@ -176,5 +179,13 @@ func (k *Kernel) loaderArgs(t *Task, path string, argv, envv []string) loader.Ar
 		HWCap: k.opts.HWCap, HWCap2: k.opts.HWCap2, Platform: "x86_64", MinSigStkSz: k.opts.MinSigStkSz,
 	}
 	rand.Read(a.Random[:])
+	a.OpenInterp = func(path string) (mm.MappableFile, error) {
+		f, _, err := t.openExecutable(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.DecRef()
+		return mappable(t, f), nil
+	}
 	return a
 }

@@ -74,7 +74,8 @@ type phdr struct {
 type image struct {
 	hdr    header
 	phdrs  []phdr
-	interp bool
+	interp     bool
+	interpPath string
 }
 
 // parse validates and parses the ELF header and program headers of an
@@ -137,7 +138,18 @@ func parse(readAt func([]byte, int64) (int, error), size int64) (*image, error) 
 		}
 		switch p.typ {
 		case ptInterp:
+			if img.interp {
+				return nil, noexec("bad ELF: more than one PT_INTERP")
+			}
+			if p.filesz < 2 || p.filesz > 4096 || p.off > uint64(size) || p.filesz > uint64(size)-p.off {
+				return nil, noexec("bad ELF: invalid PT_INTERP")
+			}
+			path := make([]byte, p.filesz)
+			if n, _ := readAt(path, int64(p.off)); uint64(n) != p.filesz || path[len(path)-1] != 0 {
+				return nil, noexec("bad ELF: invalid PT_INTERP")
+			}
 			img.interp = true
+			img.interpPath = string(path[:len(path)-1])
 		case ptLoad:
 			if p.filesz > p.memsz {
 				return nil, noexec("bad ELF segment: file size exceeds memory size")

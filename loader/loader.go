@@ -71,6 +71,10 @@ type Args struct {
 	MinSigStkSz   uint64 // AT_MINSIGSTKSZ, 0 to omit
 
 	Random [16]byte // AT_RANDOM bytes
+
+	// OpenInterp opens a PT_INTERP program interpreter by its path in
+	// the sandbox; nil refuses dynamically linked executables.
+	OpenInterp func(path string) (mm.MappableFile, error)
 }
 
 // Result says where the new process starts.
@@ -87,8 +91,8 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if img.interp {
-		return Result{}, &Error{Errno: unix.ENOEXEC, Msg: "dynamically linked executables (PT_INTERP) are not supported yet; use a static binary"}
+	if img.interp && a.OpenInterp == nil {
+		return Result{}, &Error{Errno: unix.ENOEXEC, Msg: "dynamically linked executables (PT_INTERP) are not supported here; use a static binary"}
 	}
 	argBytes := 0
 	for _, s := range append(append([]string(nil), a.Argv...), a.Envv...) {
@@ -99,13 +103,7 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	}
 
 	maxAddr := m.MaxAddr()
-	var lo, hi uint64 = ^uint64(0), 0
-	for _, p := range img.phdrs {
-		if p.typ == ptLoad {
-			lo = min(lo, p.vaddr&^(pageSize-1))
-			hi = max(hi, p.vaddr+p.memsz)
-		}
-	}
+	lo, hi := img.span()
 	var bias uint64
 	if img.hdr.typ == etDyn {
 		bias = etDynBase + uint64(mm.RandomPages(1<<20)) - lo
@@ -113,54 +111,9 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	if lo+bias < 0x10000 || hi+bias > uint64(maxAddr)-minGap || hi < lo {
 		return Result{}, noexec("ELF segments lie outside the usable address range")
 	}
-
-	// Map the segments like binfmt_elf: file-backed pages for the file
-	// part, zeroed tail of the last file page, anonymous pages for the
-	// rest of the bss.
-	var phdrAddr uint64
-	for _, p := range img.phdrs {
-		if p.typ == ptPhdr {
-			phdrAddr = p.vaddr + bias
-		}
-	}
-	stackExec := false
-	for _, p := range img.phdrs {
-		if p.typ == ptGNUStack {
-			stackExec = p.flags&pfX != 0
-		}
-		if p.typ != ptLoad || p.memsz == 0 {
-			continue
-		}
-		perms := platform.AccessType{Read: p.flags&pfR != 0, Write: p.flags&pfW != 0, Execute: p.flags&pfX != 0}
-		start := uintptr(p.vaddr+bias) &^ (pageSize - 1)
-		fileEnd := uintptr(p.vaddr + bias + p.filesz)
-		memEnd := memory.RoundUp(uintptr(p.vaddr + bias + p.memsz))
-		if p.filesz > 0 {
-			if _, err := m.MMap(mm.MMapOpts{
-				Addr: start, Length: memory.RoundUp(fileEnd) - start, Fixed: true,
-				Perms: perms, MaxPerms: platform.AnyAccess, Private: true,
-				File: f, Offset: int64(p.off &^ (pageSize - 1)),
-			}); err != nil {
-				return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map ELF segment: " + err.Error()}
-			}
-			if pad := memory.RoundUp(fileEnd) - fileEnd; pad > 0 && p.memsz > p.filesz {
-				if err := m.ZeroForce(fileEnd, int(pad)); err != nil {
-					return Result{}, &Error{Errno: unix.EFAULT, Msg: "cannot clear ELF bss"}
-				}
-			}
-			start = memory.RoundUp(fileEnd)
-		}
-		if memEnd > start {
-			if _, err := m.MMap(mm.MMapOpts{
-				Addr: start, Length: memEnd - start, Fixed: true,
-				Perms: perms, MaxPerms: platform.AnyAccess, Private: true,
-			}); err != nil {
-				return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map ELF bss: " + err.Error()}
-			}
-		}
-		if phdrAddr == 0 && img.hdr.phoff >= p.off && img.hdr.phoff < p.off+p.filesz {
-			phdrAddr = p.vaddr + bias + (img.hdr.phoff - p.off)
-		}
+	phdrAddr, stackExec, err := mapSegments(m, f, img, bias)
+	if err != nil {
+		return Result{}, err
 	}
 
 	// Stack, mmap base and brk, randomized like Linux.
@@ -168,6 +121,14 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	mmapBase := memory.RoundDown(stackTop - minGap - mm.RandomPages(mmapRandomPages))
 	brkStart := memory.RoundUp(uintptr(hi+bias)) + mm.RandomPages(brkRandom/pageSize)
 	m.SetLayout(mmapBase, brkStart)
+
+	entry := uintptr(img.hdr.entry + bias)
+	start, interpBase := entry, uint64(0)
+	if img.interp {
+		if start, interpBase, err = loadInterp(m, img.interpPath, a.OpenInterp); err != nil {
+			return Result{}, err
+		}
+	}
 
 	stackSize := memory.RoundUp(uintptr(argBytes)+uintptr(len(a.ExecFn))+pageSize) + stackExpand
 	stackPerms := platform.ReadWrite
@@ -185,13 +146,12 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 		return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map stack: " + err.Error()}
 	}
 
-	entry := uintptr(img.hdr.entry + bias)
 	sp, err := buildStack(m, stackTop, a, []auxEntry{
 		{atPhdr, phdrAddr},
 		{atPhent, phdrSize},
 		{atPhnum, uint64(img.hdr.phnum)},
 		{atPagesz, pageSize},
-		{atBase, 0},
+		{atBase, interpBase},
 		{atFlags, 0},
 		{atEntry, uint64(entry)},
 		{atUID, uint64(a.UID)},
@@ -206,7 +166,113 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Entry: entry, SP: sp}, nil
+	return Result{Entry: start, SP: sp}, nil
+}
+
+// span returns the page-aligned start and the end of the image's loadable
+// segments, before relocation.
+func (img *image) span() (lo, hi uint64) {
+	lo = ^uint64(0)
+	for _, p := range img.phdrs {
+		if p.typ == ptLoad {
+			lo = min(lo, p.vaddr&^(pageSize-1))
+			hi = max(hi, p.vaddr+p.memsz)
+		}
+	}
+	return lo, hi
+}
+
+// mapSegments maps the image's PT_LOAD segments at bias like binfmt_elf:
+// file-backed pages for the file part, the zeroed tail of the last file
+// page, anonymous pages for the rest of the bss. It returns where the
+// program headers are in memory and whether the stack is executable.
+func mapSegments(m *mm.MemoryManager, f mm.MappableFile, img *image, bias uint64) (phdrAddr uint64, stackExec bool, err error) {
+	for _, p := range img.phdrs {
+		if p.typ == ptPhdr {
+			phdrAddr = p.vaddr + bias
+		}
+	}
+	for _, p := range img.phdrs {
+		if p.typ == ptGNUStack {
+			stackExec = p.flags&pfX != 0
+		}
+		if p.typ != ptLoad || p.memsz == 0 {
+			continue
+		}
+		perms := platform.AccessType{Read: p.flags&pfR != 0, Write: p.flags&pfW != 0, Execute: p.flags&pfX != 0}
+		start := uintptr(p.vaddr+bias) &^ (pageSize - 1)
+		fileEnd := uintptr(p.vaddr + bias + p.filesz)
+		memEnd := memory.RoundUp(uintptr(p.vaddr + bias + p.memsz))
+		if p.filesz > 0 {
+			if _, err := m.MMap(mm.MMapOpts{
+				Addr: start, Length: memory.RoundUp(fileEnd) - start, Fixed: true,
+				Perms: perms, MaxPerms: platform.AnyAccess, Private: true,
+				File: f, Offset: int64(p.off &^ (pageSize - 1)),
+			}); err != nil {
+				return 0, false, &Error{Errno: unix.ENOMEM, Msg: "cannot map ELF segment: " + err.Error()}
+			}
+			if pad := memory.RoundUp(fileEnd) - fileEnd; pad > 0 && p.memsz > p.filesz {
+				if err := m.ZeroForce(fileEnd, int(pad)); err != nil {
+					return 0, false, &Error{Errno: unix.EFAULT, Msg: "cannot clear ELF bss"}
+				}
+			}
+			start = memory.RoundUp(fileEnd)
+		}
+		if memEnd > start {
+			if _, err := m.MMap(mm.MMapOpts{
+				Addr: start, Length: memEnd - start, Fixed: true,
+				Perms: perms, MaxPerms: platform.AnyAccess, Private: true,
+			}); err != nil {
+				return 0, false, &Error{Errno: unix.ENOMEM, Msg: "cannot map ELF bss: " + err.Error()}
+			}
+		}
+		if phdrAddr == 0 && img.hdr.phoff >= p.off && img.hdr.phoff < p.off+p.filesz {
+			phdrAddr = p.vaddr + bias + (img.hdr.phoff - p.off)
+		}
+	}
+	return phdrAddr, stackExec, nil
+}
+
+// loadInterp maps the program interpreter (the dynamic loader) where mmap
+// would put it, below the mmap base, and returns its entry point and base.
+func loadInterp(m *mm.MemoryManager, path string, open func(string) (mm.MappableFile, error)) (entry uintptr, base uint64, err error) {
+	f, err := open(path)
+	if err != nil {
+		return 0, 0, &Error{Errno: unix.ELIBBAD, Msg: "cannot open the program interpreter " + path + ": " + err.Error()}
+	}
+	if rc, ok := f.(mm.RefCounted); ok {
+		defer rc.DecRef()
+	}
+	_, _, _, size := f.MapInfo()
+	img, err := parse(f.ReadAt, size)
+	if err != nil {
+		return 0, 0, &Error{Errno: unix.ELIBBAD, Msg: "program interpreter " + path + ": " + err.Error()}
+	}
+	if img.interp {
+		return 0, 0, &Error{Errno: unix.ELIBBAD, Msg: "program interpreter " + path + " itself needs an interpreter"}
+	}
+	lo, hi := img.span()
+	span := memory.RoundUp(uintptr(hi - lo))
+	if hi <= lo || span == 0 {
+		return 0, 0, &Error{Errno: unix.ELIBBAD, Msg: "program interpreter " + path + " has no loadable segments"}
+	}
+	var bias uint64
+	if img.hdr.typ == etDyn {
+		// Reserve room for the whole image where mmap would, then map
+		// the segments into it.
+		at, err := m.MMap(mm.MMapOpts{Length: span, Perms: platform.NoAccess, MaxPerms: platform.NoAccess, Private: true})
+		if err != nil {
+			return 0, 0, &Error{Errno: unix.ENOMEM, Msg: "no room for the program interpreter"}
+		}
+		if err := m.MUnmap(at, span); err != nil {
+			return 0, 0, &Error{Errno: unix.ENOMEM, Msg: "no room for the program interpreter"}
+		}
+		bias = uint64(at) - lo
+	}
+	if _, _, err := mapSegments(m, f, img, bias); err != nil {
+		return 0, 0, err
+	}
+	return uintptr(img.hdr.entry + bias), lo + bias, nil
 }
 
 type auxEntry struct {

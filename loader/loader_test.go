@@ -258,14 +258,20 @@ func TestParseInterp(t *testing.T) {
 		{typ: ptInterp, off: 0x200, filesz: 28, memsz: 28},
 		{typ: ptLoad, flags: pfR | pfX, off: 0, vaddr: 0, filesz: 0x400, memsz: 0x400, align: 0x1000},
 	}, 0x400)
+	copy(b[0x200:], "/lib64/ld-linux-x86-64.so.2\x00")
 	img, err := parseBytes(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !img.interp {
-		t.Fatalf("PT_INTERP not noticed")
+	if !img.interp || img.interpPath != "/lib64/ld-linux-x86-64.so.2" {
+		t.Fatalf("PT_INTERP not noticed: interp=%v path=%q", img.interp, img.interpPath)
 	}
-	// Load refuses it with a clear message.
+	b[0x200+27] = 'x' // not NUL-terminated
+	if _, err := parseBytes(b); err == nil || !strings.Contains(err.Error(), "PT_INTERP") {
+		t.Fatalf("unterminated PT_INTERP accepted: %v", err)
+	}
+	b[0x200+27] = 0
+	// Without an interpreter opener, Load refuses it with a clear message.
 	m, _ := newMM(t)
 	_, err = Load(m, bytesFile(b), Args{Argv: []string{"x"}})
 	var le *Error

@@ -112,7 +112,9 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_TGKILL, sysTgkill, "only the caller itself; default actions only")
 
 	// Not yet: the processes issue.
-	for _, nr := range []uintptr{unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK, unix.SYS_EXECVE, unix.SYS_WAIT4, unix.SYS_CLONE3, unix.SYS_EXECVEAT, unix.SYS_WAITID, unix.SYS_FUTEX} {
+	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAIT_BITSET WAKE_BITSET within one address space; WAKE_OP and PI operations are ENOSYS")
+
+	for _, nr := range []uintptr{unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK, unix.SYS_EXECVE, unix.SYS_WAIT4, unix.SYS_CLONE3, unix.SYS_EXECVEAT, unix.SYS_WAITID} {
 		none(nr, "processes and threads are not implemented yet")
 	}
 	return st

@@ -1,0 +1,185 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/mm"
+)
+
+// Futexes. Waiters queue by (address space, address); a waker wakes the
+// waiters of its key whose bitset matches. The value check of FUTEX_WAIT
+// and the enqueue happen under the table's lock, and so does every wake,
+// so a wake that follows a store to the futex word is never lost.
+//
+// Lock order: futexTable.mu, then the memory manager's lock (the value is
+// read under the table lock).
+
+type futexKey struct {
+	mm   *mm.MemoryManager
+	addr uintptr
+}
+
+type futexWaiter struct {
+	key    futexKey
+	bitset uint32
+	woken  chan struct{} // closed by the waker
+}
+
+type futexTable struct {
+	mu sync.Mutex
+	q  map[futexKey][]*futexWaiter
+}
+
+// FutexBitsetAll is FUTEX_BITSET_MATCH_ANY.
+const FutexBitsetAll = 0xffffffff
+
+// readWord reads the aligned futex word at addr.
+func readWord(m *mm.MemoryManager, addr uintptr) (uint32, error) {
+	if addr%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	var b [4]byte
+	if _, err := m.CopyIn(addr, b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+// FutexWait blocks while the word at addr holds val, until a matching
+// wake or the deadline (zero: none). It returns EAGAIN if the value
+// differs and ETIMEDOUT at the deadline.
+func (t *Task) FutexWait(addr uintptr, val, bitset uint32, deadline time.Time) error {
+	if bitset == 0 {
+		return unix.EINVAL
+	}
+	ft := &t.k.futex
+	key := futexKey{t.mm, addr}
+	ft.mu.Lock()
+	cur, err := readWord(t.mm, addr)
+	if err != nil {
+		ft.mu.Unlock()
+		return err
+	}
+	if cur != val {
+		ft.mu.Unlock()
+		return unix.EAGAIN
+	}
+	w := &futexWaiter{key: key, bitset: bitset, woken: make(chan struct{})}
+	if ft.q == nil {
+		ft.q = make(map[futexKey][]*futexWaiter)
+	}
+	ft.q[key] = append(ft.q[key], w)
+	ft.mu.Unlock()
+
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		tm := time.NewTimer(time.Until(deadline))
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	select {
+	case <-w.woken:
+		return nil
+	case <-timeout:
+	}
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	select {
+	case <-w.woken: // woken while timing out: the wake counts
+		return nil
+	default:
+	}
+	ft.remove(w)
+	return unix.ETIMEDOUT
+}
+
+// Preconditions: ft.mu is held.
+func (ft *futexTable) remove(w *futexWaiter) {
+	ws := ft.q[w.key]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(ft.q, w.key)
+	} else {
+		ft.q[w.key] = ws
+	}
+}
+
+// FutexWake wakes up to n waiters on addr whose bitset matches and returns
+// how many it woke.
+func (t *Task) FutexWake(addr uintptr, n int, bitset uint32) (int, error) {
+	if bitset == 0 {
+		return 0, unix.EINVAL
+	}
+	if addr%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	ft := &t.k.futex
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	return ft.wakeLocked(futexKey{t.mm, addr}, n, bitset), nil
+}
+
+// Preconditions: ft.mu is held.
+func (ft *futexTable) wakeLocked(key futexKey, n int, bitset uint32) int {
+	woken := 0
+	ws := ft.q[key]
+	kept := ws[:0]
+	for _, w := range ws {
+		if woken < n && w.bitset&bitset != 0 {
+			close(w.woken)
+			woken++
+			continue
+		}
+		kept = append(kept, w)
+	}
+	if len(kept) == 0 {
+		delete(ft.q, key)
+	} else {
+		ft.q[key] = kept
+	}
+	return woken
+}
+
+// FutexRequeue wakes up to nWake waiters on addr and moves up to
+// nRequeue of the rest to addr2. With cmp, the word at addr must hold val
+// (FUTEX_CMP_REQUEUE) or it fails with EAGAIN.
+func (t *Task) FutexRequeue(addr, addr2 uintptr, nWake, nRequeue int, cmp bool, val uint32) (int, error) {
+	if addr%4 != 0 || addr2%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	ft := &t.k.futex
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if cmp {
+		cur, err := readWord(t.mm, addr)
+		if err != nil {
+			return 0, err
+		}
+		if cur != val {
+			return 0, unix.EAGAIN
+		}
+	}
+	key, key2 := futexKey{t.mm, addr}, futexKey{t.mm, addr2}
+	done := ft.wakeLocked(key, nWake, FutexBitsetAll)
+	moved := 0
+	for moved < nRequeue && len(ft.q[key]) > 0 && key != key2 {
+		w := ft.q[key][0]
+		ft.remove(w)
+		w.key = key2
+		if ft.q == nil {
+			ft.q = make(map[futexKey][]*futexWaiter)
+		}
+		ft.q[key2] = append(ft.q[key2], w)
+		moved++
+	}
+	return done + moved, nil
+}
