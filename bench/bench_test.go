@@ -2,9 +2,12 @@ package main
 
 import (
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 func TestMedian(t *testing.T) {
@@ -44,27 +47,47 @@ func TestRatio(t *testing.T) {
 }
 
 func TestRowFinish(t *testing.T) {
-	r := Row{Native: Side{Samples: []float64{2, 1, 3}}, Moat: &Side{Samples: []float64{30, 10, 20, 40}}}
+	r := Row{Native: Side{Samples: []float64{2, 1, 3}}, Moat: map[string]*MoatSide{
+		"ptrace":  {Side: Side{Samples: []float64{30, 10, 20, 40}}},
+		"seccomp": {Side: Side{Samples: []float64{8, 4, 6}}},
+	}}
 	r.finish()
 	if got := deref(r.Native.MedianNS); got != 2 {
 		t.Fatalf("native median = %v, want 2", got)
 	}
-	if got := deref(r.Moat.MedianNS); got != 25 {
-		t.Fatalf("moat median = %v, want 25", got)
+	if got := deref(r.Moat["ptrace"].MedianNS); got != 25 {
+		t.Fatalf("ptrace median = %v, want 25", got)
 	}
-	if got := deref(r.Ratio); got != 12.5 {
-		t.Fatalf("ratio = %v, want 12.5", got)
+	if got := deref(r.Moat["ptrace"].Ratio); got != 12.5 {
+		t.Fatalf("ptrace ratio = %v, want 12.5", got)
+	}
+	if got := deref(r.Moat["seccomp"].Ratio); got != 3 {
+		t.Fatalf("seccomp ratio = %v, want 3", got)
+	}
+	if r.failed() {
+		t.Error("row without errors is failed()")
 	}
 
 	// A side that failed has no median even if some runs succeeded, and
-	// the row then has no ratio.
-	r.Moat.Error = "exit status 1"
+	// then has no ratio; the other platform's side is unaffected.
+	r.Moat["ptrace"].Error = "exit status 1"
 	r.finish()
-	if r.Moat.MedianNS != nil || r.Ratio != nil {
-		t.Errorf("failed moat side: median %v ratio %v, want both nil", r.Moat.MedianNS, r.Ratio)
+	if r.Moat["ptrace"].MedianNS != nil || r.Moat["ptrace"].Ratio != nil {
+		t.Errorf("failed ptrace side: median %v ratio %v, want both nil", r.Moat["ptrace"].MedianNS, r.Moat["ptrace"].Ratio)
+	}
+	if got := deref(r.Moat["seccomp"].Ratio); got != 3 {
+		t.Errorf("seccomp ratio after a ptrace failure = %v, want 3", got)
 	}
 	if !r.failed() {
 		t.Error("row with a moat error is not failed()")
+	}
+
+	// A native median of 0 (the idle row's sleeper) gives no ratio.
+	idle := Row{CPUShare: true, Native: Side{Samples: []float64{0, 0, 5e6}},
+		Moat: map[string]*MoatSide{"ptrace": {Side: Side{Samples: []float64{5e6}}}}}
+	idle.finish()
+	if deref(idle.Native.MedianNS) != 0 || idle.Moat["ptrace"].Ratio != nil {
+		t.Errorf("idle row: native median %v, ratio %v; want 0 and none", deref(idle.Native.MedianNS), deref(idle.Moat["ptrace"].Ratio))
 	}
 }
 
@@ -116,14 +139,26 @@ var testSpecs = []floorSpec{
 	{Key: "sysemu-pinned", Name: "raw sysemu (one CPU)"},
 }
 
+var testPlatforms = []string{"ptrace", "seccomp"}
+
+func moatSides(ptrace, seccomp Side) map[string]*MoatSide {
+	return map[string]*MoatSide{"ptrace": {Side: ptrace}, "seccomp": {Side: seccomp}}
+}
+
 func testReport() *Report {
 	rows := []Row{
 		{Key: "getpid", Name: "getpid (syscall)", Unit: "op",
 			Native: Side{Samples: []float64{140, 150, 145}},
-			Moat:   &Side{Samples: []float64{36000, 35000, 37000}}},
+			Moat: moatSides(Side{Samples: []float64{36000, 35000, 37000}},
+				Side{Samples: []float64{3100, 2900, 3000}})},
 		{Key: "pread", Name: "pread 4 KiB /bin/busybox", Unit: "op",
 			Native: Side{Samples: []float64{480}},
-			Moat:   &Side{Error: "exit status 3: moat: unsupported\nsyscall 17"}},
+			Moat: moatSides(Side{Error: "exit status 3: moat: unsupported\nsyscall 17"},
+				Side{Samples: []float64{4800}})},
+		{Key: "idle", Name: "idle: CPU (% of a core)", Unit: "s", CPUShare: true,
+			Native: Side{Samples: []float64{0, 0, 0}},
+			Moat: moatSides(Side{Samples: []float64{5e6, 0, 5e6}},
+				Side{Samples: []float64{1.25e8, 1.5e8, 1e8}})},
 		{Key: "sysemu", Name: "raw PTRACE_SYSEMU round trip", Unit: "op",
 			Native: Side{Samples: []float64{30000, 28000, 29000}}},
 		{Key: "sysemu-pinned", Name: "raw PTRACE_SYSEMU, one CPU", Unit: "op",
@@ -132,8 +167,13 @@ func testReport() *Report {
 	for i := range rows {
 		rows[i].finish()
 	}
-	rep := &Report{Machine: Machine{Nproc: 2, Kernel: "Linux 6.1 x86_64", Go: "go1.x"}, Runs: 3, Rows: rows, Failed: true}
-	rep.Floors = floors(rep.Rows, "getpid", testSpecs)
+	rep := &Report{Machine: Machine{Nproc: 2, Kernel: "Linux 6.1 x86_64", Go: "go1.x"}, Runs: 3, CPU: -1,
+		Platforms: testPlatforms, Rows: rows, Failed: true}
+	rep.Floors = floors(rep.Rows, "getpid", "ptrace", testSpecs)
+	if l, ok := getpidLimit(rep.Rows, "getpid", "seccomp", seccompGetpidTargetNS); ok {
+		rep.Limits = append(rep.Limits, l)
+	}
+	rep.Limits = append(rep.Limits, idleLimits(rep.Rows, "idle", rep.Platforms, idleTargetShare)...)
 	return rep
 }
 
@@ -146,14 +186,57 @@ func TestFloors(t *testing.T) {
 		t.Errorf("second floor = %+v, want the informational one-CPU floor", f)
 	}
 	f := rep.Floors[0]
-	if f.MoatNS != 36000 || f.RawNS != 29000 || math.Abs(f.Ratio-36000.0/29000) > 1e-12 {
-		t.Errorf("floor = %+v, want 36000/29000", f)
+	if f.Platform != "ptrace" || f.MoatNS != 36000 || f.RawNS != 29000 || math.Abs(f.Ratio-36000.0/29000) > 1e-12 {
+		t.Errorf("floor = %+v, want ptrace 36000/29000", f)
 	}
-	// Without a moat getpid median there is no floor line.
-	rep.Rows[0].Moat.Error = "boom"
+	// The floors take the ptrace column, not seccomp's.
+	if got := floors(rep.Rows, "getpid", "seccomp", testSpecs); len(got) != 2 || got[0].MoatNS != 3000 {
+		t.Errorf("seccomp floors = %+v, want moat getpid 3000", got)
+	}
+	// Without a ptrace getpid median there is no floor line, whatever the
+	// other platform has; nor without the platform at all.
+	rep.Rows[0].Moat["ptrace"].Error = "boom"
 	rep.Rows[0].finish()
-	if got := floors(rep.Rows, "getpid", testSpecs); len(got) != 0 {
-		t.Errorf("floors without moat getpid = %+v, want none", got)
+	if got := floors(rep.Rows, "getpid", "ptrace", testSpecs); len(got) != 0 {
+		t.Errorf("floors without ptrace getpid = %+v, want none", got)
+	}
+	if got := floors(rep.Rows, "getpid", "kvm", testSpecs); len(got) != 0 {
+		t.Errorf("floors for a platform not measured = %+v, want none", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	rep := testReport()
+	if len(rep.Limits) != 3 {
+		t.Fatalf("got %d limits, want 3 (seccomp getpid, idle ptrace, idle seccomp): %+v", len(rep.Limits), rep.Limits)
+	}
+	g := rep.Limits[0]
+	if g.Kind != "floor" || g.Platform != "seccomp" || g.Value != 3000-145 || g.Target != 5000 || !g.OK() {
+		t.Errorf("seccomp getpid limit = %+v, want 2855 ns over native, target 5000, ok", g)
+	}
+	ip, is := rep.Limits[1], rep.Limits[2]
+	if ip.Kind != "idle" || ip.Platform != "ptrace" || ip.Value != 5e6 || !ip.OK() {
+		t.Errorf("idle ptrace limit = %+v, want 5e6 (0.5%%), ok", ip)
+	}
+	if is.Platform != "seccomp" || is.Value != 1.25e8 || is.OK() {
+		t.Errorf("idle seccomp limit = %+v, want 1.25e8 (12.5%%), above target", is)
+	}
+	// The idle target is strict: exactly 1% is above it; 5 us of getpid
+	// overhead is not.
+	if (Limit{Value: 1e7, Target: 1e7, Strict: true}).OK() {
+		t.Error("idle at exactly the target is OK()")
+	}
+	if !(Limit{Value: 5000, Target: 5000}).OK() {
+		t.Error("getpid overhead at exactly the target is not OK()")
+	}
+	// No seccomp getpid median, no limit.
+	rep.Rows[0].Moat["seccomp"].Error = "boom"
+	rep.Rows[0].finish()
+	if l, ok := getpidLimit(rep.Rows, "getpid", "seccomp", seccompGetpidTargetNS); ok {
+		t.Errorf("getpid limit without a seccomp median = %+v", l)
+	}
+	if got := idleLimits(rep.Rows, "nosuchrow", testPlatforms, idleTargetShare); len(got) != 0 {
+		t.Errorf("idle limits without an idle row = %+v", got)
 	}
 }
 
@@ -162,19 +245,31 @@ func TestRenderTable(t *testing.T) {
 	for _, want := range []string{
 		"nproc=2 kernel=Linux 6.1 x86_64",
 		"145.0 ns/op", "36.00 us/op", "248x", // getpid: medians and ratio
-		"moat: failed: exit status 3: moat: unsupported syscall 17", // error on one line
+		"3.00 us/op", "20.7x", // getpid on seccomp
+		"ptrace: failed: exit status 3: moat: unsupported syscall 17", // error on one line
 		"(native only)",
-		"floor: moat getpid / raw sysemu = 36.00 us / 29.00 us = 1.24x (target <= 1.3x: ok)\n",
-		"floor: moat getpid / raw sysemu (one CPU) = 36.00 us / 8.00 us = 4.50x\n",
+		"0.00%", "0.50%", "12.50%", // idle row as percent of a core
+		"floor: ptrace getpid / raw sysemu = 36.00 us / 29.00 us = 1.24x (target <= 1.3x: ok)\n",
+		"floor: ptrace getpid / raw sysemu (one CPU) = 36.00 us / 8.00 us = 4.50x\n",
+		"floor: seccomp getpid vs native: 2.85 us (target <= 5 us: ok; 3.00 us - 145.0 ns)\n",
+		"idle: ptrace: 0.50% of a core (target < 1%: ok; native 0.00%)\n",
+		"idle: seccomp: 12.50% of a core (target < 1%: ABOVE target; native 0.00%)\n",
 		"FAILED",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "bound to CPU") {
+		t.Errorf("CPU -1 is reported as a binding:\n%s", out)
+	}
+	if strings.Contains(out, "seccomp: failed") {
+		t.Errorf("a ptrace failure is reported as seccomp's:\n%s", out)
+	}
 
 	// Every cell of a column ends where the header's cell does (numbers are
-	// right-aligned), whatever failure text follows on the line.
+	// right-aligned), whatever failure text follows on the line. Positions
+	// are in runes: the header has "×".
 	lines := strings.Split(out, "\n")
 	hdr := -1
 	for i, l := range lines {
@@ -185,35 +280,139 @@ func TestRenderTable(t *testing.T) {
 	if hdr < 0 {
 		t.Fatalf("no header line:\n%s", out)
 	}
-	ends := func(line, cell string) int {
-		i := strings.Index(line, cell)
-		if i < 0 {
-			t.Fatalf("%q not in line %q", cell, line)
-		}
-		return i + len(cell)
-	}
 	h := lines[hdr]
-	checks := []struct{ line, cell, col string }{
-		{lines[hdr+2], "145.0 ns/op", "native median"},
-		{lines[hdr+3], "480.0 ns/op", "native median"},
-		{lines[hdr+4], "29.00 us/op", "native median"},
-		{lines[hdr+2], "36.00 us/op", "moat median"},
-		{lines[hdr+3], "FAILED", "moat median"},
-		{lines[hdr+4], "(native only)", "moat median"},
-		{lines[hdr+2], "248x", "moat/native"},
+	if f := strings.Fields(h); !slices.Equal(f, []string{"workload", "native", "ptrace", "×native", "seccomp", "×native"}) {
+		t.Fatalf("header = %q, want workload native ptrace ×native seccomp ×native", f)
+	}
+	// ends finds the nth (from 0) occurrence of cell in line.
+	ends := func(line, cell string, nth int) int {
+		off := 0
+		for {
+			i := strings.Index(line[off:], cell)
+			if i < 0 {
+				t.Fatalf("%q (#%d) not in line %q", cell, nth, line)
+			}
+			if nth == 0 {
+				return utf8.RuneCountInString(line[:off+i+len(cell)])
+			}
+			nth--
+			off += i + len(cell)
+		}
+	}
+	checks := []struct {
+		line, cell string
+		col        string
+		nth        int // occurrence of col in the header
+	}{
+		{lines[hdr+2], "145.0 ns/op", "native", 0},
+		{lines[hdr+3], "480.0 ns/op", "native", 0},
+		{lines[hdr+4], "0.00%", "native", 0},
+		{lines[hdr+5], "29.00 us/op", "native", 0},
+		{lines[hdr+2], "36.00 us/op", "ptrace", 0},
+		{lines[hdr+3], "FAILED", "ptrace", 0},
+		{lines[hdr+4], "0.50%", "ptrace", 0},
+		{lines[hdr+5], "(native only)", "ptrace", 0},
+		{lines[hdr+2], "248x", "×native", 0},
+		{lines[hdr+2], "3.00 us/op", "seccomp", 0},
+		{lines[hdr+3], "4.80 us/op", "seccomp", 0},
+		{lines[hdr+4], "12.50%", "seccomp", 0},
+		{lines[hdr+2], "20.7x", "×native", 1},
+		{lines[hdr+3], "10.0x", "×native", 1},
 	}
 	for _, c := range checks {
-		if got, want := ends(c.line, c.cell), ends(h, c.col); got != want {
-			t.Errorf("cell %q ends at %d, column %q at %d:\n%s", c.cell, got, c.col, want, out)
+		if got, want := ends(c.line, c.cell, 0), ends(h, c.col, c.nth); got != want {
+			t.Errorf("cell %q ends at %d, column %q #%d at %d:\n%s", c.cell, got, c.col, c.nth, want, out)
 		}
+	}
+	// The idle row has no ratio: its native median is 0.
+	if f := strings.Fields(lines[hdr+4]); f[len(f)-1] != "-" || f[len(f)-3] != "-" {
+		t.Errorf("idle row %q: want - in both ratio columns", lines[hdr+4])
 	}
 }
 
 func TestRenderTableAboveTarget(t *testing.T) {
 	rep := testReport()
 	rep.Floors[0].Ratio = 1.31
+	rep.Limits[0].Value = 5001
 	out := renderTable(rep)
 	if !strings.Contains(out, "= 1.31x (target <= 1.3x: ABOVE target)") {
 		t.Errorf("a floor over the target is not flagged:\n%s", out)
+	}
+	if !strings.Contains(out, "seccomp getpid vs native: 5.00 us (target <= 5 us: ABOVE target") {
+		t.Errorf("a seccomp getpid over the target is not flagged:\n%s", out)
+	}
+}
+
+func TestRenderTableOnePlatform(t *testing.T) {
+	rep := testReport()
+	rep.Platforms = []string{"seccomp"}
+	rep.Floors = nil
+	rep.Limits = idleLimits(rep.Rows, "idle", rep.Platforms, idleTargetShare)
+	out := renderTable(rep)
+	if strings.Contains(out, "ptrace") || strings.Contains(out, "36.00 us") {
+		t.Errorf("a platform not in Platforms is rendered:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "workload") {
+			if f := strings.Fields(l); !slices.Equal(f, []string{"workload", "native", "seccomp", "×native"}) {
+				t.Errorf("header = %q", f)
+			}
+		}
+	}
+}
+
+func TestParsePlatforms(t *testing.T) {
+	if got, err := parsePlatforms(" ptrace, seccomp ,"); err != nil || !slices.Equal(got, []string{"ptrace", "seccomp"}) {
+		t.Errorf("parsePlatforms = %q, %v", got, err)
+	}
+	for _, in := range []string{"", " , ", "ptrace,ptrace"} {
+		if got, err := parsePlatforms(in); err == nil {
+			t.Errorf("parsePlatforms(%q) = %q, nil; want an error", in, got)
+		}
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	data := "4242 (moat (x) y) S 4200 4242 4200 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 9 0 123 456 789\n"
+	st, err := parseProcStat(data)
+	if err != nil || st.ppid != 4200 || st.utime != 17 || st.stime != 5 {
+		t.Errorf("parseProcStat = %+v, %v; want ppid 4200 utime 17 stime 5", st, err)
+	}
+	for _, bad := range []string{"", "1 (x) S 0 1", "1 (x) S zz 1 1 0 -1 0 0 0 0 0 1 1 0 0"} {
+		if st, err := parseProcStat(bad); err == nil {
+			t.Errorf("parseProcStat(%q) = %+v, nil; want an error", bad, st)
+		}
+	}
+}
+
+func TestSumTree(t *testing.T) {
+	stats := map[int]procStat{
+		1:  {ppid: 0, utime: 1000},
+		10: {ppid: 1, utime: 3, stime: 1},   // moat
+		11: {ppid: 10, utime: 2},            // its stub
+		12: {ppid: 10, stime: 5},            // another stub
+		13: {ppid: 12, utime: 1},            // a grandchild
+		20: {ppid: 1, utime: 50, stime: 50}, // unrelated
+	}
+	if got, err := sumTree(stats, 10); err != nil || got != 12 {
+		t.Errorf("sumTree(10) = %v, %v; want 12", got, err)
+	}
+	if got, err := sumTree(stats, 11); err != nil || got != 2 {
+		t.Errorf("sumTree(11) = %v, %v; want 2", got, err)
+	}
+	if _, err := sumTree(stats, 99); err == nil {
+		t.Error("sumTree of a missing pid: no error")
+	}
+}
+
+// TestTreeCPUTicks checks /proc scanning on this process: it is in /proc
+// and has used some CPU by now.
+func TestTreeCPUTicks(t *testing.T) {
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for time.Now().Before(deadline) { // burn more than one tick
+	}
+	if got, err := treeCPUTicks(os.Getpid()); err != nil || got == 0 {
+		t.Errorf("treeCPUTicks(self) = %v, %v; want > 0", got, err)
 	}
 }

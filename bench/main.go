@@ -1,12 +1,15 @@
-// Command bench runs small static workloads natively and inside moat in one
-// run and prints, for each, the median of several runs on both sides and
-// the ratio moat/native. It also measures the floor of the ptrace platform:
-// a raw PTRACE_SYSEMU round trip, served by a tiny C tracer.
+// Command bench runs small static workloads natively and inside moat, on
+// each of its platforms (-platforms, default ptrace and seccomp), in one run
+// and prints, for each, the median of several runs on every side and the
+// ratio moat/native per platform. It also measures the floor of the ptrace
+// platform: a raw PTRACE_SYSEMU round trip, served by a tiny C tracer; and
+// the CPU moat burns while its program sleeps (the idle row).
 //
 // Run it from the module root:
 //
 //	go run ./bench                    # builds ./cmd/moat into a temp dir
 //	go run ./bench -moat ./moat -runs 11 -json
+//	go run ./bench -platforms seccomp
 //
 // The workloads are C programs (workloads/*.c, embedded in this command)
 // compiled with gcc -static -O2 at start. Each one times its own loop with
@@ -30,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +59,16 @@ type config struct {
 	jsonOut   bool
 	quiet     bool
 	cpu       int
+	platforms []string
 }
+
+// idleMS is how long the idle row's sleeper sleeps; the CPU moat uses is
+// sampled at idleFrom and idleTo after the start, inside that sleep.
+const (
+	idleMS   = 3000
+	idleFrom = 500 * time.Millisecond
+	idleTo   = 2500 * time.Millisecond
+)
 
 // workload is one row of the table.
 type workload struct {
@@ -64,6 +77,7 @@ type workload struct {
 	unit       string   // what one nanosecond figure is per: "op", "page", "run"
 	argv       []string // absolute program path and arguments
 	wall       bool     // timed here, whole process; else the program prints ns/iteration
+	idle       bool     // CPU used from idleFrom to idleTo, sampled from /proc; see runIdle
 	nativeOnly bool
 }
 
@@ -73,7 +87,7 @@ func main() {
 
 func run() int {
 	var cfg config
-	var moatFlags, only string
+	var moatFlags, only, platforms string
 	flag.IntVar(&cfg.runs, "runs", 7, "runs per workload and side; the median is reported")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every workload's iteration count by this")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "kill one run of a workload after this long")
@@ -87,6 +101,7 @@ func run() int {
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
+	flag.StringVar(&platforms, "platforms", "ptrace,seccomp", "comma-separated moat platforms (`moat run --platform P`), one column each")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
@@ -97,6 +112,11 @@ func run() int {
 		return 2
 	}
 	cfg.moatFlags = strings.Fields(moatFlags)
+	var err error
+	if cfg.platforms, err = parsePlatforms(platforms); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -platforms:", err)
+		return 2
+	}
 	if only != "" {
 		cfg.only = map[string]bool{}
 		for _, k := range strings.Split(only, ",") {
@@ -143,7 +163,7 @@ func run() int {
 		}
 	}
 
-	rep := &Report{Machine: machine(), Runs: cfg.runs, CPU: cfg.cpu}
+	rep := &Report{Machine: machine(), Runs: cfg.runs, CPU: cfg.cpu, Platforms: cfg.platforms}
 	if b.moat != "" {
 		rep.Machine.Moat = b.moat
 	}
@@ -153,12 +173,16 @@ func run() int {
 			rep.Failed = true
 		}
 	}
-	rep.Floors = floors(rep.Rows, "getpid", []floorSpec{
+	rep.Floors = floors(rep.Rows, "getpid", "ptrace", []floorSpec{
 		{Key: "sysemu", Name: "raw sysemu", Target: floorTarget},
 		{Key: "sysemu-regs", Name: "raw sysemu+regs"},
 		{Key: "sysemu-pinned", Name: "raw sysemu (one CPU)"},
 		{Key: "sysemu-regs-pinned", Name: "raw sysemu+regs (one CPU)"},
 	})
+	if l, ok := getpidLimit(rep.Rows, "getpid", "seccomp", seccompGetpidTargetNS); ok {
+		rep.Limits = append(rep.Limits, l)
+	}
+	rep.Limits = append(rep.Limits, idleLimits(rep.Rows, "idle", cfg.platforms, idleTargetShare)...)
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "bench: interrupted")
 		rep.Failed = true
@@ -178,6 +202,27 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// parsePlatforms splits the -platforms list: at least one name, no
+// duplicates. The names are not checked here: moat rejects an unknown one,
+// and that column then shows the failure.
+func parsePlatforms(list string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if slices.Contains(out, p) {
+			return nil, fmt.Errorf("%q listed twice", p)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no platform given")
+	}
+	return out, nil
 }
 
 // bindCPU binds the calling goroutine's OS thread to one CPU. Processes
@@ -333,6 +378,8 @@ func workloads(cfg config) []workload {
 			argv: []string{bin("pagefault"), n(4), "64"}},
 		{key: "start", name: "start+exit: " + strings.Join(start, " "), unit: "run",
 			argv: start, wall: true},
+		{key: "idle", name: fmt.Sprintf("idle: CPU, sleep %g s, %g-%g s (%% of a core)", idleMS/1e3, idleFrom.Seconds(), idleTo.Seconds()), unit: "s",
+			argv: []string{bin("sleeper"), strconv.Itoa(idleMS)}, idle: true},
 		{key: "sysemu", name: "raw PTRACE_SYSEMU round trip", unit: "op",
 			argv: []string{bin("sysemu_raw"), n(20000), "bare"}, nativeOnly: true},
 		{key: "sysemu-regs", name: "raw PTRACE_SYSEMU + GETREGS/SETREGS", unit: "op",
@@ -372,44 +419,56 @@ func staticELF(path string) bool {
 	return f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN
 }
 
-// measureAll runs every workload cfg.runs times on each side. One run
-// is a pass over all workloads, so that drift on a noisy machine spreads
-// over every row alike (the floor lines compare rows with each other), and
-// within a row the side that goes first alternates between passes. A side
-// that fails once is not run again.
+// measureAll runs every workload cfg.runs times on each side: natively and
+// inside moat on each platform. One run is a pass over all workloads, so
+// that drift on a noisy machine spreads over every row alike (the floor
+// lines compare rows with each other), and within a row the order of the
+// sides rotates from one pass to the next. A side that fails once is not
+// run again.
 func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 	type side struct {
 		s    *Side
 		argv []string
 	}
 	rows := make([]Row, len(wls))
-	sides := make([][2]side, len(wls))
+	sides := make([][]side, len(wls))
 	for k, wl := range wls {
 		row := &rows[k]
-		*row = Row{Key: wl.key, Name: wl.name, Unit: wl.unit}
-		sides[k][0] = side{&row.Native, wl.argv}
+		*row = Row{Key: wl.key, Name: wl.name, Unit: wl.unit, CPUShare: wl.idle}
+		sides[k] = []side{{&row.Native, wl.argv}}
 		if wl.nativeOnly {
 			continue
 		}
-		row.Moat = &Side{}
-		if b.moatErr != nil {
-			row.Moat.Error = b.moatErr.Error()
+		row.Moat = map[string]*MoatSide{}
+		for _, p := range b.cfg.platforms {
+			m := &MoatSide{}
+			row.Moat[p] = m
+			if b.moatErr != nil {
+				m.Error = b.moatErr.Error()
+			}
+			// --platform after -moat-flags, so that the column is what
+			// it says even if -moat-flags has a --platform too.
+			argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
+			argv = append(argv, "--platform", p, "--")
+			sides[k] = append(sides[k], side{&m.Side, append(argv, wl.argv...)})
 		}
-		argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
-		sides[k][1] = side{row.Moat, append(append(argv, "--"), wl.argv...)}
 	}
 	for i := 0; i < b.cfg.runs && ctx.Err() == nil; i++ {
 		b.progress("run %d/%d", i+1, b.cfg.runs)
 		for k, wl := range wls {
-			order := sides[k]
-			if i%2 == 1 {
-				order[0], order[1] = order[1], order[0]
-			}
-			for _, sd := range order {
-				if sd.s == nil || sd.s.Error != "" || ctx.Err() != nil {
+			n := len(sides[k])
+			for j := range n {
+				sd := sides[k][(i+j)%n]
+				if sd.s.Error != "" || ctx.Err() != nil {
 					continue
 				}
-				v, err := b.runOnce(ctx, sd.argv, wl.wall)
+				var v float64
+				var err error
+				if wl.idle {
+					v, err = b.runIdle(ctx, sd.argv)
+				} else {
+					v, err = b.runOnce(ctx, sd.argv, wl.wall)
+				}
 				if err != nil {
 					sd.s.Error = err.Error()
 					continue
@@ -424,38 +483,179 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 	return rows
 }
 
+// command returns argv as a command in its own process group, so that a
+// timeout also kills what moat started, with stdout and stderr captured.
+func command(ctx context.Context, argv []string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer) {
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd, stdout, stderr
+}
+
+// runError describes a failed run of a command.
+func (b *bench) runError(parent, ctx context.Context, err error, stderr string) error {
+	switch {
+	case parent.Err() != nil:
+		return errors.New("interrupted")
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		err = fmt.Errorf("timed out after %v", b.cfg.timeout)
+	}
+	if msg := lastLines(stderr, 2); msg != "" {
+		return fmt.Errorf("%v: %s", err, msg)
+	}
+	return err
+}
+
 // runOnce runs argv once and returns nanoseconds: per iteration as printed
 // by the program, or, for wall, the whole process from start to exit.
 func (b *bench) runOnce(parent context.Context, argv []string, wall bool) (float64, error) {
 	ctx, cancel := context.WithTimeout(parent, b.cfg.timeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// Own process group, so a timeout also kills what moat started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd, stdout, stderr := command(ctx, argv)
 
 	t0 := time.Now()
 	err := cmd.Run()
 	elapsed := time.Since(t0)
 	if err != nil {
-		switch {
-		case parent.Err() != nil:
-			return 0, errors.New("interrupted")
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			err = fmt.Errorf("timed out after %v", b.cfg.timeout)
-		}
-		if msg := lastLines(stderr.String(), 2); msg != "" {
-			return 0, fmt.Errorf("%v: %s", err, msg)
-		}
-		return 0, err
+		return 0, b.runError(parent, ctx, err, stderr.String())
 	}
 	if wall {
 		return float64(elapsed.Nanoseconds()), nil
 	}
 	return parseNS(stdout.String())
+}
+
+// runIdle runs argv, a command that sleeps (natively the sleeper, else
+// moat running it), and returns the CPU time that the process and all its
+// descendants used from idleFrom to idleTo after the start, in nanoseconds
+// per second of wall-clock time (1e9: one core busy). The CPU time is
+// utime+stime from /proc/PID/stat, in clock ticks of 10 ms, so one
+// process's figure is only good to about a tick: 0.5% of a core over 2 s.
+func (b *bench) runIdle(parent context.Context, argv []string) (float64, error) {
+	ctx, cancel := context.WithTimeout(parent, b.cfg.timeout)
+	defer cancel()
+	cmd, _, stderr := command(ctx, argv)
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var ticks [2]uint64
+	var at [2]time.Time
+	for i, d := range []time.Duration{idleFrom, idleTo} {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = fmt.Errorf("exited after %v, before the CPU sample at %v", time.Since(t0).Round(time.Millisecond), d)
+			}
+			return 0, b.runError(parent, ctx, err, stderr.String())
+		case <-time.After(time.Until(t0.Add(d))):
+		}
+		var err error
+		if ticks[i], err = treeCPUTicks(cmd.Process.Pid); err != nil {
+			cmd.Cancel()
+			<-done
+			return 0, err
+		}
+		at[i] = time.Now()
+	}
+	if err := <-done; err != nil {
+		return 0, b.runError(parent, ctx, err, stderr.String())
+	}
+	if ticks[1] < ticks[0] { // a child exited in between
+		return 0, fmt.Errorf("CPU time went down from %d to %d ticks between samples", ticks[0], ticks[1])
+	}
+	cpuNS := float64(ticks[1]-ticks[0]) * 1e9 / clockTicks
+	return cpuNS / at[1].Sub(at[0]).Seconds(), nil
+}
+
+// clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// procStat is what treeCPUTicks needs of /proc/PID/stat.
+type procStat struct {
+	ppid         int
+	utime, stime uint64
+}
+
+// parseProcStat parses the contents of /proc/PID/stat. The command name,
+// field 2, is in parentheses and may hold spaces and parentheses itself, so
+// the fields are counted from its last ')'.
+func parseProcStat(data string) (procStat, error) {
+	i := strings.LastIndexByte(data, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("no ')' in %q", oneLine(data, 60))
+	}
+	f := strings.Fields(data[i+1:]) // f[0] is field 3, state
+	if len(f) < 13 {
+		return procStat{}, fmt.Errorf("%d fields after the command name, want >= 13", len(f))
+	}
+	var st procStat
+	var err1, err2, err3 error
+	st.ppid, err1 = strconv.Atoi(f[1])                // field 4
+	st.utime, err2 = strconv.ParseUint(f[11], 10, 64) // field 14
+	st.stime, err3 = strconv.ParseUint(f[12], 10, 64) // field 15
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return procStat{}, err
+	}
+	return st, nil
+}
+
+// treeCPUTicks returns utime+stime, in clock ticks, of process pid and
+// all its descendants (for moat: its stub processes), found by scanning
+// /proc/*/stat for their parent pids. A process's figure covers all its
+// threads.
+func treeCPUTicks(pid int) (uint64, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	stats := map[int]procStat{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if st, err := parseProcStat(string(data)); err == nil {
+			stats[p] = st
+		}
+	}
+	return sumTree(stats, pid)
+}
+
+// sumTree adds up utime+stime of root and its descendants in stats.
+func sumTree(stats map[int]procStat, root int) (uint64, error) {
+	if _, ok := stats[root]; !ok {
+		return 0, fmt.Errorf("process %d not in /proc", root)
+	}
+	children := map[int][]int{}
+	for p, st := range stats {
+		children[st.ppid] = append(children[st.ppid], p)
+	}
+	var sum uint64
+	seen := map[int]bool{}
+	queue := []int{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		sum += stats[p].utime + stats[p].stime
+		queue = append(queue, children[p]...)
+	}
+	return sum, nil
 }
 
 // parseNS reads the workload's result: the last non-empty line of its

@@ -5,21 +5,34 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
-// floorTarget is the goal for moat's getpid cost over the bare
-// PTRACE_SYSEMU round trip: the sentry may add at most 30% to the floor.
+// floorTarget is the goal for moat's getpid cost on the ptrace platform
+// over the bare PTRACE_SYSEMU round trip: the sentry may add at most 30% to
+// the floor.
 const floorTarget = 1.3
+
+// seccompGetpidTargetNS is the goal for what one getpid costs inside moat
+// on the seccomp platform over the same call run natively.
+const seccompGetpidTargetNS = 5000
+
+// idleTargetShare is the goal for the CPU moat burns while the sandboxed
+// program sleeps, in CPU nanoseconds per wall-clock second (1e7 is 1% of
+// one core).
+const idleTargetShare = 1e7
 
 // Report is everything one bench run measured. It is printed as a table
 // (renderTable) or encoded as JSON (-json).
 type Report struct {
-	Machine Machine `json:"machine"`
-	Runs    int     `json:"runs"`
-	CPU     int     `json:"cpu"` // -1: workloads not bound to a CPU
-	Rows    []Row   `json:"rows"`
-	Floors  []Floor `json:"floors,omitempty"`
-	Failed  bool    `json:"failed"`
+	Machine   Machine  `json:"machine"`
+	Runs      int      `json:"runs"`
+	CPU       int      `json:"cpu"`       // -1: workloads not bound to a CPU
+	Platforms []string `json:"platforms"` // moat platforms, in column order
+	Rows      []Row    `json:"rows"`
+	Floors    []Floor  `json:"floors,omitempty"`
+	Limits    []Limit  `json:"limits,omitempty"`
+	Failed    bool     `json:"failed"`
 }
 
 // Machine describes where the numbers were taken.
@@ -33,30 +46,65 @@ type Machine struct {
 }
 
 // Row is one workload measured natively and, unless it is native-only,
-// inside moat. All values are nanoseconds per Unit.
+// inside moat on every platform of Report.Platforms. All values are
+// nanoseconds per Unit; in a CPUShare row (idle) they are CPU nanoseconds
+// used per wall-clock second, shown as percent of one core.
 type Row struct {
-	Key    string   `json:"key"`
-	Name   string   `json:"name"`
-	Unit   string   `json:"unit"`
-	Native Side     `json:"native"`
-	Moat   *Side    `json:"moat,omitempty"` // nil: native-only row
-	Ratio  *float64 `json:"ratio,omitempty"`
+	Key      string `json:"key"`
+	Name     string `json:"name"`
+	Unit     string `json:"unit"`
+	CPUShare bool   `json:"cpu_share,omitempty"`
+	Native   Side   `json:"native"`
+	// Moat holds one side per platform, by platform name; nil for a
+	// native-only row.
+	Moat map[string]*MoatSide `json:"moat,omitempty"`
 }
 
-// Side is the samples of one side (native or moat) of a row.
+// Side is the samples of one side (native, or moat on one platform) of a
+// row.
 type Side struct {
 	MedianNS *float64  `json:"median_ns,omitempty"`
 	Samples  []float64 `json:"samples_ns,omitempty"`
 	Error    string    `json:"error,omitempty"`
 }
 
-// Floor compares moat's getpid with a raw PTRACE_SYSEMU round trip.
+// MoatSide is a row's side inside moat on one platform, with the ratio of
+// its median to the native median.
+type MoatSide struct {
+	Side
+	Ratio *float64 `json:"ratio,omitempty"`
+}
+
+// Floor compares moat's getpid on one platform (ptrace) with a raw
+// PTRACE_SYSEMU round trip.
 type Floor struct {
-	Name   string  `json:"name"`
-	MoatNS float64 `json:"moat_getpid_ns"`
-	RawNS  float64 `json:"raw_ns"`
-	Ratio  float64 `json:"ratio"`
-	Target float64 `json:"target,omitempty"` // 0: informational
+	Name     string  `json:"name"`
+	Platform string  `json:"platform"`
+	MoatNS   float64 `json:"moat_getpid_ns"`
+	RawNS    float64 `json:"raw_ns"`
+	Ratio    float64 `json:"ratio"`
+	Target   float64 `json:"target,omitempty"` // 0: informational
+}
+
+// Limit is a figure with an absolute target: seccomp's getpid cost over
+// native, or the CPU moat uses while its program sleeps.
+type Limit struct {
+	Kind     string  `json:"kind"` // "floor" or "idle"
+	Name     string  `json:"name"`
+	Platform string  `json:"platform"`
+	Unit     string  `json:"unit"` // "ns", or "cpu_ns_per_s" (1e7 is 1% of a core)
+	Value    float64 `json:"value"`
+	Target   float64 `json:"target"`
+	Strict   bool    `json:"strict,omitempty"` // Value must be < Target, not <=
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// OK reports whether the value meets the target.
+func (l Limit) OK() bool {
+	if l.Strict {
+		return l.Value < l.Target
+	}
+	return l.Value <= l.Target
 }
 
 // median returns the median of xs without reordering xs; NaN if xs is empty.
@@ -81,17 +129,19 @@ func ratio(moat, native float64) (float64, bool) {
 	return moat / native, true
 }
 
-// finish fills in the medians and the ratio from the samples.
+// finish fills in the medians and the ratios from the samples.
 func (r *Row) finish() {
 	r.Native.finish()
-	r.Ratio = nil
-	if r.Moat == nil {
-		return
-	}
-	r.Moat.finish()
-	if r.Native.MedianNS != nil && r.Moat.MedianNS != nil {
-		if q, ok := ratio(*r.Moat.MedianNS, *r.Native.MedianNS); ok {
-			r.Ratio = &q
+	for _, m := range r.Moat {
+		if m == nil {
+			continue
+		}
+		m.finish()
+		m.Ratio = nil
+		if r.Native.MedianNS != nil && m.MedianNS != nil {
+			if q, ok := ratio(*m.MedianNS, *r.Native.MedianNS); ok {
+				m.Ratio = &q
+			}
 		}
 	}
 }
@@ -107,7 +157,28 @@ func (s *Side) finish() {
 
 // failed reports whether any side of the row failed.
 func (r *Row) failed() bool {
-	return r.Native.Error != "" || (r.Moat != nil && r.Moat.Error != "")
+	if r.Native.Error != "" {
+		return true
+	}
+	for _, m := range r.Moat {
+		if m != nil && m.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// moatMedian returns the median of the row's side on platform, if there is
+// one.
+func (r *Row) moatMedian(platform string) (float64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	m := r.Moat[platform]
+	if m == nil || m.MedianNS == nil {
+		return 0, false
+	}
+	return *m.MedianNS, true
 }
 
 // formatNS renders a duration given in nanoseconds with a unit that keeps
@@ -149,39 +220,66 @@ func oneLine(s string, max int) string {
 	return s
 }
 
-func sideCell(s *Side, unit string) string {
+// formatShare renders CPU nanoseconds per wall-clock second as percent of
+// one core.
+func formatShare(nsPerS float64) string {
+	if math.IsNaN(nsPerS) || math.IsInf(nsPerS, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", nsPerS/1e7)
+}
+
+func sideCell(r *Row, s *Side) string {
 	if s.MedianNS == nil {
 		return "-"
 	}
-	return formatNS(*s.MedianNS) + "/" + unit
+	if r.CPUShare {
+		return formatShare(*s.MedianNS)
+	}
+	return formatNS(*s.MedianNS) + "/" + r.Unit
 }
 
-// renderTable renders the report as an aligned plain-text table. Failures
-// are written at the end of their row, after the aligned columns, so that a
-// long error message does not push the other rows apart.
+// width is the width of a cell in columns (fmt pads by code points).
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+// renderTable renders the report as an aligned plain-text table: the
+// native median, then per platform the moat median and its ratio to
+// native. Failures are written at the end of their row, after the aligned
+// columns, so that a long error message does not push the other rows apart.
 func renderTable(rep *Report) string {
-	header := []string{"workload", "native median", "moat median", "moat/native"}
+	header := []string{"workload", "native"}
+	for _, p := range rep.Platforms {
+		header = append(header, p, "×native")
+	}
 	cells := [][]string{header}
 	tails := []string{""}
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
-		row := []string{r.Name, sideCell(&r.Native, r.Unit), "", ""}
+		row := make([]string, len(header))
+		row[0], row[1] = r.Name, sideCell(r, &r.Native)
 		var tail []string
 		if r.Native.Error != "" {
 			row[1] = "FAILED"
 			tail = append(tail, "native: failed: "+oneLine(r.Native.Error, 160))
 		}
-		switch {
-		case r.Moat == nil:
-			row[2], row[3] = "(native only)", ""
-		case r.Moat.Error != "":
-			row[2], row[3] = "FAILED", "-"
-			tail = append(tail, "moat: failed: "+oneLine(r.Moat.Error, 160))
-		default:
-			row[2] = sideCell(r.Moat, r.Unit)
-			row[3] = "-"
-			if r.Ratio != nil {
-				row[3] = formatRatio(*r.Ratio)
+		for j, p := range rep.Platforms {
+			med, q := &row[2+2*j], &row[3+2*j]
+			m := r.Moat[p]
+			switch {
+			case r.Moat == nil:
+				if j == 0 {
+					*med = "(native only)"
+				}
+			case m == nil:
+				*med, *q = "-", "-"
+			case m.Error != "":
+				*med, *q = "FAILED", "-"
+				tail = append(tail, p+": failed: "+oneLine(m.Error, 160))
+			default:
+				*med, *q = sideCell(r, &m.Side), "-"
+				if m.Ratio != nil {
+					*q = formatRatio(*m.Ratio)
+				}
 			}
 		}
 		cells = append(cells, row)
@@ -191,7 +289,7 @@ func renderTable(rep *Report) string {
 	widths := make([]int, len(header))
 	for _, row := range cells {
 		for j, c := range row {
-			widths[j] = max(widths[j], len(c))
+			widths[j] = max(widths[j], width(c))
 		}
 	}
 	var b strings.Builder
@@ -203,7 +301,7 @@ func renderTable(rep *Report) string {
 		fmt.Fprintf(&b, " thp=%s", rep.Machine.THP)
 	}
 	fmt.Fprintf(&b, " %s\n", rep.Machine.Go)
-	fmt.Fprintf(&b, "runs: %d per side, median reported; all rows and both sides interleaved", rep.Runs)
+	fmt.Fprintf(&b, "runs: %d per side, median reported; all rows and sides interleaved, order rotated per run", rep.Runs)
 	if rep.CPU >= 0 {
 		fmt.Fprintf(&b, "; every process bound to CPU %d", rep.CPU)
 	}
@@ -233,12 +331,12 @@ func renderTable(rep *Report) string {
 			b.WriteString(strings.Repeat("-", total) + "\n")
 		}
 	}
-	if len(rep.Floors) > 0 {
+	if len(rep.Floors)+len(rep.Limits) > 0 {
 		b.WriteString("\n")
 	}
 	for _, f := range rep.Floors {
-		fmt.Fprintf(&b, "floor: moat getpid / %s = %s / %s = %s",
-			f.Name, formatNS(f.MoatNS), formatNS(f.RawNS), formatRatio(f.Ratio))
+		fmt.Fprintf(&b, "floor: %s getpid / %s = %s / %s = %s",
+			f.Platform, f.Name, formatNS(f.MoatNS), formatNS(f.RawNS), formatRatio(f.Ratio))
 		if f.Target > 0 {
 			verdict := "ok"
 			if f.Ratio > f.Target {
@@ -248,10 +346,35 @@ func renderTable(rep *Report) string {
 		}
 		b.WriteString("\n")
 	}
+	for _, l := range rep.Limits {
+		b.WriteString(renderLimit(l) + "\n")
+	}
 	if rep.Failed {
 		b.WriteString("\nsome measurements FAILED (see above)\n")
 	}
 	return b.String()
+}
+
+// renderLimit renders one limit line, e.g.
+// "floor: seccomp getpid vs native: 2.85 us (target <= 5 us: ok; ...)".
+func renderLimit(l Limit) string {
+	val, tgt := fmt.Sprintf("%.2f us", l.Value/1e3), fmt.Sprintf("%g us", l.Target/1e3)
+	if l.Unit == "cpu_ns_per_s" {
+		val, tgt = formatShare(l.Value)+" of a core", fmt.Sprintf("%g%%", l.Target/1e7)
+	}
+	op := "<="
+	if l.Strict {
+		op = "<"
+	}
+	verdict := "ok"
+	if !l.OK() {
+		verdict = "ABOVE target"
+	}
+	s := fmt.Sprintf("%s: %s: %s (target %s %s: %s", l.Kind, l.Name, val, op, tgt, verdict)
+	if l.Detail != "" {
+		s += "; " + l.Detail
+	}
+	return s + ")"
 }
 
 // floorSpec names a native-only row to compare moat's getpid with; a zero
@@ -262,25 +385,26 @@ type floorSpec struct {
 	Target float64
 }
 
-// floors computes the "moat getpid / raw sysemu" lines, in the order of
-// specs, skipping any whose inputs are missing.
-func floors(rows []Row, getpidKey string, specs []floorSpec) []Floor {
-	find := func(key string) *Row {
-		for i := range rows {
-			if rows[i].Key == key {
-				return &rows[i]
-			}
+// find returns the row with key, or nil.
+func find(rows []Row, key string) *Row {
+	for i := range rows {
+		if rows[i].Key == key {
+			return &rows[i]
 		}
+	}
+	return nil
+}
+
+// floors computes the "platform getpid / raw sysemu" lines, in the order
+// of specs, skipping any whose inputs are missing.
+func floors(rows []Row, getpidKey, platform string, specs []floorSpec) []Floor {
+	moat, ok := find(rows, getpidKey).moatMedian(platform)
+	if !ok {
 		return nil
 	}
-	g := find(getpidKey)
-	if g == nil || g.Moat == nil || g.Moat.MedianNS == nil {
-		return nil
-	}
-	moat := *g.Moat.MedianNS
 	var out []Floor
 	for _, sp := range specs {
-		r := find(sp.Key)
+		r := find(rows, sp.Key)
 		if r == nil || r.Native.MedianNS == nil {
 			continue
 		}
@@ -288,7 +412,43 @@ func floors(rows []Row, getpidKey string, specs []floorSpec) []Floor {
 		if !ok {
 			continue
 		}
-		out = append(out, Floor{Name: sp.Name, MoatNS: moat, RawNS: *r.Native.MedianNS, Ratio: q, Target: sp.Target})
+		out = append(out, Floor{Name: sp.Name, Platform: platform, MoatNS: moat, RawNS: *r.Native.MedianNS, Ratio: q, Target: sp.Target})
+	}
+	return out
+}
+
+// getpidLimit compares the median getpid inside moat on platform with the
+// native one: what moat adds to a system call, against an absolute target.
+// ok is false when either median is missing.
+func getpidLimit(rows []Row, getpidKey, platform string, targetNS float64) (Limit, bool) {
+	r := find(rows, getpidKey)
+	moat, ok := r.moatMedian(platform)
+	if !ok || r.Native.MedianNS == nil {
+		return Limit{}, false
+	}
+	native := *r.Native.MedianNS
+	return Limit{
+		Kind: "floor", Name: platform + " getpid vs native", Platform: platform, Unit: "ns",
+		Value: moat - native, Target: targetNS,
+		Detail: formatNS(moat) + " - " + formatNS(native),
+	}, true
+}
+
+// idleLimits compares, for every platform, the CPU moat used while its
+// program slept with the target (strictly below).
+func idleLimits(rows []Row, idleKey string, platforms []string, target float64) []Limit {
+	r := find(rows, idleKey)
+	var out []Limit
+	for _, p := range platforms {
+		v, ok := r.moatMedian(p)
+		if !ok {
+			continue
+		}
+		l := Limit{Kind: "idle", Name: p, Platform: p, Unit: "cpu_ns_per_s", Value: v, Target: target, Strict: true}
+		if r.Native.MedianNS != nil {
+			l.Detail = "native " + formatShare(*r.Native.MedianNS)
+		}
+		out = append(out, l)
 	}
 	return out
 }

@@ -72,8 +72,8 @@ type phdr struct {
 
 // image is a parsed executable.
 type image struct {
-	hdr    header
-	phdrs  []phdr
+	hdr        header
+	phdrs      []phdr
 	interp     bool
 	interpPath string
 }
