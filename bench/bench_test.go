@@ -416,3 +416,31 @@ func TestTreeCPUTicks(t *testing.T) {
 		t.Errorf("treeCPUTicks(self) = %v, %v; want > 0", got, err)
 	}
 }
+
+// TestRunIdleSeesDescendants runs a shell whose child spins for the whole
+// window: the share must count the grandchild's CPU, about one core. A
+// shell that just sleeps must come out (nearly) idle.
+func TestRunIdleSeesDescendants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 6 s")
+	}
+	b := &bench{cfg: config{timeout: time.Minute}}
+	busy, err := b.runIdle(t.Context(), []string{"/bin/sh", "-c", "(while :; do :; done) & sleep 3; kill $!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy < 0.3e9 { // a spinning child: ~1e9 unless the VM is starved
+		t.Errorf("runIdle with a spinning grandchild = %s of a core, want >= 30%%", formatShare(busy))
+	}
+	idle, err := b.runIdle(t.Context(), []string{"/bin/sh", "-c", "sleep 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle > idleTargetShare {
+		t.Errorf("runIdle of sleep 3 = %s of a core, want < 1%%", formatShare(idle))
+	}
+	// A command that exits before the samples is an error, not a 0.
+	if v, err := b.runIdle(t.Context(), []string{"/bin/true"}); err == nil {
+		t.Errorf("runIdle of /bin/true = %v, nil; want an error", v)
+	}
+}

@@ -81,10 +81,13 @@ func (t *Task) FutexWait(addr uintptr, val, bitset uint32, deadline time.Time) e
 		defer tm.Stop()
 		timeout = tm.C
 	}
+	result := unix.ETIMEDOUT
 	select {
 	case <-w.woken:
 		return nil
 	case <-timeout:
+	case <-t.interrupt:
+		result = unix.EINTR
 	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -94,7 +97,7 @@ func (t *Task) FutexWait(addr uintptr, val, bitset uint32, deadline time.Time) e
 	default:
 	}
 	ft.remove(w)
-	return unix.ETIMEDOUT
+	return result
 }
 
 // Preconditions: ft.mu is held.

@@ -58,19 +58,25 @@ type Kernel struct {
 	futex futexTable
 
 	mu      sync.Mutex
-	tasks   map[int32]*Task
+	tasks   map[int32]*Task // live and zombie tasks, by tid
 	nextTID int32
+	// childEvent is closed (and replaced) whenever a task becomes a
+	// zombie, waking waiters in wait4.
+	childEvent chan struct{}
+	initDone   chan struct{} // closed when the sandbox's init (tid 1) has exited
 }
 
 // New returns a kernel with no tasks.
 func New(opts Options) *Kernel {
 	return &Kernel{
-		opts:     opts,
-		log:      opts.Log,
-		syscalls: opts.Syscalls,
-		start:    time.Now(),
-		tasks:    make(map[int32]*Task),
-		nextTID:  1,
+		opts:       opts,
+		log:        opts.Log,
+		syscalls:   opts.Syscalls,
+		start:      time.Now(),
+		tasks:      make(map[int32]*Task),
+		nextTID:    1,
+		childEvent: make(chan struct{}),
+		initDone:   make(chan struct{}),
 	}
 }
 
@@ -136,12 +142,15 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 	tid := k.nextTID
 	k.nextTID++
 	t := &Task{
-		k:      k,
-		tid:    tid,
-		creds:  Credentials{UID: pa.UID, GID: pa.GID, EUID: pa.UID, EGID: pa.GID, SUID: pa.UID, SGID: pa.GID, FSUID: pa.UID, FSGID: pa.GID},
-		fds:    vfs.NewFDTable(),
-		limits: defaultLimits(),
-		sig:    &signalHandlers{},
+		k:          k,
+		tid:        tid,
+		exitSignal: unix.SIGCHLD,
+		interrupt:  make(chan struct{}),
+		children:   make(map[*Task]struct{}),
+		creds:      Credentials{UID: pa.UID, GID: pa.GID, EUID: pa.UID, EGID: pa.GID, SUID: pa.UID, SGID: pa.GID, FSUID: pa.UID, FSGID: pa.GID},
+		fds:        vfs.NewFDTable(),
+		limits:     defaultLimits(),
+		sig:        &signalHandlers{},
 	}
 	k.tasks[tid] = t
 	return t
@@ -163,12 +172,6 @@ func (k *Kernel) TIDs() []int32 {
 		out = append(out, tid)
 	}
 	return out
-}
-
-func (k *Kernel) removeTask(t *Task) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.tasks, t.tid)
 }
 
 // loaderArgs fills in the parts of loader.Args the kernel knows.

@@ -69,3 +69,10 @@ func (l *Limits) Set(r int, v Rlimit, privileged bool) (Rlimit, error) {
 
 // Limits returns the task's resource limits.
 func (t *Task) Limits() *Limits { return t.limits }
+
+// copy returns an independent copy (fork).
+func (l *Limits) copy() *Limits {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return &Limits{l: l.l}
+}

@@ -165,3 +165,22 @@ func (t *Task) SetRobustList(addr uintptr) {
 	defer t.mu.Unlock()
 	t.robustList = addr
 }
+
+// copy returns an independent copy (fork).
+func (h *signalHandlers) copy() *signalHandlers {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return &signalHandlers{actions: h.actions}
+}
+
+// resetCaught resets caught signals to their default action (execve);
+// ignored signals stay ignored.
+func (h *signalHandlers) resetCaught() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range h.actions {
+		if h.actions[i].Handler != SigDfl && h.actions[i].Handler != SigIgn {
+			h.actions[i] = SigAction{}
+		}
+	}
+}

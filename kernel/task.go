@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -51,6 +52,19 @@ type Task struct {
 	robustList    uintptr
 	exiting       bool
 	exitStatus    ExitStatus
+
+	// The process tree, guarded by Kernel.mu.
+	parent     *Task
+	children   map[*Task]struct{}
+	zombie     bool          // exited and not yet reaped
+	exitSignal unix.Signal   // sent to the parent at exit (SIGCHLD)
+	vforkDone  chan struct{} // closed when a CLONE_VFORK child execs or exits
+
+	// killedBy is a signal another task killed this one with; interrupt
+	// is closed then, ending blocking system calls.
+	killedBy  atomic.Int32
+	interrupt chan struct{}
+	killOnce  sync.Once
 }
 
 // TID returns the task's thread id (also its pid: no threads yet).
@@ -60,7 +74,11 @@ func (t *Task) TID() int32 { return t.tid }
 func (t *Task) Kernel() *Kernel { return t.k }
 
 // MM returns the task's memory manager.
-func (t *Task) MM() *mm.MemoryManager { return t.mm }
+func (t *Task) MM() *mm.MemoryManager {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mm
+}
 
 // FDs returns the task's fd table.
 func (t *Task) FDs() *vfs.FDTable { return t.fds }
@@ -109,9 +127,8 @@ func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus
 	}
 	started <- nil
 	t.runSafely()
-	st := t.exitStatus
-	t.release()
-	done <- st
+	t.exitProcess()
+	done <- t.exitStatus
 }
 
 // runSafely runs the task, turning a sentry bug (a panic while serving the
@@ -200,8 +217,16 @@ func execError(path string, err error) error {
 // run is the task's loop: switch to the app, serve what stopped it.
 func (t *Task) run() {
 	for !t.exiting {
+		if sig := t.killedBy.Load(); sig != 0 {
+			t.exitWithSignal(unix.Signal(sig))
+			return
+		}
 		ev, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
 		if err != nil {
+			if sig := t.killedBy.Load(); sig != 0 {
+				t.exitWithSignal(unix.Signal(sig))
+				return
+			}
 			t.k.log.Error("app address space failed", "tid", t.tid, "err", err)
 			t.exitWithSignal(unix.SIGKILL)
 			return
@@ -251,13 +276,17 @@ func (t *Task) exitWithSignal(sig unix.Signal) {
 	t.exitStatus = ExitStatus{Signal: sig}
 }
 
+// release frees the task's resources (address space, files).
 func (t *Task) release() {
-	if t.mm != nil {
-		t.mm.Release()
+	t.mu.Lock()
+	m := t.mm
+	t.mm = nil
+	t.mu.Unlock()
+	if m != nil {
+		m.Release()
 	}
 	if t.ctx != nil {
 		t.ctx.Release()
 	}
 	t.fds.CloseAll()
-	t.k.removeTask(t)
 }

@@ -46,6 +46,8 @@ func (a *fakeAS) Unmap(addr, length uintptr) error                           { r
 func (a *fakeAS) Protect(addr, length uintptr, at platform.AccessType) error { return nil }
 func (a *fakeAS) Release()                                                   { a.released = true }
 
+func (*fakeAS) Interrupt() {}
+
 // osFile is an mm.MappableFile backed by a host file.
 type osFile struct {
 	f    *os.File

@@ -153,3 +153,22 @@ func RoundDown(n uintptr) uintptr { return n &^ (PageSize - 1) }
 func mapFile(fd int, size int64) ([]byte, error) {
 	return unix.Mmap(fd, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
 }
+
+// CopyData copies src to dst (of the same length), copying only the parts
+// of src that hold data: holes stay holes, so copying sparse memory costs
+// only what is in use.
+func (f *File) CopyData(dst, src platform.FileRange) {
+	end := src.Offset + int64(src.Length)
+	for off := src.Offset; off < end; {
+		data, err := unix.Seek(f.fd, off, unix.SEEK_DATA)
+		if err != nil || data >= end {
+			return // the rest is a hole (ENXIO: no data after off)
+		}
+		hole, err := unix.Seek(f.fd, data, unix.SEEK_HOLE)
+		if err != nil || hole > end {
+			hole = end
+		}
+		copy(f.mapping[dst.Offset+(data-src.Offset):], f.mapping[data:hole])
+		off = hole
+	}
+}

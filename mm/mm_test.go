@@ -108,6 +108,8 @@ func (a *fakeAS) Protect(addr, length uintptr, at platform.AccessType) error {
 
 func (a *fakeAS) Release() { a.released++ }
 
+func (a *fakeAS) Interrupt() {}
+
 // unmapped reports whether an Unmap call covered [addr, addr+length).
 func (a *fakeAS) unmapped(addr, length uintptr) bool {
 	for _, u := range a.unmaps {

@@ -116,6 +116,10 @@ type AddressSpace interface {
 	Unmap(addr, length uintptr) error
 	// Protect changes the permissions of mappings in [addr, addr+length).
 	Protect(addr, length uintptr, at AccessType) error
+	// Interrupt kills the address space's host process. Unlike the other
+	// methods it may be called from any goroutine: a Switch in progress
+	// then returns ErrAddressSpaceDead (a task killed by another).
+	Interrupt()
 	// Release destroys the address space.
 	Release()
 }

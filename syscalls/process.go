@@ -18,10 +18,11 @@ func sysExitGroup(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 // The sandbox's first process is pid 1 of its PID namespace; its parent is
-// outside the namespace, so getppid returns 0, as for a container's init.
+// outside the namespace, so getppid returns 0 there, as for a container's
+// init.
 func sysGetpid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TID()), nil }
 func sysGettid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TID()), nil }
-func sysGetppid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return 0, nil }
+func sysGetppid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return uintptr(t.PPID()), nil }
 
 func sysGetuid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return uintptr(t.Creds().UID), nil

@@ -73,45 +73,66 @@ func sysRtSigprocmask(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return 0, nil
 }
 
-// signalSelf sends sig to the caller if target names it; the sandbox has
-// one process, so any other pid does not exist.
-func signalSelf(t *kernel.Task, target int32, sig uintptr) (uintptr, error) {
+// checkSignal validates a signal number argument.
+func checkSignal(sig uintptr) (unix.Signal, error) {
 	if sig > kernel.NumSignals {
 		return 0, unix.EINVAL
 	}
-	if target != t.TID() {
-		return 0, unix.ESRCH
-	}
-	t.SendSignalSelf(unix.Signal(sig))
+	return unix.Signal(sig), nil
+}
+
+// afterSignal ends the system call if the caller's own signal killed it.
+func afterSignal(t *kernel.Task, err error) (uintptr, error) {
 	if t.Killed() {
 		return 0, t.ErrExited()
 	}
-	return 0, nil
+	return 0, err
 }
 
 func sysKill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	pid := int32(a[0])
-	if pid == 0 || pid == -1 { // own process group / every process: just us
-		pid = t.TID()
-	} else if pid < 0 {
-		pid = -pid
+	sig, err := checkSignal(a[1])
+	if err != nil {
+		return 0, err
 	}
-	return signalSelf(t, pid, a[1])
+	switch pid := int32(a[0]); {
+	case pid > 0:
+		return afterSignal(t, t.SendSignal(pid, sig))
+	case pid == -1:
+		return afterSignal(t, t.SignalAll(sig, false))
+	case pid == -1<<31:
+		return 0, unix.ESRCH
+	default:
+		// A process group: there are no process groups yet, so every
+		// process is in the caller's group, init included.
+		err := t.SignalAll(sig, true)
+		if err == nil && sig != 0 {
+			t.SendSignal(1, sig)
+		}
+		return afterSignal(t, err)
+	}
 }
 
 func sysTkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if int32(a[0]) <= 0 {
 		return 0, unix.EINVAL
 	}
-	return signalSelf(t, int32(a[0]), a[1])
+	sig, err := checkSignal(a[1])
+	if err != nil {
+		return 0, err
+	}
+	return afterSignal(t, t.SendSignal(int32(a[0]), sig))
 }
 
 func sysTgkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if int32(a[0]) <= 0 || int32(a[1]) <= 0 {
 		return 0, unix.EINVAL
 	}
-	if int32(a[0]) != t.TID() {
+	sig, err := checkSignal(a[2])
+	if err != nil {
+		return 0, err
+	}
+	if a[0] != a[1] { // one thread per process: tid == tgid
 		return 0, unix.ESRCH
 	}
-	return signalSelf(t, int32(a[1]), a[2])
+	return afterSignal(t, t.SendSignal(int32(a[1]), sig))
 }

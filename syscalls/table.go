@@ -107,15 +107,19 @@ func New() *kernel.SyscallTable {
 	// Signals.
 	partial(unix.SYS_RT_SIGACTION, sysRtSigaction, "dispositions recorded; handlers are not run yet")
 	full(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	partial(unix.SYS_KILL, sysKill, "only the caller itself; default actions only")
-	partial(unix.SYS_TKILL, sysTkill, "only the caller itself; default actions only")
-	partial(unix.SYS_TGKILL, sysTgkill, "only the caller itself; default actions only")
+	partial(unix.SYS_KILL, sysKill, "default actions only (handlers are not run yet); no process groups")
+	partial(unix.SYS_TKILL, sysTkill, "default actions only (handlers are not run yet)")
+	partial(unix.SYS_TGKILL, sysTgkill, "default actions only (handlers are not run yet)")
 
-	// Not yet: the processes issue.
+	// Processes.
 	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAIT_BITSET WAKE_BITSET within one address space; WAKE_OP and PI operations are ENOSYS")
-
-	for _, nr := range []uintptr{unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK, unix.SYS_EXECVE, unix.SYS_WAIT4, unix.SYS_CLONE3, unix.SYS_EXECVEAT, unix.SYS_WAITID} {
-		none(nr, "processes and threads are not implemented yet")
-	}
+	partial(unix.SYS_CLONE, sysClone, "fork-style processes with a copy of memory; CLONE_VM without CLONE_THREAD copies too (vfork semantics otherwise); threads, CLONE_FS/CLONE_FILES sharing and namespaces are not supported")
+	full(unix.SYS_FORK, sysFork)
+	partial(unix.SYS_VFORK, sysVfork, "the child gets a copy of memory; the parent waits for its exec or exit")
+	partial(unix.SYS_CLONE3, sysClone3, "as clone; set_tid is EPERM")
+	partial(unix.SYS_EXECVE, sysExecve, "ELF (static, PIE, dynamic) and #! scripts")
+	partial(unix.SYS_EXECVEAT, sysExecveat, "absolute paths and AT_FDCWD only")
+	partial(unix.SYS_WAIT4, sysWait4, "no process groups yet (0 and -pgid mean any child); rusage is zero")
+	partial(unix.SYS_WAITID, sysWaitid, "exits only (no stop/continue events); rusage is zero")
 	return st
 }

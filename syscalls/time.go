@@ -99,11 +99,20 @@ func copyInTimespec(t *kernel.Task, addr uintptr) (unix.Timespec, error) {
 	return ts, nil
 }
 
-// sleepFor blocks the task for d. Signals cannot interrupt it yet, so it
-// always sleeps the full time and leaves the remainder zero.
-func sleepFor(d time.Duration) {
-	if d > 0 {
-		time.Sleep(d)
+// sleepFor blocks the task for d, or until it is killed. Signals with
+// handlers cannot interrupt it yet, so it sleeps the full time and leaves
+// the remainder zero.
+func sleepFor(t *kernel.Task, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-t.Interrupted():
+		return unix.EINTR
 	}
 }
 
@@ -112,8 +121,7 @@ func sysNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	sleepFor(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
-	return 0, nil
+	return 0, sleepFor(t, time.Duration(ts.Sec)*time.Second+time.Duration(ts.Nsec))
 }
 
 func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -137,8 +145,7 @@ func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		unix.ClockGettime(hid, &now)
 		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
 	}
-	sleepFor(d)
-	return 0, nil
+	return 0, sleepFor(t, d)
 }
 
 func sysGetrandom(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

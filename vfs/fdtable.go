@@ -157,3 +157,35 @@ func effectiveLimit(limit uint64) int64 {
 	}
 	return int64(limit)
 }
+
+// Fork returns a copy of the table for a child process: the same open
+// file descriptions (shared, as fork shares them) at the same numbers.
+func (t *FDTable) Fork() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &FDTable{files: make([]fdEntry, len(t.files)), used: t.used}
+	for i, e := range t.files {
+		if e.file != nil {
+			e.file.IncRef()
+			c.files[i] = e
+		}
+	}
+	return c
+}
+
+// CloseOnExecFds closes every fd marked close-on-exec (at execve).
+func (t *FDTable) CloseOnExecFds() {
+	t.mu.Lock()
+	var closing []*FileDescription
+	for i, e := range t.files {
+		if e.file != nil && e.cloexec {
+			closing = append(closing, e.file)
+			t.files[i] = fdEntry{}
+			t.used--
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range closing {
+		f.DecRef()
+	}
+}

@@ -96,6 +96,9 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 	return err
 }
 
+// Interrupt implements platform.AddressSpace.
+func (as *addressSpace) Interrupt() { as.s.Interrupt() }
+
 // Release implements platform.AddressSpace: it kills and reaps the stub.
 func (as *addressSpace) Release() { as.s.Kill() }
 

@@ -307,6 +307,15 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 	return err
 }
 
+// Interrupt implements platform.AddressSpace: it kills the stub and wakes
+// a sentry waiting for it, which then notices the death.
+func (as *addressSpace) Interrupt() {
+	as.s.Interrupt()
+	if as.msg != nil {
+		futexWake(as.msg)
+	}
+}
+
 // Release implements platform.AddressSpace.
 func (as *addressSpace) Release() {
 	as.s.Kill()

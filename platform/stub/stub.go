@@ -216,6 +216,10 @@ func (s *Stub) Failed(err error) error {
 // MarkDead records that the stub has died.
 func (s *Stub) MarkDead() { s.dead = true }
 
+// Interrupt kills the stub without waiting for it; any goroutine may call
+// it.
+func (s *Stub) Interrupt() { unix.Kill(s.PID, unix.SIGKILL) }
+
 // Kill kills and reaps the stub.
 func (s *Stub) Kill() {
 	unix.Kill(s.PID, unix.SIGKILL)

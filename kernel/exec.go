@@ -1,0 +1,131 @@
+package kernel
+
+import (
+	"bytes"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"moat/loader"
+	"moat/mm"
+	"moat/vfs"
+)
+
+// Exec limits, as Linux's.
+const (
+	// binprmBufSize is how much of a file execve reads to recognize it;
+	// a #! line longer than that is cut.
+	binprmBufSize = 256
+	// maxInterpDepth bounds nested #! interpreters (ELOOP beyond).
+	maxInterpDepth = 4
+)
+
+// Execve replaces the process's program: a new address space with path
+// loaded (an ELF, or a #! script run by its interpreter), files marked
+// close-on-exec closed, caught signals reset to their default. On failure
+// the old program is untouched and the error is execve's errno.
+func (t *Task) Execve(path string, argv, envv []string) error {
+	f, realPath, err := t.openExecutable(path)
+	for depth := 0; err == nil; depth++ {
+		var interp string
+		var interpArgs []string
+		interp, interpArgs, err = scriptInterp(t, f)
+		if err != nil || interp == "" {
+			break
+		}
+		f.DecRef()
+		if depth == maxInterpDepth {
+			return unix.ELOOP
+		}
+		// #! rules: argv[0] is replaced by the interpreter, its optional
+		// argument, and the script's path.
+		argv = append(append(append([]string{interp}, interpArgs...), path), argv[min(1, len(argv)):]...)
+		path = interp
+		f, realPath, err = t.openExecutable(interp)
+	}
+	if err != nil {
+		if le, ok := err.(*loader.Error); ok {
+			return le.Errno
+		}
+		return err
+	}
+	defer f.DecRef()
+
+	k := t.k
+	as, err := k.opts.Platform.NewAddressSpace()
+	if err != nil {
+		k.log.Error("execve: cannot create an address space", "err", err)
+		return unix.ENOMEM
+	}
+	m := mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
+	m.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
+	mf := mappable(t, f)
+	res, err := loader.Load(m, mf, k.loaderArgs(t, path, argv, envv))
+	mf.DecRef()
+	if err != nil {
+		m.Release()
+		if le, ok := err.(*loader.Error); ok {
+			return le.Errno
+		}
+		return unix.ENOEXEC
+	}
+
+	// The point of no return.
+	t.mu.Lock()
+	old := t.mm
+	t.mm = m
+	t.exePath = realPath
+	t.clearChildTID, t.robustList = 0, 0
+	t.mu.Unlock()
+	old.Release()
+	t.fds.CloseOnExecFds()
+	t.sig.resetCaught()
+	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)
+	k.mu.Lock()
+	if t.vforkDone != nil {
+		close(t.vforkDone)
+		t.vforkDone = nil
+	}
+	k.mu.Unlock()
+	return nil
+}
+
+// scriptInterp recognizes a #! script and returns its interpreter and
+// optional argument ("" when f is not a script).
+func scriptInterp(t *Task, f *vfs.FileDescription) (string, []string, error) {
+	buf := make([]byte, binprmBufSize)
+	n, err := f.Impl().Read(t, buf, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	interp, args, ok := parseShebang(buf[:n])
+	if !ok {
+		return "", nil, nil
+	}
+	if interp == "" {
+		return "", nil, unix.ENOEXEC
+	}
+	return interp, args, nil
+}
+
+// parseShebang parses the first line of a #! script as Linux does: the
+// interpreter is the first word after #!, and everything after it (trimmed)
+// is one optional argument.
+func parseShebang(buf []byte) (interp string, args []string, ok bool) {
+	if !bytes.HasPrefix(buf, []byte("#!")) {
+		return "", nil, false
+	}
+	line := buf[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	s := strings.Trim(string(line), " \t")
+	if s == "" {
+		return "", nil, true
+	}
+	interp, rest, _ := strings.Cut(strings.ReplaceAll(s, "\t", " "), " ")
+	if rest = strings.Trim(rest, " \t"); rest != "" {
+		args = []string{rest}
+	}
+	return interp, args, true
+}

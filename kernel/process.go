@@ -1,0 +1,402 @@
+package kernel
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/mm"
+)
+
+// Processes: fork (clone without CLONE_THREAD), exit into a zombie that
+// the parent reaps with wait4, reparenting to the sandbox's init (tid 1),
+// and killing other processes with default signal actions. Each process
+// has one thread (its Task); threads (CLONE_THREAD) are not supported yet.
+
+// Clone flags (linux/sched.h).
+const (
+	CloneVM            = 0x00000100
+	CloneFS            = 0x00000200
+	CloneFiles         = 0x00000400
+	CloneSighand       = 0x00000800
+	ClonePidfd         = 0x00001000
+	ClonePtrace        = 0x00002000
+	CloneVfork         = 0x00004000
+	CloneParent        = 0x00008000
+	CloneThread        = 0x00010000
+	CloneNewNS         = 0x00020000
+	CloneSysvsem       = 0x00040000
+	CloneSettls        = 0x00080000
+	CloneParentSettid  = 0x00100000
+	CloneChildCleartid = 0x00200000
+	CloneUntraced      = 0x00800000
+	CloneChildSettid   = 0x01000000
+	cloneNamespaces    = 0x7e020080 // CLONE_NEW* and CLONE_NEWTIME
+	cloneSignalMask    = 0xff
+)
+
+// CloneArgs are clone's arguments.
+type CloneArgs struct {
+	Flags      uint64
+	Stack      uintptr // the child's stack pointer, 0 to keep the parent's
+	ParentTID  uintptr
+	ChildTID   uintptr
+	TLS        uintptr
+	ExitSignal unix.Signal
+}
+
+// Clone creates a child process and returns its pid. The child starts
+// with a copy of the caller's memory, files, and signal dispositions, and
+// returns 0 from the same system call.
+func (t *Task) Clone(a CloneArgs) (int32, error) {
+	f := a.Flags
+	switch {
+	case f&CloneThread != 0 || f&CloneSighand != 0:
+		return 0, unix.ENOSYS // support: threads (CLONE_THREAD, CLONE_SIGHAND) come with the processes work
+	case f&cloneNamespaces != 0:
+		return 0, unix.EPERM // support: new namespaces inside the sandbox are not offered
+	case f&(CloneFS|CloneFiles) != 0:
+		return 0, unix.ENOSYS // support: sharing fs or file tables between processes is not implemented
+	case f&ClonePidfd != 0:
+		return 0, unix.ENOSYS // support: pidfds are not implemented
+	}
+	if a.ExitSignal > 64 {
+		return 0, unix.EINVAL
+	}
+	childMM, err := t.mm.Fork()
+	if err != nil {
+		return 0, err
+	}
+	k := t.k
+	k.mu.Lock()
+	tid := k.nextTID
+	k.nextTID++
+	parent := t
+	if f&CloneParent != 0 && t.parent != nil {
+		parent = t.parent
+	}
+	t.mu.Lock()
+	c := &Task{
+		k:          k,
+		tid:        tid,
+		regs:       t.regs,
+		mm:         childMM,
+		exePath:    t.exePath,
+		creds:      t.creds,
+		fds:        t.fds.Fork(),
+		fs:         t.fs,
+		limits:     t.limits.copy(),
+		sig:        t.sig.copy(),
+		sigMask:    t.sigMask,
+		parent:     parent,
+		children:   make(map[*Task]struct{}),
+		exitSignal: a.ExitSignal,
+		interrupt:  make(chan struct{}),
+	}
+	t.mu.Unlock()
+	if f&CloneVfork != 0 {
+		c.vforkDone = make(chan struct{})
+	}
+	parent.children[c] = struct{}{}
+	k.tasks[tid] = c
+	k.mu.Unlock()
+
+	arch.SetReturn(&c.regs, 0)
+	if a.Stack != 0 {
+		c.regs.Rsp = uint64(a.Stack)
+	}
+	if f&CloneSettls != 0 {
+		c.regs.Fs_base = uint64(a.TLS)
+	}
+	if f&CloneChildSettid != 0 {
+		putTID(childMM, a.ChildTID, tid)
+	}
+	if f&CloneChildCleartid != 0 {
+		c.clearChildTID = a.ChildTID
+	}
+	if f&CloneParentSettid != 0 {
+		putTID(t.mm, a.ParentTID, tid)
+	}
+	go c.forkMain()
+	if c.vforkDone != nil {
+		select {
+		case <-c.vforkDone:
+		case <-t.interrupt:
+		}
+	}
+	return tid, nil
+}
+
+func putTID(m *mm.MemoryManager, addr uintptr, tid int32) {
+	b := []byte{byte(tid), byte(tid >> 8), byte(tid >> 16), byte(tid >> 24)}
+	m.CopyOut(addr, b) // a bad address is ignored, as Linux ignores it
+}
+
+// forkMain is a forked task's goroutine: it gives the copied memory an
+// address space of its own, then runs the child.
+func (c *Task) forkMain() {
+	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	as, err := c.k.opts.Platform.NewAddressSpace()
+	if err != nil {
+		c.k.log.Error("cannot create the address space of a forked process", "tid", c.tid, "err", err)
+		c.exitWithSignal(unix.SIGKILL)
+	} else {
+		c.mm.SetAddressSpace(as)
+		c.ctx = c.k.opts.Platform.NewContext()
+		c.runSafely()
+	}
+	c.exitProcess()
+}
+
+// exitProcess ends the process after its task stopped running: it frees
+// its resources, becomes a zombie for its parent (or is reaped at once),
+// and hands its children to init. When init exits, every other process in
+// the sandbox is killed, as in a PID namespace.
+func (t *Task) exitProcess() {
+	if t.clearChildTID != 0 && t.mm != nil {
+		putTID(t.mm, t.clearChildTID, 0)
+	}
+	t.release()
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if t.vforkDone != nil {
+		close(t.vforkDone)
+		t.vforkDone = nil
+	}
+	init := k.tasks[1]
+	for c := range t.children {
+		delete(t.children, c)
+		if init != nil && init != t {
+			c.parent = init
+			init.children[c] = struct{}{}
+		} else {
+			c.parent = nil
+		}
+	}
+	if t.tid == 1 {
+		for _, o := range k.tasks {
+			if o != t {
+				o.kill(unix.SIGKILL)
+			}
+		}
+		close(k.initDone)
+	}
+	if t.parent == nil || t.parent.autoReaps() {
+		t.reapLocked()
+	} else {
+		t.zombie = true
+	}
+	close(k.childEvent)
+	k.childEvent = make(chan struct{})
+}
+
+// autoReaps reports whether children of t vanish at exit instead of
+// becoming zombies (SIGCHLD ignored, or SA_NOCLDWAIT).
+func (t *Task) autoReaps() bool {
+	act, _ := t.SigAction(int(unix.SIGCHLD), nil)
+	const saNocldwait = 2
+	return act.Handler == SigIgn || act.Flags&saNocldwait != 0
+}
+
+// Preconditions: Kernel.mu is held.
+func (t *Task) reapLocked() {
+	if t.parent != nil {
+		delete(t.parent.children, t)
+	}
+	if t.tid != 1 {
+		delete(t.k.tasks, t.tid)
+	}
+	t.zombie = false
+}
+
+// kill makes t exit as killed by sig, from any goroutine: it interrupts
+// blocking system calls and kills the address space's host process so a
+// running app stops at once.
+func (t *Task) kill(sig unix.Signal) {
+	t.killedBy.CompareAndSwap(0, int32(sig))
+	t.killOnce.Do(func() { close(t.interrupt) })
+	t.mu.Lock()
+	m := t.mm
+	t.mu.Unlock()
+	if m != nil {
+		if as := m.AddressSpace(); as != nil {
+			as.Interrupt()
+		}
+	}
+}
+
+// Interrupted returns a channel closed when the task is killed; blocking
+// system calls select on it.
+func (t *Task) Interrupted() <-chan struct{} { return t.interrupt }
+
+// PPID returns the parent's pid, 0 for init (its parent is outside the
+// sandbox).
+func (t *Task) PPID() int32 {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	if t.parent == nil {
+		return 0
+	}
+	return t.parent.tid
+}
+
+// Wait options.
+const (
+	WNOHANG    = 0x1
+	WUNTRACED  = 0x2
+	WEXITED    = 0x4
+	WCONTINUED = 0x8
+	WNOWAIT    = 0x01000000
+	WNOTHREAD  = 0x20000000
+	WALL       = 0x40000000
+	WCLONE     = 0x80000000
+)
+
+// WaitResult is a reaped (or, with WNOWAIT, observed) child.
+type WaitResult struct {
+	PID    int32
+	UID    uint32
+	Status ExitStatus
+}
+
+// WaitStatus encodes the status as wait4 reports it.
+func (s ExitStatus) WaitStatus() uint32 {
+	if s.Signal != 0 {
+		return uint32(s.Signal) & 0x7f
+	}
+	return uint32(s.Code&0xff) << 8
+}
+
+// Wait waits for a child to exit. pid selects as in wait4: > 0 that child,
+// -1 or 0 or < -1 any child (there are no process groups yet). It returns
+// ECHILD without matching children, and a zero result with WNOHANG when
+// none has exited.
+func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
+	k := t.k
+	for {
+		k.mu.Lock()
+		matched := false
+		for c := range t.children {
+			if pid > 0 && c.tid != pid {
+				continue
+			}
+			// A child whose exit signal is not SIGCHLD is a "clone"
+			// child: only __WCLONE or __WALL wait for it.
+			clone := c.exitSignal != unix.SIGCHLD
+			if options&WALL == 0 && clone != (options&WCLONE != 0) {
+				continue
+			}
+			matched = true
+			if !c.zombie {
+				continue
+			}
+			r := WaitResult{PID: c.tid, UID: c.creds.UID, Status: c.exitStatus}
+			if options&WNOWAIT == 0 {
+				c.reapLocked()
+			}
+			k.mu.Unlock()
+			return r, nil
+		}
+		ev := k.childEvent
+		k.mu.Unlock()
+		if !matched {
+			return WaitResult{}, unix.ECHILD
+		}
+		if options&WNOHANG != 0 {
+			return WaitResult{}, nil
+		}
+		select {
+		case <-ev:
+		case <-t.interrupt:
+			return WaitResult{}, unix.EINTR
+		}
+	}
+}
+
+// SendSignal sends sig to the process pid from t. Signals to t itself
+// follow SendSignalSelf. Another process's handlers cannot run yet
+// (delivery comes with the signals work), so a handled signal stays
+// pending there; default actions that terminate kill it.
+func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
+	if pid == t.tid {
+		t.SendSignalSelf(sig)
+		return nil
+	}
+	k := t.k
+	k.mu.Lock()
+	target := k.tasks[pid]
+	k.mu.Unlock()
+	if target == nil || target.zombie {
+		if target != nil && target.zombie {
+			return nil // signalling a zombie succeeds and does nothing
+		}
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	if pid == 1 && sig == unix.SIGKILL {
+		return nil // init ignores signals it has no handler for, even SIGKILL from inside
+	}
+	target.receive(sig)
+	return nil
+}
+
+// SignalAll sends sig to every process but init and the caller (kill -1),
+// returning ESRCH if there was none.
+func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
+	k := t.k
+	k.mu.Lock()
+	var targets []*Task
+	for _, o := range k.tasks {
+		if o.tid != 1 && !o.zombie && (o != t || includeSelf) {
+			targets = append(targets, o)
+		}
+	}
+	k.mu.Unlock()
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	for _, o := range targets {
+		if o == t {
+			t.SendSignalSelf(sig)
+		} else if sig != 0 {
+			o.receive(sig)
+		}
+	}
+	return nil
+}
+
+// receive applies a signal sent by another process.
+func (t *Task) receive(sig unix.Signal) {
+	act, _ := t.SigAction(int(sig), nil)
+	if sig == unix.SIGKILL {
+		t.kill(sig)
+		return
+	}
+	if act.Handler == SigIgn {
+		return
+	}
+	t.mu.Lock()
+	blocked := t.sigMask&SigBit(int(sig)) != 0
+	t.mu.Unlock()
+	if blocked || act.Handler != SigDfl {
+		t.mu.Lock()
+		t.sigPending |= SigBit(int(sig))
+		t.mu.Unlock()
+		return
+	}
+	switch defaultActionOf(sig) {
+	case actTerminate, actCore:
+		if t.tid == 1 {
+			return // init: signals without a handler do nothing
+		}
+		t.kill(sig)
+	case actStop:
+		t.mu.Lock()
+		t.sigPending |= SigBit(int(sig))
+		t.mu.Unlock()
+	}
+}
