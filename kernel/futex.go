@@ -75,19 +75,9 @@ func (t *Task) FutexWait(addr uintptr, val, bitset uint32, deadline time.Time) e
 	ft.q[key] = append(ft.q[key], w)
 	ft.mu.Unlock()
 
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		tm := time.NewTimer(time.Until(deadline))
-		defer tm.Stop()
-		timeout = tm.C
-	}
-	result := unix.ETIMEDOUT
-	select {
-	case <-w.woken:
+	result := t.BlockTimeout(w.woken, deadline)
+	if result == nil {
 		return nil
-	case <-timeout:
-	case <-t.interrupt:
-		result = unix.EINTR
 	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()

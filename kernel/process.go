@@ -93,6 +93,8 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		children:   make(map[*Task]struct{}),
 		exitSignal: a.ExitSignal,
 		interrupt:  make(chan struct{}),
+		sigNotify:  make(chan struct{}, 1),
+		altStack:   t.altStack,
 	}
 	t.mu.Unlock()
 	if f&CloneVfork != 0 {
@@ -182,6 +184,13 @@ func (t *Task) exitProcess() {
 			}
 		}
 		close(k.initDone)
+	}
+	if p := t.parent; p != nil && t.exitSignal != 0 {
+		si := SigInfo{Signo: int32(t.exitSignal), Code: cldExited, PID: t.tid, UID: t.creds.UID, Status: int32(t.exitStatus.Code)}
+		if t.exitStatus.Signal != 0 {
+			si.Code, si.Status = cldKilled, int32(t.exitStatus.Signal)
+		}
+		p.queueSignal(si)
 	}
 	if t.parent == nil || t.parent.autoReaps() {
 		t.reapLocked()
@@ -307,10 +316,8 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 		if options&WNOHANG != 0 {
 			return WaitResult{}, nil
 		}
-		select {
-		case <-ev:
-		case <-t.interrupt:
-			return WaitResult{}, unix.EINTR
+		if err := t.Block(ev); err != nil {
+			return WaitResult{}, err
 		}
 	}
 }
@@ -340,7 +347,7 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if pid == 1 && sig == unix.SIGKILL {
 		return nil // init ignores signals it has no handler for, even SIGKILL from inside
 	}
-	target.receive(sig)
+	target.receive(sig, t)
 	return nil
 }
 
@@ -363,40 +370,23 @@ func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
 		if o == t {
 			t.SendSignalSelf(sig)
 		} else if sig != 0 {
-			o.receive(sig)
+			o.receive(sig, t)
 		}
 	}
 	return nil
 }
 
 // receive applies a signal sent by another process.
-func (t *Task) receive(sig unix.Signal) {
-	act, _ := t.SigAction(int(sig), nil)
+func (t *Task) receive(sig unix.Signal, from *Task) {
 	if sig == unix.SIGKILL {
 		t.kill(sig)
 		return
 	}
-	if act.Handler == SigIgn {
-		return
-	}
-	t.mu.Lock()
-	blocked := t.sigMask&SigBit(int(sig)) != 0
-	t.mu.Unlock()
-	if blocked || act.Handler != SigDfl {
-		t.mu.Lock()
-		t.sigPending |= SigBit(int(sig))
-		t.mu.Unlock()
-		return
-	}
-	switch defaultActionOf(sig) {
-	case actTerminate, actCore:
-		if t.tid == 1 {
-			return // init: signals without a handler do nothing
+	if t.tid == 1 {
+		// init gets only the signals it has a handler for.
+		if act, _ := t.SigAction(int(sig), nil); act.Handler == SigDfl || act.Handler == SigIgn {
+			return
 		}
-		t.kill(sig)
-	case actStop:
-		t.mu.Lock()
-		t.sigPending |= SigBit(int(sig))
-		t.mu.Unlock()
 	}
+	t.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.tid, UID: from.Creds().UID})
 }

@@ -1,15 +1,23 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Signal state. Dispositions and masks are recorded exactly as Linux does;
-// delivery of signals to app handlers (signal frames) is not implemented
-// yet, so a signal this task sends itself takes its default action, or is
-// left pending when blocked or handled.
+var le = binary.LittleEndian
+
+// Signals. Each task has a blocked mask and a queue of pending signals
+// (one instance of each standard signal, any number of real-time ones).
+// Signals are delivered when the task is about to return to app code:
+// after a system call, a fault, or an interruption of running app code.
+// Delivery runs the handler on a Linux x86-64 rt_sigframe (frame.go), or
+// applies the default action. Blocking system calls are interrupted by a
+// deliverable signal (ERESTARTSYS and friends, resolved at delivery as
+// Linux does).
 
 // NumSignals is the number of signals (1..64).
 const NumSignals = 64
@@ -102,39 +110,239 @@ func defaultActionOf(sig unix.Signal) defaultAction {
 	return actTerminate
 }
 
-// SendSignalSelf sends sig to the task itself (kill/tgkill/tkill of its own
-// pid, SIGPIPE from a write). Blocked or handled signals stay pending (the
-// handler is not run: delivery comes with the signals work); ignored ones
-// are discarded; otherwise the default action applies. A stop signal's
-// default action is not implemented and leaves the signal pending.
+// SigInfo is the part of siginfo_t moat fills.
+type SigInfo struct {
+	Signo int32
+	Code  int32
+	PID   int32  // sender (SI_USER, SI_QUEUE), or the child (SIGCHLD)
+	UID   uint32 // sender's uid
+	Addr  uint64 // fault address (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP)
+	// Status is the child's exit status (SIGCHLD); Value is sigqueue's
+	// value.
+	Status int32
+	Value  uint64
+}
+
+// si_code values.
+const (
+	SIUser   = 0
+	SIKernel = 0x80
+	SIQueue  = -1
+	SITkill  = -6
+
+	cldExited = 1
+	cldKilled = 2
+)
+
+// encode lays out a siginfo_t (128 bytes).
+func (si *SigInfo) encode() []byte {
+	b := make([]byte, 128)
+	le.PutUint32(b[0:], uint32(si.Signo))
+	le.PutUint32(b[8:], uint32(si.Code))
+	switch {
+	case si.Signo == int32(unix.SIGCHLD) && si.Code > 0:
+		le.PutUint32(b[16:], uint32(si.PID))
+		le.PutUint32(b[20:], si.UID)
+		le.PutUint32(b[24:], uint32(si.Status))
+	case si.Code > 0 && si.Code < SIKernel && isFaultSignal(unix.Signal(si.Signo)):
+		le.PutUint64(b[16:], si.Addr)
+	default:
+		le.PutUint32(b[16:], uint32(si.PID))
+		le.PutUint32(b[20:], si.UID)
+		le.PutUint64(b[24:], si.Value)
+	}
+	return b
+}
+
+func isFaultSignal(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:
+		return true
+	}
+	return false
+}
+
+// queueSignal makes a signal pending for t and wakes t if it can take it.
+// Ignored signals are discarded unless blocked, as on Linux; a standard
+// signal already pending is not queued twice.
+func (t *Task) queueSignal(si SigInfo) {
+	sig := int(si.Signo)
+	act, _ := t.SigAction(sig, nil)
+	t.mu.Lock()
+	blocked := t.sigMask&SigBit(sig) != 0
+	if !blocked && (act.Handler == SigIgn || act.Handler == SigDfl && defaultActionOf(unix.Signal(sig)) == actIgnore) {
+		t.mu.Unlock()
+		return
+	}
+	if sig < 32 {
+		for _, p := range t.sigQueue {
+			if int(p.Signo) == sig {
+				t.mu.Unlock()
+				return
+			}
+		}
+	} else if len(t.sigQueue) >= maxQueuedSignals {
+		t.mu.Unlock()
+		return // beyond RLIMIT_SIGPENDING: dropped, as Linux drops it
+	}
+	t.sigQueue = append(t.sigQueue, si)
+	t.mu.Unlock()
+	t.wake()
+}
+
+// maxQueuedSignals bounds the pending queue (RLIMIT_SIGPENDING's role).
+const maxQueuedSignals = 1024
+
+// wake tells a task that a signal may be deliverable: it ends a blocking
+// system call, or stops app code running on the platform.
+func (t *Task) wake() {
+	select {
+	case t.sigNotify <- struct{}{}:
+	default:
+	}
+	if t.inApp.Load() {
+		t.mu.Lock()
+		m := t.mm
+		t.mu.Unlock()
+		if m != nil {
+			if as := m.AddressSpace(); as != nil {
+				as.Kick()
+			}
+		}
+	}
+}
+
+// deliverable reports whether a pending signal is not blocked.
+func (t *Task) deliverable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.sigQueue {
+		if t.sigMask&SigBit(int(p.Signo)) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dequeue removes and returns the lowest-numbered unblocked pending
+// signal, synchronous fault signals first.
+//
+// Preconditions: t.mu is held.
+func (t *Task) dequeueLocked(mask uint64) (SigInfo, bool) {
+	best := -1
+	for i, p := range t.sigQueue {
+		if mask&SigBit(int(p.Signo)) != 0 {
+			continue
+		}
+		if best < 0 || p.Signo < t.sigQueue[best].Signo {
+			best = i
+		}
+	}
+	if best < 0 {
+		return SigInfo{}, false
+	}
+	si := t.sigQueue[best]
+	t.sigQueue = append(t.sigQueue[:best], t.sigQueue[best+1:]...)
+	return si, true
+}
+
+// PendingSet returns the pending signals (rt_sigpending: pending and
+// blocked ones included).
+func (t *Task) PendingSet() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var set uint64
+	for _, p := range t.sigQueue {
+		set |= SigBit(int(p.Signo))
+	}
+	return set
+}
+
+// SendSignalSelf sends sig to the task itself (kill of its own pid, a
+// SIGPIPE from a write). SIGKILL ends the task at once; everything else is
+// queued and delivered before the task returns to app code.
 func (t *Task) SendSignalSelf(sig unix.Signal) {
 	if sig == 0 {
 		return
 	}
-	act, _ := t.SigAction(int(sig), nil)
 	if sig == unix.SIGKILL {
 		t.exitWithSignal(sig)
 		return
 	}
+	t.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: t.tid, UID: t.Creds().UID})
+}
+
+// ForceSignal delivers a synchronous signal (a fault): if the app blocks
+// or ignores it, it is unblocked and reset to its default action, as
+// Linux's force_sig does, so a fault is never silently lost.
+func (t *Task) ForceSignal(si SigInfo) {
+	sig := int(si.Signo)
+	h := t.sig
+	h.mu.Lock()
+	ignored := h.actions[sig-1].Handler == SigIgn
+	if ignored {
+		h.actions[sig-1].Handler = SigDfl
+	}
+	h.mu.Unlock()
 	t.mu.Lock()
-	blocked := t.sigMask&SigBit(int(sig)) != 0
+	if t.sigMask&SigBit(sig) != 0 {
+		t.sigMask &^= SigBit(sig)
+		h.mu.Lock()
+		h.actions[sig-1].Handler = SigDfl
+		h.mu.Unlock()
+	}
+	t.sigQueue = append(t.sigQueue, si)
 	t.mu.Unlock()
-	if act.Handler == SigIgn {
-		return
+}
+
+// The internal errors a blocking system call returns when a signal
+// interrupts it (never seen by the app): whether the call is restarted or
+// fails with EINTR is decided when the signal is delivered.
+const (
+	ErrRestartSys    = unix.Errno(512) // restart if the handler has SA_RESTART or none runs
+	ErrRestartNoIntr = unix.Errno(513) // always restart
+	ErrRestartNoHand = unix.Errno(514) // restart only if no handler runs
+)
+
+// Block waits until ready is closed or receives, or a signal the task can
+// take arrives (ErrRestartSys), or the task is killed (EINTR: it exits
+// before returning to the app anyway).
+func (t *Task) Block(ready <-chan struct{}) error {
+	for {
+		if t.deliverable() {
+			return ErrRestartSys
+		}
+		select {
+		case <-ready:
+			return nil
+		case <-t.interrupt:
+			return unix.EINTR
+		case <-t.sigNotify:
+		}
 	}
-	if blocked || act.Handler != SigDfl {
-		t.mu.Lock()
-		t.sigPending |= SigBit(int(sig))
-		t.mu.Unlock()
-		return
+}
+
+// BlockTimeout is Block with a deadline (zero: none); it returns ETIMEDOUT
+// when the deadline passes.
+func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
+	if deadline.IsZero() {
+		return t.Block(ready)
 	}
-	switch defaultActionOf(sig) {
-	case actTerminate, actCore:
-		t.exitWithSignal(sig)
-	case actStop:
-		t.mu.Lock()
-		t.sigPending |= SigBit(int(sig))
-		t.mu.Unlock()
+	tm := time.NewTimer(time.Until(deadline))
+	defer tm.Stop()
+	for {
+		if t.deliverable() {
+			return ErrRestartSys
+		}
+		select {
+		case <-ready:
+			return nil
+		case <-tm.C:
+			return unix.ETIMEDOUT
+		case <-t.interrupt:
+			return unix.EINTR
+		case <-t.sigNotify:
+		}
 	}
 }
 
@@ -183,4 +391,78 @@ func (h *signalHandlers) resetCaught() {
 			h.actions[i] = SigAction{}
 		}
 	}
+}
+
+// Sigsuspend waits for a signal with mask as the blocked mask; the old
+// mask comes back when the handler returns (or at once if none runs).
+func (t *Task) Sigsuspend(mask uint64) error {
+	t.mu.Lock()
+	old := t.sigMask
+	t.savedMask = &old
+	t.sigMask = mask &^ unblockable
+	t.mu.Unlock()
+	t.Block(nil)
+	return ErrRestartNoHand
+}
+
+// Pause waits for a signal that runs a handler or ends the process.
+func (t *Task) Pause() error {
+	t.Block(nil)
+	return ErrRestartNoHand
+}
+
+// Sigtimedwait dequeues a pending signal in set, waiting for one until the
+// deadline (zero: forever). It fails with EAGAIN at the deadline, and with
+// EINTR when another signal is delivered first.
+func (t *Task) Sigtimedwait(set uint64, deadline time.Time) (SigInfo, error) {
+	set &^= unblockable
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		tm := time.NewTimer(time.Until(deadline))
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	for {
+		t.mu.Lock()
+		si, ok := t.dequeueLocked(^set)
+		t.mu.Unlock()
+		if ok {
+			return si, nil
+		}
+		if t.deliverable() {
+			return SigInfo{}, unix.EINTR
+		}
+		select {
+		case <-t.sigNotify:
+		case <-timeout:
+			return SigInfo{}, unix.EAGAIN
+		case <-t.interrupt:
+			return SigInfo{}, unix.EINTR
+		}
+	}
+}
+
+// QueueSignalInfo queues a signal with caller-provided siginfo on process
+// pid (rt_sigqueueinfo). Callers other than the process itself may not
+// claim to be the kernel (si_code >= 0), as Linux forbids.
+func (t *Task) QueueSignalInfo(pid int32, si SigInfo) error {
+	k := t.k
+	k.mu.Lock()
+	target := k.tasks[pid]
+	k.mu.Unlock()
+	if target == nil || target.zombie {
+		return unix.ESRCH
+	}
+	if (si.Code >= 0 || si.Code == SITkill) && target != t {
+		return unix.EPERM
+	}
+	if si.Signo == 0 {
+		return nil
+	}
+	if si.Signo == int32(unix.SIGKILL) {
+		target.kill(unix.SIGKILL)
+		return nil
+	}
+	target.queueSignal(si)
+	return nil
 }

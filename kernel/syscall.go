@@ -83,6 +83,10 @@ func (st *SyscallTable) Lookup(nr uintptr) *Syscall {
 // errExit unwinds a task that has exited from its syscall.
 var errExit = fmt.Errorf("task exited")
 
+// errRegsRestored ends a system call that replaced all registers
+// (rt_sigreturn): rax must not be overwritten with a result.
+var errRegsRestored = fmt.Errorf("registers restored")
+
 // doSyscall serves the system call the task is stopped at. With --strace
 // each call is printed as strace(1) prints it for a single process.
 func (t *Task) doSyscall() {
@@ -102,6 +106,19 @@ func (t *Task) doSyscall() {
 	} else {
 		t.k.log.Debug("unsupported system call", "nr", nr, "name", linux.SyscallName(nr), "pid", t.tid)
 		err = unix.ENOSYS
+	}
+	if err == errRegsRestored {
+		return
+	}
+	if errno, ok := err.(unix.Errno); ok && (errno == ErrRestartSys || errno == ErrRestartNoIntr || errno == ErrRestartNoHand) {
+		// Interrupted by a signal: deliverSignals restarts the call or
+		// makes it fail with EINTR.
+		t.restart = errno
+		arch.SetReturn(&t.regs, uintptr(^uint64(unix.EINTR)+1))
+		if t.k.opts.Strace != nil {
+			fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, uintptr(^uint64(errno)+1), t))
+		}
+		return
 	}
 	if err == errExit {
 		if t.k.opts.Strace != nil {

@@ -40,14 +40,25 @@ type Task struct {
 	lastFault      uintptr
 	lastFaultCount int
 
-	mu            sync.Mutex
-	creds         Credentials
-	fds           *vfs.FDTable
-	fs            fsContext
-	limits        *Limits
-	sig           *signalHandlers
-	sigMask       uint64
-	sigPending    uint64
+	mu       sync.Mutex
+	creds    Credentials
+	fds      *vfs.FDTable
+	fs       fsContext
+	limits   *Limits
+	sig      *signalHandlers
+	sigMask  uint64
+	sigQueue []SigInfo
+	altStack SignalStack
+	// sigNotify wakes a blocked system call when a signal arrives.
+	sigNotify chan struct{}
+	// inApp is set while the task runs app code on the platform: a new
+	// signal then kicks it out.
+	inApp atomic.Bool
+	// restart is the interrupted system call's ERESTART* code, resolved
+	// by the next delivery.
+	restart unix.Errno
+	// savedMask is the mask to restore after sigsuspend's temporary one.
+	savedMask     *uint64
 	clearChildTID uintptr
 	robustList    uintptr
 	exiting       bool
@@ -221,7 +232,17 @@ func (t *Task) run() {
 			t.exitWithSignal(unix.Signal(sig))
 			return
 		}
+		t.deliverSignals()
+		if t.exiting {
+			return
+		}
+		t.inApp.Store(true)
+		if t.deliverable() || t.killedBy.Load() != 0 {
+			t.inApp.Store(false) // arrived since delivery: go round again
+			continue
+		}
 		ev, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
+		t.inApp.Store(false)
 		if err != nil {
 			if sig := t.killedBy.Load(); sig != 0 {
 				t.exitWithSignal(unix.Signal(sig))
@@ -237,9 +258,11 @@ func (t *Task) run() {
 			t.doSyscall()
 		case platform.EventFault:
 			t.handleFault(ev)
+		case platform.EventInterrupt:
+			// Kicked out of app code to take a signal.
 		default:
 			t.k.log.Debug("synchronous signal", "tid", t.tid, "event", ev.String())
-			t.exitWithSignal(unix.Signal(ev.Signal))
+			t.ForceSignal(SigInfo{Signo: int32(ev.Signal), Code: ev.Code, Addr: uint64(ev.Addr)})
 		}
 	}
 }
@@ -256,12 +279,16 @@ func (t *Task) handleFault(ev platform.Event) {
 	if err == nil && t.lastFaultCount < 3 {
 		return
 	}
-	sig := unix.SIGSEGV
+	sig, code := unix.SIGSEGV, ev.Code
 	if err == mm.ErrBus {
-		sig = unix.SIGBUS
+		sig, code = unix.SIGBUS, 2 // BUS_ADRERR
 	}
-	t.k.log.Debug("fault kills task", "tid", t.tid, "event", ev.String(), "rip", fmt.Sprintf("%#x", t.regs.Rip), "err", err)
-	t.exitWithSignal(sig)
+	if code <= 0 {
+		code = 1 // SEGV_MAPERR
+	}
+	t.k.log.Debug("fault raises a signal", "tid", t.tid, "event", ev.String(), "rip", fmt.Sprintf("%#x", t.regs.Rip), "err", err)
+	t.lastFaultCount = 0
+	t.ForceSignal(SigInfo{Signo: int32(sig), Code: code, Addr: uint64(ev.Addr)})
 }
 
 // exit ends the task with an exit code.

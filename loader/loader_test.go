@@ -48,6 +48,8 @@ func (a *fakeAS) Release()                                                   { a
 
 func (*fakeAS) Interrupt() {}
 
+func (*fakeAS) Kick() {}
+
 // osFile is an mm.MappableFile backed by a host file.
 type osFile struct {
 	f    *os.File

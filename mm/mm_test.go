@@ -110,6 +110,8 @@ func (a *fakeAS) Release() { a.released++ }
 
 func (a *fakeAS) Interrupt() {}
 
+func (*fakeAS) Kick() {}
+
 // unmapped reports whether an Unmap call covered [addr, addr+length).
 func (a *fakeAS) unmapped(addr, length uintptr) bool {
 	for _, u := range a.unmaps {

@@ -78,6 +78,9 @@ const (
 	// EventSignal: a synchronous signal other than a memory fault (SIGILL,
 	// SIGFPE, SIGTRAP, SIGBUS ...), with Signal and Code from the siginfo.
 	EventSignal
+	// EventInterrupt: app code was stopped by Kick (or spuriously); the
+	// registers are valid and the thread can resume.
+	EventInterrupt
 )
 
 // Event is what stopped the thread.
@@ -95,6 +98,8 @@ func (e Event) String() string {
 		return "syscall"
 	case EventFault:
 		return fmt.Sprintf("fault at %#x (%v)", e.Addr, e.Access)
+	case EventInterrupt:
+		return "interrupt"
 	default:
 		return fmt.Sprintf("signal %d code %d at %#x", e.Signal, e.Code, e.Addr)
 	}
@@ -120,6 +125,11 @@ type AddressSpace interface {
 	// methods it may be called from any goroutine: a Switch in progress
 	// then returns ErrAddressSpaceDead (a task killed by another).
 	Interrupt()
+	// Kick stops app code running in the address space, from any
+	// goroutine, so that Switch returns EventInterrupt soon; the sentry
+	// uses it to deliver a signal. A kick that finds no app code running
+	// may produce a spurious EventInterrupt later.
+	Kick()
 	// Release destroys the address space.
 	Release()
 }

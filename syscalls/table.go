@@ -105,11 +105,19 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_GETRANDOM, sysGetrandom)
 
 	// Signals.
-	partial(unix.SYS_RT_SIGACTION, sysRtSigaction, "dispositions recorded; handlers are not run yet")
+	full(unix.SYS_RT_SIGACTION, sysRtSigaction)
+	full(unix.SYS_RT_SIGRETURN, sysRtSigreturn)
+	full(unix.SYS_SIGALTSTACK, sysSigaltstack)
+	full(unix.SYS_RT_SIGPENDING, sysRtSigpending)
+	full(unix.SYS_RT_SIGSUSPEND, sysRtSigsuspend)
+	full(unix.SYS_PAUSE, sysPause)
+	full(unix.SYS_RT_SIGTIMEDWAIT, sysRtSigtimedwait)
+	full(unix.SYS_RT_SIGQUEUEINFO, sysRtSigqueueinfo)
+	full(unix.SYS_RT_TGSIGQUEUEINFO, sysRtTgsigqueueinfo)
 	full(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	partial(unix.SYS_KILL, sysKill, "default actions only (handlers are not run yet); no process groups")
-	partial(unix.SYS_TKILL, sysTkill, "default actions only (handlers are not run yet)")
-	partial(unix.SYS_TGKILL, sysTgkill, "default actions only (handlers are not run yet)")
+	partial(unix.SYS_KILL, sysKill, "no process groups yet: 0 and -pgid signal every process; stop signals are ignored (no job control)")
+	full(unix.SYS_TKILL, sysTkill)
+	full(unix.SYS_TGKILL, sysTgkill)
 
 	// Processes.
 	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAIT_BITSET WAKE_BITSET within one address space; WAKE_OP and PI operations are ENOSYS")

@@ -99,21 +99,21 @@ func copyInTimespec(t *kernel.Task, addr uintptr) (unix.Timespec, error) {
 	return ts, nil
 }
 
-// sleepFor blocks the task for d, or until it is killed. Signals with
-// handlers cannot interrupt it yet, so it sleeps the full time and leaves
-// the remainder zero.
+// sleepFor blocks the task for d. A signal handler interrupts it with
+// EINTR; a signal without one lets it sleep again for the full time (the
+// remaining time is not tracked yet).
 func sleepFor(t *kernel.Task, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
+	err := t.BlockTimeout(nil, time.Now().Add(d))
+	if err == unix.ETIMEDOUT {
 		return nil
-	case <-t.Interrupted():
-		return unix.EINTR
 	}
+	if err == kernel.ErrRestartSys {
+		return kernel.ErrRestartNoHand
+	}
+	return err
 }
 
 func sysNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

@@ -251,3 +251,19 @@ func (NotDir) Rmdir(ctx Context, name string) error { return unix.ENOTDIR }
 func (NotDir) Rename(ctx Context, oldName string, newDir Inode, newName string, flags uint32) error {
 	return unix.ENOTDIR
 }
+
+// Blocker is implemented by the Context of callers whose blocking can be
+// interrupted (a task: by signals). Block waits until ready is closed, or
+// returns the error the blocking operation must return instead.
+type Blocker interface {
+	Block(ready <-chan struct{}) error
+}
+
+// Wait blocks ctx until ready is closed, interruptibly if ctx allows.
+func Wait(ctx Context, ready <-chan struct{}) error {
+	if b, ok := ctx.(Blocker); ok {
+		return b.Block(ready)
+	}
+	<-ready
+	return nil
+}

@@ -1,6 +1,9 @@
 // Package pipe implements pipes: a bounded in-memory buffer with a read
 // end and a write end, blocking like Linux pipes.
 //
+// Blocking reads and writes wait interruptibly (vfs.Wait), so a signal
+// ends them like on Linux.
+//
 // Lock order: pipe.mu is a leaf lock.
 package pipe
 
@@ -24,17 +27,35 @@ var nextIno atomic.Uint64
 type pipe struct {
 	ino     uint64
 	mu      sync.Mutex
-	cond    *sync.Cond
+	changed chan struct{} // closed and replaced when the pipe changes
 	buf     []byte
 	readers int
 	writers int
 }
 
+// notifyLocked wakes everyone waiting for the pipe to change.
+//
+// Preconditions: p.mu is held.
+func (p *pipe) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// waitLocked waits for the pipe to change, interruptibly.
+//
+// Preconditions: p.mu is held; it is released while waiting.
+func (p *pipe) waitLocked(ctx vfs.Context) error {
+	ch := p.changed
+	p.mu.Unlock()
+	err := vfs.Wait(ctx, ch)
+	p.mu.Lock()
+	return err
+}
+
 // New returns the read and write ends of a new pipe. nonblock sets
 // O_NONBLOCK on both.
 func New(nonblock bool) (r, w *vfs.FileDescription) {
-	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1}
-	p.cond = sync.NewCond(&p.mu)
+	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1, changed: make(chan struct{})}
 	var fl uint32
 	if nonblock {
 		fl = unix.O_NONBLOCK
@@ -93,14 +114,16 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 		if nonblocking(ctx) {
 			return 0, unix.EAGAIN
 		}
-		p.cond.Wait()
+		if err := p.waitLocked(ctx); err != nil {
+			return 0, err
+		}
 	}
 	n := copy(dst, p.buf)
 	p.buf = p.buf[n:]
 	if len(p.buf) == 0 {
 		p.buf = nil
 	}
-	p.cond.Broadcast()
+	p.notifyLocked()
 	return n, nil
 }
 
@@ -129,13 +152,18 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 				}
 				return 0, unix.EAGAIN
 			}
-			p.cond.Wait()
+			if err := p.waitLocked(ctx); err != nil {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, err
+			}
 			continue
 		}
 		n := min(room, len(src)-done)
 		p.buf = append(p.buf, src[done:done+n]...)
 		done += n
-		p.cond.Broadcast()
+		p.notifyLocked()
 	}
 	return done, nil
 }
@@ -150,7 +178,7 @@ func (e *end) Release() {
 	} else {
 		p.writers--
 	}
-	p.cond.Broadcast()
+	p.notifyLocked()
 }
 
 func itoa(n uint64) string {

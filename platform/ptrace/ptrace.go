@@ -99,6 +99,10 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 // Interrupt implements platform.AddressSpace.
 func (as *addressSpace) Interrupt() { as.s.Interrupt() }
 
+// Kick implements platform.AddressSpace: the kick signal stops the stub in
+// a signal-delivery-stop, which Switch reports as EventInterrupt.
+func (as *addressSpace) Kick() { as.s.Kick() }
+
 // Release implements platform.AddressSpace: it kills and reaps the stub.
 func (as *addressSpace) Release() { as.s.Kill() }
 
@@ -150,6 +154,11 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 				ev.Access = faultAccess(&si, regs)
 			}
 			return ev, nil
+		case stub.KickSignal:
+			if err := stub.GetRegs(s.PID, regs); err != nil {
+				return platform.Event{}, s.Failed(err)
+			}
+			return platform.Event{Kind: platform.EventInterrupt}, nil
 		default:
 			// Asynchronous signals aimed at the stub from outside
 			// (SIGSTOP, SIGINT, ...) are suppressed: only the sentry

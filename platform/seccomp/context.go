@@ -140,6 +140,8 @@ func (as *addressSpace) event(regs *arch.Registers) (platform.Event, error) {
 		}
 		return platform.Event{Kind: platform.EventFault, Signal: int(signo), Code: code,
 			Addr: uintptr(le.Uint64(si[siAddr:])), Access: at}, nil
+	case stub.KickSignal:
+		return platform.Event{Kind: platform.EventInterrupt}, nil
 	case unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP:
 		return platform.Event{Kind: platform.EventSignal, Signal: int(signo), Code: code, Addr: uintptr(le.Uint64(si[siAddr:]))}, nil
 	}

@@ -162,7 +162,9 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 }
 
 // Signals the handler takes: trapped system calls and synchronous faults.
-var handledSignals = []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP}
+// The kick signal (stub.KickSignal) takes the same path: the sentry sends
+// it to stop app code when a signal is to be delivered.
+var handledSignals = []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, stub.KickSignal}
 
 const (
 	saSiginfo  = 0x4
@@ -315,6 +317,9 @@ func (as *addressSpace) Interrupt() {
 		futexWake(as.msg)
 	}
 }
+
+// Kick implements platform.AddressSpace.
+func (as *addressSpace) Kick() { as.s.Kick() }
 
 // Release implements platform.AddressSpace.
 func (as *addressSpace) Release() {

@@ -220,6 +220,13 @@ func (s *Stub) MarkDead() { s.dead = true }
 // it.
 func (s *Stub) Interrupt() { unix.Kill(s.PID, unix.SIGKILL) }
 
+// KickSignal is the host signal that stops a stub's app code for the
+// sentry: its default action is to be ignored, so a stray one is harmless.
+const KickSignal = unix.SIGURG
+
+// Kick sends the stub KickSignal; any goroutine may call it.
+func (s *Stub) Kick() { unix.Tgkill(s.PID, s.PID, KickSignal) }
+
 // Kill kills and reaps the stub.
 func (s *Stub) Kill() {
 	unix.Kill(s.PID, unix.SIGKILL)
