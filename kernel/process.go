@@ -390,3 +390,25 @@ func (t *Task) receive(sig unix.Signal, from *Task) {
 	}
 	t.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.tid, UID: from.Creds().UID})
 }
+
+// SignalFromHost passes a signal that moat itself received (SIGINT from a
+// terminal, SIGTERM from a supervisor) to the sandbox's init. An init that
+// handles the signal gets it; otherwise its default action applies to init
+// as if sent from outside the sandbox's PID namespace, so Ctrl-C ends a
+// sandbox whose program does not catch it.
+func (k *Kernel) SignalFromHost(sig unix.Signal) {
+	k.mu.Lock()
+	init := k.tasks[1]
+	k.mu.Unlock()
+	if init == nil || init.zombie {
+		return
+	}
+	act, _ := init.SigAction(int(sig), nil)
+	switch {
+	case act.Handler == SigIgn:
+	case act.Handler != SigDfl:
+		init.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser})
+	case defaultActionOf(sig) == actTerminate || defaultActionOf(sig) == actCore:
+		init.kill(sig)
+	}
+}

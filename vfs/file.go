@@ -90,6 +90,14 @@ func (f *FileDescription) Writable() bool { return f.writable() }
 // pread, pwrite and lseek fail with ESPIPE.
 func (f *FileDescription) IsStream() bool { return f.isStream() }
 
+// ownsPosition reports whether the implementation keeps the file position
+// itself (a host fd shared with moat's own process): reads and writes at
+// the current position pass offset -1, and lseek goes to its Seeker.
+func (f *FileDescription) ownsPosition() bool {
+	p, ok := f.impl.(PositionOwner)
+	return ok && p.OwnsPosition()
+}
+
 func (f *FileDescription) isStream() bool {
 	s, ok := f.impl.(Stream)
 	return ok && s.IsStream()
@@ -128,7 +136,7 @@ func (f *FileDescription) Read(ctx Context, dst []byte, off int64) (int, error) 
 		}
 		return f.impl.Read(ctx, dst, 0)
 	}
-	if off >= 0 {
+	if off >= 0 || f.ownsPosition() {
 		return f.impl.Read(ctx, dst, off)
 	}
 	f.mu.Lock()
@@ -151,7 +159,7 @@ func (f *FileDescription) Write(ctx Context, src []byte, off int64) (int, error)
 		return f.impl.Write(ctx, src, 0)
 	}
 	appending := f.flags.Load()&unix.O_APPEND != 0
-	if off >= 0 && !appending {
+	if off >= 0 && !appending || f.ownsPosition() {
 		return f.impl.Write(ctx, src, off)
 	}
 	f.mu.Lock()

@@ -170,6 +170,13 @@ type IOMemory interface {
 	CopyOut(addr uintptr, src []byte) (int, error)
 }
 
+// PositionOwner is implemented by FileImpls that keep the file position
+// themselves (see FileDescription.ownsPosition); they must implement
+// Seeker too.
+type PositionOwner interface {
+	OwnsPosition() bool
+}
+
 // Seeker is implemented by FileImpls whose lseek(2) differs from the
 // generic rules (devices that always return 0, generated files that reject
 // SEEK_END). cur is the current offset; the result becomes the new one.

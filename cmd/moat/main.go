@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 
@@ -112,6 +113,14 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitSandboxError, "%v", err)
 	}
+	// Signals that end programs reach the sandbox's init, not moat.
+	hostSignals := make(chan os.Signal, 4)
+	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	go func() {
+		for s := range hostSignals {
+			sb.Kernel.SignalFromHost(s.(unix.Signal))
+		}
+	}()
 	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio})
 	if err != nil {
 		var ue *kernel.UserError

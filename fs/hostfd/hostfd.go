@@ -38,6 +38,19 @@ func New(fd int) *File {
 // position; regular files do.
 func (f *File) IsStream() bool { return f.stream }
 
+// OwnsPosition implements vfs.PositionOwner: a regular file's position is
+// the host fd's, shared with whoever else holds it (the shell that
+// redirected moat's output, moat's own messages).
+func (f *File) OwnsPosition() bool { return !f.stream }
+
+// Seek implements vfs.Seeker with the host fd's position.
+func (f *File) Seek(ctx vfs.Context, cur, off int64, whence int) (int64, error) {
+	if f.stream {
+		return 0, unix.ESPIPE
+	}
+	return unix.Seek(f.fd, off, whence)
+}
+
 // Stat reports the host fd's attributes.
 func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	var st unix.Stat_t
@@ -58,7 +71,7 @@ func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
 	for {
 		var n int
 		var err error
-		if f.stream {
+		if f.stream || off < 0 {
 			n, err = unix.Read(f.fd, dst)
 		} else {
 			n, err = unix.Pread(f.fd, dst, off)
@@ -75,7 +88,7 @@ func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 	for {
 		var n int
 		var err error
-		if f.stream {
+		if f.stream || off < 0 {
 			n, err = unix.Write(f.fd, src)
 		} else {
 			n, err = unix.Pwrite(f.fd, src, off)
