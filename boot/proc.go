@@ -1,7 +1,6 @@
 package boot
 
 import (
-	"path"
 	"time"
 
 	"moat/fs/proc"
@@ -28,15 +27,9 @@ type procProcess struct{ t *kernel.Task }
 // maxProcArgs bounds what /proc/PID/cmdline and environ read from the app.
 const maxProcArgs = 128 << 10
 
-func (p procProcess) PID() int32  { return p.t.TID() }
-func (p procProcess) PPID() int32 { return 0 }
-func (p procProcess) Comm() string {
-	c := path.Base(p.t.ExePath())
-	if len(c) > 15 {
-		c = c[:15]
-	}
-	return c
-}
+func (p procProcess) PID() int32   { return p.t.TID() }
+func (p procProcess) PPID() int32  { return p.t.PPID() }
+func (p procProcess) Comm() string { return p.t.Comm() }
 
 func (p procProcess) readRange(start, end uintptr) []byte {
 	if end <= start {

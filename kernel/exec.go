@@ -81,7 +81,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.fds.CloseOnExecFds()
 	t.sig.resetCaught()
 	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)
+	t.SetComm("")
 	k.mu.Lock()
+	t.execed = true
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -92,6 +93,11 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		parent:     parent,
 		children:   make(map[*Task]struct{}),
 		exitSignal: a.ExitSignal,
+		pgid:       t.pgid,
+		sid:        t.sid,
+		comm:       t.comm,
+		noNewPrivs: t.noNewPrivs,
+		dumpable:   t.dumpable,
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		altStack:   t.altStack,
@@ -167,14 +173,23 @@ func (t *Task) exitProcess() {
 		close(t.vforkDone)
 		t.vforkDone = nil
 	}
-	init := k.tasks[1]
+	reaper := k.tasks[1]
+	for a := t.parent; a != nil; a = a.parent { // the nearest live subreaper
+		if a.subreaper && !a.zombie {
+			reaper = a
+			break
+		}
+	}
 	for c := range t.children {
 		delete(t.children, c)
-		if init != nil && init != t {
-			c.parent = init
-			init.children[c] = struct{}{}
+		if reaper != nil && reaper != t {
+			c.parent = reaper
+			reaper.children[c] = struct{}{}
 		} else {
 			c.parent = nil
+		}
+		if c.pdeathsig != 0 && !c.zombie {
+			c.queueSignal(SigInfo{Signo: int32(c.pdeathsig), Code: SIUser, PID: t.tid})
 		}
 	}
 	if t.tid == 1 {
@@ -279,7 +294,8 @@ func (s ExitStatus) WaitStatus() uint32 {
 }
 
 // Wait waits for a child to exit. pid selects as in wait4: > 0 that child,
-// -1 or 0 or < -1 any child (there are no process groups yet). It returns
+// -1 any child, 0 a child in the caller's process group, < -1 a child in
+// group -pid. It returns
 // ECHILD without matching children, and a zero result with WNOHANG when
 // none has exited.
 func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
@@ -288,7 +304,10 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 		k.mu.Lock()
 		matched := false
 		for c := range t.children {
-			if pid > 0 && c.tid != pid {
+			switch {
+			case pid > 0 && c.tid != pid,
+				pid == 0 && c.pgid != t.pgid,
+				pid < -1 && c.pgid != -pid:
 				continue
 			}
 			// A child whose exit signal is not SIGCHLD is a "clone"
@@ -411,4 +430,181 @@ func (k *Kernel) SignalFromHost(sig unix.Signal) {
 	case defaultActionOf(sig) == actTerminate || defaultActionOf(sig) == actCore:
 		init.kill(sig)
 	}
+}
+
+// SignalGroup sends sig to every process in process group pgid (0: the
+// caller's), ESRCH if there is none.
+func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
+	k := t.k
+	k.mu.Lock()
+	if pgid == 0 {
+		pgid = t.pgid
+	}
+	var targets []*Task
+	for _, o := range k.tasks {
+		if o.pgid == pgid && !o.zombie {
+			targets = append(targets, o)
+		}
+	}
+	k.mu.Unlock()
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	for _, o := range targets {
+		if sig == 0 {
+			continue
+		}
+		if o == t {
+			t.SendSignalSelf(sig)
+		} else {
+			o.receive(sig, t)
+		}
+	}
+	return nil
+}
+
+// lookupLocked finds a live or zombie process by pid (0: t).
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) lookupLocked(pid int32) *Task {
+	if pid == 0 {
+		return t
+	}
+	return t.k.tasks[pid]
+}
+
+// Setpgid implements setpgid(2).
+func (t *Task) Setpgid(pid, pgid int32) error {
+	if pgid < 0 {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	target := t.lookupLocked(pid)
+	if target == nil || (target != t && target.parent != t) {
+		return unix.ESRCH
+	}
+	if target != t {
+		if target.sid != t.sid {
+			return unix.EPERM
+		}
+		if target.execed {
+			return unix.EACCES
+		}
+	}
+	if target.sid == target.tid {
+		return unix.EPERM // a session leader cannot change group
+	}
+	if pgid == 0 {
+		pgid = target.tid
+	}
+	if pgid != target.tid {
+		found := false
+		for _, o := range k.tasks {
+			if o.pgid == pgid && o.sid == t.sid {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return unix.EPERM
+		}
+	}
+	target.pgid = pgid
+	return nil
+}
+
+// Setsid implements setsid(2): a new session and group led by t.
+func (t *Task) Setsid() (int32, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, o := range k.tasks {
+		if o.pgid == t.tid {
+			return 0, unix.EPERM // already a group leader
+		}
+	}
+	t.sid, t.pgid = t.tid, t.tid
+	return t.sid, nil
+}
+
+// Getpgid returns the process group of pid (0: t).
+func (t *Task) Getpgid(pid int32) (int32, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o := t.lookupLocked(pid)
+	if o == nil {
+		return 0, unix.ESRCH
+	}
+	return o.pgid, nil
+}
+
+// Getsid returns the session of pid (0: t).
+func (t *Task) Getsid(pid int32) (int32, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o := t.lookupLocked(pid)
+	if o == nil {
+		return 0, unix.ESRCH
+	}
+	return o.sid, nil
+}
+
+// Comm returns the task's command name (at most 15 bytes).
+func (t *Task) Comm() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.comm != "" {
+		return t.comm
+	}
+	c := t.exePath
+	if i := strings.LastIndexByte(c, '/'); i >= 0 {
+		c = c[i+1:]
+	}
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
+}
+
+// SetComm sets the command name (PR_SET_NAME), cut to 15 bytes.
+func (t *Task) SetComm(c string) {
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.comm = c
+}
+
+// ProcessFlags are prctl's per-process switches.
+type ProcessFlags struct {
+	PdeathSig  unix.Signal
+	NoNewPrivs bool
+	Dumpable   bool
+	Subreaper  bool
+}
+
+// Flags returns the prctl switches.
+func (t *Task) Flags() ProcessFlags {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return ProcessFlags{PdeathSig: t.pdeathsig, NoNewPrivs: t.noNewPrivs, Dumpable: t.dumpable, Subreaper: t.subreaper}
+}
+
+// SetFlags changes the prctl switches (no_new_privs can only be set).
+func (t *Task) SetFlags(f ProcessFlags) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pdeathsig, t.subreaper, t.dumpable = f.PdeathSig, f.Subreaper, f.Dumpable
+	t.noNewPrivs = t.noNewPrivs || f.NoNewPrivs
 }

@@ -63,8 +63,15 @@ type Task struct {
 	robustList    uintptr
 	exiting       bool
 	exitStatus    ExitStatus
+	comm          string // PR_SET_NAME, /proc/PID/comm
+	noNewPrivs    bool
+	dumpable      bool
 
 	// The process tree, guarded by Kernel.mu.
+	pgid, sid  int32 // process group and session
+	execed     bool  // has called execve (setpgid on it is EACCES)
+	pdeathsig  unix.Signal
+	subreaper  bool
 	parent     *Task
 	children   map[*Task]struct{}
 	zombie     bool          // exited and not yet reaped

@@ -101,14 +101,8 @@ func sysKill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return afterSignal(t, t.SignalAll(sig, false))
 	case pid == -1<<31:
 		return 0, unix.ESRCH
-	default:
-		// A process group: there are no process groups yet, so every
-		// process is in the caller's group, init included.
-		err := t.SignalAll(sig, true)
-		if err == nil && sig != 0 {
-			t.SendSignal(1, sig)
-		}
-		return afterSignal(t, err)
+	default: // 0: the caller's process group; < -1: group -pid
+		return afterSignal(t, t.SignalGroup(-pid, sig))
 	}
 }
 

@@ -115,11 +115,19 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_RT_SIGQUEUEINFO, sysRtSigqueueinfo)
 	full(unix.SYS_RT_TGSIGQUEUEINFO, sysRtTgsigqueueinfo)
 	full(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	partial(unix.SYS_KILL, sysKill, "no process groups yet: 0 and -pgid signal every process; stop signals are ignored (no job control)")
+	partial(unix.SYS_KILL, sysKill, "stop signals are ignored (no job control yet)")
 	full(unix.SYS_TKILL, sysTkill)
 	full(unix.SYS_TGKILL, sysTgkill)
 
 	// Processes.
+	full(unix.SYS_SETPGID, sysSetpgid)
+	full(unix.SYS_GETPGID, sysGetpgid)
+	full(unix.SYS_GETPGRP, sysGetpgrp)
+	full(unix.SYS_SETSID, sysSetsid)
+	full(unix.SYS_GETSID, sysGetsid)
+	partial(unix.SYS_PRCTL, sysPrctl, "PR_SET/GET_NAME, PDEATHSIG, DUMPABLE, NO_NEW_PRIVS, CHILD_SUBREAPER, GET_SECCOMP; other options EINVAL")
+	partial(unix.SYS_GETRUSAGE, sysGetrusage, "no accounting yet: all fields zero")
+	partial(unix.SYS_TIMES, sysTimes, "no CPU accounting yet: the tms fields are zero")
 	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAIT_BITSET WAKE_BITSET within one address space; WAKE_OP and PI operations are ENOSYS")
 	partial(unix.SYS_CLONE, sysClone, "fork-style processes with a copy of memory; CLONE_VM without CLONE_THREAD copies too (vfork semantics otherwise); threads, CLONE_FS/CLONE_FILES sharing and namespaces are not supported")
 	full(unix.SYS_FORK, sysFork)
@@ -127,7 +135,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_CLONE3, sysClone3, "as clone; set_tid is EPERM")
 	partial(unix.SYS_EXECVE, sysExecve, "ELF (static, PIE, dynamic) and #! scripts")
 	partial(unix.SYS_EXECVEAT, sysExecveat, "absolute paths and AT_FDCWD only")
-	partial(unix.SYS_WAIT4, sysWait4, "no process groups yet (0 and -pgid mean any child); rusage is zero")
+	partial(unix.SYS_WAIT4, sysWait4, "rusage is zero; no stop/continue reports (WUNTRACED, WCONTINUED)")
 	partial(unix.SYS_WAITID, sysWaitid, "exits only (no stop/continue events); rusage is zero")
 	return st
 }
