@@ -518,13 +518,14 @@ var programUse = map[string]string{
 	"process_info": "TestPrograms",
 	"badptr":       "TestPrograms",
 	"devfiles":     "TestPrograms",
-	"exit":         "TestExitStatus, TestBadInput",
+	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",
 	"sleeper":      "TestNoStubLeft",
 	"writer":       "TestWritesStayInside",
 	"rseq":         "TestRseqUnsupported",
 	"sysfuzz":      "TestSyscallFuzz",
+	"procs":        "TestProcs",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {
