@@ -16,8 +16,9 @@ const (
 	// binprmBufSize is how much of a file execve reads to recognize it;
 	// a #! line longer than that is cut.
 	binprmBufSize = 256
-	// maxInterpDepth bounds nested #! interpreters (ELOOP beyond).
-	maxInterpDepth = 4
+	// maxInterpDepth bounds nested #! scripts: Linux runs up to five
+	// levels of scripts before the final ELF, and fails with ELOOP beyond.
+	maxInterpDepth = 5
 )
 
 // Execve replaces the process's program: a new address space with path

@@ -307,7 +307,8 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 			switch {
 			case pid > 0 && c.tid != pid,
 				pid == 0 && c.pgid != t.pgid,
-				pid < -1 && c.pgid != -pid:
+				pid == -1<<31 && c.pgid != 1,
+				pid < -1 && pid != -1<<31 && c.pgid != -pid:
 				continue
 			}
 			// A child whose exit signal is not SIGCHLD is a "clone"

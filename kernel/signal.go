@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"reflect"
 	"sync"
 	"time"
 
@@ -465,4 +466,77 @@ func (t *Task) QueueSignalInfo(pid int32, si SigInfo) error {
 	}
 	target.queueSignal(si)
 	return nil
+}
+
+// BlockAny waits until one of chans is closed, the deadline passes (zero:
+// none; ETIMEDOUT), period elapses (zero: never; returns nil so the caller
+// re-checks what it waits for), a signal the task can take arrives
+// (ErrRestartSys), or the task is killed (EINTR).
+func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time.Duration) error {
+	if t.deliverable() {
+		return ErrRestartSys
+	}
+	cases := make([]reflect.SelectCase, 0, len(chans)+4)
+	for _, c := range chans {
+		if c != nil {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+		}
+	}
+	ready := len(cases)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.interrupt)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.sigNotify)})
+	timeoutCase, periodCase := -1, -1
+	if !deadline.IsZero() {
+		tm := time.NewTimer(time.Until(deadline))
+		defer tm.Stop()
+		timeoutCase = len(cases)
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(tm.C)})
+	}
+	if period > 0 {
+		pt := time.NewTimer(period)
+		defer pt.Stop()
+		periodCase = len(cases)
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(pt.C)})
+	}
+	for {
+		i, _, _ := reflect.Select(cases)
+		switch {
+		case i < ready, i == periodCase:
+			return nil
+		case i == ready:
+			return unix.EINTR
+		case i == ready+1:
+			if t.deliverable() {
+				return ErrRestartSys
+			}
+		case i == timeoutCase:
+			return unix.ETIMEDOUT
+		}
+	}
+}
+
+// SetTemporaryMask replaces the signal mask for the duration of a system
+// call (ppoll, pselect6); RestoreTemporaryMask puts the old one back unless
+// a signal is about to be delivered, whose frame then restores it.
+func (t *Task) SetTemporaryMask(mask uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.sigMask
+	t.savedMask = &old
+	t.sigMask = mask &^ unblockable
+}
+
+// RestoreTemporaryMask ends SetTemporaryMask when the call returns without
+// a signal to deliver.
+func (t *Task) RestoreTemporaryMask(err error) {
+	if err == ErrRestartSys || err == ErrRestartNoHand || err == ErrRestartNoIntr {
+		return // deliverSignals restores it
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.savedMask != nil {
+		t.sigMask = *t.savedMask
+		t.savedMask = nil
+	}
 }

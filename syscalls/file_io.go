@@ -412,3 +412,20 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 	}
 	return nil
 }
+
+// close_range flags.
+const (
+	closeRangeUnshare = 2
+	closeRangeCloexec = 4
+)
+
+func sysCloseRange(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	first, last, flags := uint32(a[0]), uint32(a[1]), uint32(a[2])
+	if flags&^(closeRangeUnshare|closeRangeCloexec) != 0 || first > last {
+		return 0, unix.EINVAL
+	}
+	// The fd table is never shared between processes here, so UNSHARE
+	// has nothing to do.
+	t.FDs().CloseRange(first, last, flags&closeRangeCloexec != 0)
+	return 0, nil
+}

@@ -200,6 +200,10 @@ func sysWaitid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if id < 0 {
 			return 0, unix.EINVAL
 		}
+		pid = -id // wait's encoding: 0 is the caller's group, -g group g
+		if id == 1 {
+			pid = -1 << 31 // group 1 cannot be written as -1 (any child)
+		}
 	default:
 		return 0, unix.EINVAL
 	}

@@ -30,6 +30,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_OPENAT, sysOpenat, "O_TMPFILE is EOPNOTSUPP")
 	full(unix.SYS_CREAT, sysCreat)
 	full(unix.SYS_CLOSE, sysClose)
+	full(unix.SYS_CLOSE_RANGE, sysCloseRange)
 	full(unix.SYS_FSTAT, sysFstat)
 	full(unix.SYS_STAT, sysStat)
 	full(unix.SYS_LSTAT, sysLstat)
@@ -61,6 +62,10 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; record locks granted without cross-process conflicts (one process); leases, seals and pipe sizes are EINVAL")
 	partial(unix.SYS_IOCTL, sysIoctl, "TCGETS and TIOCGWINSZ on terminals, FIOCLEX FIONCLEX FIONBIO; others ENOTTY")
 	full(unix.SYS_PIPE, sysPipe)
+	partial(unix.SYS_POLL, sysPoll, "pipes wake pollers at once; moat's stdio is re-checked every 10 ms")
+	partial(unix.SYS_PPOLL, sysPpoll, "as poll")
+	partial(unix.SYS_SELECT, sysSelect, "as poll; the remaining time is reported only when it runs out")
+	partial(unix.SYS_PSELECT6, sysPselect6, "as poll")
 	full(unix.SYS_PIPE2, sysPipe2)
 
 	// Memory.

@@ -189,3 +189,27 @@ func (t *FDTable) CloseOnExecFds() {
 		f.DecRef()
 	}
 }
+
+// CloseRange closes (or, with cloexec, marks close-on-exec) every open fd
+// in [first, last].
+func (t *FDTable) CloseRange(first, last uint32, cloexec bool) {
+	t.mu.Lock()
+	var closing []*FileDescription
+	for fd := int64(first); fd <= int64(last) && fd < int64(len(t.files)); fd++ {
+		e := &t.files[fd]
+		if e.file == nil {
+			continue
+		}
+		if cloexec {
+			e.cloexec = true
+			continue
+		}
+		closing = append(closing, e.file)
+		*e = fdEntry{}
+		t.used--
+	}
+	t.mu.Unlock()
+	for _, f := range closing {
+		f.DecRef()
+	}
+}

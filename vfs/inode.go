@@ -274,3 +274,45 @@ func Wait(ctx Context, ready <-chan struct{}) error {
 	<-ready
 	return nil
 }
+
+// Poll events (poll(2)).
+const (
+	PollIn     = 0x1
+	PollPri    = 0x2
+	PollOut    = 0x4
+	PollErr    = 0x8
+	PollHup    = 0x10
+	PollNval   = 0x20
+	PollRdNorm = 0x40
+	PollWrNorm = 0x100
+
+	// DefaultPollMask is the readiness of files that never block.
+	DefaultPollMask = PollIn | PollOut | PollRdNorm | PollWrNorm
+)
+
+// Poller is implemented by FileImpls whose readiness changes (pipes, host
+// fds). Files without it are always ready for reading and writing.
+type Poller interface {
+	// Readiness returns the events that are ready now.
+	Readiness() uint32
+	// Changed returns a channel closed at the next change of readiness,
+	// or nil if the file cannot tell (the caller then polls
+	// periodically).
+	Changed() <-chan struct{}
+}
+
+// Readiness returns the ready events of an open file.
+func (f *FileDescription) Readiness() uint32 {
+	if p, ok := f.impl.(Poller); ok {
+		return p.Readiness()
+	}
+	return DefaultPollMask
+}
+
+// Changed returns the file's readiness-change channel (see Poller).
+func (f *FileDescription) Changed() <-chan struct{} {
+	if p, ok := f.impl.(Poller); ok {
+		return p.Changed()
+	}
+	return nil
+}

@@ -154,3 +154,19 @@ func (f *File) Name() string {
 	}
 	return s
 }
+
+// Readiness implements vfs.Poller by polling the host fd.
+func (f *File) Readiness() uint32 {
+	if !f.stream {
+		return vfs.DefaultPollMask
+	}
+	fds := []unix.PollFd{{Fd: int32(f.fd), Events: unix.POLLIN | unix.POLLOUT}}
+	if n, err := unix.Poll(fds, 0); err != nil || n == 0 {
+		return 0
+	}
+	return uint32(uint16(fds[0].Revents))
+}
+
+// Changed implements vfs.Poller: a host fd cannot signal its changes, so
+// pollers check it periodically.
+func (f *File) Changed() <-chan struct{} { return nil }

@@ -211,3 +211,34 @@ func (e *end) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) 
 	}
 	return 0, nil
 }
+
+// Readiness implements vfs.Poller.
+func (e *end) Readiness() uint32 {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var r uint32
+	if e.read {
+		if len(p.buf) > 0 {
+			r |= vfs.PollIn | vfs.PollRdNorm
+		}
+		if p.writers == 0 {
+			r |= vfs.PollHup
+		}
+		return r
+	}
+	if Capacity-len(p.buf) >= atomicWrite {
+		r |= vfs.PollOut | vfs.PollWrNorm
+	}
+	if p.readers == 0 {
+		r |= vfs.PollErr
+	}
+	return r
+}
+
+// Changed implements vfs.Poller.
+func (e *end) Changed() <-chan struct{} {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.p.changed
+}
