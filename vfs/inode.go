@@ -316,3 +316,23 @@ func (f *FileDescription) Changed() <-chan struct{} {
 	}
 	return nil
 }
+
+// AttrSetter is implemented by inodes whose attributes can change:
+// SetStat changes those selected by mask (unix.STATX_MODE, STATX_UID,
+// STATX_GID, STATX_SIZE, STATX_ATIME, STATX_MTIME) to st's (chmod, chown,
+// truncate, utimensat). Permission checks are the caller's.
+type AttrSetter interface {
+	SetStat(ctx Context, mask uint32, st Stat) error
+}
+
+// Linker is implemented by directories that can hold hard links: Link
+// adds name for target (an inode of the same filesystem).
+type Linker interface {
+	Link(ctx Context, name string, target Inode) error
+}
+
+// Truncater is implemented by FileImpls that can change their file's size
+// (ftruncate).
+type Truncater interface {
+	Truncate(size int64) error
+}

@@ -1,0 +1,281 @@
+package syscalls
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/kernel"
+	"moat/vfs"
+)
+
+// setAttr changes attributes of the inode at p, checking what Linux
+// checks: a read-only mount (EROFS), and ownership for chmod and utimes
+// (EPERM, unless root).
+func setAttr(t *kernel.Task, p vfs.Path, mask uint32, st vfs.Stat, ownerOnly bool) error {
+	if p.Dentry == nil {
+		return unix.EPERM
+	}
+	if p.Mount.ReadOnly() {
+		return unix.EROFS
+	}
+	in := p.Inode()
+	if ownerOnly {
+		cur, err := in.Stat(t)
+		if err != nil {
+			return err
+		}
+		if c := t.Creds(); c.FSUID != 0 && c.FSUID != cur.UID {
+			return unix.EPERM
+		}
+	}
+	s, ok := in.(vfs.AttrSetter)
+	if !ok {
+		return unix.EPERM // support: this filesystem's attributes are fixed
+	}
+	return s.SetStat(t, mask, st)
+}
+
+// pathOrFD resolves a path argument, or the fd itself for an empty path
+// with AT_EMPTY_PATH (fd-based calls pass emptyOK).
+func pathOrFD(t *kernel.Task, dirfd int32, pathAddr uintptr, follow, emptyOK bool) (vfs.Path, error) {
+	p, f, err := pathAt(t, dirfd, pathAddr, follow, emptyOK)
+	if f != nil {
+		f.DecRef()
+	}
+	return p, err
+}
+
+func fdPath(t *kernel.Task, fd uintptr) (vfs.Path, error) {
+	f, err := getFile(t, fd)
+	if err != nil {
+		return vfs.Path{}, err
+	}
+	defer f.DecRef()
+	return f.Path(), nil
+}
+
+func chmodPath(t *kernel.Task, p vfs.Path, mode uint32) (uintptr, error) {
+	return 0, setAttr(t, p, unix.STATX_MODE, vfs.Stat{Mode: mode & 0o7777}, true)
+}
+
+func sysChmod(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := pathOrFD(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return chmodPath(t, p, uint32(a[1]))
+}
+
+func sysFchmod(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := fdPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return chmodPath(t, p, uint32(a[1]))
+}
+
+func sysFchmodat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := pathOrFD(t, int32(a[0]), a[1], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return chmodPath(t, p, uint32(a[2]))
+}
+
+func chownPath(t *kernel.Task, p vfs.Path, uid, gid uint32) (uintptr, error) {
+	var mask uint32
+	st := vfs.Stat{UID: uid, GID: gid}
+	if uid != ^uint32(0) {
+		mask |= unix.STATX_UID
+	}
+	if gid != ^uint32(0) {
+		mask |= unix.STATX_GID
+	}
+	if c := t.Creds(); c.EUID != 0 && mask != 0 {
+		return 0, unix.EPERM // only root changes owners (CAP_CHOWN)
+	}
+	if mask == 0 {
+		if p.Mount != nil && p.Mount.ReadOnly() {
+			return 0, unix.EROFS
+		}
+		return 0, nil
+	}
+	return 0, setAttr(t, p, mask, st, false)
+}
+
+func sysChown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := pathOrFD(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return chownPath(t, p, uint32(a[1]), uint32(a[2]))
+}
+
+func sysLchown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := pathOrFD(t, unix.AT_FDCWD, a[0], false, false)
+	if err != nil {
+		return 0, err
+	}
+	return chownPath(t, p, uint32(a[1]), uint32(a[2]))
+}
+
+func sysFchown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := fdPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return chownPath(t, p, uint32(a[1]), uint32(a[2]))
+}
+
+func sysFchownat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := uint32(a[4])
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	p, err := pathOrFD(t, int32(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return 0, err
+	}
+	return chownPath(t, p, uint32(a[2]), uint32(a[3]))
+}
+
+func truncatePath(t *kernel.Task, p vfs.Path, size int64) (uintptr, error) {
+	if size < 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if st.IsDir() {
+		return 0, unix.EISDIR
+	}
+	return 0, setAttr(t, p, unix.STATX_SIZE, vfs.Stat{Size: size}, false)
+}
+
+func sysTruncate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := pathOrFD(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return truncatePath(t, p, int64(a[1]))
+}
+
+func sysFtruncate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[1]) < 0 || !f.Writable() {
+		return 0, unix.EINVAL
+	}
+	if tr, ok := f.Impl().(vfs.Truncater); ok {
+		return 0, tr.Truncate(int64(a[1]))
+	}
+	if f.Path().Dentry == nil {
+		return 0, unix.EINVAL
+	}
+	return truncatePath(t, f.Path(), int64(a[1]))
+}
+
+// utimensat's special nanosecond values.
+const (
+	utimeNow  = 1<<30 - 1
+	utimeOmit = 1<<30 - 2
+)
+
+func sysUtimensat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	dirfd, pathAddr, timesAddr, flags := int32(a[0]), a[1], a[2], uint32(a[3])
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	now := time.Now()
+	ts := [2]vfs.Timespec{{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}, {Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
+	mask := uint32(unix.STATX_ATIME | unix.STATX_MTIME)
+	explicit := false
+	if timesAddr != 0 {
+		b := make([]byte, 32)
+		if err := copyIn(t, timesAddr, b); err != nil {
+			return 0, err
+		}
+		for i := 0; i < 2; i++ {
+			sec, nsec := int64(le.Uint64(b[16*i:])), int64(le.Uint64(b[16*i+8:]))
+			switch {
+			case nsec == utimeOmit:
+				mask &^= []uint32{unix.STATX_ATIME, unix.STATX_MTIME}[i]
+			case nsec == utimeNow:
+			case nsec < 0 || nsec >= 1e9:
+				return 0, unix.EINVAL
+			default:
+				ts[i] = vfs.Timespec{Sec: sec, Nsec: nsec}
+				explicit = true
+			}
+		}
+	}
+	var p vfs.Path
+	var err error
+	if pathAddr == 0 { // futimens: the fd itself
+		p, err = fdPath(t, uintptr(uint32(dirfd)))
+	} else {
+		p, err = pathOrFD(t, dirfd, pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if mask == 0 {
+		return 0, nil
+	}
+	return 0, setAttr(t, p, mask, vfs.Stat{Atime: ts[0], Mtime: ts[1]}, explicit)
+}
+
+func linkAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, newAddr uintptr, flags uint32) (uintptr, error) {
+	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	old, err := pathOrFD(t, olddirfd, oldAddr, flags&unix.AT_SYMLINK_FOLLOW != 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return 0, err
+	}
+	dir, name, trailing, err := parentAt(t, newdirfd, newAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if _, err := dir.Inode().Lookup(t, name); err == nil {
+		return 0, unix.EEXIST
+	}
+	st, err := old.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if st.IsDir() {
+		return 0, unix.EPERM
+	}
+	if trailing {
+		return 0, unix.ENOENT
+	}
+	if old.Mount != dir.Mount {
+		return 0, unix.EXDEV
+	}
+	if err := writableDir(t, dir); err != nil {
+		return 0, err
+	}
+	l, ok := dir.Inode().(vfs.Linker)
+	if !ok {
+		return 0, unix.EPERM
+	}
+	return 0, l.Link(t, name, old.Inode())
+}
+
+func sysLink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return linkAt(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysLinkat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return linkAt(t, int32(a[0]), a[1], int32(a[2]), a[3], uint32(a[4]))
+}
