@@ -11,9 +11,10 @@ import (
 // platform address space yet: the child's task attaches one with
 // SetAddressSpace (platforms bind address spaces to the creating thread).
 //
-// Pages are copied eagerly; only ranges of the memory file that hold data
-// are copied (the file is sparse), so untouched memory costs nothing.
-// Copy-on-write sharing is a later optimization.
+// Private pages are copied eagerly; only ranges of the memory file that
+// hold data are copied (the file is sparse), so untouched memory costs
+// nothing. Copy-on-write sharing is a later optimization. Shared anonymous
+// memory stays shared.
 func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
@@ -34,6 +35,11 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		c.vmas = append(c.vmas, &nv)
 	}
 	for _, p := range mm.pmas {
+		if p.shared != nil {
+			p.shared.refs.Add(1)
+			c.pmas = append(c.pmas, p)
+			continue
+		}
 		fr, err := mm.mf.Allocate(p.end - p.start)
 		if err != nil {
 			c.Release()

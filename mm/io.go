@@ -165,7 +165,9 @@ func (mm *MemoryManager) VirtualSize() (total, backed uint64) {
 		total += uint64(v.end - v.start)
 	}
 	for _, p := range mm.pmas {
-		backed += uint64(p.end - p.start)
+		if p.shared == nil { // shared memory is reserved whole, used sparsely
+			backed += uint64(p.end - p.start)
+		}
 	}
 	return total, backed
 }

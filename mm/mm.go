@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -109,10 +110,31 @@ func (v *vma) limit() uintptr {
 	return v.end
 }
 
-// pma is backing: the addresses [start, end) live at fr in the memory file.
+// pma is backing: the addresses [start, end) live at off in the memory
+// file. Private backing belongs to this address space alone; shared
+// backing (MAP_SHARED anonymous memory, kept across fork) belongs to a
+// sharedMem that every pma referring to it holds a reference on.
 type pma struct {
 	start, end uintptr
 	off        int64
+	shared     *sharedMem
+}
+
+// sharedMem is the backing of a shared anonymous mapping, freed when the
+// last pma referring to it (in any address space) goes.
+type sharedMem struct {
+	fr   platform.FileRange
+	refs atomic.Int64
+}
+
+// release drops p's hold on its backing: private memory is freed, shared
+// memory loses a reference.
+func (mm *MemoryManager) release(p pma) {
+	if p.shared == nil {
+		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+	} else if p.shared.refs.Add(-1) == 0 {
+		mm.mf.Free(p.shared.fr)
+	}
 }
 
 // MemoryManager is one app address space.
@@ -189,7 +211,7 @@ func (mm *MemoryManager) Release() {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	for _, p := range mm.pmas {
-		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+		mm.release(p)
 	}
 	for _, v := range mm.vmas {
 		if v.file != nil {
@@ -419,7 +441,10 @@ func (mm *MemoryManager) splitPMA(addr uintptr) {
 		return
 	}
 	p := mm.pmas[i]
-	hi := pma{start: addr, end: p.end, off: p.off + int64(addr-p.start)}
+	hi := pma{start: addr, end: p.end, off: p.off + int64(addr-p.start), shared: p.shared}
+	if p.shared != nil {
+		p.shared.refs.Add(1)
+	}
 	mm.pmas[i].end = addr
 	mm.pmas = append(mm.pmas, pma{})
 	copy(mm.pmas[i+2:], mm.pmas[i+1:])
@@ -447,7 +472,7 @@ func (mm *MemoryManager) takeBacking(start, end uintptr) []pma {
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) freeBacking(start, end uintptr) {
 	for _, p := range mm.takeBacking(start, end) {
-		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+		mm.release(p)
 	}
 }
 

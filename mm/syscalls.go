@@ -75,6 +75,17 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	if len(mm.vmas) >= maxMapCount {
 		return 0, unix.ENOMEM
 	}
+	var shared *sharedMem
+	if !o.Private && o.File == nil {
+		// Shared anonymous memory: backed at once by one range (sparse,
+		// so free until touched) that forked children share.
+		fr, err := mm.mf.Allocate(length)
+		if err != nil {
+			return 0, unix.ENOMEM
+		}
+		shared = &sharedMem{fr: fr}
+		shared.refs.Store(1)
+	}
 	if o.File != nil {
 		incRef(o.File) // the VMA's own reference
 	}
@@ -84,6 +95,12 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		private: o.Private, growsDown: o.GrowsDown,
 		file: o.File, off: o.Offset, name: o.Name,
 	})
+	if shared != nil {
+		i := mm.pmaIndex(addr)
+		mm.pmas = append(mm.pmas, pma{})
+		copy(mm.pmas[i+1:], mm.pmas[i:])
+		mm.pmas[i] = pma{start: addr, end: addr + length, off: shared.fr.Offset, shared: shared}
+	}
 	mm.mergeAdjacent()
 	return addr, nil
 }
@@ -301,11 +318,13 @@ func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, erro
 	for _, p := range backing {
 		p.start, p.end = p.start-from+to, p.end-from+to
 		if p.start >= v.end {
-			mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+			mm.release(p)
 			continue
 		}
-		if p.end > v.end { // shrunk by the move: free the tail
-			mm.mf.Free(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
+		if p.end > v.end { // shrunk by the move: drop the tail
+			if p.shared == nil {
+				mm.mf.Free(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
+			} // a shared tail is freed with the rest of its sharedMem
 			p.end = v.end
 		}
 		i := mm.pmaIndex(p.start)
@@ -360,7 +379,9 @@ func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 		// mappings as the file's data.
 		for i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
 			s, e := max(addr, mm.vmas[i].start), min(end, mm.vmas[i].end)
-			mm.freeBacking(s, e)
+			if mm.vmas[i].private {
+				mm.freeBacking(s, e)
+			} // shared memory keeps its data; only this mapping is dropped
 			if err := mm.as.Unmap(s, e-s); err != nil {
 				return err
 			}

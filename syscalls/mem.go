@@ -68,9 +68,7 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 5) {
-			// /dev/zero: anonymous memory.
-			o.Private = true
-			return t.MM().MMap(o)
+			return t.MM().MMap(o) // /dev/zero: anonymous memory, private or shared
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return 0, unix.ENODEV // support: only regular files and /dev/zero can be mapped yet
@@ -98,10 +96,6 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		defer mf.DecRef()
 		o.File = mf
 		o.Offset = off
-	} else if !o.Private {
-		// Shared anonymous memory is private to this process until fork
-		// exists; then it must be shared with children.
-		o.Private = true
 	}
 	return t.MM().MMap(o)
 }

@@ -81,7 +81,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_PIPE2, sysPipe2)
 
 	// Memory.
-	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED writable file mappings are ENODEV; shared anonymous memory is private until fork exists")
+	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED writable file mappings are ENODEV (read-only ones are private copies)")
 	full(unix.SYS_MUNMAP, sysMunmap)
 	full(unix.SYS_MPROTECT, sysMprotect)
 	full(unix.SYS_BRK, sysBrk)
