@@ -5,6 +5,7 @@ import (
 
 	"moat/fs/proc"
 	"moat/kernel"
+	"moat/vfs"
 )
 
 // procKernel shows the kernel's processes to /proc.
@@ -86,4 +87,13 @@ func (p procProcess) FDs() []proc.FDInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// File implements proc.FileOpener.
+func (p procProcess) File(fd int32) *vfs.FileDescription {
+	f, err := p.t.FDs().Get(fd)
+	if err != nil {
+		return nil
+	}
+	return f
 }

@@ -46,6 +46,9 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	}
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
 	p, err := r.Resolve(t, path, follow)
+	if mf, ok := err.(*vfs.MagicFile); ok {
+		return openMagic(t, mf.File, flags)
+	}
 	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && follow {
 		// A dangling symlink: create its target, as Linux does.
 		r, path, err = danglingTarget(t, r, path)
@@ -227,6 +230,10 @@ func pathAt(t *kernel.Task, dirfd int32, pathAddr uintptr, follow, emptyOK bool)
 // statAt returns the attributes for the stat family.
 func statAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (vfs.Stat, error) {
 	p, f, err := pathAt(t, dirfd, pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if mf, ok := err.(*vfs.MagicFile); ok {
+		defer mf.File.DecRef()
+		return mf.File.Stat(t)
+	}
 	if err != nil {
 		return vfs.Stat{}, err
 	}
@@ -755,4 +762,26 @@ func danglingTarget(t *kernel.Task, r *vfs.Resolver, path string) (*vfs.Resolver
 		path = target
 	}
 	return r, path, unix.ELOOP
+}
+
+// openMagic opens /proc/PID/fd/N of a file without a path (a pipe): the
+// new fd shares the open file, which must allow the requested access.
+func openMagic(t *kernel.Task, f *vfs.FileDescription, flags uint32) (uintptr, error) {
+	defer f.DecRef()
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		if !f.Readable() && flags&unix.O_PATH == 0 {
+			return 0, unix.EACCES
+		}
+	case unix.O_WRONLY:
+		if !f.Writable() {
+			return 0, unix.EACCES
+		}
+	default:
+		if !f.Readable() || !f.Writable() {
+			return 0, unix.EACCES
+		}
+	}
+	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
+	return uintptr(fd), err
 }

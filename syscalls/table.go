@@ -63,6 +63,17 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_LCHOWN, sysLchown, "as chmod")
 	partial(unix.SYS_FCHOWNAT, sysFchownat, "as chmod")
 	full(unix.SYS_TRUNCATE, sysTruncate)
+	partial(unix.SYS_STATFS, sysStatfs, "sizes are the host root's; f_type by filesystem")
+	partial(unix.SYS_FSTATFS, sysFstatfs, "as statfs; pipes report zeros")
+	for _, nr := range []uintptr{unix.SYS_GETXATTR, unix.SYS_SETXATTR, unix.SYS_LISTXATTR, unix.SYS_REMOVEXATTR} {
+		partial(nr, xattrPath(true), "extended attributes are not supported yet: EOPNOTSUPP")
+	}
+	for _, nr := range []uintptr{unix.SYS_LGETXATTR, unix.SYS_LSETXATTR, unix.SYS_LLISTXATTR, unix.SYS_LREMOVEXATTR} {
+		partial(nr, xattrPath(false), "extended attributes are not supported yet: EOPNOTSUPP")
+	}
+	for _, nr := range []uintptr{unix.SYS_FGETXATTR, unix.SYS_FSETXATTR, unix.SYS_FLISTXATTR, unix.SYS_FREMOVEXATTR} {
+		partial(nr, xattrFD, "extended attributes are not supported yet: EOPNOTSUPP")
+	}
 	full(unix.SYS_FTRUNCATE, sysFtruncate)
 	partial(unix.SYS_UTIMENSAT, sysUtimensat, "as chmod")
 	partial(unix.SYS_LINK, sysLink, "hard links between host files are copied up apart (overlayfs without index)")

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"errors"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -125,6 +126,10 @@ func (r *Resolver) walk(ctx Context, cur Path, comps []string, budget *int) (Pat
 			return Path{}, err
 		}
 		if cur, err = r.followLinks(ctx, cur, next, budget); err != nil {
+			if mf, ok := err.(*MagicFile); ok { // a pipe is no directory
+				mf.File.DecRef()
+				return Path{}, unix.ENOTDIR
+			}
 			return Path{}, err
 		}
 	}
@@ -166,6 +171,22 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 			return Path{}, unix.ELOOP
 		}
 		*budget--
+		if m, ok := p.Inode().(MagicLink); ok {
+			// /proc/PID/fd/N: the link is the open file itself, not
+			// its (possibly meaningless) text.
+			f, err := m.MagicTarget(ctx)
+			switch {
+			case err == ErrNotMagic:
+			case err != nil:
+				return Path{}, err
+			case f.Path().Dentry == nil:
+				return Path{}, &MagicFile{File: f}
+			default:
+				p = f.Path()
+				f.DecRef()
+				continue
+			}
+		}
 		target, err := p.Inode().Readlink(ctx)
 		if err != nil {
 			return Path{}, err
@@ -255,3 +276,23 @@ func checkNames(comps []string) error {
 	}
 	return nil
 }
+
+// MagicLink is implemented by symlinks that stand for an open file rather
+// than a path (/proc/PID/fd/N): following one yields that file.
+type MagicLink interface {
+	// MagicTarget returns the open file, with a reference for the
+	// caller, or ErrNotMagic if this link is an ordinary one.
+	MagicTarget(ctx Context) (*FileDescription, error)
+}
+
+// ErrNotMagic says a MagicLink is to be followed by its text.
+var ErrNotMagic = errors.New("not a magic link")
+
+// MagicFile is what Resolve returns, as an error, when a path ends in a
+// magic link to a file that has no path (a pipe, moat's stdio): the caller
+// uses File (and drops its reference) or fails as Linux would.
+type MagicFile struct {
+	File *FileDescription
+}
+
+func (m *MagicFile) Error() string { return "magic link to an anonymous file" }

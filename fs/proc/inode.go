@@ -492,6 +492,29 @@ func (l *link) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	return nil, unix.ELOOP
 }
 
+// MagicTarget implements vfs.MagicLink for fd links.
+func (l *link) MagicTarget(ctx vfs.Context) (*vfs.FileDescription, error) {
+	if l.kind != linkFD {
+		return nil, vfs.ErrNotMagic
+	}
+	p, err := l.fs.processOf(l.pid)
+	if err != nil {
+		return nil, err
+	}
+	if !mayTrace(ctx, p) {
+		return nil, unix.EACCES
+	}
+	o, ok := p.(FileOpener)
+	if !ok {
+		return nil, unix.ENOENT
+	}
+	f := o.File(l.fd)
+	if f == nil {
+		return nil, unix.ENOENT
+	}
+	return f, nil
+}
+
 // Readlink implements vfs.Inode. /proc/self reads as the caller's pid
 // (ENOENT when the caller is not a task); exe, cwd and fd links need the
 // caller to be allowed to trace the process (EACCES).

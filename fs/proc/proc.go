@@ -68,6 +68,14 @@ type Process interface {
 	FDs() []FDInfo
 }
 
+// FileOpener is implemented by processes whose open files /proc can hand
+// out: opening /proc/PID/fd/N then reaches the open file itself, as on
+// Linux (bash's process substitution opens /dev/fd/N of a pipe).
+type FileOpener interface {
+	// File returns the open file at fd with a reference, or nil.
+	File(fd int32) *vfs.FileDescription
+}
+
 // FDInfo is one open file descriptor as /proc/PID/fd shows it.
 type FDInfo struct {
 	FD int32
