@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -85,6 +86,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		}
 		putGregs(uc[ucGregs:], regs)
 		as.inEvent = false
+		as.handling = ewma(as.handling, time.Since(as.eventAt))
+		spin := uint32(0)
+		if as.handling < spinWorthIt {
+			spin = stubSpin
+		}
+		le.PutUint32(as.msg[offSpin:], spin)
 		storeState(as.msg, stResume)
 		futexWake(as.msg)
 	}
@@ -92,6 +99,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		return platform.Event{}, err
 	}
 	as.inEvent = true
+	as.eventAt = time.Now()
 	return as.event(regs)
 }
 
