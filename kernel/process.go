@@ -162,6 +162,7 @@ func (c *Task) forkMain() {
 // and hands its children to init. When init exits, every other process in
 // the sandbox is killed, as in a PID namespace.
 func (t *Task) exitProcess() {
+	t.stopTimers()
 	if t.clearChildTID != 0 && t.mm != nil {
 		putTID(t.mm, t.clearChildTID, 0)
 	}

@@ -64,6 +64,7 @@ type Task struct {
 	exiting       bool
 	exitStatus    ExitStatus
 	comm          string // PR_SET_NAME, /proc/PID/comm
+	itimer        realTimer
 	noNewPrivs    bool
 	dumpable      bool
 

@@ -131,6 +131,9 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_NANOSLEEP, sysNanosleep, "not interruptible by signals yet")
 	partial(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep, "not interruptible by signals yet")
 	full(unix.SYS_GETRANDOM, sysGetrandom)
+	full(unix.SYS_ALARM, sysAlarm)
+	partial(unix.SYS_SETITIMER, sysSetitimer, "ITIMER_REAL only; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS")
+	partial(unix.SYS_GETITIMER, sysGetitimer, "as setitimer")
 
 	// Signals.
 	full(unix.SYS_RT_SIGACTION, sysRtSigaction)
