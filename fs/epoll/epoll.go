@@ -1,0 +1,174 @@
+// Package epoll implements epoll instances: an interest list of open
+// files, each with the events it waits for, built on the vfs.Poller
+// readiness of those files. Edge-triggered interests (EPOLLET) are served
+// level-triggered — an application that reads until EAGAIN, as
+// edge-triggered ones must, sees the same data — and EPOLLONESHOT disables
+// an interest after it reports once.
+//
+// Lock order: Instance.mu is a leaf lock (readiness is checked with it
+// released).
+package epoll
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// Event flags beyond the poll ones.
+const (
+	EPOLLRDHUP   = 0x2000
+	EPOLLEXCL    = 1 << 28
+	EPOLLWAKEUP  = 1 << 29
+	EPOLLONESHOT = 1 << 30
+	EPOLLET      = 1 << 31
+)
+
+type interest struct {
+	file     *vfs.FileDescription
+	events   uint32
+	data     uint64
+	disabled bool // EPOLLONESHOT after reporting
+}
+
+// Instance is an epoll instance.
+type Instance struct {
+	mu    sync.Mutex
+	items map[int32]*interest
+	order []int32 // fds in insertion order, for a stable report order
+}
+
+// New returns a new epoll file.
+func New() (*vfs.FileDescription, *Instance) {
+	in := &Instance{items: make(map[int32]*interest)}
+	return vfs.NewFileDescription(in, vfs.Path{}, unix.O_RDWR), in
+}
+
+// Name is what /proc/PID/fd shows.
+func (in *Instance) Name() string { return "anon_inode:[eventpoll]" }
+
+// IsStream implements vfs.Stream.
+func (in *Instance) IsStream() bool { return true }
+
+// Read implements vfs.FileImpl: epoll files cannot be read.
+func (in *Instance) Read(vfs.Context, []byte, int64) (int, error) { return 0, unix.EINVAL }
+
+// Write implements vfs.FileImpl.
+func (in *Instance) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EINVAL }
+
+// Release implements vfs.FileImpl: it drops the interest list's files.
+func (in *Instance) Release() {
+	in.mu.Lock()
+	items := in.items
+	in.items, in.order = nil, nil
+	in.mu.Unlock()
+	for _, it := range items {
+		it.file.DecRef()
+	}
+}
+
+// Add adds fd (open as f) to the interest list.
+func (in *Instance) Add(fd int32, f *vfs.FileDescription, events uint32, data uint64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, ok := in.items[fd]; ok {
+		return unix.EEXIST
+	}
+	f.IncRef()
+	in.items[fd] = &interest{file: f, events: events, data: data}
+	in.order = append(in.order, fd)
+	return nil
+}
+
+// Modify changes fd's events and data.
+func (in *Instance) Modify(fd int32, events uint32, data uint64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	it, ok := in.items[fd]
+	if !ok {
+		return unix.ENOENT
+	}
+	if it.events&EPOLLEXCL != 0 {
+		return unix.EINVAL
+	}
+	it.events, it.data, it.disabled = events, data, false
+	return nil
+}
+
+// Delete removes fd from the interest list.
+func (in *Instance) Delete(fd int32) error {
+	in.mu.Lock()
+	it, ok := in.items[fd]
+	if ok {
+		delete(in.items, fd)
+		for i, x := range in.order {
+			if x == fd {
+				in.order = append(in.order[:i], in.order[i+1:]...)
+				break
+			}
+		}
+	}
+	in.mu.Unlock()
+	if !ok {
+		return unix.ENOENT
+	}
+	it.file.DecRef()
+	return nil
+}
+
+// Event is one reported event.
+type Event struct {
+	Events uint32
+	Data   uint64
+}
+
+// Ready returns up to max ready events, and the channels to wait on for
+// changes when there are none (nil entries: files that must be polled).
+func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
+	in.mu.Lock()
+	var items []*interest
+	for _, fd := range in.order {
+		if it := in.items[fd]; !it.disabled {
+			items = append(items, it)
+		}
+	}
+	in.mu.Unlock()
+	var out []Event
+	var chans []<-chan struct{}
+	periodic := false
+	for _, it := range items {
+		r := it.file.Readiness() & (it.events | vfs.PollErr | vfs.PollHup)
+		if r == 0 {
+			if c := it.file.Changed(); c != nil {
+				chans = append(chans, c)
+			} else {
+				periodic = true
+			}
+			continue
+		}
+		if len(out) < max {
+			out = append(out, Event{Events: r, Data: it.data})
+			if it.events&EPOLLONESHOT != 0 {
+				in.mu.Lock()
+				it.disabled = true
+				in.mu.Unlock()
+			}
+		}
+	}
+	return out, chans, periodic
+}
+
+// Readiness implements vfs.Poller: an epoll file is readable when an
+// interest is ready (nested epoll).
+func (in *Instance) Readiness() uint32 {
+	ev, _, _ := in.Ready(1)
+	if len(ev) > 0 {
+		return vfs.PollIn | vfs.PollRdNorm
+	}
+	return 0
+}
+
+// Changed implements vfs.Poller: nested pollers re-check periodically.
+func (in *Instance) Changed() <-chan struct{} { return nil }
