@@ -610,3 +610,29 @@ func (t *Task) SetFlags(f ProcessFlags) {
 	t.pdeathsig, t.subreaper, t.dumpable = f.PdeathSig, f.Subreaper, f.Dumpable
 	t.noNewPrivs = t.noNewPrivs || f.NoNewPrivs
 }
+
+// SignalGroupFromHost sends a terminal-generated signal (SIGINT, SIGQUIT
+// from moat's terminal) to the sandbox's foreground process group, as the
+// terminal would. If the group is empty or is init's, it goes to init as
+// SignalFromHost does.
+func (k *Kernel) SignalGroupFromHost(pgid int32, sig unix.Signal) {
+	k.mu.Lock()
+	var targets []*Task
+	for _, o := range k.tasks {
+		if o.pgid == pgid && !o.zombie && o.tid != 1 {
+			targets = append(targets, o)
+		}
+	}
+	k.mu.Unlock()
+	if len(targets) == 0 {
+		k.SignalFromHost(sig)
+		return
+	}
+	for _, o := range targets {
+		if sig == unix.SIGKILL {
+			o.kill(sig)
+			continue
+		}
+		o.queueSignal(SigInfo{Signo: int32(sig), Code: SIKernel})
+	}
+}

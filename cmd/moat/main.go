@@ -20,6 +20,7 @@ import (
 
 	"moat/abi/linux"
 	"moat/boot"
+	"moat/fs/hostfd"
 	"moat/kernel"
 	"moat/syscalls"
 )
@@ -118,7 +119,14 @@ func run(args []string) int {
 	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	go func() {
 		for s := range hostSignals {
-			sb.Kernel.SignalFromHost(s.(unix.Signal))
+			sig := s.(unix.Signal)
+			// Keys typed at the terminal (Ctrl-C, Ctrl-\) are for the
+			// sandbox's foreground job, as a terminal would have it.
+			if pg, ok := hostfd.ForegroundGroup(0); ok && (sig == unix.SIGINT || sig == unix.SIGQUIT) {
+				sb.Kernel.SignalGroupFromHost(pg, sig)
+				continue
+			}
+			sb.Kernel.SignalFromHost(sig)
 		}
 	}()
 	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio})

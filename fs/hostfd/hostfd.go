@@ -1,12 +1,14 @@
 // Package hostfd wraps a host file descriptor that moat hands to the app as
 // is: the app's stdin, stdout and stderr are moat's own. Reads and writes go
-// to the host fd; terminal ioctls are limited to queries.
+// to the host fd; on a terminal, settings and sizes go to the host
+// terminal, while the foreground process group is the sandbox's.
 package hostfd
 
 import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -100,9 +102,44 @@ func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 	}
 }
 
-// Ioctl implements vfs.Ioctler: TCGETS and TIOCGWINSZ on terminals.
+// Terminal ioctls. Terminal settings and sizes go to the host terminal;
+// the foreground process group is the sandbox's own (its pgids mean
+// nothing to the host), kept per host terminal.
+const (
+	tcsbrk     = 0x5409
+	tcxonc     = 0x540a
+	tcflsh     = 0x540b
+	tiocsctty  = 0x540e
+	tiocgpgrp  = 0x540f
+	tiocspgrp  = 0x5410
+	tiocoutq   = 0x5411
+	tiocswinsz = 0x5414
+	fionread   = 0x541b
+	tiocnotty  = 0x5422
+	tiocgsid   = 0x5429
+)
+
+// foreground maps a host terminal (its rdev) to the sandbox's foreground
+// process group on it.
+var foreground sync.Map
+
+func (f *File) rdev() uint64 {
+	var st unix.Stat_t
+	unix.Fstat(f.fd, &st)
+	return st.Rdev
+}
+
+// Ioctl implements vfs.Ioctler for terminals: settings (TCGETS, TCSETS*),
+// sizes, flushing, and the foreground process group.
 func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
 	if !f.tty {
+		if req == fionread && f.stream {
+			n, err := unix.IoctlGetInt(f.fd, fionread)
+			if err != nil {
+				return 0, err
+			}
+			return 0, putInt(mem, arg, int32(n))
+		}
 		return 0, unix.ENOTTY
 	}
 	switch req {
@@ -115,6 +152,12 @@ func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory)
 			return 0, unix.EFAULT
 		}
 		return 0, nil
+	case unix.TCSETS, unix.TCSETSW, unix.TCSETSF:
+		b := make([]byte, 36)
+		if _, err := mem.CopyIn(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, unix.IoctlSetTermios(f.fd, uint(req), termiosOf(b))
 	case unix.TIOCGWINSZ:
 		ws, err := unix.IoctlGetWinsize(f.fd, unix.TIOCGWINSZ)
 		if err != nil {
@@ -125,8 +168,60 @@ func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory)
 			return 0, unix.EFAULT
 		}
 		return 0, nil
+	case tiocswinsz:
+		b := make([]byte, 8)
+		if _, err := mem.CopyIn(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		u16 := func(i int) uint16 { return uint16(b[i]) | uint16(b[i+1])<<8 }
+		return 0, unix.IoctlSetWinsize(f.fd, tiocswinsz, &unix.Winsize{Row: u16(0), Col: u16(2), Xpixel: u16(4), Ypixel: u16(6)})
+	case tcflsh, tcxonc, tcsbrk:
+		return 0, unix.IoctlSetInt(f.fd, uint(req), int(arg))
+	case fionread, tiocoutq:
+		n, err := unix.IoctlGetInt(f.fd, uint(req))
+		if err != nil {
+			return 0, err
+		}
+		return 0, putInt(mem, arg, int32(n))
+	case tiocgpgrp:
+		pg := int32(1) // init's group until someone sets one
+		if v, ok := foreground.Load(f.rdev()); ok {
+			pg = v.(int32)
+		}
+		return 0, putInt(mem, arg, pg)
+	case tiocspgrp:
+		b := make([]byte, 4)
+		if _, err := mem.CopyIn(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		pg := int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
+		if pg < 0 {
+			return 0, unix.EINVAL
+		}
+		foreground.Store(f.rdev(), pg)
+		return 0, nil
+	case tiocgsid:
+		return 0, putInt(mem, arg, 1) // the terminal belongs to the sandbox's first session
+	case tiocsctty, tiocnotty:
+		return 0, nil
 	}
 	return 0, unix.ENOTTY
+}
+
+func putInt(mem vfs.IOMemory, addr uintptr, v int32) error {
+	b := []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
+	if _, err := mem.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// termiosOf decodes struct termios.
+func termiosOf(b []byte) *unix.Termios {
+	get := func(o int) uint32 { return uint32(b[o]) | uint32(b[o+1])<<8 | uint32(b[o+2])<<16 | uint32(b[o+3])<<24 }
+	t := &unix.Termios{Iflag: get(0), Oflag: get(4), Cflag: get(8), Lflag: get(12), Line: b[16]}
+	copy(t.Cc[:], b[17:36])
+	return t
 }
 
 // termiosBytes encodes struct termios (36 bytes: 4 flags, line, 19 cc).
@@ -170,3 +265,17 @@ func (f *File) Readiness() uint32 {
 // Changed implements vfs.Poller: a host fd cannot signal its changes, so
 // pollers check it periodically.
 func (f *File) Changed() <-chan struct{} { return nil }
+
+// ForegroundGroup returns the sandbox's foreground process group on the
+// terminal that host fd fd refers to, if the sandbox has set one.
+func ForegroundGroup(fd int) (int32, bool) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0, false
+	}
+	v, ok := foreground.Load(st.Rdev)
+	if !ok {
+		return 0, false
+	}
+	return v.(int32), true
+}
