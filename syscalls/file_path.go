@@ -118,7 +118,7 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	}
 	var impl vfs.FileImpl
 	if flags&unix.O_PATH != 0 {
-		impl = pathOnly{}
+		impl = vfs.PathFile{}
 	} else if impl, err = p.Inode().Open(t, flags&^(unix.O_CREAT|unix.O_EXCL)); err != nil {
 		return 0, err
 	}
@@ -131,14 +131,6 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
 	return uintptr(fd), err
 }
-
-// pathOnly is the implementation behind O_PATH descriptors: they name a
-// file but cannot read or write it.
-type pathOnly struct{}
-
-func (pathOnly) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
-func (pathOnly) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (pathOnly) Release()                                      {}
 
 func sysOpen(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return openAt(t, unix.AT_FDCWD, a[0], uint32(a[1]), uint32(a[2]))

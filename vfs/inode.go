@@ -336,3 +336,29 @@ type Linker interface {
 type Truncater interface {
 	Truncate(size int64) error
 }
+
+// DirFile is the FileImpl of an open directory: vfs lists directories
+// through Inode.ReadDir, so there is nothing to read or write here.
+type DirFile struct{ Dir Inode }
+
+// Read implements FileImpl.
+func (DirFile) Read(Context, []byte, int64) (int, error) { return 0, unix.EISDIR }
+
+// Write implements FileImpl.
+func (DirFile) Write(Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+
+// Release implements FileImpl.
+func (DirFile) Release() {}
+
+// PathFile is the FileImpl of an O_PATH description: it names a file and
+// allows no I/O.
+type PathFile struct{}
+
+// Read implements FileImpl.
+func (PathFile) Read(Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+
+// Write implements FileImpl.
+func (PathFile) Write(Context, []byte, int64) (int, error) { return 0, unix.EBADF }
+
+// Release implements FileImpl.
+func (PathFile) Release() {}

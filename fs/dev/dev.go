@@ -232,20 +232,13 @@ func (d *emptyDir) Rename(ctx vfs.Context, o string, nd vfs.Inode, n string, f u
 	return unix.ENOENT
 }
 
-// dirFile is an open directory. vfs serves getdents from the inode and
-// rejects read(2) with EISDIR before reaching it.
-type dirFile struct{}
-
+// openDir opens a /dev directory, read-only as a directory must be.
 func openDir(flags uint32) (vfs.FileImpl, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		return nil, unix.EISDIR
 	}
-	return dirFile{}, nil
+	return vfs.DirFile{}, nil
 }
-
-func (dirFile) Read(ctx vfs.Context, dst []byte, off int64) (int, error)  { return 0, unix.EISDIR }
-func (dirFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) { return 0, unix.EBADF }
-func (dirFile) Release()                                                  {}
 
 // Symlink is a symbolic link of /dev.
 type Symlink struct {

@@ -412,7 +412,7 @@ func parseDirents(dirfd int, buf []byte, out []vfs.Dirent) ([]vfs.Dirent, error)
 // Open implements vfs.Inode.
 func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	if flags&unix.O_PATH != 0 {
-		return &pathFile{in: in}, nil
+		return vfs.PathFile{}, nil
 	}
 	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
 	switch in.typ {
@@ -423,7 +423,7 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 		if in.sealed {
 			return nil, unix.EACCES
 		}
-		return &dirFile{in: in}, nil
+		return vfs.DirFile{Dir: in}, nil
 	case unix.S_IFLNK:
 		return nil, unix.ELOOP
 	case unix.S_IFREG:
@@ -578,20 +578,3 @@ func (f *File) Release() {
 		unix.Close(f.fd)
 	}
 }
-
-// dirFile is an open host directory. It holds no host fd: vfs lists
-// directories through vfs.Inode.ReadDir.
-type dirFile struct{ in *Inode }
-
-func (f *dirFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EISDIR }
-func (f *dirFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (f *dirFile) Release()                                      {}
-func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }
-
-// pathFile is an O_PATH file: it names the inode and allows no I/O.
-type pathFile struct{ in *Inode }
-
-func (f *pathFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
-func (f *pathFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (f *pathFile) Release()                                      {}
-func (f *pathFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }

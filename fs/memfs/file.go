@@ -185,20 +185,3 @@ func (f *File) Release() {
 	in.refs--
 	in.maybeFreeLocked()
 }
-
-// dirFile is an open directory. vfs lists directories through
-// vfs.Inode.ReadDir, so there is nothing to read here.
-type dirFile struct{ in *Inode }
-
-func (f *dirFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EISDIR }
-func (f *dirFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EISDIR }
-func (f *dirFile) Release()                                      {}
-func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }
-
-// pathFile is an O_PATH file: it names the inode and allows no I/O.
-type pathFile struct{ in *Inode }
-
-func (f *pathFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
-func (f *pathFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (f *pathFile) Release()                                      {}
-func (f *pathFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.in.Stat(ctx) }

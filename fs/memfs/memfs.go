@@ -737,7 +737,7 @@ func (d *Inode) addWhiteoutLocked(name string, now vfs.Timespec) {
 // Open implements vfs.Inode.
 func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	if flags&unix.O_PATH != 0 {
-		return &pathFile{in: in}, nil
+		return vfs.PathFile{}, nil
 	}
 	in.fs.mu.Lock()
 	defer in.fs.mu.Unlock()
@@ -748,7 +748,7 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 {
 			return nil, unix.EISDIR
 		}
-		return &dirFile{in: in}, nil
+		return vfs.DirFile{Dir: in}, nil
 	case in.typ() == unix.S_IFLNK:
 		return nil, unix.ELOOP
 	case in.typ() != unix.S_IFREG:

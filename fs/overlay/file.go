@@ -47,19 +47,3 @@ func (f *file) IsStream() bool {
 	s, ok := f.impl.(vfs.Stream)
 	return ok && s.IsStream()
 }
-
-// dirFile is an open directory; vfs lists it through Inode.ReadDir.
-type dirFile struct{ n *Inode }
-
-func (f *dirFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EISDIR }
-func (f *dirFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (f *dirFile) Release()                                      {}
-func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.n.Stat(ctx) }
-
-// pathFile is an O_PATH file: it names the inode and allows no I/O.
-type pathFile struct{ n *Inode }
-
-func (f *pathFile) Read(vfs.Context, []byte, int64) (int, error)  { return 0, unix.EBADF }
-func (f *pathFile) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (f *pathFile) Release()                                      {}
-func (f *pathFile) Stat(ctx vfs.Context) (vfs.Stat, error)        { return f.n.Stat(ctx) }

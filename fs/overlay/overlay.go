@@ -328,7 +328,7 @@ func (n *Inode) readDirLocked(ctx vfs.Context) ([]vfs.Dirent, error) {
 // Open implements vfs.Inode.
 func (n *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	if flags&unix.O_PATH != 0 {
-		return &pathFile{n: n}, nil
+		return vfs.PathFile{}, nil
 	}
 	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
 	switch n.typ {
@@ -336,7 +336,7 @@ func (n *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 		if write {
 			return nil, unix.EISDIR
 		}
-		return &dirFile{n: n}, nil
+		return vfs.DirFile{Dir: n}, nil
 	case unix.S_IFLNK:
 		return nil, unix.ELOOP
 	case unix.S_IFREG:

@@ -369,7 +369,7 @@ func (d *dir) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		return nil, unix.EISDIR
 	}
-	return dirFile{}, nil
+	return vfs.DirFile{}, nil
 }
 
 // Readlink implements vfs.Inode.
@@ -424,14 +424,6 @@ func (d *dir) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName 
 	}
 	return unix.EPERM
 }
-
-// dirFile is an open directory: vfs serves getdents from the inode and
-// rejects read(2) with EISDIR before reaching it.
-type dirFile struct{}
-
-func (dirFile) Read(ctx vfs.Context, dst []byte, off int64) (int, error)  { return 0, unix.EISDIR }
-func (dirFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) { return 0, unix.EBADF }
-func (dirFile) Release()                                                  {}
 
 // link is a symbolic link.
 type link struct {
