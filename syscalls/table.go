@@ -158,6 +158,19 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_TKILL, sysTkill)
 	full(unix.SYS_TGKILL, sysTgkill)
 
+	// Sockets: connected AF_UNIX pairs only, so far.
+	partial(unix.SYS_SOCKET, sysSocket, "EAFNOSUPPORT: only socketpair(AF_UNIX) so far (networking issue)")
+	partial(unix.SYS_SOCKETPAIR, sysSocketpair, "AF_UNIX stream, datagram and seqpacket pairs")
+	partial(unix.SYS_SENDTO, sysSendto, "socket pairs; no addresses")
+	partial(unix.SYS_RECVFROM, sysRecvfrom, "socket pairs")
+	partial(unix.SYS_SENDMSG, sysSendmsg, "socket pairs; control messages (SCM_RIGHTS) are EOPNOTSUPP")
+	partial(unix.SYS_RECVMSG, sysRecvmsg, "socket pairs; no control messages")
+	partial(unix.SYS_SHUTDOWN, sysShutdown, "socket pairs")
+	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "SOL_SOCKET: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED")
+	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "SOL_SOCKET buffer and flag options are accepted; sizes stay fixed")
+	partial(unix.SYS_GETSOCKNAME, sockname, "unnamed AF_UNIX sockets")
+	partial(unix.SYS_GETPEERNAME, sockname, "unnamed AF_UNIX sockets")
+
 	// Processes.
 	full(unix.SYS_SETPGID, sysSetpgid)
 	full(unix.SYS_GETPGID, sysGetpgid)
