@@ -166,3 +166,26 @@ type Platform interface {
 // ErrAddressSpaceDead is returned when the address space's host process
 // died (killed from outside the sandbox).
 var ErrAddressSpaceDead = fmt.Errorf("platform: address space died")
+
+// Thread is a host thread of an address space, made by SpawnThread.
+type Thread interface{}
+
+// ThreadSpawner is implemented by address spaces that run several app
+// threads, each on its own host thread driven by its own sentry thread.
+type ThreadSpawner interface {
+	// SpawnThread creates a new host thread, from the sentry thread of
+	// the task that creates it (which is in a system call). tls is the
+	// new thread's fs base if setTLS; otherwise it inherits the caller's.
+	SpawnThread(tls uintptr, setTLS bool) (Thread, error)
+	// AdoptThread binds a spawned thread to the calling sentry thread,
+	// the new task's; Switch then runs it.
+	AdoptThread(Thread) error
+	// ExitThread ends the calling sentry thread's host thread.
+	ExitThread()
+}
+
+// Kicker is implemented by contexts that can stop their own thread's app
+// code (AddressSpace.Kick stops the first thread only).
+type Kicker interface {
+	Kick()
+}

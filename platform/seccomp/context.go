@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,11 +45,21 @@ const (
 
 var le = binary.LittleEndian
 
-// context holds nothing: the thread's state lives in the stub's frame.
-type context struct{}
+// context drives one stub thread: the one of the sentry thread that first
+// switches to it. The thread's state lives in the stub's frame.
+type context struct {
+	th atomic.Pointer[thread]
+}
 
 // Release implements platform.Context.
 func (c *context) Release() {}
+
+// Kick implements platform.Kicker: it stops this context's app thread.
+func (c *context) Kick() {
+	if th := c.th.Load(); th != nil {
+		th.Kick()
+	}
+}
 
 // Switch implements platform.Context.
 func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platform.Event, error) {
@@ -56,10 +67,15 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if as.s.Dead() {
 		return platform.Event{}, platform.ErrAddressSpaceDead
 	}
+	th, err := as.current()
+	if err != nil {
+		return platform.Event{}, err
+	}
+	c.th.Store(th)
 	if !as.running {
 		// First run: seal the stub, start the app from ptrace and let
 		// go of it.
-		if err := as.installFilter(); err != nil {
+		if err := as.installFilter(th); err != nil {
 			return platform.Event{}, err
 		}
 		if err := stub.SetRegs(as.s.PID, regs); err != nil {
@@ -69,58 +85,48 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 			return platform.Event{}, as.s.Failed(err)
 		}
 		as.running = true
-		as.fsBase = regs.Fs_base
+		th.fsBase = regs.Fs_base
 	} else {
-		if !as.inEvent {
+		if !th.inEvent {
 			return platform.Event{}, fmt.Errorf("seccomp: switch while the app runs")
 		}
-		if regs.Fs_base != as.fsBase {
-			if _, err := as.request(unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
+		if regs.Fs_base != th.fsBase {
+			if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
 				return platform.Event{}, err
 			}
-			as.fsBase = regs.Fs_base
+			th.fsBase = regs.Fs_base
 		}
-		uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+		uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
 		if err != nil {
 			return platform.Event{}, err
 		}
 		putGregs(uc[ucGregs:], regs)
-		as.inEvent = false
-		as.handling = ewma(as.handling, time.Since(as.eventAt))
+		th.inEvent = false
+		th.handling = ewma(th.handling, time.Since(th.eventAt))
 		spin := uint32(0)
-		if as.handling < spinWorthIt {
+		if th.handling < spinWorthIt {
 			spin = stubSpin
 		}
-		le.PutUint32(as.msg[offSpin:], spin)
-		storeState(as.msg, stResume)
-		futexWake(as.msg)
+		le.PutUint32(th.msg[offSpin:], spin)
+		storeState(th.msg, stResume)
+		futexWake(th.msg)
 	}
-	if err := as.waitEvent(); err != nil {
+	if err := th.waitEvent(); err != nil {
 		return platform.Event{}, err
 	}
-	as.inEvent = true
-	as.eventAt = time.Now()
-	return as.event(regs)
-}
-
-// frame returns n bytes of the signal stack at the stub address addr,
-// which the app could have forged: it must lie inside the stack.
-func (as *addressSpace) frame(addr uint64, n int) ([]byte, error) {
-	if addr < altStack || addr > altStack+altStackLen || altStack+altStackLen-addr < uint64(n) {
-		return nil, fmt.Errorf("seccomp: stub reported a frame outside its signal stack (%#x)", addr)
-	}
-	off := addr - altStack
-	return as.p.mf.Bytes(as.alt)[off : off+uint64(n)], nil
+	th.inEvent = true
+	th.eventAt = time.Now()
+	return th.event(regs)
 }
 
 // event decodes the stub's event into regs.
-func (as *addressSpace) event(regs *arch.Registers) (platform.Event, error) {
-	signo := unix.Signal(le.Uint64(as.msg[offSigno:]))
-	uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
+	signo := unix.Signal(le.Uint64(th.msg[offSigno:]))
+	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
 	if err != nil {
 		return platform.Event{}, err
 	}
-	si, err := as.frame(le.Uint64(as.msg[offInfo:]), siSize)
+	si, err := th.frame(le.Uint64(th.msg[offInfo:]), siSize)
 	if err != nil {
 		return platform.Event{}, err
 	}
@@ -194,13 +200,16 @@ func putGregs(g []byte, r *arch.Registers) {
 }
 
 // fpFrame returns the xsave area of the current frame.
-func (as *addressSpace) fpFrame() ([]byte, error) {
-	uc, err := as.frame(le.Uint64(as.msg[offUctx:]), ucSize)
+func (th *thread) fpFrame() ([]byte, error) {
+	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
 	if err != nil {
 		return nil, err
 	}
 	fpAddr := le.Uint64(uc[ucFPState:])
-	hdr, err := as.frame(fpAddr, fpSwReserved+48)
+	if fpAddr == 0 {
+		return nil, errNoFPFrame
+	}
+	hdr, err := th.frame(fpAddr, fpSwReserved+48)
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +217,11 @@ func (as *addressSpace) fpFrame() ([]byte, error) {
 	if le.Uint32(hdr[fpSwReserved:]) == fpXStateMag1 {
 		size = int(le.Uint32(hdr[fpSwReserved+16:]))
 	}
-	return as.frame(fpAddr, size)
+	return th.frame(fpAddr, size)
 }
+
+// errNoFPFrame: a new thread's start frame carries no FP state.
+var errNoFPFrame = fmt.Errorf("seccomp: no FP state in this frame")
 
 // FPState implements platform.Context.
 func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
@@ -222,7 +234,14 @@ func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
 		}
 		return arch.FPState(buf[:n]), nil
 	}
-	fp, err := as.fpFrame()
+	th, err := as.current()
+	if err != nil {
+		return nil, err
+	}
+	fp, err := th.fpFrame()
+	if err == errNoFPFrame {
+		return initFPState(), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +257,14 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	if !as.running {
 		return as.s.Failed(stub.SetRegset(as.s.PID, fp))
 	}
-	dst, err := as.fpFrame()
+	th, err := as.current()
+	if err != nil {
+		return err
+	}
+	dst, err := th.fpFrame()
+	if err == errNoFPFrame {
+		return nil // the thread starts with initial FP state anyway
+	}
 	if err != nil {
 		return err
 	}
@@ -247,4 +273,13 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	}
 	copy(dst, fp)
 	return nil
+}
+
+// initFPState is an xsave area in its initial state (legacy area only):
+// x87 control word 0x37f, MXCSR 0x1f80.
+func initFPState() arch.FPState {
+	fp := make([]byte, 512)
+	le.PutUint16(fp[0:], 0x37f)
+	le.PutUint32(fp[24:], 0x1f80)
+	return fp
 }

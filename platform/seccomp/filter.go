@@ -27,50 +27,127 @@ const (
 	dataArg0   = 16
 )
 
+// Host thread flags the platform's clone gate may use: a new thread of
+// the stub, optionally with its own TLS, clearing a word in its sysmsg when
+// it exits (so the slot can be reused).
+const (
+	threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_CHILD_CLEARTID
+	threadCloneFlagsTLS = threadCloneFlags | unix.CLONE_SETTLS
+)
+
+// gateRule is what one gate may call: system call numbers, each with an
+// optional check of one argument's 32-bit halves.
+type gateRule struct {
+	off   uintptr
+	calls []gateCall
+}
+
+type gateCall struct {
+	nr      uint32
+	argIdx  int      // -1: no argument check
+	allowed []uint64 // values the argument may have
+}
+
+// gates lists every gate of handler.S and what it may do.
+var gates = []gateRule{
+	{offGateWake, []gateCall{{unix.SYS_FUTEX, -1, nil}}},
+	{offGateWait, []gateCall{{unix.SYS_FUTEX, -1, nil}}},
+	{offGateCall, []gateCall{
+		{unix.SYS_MMAP, 4, []uint64{stub.MemFD}}, // only the memory file
+		{unix.SYS_MUNMAP, -1, nil},
+		{unix.SYS_MPROTECT, -1, nil},
+		{unix.SYS_ARCH_PRCTL, -1, nil},
+		{unix.SYS_EXIT, -1, nil}, // a stub thread ending
+	}},
+	{offGateClone, []gateCall{{unix.SYS_CLONE, 0, []uint64{threadCloneFlags, threadCloneFlagsTLS}}}},
+	{offGateAltstack, []gateCall{{unix.SYS_SIGALTSTACK, -1, nil}}},
+	{offGateSigreturn, []gateCall{{unix.SYS_RT_SIGRETURN, -1, nil}}},
+}
+
+// asm is a tiny classic-BPF assembler with labels, so that jump offsets
+// are computed, never counted by hand.
+type asm struct {
+	insns  []bpf.Instruction
+	labels map[string]int
+	jumps  map[int][2]string // instruction -> (true label, false label)
+}
+
+func (a *asm) label(l string)         { a.labels[l] = len(a.insns) }
+func (a *asm) emit(i bpf.Instruction) { a.insns = append(a.insns, i) }
+func (a *asm) load(off uint32)        { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
+func (a *asm) ret(v uint32)           { a.emit(bpf.RetConstant{Val: v}) }
+func (a *asm) jeq(v uint32, yes, no string) {
+	a.jumps[len(a.insns)] = [2]string{yes, no}
+	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: v})
+}
+
+func (a *asm) assemble() ([]bpf.RawInstruction, error) {
+	for i, j := range a.jumps {
+		ji := a.insns[i].(bpf.JumpIf)
+		for k, l := range j {
+			if l == "" {
+				continue // fall through
+			}
+			t, ok := a.labels[l]
+			if !ok || t <= i || t-i-1 > 255 {
+				return nil, fmt.Errorf("stub filter: bad jump to %q", l)
+			}
+			if k == 0 {
+				ji.SkipTrue = uint8(t - i - 1)
+			} else {
+				ji.SkipFalse = uint8(t - i - 1)
+			}
+		}
+		a.insns[i] = ji
+	}
+	return bpf.Assemble(a.insns)
+}
+
 // stubFilter returns the stub's seccomp filter. Every system call traps
 // (SIGSYS into the handler) except those made from the code page's gates,
 // each of which may make only its own calls; anything else from a gate
 // kills the stub. App code that jumps to a gate can therefore do no more
-// than the platform itself: futex, rt_sigreturn, arch_prctl, munmap,
-// mprotect, and mmap of the memory file.
+// than the platform itself.
 func stubFilter() ([]bpf.RawInstruction, error) {
-	gate := func(off uint32) uint32 { return uint32(codePage&0xffffffff) + off + 2 } // seccomp sees rip after the syscall
-	insns := []bpf.Instruction{
-		/* 0 */ bpf.LoadAbsolute{Off: dataArch, Size: 4},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: auditArchX8664, SkipTrue: 7}, // → trap
-		/* 2 */ bpf.LoadAbsolute{Off: dataIPHigh, Size: 4},
-		/* 3 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(codePage >> 32), SkipTrue: 5}, // → trap
-		/* 4 */ bpf.LoadAbsolute{Off: dataIPLow, Size: 4},
-		/* 5 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: gate(offGateWake), SkipTrue: 4}, // → futex
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: gate(offGateWait), SkipTrue: 3}, // → futex
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: gate(offGateCall), SkipTrue: 5}, // → call
-		/* 8 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: gate(offGateSigreturn), SkipTrue: 16}, // → sigreturn
-		/* 9 */ bpf.RetConstant{Val: retTrap},
-		// futex:
-		/* 10 */ bpf.LoadAbsolute{Off: dataNR, Size: 4},
-		/* 11 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_FUTEX, SkipTrue: 12}, // → allow
-		/* 12 */ bpf.RetConstant{Val: retKillProcess},
-		// call (the sentry's requests):
-		/* 13 */ bpf.LoadAbsolute{Off: dataNR, Size: 4},
-		/* 14 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_MUNMAP, SkipTrue: 9},
-		/* 15 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_MPROTECT, SkipTrue: 8},
-		/* 16 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_ARCH_PRCTL, SkipTrue: 7},
-		/* 17 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.SYS_MMAP, SkipTrue: 5}, // → kill
-		/* 18 */ bpf.LoadAbsolute{Off: dataArg0 + 4*8, Size: 4}, // mmap's fd, low half
-		/* 19 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: stub.MemFD, SkipTrue: 3}, // → kill
-		/* 20 */ bpf.LoadAbsolute{Off: dataArg0 + 4*8 + 4, Size: 4}, // high half
-		/* 21 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0, SkipTrue: 1}, // → kill
-		/* 22 */ bpf.RetConstant{Val: retAllow},
-		/* 23 */ bpf.RetConstant{Val: retKillProcess},
-		// allow:
-		/* 24 */ bpf.RetConstant{Val: retAllow},
-		// sigreturn:
-		/* 25 */ bpf.LoadAbsolute{Off: dataNR, Size: 4},
-		/* 26 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_RT_SIGRETURN, SkipTrue: 1},
-		/* 27 */ bpf.RetConstant{Val: retKillProcess},
-		/* 28 */ bpf.RetConstant{Val: retAllow},
+	a := &asm{labels: map[string]int{}, jumps: map[int][2]string{}}
+	a.load(dataArch)
+	a.jeq(auditArchX8664, "", "trap")
+	a.load(dataIPHigh)
+	a.jeq(uint32(codePage>>32), "", "trap")
+	a.load(dataIPLow)
+	for i, g := range gates {
+		a.jeq(uint32(codePage&0xffffffff)+uint32(g.off)+2, fmt.Sprintf("gate%d", i), "") // seccomp sees rip after the syscall
 	}
-	return bpf.Assemble(insns)
+	a.label("trap")
+	a.ret(retTrap)
+	for i, g := range gates {
+		a.label(fmt.Sprintf("gate%d", i))
+		a.load(dataNR)
+		for j, c := range g.calls {
+			next := fmt.Sprintf("gate%d.%d", i, j+1)
+			if c.argIdx < 0 {
+				a.jeq(c.nr, "allow", "")
+				continue
+			}
+			a.jeq(c.nr, "", next)
+			for k, v := range c.allowed {
+				nextVal := fmt.Sprintf("gate%d.%d.%d", i, j, k+1)
+				a.load(dataArg0 + 8*uint32(c.argIdx))
+				a.jeq(uint32(v), "", nextVal)
+				a.load(dataArg0 + 8*uint32(c.argIdx) + 4)
+				a.jeq(uint32(v>>32), "allow", nextVal)
+				a.label(nextVal)
+			}
+			a.ret(retKillProcess)
+			a.label(next)
+			a.load(dataNR)
+		}
+		a.ret(retKillProcess)
+	}
+	a.label("allow")
+	a.ret(retAllow)
+	return a.assemble()
 }
 
 // encodeFilter lays out a filter as struct sock_filter[].
@@ -85,37 +162,47 @@ func encodeFilter(prog []bpf.RawInstruction) []byte {
 	return b
 }
 
-// checkFilter verifies the filter's jump targets: a wrong skip count would
-// silently allow or kill the wrong calls, so the platform refuses to start
-// with one.
+// checkFilter runs the filter on representative calls: a wrong rule
+// would silently allow or kill the wrong calls, so the platform refuses to
+// start with one.
 func checkFilter(prog []bpf.RawInstruction) error {
 	vm, err := bpf.NewVM(mustDisassemble(prog))
 	if err != nil {
 		return err
 	}
 	gate := func(off uintptr) uint64 { return uint64(codePage + off + 2) }
+	type args = [6]uint64
 	cases := []struct {
 		nr   uint32
 		ip   uint64
-		arg4 uint64
+		a    args
 		want uint32
 	}{
-		{unix.SYS_GETPID, 0x401000, 0, retTrap},
-		{unix.SYS_FUTEX, 0x401000, 0, retTrap},
-		{unix.SYS_FUTEX, gate(offGateWake), 0, retAllow},
-		{unix.SYS_FUTEX, gate(offGateWait), 0, retAllow},
-		{unix.SYS_GETPID, gate(offGateWait), 0, retKillProcess},
-		{unix.SYS_MMAP, gate(offGateCall), stub.MemFD, retAllow},
-		{unix.SYS_MMAP, gate(offGateCall), 5, retKillProcess},
-		{unix.SYS_MMAP, gate(offGateCall), 1 << 32, retKillProcess},
-		{unix.SYS_MUNMAP, gate(offGateCall), 0, retAllow},
-		{unix.SYS_MPROTECT, gate(offGateCall), 0, retAllow},
-		{unix.SYS_ARCH_PRCTL, gate(offGateCall), 0, retAllow},
-		{unix.SYS_OPENAT, gate(offGateCall), 0, retKillProcess},
-		{unix.SYS_RT_SIGRETURN, gate(offGateSigreturn), 0, retAllow},
-		{unix.SYS_EXECVE, gate(offGateSigreturn), 0, retKillProcess},
-		{unix.SYS_RT_SIGRETURN, gate(offInject), 0, retTrap},
-		{unix.SYS_FUTEX, gate(offGateWake) + 1<<32, 0, retTrap},
+		{unix.SYS_GETPID, 0x401000, args{}, retTrap},
+		{unix.SYS_FUTEX, 0x401000, args{}, retTrap},
+		{unix.SYS_FUTEX, gate(offGateWake), args{}, retAllow},
+		{unix.SYS_FUTEX, gate(offGateWait), args{}, retAllow},
+		{unix.SYS_GETPID, gate(offGateWait), args{}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: stub.MemFD}, retAllow},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: 5}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: 1 << 32}, retKillProcess},
+		{unix.SYS_MUNMAP, gate(offGateCall), args{}, retAllow},
+		{unix.SYS_MPROTECT, gate(offGateCall), args{}, retAllow},
+		{unix.SYS_ARCH_PRCTL, gate(offGateCall), args{}, retAllow},
+		{unix.SYS_EXIT, gate(offGateCall), args{}, retAllow},
+		{unix.SYS_OPENAT, gate(offGateCall), args{}, retKillProcess},
+		{unix.SYS_CLONE, gate(offGateCall), args{0: threadCloneFlags}, retKillProcess},
+		{unix.SYS_CLONE, gate(offGateClone), args{0: threadCloneFlags}, retAllow},
+		{unix.SYS_CLONE, gate(offGateClone), args{0: threadCloneFlagsTLS}, retAllow},
+		{unix.SYS_CLONE, gate(offGateClone), args{0: uint64(unix.SIGCHLD)}, retKillProcess},
+		{unix.SYS_CLONE, gate(offGateClone), args{0: threadCloneFlags | 1<<32}, retKillProcess},
+		{unix.SYS_EXECVE, gate(offGateClone), args{}, retKillProcess},
+		{unix.SYS_SIGALTSTACK, gate(offGateAltstack), args{}, retAllow},
+		{unix.SYS_CLONE, gate(offGateAltstack), args{0: threadCloneFlags}, retKillProcess},
+		{unix.SYS_RT_SIGRETURN, gate(offGateSigreturn), args{}, retAllow},
+		{unix.SYS_EXECVE, gate(offGateSigreturn), args{}, retKillProcess},
+		{unix.SYS_RT_SIGRETURN, gate(offInject), args{}, retTrap},
+		{unix.SYS_FUTEX, gate(offGateWake) + 1<<32, args{}, retTrap},
 	}
 	for _, c := range cases {
 		// The kernel loads seccomp_data's 32-bit words in host order;
@@ -127,14 +214,16 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		put(dataArch, auditArchX8664)
 		put(dataIPLow, uint32(c.ip))
 		put(dataIPHigh, uint32(c.ip>>32))
-		put(dataArg0+4*8, uint32(c.arg4))
-		put(dataArg0+4*8+4, uint32(c.arg4>>32))
+		for i, v := range c.a {
+			put(dataArg0+8*i, uint32(v))
+			put(dataArg0+8*i+4, uint32(v>>32))
+		}
 		got, err := vm.Run(data)
 		if err != nil {
 			return err
 		}
 		if uint32(got) != c.want {
-			return fmt.Errorf("stub filter: syscall %d at %#x gives %#x, want %#x", c.nr, c.ip, got, c.want)
+			return fmt.Errorf("stub filter: syscall %d at %#x with %v gives %#x, want %#x", c.nr, c.ip, c.a, got, c.want)
 		}
 	}
 	return nil

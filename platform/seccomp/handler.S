@@ -1,27 +1,33 @@
 # The seccomp platform's stub code page. Assemble with gen.sh, which
 # writes handler_gen.go; never edit that file by hand.
 #
-# The page is mapped read+execute at CODE_PAGE in every stub. Under the
+# The page is mapped read+execute at the code page in every stub. Under the
 # stub's seccomp filter only the system calls at the gate_* labels are
-# allowed (each for specific call numbers); every other system call of
-# the stub thread traps with SIGSYS into handler.
+# allowed (each for specific call numbers); every other system call of a
+# stub thread traps with SIGSYS into handler.
 #
-# handler runs on the stub's alternate signal stack for SIGSYS (a trapped
-# system call) and for the synchronous fault signals. It publishes the
-# signal number, siginfo and ucontext addresses in the sysmsg page, sets
-# state to EVENT and wakes the sentry, then waits (a bounded spin, then
+# Each stub thread has a slot: a 128 KiB-aligned region whose first page is
+# its sysmsg page and whose upper 64 KiB is its alternate signal stack, so
+# the handler finds its thread's sysmsg by masking rsp.
+#
+# handler runs on the alternate stack for SIGSYS (a trapped system call),
+# the synchronous fault signals and the sentry's kick signal. It publishes
+# the signal number, siginfo and ucontext addresses in sysmsg, sets state
+# to EVENT and wakes the sentry, then waits (a bounded spin, then
 # FUTEX_WAIT) until the sentry sets state to RESUME (return through the
 # restorer's rt_sigreturn, with whatever registers the sentry wrote into
-# the ucontext) or SYSCALL (run the system call described in sysmsg for
-# the sentry, e.g. mmap of the memory file, store the result, and report
-# EVENT again).
+# the ucontext), SYSCALL (run the system call described in sysmsg, store
+# the result, report EVENT again) or CLONE (the same for clone, whose child
+# is a new stub thread starting at thread_start).
 
 	.intel_syntax noprefix
-	.set SYSMSG, 0x7fffffffd000
+
+	.set SLOT_MASK, -0x20000
 
 	.set ST_EVENT, 1
 	.set ST_RESUME, 2
 	.set ST_SYSCALL, 3
+	.set ST_CLONE, 4
 
 	.set OFF_STATE, 0
 	.set OFF_SIGNO, 8
@@ -31,21 +37,25 @@
 	.set OFF_ARGS, 40
 	.set OFF_RET, 88
 	.set OFF_SPIN, 96
+	.set OFF_SETUP_STACK, 256
 
 	.set SYS_rt_sigreturn, 15
+	.set SYS_sigaltstack, 131
 	.set SYS_futex, 202
 	.set FUTEX_WAIT, 0
 	.set FUTEX_WAKE, 1
 
 	.text
-	.globl inject, handler, restorer, gate_wake, gate_wait, gate_call, gate_sigreturn
+	.globl inject, handler, restorer, thread_start
+	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn
 inject:				# for system calls injected under ptrace during setup
 	syscall
 	int3
 
 	.balign 16
 handler:			# rdi = signo, rsi = siginfo, rdx = ucontext
-	movabs r12, SYSMSG
+	mov r12, rsp
+	and r12, SLOT_MASK	# this thread's sysmsg
 	mov [r12+OFF_SIGNO], rdi
 	mov [r12+OFF_INFO], rsi
 	mov [r12+OFF_UCTX], rdx
@@ -79,7 +89,26 @@ got:
 	cmp eax, ST_RESUME
 	je resume
 	cmp eax, ST_SYSCALL
+	je call
+	cmp eax, ST_CLONE
 	jne wait
+	call load_args
+gate_clone:
+	syscall
+	test rax, rax
+	jz thread_start
+	mov [r12+OFF_RET], rax
+	jmp notify
+call:
+	call load_args
+gate_call:
+	syscall
+	mov [r12+OFF_RET], rax
+	jmp notify
+resume:
+	ret				# to restorer: the kernel pushed sa_restorer
+
+load_args:
 	mov rax, [r12+OFF_NR]
 	mov rdi, [r12+OFF_ARGS]
 	mov rsi, [r12+OFF_ARGS+8]
@@ -87,12 +116,20 @@ got:
 	mov r10, [r12+OFF_ARGS+24]
 	mov r8, [r12+OFF_ARGS+32]
 	mov r9, [r12+OFF_ARGS+40]
-gate_call:
+	ret
+
+	.balign 16
+thread_start:			# a new stub thread: rsp is inside its slot
+	mov r12, rsp
+	and r12, SLOT_MASK
+	lea rdi, [r12+OFF_SETUP_STACK]
+	xor esi, esi
+	mov eax, SYS_sigaltstack
+gate_altstack:
 	syscall
-	mov [r12+OFF_RET], rax
-	jmp notify
-resume:
-	ret				# to restorer: the kernel pushed sa_restorer
+	mov rsp, [r12+OFF_UCTX]	# the frame the sentry built: pretcode, then ucontext
+	sub rsp, 8
+	jmp notify		# RESUME then returns through rt_sigreturn of that frame
 
 	.balign 16
 restorer:

@@ -25,8 +25,8 @@
 package seccomp
 
 import (
-	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,15 +36,25 @@ import (
 	"moat/platform/stub"
 )
 
-// The stub's platform pages, at the top of the user address range.
+// The stub's platform pages, at the top of the user address range: the
+// code page, and below it one slot per stub thread. A slot is 128 KiB,
+// aligned to its size (handler.S finds its thread's slot by masking rsp):
+// the sysmsg page at its start, the alternate signal stack in its upper
+// 64 KiB.
 const (
 	codePage    = 0x7ffffffff000 - 0x1000 // handler.S, read+execute
-	sysmsgPage  = codePage - 0x1000       // the hand-off page, read+write
-	altStackLen = 64 << 10                // signal frames (with xsave state)
-	altStack    = sysmsgPage - altStackLen
+	slotSize    = 0x20000
+	slotTop     = 0x7fffffe00000 // slots end here, aligned
+	altStackLen = 64 << 10       // signal frames (with xsave state)
+	altStackOff = slotSize - altStackLen
+	// MaxThreads bounds the threads of one address space.
+	MaxThreads = 64
 	// maxUserAddress is the end of what the app may use.
-	maxUserAddress = altStack
+	maxUserAddress = slotTop - MaxThreads*slotSize
 )
+
+// slotAddr returns the address of slot i.
+func slotAddr(i int) uintptr { return slotTop - uintptr(i+1)*slotSize }
 
 // sysmsg layout; handler.S uses the same offsets.
 const (
@@ -56,6 +66,9 @@ const (
 	offArgs  = 40
 	offRet   = 88
 	offSpin  = 96
+	// offTIDWord is non-zero while the slot's host thread lives: the
+	// kernel clears it when the thread exits (CLONE_CHILD_CLEARTID).
+	offTIDWord = 104
 
 	// Scratch areas used while setting the stub up.
 	offSetupStack  = 256 // stack_t
@@ -69,6 +82,7 @@ const (
 	stEvent   = 1 // the stub has an event for the sentry
 	stResume  = 2 // the sentry is done: return to the app
 	stSyscall = 3 // the sentry asks the stub to make a system call
+	stClone   = 4 // the same for clone: a new stub thread
 )
 
 // Spinning. A round trip through the sentry takes a few microseconds, and
@@ -148,22 +162,24 @@ func (p *Platform) InitialRegisters(entry, sp uintptr) arch.Registers {
 // NewContext implements platform.Platform.
 func (p *Platform) NewContext() platform.Context { return &context{} }
 
-// addressSpace is one stub process and its platform pages.
+// addressSpace is one stub process: its slots, and the stub threads that
+// run the app's threads, each driven by one sentry OS thread.
 type addressSpace struct {
 	p       *Platform
 	s       *stub.Stub
-	sysmsg  platform.FileRange
-	alt     platform.FileRange
-	msg     []byte // the sentry's view of sysmsg
-	running bool   // detached from ptrace and running the app
-	inEvent bool   // the stub waits in the handler with a frame
-	fsBase  uint64 // the stub thread's fs base as last set
+	running bool // detached from ptrace: the app runs
 
-	// Adaptive spinning (see maxSentrySpin): spins in a row that ended in
-	// sleep, waits so far, and the sentry's recent handling time.
-	spinFails, waits int
-	handling         time.Duration
-	eventAt          time.Time
+	mu      sync.Mutex
+	slots   [MaxThreads]*slot
+	threads map[int]*thread // by the sentry OS thread (gettid) driving it
+}
+
+// slot is the memory of one thread slot, kept for reuse.
+type slot struct {
+	idx    int
+	sysmsg platform.FileRange
+	alt    platform.FileRange
+	inUse  bool
 }
 
 // ewma folds a new sample into a running average (weight 1/4).
@@ -177,12 +193,52 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
-	as := &addressSpace{p: p, s: s}
+	as := &addressSpace{p: p, s: s, threads: make(map[int]*thread)}
 	if err := as.setup(); err != nil {
 		as.Release()
 		return nil, err
 	}
 	return as, nil
+}
+
+// current returns the stub thread the calling sentry OS thread drives.
+func (as *addressSpace) current() (*thread, error) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	th := as.threads[unix.Gettid()]
+	if th == nil {
+		return nil, fmt.Errorf("seccomp: no stub thread for this sentry thread")
+	}
+	return th, nil
+}
+
+// newSlot allocates (or reuses) a slot; fresh says its memory is new and
+// must still be mapped into the stub.
+func (as *addressSpace) newSlot() (sl *slot, fresh bool, err error) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	for i, sl := range as.slots {
+		if sl == nil {
+			sm, err := as.p.mf.Allocate(4096)
+			if err != nil {
+				return nil, false, err
+			}
+			alt, err := as.p.mf.Allocate(altStackLen)
+			if err != nil {
+				as.p.mf.Free(sm)
+				return nil, false, err
+			}
+			sl = &slot{idx: i, sysmsg: sm, alt: alt, inUse: true}
+			as.slots[i] = sl
+			return sl, true, nil
+		}
+		if !sl.inUse && le.Uint32(as.p.mf.Bytes(sl.sysmsg)[offTIDWord:]) == 0 {
+			clear(as.p.mf.Bytes(sl.sysmsg))
+			sl.inUse = true
+			return sl, false, nil
+		}
+	}
+	return nil, false, unix.EAGAIN
 }
 
 // Signals the handler takes: trapped system calls and synchronous faults.
@@ -196,128 +252,75 @@ const (
 	saRestorer = 0x04000000
 )
 
-// setup maps the platform pages and installs the handler for every
-// handled signal on the alternate stack, through injected system calls
+// setup maps the first thread's slot and installs the handler for every
+// handled signal on its alternate stack, through injected system calls
 // while the stub is stopped under ptrace. The filter comes last, in
 // installFilter.
 func (as *addressSpace) setup() error {
-	var err error
-	if as.sysmsg, err = as.p.mf.Allocate(4096); err != nil {
+	sl, _, err := as.newSlot()
+	if err != nil {
 		return err
 	}
-	if as.alt, err = as.p.mf.Allocate(altStackLen); err != nil {
-		return err
-	}
-	as.msg = as.p.mf.Bytes(as.sysmsg)
-	le := binary.LittleEndian
-	le.PutUint32(as.msg[offSpin:], 0)
+	th := as.newThread(sl, as.s.PID)
 	s := as.s
 	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
 	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
-	if _, err := s.Syscall(unix.SYS_MMAP, sysmsgPage, 4096, rw, shared, stub.MemFD, uintptr(as.sysmsg.Offset)); err != nil {
+	base := slotAddr(sl.idx)
+	if _, err := s.Syscall(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
 		return fmt.Errorf("seccomp: mapping sysmsg: %w", err)
 	}
-	if _, err := s.Syscall(unix.SYS_MMAP, altStack, altStackLen, rw, shared, stub.MemFD, uintptr(as.alt.Offset)); err != nil {
+	if _, err := s.Syscall(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
 		return fmt.Errorf("seccomp: mapping the signal stack: %w", err)
 	}
-	le.PutUint64(as.msg[offSetupStack:], altStack)
-	le.PutUint32(as.msg[offSetupStack+8:], 0)
-	le.PutUint64(as.msg[offSetupStack+16:], altStackLen)
-	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, sysmsgPage+offSetupStack, 0); err != nil {
+	th.putStackT()
+	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
 		return fmt.Errorf("seccomp: sigaltstack: %w", err)
 	}
-	le.PutUint64(as.msg[offSetupAction:], codePage+offHandler)
-	le.PutUint64(as.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
-	le.PutUint64(as.msg[offSetupAction+16:], codePage+offRestorer)
-	le.PutUint64(as.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
+	le.PutUint64(th.msg[offSetupAction:], codePage+offHandler)
+	le.PutUint64(th.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
+	le.PutUint64(th.msg[offSetupAction+16:], codePage+offRestorer)
+	le.PutUint64(th.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
 	for _, sig := range handledSignals {
-		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), sysmsgPage+offSetupAction, 0, 8); err != nil {
+		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), base+offSetupAction, 0, 8); err != nil {
 			return fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
 		}
 	}
-	clear(as.msg[offSetupStack:])
+	clear(th.msg[offSetupStack:])
+	as.mu.Lock()
+	as.threads[unix.Gettid()] = th
+	as.mu.Unlock()
 	return nil
 }
 
 // installFilter installs the stub's seccomp filter: the last injected
 // system calls, made just before the app first runs (after it, an
 // injected call would trap).
-func (as *addressSpace) installFilter() error {
-	le := binary.LittleEndian
-	copy(as.msg[offSetupFilter:], as.p.filt)
-	le.PutUint16(as.msg[offSetupProg:], uint16(len(as.p.filt)/8))
-	le.PutUint64(as.msg[offSetupProg+8:], sysmsgPage+offSetupFilter)
-	defer clear(as.msg[offSetupProg:])
+func (as *addressSpace) installFilter(th *thread) error {
+	base := slotAddr(th.slot.idx)
+	copy(th.msg[offSetupFilter:], as.p.filt)
+	le.PutUint16(th.msg[offSetupProg:], uint16(len(as.p.filt)/8))
+	le.PutUint64(th.msg[offSetupProg+8:], uint64(base+offSetupFilter))
+	defer clear(th.msg[offSetupProg:])
 	if _, err := as.s.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("seccomp: no_new_privs: %w", err)
 	}
-	if _, err := as.s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, sysmsgPage+offSetupProg); err != nil {
+	if _, err := as.s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, base+offSetupProg); err != nil {
 		return fmt.Errorf("seccomp: installing the stub filter: %w (this host may not allow it: try --platform=ptrace)", err)
 	}
 	return nil
 }
 
-// request makes the stub run a system call for the sentry: through ptrace
-// before the app first runs, through sysmsg afterwards.
+// request makes the calling sentry thread's stub thread run a system call:
+// through ptrace before the app first runs, through sysmsg afterwards.
 func (as *addressSpace) request(nr uintptr, args ...uintptr) (uintptr, error) {
 	if !as.running {
 		return as.s.Syscall(nr, args...)
 	}
-	if !as.inEvent {
-		return 0, fmt.Errorf("seccomp: address-space operation while the stub runs app code")
-	}
-	le := binary.LittleEndian
-	le.PutUint64(as.msg[offNR:], uint64(nr))
-	for i := 0; i < 6; i++ {
-		var a uintptr
-		if i < len(args) {
-			a = args[i]
-		}
-		le.PutUint64(as.msg[offArgs+8*i:], uint64(a))
-	}
-	storeState(as.msg, stSyscall)
-	futexWake(as.msg)
-	if err := as.waitEvent(); err != nil {
+	th, err := as.current()
+	if err != nil {
 		return 0, err
 	}
-	r := int64(le.Uint64(as.msg[offRet:]))
-	if r < 0 && r >= -4095 {
-		return 0, unix.Errno(-r)
-	}
-	return uintptr(r), nil
-}
-
-// waitEvent waits until the stub reports an event: spin, then sleep in
-// futex, checking now and then that the stub is still alive.
-func (as *addressSpace) waitEvent() error {
-	as.waits++
-	if as.spinFails < spinFailLimit || as.waits%probeEvery == 0 {
-		for start := time.Now(); time.Since(start) < maxSentrySpin; {
-			for i := 0; i < 64; i++ {
-				if loadState(as.msg) == stEvent {
-					as.spinFails = 0
-					return nil
-				}
-			}
-		}
-		as.spinFails++
-	}
-	timeout := unix.NsecToTimespec(int64(50 * time.Millisecond))
-	for {
-		v := loadState(as.msg)
-		if v == stEvent {
-			return nil
-		}
-		futexWait(as.msg, v, &timeout)
-		if loadState(as.msg) == stEvent {
-			return nil
-		}
-		var ws unix.WaitStatus
-		if pid, _ := unix.Wait4(as.s.PID, &ws, unix.WNOHANG|unix.WALL, nil); pid == as.s.PID {
-			as.s.MarkDead()
-			return platform.ErrAddressSpaceDead
-		}
-	}
+	return th.request(stSyscall, nr, args...)
 }
 
 // MapFile implements platform.AddressSpace.
@@ -339,24 +342,108 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 }
 
 // Interrupt implements platform.AddressSpace: it kills the stub and wakes
-// a sentry waiting for it, which then notices the death.
+// the sentry threads waiting for it, which then notice the death.
 func (as *addressSpace) Interrupt() {
 	as.s.Interrupt()
-	if as.msg != nil {
-		futexWake(as.msg)
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	for _, th := range as.threads {
+		futexWake(th.msg)
 	}
 }
 
-// Kick implements platform.AddressSpace.
+// Kick implements platform.AddressSpace: it kicks the first stub thread
+// (contexts kick their own threads).
 func (as *addressSpace) Kick() { as.s.Kick() }
+
+// SpawnThread implements platform.ThreadSpawner: the calling sentry
+// thread's stub thread clones a new stub thread, which starts in
+// thread_start and waits for AdoptThread's task. tls is the new thread's
+// fs base if setTLS; otherwise it inherits the caller's.
+func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, error) {
+	parent, err := as.current()
+	if err != nil {
+		return nil, err
+	}
+	if !as.running {
+		return nil, fmt.Errorf("seccomp: thread before the app runs")
+	}
+	sl, fresh, err := as.newSlot()
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (platform.Thread, error) {
+		as.mu.Lock()
+		sl.inUse = false
+		as.mu.Unlock()
+		return nil, err
+	}
+	base := slotAddr(sl.idx)
+	if fresh {
+		rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
+		shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+		if _, err := parent.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
+			return fail(err)
+		}
+		if _, err := parent.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
+			return fail(err)
+		}
+	}
+	th := as.newThread(sl, 0)
+	th.putStackT()
+	th.buildStartFrame()
+	le.PutUint32(th.msg[offTIDWord:], 1)
+	flags := uintptr(threadCloneFlags)
+	th.fsBase = parent.fsBase
+	if setTLS {
+		flags, th.fsBase = threadCloneFlagsTLS, uint64(tls)
+	}
+	tid, err := parent.request(stClone, unix.SYS_CLONE, flags, base+slotSize-16, 0, base+offTIDWord, tls)
+	if err != nil {
+		return fail(err)
+	}
+	th.hostTID = int(tid)
+	return th, nil
+}
+
+// AdoptThread implements platform.ThreadSpawner: the calling sentry thread
+// takes over a spawned thread, once it has started.
+func (as *addressSpace) AdoptThread(h platform.Thread) error {
+	th := h.(*thread)
+	if err := th.waitEvent(); err != nil {
+		return err
+	}
+	th.inEvent = true
+	as.mu.Lock()
+	as.threads[unix.Gettid()] = th
+	as.mu.Unlock()
+	return nil
+}
+
+// ExitThread implements platform.ThreadSpawner: the calling sentry
+// thread's stub thread exits; its slot is free again once the kernel has
+// cleared its tid word.
+func (as *addressSpace) ExitThread() {
+	th, err := as.current()
+	if err != nil {
+		return
+	}
+	as.mu.Lock()
+	delete(as.threads, unix.Gettid())
+	th.slot.inUse = false
+	as.mu.Unlock()
+	if th.inEvent {
+		th.post(stSyscall, unix.SYS_EXIT, 0)
+	}
+}
 
 // Release implements platform.AddressSpace.
 func (as *addressSpace) Release() {
 	as.s.Kill()
-	if as.sysmsg.Length != 0 {
-		as.p.mf.Free(as.sysmsg)
-	}
-	if as.alt.Length != 0 {
-		as.p.mf.Free(as.alt)
+	for _, sl := range as.slots {
+		if sl != nil {
+			as.p.mf.Free(sl.sysmsg)
+			as.p.mf.Free(sl.alt)
+		}
 	}
 }

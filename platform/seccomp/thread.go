@@ -1,0 +1,156 @@
+package seccomp
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/platform"
+	"moat/platform/stub"
+)
+
+// thread is one stub thread and the sysmsg page it shares with the sentry
+// thread that drives it.
+type thread struct {
+	as      *addressSpace
+	slot    *slot
+	msg     []byte // the sentry's view of sysmsg
+	alt     []byte // the sentry's view of the alternate stack
+	hostTID int
+	inEvent bool   // waiting in the handler with a frame
+	fsBase  uint64 // the stub thread's fs base as last set
+
+	// Adaptive spinning (see maxSentrySpin): spins in a row that ended in
+	// sleep, waits so far, and the sentry's recent handling time.
+	spinFails, waits int
+	handling         time.Duration
+	eventAt          time.Time
+}
+
+var _ platform.Thread = (*thread)(nil)
+
+func (as *addressSpace) newThread(sl *slot, hostTID int) *thread {
+	return &thread{as: as, slot: sl, msg: as.p.mf.Bytes(sl.sysmsg), alt: as.p.mf.Bytes(sl.alt), hostTID: hostTID}
+}
+
+// putStackT writes the thread's stack_t (its alternate stack) into sysmsg
+// for sigaltstack.
+func (th *thread) putStackT() {
+	base := uint64(slotAddr(th.slot.idx))
+	le.PutUint64(th.msg[offSetupStack:], base+altStackOff)
+	le.PutUint32(th.msg[offSetupStack+8:], 0)
+	le.PutUint64(th.msg[offSetupStack+16:], altStackLen)
+}
+
+// startFrameOff is where a new thread's first frame lives on its stack.
+const startFrameOff = altStackLen - 4096
+
+// buildStartFrame writes the signal frame a new stub thread returns
+// through (rt_sigreturn) to start the app thread: the sentry fills in the
+// registers at its first Switch; no FP state (the thread starts with the
+// FP registers in their initial state) and no blocked signals.
+func (th *thread) buildStartFrame() {
+	frame := uint64(slotAddr(th.slot.idx)) + altStackOff + startFrameOff
+	b := th.alt[startFrameOff : startFrameOff+8+ucSize+siSize]
+	clear(b)
+	le.PutUint64(b[0:], codePage+offRestorer)
+	uc := b[8:]
+	le.PutUint64(uc[16:], uint64(slotAddr(th.slot.idx))+altStackOff) // uc_stack
+	le.PutUint64(uc[32:], altStackLen)
+	le.PutUint64(uc[ucGregs+8*gCSGSFS:], arch.UserCS|arch.UserSS<<48)
+	le.PutUint64(th.msg[offUctx:], frame+8)
+	le.PutUint64(th.msg[offInfo:], frame+8+ucSize)
+	le.PutUint64(th.msg[offSigno:], 0)
+}
+
+// post asks the stub thread to make a system call without waiting.
+func (th *thread) post(state uint32, nr uintptr, args ...uintptr) {
+	le.PutUint64(th.msg[offNR:], uint64(nr))
+	for i := 0; i < 6; i++ {
+		var a uintptr
+		if i < len(args) {
+			a = args[i]
+		}
+		le.PutUint64(th.msg[offArgs+8*i:], uint64(a))
+	}
+	th.inEvent = false
+	storeState(th.msg, state)
+	futexWake(th.msg)
+}
+
+// request makes the stub thread, waiting in its handler, run a system call
+// for the sentry and returns the result.
+func (th *thread) request(state uint32, nr uintptr, args ...uintptr) (uintptr, error) {
+	if !th.inEvent {
+		return 0, fmt.Errorf("seccomp: address-space operation while the stub runs app code")
+	}
+	th.post(state, nr, args...)
+	if err := th.waitEvent(); err != nil {
+		return 0, err
+	}
+	th.inEvent = true
+	r := int64(le.Uint64(th.msg[offRet:]))
+	if r < 0 && r >= -4095 {
+		return 0, unix.Errno(-r)
+	}
+	return uintptr(r), nil
+}
+
+// waitEvent waits until the stub thread reports an event: spin (see
+// maxSentrySpin), then sleep in futex, checking now and then that the stub
+// is still alive.
+func (th *thread) waitEvent() error {
+	th.waits++
+	if th.spinFails < spinFailLimit || th.waits%probeEvery == 0 {
+		for start := time.Now(); time.Since(start) < maxSentrySpin; {
+			for i := 0; i < 64; i++ {
+				if loadState(th.msg) == stEvent {
+					th.spinFails = 0
+					return nil
+				}
+			}
+		}
+		th.spinFails++
+	}
+	timeout := unix.NsecToTimespec(int64(50 * time.Millisecond))
+	for {
+		v := loadState(th.msg)
+		if v == stEvent {
+			return nil
+		}
+		futexWait(th.msg, v, &timeout)
+		if loadState(th.msg) == stEvent {
+			return nil
+		}
+		s := th.as.s
+		if s.Dead() || unix.Kill(s.PID, 0) != nil {
+			s.MarkDead()
+			return platform.ErrAddressSpaceDead
+		}
+		var ws unix.WaitStatus
+		if pid, _ := unix.Wait4(s.PID, &ws, unix.WNOHANG|unix.WALL, nil); pid == s.PID {
+			s.MarkDead()
+			return platform.ErrAddressSpaceDead
+		}
+	}
+}
+
+// frame returns n bytes of the thread's signal stack at the stub address
+// addr, which the app could have forged: it must lie inside the stack.
+func (th *thread) frame(addr uint64, n int) ([]byte, error) {
+	lo := uint64(slotAddr(th.slot.idx)) + altStackOff
+	if addr < lo || addr > lo+altStackLen || lo+altStackLen-addr < uint64(n) {
+		return nil, fmt.Errorf("seccomp: stub reported a frame outside its signal stack (%#x)", addr)
+	}
+	off := addr - lo
+	return th.alt[off : off+uint64(n)], nil
+}
+
+// Kick stops the thread's app code (any goroutine may call it).
+func (th *thread) Kick() {
+	if th.hostTID != 0 {
+		unix.Tgkill(th.as.s.PID, th.hostTID, stub.KickSignal)
+	}
+}
