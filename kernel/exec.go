@@ -26,6 +26,9 @@ const (
 // close-on-exec closed, caught signals reset to their default. On failure
 // the old program is untouched and the error is execve's errno.
 func (t *Task) Execve(path string, argv, envv []string) error {
+	if t.leader != t {
+		return unix.ENOSYS // support: execve from a thread other than the main one is not implemented
+	}
 	f, realPath, err := t.openExecutable(path)
 	for depth := 0; err == nil; depth++ {
 		var interp string
@@ -71,7 +74,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		return unix.ENOEXEC
 	}
 
-	// The point of no return.
+	// The point of no return. Other threads end first, as Linux's
+	// de_thread makes them.
+	t.killThreads()
 	t.mu.Lock()
 	old := t.mm
 	t.mm = m

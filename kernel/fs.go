@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"sync"
+
 	"golang.org/x/sys/unix"
 
 	"moat/loader"
@@ -8,45 +10,54 @@ import (
 	"moat/vfs"
 )
 
-// fsContext is a task's view of the filesystem: root, cwd and umask.
+// fsContext is a process's view of the filesystem: root, cwd and umask,
+// shared by its threads.
 type fsContext struct {
+	mu    sync.Mutex
 	root  vfs.Path
 	cwd   vfs.Path
 	umask uint32
 }
 
+// copy returns an independent copy (fork).
+func (fs *fsContext) copy() *fsContext {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return &fsContext{root: fs.root, cwd: fs.cwd, umask: fs.umask}
+}
+
 // Root returns the task's root directory.
 func (t *Task) Root() vfs.Path {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
 	return t.fs.root
 }
 
 // Cwd returns the task's working directory.
 func (t *Task) Cwd() vfs.Path {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
 	return t.fs.cwd
 }
 
 // SetCwd changes the working directory.
 func (t *Task) SetCwd(p vfs.Path) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
 	t.fs.cwd = p
 }
 
 // Umask returns the file mode creation mask.
 func (t *Task) Umask() uint32 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
 	return t.fs.umask
 }
 
 // SetUmask sets the mask and returns the old one.
 func (t *Task) SetUmask(m uint32) uint32 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
 	old := t.fs.umask
 	t.fs.umask = m & 0o777
 	return old

@@ -156,6 +156,8 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},
 	}
+	t.leader = t
+	t.threads = make(map[*Task]struct{})
 	k.tasks[tid] = t
 	return t
 }
@@ -167,13 +169,15 @@ func (k *Kernel) Task(tid int32) *Task {
 	return k.tasks[tid]
 }
 
-// TIDs lists the live tasks.
+// TIDs lists the processes (thread group leaders).
 func (k *Kernel) TIDs() []int32 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []int32
-	for tid := range k.tasks {
-		out = append(out, tid)
+	for tid, t := range k.tasks {
+		if t.leader == t {
+			out = append(out, tid)
+		}
 	}
 	return out
 }

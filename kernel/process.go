@@ -52,9 +52,12 @@ type CloneArgs struct {
 // returns 0 from the same system call.
 func (t *Task) Clone(a CloneArgs) (int32, error) {
 	f := a.Flags
+	if f&CloneThread != 0 {
+		return t.cloneThread(a)
+	}
 	switch {
-	case f&CloneThread != 0 || f&CloneSighand != 0:
-		return 0, unix.ENOSYS // support: threads (CLONE_THREAD, CLONE_SIGHAND) come with the processes work
+	case f&CloneSighand != 0:
+		return 0, unix.EINVAL // CLONE_SIGHAND needs CLONE_VM, and shares only with a thread
 	case f&cloneNamespaces != 0:
 		return 0, unix.EPERM // support: new namespaces inside the sandbox are not offered
 	case f&(CloneFS|CloneFiles) != 0:
@@ -73,9 +76,9 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	k.mu.Lock()
 	tid := k.nextTID
 	k.nextTID++
-	parent := t
-	if f&CloneParent != 0 && t.parent != nil {
-		parent = t.parent
+	parent := t.leader // a process's children belong to the process
+	if f&CloneParent != 0 && parent.parent != nil {
+		parent = parent.parent
 	}
 	t.mu.Lock()
 	c := &Task{
@@ -86,15 +89,16 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		exePath:    t.exePath,
 		creds:      t.creds,
 		fds:        t.fds.Fork(),
-		fs:         t.fs,
+		fs:         t.fs.copy(),
 		limits:     t.limits.copy(),
 		sig:        t.sig.copy(),
 		sigMask:    t.sigMask,
 		parent:     parent,
 		children:   make(map[*Task]struct{}),
+		threads:    make(map[*Task]struct{}),
 		exitSignal: a.ExitSignal,
-		pgid:       t.pgid,
-		sid:        t.sid,
+		pgid:       t.leader.pgid,
+		sid:        t.leader.sid,
 		comm:       t.comm,
 		noNewPrivs: t.noNewPrivs,
 		dumpable:   t.dumpable,
@@ -103,6 +107,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		altStack:   t.altStack,
 	}
 	t.mu.Unlock()
+	c.leader = c
 	if f&CloneVfork != 0 {
 		c.vforkDone = make(chan struct{})
 	}
@@ -154,7 +159,7 @@ func (c *Task) forkMain() {
 		c.ctx = c.k.opts.Platform.NewContext()
 		c.runSafely()
 	}
-	c.exitProcess()
+	c.finish()
 }
 
 // exitProcess ends the process after its task stopped running: it frees
@@ -162,14 +167,34 @@ func (c *Task) forkMain() {
 // and hands its children to init. When init exits, every other process in
 // the sandbox is killed, as in a PID namespace.
 func (t *Task) exitProcess() {
-	t.stopTimers()
-	if t.clearChildTID != 0 && t.mm != nil {
-		putTID(t.mm, t.clearChildTID, 0)
-	}
-	t.release()
 	k := t.k
+	// The leader goes last: wait for the other threads to end.
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	t.leaderDone = true
+	k.mu.Unlock()
+	for {
+		k.mu.Lock()
+		n, ev := len(t.threads), k.childEvent
+		if n > 0 && t.groupExit {
+			for o := range t.threads {
+				o.stop()
+			}
+		}
+		k.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		<-ev
+	}
+	k.mu.Lock()
+	if t.groupExit || t.groupCodeSet {
+		t.exitStatus = t.groupCode
+	}
+	k.mu.Unlock()
+	t.stopTimers()
+	t.clearTID()
+	t.release()
+	k.mu.Lock()
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil
@@ -193,20 +218,23 @@ func (t *Task) exitProcess() {
 			c.queueSignal(SigInfo{Signo: int32(c.pdeathsig), Code: SIUser, PID: t.tid})
 		}
 	}
+	var victims []*Task
 	if t.tid == 1 {
 		for _, o := range k.tasks {
-			if o != t {
-				o.kill(unix.SIGKILL)
+			if o != t && o.leader == o {
+				victims = append(victims, o)
 			}
 		}
 		close(k.initDone)
 	}
+	var notify *Task
+	var si SigInfo
 	if p := t.parent; p != nil && t.exitSignal != 0 {
-		si := SigInfo{Signo: int32(t.exitSignal), Code: cldExited, PID: t.tid, UID: t.creds.UID, Status: int32(t.exitStatus.Code)}
+		si = SigInfo{Signo: int32(t.exitSignal), Code: cldExited, PID: t.tid, UID: t.creds.UID, Status: int32(t.exitStatus.Code)}
 		if t.exitStatus.Signal != 0 {
 			si.Code, si.Status = cldKilled, int32(t.exitStatus.Signal)
 		}
-		p.queueSignal(si)
+		notify = p.pickThreadLocked(t.exitSignal)
 	}
 	if t.parent == nil || t.parent.autoReaps() {
 		t.reapLocked()
@@ -215,6 +243,14 @@ func (t *Task) exitProcess() {
 	}
 	close(k.childEvent)
 	k.childEvent = make(chan struct{})
+	k.mu.Unlock()
+	// Outside the kernel lock: killing and signalling take it.
+	for _, o := range victims {
+		o.kill(unix.SIGKILL)
+	}
+	if notify != nil {
+		notify.queueSignal(si)
+	}
 }
 
 // autoReaps reports whether children of t vanish at exit instead of
@@ -240,11 +276,24 @@ func (t *Task) reapLocked() {
 // blocking system calls and kills the address space's host process so a
 // running app stops at once.
 func (t *Task) kill(sig unix.Signal) {
-	t.killedBy.CompareAndSwap(0, int32(sig))
-	t.killOnce.Do(func() { close(t.interrupt) })
-	t.mu.Lock()
-	m := t.mm
-	t.mu.Unlock()
+	l := t.leader
+	k := t.k
+	k.mu.Lock()
+	if !l.groupExit {
+		l.groupExit, l.groupCode = true, ExitStatus{Signal: sig}
+	}
+	members := []*Task{l}
+	for o := range l.threads {
+		members = append(members, o)
+	}
+	k.mu.Unlock()
+	for _, o := range members {
+		o.killedBy.CompareAndSwap(0, int32(sig))
+		o.killOnce.Do(func() { close(o.interrupt) })
+	}
+	l.mu.Lock()
+	m := l.mm
+	l.mu.Unlock()
 	if m != nil {
 		if as := m.AddressSpace(); as != nil {
 			as.Interrupt()
@@ -261,10 +310,10 @@ func (t *Task) Interrupted() <-chan struct{} { return t.interrupt }
 func (t *Task) PPID() int32 {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	if t.parent == nil {
+	if t.leader.parent == nil {
 		return 0
 	}
-	return t.parent.tid
+	return t.leader.parent.tid
 }
 
 // Wait options.
@@ -304,10 +353,10 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 	for {
 		k.mu.Lock()
 		matched := false
-		for c := range t.children {
+		for c := range t.leader.children {
 			switch {
 			case pid > 0 && c.tid != pid,
-				pid == 0 && c.pgid != t.pgid,
+				pid == 0 && c.pgid != t.leader.pgid,
 				pid == -1<<31 && c.pgid != 1,
 				pid < -1 && pid != -1<<31 && c.pgid != -pid:
 				continue
@@ -348,14 +397,19 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 // (delivery comes with the signals work), so a handled signal stays
 // pending there; default actions that terminate kill it.
 func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
-	if pid == t.tid {
-		t.SendSignalSelf(sig)
-		return nil
-	}
 	k := t.k
 	k.mu.Lock()
 	target := k.tasks[pid]
+	if target != nil {
+		target = target.leader // kill(2) signals the whole process
+	}
 	k.mu.Unlock()
+	if target == t.leader {
+		if sig != 0 {
+			target.receive(sig, t)
+		}
+		return nil
+	}
 	if target == nil || target.zombie {
 		if target != nil && target.zombie {
 			return nil // signalling a zombie succeeds and does nothing
@@ -379,7 +433,7 @@ func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
 	k.mu.Lock()
 	var targets []*Task
 	for _, o := range k.tasks {
-		if o.tid != 1 && !o.zombie && (o != t || includeSelf) {
+		if o.leader == o && o.tid != 1 && !o.zombie && (o != t.leader || includeSelf) {
 			targets = append(targets, o)
 		}
 	}
@@ -388,9 +442,7 @@ func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
 		return unix.ESRCH
 	}
 	for _, o := range targets {
-		if o == t {
-			t.SendSignalSelf(sig)
-		} else if sig != 0 {
+		if sig != 0 {
 			o.receive(sig, t)
 		}
 	}
@@ -403,13 +455,13 @@ func (t *Task) receive(sig unix.Signal, from *Task) {
 		t.kill(sig)
 		return
 	}
-	if t.tid == 1 {
+	if t.tid == 1 && from.leader != t {
 		// init gets only the signals it has a handler for.
 		if act, _ := t.SigAction(int(sig), nil); act.Handler == SigDfl || act.Handler == SigIgn {
 			return
 		}
 	}
-	t.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.tid, UID: from.Creds().UID})
+	t.pickThread(sig).queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.TGID(), UID: from.Creds().UID})
 }
 
 // SignalFromHost passes a signal that moat itself received (SIGINT from a
@@ -440,11 +492,11 @@ func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 	k := t.k
 	k.mu.Lock()
 	if pgid == 0 {
-		pgid = t.pgid
+		pgid = t.leader.pgid
 	}
 	var targets []*Task
 	for _, o := range k.tasks {
-		if o.pgid == pgid && !o.zombie {
+		if o.leader == o && o.pgid == pgid && !o.zombie {
 			targets = append(targets, o)
 		}
 	}
@@ -453,12 +505,7 @@ func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 		return unix.ESRCH
 	}
 	for _, o := range targets {
-		if sig == 0 {
-			continue
-		}
-		if o == t {
-			t.SendSignalSelf(sig)
-		} else {
+		if sig != 0 {
 			o.receive(sig, t)
 		}
 	}
@@ -470,9 +517,12 @@ func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 // Preconditions: Kernel.mu is held.
 func (t *Task) lookupLocked(pid int32) *Task {
 	if pid == 0 {
-		return t
+		return t.leader
 	}
-	return t.k.tasks[pid]
+	if o := t.k.tasks[pid]; o != nil {
+		return o.leader
+	}
+	return nil
 }
 
 // Setpgid implements setpgid(2).
@@ -484,11 +534,12 @@ func (t *Task) Setpgid(pid, pgid int32) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	target := t.lookupLocked(pid)
-	if target == nil || (target != t && target.parent != t) {
+	self := t.leader
+	if target == nil || (target != self && target.parent != self) {
 		return unix.ESRCH
 	}
-	if target != t {
-		if target.sid != t.sid {
+	if target != self {
+		if target.sid != self.sid {
 			return unix.EPERM
 		}
 		if target.execed {
@@ -504,7 +555,7 @@ func (t *Task) Setpgid(pid, pgid int32) error {
 	if pgid != target.tid {
 		found := false
 		for _, o := range k.tasks {
-			if o.pgid == pgid && o.sid == t.sid {
+			if o.pgid == pgid && o.sid == self.sid {
 				found = true
 				break
 			}
@@ -522,13 +573,14 @@ func (t *Task) Setsid() (int32, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	self := t.leader
 	for _, o := range k.tasks {
-		if o.pgid == t.tid {
+		if o.pgid == self.tid {
 			return 0, unix.EPERM // already a group leader
 		}
 	}
-	t.sid, t.pgid = t.tid, t.tid
-	return t.sid, nil
+	self.sid, self.pgid = self.tid, self.tid
+	return self.sid, nil
 }
 
 // Getpgid returns the process group of pid (0: t).

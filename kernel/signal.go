@@ -351,11 +351,47 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 // signal it sent itself killed it).
 func (t *Task) Killed() bool { return t.exiting }
 
-// Exit ends the task with status code and returns the error that a system
-// call handler returns to unwind.
+// Exit ends the calling thread with status code (exit(2)) and returns the
+// error that a system call handler returns to unwind. The process ends
+// with its last thread.
 func (t *Task) Exit(code int) error {
 	t.exit(code)
 	return errExit
+}
+
+// ExitGroup ends every thread of the process (exit_group(2)).
+func (t *Task) ExitGroup(code int) error {
+	t.exitGroup(ExitStatus{Code: code & 0xff})
+	return errExit
+}
+
+// SendThreadSignal sends sig to thread tid (tkill), which must belong to
+// process tgid if tgid > 0 (tgkill).
+func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
+	k := t.k
+	k.mu.Lock()
+	target := k.tasks[tid]
+	k.mu.Unlock()
+	if target == nil || target.zombie || (tgid > 0 && target.leader.tid != tgid) {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	if sig == unix.SIGKILL {
+		target.kill(sig)
+		if target.leader == t.leader {
+			t.exitWithSignal(sig)
+		}
+		return nil
+	}
+	if target.tid == 1 && t.leader != target.leader {
+		if act, _ := target.SigAction(int(sig), nil); act.Handler == SigDfl || act.Handler == SigIgn {
+			return nil // init gets only the signals it has a handler for
+		}
+	}
+	target.queueSignal(SigInfo{Signo: int32(sig), Code: SITkill, PID: t.TGID(), UID: t.Creds().UID})
+	return nil
 }
 
 // ErrExited is returned by handlers whose task is now exiting.

@@ -43,7 +43,7 @@ type Task struct {
 	mu       sync.Mutex
 	creds    Credentials
 	fds      *vfs.FDTable
-	fs       fsContext
+	fs       *fsContext // shared by the threads of a process
 	limits   *Limits
 	sig      *signalHandlers
 	sigMask  uint64
@@ -68,16 +68,23 @@ type Task struct {
 	noNewPrivs    bool
 	dumpable      bool
 
-	// The process tree, guarded by Kernel.mu.
-	pgid, sid  int32 // process group and session
-	execed     bool  // has called execve (setpgid on it is EACCES)
-	pdeathsig  unix.Signal
-	subreaper  bool
-	parent     *Task
-	children   map[*Task]struct{}
-	zombie     bool          // exited and not yet reaped
-	exitSignal unix.Signal   // sent to the parent at exit (SIGCHLD)
-	vforkDone  chan struct{} // closed when a CLONE_VFORK child execs or exits
+	// The process tree, guarded by Kernel.mu. A process is its leader
+	// task (leader == itself) and the leader's threads.
+	leader       *Task
+	threads      map[*Task]struct{} // the leader's other threads
+	groupExit    bool               // exit_group or a fatal signal: all threads end
+	groupCode    ExitStatus         // the process's status (group exit, or the last thread's)
+	groupCodeSet bool               // a thread exited after the leader: groupCode holds its status
+	leaderDone   bool               // the leader has exited; its threads may go on
+	pgid, sid    int32              // process group and session
+	execed       bool               // has called execve (setpgid on it is EACCES)
+	pdeathsig    unix.Signal
+	subreaper    bool
+	parent       *Task
+	children     map[*Task]struct{}
+	zombie       bool          // exited and not yet reaped
+	exitSignal   unix.Signal   // sent to the parent at exit (SIGCHLD)
+	vforkDone    chan struct{} // closed when a CLONE_VFORK child execs or exits
 
 	// killedBy is a signal another task killed this one with; interrupt
 	// is closed then, ending blocking system calls.
@@ -86,8 +93,14 @@ type Task struct {
 	killOnce  sync.Once
 }
 
-// TID returns the task's thread id (also its pid: no threads yet).
+// TID returns the task's thread id.
 func (t *Task) TID() int32 { return t.tid }
+
+// TGID returns the task's process id: its thread group leader's tid.
+func (t *Task) TGID() int32 { return t.leader.tid }
+
+// IsLeader reports whether the task is its process's main thread.
+func (t *Task) IsLeader() bool { return t.leader == t }
 
 // Kernel returns the task's kernel.
 func (t *Task) Kernel() *Kernel { return t.k }
@@ -115,7 +128,7 @@ func (t *Task) UID() uint32 { return t.Creds().FSUID }
 func (t *Task) GID() uint32 { return t.Creds().FSGID }
 
 // ProcPID implements proc.Caller: /proc/self names this task's process.
-func (t *Task) ProcPID() int32 { return t.tid }
+func (t *Task) ProcPID() int32 { return t.leader.tid }
 
 // Creds returns a copy of the task's credentials.
 func (t *Task) Creds() Credentials {
@@ -175,7 +188,7 @@ func (t *Task) start(pa ProcessArgs) error {
 		}
 	}
 	root := k.opts.Mounts.Root()
-	t.fs = fsContext{root: root, cwd: root, umask: 0o022}
+	t.fs = &fsContext{root: root, cwd: root, umask: 0o022}
 	if pa.Cwd != "" {
 		r := &vfs.Resolver{NS: k.opts.Mounts, Root: root, Start: root}
 		cwd, err := r.Resolve(t, pa.Cwd, true)
@@ -305,10 +318,9 @@ func (t *Task) exit(code int) {
 	t.exitStatus = ExitStatus{Code: code & 0xff}
 }
 
-// exitWithSignal ends the task as killed by sig.
+// exitWithSignal ends the process as killed by sig: every thread.
 func (t *Task) exitWithSignal(sig unix.Signal) {
-	t.exiting = true
-	t.exitStatus = ExitStatus{Signal: sig}
+	t.exitGroup(ExitStatus{Signal: sig})
 }
 
 // release frees the task's resources (address space, files).

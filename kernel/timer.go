@@ -38,7 +38,7 @@ func (rt *realTimer) remainingLocked() ITimerValue {
 
 // RealTimer returns ITIMER_REAL's value (getitimer).
 func (t *Task) RealTimer() ITimerValue {
-	rt := &t.itimer
+	rt := &t.leader.itimer
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.remainingLocked()
@@ -47,7 +47,7 @@ func (t *Task) RealTimer() ITimerValue {
 // SetRealTimer arms (value > 0) or disarms ITIMER_REAL and returns the old
 // value (setitimer, alarm).
 func (t *Task) SetRealTimer(v ITimerValue) ITimerValue {
-	rt := &t.itimer
+	rt := &t.leader.itimer
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	old := rt.remainingLocked()
@@ -58,7 +58,7 @@ func (t *Task) SetRealTimer(v ITimerValue) ITimerValue {
 	rt.gen++
 	rt.expiry, rt.interval = time.Time{}, v.Interval
 	if v.Value > 0 {
-		rt.armLocked(t, v.Value)
+		rt.armLocked(t.leader, v.Value)
 	}
 	return old
 }
@@ -81,7 +81,7 @@ func (rt *realTimer) fire(t *Task, gen uint64) {
 		rt.armLocked(t, rt.interval)
 	}
 	rt.mu.Unlock()
-	t.queueSignal(SigInfo{Signo: int32(unix.SIGALRM), Code: SIKernel})
+	t.pickThread(unix.SIGALRM).queueSignal(SigInfo{Signo: int32(unix.SIGALRM), Code: SIKernel})
 }
 
 // stopTimers disarms the process's timers (exit).

@@ -14,13 +14,13 @@ func sysExit(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysExitGroup(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	return 0, t.Exit(int(a[0]))
+	return 0, t.ExitGroup(int(a[0]))
 }
 
 // The sandbox's first process is pid 1 of its PID namespace; its parent is
 // outside the namespace, so getppid returns 0 there, as for a container's
 // init.
-func sysGetpid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TID()), nil }
+func sysGetpid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TGID()), nil }
 func sysGettid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return uintptr(t.TID()), nil }
 func sysGetppid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return uintptr(t.PPID()), nil }
 
@@ -142,7 +142,7 @@ func sysSetrlimit(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysPrlimit64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	if pid := int32(a[0]); pid != 0 && pid != t.TID() {
+	if pid := int32(a[0]); pid != 0 && pid != t.TGID() {
 		return 0, unix.ESRCH
 	}
 	r, err := rlimitIndex(a[1])
@@ -194,7 +194,7 @@ func sysSysinfo(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysSchedGetaffinity(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	if pid := int32(a[0]); pid != 0 && pid != t.TID() {
+	if pid := int32(a[0]); pid != 0 && pid != t.TID() && pid != t.TGID() {
 		return 0, unix.ESRCH
 	}
 	size := uintptr(uint32(a[1])) // an unsigned int

@@ -114,7 +114,7 @@ func sysTkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	return afterSignal(t, t.SendSignal(int32(a[0]), sig))
+	return afterSignal(t, t.SendThreadSignal(0, int32(a[0]), sig))
 }
 
 func sysTgkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -125,8 +125,5 @@ func sysTgkill(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if a[0] != a[1] { // one thread per process: tid == tgid
-		return 0, unix.ESRCH
-	}
-	return afterSignal(t, t.SendSignal(int32(a[1]), sig))
+	return afterSignal(t, t.SendThreadSignal(int32(a[0]), int32(a[1]), sig))
 }

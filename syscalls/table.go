@@ -31,6 +31,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_CREAT, sysCreat)
 	full(unix.SYS_CLOSE, sysClose)
 	full(unix.SYS_CLOSE_RANGE, sysCloseRange)
+	partial(unix.SYS_FLOCK, sysFlock, "granted at once: locks between processes are not enforced yet")
 	full(unix.SYS_FSTAT, sysFstat)
 	full(unix.SYS_STAT, sysStat)
 	full(unix.SYS_LSTAT, sysLstat)
@@ -108,7 +109,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_MADVISE, sysMadvise, "DONTNEED and FREE drop pages; other advice is accepted and ignored")
 
 	// Processes and identity.
-	partial(unix.SYS_EXIT, sysExit, "ends the process: there are no threads yet")
+	full(unix.SYS_EXIT, sysExit)
 	full(unix.SYS_EXIT_GROUP, sysExitGroup)
 	full(unix.SYS_GETPID, sysGetpid)
 	full(unix.SYS_GETTID, sysGettid)

@@ -1,0 +1,243 @@
+package kernel
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/platform"
+)
+
+// Threads. A process is its leader task (leader == itself) and the
+// leader's other threads, which share its memory, files, filesystem
+// context and signal handlers, and run on host threads of the same
+// address space (platform.ThreadSpawner). exit ends one thread, exit_group
+// and fatal signals end all; the leader ends last, and its status is the
+// process's.
+
+// cloneThread creates a thread of the caller's process (CLONE_THREAD).
+func (t *Task) cloneThread(a CloneArgs) (int32, error) {
+	const need = CloneVM | CloneSighand
+	f := a.Flags
+	switch {
+	case f&need != need:
+		return 0, unix.EINVAL
+	case f&(CloneFS|CloneFiles) != CloneFS|CloneFiles:
+		return 0, unix.ENOSYS // support: threads with their own fs or file table are not implemented
+	case f&(cloneNamespaces|CloneVfork|ClonePidfd|CloneParent) != 0:
+		return 0, unix.EINVAL
+	}
+	sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner)
+	if !ok {
+		return 0, unix.ENOSYS // support: threads need the seccomp platform (--platform=seccomp)
+	}
+	h, err := sp.SpawnThread(a.TLS, f&CloneSettls != 0)
+	if err != nil {
+		if err != unix.EAGAIN {
+			t.k.log.Error("cannot create a host thread", "tid", t.tid, "err", err)
+		}
+		return 0, unix.EAGAIN
+	}
+	k := t.k
+	k.mu.Lock()
+	tid := k.nextTID
+	k.nextTID++
+	leader := t.leader
+	t.mu.Lock()
+	c := &Task{
+		k:          k,
+		tid:        tid,
+		leader:     leader,
+		regs:       t.regs,
+		mm:         t.mm,
+		exePath:    t.exePath,
+		creds:      t.creds,
+		fds:        t.fds,
+		fs:         t.fs,
+		limits:     t.limits,
+		sig:        t.sig,
+		sigMask:    t.sigMask,
+		comm:       t.comm,
+		dumpable:   t.dumpable,
+		noNewPrivs: t.noNewPrivs,
+		interrupt:  make(chan struct{}),
+		sigNotify:  make(chan struct{}, 1),
+		ctx:        k.opts.Platform.NewContext(),
+	}
+	t.mu.Unlock()
+	leader.threads[c] = struct{}{}
+	k.tasks[tid] = c
+	k.mu.Unlock()
+
+	arch.SetReturn(&c.regs, 0)
+	if a.Stack != 0 {
+		c.regs.Rsp = uint64(a.Stack)
+	}
+	if f&CloneSettls != 0 {
+		c.regs.Fs_base = uint64(a.TLS)
+	}
+	if f&CloneChildSettid != 0 {
+		putTID(t.mm, a.ChildTID, tid)
+	}
+	if f&CloneChildCleartid != 0 {
+		c.clearChildTID = a.ChildTID
+	}
+	if f&CloneParentSettid != 0 {
+		putTID(t.mm, a.ParentTID, tid)
+	}
+	go c.threadMain(sp, h)
+	return tid, nil
+}
+
+// threadMain is a thread's goroutine: it adopts its host thread and runs.
+func (t *Task) threadMain(sp platform.ThreadSpawner, h platform.Thread) {
+	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	if err := sp.AdoptThread(h); err != nil {
+		t.k.log.Error("cannot start a thread", "tid", t.tid, "err", err)
+		t.exitWithSignal(unix.SIGKILL)
+	} else {
+		t.runSafely()
+	}
+	t.finish()
+}
+
+// finish ends a task after it stopped running: a thread leaves its
+// process; a leader ends the process once its threads are gone.
+func (t *Task) finish() {
+	if t.leader != t {
+		t.exitThread()
+		return
+	}
+	t.exitProcess()
+}
+
+// clearTID does CLONE_CHILD_CLEARTID's work at exit: zero the word and
+// wake a waiter (pthread_join).
+func (t *Task) clearTID() {
+	if t.clearChildTID == 0 || t.mm == nil {
+		return
+	}
+	putTID(t.mm, t.clearChildTID, 0)
+	ft := &t.k.futex
+	ft.mu.Lock()
+	ft.wakeLocked(futexKey{t.mm, t.clearChildTID}, 1, FutexBitsetAll)
+	ft.mu.Unlock()
+}
+
+// exitThread ends a non-leader thread.
+func (t *Task) exitThread() {
+	t.clearTID()
+	if sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {
+		sp.ExitThread()
+	}
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	l := t.leader
+	delete(l.threads, t)
+	delete(k.tasks, t.tid)
+	if !l.groupExit && l.leaderDone {
+		l.groupCode, l.groupCodeSet = t.exitStatus, true // the last thread's status is the process's
+	}
+	close(k.childEvent)
+	k.childEvent = make(chan struct{})
+}
+
+// exitGroup ends every thread of the process with status st (exit_group,
+// a fatal signal).
+func (t *Task) exitGroup(st ExitStatus) {
+	k := t.k
+	k.mu.Lock()
+	l := t.leader
+	if !l.groupExit {
+		l.groupExit, l.groupCode = true, st
+	}
+	var others []*Task
+	if l != t {
+		others = append(others, l)
+	}
+	for o := range l.threads {
+		if o != t {
+			others = append(others, o)
+		}
+	}
+	k.mu.Unlock()
+	t.exiting = true
+	t.exitStatus = st
+	for _, o := range others {
+		o.stop()
+	}
+}
+
+// stop makes a task leave app code and exit, from any goroutine.
+func (t *Task) stop() {
+	t.killedBy.CompareAndSwap(0, int32(unix.SIGKILL))
+	t.killOnce.Do(func() { close(t.interrupt) })
+	t.kick()
+}
+
+// kick stops the task's app code: its own host thread if the platform can
+// tell threads apart, else the address space's first.
+func (t *Task) kick() {
+	if k, ok := t.ctx.(platform.Kicker); ok {
+		k.Kick()
+		return
+	}
+	t.mu.Lock()
+	m := t.mm
+	t.mu.Unlock()
+	if m != nil {
+		if as := m.AddressSpace(); as != nil {
+			as.Kick()
+		}
+	}
+}
+
+// pickThread returns the thread of t's process that takes a
+// process-directed signal: the first that does not block it, else the
+// leader.
+func (t *Task) pickThread(sig unix.Signal) *Task {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.pickThreadLocked(sig)
+}
+
+// pickThreadLocked is pickThread with the kernel lock held.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) pickThreadLocked(sig unix.Signal) *Task {
+	l := t.leader
+	cands := []*Task{l}
+	for o := range l.threads {
+		cands = append(cands, o)
+	}
+	for _, o := range cands {
+		o.mu.Lock()
+		blocked := o.sigMask&SigBit(int(sig)) != 0
+		o.mu.Unlock()
+		if !blocked && o.killedBy.Load() == 0 {
+			return o
+		}
+	}
+	return l
+}
+
+// killThreads ends the process's other threads and waits for them (execve).
+//
+// Preconditions: t is the leader.
+func (t *Task) killThreads() {
+	k := t.k
+	for {
+		k.mu.Lock()
+		n, ev := len(t.threads), k.childEvent
+		for o := range t.threads {
+			o.stop()
+		}
+		k.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		<-ev
+	}
+}
