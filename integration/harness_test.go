@@ -525,6 +525,7 @@ var programUse = map[string]string{
 	"writer":       "TestWritesStayInside",
 	"rseq":         "TestRseqUnsupported",
 	"sysfuzz":      "TestSyscallFuzz",
+	"threads":      "TestThreads",
 	"procs":        "TestProcs",
 }
 
