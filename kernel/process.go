@@ -131,10 +131,11 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	if f&CloneParentSettid != 0 {
 		putTID(t.mm, a.ParentTID, tid)
 	}
+	done := c.vforkDone // the child clears the field when it closes it
 	go c.forkMain()
-	if c.vforkDone != nil {
+	if done != nil {
 		select {
-		case <-c.vforkDone:
+		case <-done:
 		case <-t.interrupt:
 		}
 	}

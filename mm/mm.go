@@ -163,8 +163,14 @@ func New(mf *memory.File, as platform.AddressSpace, maxAddr uintptr) *MemoryMana
 	return &MemoryManager{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr, stackLimit: 8 << 20}
 }
 
-// AddressSpace returns the platform address space.
-func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
+// AddressSpace returns the platform address space (nil once released, or
+// before a forked copy has one). Other tasks read it (to kill or kick), so
+// it is read under the lock.
+func (mm *MemoryManager) AddressSpace() platform.AddressSpace {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.as
+}
 
 // MaxAddr returns the end of the app's address range.
 func (mm *MemoryManager) MaxAddr() uintptr { return mm.maxAddr }
