@@ -102,6 +102,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		comm:       t.comm,
 		noNewPrivs: t.noNewPrivs,
 		dumpable:   t.dumpable,
+		nice:       t.leader.nice,
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		altStack:   t.altStack,
@@ -688,4 +689,18 @@ func (k *Kernel) SignalGroupFromHost(pgid int32, sig unix.Signal) {
 		}
 		o.queueSignal(SigInfo{Signo: int32(sig), Code: SIKernel})
 	}
+}
+
+// Nice returns the process's nice value (-20..19).
+func (t *Task) Nice() int32 {
+	t.leader.mu.Lock()
+	defer t.leader.mu.Unlock()
+	return t.leader.nice
+}
+
+// SetNice records the process's nice value.
+func (t *Task) SetNice(n int32) {
+	t.leader.mu.Lock()
+	defer t.leader.mu.Unlock()
+	t.leader.nice = n
 }

@@ -67,6 +67,7 @@ type Task struct {
 	itimer        realTimer
 	noNewPrivs    bool
 	dumpable      bool
+	nice          int32
 
 	// The process tree, guarded by Kernel.mu. A process is its leader
 	// task (leader == itself) and the leader's threads.

@@ -130,6 +130,16 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_SYSINFO, sysSysinfo, "memory figures are the host's; no load averages")
 	full(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
 	full(unix.SYS_SCHED_YIELD, sysSchedYield)
+	partial(unix.SYS_SCHED_SETAFFINITY, sysSchedSetaffinity, "accepted when the mask has a usable CPU; host placement unchanged")
+	partial(unix.SYS_GETCPU, sysGetcpu, "reports CPU 0, node 0")
+	full(unix.SYS_SCHED_GETSCHEDULER, sysSchedGetscheduler)
+	partial(unix.SYS_SCHED_SETSCHEDULER, sysSchedSetscheduler, "SCHED_OTHER/BATCH/IDLE accepted; real-time policies EPERM")
+	full(unix.SYS_SCHED_GETPARAM, sysSchedGetparam)
+	full(unix.SYS_SCHED_SETPARAM, sysSchedSetparam)
+	full(unix.SYS_SCHED_GET_PRIORITY_MAX, sysSchedPriorityMax)
+	full(unix.SYS_SCHED_GET_PRIORITY_MIN, sysSchedPriorityMin)
+	partial(unix.SYS_GETPRIORITY, sysGetpriority, "PRIO_PGRP and PRIO_USER only for who 0; the nice value is recorded, not applied")
+	partial(unix.SYS_SETPRIORITY, sysSetpriority, "as getpriority")
 	full(unix.SYS_UMASK, sysUmask)
 
 	// Time and randomness.
