@@ -3,6 +3,7 @@ package kernel
 import (
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -174,6 +175,11 @@ func (t *Task) exitProcess() {
 	k.mu.Lock()
 	t.leaderDone = true
 	k.mu.Unlock()
+	// A thread stuck in an uninterruptible host call (a read of moat's
+	// own stdin) cannot be stopped: after a grace period the process ends
+	// without it, and its goroutine goes when the call returns.
+	grace := time.After(threadExitGrace)
+wait:
 	for {
 		k.mu.Lock()
 		n, ev := len(t.threads), k.childEvent
@@ -186,7 +192,13 @@ func (t *Task) exitProcess() {
 		if n == 0 {
 			break
 		}
-		<-ev
+		select {
+		case <-ev:
+		case <-grace:
+			if t.groupExit {
+				break wait
+			}
+		}
 	}
 	k.mu.Lock()
 	if t.groupExit || t.groupCodeSet {
@@ -704,3 +716,7 @@ func (t *Task) SetNice(n int32) {
 	defer t.leader.mu.Unlock()
 	t.leader.nice = n
 }
+
+// threadExitGrace is how long an ending process waits for threads it has
+// told to stop.
+const threadExitGrace = 2 * time.Second
