@@ -88,20 +88,48 @@ func sockOptions(f *vfs.FileDescription, flags int) unixsock.Options {
 	}
 }
 
-// sendBuf sends app memory; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+// sendBuf sends app memory: a message in one piece, a stream in chunks
+// until all of it is queued (or a nonblocking send or a signal stops it).
 func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n uintptr, flags int) (uintptr, error) {
 	if !accessOK(addr, n) {
 		return 0, unix.EFAULT
 	}
-	buf := make([]byte, min(n, unixsock.Capacity+1, maxRW))
-	if _, err := t.CopyIn(addr, buf); err != nil {
-		return 0, unix.EFAULT
+	n = min(n, maxRW)
+	chunk := n
+	if s.Type() == unix.SOCK_STREAM {
+		chunk = min(n, ioChunk)
+	} else if n > unixsock.Capacity {
+		return 0, unix.EMSGSIZE
 	}
-	w, err := s.Send(t, buf, sockOptions(f, flags))
+	buf := make([]byte, chunk)
+	var done uintptr
+	for done < n || n == 0 {
+		part := buf[:min(chunk, n-done)]
+		if err := copyIn(t, addr+done, part); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		w, err := sendData(t, f, s, part, flags)
+		done += uintptr(w)
+		if err != nil || w < len(part) || n == 0 {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+	}
+	return done, nil
+}
+
+// sendData queues data; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data []byte, flags int) (int, error) {
+	w, err := s.Send(t, data, sockOptions(f, flags))
 	if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
 		t.SendSignalSelf(unix.SIGPIPE)
 	}
-	return uintptr(w), err
+	return w, err
 }
 
 func sysSendto(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -194,10 +222,7 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		buf = append(buf, b...)
 	}
-	w, err := s.Send(t, buf, sockOptions(f, int(a[2])))
-	if err == unix.EPIPE && int(a[2])&unix.MSG_NOSIGNAL == 0 {
-		t.SendSignalSelf(unix.SIGPIPE)
-	}
+	w, err := sendData(t, f, s, buf, int(a[2]))
 	return uintptr(w), err
 }
 
