@@ -151,6 +151,9 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep, "not interruptible by signals yet")
 	full(unix.SYS_GETRANDOM, sysGetrandom)
 	full(unix.SYS_ALARM, sysAlarm)
+	partial(unix.SYS_TIMERFD_CREATE, sysTimerfdCreate, "every clock runs as the monotonic one; TFD_TIMER_CANCEL_ON_SET is accepted and never fires")
+	partial(unix.SYS_TIMERFD_SETTIME, sysTimerfdSettime, "as timerfd_create")
+	full(unix.SYS_TIMERFD_GETTIME, sysTimerfdGettime)
 	partial(unix.SYS_SETITIMER, sysSetitimer, "ITIMER_REAL only; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS")
 	partial(unix.SYS_GETITIMER, sysGetitimer, "as setitimer")
 
