@@ -176,3 +176,52 @@ func (t *Task) FutexRequeue(addr, addr2 uintptr, nWake, nRequeue int, cmp bool, 
 	}
 	return done + moved, nil
 }
+
+// FutexWakeOp implements FUTEX_WAKE_OP: atomically apply the operation
+// encoded in op to the word at addr2, wake up to n waiters on addr, and,
+// if the old value of the word at addr2 passes op's comparison, up to n2
+// waiters on addr2. It returns how many it woke.
+func (t *Task) FutexWakeOp(addr, addr2 uintptr, n, n2 int, op uint32) (int, error) {
+	if addr%4 != 0 || addr2%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	kind, cmp := op>>28&7, op>>24&15
+	shift := op>>28&8 != 0 // FUTEX_OP_OPARG_SHIFT
+	oparg, cmparg := int32(op<<8)>>20, int32(op<<20)>>20
+	if shift {
+		if oparg < 0 || oparg > 31 {
+			return 0, unix.EINVAL
+		}
+		oparg = 1 << uint(oparg)
+	}
+	if kind > 4 || cmp > 5 {
+		return 0, unix.ENOSYS
+	}
+	ft := &t.k.futex
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	oldv, err := t.mm.AtomicUpdate32(addr2, func(v uint32) uint32 {
+		switch kind {
+		case 0: // SET
+			return uint32(oparg)
+		case 1: // ADD
+			return v + uint32(oparg)
+		case 2: // OR
+			return v | uint32(oparg)
+		case 3: // ANDN
+			return v &^ uint32(oparg)
+		default: // XOR
+			return v ^ uint32(oparg)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	woken := ft.wakeLocked(futexKey{t.mm, addr}, n, FutexBitsetAll)
+	o := int32(oldv)
+	pass := [...]bool{o == cmparg, o != cmparg, o < cmparg, o <= cmparg, o > cmparg, o >= cmparg}[cmp]
+	if pass {
+		woken += ft.wakeLocked(futexKey{t.mm, addr2}, n2, FutexBitsetAll)
+	}
+	return woken, nil
+}

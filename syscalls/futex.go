@@ -78,8 +78,11 @@ func sysFutex(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		n, err := t.FutexRequeue(addr, addr2, nWake, nRequeue, cmd == futexCmpRequeue, val3)
 		return uintptr(n), err
-	case futexWakeOp, futexLockPI, futexUnlockPI, futexTrylockPI, futexWaitRequeuePI, futexCmpRequeuePI, futexLockPI2:
-		return 0, unix.ENOSYS // support: FUTEX_WAKE_OP and the PI operations are not implemented yet
+	case futexWakeOp:
+		n, err := t.FutexWakeOp(addr, addr2, int(int32(val)), int(int32(uint32(tsAddr))), val3)
+		return uintptr(n), err
+	case futexLockPI, futexUnlockPI, futexTrylockPI, futexWaitRequeuePI, futexCmpRequeuePI, futexLockPI2:
+		return 0, unix.ENOSYS // support: the priority-inheritance operations are not implemented yet
 	}
 	return 0, unix.ENOSYS
 }

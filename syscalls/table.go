@@ -194,7 +194,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_PRCTL, sysPrctl, "PR_SET/GET_NAME, PDEATHSIG, DUMPABLE, NO_NEW_PRIVS, CHILD_SUBREAPER, GET_SECCOMP; other options EINVAL")
 	partial(unix.SYS_GETRUSAGE, sysGetrusage, "no accounting yet: all fields zero")
 	partial(unix.SYS_TIMES, sysTimes, "no CPU accounting yet: the tms fields are zero")
-	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAIT_BITSET WAKE_BITSET within one address space; WAKE_OP and PI operations are ENOSYS")
+	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAKE_OP WAIT_BITSET WAKE_BITSET within one address space (not across processes sharing memory); PI operations are ENOSYS")
 	partial(unix.SYS_CLONE, sysClone, "fork-style processes with a copy of memory; CLONE_VM without CLONE_THREAD copies too (vfork semantics otherwise); threads, CLONE_FS/CLONE_FILES sharing and namespaces are not supported")
 	full(unix.SYS_FORK, sysFork)
 	partial(unix.SYS_VFORK, sysVfork, "the child gets a copy of memory; the parent waits for its exec or exit")
