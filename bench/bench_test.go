@@ -444,3 +444,48 @@ func TestRunIdleSeesDescendants(t *testing.T) {
 		t.Errorf("runIdle of /bin/true = %v, nil; want an error", v)
 	}
 }
+
+// TestUnsupportedCell: a side that failed the way its platform is expected
+// to (threads on ptrace: ENOSYS) shows the error name, has no median or
+// ratio, and is not a failure; the other platform's side is unaffected.
+func TestUnsupportedCell(t *testing.T) {
+	r := Row{Key: "thread", Name: "pthread create+join", Unit: "op",
+		Native: Side{Samples: []float64{40000}},
+		Moat: moatSides(Side{Samples: []float64{1}, Unsupported: "ENOSYS", Detail: "exit status 3: threadjoin: pthread_create: ENOSYS (Function not implemented)"},
+			Side{Samples: []float64{350000}})}
+	r.finish()
+	if r.failed() {
+		t.Error("row with only an unsupported side is failed()")
+	}
+	if m := r.Moat["ptrace"]; m.MedianNS != nil || m.Ratio != nil {
+		t.Errorf("unsupported side: median %v ratio %v, want both nil", m.MedianNS, m.Ratio)
+	}
+	if got := deref(r.Moat["seccomp"].Ratio); got != 8.75 {
+		t.Errorf("seccomp ratio = %v, want 8.75", got)
+	}
+	rep := &Report{Machine: Machine{Nproc: 2}, Runs: 1, CPU: -1, Platforms: testPlatforms, Rows: []Row{r}}
+	out := renderTable(rep)
+	for _, want := range []string{
+		"ptrace: ENOSYS, expected (unsupported on ptrace): exit status 3: threadjoin: pthread_create: ENOSYS",
+		"350.00 us/op", "8.75x",
+		"does not count as a failure",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "pthread") {
+			if f := strings.Fields(l); len(f) < 7 || f[4] != "ENOSYS" || f[5] != "-" {
+				t.Errorf("row %q: want ENOSYS - in the ptrace columns", l)
+			}
+		}
+	}
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("an unsupported cell is reported as FAILED:\n%s", out)
+	}
+	// Without an unsupported cell there is no such note.
+	if out := renderTable(testReport()); strings.Contains(out, "unsupported:") {
+		t.Errorf("unsupported note without an unsupported cell:\n%s", out)
+	}
+}

@@ -79,7 +79,15 @@ type workload struct {
 	wall       bool     // timed here, whole process; else the program prints ns/iteration
 	idle       bool     // CPU used from idleFrom to idleTo, sampled from /proc; see runIdle
 	nativeOnly bool
+	// unsupported maps a platform to the error name (e.g. "ENOSYS") that a
+	// run there is expected to fail with: such a failure marks the cell
+	// unsupported, not failed, and does not set the exit status.
+	unsupported map[string]string
 }
+
+// noThreads is the unsupported map of the thread rows: moat's ptrace
+// platform fails clone(CLONE_THREAD) with ENOSYS.
+var noThreads = map[string]string{"ptrace": "ENOSYS"}
 
 func main() {
 	os.Exit(run())
@@ -97,7 +105,7 @@ func run() int {
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -378,6 +386,16 @@ func workloads(cfg config) []workload {
 			argv: []string{bin("pagefault"), n(4), "64"}},
 		{key: "start", name: "start+exit: " + strings.Join(start, " "), unit: "run",
 			argv: start, wall: true},
+		{key: "fork", name: "fork+exit+wait", unit: "op",
+			argv: []string{bin("forkwait"), n(250)}},
+		{key: "exec", name: "fork+exec+wait: " + strings.Join(start, " "), unit: "op",
+			argv: append([]string{bin("forkexec"), n(100)}, start...)},
+		{key: "pipe", name: "pipe ping-pong, fork (1 byte each way)", unit: "rt",
+			argv: []string{bin("pipepingpong"), n(4000)}},
+		{key: "thread", name: "pthread create+join", unit: "op",
+			argv: []string{bin("threadjoin"), n(2000)}, unsupported: noThreads},
+		{key: "futex", name: "futex ping-pong, 2 threads", unit: "rt",
+			argv: []string{bin("futexpingpong"), n(4000)}, unsupported: noThreads},
 		{key: "idle", name: fmt.Sprintf("idle: CPU, sleep %g s, %g-%g s (%% of a core)", idleMS/1e3, idleFrom.Seconds(), idleTo.Seconds()), unit: "s",
 			argv: []string{bin("sleeper"), strconv.Itoa(idleMS)}, idle: true},
 		{key: "sysemu", name: "raw PTRACE_SYSEMU round trip", unit: "op",
@@ -427,15 +445,16 @@ func staticELF(path string) bool {
 // run again.
 func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 	type side struct {
-		s    *Side
-		argv []string
+		s           *Side
+		argv        []string
+		unsupported string // error name that means "unsupported here", or ""
 	}
 	rows := make([]Row, len(wls))
 	sides := make([][]side, len(wls))
 	for k, wl := range wls {
 		row := &rows[k]
 		*row = Row{Key: wl.key, Name: wl.name, Unit: wl.unit, CPUShare: wl.idle}
-		sides[k] = []side{{&row.Native, wl.argv}}
+		sides[k] = []side{{&row.Native, wl.argv, ""}}
 		if wl.nativeOnly {
 			continue
 		}
@@ -450,7 +469,7 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 			// it says even if -moat-flags has a --platform too.
 			argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
 			argv = append(argv, "--platform", p, "--")
-			sides[k] = append(sides[k], side{&m.Side, append(argv, wl.argv...)})
+			sides[k] = append(sides[k], side{&m.Side, append(argv, wl.argv...), wl.unsupported[p]})
 		}
 	}
 	for i := 0; i < b.cfg.runs && ctx.Err() == nil; i++ {
@@ -459,7 +478,7 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 			n := len(sides[k])
 			for j := range n {
 				sd := sides[k][(i+j)%n]
-				if sd.s.Error != "" || ctx.Err() != nil {
+				if sd.s.Error != "" || sd.s.Unsupported != "" || ctx.Err() != nil {
 					continue
 				}
 				var v float64
@@ -470,7 +489,11 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 					v, err = b.runOnce(ctx, sd.argv, wl.wall)
 				}
 				if err != nil {
-					sd.s.Error = err.Error()
+					if sd.unsupported != "" && strings.Contains(err.Error(), sd.unsupported) {
+						sd.s.Unsupported, sd.s.Detail = sd.unsupported, err.Error()
+					} else {
+						sd.s.Error = err.Error()
+					}
 					continue
 				}
 				sd.s.Samples = append(sd.s.Samples, v)

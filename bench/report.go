@@ -66,6 +66,12 @@ type Side struct {
 	MedianNS *float64  `json:"median_ns,omitempty"`
 	Samples  []float64 `json:"samples_ns,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// Unsupported is set, to the error name (e.g. "ENOSYS"), when the side
+	// failed the way its platform is expected to: the workload needs what
+	// the platform does not offer (threads on ptrace). Not a failure; Detail
+	// is the error.
+	Unsupported string `json:"unsupported,omitempty"`
+	Detail      string `json:"detail,omitempty"`
 }
 
 // MoatSide is a row's side inside moat on one platform, with the ratio of
@@ -148,14 +154,15 @@ func (r *Row) finish() {
 
 func (s *Side) finish() {
 	s.MedianNS = nil
-	if s.Error != "" || len(s.Samples) == 0 {
+	if s.Error != "" || s.Unsupported != "" || len(s.Samples) == 0 {
 		return
 	}
 	m := median(s.Samples)
 	s.MedianNS = &m
 }
 
-// failed reports whether any side of the row failed.
+// failed reports whether any side of the row failed. An unsupported side
+// (Side.Unsupported) is not a failure.
 func (r *Row) failed() bool {
 	if r.Native.Error != "" {
 		return true
@@ -253,6 +260,7 @@ func renderTable(rep *Report) string {
 	}
 	cells := [][]string{header}
 	tails := []string{""}
+	unsupported := false
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
 		row := make([]string, len(header))
@@ -275,6 +283,10 @@ func renderTable(rep *Report) string {
 			case m.Error != "":
 				*med, *q = "FAILED", "-"
 				tail = append(tail, p+": failed: "+oneLine(m.Error, 160))
+			case m.Unsupported != "":
+				*med, *q = m.Unsupported, "-"
+				tail = append(tail, p+": "+m.Unsupported+", expected (unsupported on "+p+"): "+oneLine(m.Detail, 120))
+				unsupported = true
 			default:
 				*med, *q = sideCell(r, &m.Side), "-"
 				if m.Ratio != nil {
@@ -330,6 +342,10 @@ func renderTable(rep *Report) string {
 			}
 			b.WriteString(strings.Repeat("-", total) + "\n")
 		}
+	}
+	if unsupported {
+		b.WriteString("\nunsupported: a cell showing an error name (ENOSYS) failed as expected on its platform\n" +
+			"(threads are not supported on ptrace); it does not count as a failure or change the exit status\n")
 	}
 	if len(rep.Floors)+len(rep.Limits) > 0 {
 		b.WriteString("\n")
