@@ -76,7 +76,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 
 	// The point of no return. Other threads end first, as Linux's
 	// de_thread makes them.
-	t.killThreads()
+	t.waitThreads(true, nil)
 	t.mu.Lock()
 	old := t.mm
 	t.mm = m

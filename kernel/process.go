@@ -178,28 +178,7 @@ func (t *Task) exitProcess() {
 	// A thread stuck in an uninterruptible host call (a read of moat's
 	// own stdin) cannot be stopped: after a grace period the process ends
 	// without it, and its goroutine goes when the call returns.
-	grace := time.After(threadExitGrace)
-wait:
-	for {
-		k.mu.Lock()
-		n, ev := len(t.threads), k.childEvent
-		if n > 0 && t.groupExit {
-			for o := range t.threads {
-				o.stop()
-			}
-		}
-		k.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		select {
-		case <-ev:
-		case <-grace:
-			if t.groupExit {
-				break wait
-			}
-		}
-	}
+	t.waitThreads(false, time.After(threadExitGrace))
 	k.mu.Lock()
 	if t.groupExit || t.groupCodeSet {
 		t.exitStatus = t.groupCode
@@ -255,8 +234,7 @@ wait:
 	} else {
 		t.zombie = true
 	}
-	close(k.childEvent)
-	k.childEvent = make(chan struct{})
+	k.childEventLocked()
 	k.mu.Unlock()
 	// Outside the kernel lock: killing and signalling take it.
 	for _, o := range victims {

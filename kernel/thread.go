@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -140,8 +141,7 @@ func (t *Task) exitThread() {
 	if !l.groupExit && l.leaderDone {
 		l.groupCode, l.groupCodeSet = t.exitStatus, true // the last thread's status is the process's
 	}
-	close(k.childEvent)
-	k.childEvent = make(chan struct{})
+	k.childEventLocked()
 }
 
 // exitGroup ends every thread of the process with status st (exit_group,
@@ -223,21 +223,40 @@ func (t *Task) pickThreadLocked(sig unix.Signal) *Task {
 	return l
 }
 
-// killThreads ends the process's other threads and waits for them (execve).
+// waitThreads waits until the leader t's other threads have ended. It
+// stops them first if force is set or the process is exiting as a group;
+// a stopping wait gives up when grace fires (nil: never).
 //
 // Preconditions: t is the leader.
-func (t *Task) killThreads() {
+func (t *Task) waitThreads(force bool, grace <-chan time.Time) {
 	k := t.k
 	for {
 		k.mu.Lock()
 		n, ev := len(t.threads), k.childEvent
-		for o := range t.threads {
-			o.stop()
+		stopping := force || t.groupExit
+		if stopping {
+			for o := range t.threads {
+				o.stop()
+			}
 		}
 		k.mu.Unlock()
 		if n == 0 {
 			return
 		}
-		<-ev
+		select {
+		case <-ev:
+		case <-grace:
+			if stopping {
+				return
+			}
+		}
 	}
+}
+
+// childEventLocked wakes everyone waiting for a task to end.
+//
+// Preconditions: Kernel.mu is held.
+func (k *Kernel) childEventLocked() {
+	close(k.childEvent)
+	k.childEvent = make(chan struct{})
 }

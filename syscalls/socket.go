@@ -193,22 +193,34 @@ func copyInMsghdr(t *kernel.Task, addr uintptr) (msghdr, error) {
 		uintptr(le.Uint64(b[24:])), uintptr(le.Uint64(b[32:])), uintptr(le.Uint64(b[40:]))}, nil
 }
 
+// msgArgs reads sendmsg's and recvmsg's socket, message header and iovecs;
+// the caller drops the file reference.
+func msgArgs(t *kernel.Task, fd, hdr uintptr) (*vfs.FileDescription, *unixsock.Socket, msghdr, []iovec, error) {
+	f, s, err := socketOf(t, fd)
+	if err != nil {
+		return nil, nil, msghdr{}, nil, err
+	}
+	m, err := copyInMsghdr(t, hdr)
+	if err != nil {
+		f.DecRef()
+		return nil, nil, msghdr{}, nil, err
+	}
+	iovs, err := copyInIovecs(t, m.iov, m.iovlen)
+	if err != nil {
+		f.DecRef()
+		return nil, nil, msghdr{}, nil, err
+	}
+	return f, s, m, iovs, nil
+}
+
 func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, s, err := socketOf(t, a[0])
+	f, s, m, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	m, err := copyInMsghdr(t, a[1])
-	if err != nil {
-		return 0, err
-	}
 	if m.controllen != 0 {
 		return 0, unix.EOPNOTSUPP // support: control messages (SCM_RIGHTS, SCM_CREDENTIALS) come with the sockets work
-	}
-	iovs, err := copyInIovecs(t, m.iov, m.iovlen)
-	if err != nil {
-		return 0, err
 	}
 	// Gather into one buffer so a message keeps its boundaries.
 	var buf []byte
@@ -227,19 +239,11 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, s, err := socketOf(t, a[0])
+	f, s, _, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	m, err := copyInMsghdr(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	iovs, err := copyInIovecs(t, m.iov, m.iovlen)
-	if err != nil {
-		return 0, err
-	}
 	total := uintptr(0)
 	for _, iov := range iovs {
 		total += iov.len
