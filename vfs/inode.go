@@ -12,6 +12,8 @@
 package vfs
 
 import (
+	"sync"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -362,3 +364,49 @@ func (PathFile) Write(Context, []byte, int64) (int, error) { return 0, unix.EBAD
 
 // Release implements FileImpl.
 func (PathFile) Release() {}
+
+// Changes tells waiters that an object (a pipe, a socket, a counter)
+// changed: Chan returns a channel that the next Notify closes. The owner
+// guards it with its own lock.
+type Changes struct{ ch chan struct{} }
+
+// Chan returns the channel closed at the next change.
+//
+// Preconditions: the owner's lock is held.
+func (c *Changes) Chan() <-chan struct{} {
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+// Notify wakes everyone waiting for a change.
+//
+// Preconditions: the owner's lock is held.
+func (c *Changes) Notify() {
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+}
+
+// WaitLocked waits for the next change, interruptibly as ctx allows
+// (Wait), with the owner's lock mu released meanwhile.
+//
+// Preconditions: mu is held; it is held again on return.
+func (c *Changes) WaitLocked(ctx Context, mu *sync.Mutex) error {
+	ch := c.Chan()
+	mu.Unlock()
+	defer mu.Lock()
+	return Wait(ctx, ch)
+}
+
+// NonblockingContext is implemented by the Context of I/O on a
+// description with O_NONBLOCK set.
+type NonblockingContext interface{ NonblockingIO() bool }
+
+// Nonblocking reports whether I/O with ctx must not block (EAGAIN).
+func Nonblocking(ctx Context) bool {
+	nb, ok := ctx.(NonblockingContext)
+	return ok && nb.NonblockingIO()
+}

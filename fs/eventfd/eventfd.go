@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"moat/fs/pipe"
 	"moat/vfs"
 )
 
@@ -22,13 +21,13 @@ type counter struct {
 	mu        sync.Mutex
 	v         uint64
 	semaphore bool
-	changed   chan struct{}
+	changes   vfs.Changes
 }
 
 // New returns an eventfd description with the initial value and flags
 // (EFD_SEMAPHORE, EFD_NONBLOCK; the caller handles EFD_CLOEXEC).
 func New(initval uint32, semaphore, nonblock bool) *vfs.FileDescription {
-	c := &counter{v: uint64(initval), semaphore: semaphore, changed: make(chan struct{})}
+	c := &counter{v: uint64(initval), semaphore: semaphore}
 	fl := uint32(unix.O_RDWR)
 	if nonblock {
 		fl |= unix.O_NONBLOCK
@@ -47,17 +46,6 @@ func (c *counter) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Dev: 0xd, Ino: 1, Mode: 0o600, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
 }
 
-// Preconditions: c.mu is held.
-func (c *counter) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-func nonblocking(ctx vfs.Context) bool {
-	nb, ok := ctx.(pipe.Nonblocking)
-	return ok && nb.NonblockingIO()
-}
-
 // Read implements vfs.FileImpl.
 func (c *counter) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	if len(dst) < 8 {
@@ -66,13 +54,10 @@ func (c *counter) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.v == 0 {
-		if nonblocking(ctx) {
+		if vfs.Nonblocking(ctx) {
 			return 0, unix.EAGAIN
 		}
-		ch := c.changed
-		c.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		c.mu.Lock()
+		err := c.changes.WaitLocked(ctx, &c.mu)
 		if err != nil {
 			return 0, err
 		}
@@ -83,7 +68,7 @@ func (c *counter) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	}
 	c.v -= v
 	binary.LittleEndian.PutUint64(dst, v)
-	c.notifyLocked()
+	c.changes.Notify()
 	return 8, nil
 }
 
@@ -99,19 +84,16 @@ func (c *counter) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for maxValue-c.v < add {
-		if nonblocking(ctx) {
+		if vfs.Nonblocking(ctx) {
 			return 0, unix.EAGAIN
 		}
-		ch := c.changed
-		c.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		c.mu.Lock()
+		err := c.changes.WaitLocked(ctx, &c.mu)
 		if err != nil {
 			return 0, err
 		}
 	}
 	c.v += add
-	c.notifyLocked()
+	c.changes.Notify()
 	return 8, nil
 }
 
@@ -133,7 +115,7 @@ func (c *counter) Readiness() uint32 {
 func (c *counter) Changed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.changed
+	return c.changes.Chan()
 }
 
 // Release implements vfs.FileImpl.

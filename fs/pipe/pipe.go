@@ -27,35 +27,16 @@ var nextIno atomic.Uint64
 type pipe struct {
 	ino     uint64
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when the pipe changes
+	changes vfs.Changes
 	buf     []byte
 	readers int
 	writers int
 }
 
-// notifyLocked wakes everyone waiting for the pipe to change.
-//
-// Preconditions: p.mu is held.
-func (p *pipe) notifyLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
-}
-
-// waitLocked waits for the pipe to change, interruptibly.
-//
-// Preconditions: p.mu is held; it is released while waiting.
-func (p *pipe) waitLocked(ctx vfs.Context) error {
-	ch := p.changed
-	p.mu.Unlock()
-	err := vfs.Wait(ctx, ch)
-	p.mu.Lock()
-	return err
-}
-
 // New returns the read and write ends of a new pipe. nonblock sets
 // O_NONBLOCK on both.
 func New(nonblock bool) (r, w *vfs.FileDescription) {
-	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1, changed: make(chan struct{})}
+	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1}
 	var fl uint32
 	if nonblock {
 		fl = unix.O_NONBLOCK
@@ -68,18 +49,7 @@ func New(nonblock bool) (r, w *vfs.FileDescription) {
 // end is one end of a pipe.
 type end struct {
 	p    *pipe
-	read bool
-	// NonBlock is consulted on each call through the description's flags;
-	// the description passes it with the context (see Nonblocking).
-}
-
-// Nonblocking is implemented by the vfs.Context of callers whose file has
-// O_NONBLOCK; pipes consult it to return EAGAIN instead of blocking.
-type Nonblocking interface{ NonblockingIO() bool }
-
-func nonblocking(ctx vfs.Context) bool {
-	nb, ok := ctx.(Nonblocking)
-	return ok && nb.NonblockingIO()
+	read bool // O_NONBLOCK comes with each call's context (vfs.Nonblocking)
 }
 
 // IsStream implements vfs.Stream.
@@ -111,10 +81,10 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 		if p.writers == 0 {
 			return 0, nil
 		}
-		if nonblocking(ctx) {
+		if vfs.Nonblocking(ctx) {
 			return 0, unix.EAGAIN
 		}
-		if err := p.waitLocked(ctx); err != nil {
+		if err := p.changes.WaitLocked(ctx, &p.mu); err != nil {
 			return 0, err
 		}
 	}
@@ -123,7 +93,7 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	if len(p.buf) == 0 {
 		p.buf = nil
 	}
-	p.notifyLocked()
+	p.changes.Notify()
 	return n, nil
 }
 
@@ -146,13 +116,13 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 		}
 		room := Capacity - len(p.buf)
 		if room == 0 || len(src)-done <= atomicWrite && room < len(src)-done {
-			if nonblocking(ctx) {
+			if vfs.Nonblocking(ctx) {
 				if done > 0 {
 					return done, nil
 				}
 				return 0, unix.EAGAIN
 			}
-			if err := p.waitLocked(ctx); err != nil {
+			if err := p.changes.WaitLocked(ctx, &p.mu); err != nil {
 				if done > 0 {
 					return done, nil
 				}
@@ -163,7 +133,7 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 		n := min(room, len(src)-done)
 		p.buf = append(p.buf, src[done:done+n]...)
 		done += n
-		p.notifyLocked()
+		p.changes.Notify()
 	}
 	return done, nil
 }
@@ -178,7 +148,7 @@ func (e *end) Release() {
 	} else {
 		p.writers--
 	}
-	p.notifyLocked()
+	p.changes.Notify()
 }
 
 func itoa(n uint64) string {
@@ -240,5 +210,5 @@ func (e *end) Readiness() uint32 {
 func (e *end) Changed() <-chan struct{} {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
-	return e.p.changed
+	return e.p.changes.Chan()
 }

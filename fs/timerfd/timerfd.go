@@ -22,7 +22,7 @@ type Timer struct {
 	expiry   time.Time // zero: disarmed
 	interval time.Duration
 	count    uint64 // expirations not yet read
-	changed  chan struct{}
+	changes  vfs.Changes
 }
 
 // New returns a timerfd description (O_NONBLOCK per nonblock).
@@ -31,13 +31,7 @@ func New(nonblock bool) *vfs.FileDescription {
 	if nonblock {
 		fl |= unix.O_NONBLOCK
 	}
-	return vfs.NewFileDescription(&Timer{changed: make(chan struct{})}, vfs.Path{}, fl)
-}
-
-// Preconditions: tm.mu is held.
-func (tm *Timer) notifyLocked() {
-	close(tm.changed)
-	tm.changed = make(chan struct{})
+	return vfs.NewFileDescription(&Timer{}, vfs.Path{}, fl)
 }
 
 // Get returns the time left and the interval.
@@ -83,7 +77,7 @@ func (tm *Timer) armLocked(d time.Duration) {
 		if tm.interval > 0 {
 			tm.armLocked(tm.interval)
 		}
-		tm.notifyLocked()
+		tm.changes.Notify()
 	})
 }
 
@@ -107,20 +101,17 @@ func (tm *Timer) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	for tm.count == 0 {
-		if nb, ok := ctx.(interface{ NonblockingIO() bool }); ok && nb.NonblockingIO() {
+		if vfs.Nonblocking(ctx) {
 			return 0, unix.EAGAIN
 		}
-		ch := tm.changed
-		tm.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		tm.mu.Lock()
+		err := tm.changes.WaitLocked(ctx, &tm.mu)
 		if err != nil {
 			return 0, err
 		}
 	}
 	binary.LittleEndian.PutUint64(dst, tm.count)
 	tm.count = 0
-	tm.notifyLocked()
+	tm.changes.Notify()
 	return 8, nil
 }
 
@@ -144,5 +135,5 @@ func (tm *Timer) Readiness() uint32 {
 func (tm *Timer) Changed() <-chan struct{} {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	return tm.changed
+	return tm.changes.Chan()
 }

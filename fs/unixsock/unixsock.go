@@ -26,7 +26,7 @@ var nextIno atomic.Uint64
 // channel closed at every change, which pollers of either end wait on.
 type shared struct {
 	mu      sync.Mutex
-	changed chan struct{}
+	changes vfs.Changes
 }
 
 // queue is one direction of a pair.
@@ -37,12 +37,6 @@ type queue struct {
 	size     int
 	rdClosed bool // the reader shut down (or closed)
 	wrClosed bool // the writer shut down (or closed)
-}
-
-// Preconditions: q.mu is held.
-func (q *queue) notifyLocked() {
-	close(q.changed)
-	q.changed = make(chan struct{})
 }
 
 // Socket is one end of a pair.
@@ -56,7 +50,7 @@ type Socket struct {
 
 // Pair returns two connected sockets of type typ.
 func Pair(typ int) (*Socket, *Socket) {
-	sh := &shared{changed: make(chan struct{})}
+	sh := &shared{}
 	a, b := &queue{shared: sh}, &queue{shared: sh}
 	x := &Socket{typ: typ, ino: nextIno.Add(1), in: a, out: b}
 	y := &Socket{typ: typ, ino: nextIno.Add(1), in: b, out: a}
@@ -96,7 +90,7 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (n, full int, err 
 			if !o.Peek {
 				q.data = q.data[n:]
 				q.size -= n
-				q.notifyLocked()
+				q.changes.Notify()
 			}
 			if !o.WaitAll || n == len(dst) || o.Peek {
 				return n, n, nil
@@ -111,7 +105,7 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (n, full int, err 
 			if !o.Peek {
 				q.msgs = q.msgs[1:]
 				q.size -= len(msg)
-				q.notifyLocked()
+				q.changes.Notify()
 			}
 			return n, len(msg), nil
 		}
@@ -121,10 +115,7 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (n, full int, err 
 		if o.NonBlock {
 			return 0, 0, unix.EAGAIN
 		}
-		ch := q.changed
-		q.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		q.mu.Lock()
+		err := q.changes.WaitLocked(ctx, &q.mu)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -142,17 +133,14 @@ func (s *Socket) recvMoreLocked(ctx vfs.Context, dst []byte, o Options) (int, in
 			n := copy(dst[got:], q.data)
 			q.data = q.data[n:]
 			q.size -= n
-			q.notifyLocked()
+			q.changes.Notify()
 			got += n
 			continue
 		}
 		if q.wrClosed || q.rdClosed {
 			break
 		}
-		ch := q.changed
-		q.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		q.mu.Lock()
+		err := q.changes.WaitLocked(ctx, &q.mu)
 		if err != nil {
 			return got, got, nil // a signal ends the wait with what arrived
 		}
@@ -184,14 +172,14 @@ func (s *Socket) Send(ctx vfs.Context, src []byte, o Options) (int, error) {
 			q.data = append(q.data, src[done:done+n]...)
 			q.size += n
 			done += n
-			q.notifyLocked()
+			q.changes.Notify()
 			if done == len(src) {
 				return done, nil
 			}
 		} else if s.typ != unix.SOCK_STREAM && room >= len(src) {
 			q.msgs = append(q.msgs, append([]byte(nil), src...))
 			q.size += len(src)
-			q.notifyLocked()
+			q.changes.Notify()
 			return len(src), nil
 		}
 		if o.NonBlock {
@@ -200,10 +188,7 @@ func (s *Socket) Send(ctx vfs.Context, src []byte, o Options) (int, error) {
 			}
 			return 0, unix.EAGAIN
 		}
-		ch := q.changed
-		q.mu.Unlock()
-		err := vfs.Wait(ctx, ch)
-		q.mu.Lock()
+		err := q.changes.WaitLocked(ctx, &q.mu)
 		if err != nil {
 			if done > 0 {
 				return done, nil
@@ -218,31 +203,26 @@ func (s *Socket) Shutdown(rd, wr bool) {
 	if rd {
 		s.in.mu.Lock()
 		s.in.rdClosed = true
-		s.in.notifyLocked()
+		s.in.changes.Notify()
 		s.in.mu.Unlock()
 	}
 	if wr {
 		s.out.mu.Lock()
 		s.out.wrClosed = true
-		s.out.notifyLocked()
+		s.out.changes.Notify()
 		s.out.mu.Unlock()
 	}
 }
 
-func nonblocking(ctx vfs.Context) bool {
-	nb, ok := ctx.(interface{ NonblockingIO() bool })
-	return ok && nb.NonblockingIO()
-}
-
 // Read implements vfs.FileImpl.
 func (s *Socket) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
-	n, _, err := s.Recv(ctx, dst, Options{NonBlock: nonblocking(ctx)})
+	n, _, err := s.Recv(ctx, dst, Options{NonBlock: vfs.Nonblocking(ctx)})
 	return n, err
 }
 
 // Write implements vfs.FileImpl.
 func (s *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
-	return s.Send(ctx, src, Options{NonBlock: nonblocking(ctx)})
+	return s.Send(ctx, src, Options{NonBlock: vfs.Nonblocking(ctx)})
 }
 
 // Release implements vfs.FileImpl: closing an end shuts both directions.
@@ -272,7 +252,7 @@ func (s *Socket) Readiness() uint32 {
 func (s *Socket) Changed() <-chan struct{} {
 	s.in.mu.Lock()
 	defer s.in.mu.Unlock()
-	return s.in.changed
+	return s.in.changes.Chan()
 }
 
 func itoa(n uint64) string {
