@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
+	"moat/ktime"
 	"moat/loader"
 	"moat/mm"
 	"moat/platform"
@@ -63,8 +64,8 @@ type Task struct {
 	robustList    uintptr
 	exiting       bool
 	exitStatus    ExitStatus
-	comm          string // PR_SET_NAME, /proc/PID/comm
-	itimer        realTimer
+	comm          string       // PR_SET_NAME, /proc/PID/comm
+	itimer        *ktime.Timer // ITIMER_REAL, on the leader
 	noNewPrivs    bool
 	dumpable      bool
 	nice          int32

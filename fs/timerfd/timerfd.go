@@ -7,22 +7,20 @@ package timerfd
 import (
 	"encoding/binary"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"moat/ktime"
 	"moat/vfs"
 )
 
-// Timer is a timerfd's state.
+// Timer is a timerfd's state: an interval timer counting expirations.
 type Timer struct {
-	mu       sync.Mutex
-	t        *time.Timer
-	gen      uint64
-	expiry   time.Time // zero: disarmed
-	interval time.Duration
-	count    uint64 // expirations not yet read
-	changes  vfs.Changes
+	*ktime.Timer
+
+	mu      sync.Mutex
+	count   uint64 // expirations not yet read
+	changes vfs.Changes
 }
 
 // New returns a timerfd description (O_NONBLOCK per nonblock).
@@ -31,54 +29,14 @@ func New(nonblock bool) *vfs.FileDescription {
 	if nonblock {
 		fl |= unix.O_NONBLOCK
 	}
-	return vfs.NewFileDescription(&Timer{}, vfs.Path{}, fl)
-}
-
-// Get returns the time left and the interval.
-func (tm *Timer) Get() (left, interval time.Duration) {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	if !tm.expiry.IsZero() {
-		left = max(time.Until(tm.expiry), time.Nanosecond)
-	}
-	return left, tm.interval
-}
-
-// Set arms the timer to expire after d (zero: disarm), then every
-// interval, and returns the old setting.
-func (tm *Timer) Set(d, interval time.Duration) (oldLeft, oldInterval time.Duration) {
-	oldLeft, oldInterval = tm.Get()
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	if tm.t != nil {
-		tm.t.Stop()
-		tm.t = nil
-	}
-	tm.gen++
-	tm.expiry, tm.interval = time.Time{}, interval
-	if d > 0 {
-		tm.armLocked(d)
-	}
-	return oldLeft, oldInterval
-}
-
-// Preconditions: tm.mu is held.
-func (tm *Timer) armLocked(d time.Duration) {
-	gen := tm.gen
-	tm.expiry = time.Now().Add(d)
-	tm.t = time.AfterFunc(d, func() {
+	tm := &Timer{}
+	tm.Timer = ktime.New(func() {
 		tm.mu.Lock()
 		defer tm.mu.Unlock()
-		if gen != tm.gen {
-			return
-		}
 		tm.count++
-		tm.expiry = time.Time{}
-		if tm.interval > 0 {
-			tm.armLocked(tm.interval)
-		}
 		tm.changes.Notify()
 	})
+	return vfs.NewFileDescription(tm, vfs.Path{}, fl)
 }
 
 // Name is what /proc/PID/fd shows.
