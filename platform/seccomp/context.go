@@ -67,11 +67,14 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if as.s.Dead() {
 		return platform.Event{}, platform.ErrAddressSpaceDead
 	}
-	th, err := as.current()
-	if err != nil {
-		return platform.Event{}, err
+	th := c.th.Load()
+	if th == nil || th.as != as { // first switch, or a new address space after execve
+		var err error
+		if th, err = as.current(); err != nil {
+			return platform.Event{}, err
+		}
+		c.th.Store(th)
 	}
-	c.th.Store(th)
 	if !as.running {
 		// First run: seal the stub, start the app from ptrace and let
 		// go of it.
