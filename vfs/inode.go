@@ -212,21 +212,55 @@ func CheckName(name string) error {
 	return nil
 }
 
-// CheckRenameTypes applies rename(2)'s rules on the kinds of the source
-// and an existing destination: a directory may only replace a directory,
-// and a non-directory only a non-directory. exchange (RENAME_EXCHANGE)
-// swaps any two kinds.
-func CheckRenameTypes(srcDir, dstExists, dstDir, exchange bool) error {
-	if exchange || !dstExists {
-		return nil
+// RenameOperands describes a rename's source and destination for
+// CheckRename.
+type RenameOperands struct {
+	Exchange  bool // RENAME_EXCHANGE
+	NoReplace bool // RENAME_NOREPLACE
+	SrcDir    bool
+	DstExists bool
+	DstDir    bool
+	// SrcHoldsNewParent: the source directory is the new parent or one of
+	// its ancestors (renaming a directory into itself).
+	SrcHoldsNewParent bool
+	// DstHoldsOldParent: the destination directory is the old parent or
+	// one of its ancestors.
+	DstHoldsOldParent bool
+	// Same: source and destination are the same inode.
+	Same bool
+}
+
+// CheckRename applies renameat2(2)'s checks that depend only on the kinds
+// and places of the operands, in Linux's order: an existing destination
+// under RENAME_NOREPLACE (EEXIST), a missing one under RENAME_EXCHANGE
+// (ENOENT), a directory moved into itself (EINVAL), a destination that
+// contains the source's parent (ENOTEMPTY, or EINVAL when exchanging),
+// then the kinds: a directory may only replace a directory and a
+// non-directory only a non-directory, unless exchanging. noop reports a
+// rename onto another link of the same inode, which succeeds and changes
+// nothing; the kind checks do not apply to it.
+func CheckRename(o RenameOperands) (noop bool, err error) {
+	switch {
+	case o.NoReplace && o.DstExists:
+		return false, unix.EEXIST
+	case o.Exchange && !o.DstExists:
+		return false, unix.ENOENT
+	case o.SrcDir && o.SrcHoldsNewParent:
+		return false, unix.EINVAL
+	case o.DstDir && o.DstHoldsOldParent && o.Exchange:
+		return false, unix.EINVAL
+	case o.DstDir && o.DstHoldsOldParent:
+		return false, unix.ENOTEMPTY
+	case o.Same:
+		return true, nil
+	case o.Exchange || !o.DstExists:
+		return false, nil
+	case o.SrcDir && !o.DstDir:
+		return false, unix.ENOTDIR
+	case !o.SrcDir && o.DstDir:
+		return false, unix.EISDIR
 	}
-	if srcDir && !dstDir {
-		return unix.ENOTDIR
-	}
-	if !srcDir && dstDir {
-		return unix.EISDIR
-	}
-	return nil
+	return false, nil
 }
 
 // NotDir provides the directory operations of an inode that is not a

@@ -643,27 +643,18 @@ func (d *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 	if dst != nil && dst.whiteout {
 		dstWhiteout, dst = dst, nil
 	}
-	if flags&unix.RENAME_NOREPLACE != 0 && dst != nil {
-		return unix.EEXIST
-	}
-	if exchange && dst == nil {
-		return unix.ENOENT
-	}
 	srcDir := src.IsDir()
 	dstDir := dst != nil && dst.IsDir()
-	if srcDir && (src == nd || src.isAncestorOf(nd)) {
-		return unix.EINVAL
-	}
-	if dstDir && (dst == d || dst.isAncestorOf(d)) {
-		if exchange {
-			return unix.EINVAL
-		}
-		return unix.ENOTEMPTY
-	}
-	if src == dst {
-		return nil
-	}
-	if err := vfs.CheckRenameTypes(srcDir, dst != nil, dstDir, exchange); err != nil {
+	if noop, err := vfs.CheckRename(vfs.RenameOperands{
+		Exchange:          exchange,
+		NoReplace:         flags&unix.RENAME_NOREPLACE != 0,
+		SrcDir:            srcDir,
+		DstExists:         dst != nil,
+		DstDir:            dstDir,
+		SrcHoldsNewParent: srcDir && (src == nd || src.isAncestorOf(nd)),
+		DstHoldsOldParent: dstDir && (dst == d || dst.isAncestorOf(d)),
+		Same:              src == dst,
+	}); noop || err != nil {
 		return err
 	}
 	if !exchange && dstDir && dst.hasVisibleLocked() {

@@ -635,27 +635,18 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 		}
 		dst = nil
 	}
-	if flags&unix.RENAME_NOREPLACE != 0 && dst != nil {
-		return unix.EEXIST
-	}
-	if exchange && dst == nil {
-		return unix.ENOENT
-	}
 	srcDir := src.typ == unix.S_IFDIR
 	dstDir := dst != nil && dst.typ == unix.S_IFDIR
-	if srcDir && (src == q || src.isAncestorOf(q)) {
-		return unix.EINVAL
-	}
-	if dstDir && (dst == n || dst.isAncestorOf(n)) {
-		if exchange {
-			return unix.EINVAL
-		}
-		return unix.ENOTEMPTY
-	}
-	if src == dst {
-		return nil
-	}
-	if err := vfs.CheckRenameTypes(srcDir, dst != nil, dstDir, exchange); err != nil {
+	if noop, err := vfs.CheckRename(vfs.RenameOperands{
+		Exchange:          exchange,
+		NoReplace:         flags&unix.RENAME_NOREPLACE != 0,
+		SrcDir:            srcDir,
+		DstExists:         dst != nil,
+		DstDir:            dstDir,
+		SrcHoldsNewParent: srcDir && (src == q || src.isAncestorOf(q)),
+		DstHoldsOldParent: dstDir && (dst == n || dst.isAncestorOf(n)),
+		Same:              src == dst,
+	}); noop || err != nil {
 		return err
 	}
 	if srcDir && src.lower != nil || exchange && dstDir && dst.lower != nil {
