@@ -2,7 +2,6 @@ package ptrace
 
 import (
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,45 +10,15 @@ import (
 
 	"moat/memory"
 	"moat/platform"
+	"moat/platform/platformtest"
 )
 
-// newTestSpace returns a platform, an address space and the memory file.
-// The test goroutine stays locked to its thread (it is the tracer).
+// newTestSpace returns a platform, an address space and the memory file;
+// the test goroutine stays locked to its thread (it is the tracer).
 func newTestSpace(t *testing.T) (*Platform, platform.AddressSpace, *memory.File) {
-	t.Helper()
-	runtime.LockOSThread()
-	t.Cleanup(runtime.UnlockOSThread)
-	mf, err := memory.New("test", 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(mf.FD(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := p.NewAddressSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(as.Release)
-	return p, as, mf
-}
-
-// mapCode maps a page holding code at addr.
-func mapCode(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintptr, code []byte) {
-	t.Helper()
-	fr, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(mf.Bytes(fr), code)
-	if err := as.MapFile(addr, fr, platform.AnyAccess); err != nil {
-		t.Fatal(err)
-	}
+	return platformtest.Space(t, func(mf *memory.File, code platform.FileRange) (*Platform, error) {
+		return New(mf.FD(), code)
+	})
 }
 
 func TestStubIsEmpty(t *testing.T) {
@@ -77,7 +46,7 @@ func TestSyscallAndFault(t *testing.T) {
 		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x20,
 		0xcc,
 	}
-	mapCode(t, mf, as, base, code)
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
 	ctx := p.NewContext()
 	regs := p.InitialRegisters(base, 0)
 	regs.Fs_base = 0x1234000
@@ -116,38 +85,10 @@ func TestSyscallAndFault(t *testing.T) {
 
 func TestFPState(t *testing.T) {
 	p, as, mf := newTestSpace(t)
-	mapCode(t, mf, as, 0x10000000, []byte{0x0f, 0x05}) // syscall
-	ctx := p.NewContext()
-	regs := p.InitialRegisters(0x10000000, 0)
-	if _, err := ctx.Switch(as, &regs); err != nil {
-		t.Fatal(err)
-	}
-	fp, err := ctx.FPState(as)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fp) < 512 {
-		t.Fatalf("xsave area is %d bytes, want >= 512", len(fp))
-	}
-	fp[160] = 0xab // xmm0 byte 0
-	fp[512] |= 2   // XSTATE_BV: the SSE component is in use, not in its init state
-	if err := ctx.SetFPState(as, fp); err != nil {
-		t.Fatal(err)
-	}
-	fp2, err := ctx.FPState(as)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fp2[160] != 0xab {
-		t.Fatalf("xmm0 byte 0 = %#x after SetFPState, want 0xab", fp2[160])
-	}
+	platformtest.FPState(t, p, as, mf)
 }
 
 func TestStubDiesWithRelease(t *testing.T) {
 	_, as, _ := newTestSpace(t)
-	pid := as.(*addressSpace).s.PID
-	as.Release()
-	if err := unix.Kill(pid, 0); err != unix.ESRCH {
-		t.Fatalf("stub %d still exists after Release (kill: %v)", pid, err)
-	}
+	platformtest.ReleaseKillsStub(t, as, as.(*addressSpace).s.PID)
 }

@@ -2,53 +2,21 @@ package seccomp
 
 import (
 	"encoding/binary"
-	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"moat/memory"
 	"moat/platform"
+	"moat/platform/platformtest"
 )
 
 // newTestSpace returns the platform, an address space and the memory
-// file. The test goroutine stays locked to its thread (the stub's tracer
-// during setup).
+// file; the test goroutine stays locked to its thread.
 func newTestSpace(t *testing.T) (*Platform, platform.AddressSpace, *memory.File) {
-	t.Helper()
-	runtime.LockOSThread()
-	t.Cleanup(runtime.UnlockOSThread)
-	mf, err := memory.New("test", 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(mf, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := p.NewAddressSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(as.Release)
-	return p, as, mf
-}
-
-// mapPage maps a page holding b at addr with the given access.
-func mapPage(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintptr, b []byte, at platform.AccessType) {
-	t.Helper()
-	fr, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(mf.Bytes(fr), b)
-	if err := as.MapFile(addr, fr, at); err != nil {
-		t.Fatal(err)
-	}
+	return platformtest.Space(t, func(mf *memory.File, code platform.FileRange) (*Platform, error) {
+		return New(mf, code)
+	})
 }
 
 const base = 0x10000000
@@ -73,7 +41,7 @@ func TestSyscallFaultAndResume(t *testing.T) {
 		0xb8, 60, 0, 0, 0,
 		0x0f, 0x05,
 	}
-	mapPage(t, mf, as, base, code, platform.AnyAccess)
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
 	ctx := p.NewContext()
 	regs := p.InitialRegisters(base, 0)
 	regs.Fs_base = 0x1234000
@@ -117,8 +85,8 @@ func TestExecFault(t *testing.T) {
 	p, as, mf := newTestSpace(t)
 	// jmp to 0x30000000, which is mapped without execute permission.
 	code := []byte{0x48, 0xb8, 0, 0, 0, 0x30, 0, 0, 0, 0, 0xff, 0xe0} // movabs rax, 0x30000000; jmp rax
-	mapPage(t, mf, as, base, code, platform.AnyAccess)
-	mapPage(t, mf, as, 0x30000000, []byte{0x90}, platform.ReadWrite)
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	platformtest.MapPage(t, mf, as, 0x30000000, []byte{0x90}, platform.ReadWrite)
 	ctx := p.NewContext()
 	regs := p.InitialRegisters(base, 0)
 	ev, err := ctx.Switch(as, &regs)
@@ -132,33 +100,7 @@ func TestExecFault(t *testing.T) {
 
 func TestFPState(t *testing.T) {
 	p, as, mf := newTestSpace(t)
-	// movq rax, xmm0; syscall (nr 0x1000: the sentry looks at rax)
-	code := []byte{0x66, 0x48, 0x0f, 0x7e, 0xc0, 0x0f, 0x05, 0x0f, 0x05}
-	mapPage(t, mf, as, base, code, platform.AnyAccess)
-	ctx := p.NewContext()
-	regs := p.InitialRegisters(base+5, 0) // first stop: before the movq
-	if _, err := ctx.Switch(as, &regs); err != nil {
-		t.Fatal(err)
-	}
-	fp, err := ctx.FPState(as)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fp) < 576 {
-		t.Fatalf("xsave area is %d bytes, want >= 576", len(fp))
-	}
-	binary.LittleEndian.PutUint64(fp[160:], 0x1122334455667788) // xmm0 low
-	fp[512] |= 2                                                // XSTATE_BV: SSE in use
-	if err := ctx.SetFPState(as, fp); err != nil {
-		t.Fatal(err)
-	}
-	regs.Rip = base // run the movq, then the syscall
-	if _, err := ctx.Switch(as, &regs); err != nil {
-		t.Fatal(err)
-	}
-	if regs.Rax != 0x1122334455667788 {
-		t.Fatalf("rax = %#x after movq from xmm0, want 0x1122334455667788", regs.Rax)
-	}
+	platformtest.FPState(t, p, as, mf)
 }
 
 // TestGatesAreNarrow jumps from app code into the handler's gates with
@@ -185,7 +127,7 @@ func TestGatesAreNarrow(t *testing.T) {
 			binary.LittleEndian.PutUint32(code[1:], c.nr)
 			binary.LittleEndian.PutUint32(code[7:], c.r8)
 			binary.LittleEndian.PutUint64(code[13:], gate) // the gate label is the syscall instruction
-			mapPage(t, mf, as, base, code, platform.AnyAccess)
+			platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
 			ctx := p.NewContext()
 			regs := p.InitialRegisters(base, 0)
 			ev, err := ctx.Switch(as, &regs)
@@ -198,9 +140,5 @@ func TestGatesAreNarrow(t *testing.T) {
 
 func TestReleaseKillsStub(t *testing.T) {
 	_, as, _ := newTestSpace(t)
-	pid := as.(*addressSpace).s.PID
-	as.Release()
-	if err := unix.Kill(pid, 0); err != unix.ESRCH {
-		t.Fatalf("stub %d still exists after Release (kill: %v)", pid, err)
-	}
+	platformtest.ReleaseKillsStub(t, as, as.(*addressSpace).s.PID)
 }
