@@ -10,15 +10,11 @@ import (
 
 	"moat/fs/memfs"
 	"moat/vfs"
+	"moat/vfs/vfstest"
 )
 
-// testCtx is the caller of every test operation: root.
-type testCtx struct{}
-
-func (testCtx) UID() uint32 { return 0 }
-func (testCtx) GID() uint32 { return 0 }
-
-var tc vfs.Context = testCtx{}
+// tc is the caller of every test operation: root.
+var tc vfs.Context = vfstest.Root
 
 // lookupRaw walks rel from root through the filesystem itself, following
 // neither symlinks nor mounts, and returns the inode it names.

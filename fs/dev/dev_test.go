@@ -8,12 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/vfs"
+	"moat/vfs/vfstest"
 )
 
-type ctx struct{}
-
-func (ctx) UID() uint32 { return 0 }
-func (ctx) GID() uint32 { return 0 }
+type ctx = vfstest.Caller
 
 func lookup(t *testing.T, d vfs.Inode, name string) vfs.Inode {
 	t.Helper()

@@ -1,7 +1,6 @@
 package hostfs
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,28 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/vfs"
+	"moat/vfs/vfstest"
 )
 
-type ctx struct{}
-
-func (ctx) UID() uint32 { return 0 }
-func (ctx) GID() uint32 { return 0 }
-
-var c0 = ctx{}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, err error, want unix.Errno) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("got error %v, want %v", err, want)
-	}
-}
+var c0 = vfstest.Root
 
 // tree builds a host directory:
 //
@@ -46,15 +27,15 @@ func wantErr(t *testing.T, err error, want unix.Errno) {
 func tree(t *testing.T) (string, *FS) {
 	t.Helper()
 	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "file.txt"), []byte("hello host"), 0644))
-	must(t, os.MkdirAll(filepath.Join(dir, "dir", "inner"), 0755))
-	must(t, os.WriteFile(filepath.Join(dir, "dir", "sub.txt"), []byte("sub"), 0600))
-	must(t, os.Symlink("../../etc/passwd", filepath.Join(dir, "esc_rel")))
-	must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "esc_abs")))
-	must(t, os.Symlink("/etc", filepath.Join(dir, "dirlink")))
-	must(t, unix.Mkfifo(filepath.Join(dir, "fifo"), 0644))
+	vfstest.Must(t, os.WriteFile(filepath.Join(dir, "file.txt"), []byte("hello host"), 0644))
+	vfstest.Must(t, os.MkdirAll(filepath.Join(dir, "dir", "inner"), 0755))
+	vfstest.Must(t, os.WriteFile(filepath.Join(dir, "dir", "sub.txt"), []byte("sub"), 0600))
+	vfstest.Must(t, os.Symlink("../../etc/passwd", filepath.Join(dir, "esc_rel")))
+	vfstest.Must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "esc_abs")))
+	vfstest.Must(t, os.Symlink("/etc", filepath.Join(dir, "dirlink")))
+	vfstest.Must(t, unix.Mkfifo(filepath.Join(dir, "fifo"), 0644))
 	fs, err := Open(dir)
-	must(t, err)
+	vfstest.Must(t, err)
 	t.Cleanup(func() { fs.Close() })
 	return dir, fs
 }
@@ -62,14 +43,14 @@ func tree(t *testing.T) (string, *FS) {
 func lookup(t *testing.T, d vfs.Inode, name string) vfs.Inode {
 	t.Helper()
 	in, err := d.Lookup(c0, name)
-	must(t, err)
+	vfstest.Must(t, err)
 	return in
 }
 
 func hostStat(t *testing.T, path string) unix.Stat_t {
 	t.Helper()
 	var st unix.Stat_t
-	must(t, unix.Lstat(path, &st))
+	vfstest.Must(t, unix.Lstat(path, &st))
 	return st
 }
 
@@ -77,7 +58,7 @@ func TestStatMatchesHost(t *testing.T) {
 	dir, fs := tree(t)
 	r := fs.Root()
 	st, err := r.Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	hst := hostStat(t, dir)
 	if st.Dev != hst.Dev || st.Ino != hst.Ino || !st.IsDir() {
 		t.Fatalf("root stat %+v vs host dev %d ino %d", st, hst.Dev, hst.Ino)
@@ -85,7 +66,7 @@ func TestStatMatchesHost(t *testing.T) {
 	for _, name := range []string{"file.txt", "dir", "esc_rel", "fifo"} {
 		in := lookup(t, r, name)
 		st, err := in.Stat(c0)
-		must(t, err)
+		vfstest.Must(t, err)
 		hst := hostStat(t, filepath.Join(dir, name))
 		if st.Dev != hst.Dev || st.Ino != hst.Ino || st.Mode != hst.Mode || st.Size != hst.Size ||
 			st.Nlink != uint32(hst.Nlink) || st.Mtime.Sec != hst.Mtim.Sec || st.Mtime.Nsec != hst.Mtim.Nsec {
@@ -102,11 +83,11 @@ func TestReadFile(t *testing.T) {
 	_, fs := tree(t)
 	in := lookup(t, lookup(t, fs.Root(), "dir"), "sub.txt")
 	f, err := in.Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer f.Release()
 	buf := make([]byte, 10)
 	n, err := f.Read(c0, buf, 1)
-	must(t, err)
+	vfstest.Must(t, err)
 	if string(buf[:n]) != "ub" {
 		t.Fatalf("read %q", buf[:n])
 	}
@@ -115,11 +96,11 @@ func TestReadFile(t *testing.T) {
 		t.Fatalf("read past EOF: %d %v", n, err)
 	}
 	_, err = f.Read(c0, buf, -1)
-	wantErr(t, err, unix.EINVAL)
+	vfstest.WantErr(t, err, unix.EINVAL)
 	_, err = f.Write(c0, []byte("x"), 0)
-	wantErr(t, err, unix.EBADF)
+	vfstest.WantErr(t, err, unix.EBADF)
 	st, err := f.(*File).Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	if st.Size != 3 || st.Mode&0777 != 0600 {
 		t.Fatalf("fstat %+v", st)
 	}
@@ -131,17 +112,17 @@ func TestSymlinksNeverFollowed(t *testing.T) {
 	for name, target := range map[string]string{"esc_rel": "../../etc/passwd", "esc_abs": "/etc/passwd", "dirlink": "/etc"} {
 		in := lookup(t, r, name)
 		st, err := in.Stat(c0)
-		must(t, err)
+		vfstest.Must(t, err)
 		if !st.IsSymlink() {
 			t.Fatalf("%s: not reported as a symlink: %o", name, st.Mode)
 		}
 		got, err := in.Readlink(c0)
-		must(t, err)
+		vfstest.Must(t, err)
 		if got != target {
 			t.Fatalf("%s: readlink %q, want %q", name, got, target)
 		}
 		_, err = in.Open(c0, unix.O_RDONLY)
-		wantErr(t, err, unix.ELOOP)
+		vfstest.WantErr(t, err, unix.ELOOP)
 		if _, err := in.ReadDir(c0); err == nil {
 			t.Fatalf("%s: ReadDir on a symlink succeeded", name)
 		}
@@ -159,7 +140,7 @@ func TestSymlinksNeverFollowed(t *testing.T) {
 		}
 	}
 	_, err := r.Readlink(c0)
-	wantErr(t, err, unix.EINVAL)
+	vfstest.WantErr(t, err, unix.EINVAL)
 }
 
 // The host swapping a file or directory for a symlink after Lookup must
@@ -169,10 +150,10 @@ func TestHostRaceSymlinkSwap(t *testing.T) {
 	r := fs.Root()
 	f := lookup(t, r, "file.txt")
 	d := lookup(t, r, "dir")
-	must(t, os.Remove(filepath.Join(dir, "file.txt")))
-	must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "file.txt")))
-	must(t, os.RemoveAll(filepath.Join(dir, "dir")))
-	must(t, os.Symlink("/etc", filepath.Join(dir, "dir")))
+	vfstest.Must(t, os.Remove(filepath.Join(dir, "file.txt")))
+	vfstest.Must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "file.txt")))
+	vfstest.Must(t, os.RemoveAll(filepath.Join(dir, "dir")))
+	vfstest.Must(t, os.Symlink("/etc", filepath.Join(dir, "dir")))
 	if _, err := f.Open(c0, unix.O_RDONLY); err == nil {
 		t.Fatal("opened a file swapped for a symlink")
 	}
@@ -203,15 +184,15 @@ func TestSpecialFilesRefused(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			wantErr(t, err, unix.EACCES)
+			vfstest.WantErr(t, err, unix.EACCES)
 		case <-time.After(5 * time.Second):
 			t.Fatalf("opening %s blocked", name)
 		}
 		// O_PATH is fine: it holds nothing.
 		f, err := in.Open(c0, unix.O_PATH)
-		must(t, err)
+		vfstest.Must(t, err)
 		_, err = f.Read(c0, make([]byte, 1), 0)
-		wantErr(t, err, unix.EBADF)
+		vfstest.WantErr(t, err, unix.EBADF)
 		f.Release()
 	}
 }
@@ -220,25 +201,25 @@ func TestReadOnly(t *testing.T) {
 	dir, fs := tree(t)
 	r := fs.Root()
 	_, err := r.Create(c0, "new", 0644)
-	wantErr(t, err, unix.EROFS)
+	vfstest.WantErr(t, err, unix.EROFS)
 	_, err = r.Create(c0, "file.txt", 0644)
-	wantErr(t, err, unix.EEXIST)
-	wantErr(t, r.Mkdir(c0, "newdir", 0755), unix.EROFS)
-	wantErr(t, r.Mkdir(c0, "dir", 0755), unix.EEXIST)
-	wantErr(t, r.Symlink(c0, "l", "x"), unix.EROFS)
-	wantErr(t, r.Unlink(c0, "file.txt"), unix.EROFS)
-	wantErr(t, r.Rmdir(c0, "dir"), unix.EROFS)
-	wantErr(t, r.Rename(c0, "file.txt", r, "x", 0), unix.EROFS)
-	wantErr(t, r.SetStat(c0, unix.STATX_MODE, vfs.Stat{}), unix.EROFS)
+	vfstest.WantErr(t, err, unix.EEXIST)
+	vfstest.WantErr(t, r.Mkdir(c0, "newdir", 0755), unix.EROFS)
+	vfstest.WantErr(t, r.Mkdir(c0, "dir", 0755), unix.EEXIST)
+	vfstest.WantErr(t, r.Symlink(c0, "l", "x"), unix.EROFS)
+	vfstest.WantErr(t, r.Unlink(c0, "file.txt"), unix.EROFS)
+	vfstest.WantErr(t, r.Rmdir(c0, "dir"), unix.EROFS)
+	vfstest.WantErr(t, r.Rename(c0, "file.txt", r, "x", 0), unix.EROFS)
+	vfstest.WantErr(t, r.SetStat(c0, unix.STATX_MODE, vfs.Stat{}), unix.EROFS)
 	f := lookup(t, r, "file.txt")
 	for _, fl := range []uint32{unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_TRUNC} {
 		_, err := f.Open(c0, fl)
-		wantErr(t, err, unix.EROFS)
+		vfstest.WantErr(t, err, unix.EROFS)
 	}
 	_, err = r.Open(c0, unix.O_RDWR)
-	wantErr(t, err, unix.EISDIR)
+	vfstest.WantErr(t, err, unix.EISDIR)
 	data, err := os.ReadFile(filepath.Join(dir, "file.txt"))
-	must(t, err)
+	vfstest.Must(t, err)
 	if string(data) != "hello host" {
 		t.Fatal("host file changed")
 	}
@@ -250,9 +231,9 @@ func TestReadOnly(t *testing.T) {
 func TestReadDir(t *testing.T) {
 	dir, fs := tree(t)
 	ents, err := fs.Root().ReadDir(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	host, err := os.ReadDir(dir)
-	must(t, err)
+	vfstest.Must(t, err)
 	if len(ents) != len(host) {
 		t.Fatalf("got %d entries, host has %d", len(ents), len(host))
 	}
@@ -265,7 +246,7 @@ func TestReadDir(t *testing.T) {
 		}
 	}
 	_, err = lookup(t, fs.Root(), "file.txt").ReadDir(c0)
-	wantErr(t, err, unix.ENOTDIR)
+	vfstest.WantErr(t, err, unix.ENOTDIR)
 }
 
 func TestBadNames(t *testing.T) {
@@ -277,9 +258,9 @@ func TestBadNames(t *testing.T) {
 		}
 	}
 	_, err := r.Lookup(c0, "missing")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	_, err = lookup(t, r, "file.txt").Lookup(c0, "x")
-	wantErr(t, err, unix.ENOTDIR)
+	vfstest.WantErr(t, err, unix.ENOTDIR)
 }
 
 func countFDs(t *testing.T) int {
@@ -315,7 +296,7 @@ func TestNoFDsHeldPerInode(t *testing.T) {
 		t.Fatalf("%d host fds leaked for %d live inodes", after-before, len(keep))
 	}
 	f, err := keep[1].Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	if countFDs(t) != before+1 {
 		t.Fatal("an open file should hold exactly one fd")
 	}
@@ -335,22 +316,22 @@ func TestPseudoFilesystemsSealed(t *testing.T) {
 		t.Fatal("hostfs on /proc allowed")
 	}
 	fs, err := Open("/")
-	must(t, err)
+	vfstest.Must(t, err)
 	defer fs.Close()
 	proc := lookup(t, fs.Root(), "proc") // the mount point itself is visible
 	st, err := proc.Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	if !st.IsDir() {
 		t.Fatal("/proc is not a directory")
 	}
 	_, err = proc.Lookup(c0, "self")
-	wantErr(t, err, unix.EACCES)
+	vfstest.WantErr(t, err, unix.EACCES)
 	_, err = proc.Lookup(c0, "1")
-	wantErr(t, err, unix.EACCES)
+	vfstest.WantErr(t, err, unix.EACCES)
 	_, err = proc.ReadDir(c0)
-	wantErr(t, err, unix.EACCES)
+	vfstest.WantErr(t, err, unix.EACCES)
 	_, err = proc.Open(c0, unix.O_RDONLY)
-	wantErr(t, err, unix.EACCES)
+	vfstest.WantErr(t, err, unix.EACCES)
 	// An ordinary host directory still works.
 	if _, err := fs.Root().Lookup(c0, "etc"); err != nil {
 		t.Fatal(err)
@@ -361,30 +342,30 @@ func TestSeekDataHole(t *testing.T) {
 	dir, fs := tree(t)
 	p := filepath.Join(dir, "sparse")
 	hf, err := os.Create(p)
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = hf.WriteAt([]byte("x"), 1<<20)
-	must(t, err)
+	vfstest.Must(t, err)
 	hf.Close()
 	f, err := lookup(t, fs.Root(), "sparse").Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer f.Release()
 	hf2 := f.(*File)
 	end, err := hf2.SeekHole(1 << 20)
-	must(t, err)
+	vfstest.Must(t, err)
 	if end != 1<<20+1 {
 		t.Fatalf("SeekHole = %d", end)
 	}
 	_, err = hf2.SeekData(end)
-	wantErr(t, err, unix.ENXIO)
+	vfstest.WantErr(t, err, unix.ENXIO)
 }
 
 func TestClosed(t *testing.T) {
 	_, fs := tree(t)
 	r := fs.Root()
-	must(t, fs.Close())
-	must(t, fs.Close())
+	vfstest.Must(t, fs.Close())
+	vfstest.Must(t, fs.Close())
 	_, err := r.Lookup(c0, "file.txt")
-	wantErr(t, err, unix.EBADF)
+	vfstest.WantErr(t, err, unix.EBADF)
 }
 
 func TestAttrTimeout(t *testing.T) {
@@ -392,16 +373,16 @@ func TestAttrTimeout(t *testing.T) {
 	p := filepath.Join(dir, "file.txt")
 	fs.SetAttrTimeout(time.Hour)
 	in := lookup(t, fs.Root(), "file.txt")
-	must(t, os.Chmod(p, 0600))
+	vfstest.Must(t, os.Chmod(p, 0600))
 	st, err := in.Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	if st.Mode&0777 != 0644 {
 		t.Fatalf("within the timeout Stat should reuse the lookup's attributes, got %o", st.Mode)
 	}
 	// Data is always fresh.
-	must(t, os.WriteFile(p, []byte("changed"), 0600))
+	vfstest.Must(t, os.WriteFile(p, []byte("changed"), 0600))
 	f, err := in.Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	buf := make([]byte, 20)
 	n, _ := f.Read(c0, buf, 0)
 	f.Release()
@@ -410,11 +391,11 @@ func TestAttrTimeout(t *testing.T) {
 	}
 	fs.SetAttrTimeout(0)
 	st, err = in.Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	if st.Mode&0777 != 0600 || st.Size != 7 {
 		t.Fatalf("without a timeout Stat must ask the host: %+v", st)
 	}
-	must(t, os.Remove(p))
+	vfstest.Must(t, os.Remove(p))
 	_, err = in.Stat(c0)
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 }

@@ -19,30 +19,12 @@ import (
 	"moat/fs/hostfs"
 	"moat/fs/memfs"
 	"moat/vfs"
+	"moat/vfs/vfstest"
 )
 
-type ctx struct{}
-
-func (ctx) UID() uint32 { return 0 }
-func (ctx) GID() uint32 { return 0 }
-
-var c0 = ctx{}
+var c0 = vfstest.Root
 
 const upperDev = 0x77
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, err error, want unix.Errno) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("got error %v, want %v", err, want)
-	}
-}
 
 var oldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 
@@ -63,21 +45,21 @@ func lowerTree(t *testing.T) string {
 	files := map[string]string{"etc/conf": "lower conf", "etc/other": "other", "dir/a": "A", "dir/b": "B", "dir/sub/c": "C"}
 	for p, data := range files {
 		full := filepath.Join(d, p)
-		must(t, os.MkdirAll(filepath.Dir(full), 0755))
-		must(t, os.WriteFile(full, []byte(data), 0644))
+		vfstest.Must(t, os.MkdirAll(filepath.Dir(full), 0755))
+		vfstest.Must(t, os.WriteFile(full, []byte(data), 0644))
 	}
-	must(t, os.Chmod(filepath.Join(d, "etc/conf"), 0640))
-	must(t, os.Mkdir(filepath.Join(d, "empty"), 0700))
-	must(t, os.Symlink("etc/conf", filepath.Join(d, "link")))
-	must(t, os.WriteFile(filepath.Join(d, "big"), bytes.Repeat([]byte("0123456789abcdef"), 1<<16), 0644))
+	vfstest.Must(t, os.Chmod(filepath.Join(d, "etc/conf"), 0640))
+	vfstest.Must(t, os.Mkdir(filepath.Join(d, "empty"), 0700))
+	vfstest.Must(t, os.Symlink("etc/conf", filepath.Join(d, "link")))
+	vfstest.Must(t, os.WriteFile(filepath.Join(d, "big"), bytes.Repeat([]byte("0123456789abcdef"), 1<<16), 0644))
 	sp, err := os.Create(filepath.Join(d, "sparse"))
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = sp.WriteAt([]byte("Z"), 16<<20-1)
-	must(t, err)
+	vfstest.Must(t, err)
 	sp.Close()
-	must(t, unix.Mkfifo(filepath.Join(d, "fifo"), 0644))
+	vfstest.Must(t, unix.Mkfifo(filepath.Join(d, "fifo"), 0644))
 	for _, p := range []string{"etc/conf", "etc", "dir", "dir/a"} {
-		must(t, os.Chtimes(filepath.Join(d, p), oldTime, oldTime))
+		vfstest.Must(t, os.Chtimes(filepath.Join(d, p), oldTime, oldTime))
 	}
 	return d
 }
@@ -105,7 +87,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 		out[p] = desc
 		return nil
 	})
-	must(t, err)
+	vfstest.Must(t, err)
 	return out
 }
 
@@ -120,11 +102,11 @@ func newEnv(t *testing.T, upperBytes int64) *env {
 	t.Helper()
 	dir := lowerTree(t)
 	hfs, err := hostfs.Open(dir)
-	must(t, err)
+	vfstest.Must(t, err)
 	t.Cleanup(func() { hfs.Close() })
 	up := memfs.New(upperDev, memfs.Options{MaxBytes: upperBytes})
 	root, err := New(hfs.Root(), up)
-	must(t, err)
+	vfstest.Must(t, err)
 	e := &env{dir: dir, upper: up, root: root, snap: snapshot(t, dir)}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -150,7 +132,7 @@ func newEnv(t *testing.T, upperBytes int64) *env {
 func (e *env) walk(t *testing.T, path string) vfs.Inode {
 	t.Helper()
 	in, err := e.try(path)
-	must(t, err)
+	vfstest.Must(t, err)
 	return in
 }
 
@@ -180,7 +162,7 @@ func (e *env) dirAndName(t *testing.T, path string) (vfs.Inode, string) {
 func read(t *testing.T, in vfs.Inode) string {
 	t.Helper()
 	f, err := in.Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer f.Release()
 	return readFile(t, f)
 }
@@ -191,7 +173,7 @@ func readFile(t *testing.T, f vfs.FileImpl) string {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := f.Read(c0, buf, int64(len(out)))
-		must(t, err)
+		vfstest.Must(t, err)
 		if n == 0 {
 			return string(out)
 		}
@@ -206,18 +188,18 @@ func (e *env) write(t *testing.T, path, data string) {
 	if errors.Is(err, unix.ENOENT) {
 		in, err = d.Create(c0, name, 0644)
 	}
-	must(t, err)
+	vfstest.Must(t, err)
 	f, err := in.Open(c0, unix.O_WRONLY|unix.O_TRUNC)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer f.Release()
 	_, err = f.Write(c0, []byte(data), 0)
-	must(t, err)
+	vfstest.Must(t, err)
 }
 
 func names(t *testing.T, d vfs.Inode) []string {
 	t.Helper()
 	ents, err := d.ReadDir(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range ents {
@@ -238,14 +220,14 @@ func eq(a []string, b ...string) bool {
 func stat(t *testing.T, in vfs.Inode) vfs.Stat {
 	t.Helper()
 	st, err := in.Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	return st
 }
 
 func hostStat(t *testing.T, p string) unix.Stat_t {
 	t.Helper()
 	var st unix.Stat_t
-	must(t, unix.Lstat(p, &st))
+	vfstest.Must(t, unix.Lstat(p, &st))
 	return st
 }
 
@@ -267,14 +249,14 @@ func TestLowerVisible(t *testing.T) {
 		t.Fatal("link is not a symlink")
 	}
 	target, err := l.Readlink(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	if target != "etc/conf" {
 		t.Fatalf("readlink %q", target)
 	}
 	_, err = e.walk(t, "fifo").Open(c0, unix.O_RDONLY)
-	wantErr(t, err, unix.EACCES)
+	vfstest.WantErr(t, err, unix.EACCES)
 	_, err = e.root.Lookup(c0, "nope")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	// The overlay root has the lower root's identity and attributes.
 	rst := stat(t, e.root)
 	hr := hostStat(t, e.dir)
@@ -290,11 +272,11 @@ func TestWriteCopiesUp(t *testing.T) {
 	etcBefore := stat(t, e.walk(t, "etc"))
 
 	ro, err := conf.Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer ro.Release()
 
 	rw, err := conf.Open(c0, unix.O_RDWR)
-	must(t, err)
+	vfstest.Must(t, err)
 	// Copy-up alone changes nothing visible.
 	st := stat(t, conf)
 	if st.Ino != hst.Ino || st.Dev != hst.Dev || st.Mode != unix.S_IFREG|0640 || st.Size != 10 ||
@@ -306,7 +288,7 @@ func TestWriteCopiesUp(t *testing.T) {
 		t.Fatalf("copying etc up changed it: %+v -> %+v", etcBefore, etcAfter)
 	}
 	_, err = rw.Write(c0, []byte("UPPER"), 0)
-	must(t, err)
+	vfstest.Must(t, err)
 	rw.Release()
 	if got := read(t, conf); got != "UPPER conf" {
 		t.Fatalf("overlay reads %q", got)
@@ -323,17 +305,17 @@ func TestWriteCopiesUp(t *testing.T) {
 		t.Fatalf("old fd reads %q", got)
 	}
 	data, err := os.ReadFile(filepath.Join(e.dir, "etc/conf"))
-	must(t, err)
+	vfstest.Must(t, err)
 	if string(data) != "lower conf" {
 		t.Fatal("host file modified")
 	}
 	// fstat through the file agrees with stat.
 	f, err := conf.Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	fst, err := f.(interface {
 		Stat(vfs.Context) (vfs.Stat, error)
 	}).Stat(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	f.Release()
 	if fst.Ino != hst.Ino || fst.Size != 10 {
 		t.Fatalf("fstat %+v", fst)
@@ -344,9 +326,9 @@ func TestOTruncCopiesNoData(t *testing.T) {
 	e := newEnv(t, 64<<10) // "big" (1 MiB) cannot be copied up
 	big := e.walk(t, "big")
 	_, err := big.Open(c0, unix.O_WRONLY)
-	wantErr(t, err, unix.ENOSPC)
+	vfstest.WantErr(t, err, unix.ENOSPC)
 	_, err = big.Open(c0, unix.O_RDWR)
-	wantErr(t, err, unix.ENOSPC)
+	vfstest.WantErr(t, err, unix.ENOSPC)
 	if used, _, _, _ := e.upper.Usage(); used != 0 {
 		t.Fatalf("failed copy-up left %d bytes", used)
 	}
@@ -354,16 +336,16 @@ func TestOTruncCopiesNoData(t *testing.T) {
 		t.Fatal("big changed after failed copy-up")
 	}
 	f, err := big.Open(c0, unix.O_WRONLY|unix.O_TRUNC)
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = f.Write(c0, []byte("small"), 0)
-	must(t, err)
+	vfstest.Must(t, err)
 	f.Release()
 	if got := read(t, big); got != "small" {
 		t.Fatalf("read %q", got)
 	}
 	// Truncating through SetStat to 0 also copies no data.
 	other := e.walk(t, "etc/other").(*Inode)
-	must(t, other.SetStat(c0, unix.STATX_SIZE, vfs.Stat{Size: 0}))
+	vfstest.Must(t, other.SetStat(c0, unix.STATX_SIZE, vfs.Stat{Size: 0}))
 	if got := read(t, other); got != "" {
 		t.Fatalf("read %q", got)
 	}
@@ -373,7 +355,7 @@ func TestSparseCopyUp(t *testing.T) {
 	e := newEnv(t, 64<<10)
 	sp := e.walk(t, "sparse")
 	f, err := sp.Open(c0, unix.O_RDWR)
-	must(t, err)
+	vfstest.Must(t, err)
 	defer f.Release()
 	st := stat(t, sp)
 	if st.Size != 16<<20 || st.Blocks > 8 {
@@ -381,7 +363,7 @@ func TestSparseCopyUp(t *testing.T) {
 	}
 	buf := make([]byte, 2)
 	n, err := f.Read(c0, buf, 16<<20-2)
-	must(t, err)
+	vfstest.Must(t, err)
 	if n != 2 || buf[0] != 0 || buf[1] != 'Z' {
 		t.Fatalf("read %q", buf[:n])
 	}
@@ -392,14 +374,14 @@ func TestCreateInLowerDir(t *testing.T) {
 	sub := e.walk(t, "dir/sub")
 	hsub := hostStat(t, filepath.Join(e.dir, "dir/sub"))
 	in, err := sub.Create(c0, "new", 0600)
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = sub.Create(c0, "c", 0600)
-	wantErr(t, err, unix.EEXIST)
-	wantErr(t, sub.Mkdir(c0, "c", 0755), unix.EEXIST)
+	vfstest.WantErr(t, err, unix.EEXIST)
+	vfstest.WantErr(t, sub.Mkdir(c0, "c", 0755), unix.EEXIST)
 	f, err := in.Open(c0, unix.O_WRONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = f.Write(c0, []byte("fresh"), 0)
-	must(t, err)
+	vfstest.Must(t, err)
 	f.Release()
 	if !eq(names(t, sub), "c", "new") {
 		t.Fatalf("sub: %v", names(t, sub))
@@ -418,8 +400,8 @@ func TestCreateInLowerDir(t *testing.T) {
 	if nst := stat(t, in); nst.Dev != upperDev || nst.Mode != unix.S_IFREG|0600 {
 		t.Fatalf("new file stat %+v", nst)
 	}
-	must(t, sub.Symlink(c0, "sl", "../a"))
-	must(t, sub.Mkdir(c0, "nd", 0700))
+	vfstest.Must(t, sub.Symlink(c0, "sl", "../a"))
+	vfstest.Must(t, sub.Mkdir(c0, "nd", 0700))
 	if !eq(names(t, sub), "c", "nd", "new", "sl") {
 		t.Fatalf("sub: %v", names(t, sub))
 	}
@@ -432,13 +414,13 @@ func TestUnlinkLeavesWhiteout(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	dir := e.walk(t, "dir")
 	a := e.walk(t, "dir/a")
-	must(t, dir.Unlink(c0, "a"))
+	vfstest.Must(t, dir.Unlink(c0, "a"))
 	_, err := dir.Lookup(c0, "a")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	if !eq(names(t, dir), "b", "sub") {
 		t.Fatalf("dir: %v", names(t, dir))
 	}
-	wantErr(t, dir.Unlink(c0, "a"), unix.ENOENT)
+	vfstest.WantErr(t, dir.Unlink(c0, "a"), unix.ENOENT)
 	// The unlinked inode can still be read through the held reference.
 	if got := read(t, a); got != "A" {
 		t.Fatalf("held inode reads %q", got)
@@ -448,14 +430,14 @@ func TestUnlinkLeavesWhiteout(t *testing.T) {
 	if got := read(t, e.walk(t, "dir/a")); got != "new A" {
 		t.Fatalf("recreated reads %q", got)
 	}
-	must(t, dir.Unlink(c0, "a"))
+	vfstest.Must(t, dir.Unlink(c0, "a"))
 	_, err = dir.Lookup(c0, "a")
-	wantErr(t, err, unix.ENOENT)
-	wantErr(t, dir.Unlink(c0, "sub"), unix.EISDIR)
-	wantErr(t, dir.Rmdir(c0, "b"), unix.ENOTDIR)
+	vfstest.WantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, dir.Unlink(c0, "sub"), unix.EISDIR)
+	vfstest.WantErr(t, dir.Rmdir(c0, "b"), unix.ENOTDIR)
 	// An upper-only file leaves no whiteout.
 	e.write(t, "dir/up", "u")
-	must(t, dir.Unlink(c0, "up"))
+	vfstest.Must(t, dir.Unlink(c0, "up"))
 	if c := e.upper.Root().Child("dir").Child("up"); c != nil {
 		t.Fatal("whiteout left for an upper-only file")
 	}
@@ -464,33 +446,33 @@ func TestUnlinkLeavesWhiteout(t *testing.T) {
 func TestRmdirMerged(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	dir := e.walk(t, "dir")
-	wantErr(t, e.root.Rmdir(c0, "dir"), unix.ENOTEMPTY)
+	vfstest.WantErr(t, e.root.Rmdir(c0, "dir"), unix.ENOTEMPTY)
 	sub := e.walk(t, "dir/sub")
-	wantErr(t, dir.Rmdir(c0, "sub"), unix.ENOTEMPTY)
-	must(t, sub.Unlink(c0, "c"))
-	must(t, dir.Rmdir(c0, "sub"))
-	must(t, dir.Unlink(c0, "a"))
-	wantErr(t, e.root.Rmdir(c0, "dir"), unix.ENOTEMPTY)
-	must(t, dir.Unlink(c0, "b"))
-	must(t, e.root.Rmdir(c0, "dir"))
+	vfstest.WantErr(t, dir.Rmdir(c0, "sub"), unix.ENOTEMPTY)
+	vfstest.Must(t, sub.Unlink(c0, "c"))
+	vfstest.Must(t, dir.Rmdir(c0, "sub"))
+	vfstest.Must(t, dir.Unlink(c0, "a"))
+	vfstest.WantErr(t, e.root.Rmdir(c0, "dir"), unix.ENOTEMPTY)
+	vfstest.Must(t, dir.Unlink(c0, "b"))
+	vfstest.Must(t, e.root.Rmdir(c0, "dir"))
 	_, err := e.root.Lookup(c0, "dir")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	// Creating in the removed directory fails.
 	_, err = dir.Create(c0, "x", 0644)
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	// A new directory of the same name is opaque: nothing from the lower.
-	must(t, e.root.Mkdir(c0, "dir", 0755))
+	vfstest.Must(t, e.root.Mkdir(c0, "dir", 0755))
 	nd := e.walk(t, "dir")
 	if n := names(t, nd); len(n) != 0 {
 		t.Fatalf("new dir shows lower entries: %v", n)
 	}
 	_, err = nd.Lookup(c0, "a")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	if st := stat(t, nd); st.Dev != upperDev || st.Nlink != 2 {
 		t.Fatalf("new dir stat %+v", st)
 	}
 	// Rmdir of a lower-only empty directory.
-	must(t, e.root.Rmdir(c0, "empty"))
+	vfstest.Must(t, e.root.Rmdir(c0, "empty"))
 	if eq(names(t, e.root), "empty") || func() bool { _, err := e.root.Lookup(c0, "empty"); return err == nil }() {
 		t.Fatal("empty still visible")
 	}
@@ -501,10 +483,10 @@ func TestReadDirUnion(t *testing.T) {
 	dir := e.walk(t, "dir")
 	e.write(t, "dir/new", "n")
 	e.write(t, "dir/a", "upper A") // copy-up: listed once
-	must(t, dir.Unlink(c0, "b"))
-	must(t, dir.Mkdir(c0, "b", 0755)) // type changes from file to dir
+	vfstest.Must(t, dir.Unlink(c0, "b"))
+	vfstest.Must(t, dir.Mkdir(c0, "b", 0755)) // type changes from file to dir
 	ents, err := dir.ReadDir(c0)
-	must(t, err)
+	vfstest.Must(t, err)
 	got := map[string]vfs.Dirent{}
 	for _, en := range ents {
 		if _, dup := got[en.Name]; dup {
@@ -528,9 +510,9 @@ func TestRename(t *testing.T) {
 	etc := e.walk(t, "etc")
 	hconf := hostStat(t, filepath.Join(e.dir, "etc/conf"))
 	conf := e.walk(t, "etc/conf")
-	must(t, etc.Rename(c0, "conf", etc, "conf2", 0))
+	vfstest.Must(t, etc.Rename(c0, "conf", etc, "conf2", 0))
 	_, err := etc.Lookup(c0, "conf")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	c2 := e.walk(t, "etc/conf2")
 	if c2 != conf {
 		t.Fatal("renamed inode is a different object")
@@ -545,34 +527,34 @@ func TestRename(t *testing.T) {
 		t.Fatalf("etc: %v", names(t, etc))
 	}
 	// Lower directories: EXDEV. Merged ones too.
-	wantErr(t, e.root.Rename(c0, "dir", e.root, "dir2", 0), unix.EXDEV)
+	vfstest.WantErr(t, e.root.Rename(c0, "dir", e.root, "dir2", 0), unix.EXDEV)
 	e.write(t, "dir/x", "x")
-	wantErr(t, e.root.Rename(c0, "dir", e.root, "dir2", 0), unix.EXDEV)
+	vfstest.WantErr(t, e.root.Rename(c0, "dir", e.root, "dir2", 0), unix.EXDEV)
 	// Upper-only directories move freely.
-	must(t, e.root.Mkdir(c0, "u", 0755))
+	vfstest.Must(t, e.root.Mkdir(c0, "u", 0755))
 	e.write(t, "u/f", "F")
-	must(t, e.root.Rename(c0, "u", e.walk(t, "dir/sub"), "u2", 0))
+	vfstest.Must(t, e.root.Rename(c0, "u", e.walk(t, "dir/sub"), "u2", 0))
 	if got := read(t, e.walk(t, "dir/sub/u2/f")); got != "F" {
 		t.Fatalf("moved dir content %q", got)
 	}
 	u2 := e.walk(t, "dir/sub/u2")
-	wantErr(t, e.walk(t, "dir/sub").Rename(c0, "u2", u2, "x", 0), unix.EINVAL)
+	vfstest.WantErr(t, e.walk(t, "dir/sub").Rename(c0, "u2", u2, "x", 0), unix.EINVAL)
 	// Onto a non-empty merged directory.
-	must(t, e.root.Mkdir(c0, "v", 0755))
-	wantErr(t, e.root.Rename(c0, "v", e.root, "dir", 0), unix.ENOTEMPTY)
-	wantErr(t, e.root.Rename(c0, "v", e.root, "big", 0), unix.ENOTDIR)
-	wantErr(t, e.root.Rename(c0, "big", e.root, "v", 0), unix.EISDIR)
+	vfstest.Must(t, e.root.Mkdir(c0, "v", 0755))
+	vfstest.WantErr(t, e.root.Rename(c0, "v", e.root, "dir", 0), unix.ENOTEMPTY)
+	vfstest.WantErr(t, e.root.Rename(c0, "v", e.root, "big", 0), unix.ENOTDIR)
+	vfstest.WantErr(t, e.root.Rename(c0, "big", e.root, "v", 0), unix.EISDIR)
 	// Onto an empty lower directory: the moved dir hides the lower one.
 	e.write(t, "v/in", "in")
-	must(t, e.root.Rename(c0, "v", e.root, "empty", 0))
+	vfstest.Must(t, e.root.Rename(c0, "v", e.root, "empty", 0))
 	if !eq(names(t, e.walk(t, "empty")), "in") {
 		t.Fatalf("empty: %v", names(t, e.walk(t, "empty")))
 	}
 	// NOREPLACE against a lower-only entry.
-	wantErr(t, etc.Rename(c0, "conf2", etc, "other", unix.RENAME_NOREPLACE), unix.EEXIST)
-	wantErr(t, etc.Rename(c0, "conf2", etc, "other", unix.RENAME_WHITEOUT), unix.EINVAL)
+	vfstest.WantErr(t, etc.Rename(c0, "conf2", etc, "other", unix.RENAME_NOREPLACE), unix.EEXIST)
+	vfstest.WantErr(t, etc.Rename(c0, "conf2", etc, "other", unix.RENAME_WHITEOUT), unix.EINVAL)
 	// Plain rename over a lower file.
-	must(t, etc.Rename(c0, "conf2", etc, "other", 0))
+	vfstest.Must(t, etc.Rename(c0, "conf2", etc, "other", 0))
 	if got := read(t, e.walk(t, "etc/other")); got != "lower conf" {
 		t.Fatalf("other reads %q", got)
 	}
@@ -580,85 +562,85 @@ func TestRename(t *testing.T) {
 		t.Fatalf("etc: %v", names(t, etc))
 	}
 	// Rename onto a whited-out name and back.
-	must(t, e.walk(t, "dir").Unlink(c0, "a"))
-	must(t, e.root.Rename(c0, "link", e.walk(t, "dir"), "a", 0))
+	vfstest.Must(t, e.walk(t, "dir").Unlink(c0, "a"))
+	vfstest.Must(t, e.root.Rename(c0, "link", e.walk(t, "dir"), "a", 0))
 	if st := stat(t, e.walk(t, "dir/a")); !st.IsSymlink() {
 		t.Fatal("dir/a should be the moved symlink")
 	}
 	// Exchange a lower file with an upper file.
 	e.write(t, "dir/up", "UP")
-	must(t, e.walk(t, "dir").Rename(c0, "b", e.walk(t, "dir"), "up", unix.RENAME_EXCHANGE))
+	vfstest.Must(t, e.walk(t, "dir").Rename(c0, "b", e.walk(t, "dir"), "up", unix.RENAME_EXCHANGE))
 	if read(t, e.walk(t, "dir/b")) != "UP" || read(t, e.walk(t, "dir/up")) != "B" {
 		t.Fatal("exchange")
 	}
-	wantErr(t, e.walk(t, "dir").Rename(c0, "b", e.walk(t, "dir"), "nope", unix.RENAME_EXCHANGE), unix.ENOENT)
+	vfstest.WantErr(t, e.walk(t, "dir").Rename(c0, "b", e.walk(t, "dir"), "nope", unix.RENAME_EXCHANGE), unix.ENOENT)
 	// Rename of a lower FIFO cannot copy it up.
-	wantErr(t, e.root.Rename(c0, "fifo", e.root, "fifo2", 0), unix.EXDEV)
+	vfstest.WantErr(t, e.root.Rename(c0, "fifo", e.root, "fifo2", 0), unix.EXDEV)
 	// Other filesystems.
 	other := memfs.New(1, memfs.Options{}).Root()
-	wantErr(t, e.root.Rename(c0, "big", other, "x", 0), unix.EXDEV)
+	vfstest.WantErr(t, e.root.Rename(c0, "big", other, "x", 0), unix.EXDEV)
 }
 
 func TestRenameRemovesLowerSource(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	// Move a lower file out of a lower-only directory into another one.
-	must(t, e.walk(t, "dir/sub").Rename(c0, "c", e.walk(t, "etc"), "c", 0))
+	vfstest.Must(t, e.walk(t, "dir/sub").Rename(c0, "c", e.walk(t, "etc"), "c", 0))
 	_, err := e.walk(t, "dir/sub").Lookup(c0, "c")
-	wantErr(t, err, unix.ENOENT)
+	vfstest.WantErr(t, err, unix.ENOENT)
 	if got := read(t, e.walk(t, "etc/c")); got != "C" {
 		t.Fatalf("moved file reads %q", got)
 	}
 	// Now dir/sub is empty in the merged view.
-	must(t, e.walk(t, "dir").Rmdir(c0, "sub"))
+	vfstest.Must(t, e.walk(t, "dir").Rmdir(c0, "sub"))
 }
 
 func TestSetStatAndLink(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	conf := e.walk(t, "etc/conf").(*Inode)
-	must(t, conf.SetStat(c0, unix.STATX_MODE, vfs.Stat{Mode: 0600}))
+	vfstest.Must(t, conf.SetStat(c0, unix.STATX_MODE, vfs.Stat{Mode: 0600}))
 	if st := stat(t, conf); st.Mode != unix.S_IFREG|0600 {
 		t.Fatalf("chmod: %o", st.Mode)
 	}
 	if got := read(t, conf); got != "lower conf" {
 		t.Fatalf("chmod lost data: %q", got)
 	}
-	wantErr(t, e.walk(t, "fifo").(*Inode).SetStat(c0, unix.STATX_MODE, vfs.Stat{Mode: 0600}), unix.EROFS)
+	vfstest.WantErr(t, e.walk(t, "fifo").(*Inode).SetStat(c0, unix.STATX_MODE, vfs.Stat{Mode: 0600}), unix.EROFS)
 	dir := e.walk(t, "dir").(*Inode)
-	must(t, dir.SetStat(c0, unix.STATX_MTIME, vfs.Stat{Mtime: vfs.Timespec{Sec: 12345}}))
+	vfstest.Must(t, dir.SetStat(c0, unix.STATX_MTIME, vfs.Stat{Mtime: vfs.Timespec{Sec: 12345}}))
 	if st := stat(t, dir); st.Mtime.Sec != 12345 || !eq(names(t, dir), "a", "b", "sub") {
 		t.Fatalf("utimes on merged dir: %+v", st)
 	}
 	// Hard link a lower file.
 	root := e.root.(*Inode)
-	must(t, root.Link(c0, "conflink", conf))
+	vfstest.Must(t, root.Link(c0, "conflink", conf))
 	if st := stat(t, conf); st.Nlink != 2 {
 		t.Fatalf("nlink %d", st.Nlink)
 	}
 	if got := read(t, e.walk(t, "conflink")); got != "lower conf" {
 		t.Fatalf("link reads %q", got)
 	}
-	wantErr(t, root.Link(c0, "conflink", conf), unix.EEXIST)
-	wantErr(t, root.Link(c0, "x", dir), unix.EPERM)
+	vfstest.WantErr(t, root.Link(c0, "conflink", conf), unix.EEXIST)
+	vfstest.WantErr(t, root.Link(c0, "x", dir), unix.EPERM)
 }
 
 func TestOpenFlags(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	_, err := e.walk(t, "dir").Open(c0, unix.O_RDWR)
-	wantErr(t, err, unix.EISDIR)
+	vfstest.WantErr(t, err, unix.EISDIR)
 	_, err = e.walk(t, "link").Open(c0, unix.O_RDONLY)
-	wantErr(t, err, unix.ELOOP)
+	vfstest.WantErr(t, err, unix.ELOOP)
 	f, err := e.walk(t, "link").Open(c0, unix.O_PATH)
-	must(t, err)
+	vfstest.Must(t, err)
 	f.Release()
 	d, err := e.walk(t, "dir").Open(c0, unix.O_RDONLY)
-	must(t, err)
+	vfstest.Must(t, err)
 	_, err = d.Read(c0, make([]byte, 1), 0)
-	wantErr(t, err, unix.EISDIR)
+	vfstest.WantErr(t, err, unix.EISDIR)
 	d.Release()
 	// Opening read-only never copies up.
 	for i := 0; i < 3; i++ {
 		f, err := e.walk(t, "big").Open(c0, unix.O_RDONLY)
-		must(t, err)
+		vfstest.Must(t, err)
 		f.Release()
 	}
 	if used, _, inodes, _ := e.upper.Usage(); used != 0 || inodes != 1 {
@@ -680,9 +662,9 @@ func TestHostileNames(t *testing.T) {
 		}
 	}
 	_, err := e.walk(t, "big").Lookup(c0, "x")
-	wantErr(t, err, unix.ENOTDIR)
+	vfstest.WantErr(t, err, unix.ENOTDIR)
 	_, err = e.walk(t, "big").ReadDir(c0)
-	wantErr(t, err, unix.ENOTDIR)
+	vfstest.WantErr(t, err, unix.ENOTDIR)
 }
 
 func TestConcurrent(t *testing.T) {
@@ -736,8 +718,8 @@ func TestEvictedInodesRebuild(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	hsub := hostStat(t, filepath.Join(e.dir, "dir/sub"))
 	e.write(t, "dir/sub/new", "n")
-	must(t, e.walk(t, "dir").Unlink(c0, "a"))
-	must(t, e.walk(t, "etc").Rename(c0, "conf", e.walk(t, "etc"), "conf2", 0))
+	vfstest.Must(t, e.walk(t, "dir").Unlink(c0, "a"))
+	vfstest.Must(t, e.walk(t, "etc").Rename(c0, "conf", e.walk(t, "etc"), "conf2", 0))
 	for i := 0; i < 3; i++ {
 		runtime.GC()
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/vfs"
+	"moat/vfs/vfstest"
 )
 
 // fakeProcess is a Process with fixed values.
@@ -105,11 +106,8 @@ func (t task) UID() uint32    { return t.uid }
 func (t task) GID() uint32    { return t.gid }
 func (t task) ProcPID() int32 { return t.pid }
 
-// plainCtx is a vfs.Context that is not a Caller.
-type plainCtx struct{}
-
-func (plainCtx) UID() uint32 { return 0 }
-func (plainCtx) GID() uint32 { return 0 }
+// plain is a vfs.Context that is not a Caller.
+var plain = vfstest.Root
 
 var root42 = task{uid: 0, gid: 0, pid: 42}
 
@@ -365,7 +363,7 @@ func TestSelf(t *testing.T) {
 	if got, err := self.Readlink(task{pid: 1}); got != "1" || err != nil {
 		t.Errorf("readlink self as pid 1 = %q, %v", got, err)
 	}
-	if _, err := self.Readlink(plainCtx{}); !errors.Is(err, unix.ENOENT) {
+	if _, err := self.Readlink(plain); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("readlink self without Caller = %v, want ENOENT", err)
 	}
 	st, err := self.Stat(root42)
@@ -405,7 +403,7 @@ func TestThroughVFS(t *testing.T) {
 	if !bytes.Contains(got, []byte("\nPid:\t42\n")) {
 		t.Errorf("/self/status through vfs = %q", got)
 	}
-	if _, err := r.Resolve(plainCtx{}, "/self/status", true); !errors.Is(err, unix.ENOENT) {
+	if _, err := r.Resolve(plain, "/self/status", true); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("resolve /self/status without Caller = %v, want ENOENT", err)
 	}
 	// fd/0 points at a path outside this namespace.
