@@ -239,15 +239,9 @@ func linkAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, new
 	if err != nil {
 		return 0, err
 	}
-	dir, name, trailing, err := parentAt(t, newdirfd, newAddr)
+	dir, name, trailing, err := newEntryAt(t, newdirfd, newAddr)
 	if err != nil {
 		return 0, err
-	}
-	if name == "" || name == "." || name == ".." {
-		return 0, unix.EEXIST
-	}
-	if _, err := dir.Inode().Lookup(t, name); err == nil {
-		return 0, unix.EEXIST
 	}
 	st, err := old.Inode().Stat(t)
 	if err != nil {

@@ -509,16 +509,27 @@ func writableDir(t *kernel.Task, dir vfs.Path) error {
 	return checkPerm(t, dir.Inode(), unix.W_OK|unix.X_OK)
 }
 
-func mkdirAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32) (uintptr, error) {
-	dir, name, _, err := parentAt(t, dirfd, pathAddr)
+// newEntryAt resolves the parent directory of a path that is to name a
+// new entry (mkdir, symlink, link): a path that names the root, ends in
+// "." or "..", or names something that exists fails with EEXIST.
+func newEntryAt(t *kernel.Task, dirfd int32, pathAddr uintptr) (dir vfs.Path, name string, trailing bool, err error) {
+	dir, name, trailing, err = parentAt(t, dirfd, pathAddr)
 	if err != nil {
-		return 0, err
+		return vfs.Path{}, "", false, err
 	}
 	if name == "" || name == "." || name == ".." {
-		return 0, unix.EEXIST
+		return vfs.Path{}, "", false, unix.EEXIST
 	}
 	if _, err := dir.Inode().Lookup(t, name); err == nil {
-		return 0, unix.EEXIST
+		return vfs.Path{}, "", false, unix.EEXIST
+	}
+	return dir, name, trailing, nil
+}
+
+func mkdirAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32) (uintptr, error) {
+	dir, name, _, err := newEntryAt(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
 	}
 	if err := writableDir(t, dir); err != nil {
 		return 0, err
@@ -543,21 +554,22 @@ func unlinkAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (uint
 		return 0, err
 	}
 	if flags&unix.AT_REMOVEDIR != 0 {
-		switch name {
-		case ".":
-			return 0, unix.EINVAL
-		case "..":
-			return 0, unix.ENOTEMPTY
-		case "":
-			return 0, unix.EBUSY
+		if name == "" {
+			return 0, unix.EBUSY // the path named the root
+		}
+		if err := vfs.CheckRmdirName(name); err != nil {
+			return 0, err
 		}
 		if err := writableDir(t, dir); err != nil {
 			return 0, err
 		}
 		return 0, dir.Inode().Rmdir(t, name)
 	}
-	if name == "" || name == "." || name == ".." {
-		return 0, unix.EISDIR
+	if name == "" {
+		return 0, unix.EISDIR // the path named the root
+	}
+	if err := vfs.CheckUnlinkName(name); err != nil {
+		return 0, err
 	}
 	child, err := dir.Inode().Lookup(t, name)
 	if err != nil {
@@ -647,15 +659,9 @@ func symlinkAt(t *kernel.Task, targetAddr uintptr, dirfd int32, pathAddr uintptr
 	if target == "" {
 		return 0, unix.ENOENT
 	}
-	dir, name, _, err := parentAt(t, dirfd, pathAddr)
+	dir, name, _, err := newEntryAt(t, dirfd, pathAddr)
 	if err != nil {
 		return 0, err
-	}
-	if name == "" || name == "." || name == ".." {
-		return 0, unix.EEXIST
-	}
-	if _, err := dir.Inode().Lookup(t, name); err == nil {
-		return 0, unix.EEXIST
 	}
 	if err := writableDir(t, dir); err != nil {
 		return 0, err

@@ -212,6 +212,28 @@ func CheckName(name string) error {
 	return nil
 }
 
+// CheckRmdirName is CheckName for the last component of rmdir(2), which
+// Linux refuses with errnos of its own: "." with EINVAL and ".." with
+// ENOTEMPTY.
+func CheckRmdirName(name string) error {
+	switch name {
+	case ".":
+		return unix.EINVAL
+	case "..":
+		return unix.ENOTEMPTY
+	}
+	return CheckName(name)
+}
+
+// CheckUnlinkName is CheckName for the last component of unlink(2), which
+// refuses "." and ".." with EISDIR.
+func CheckUnlinkName(name string) error {
+	if name == "." || name == ".." {
+		return unix.EISDIR
+	}
+	return CheckName(name)
+}
+
 // RenameOperands describes a rename's source and destination for
 // CheckRename.
 type RenameOperands struct {

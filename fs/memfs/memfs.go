@@ -532,10 +532,7 @@ func removeNonDirLocked(c *Inode, now vfs.Timespec) {
 
 // Unlink implements vfs.Inode.
 func (d *Inode) Unlink(ctx vfs.Context, name string) error {
-	if name == "." || name == ".." {
-		return unix.EISDIR
-	}
-	if err := vfs.CheckName(name); err != nil {
+	if err := vfs.CheckUnlinkName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()
@@ -559,13 +556,7 @@ func (d *Inode) Unlink(ctx vfs.Context, name string) error {
 
 // Rmdir implements vfs.Inode.
 func (d *Inode) Rmdir(ctx vfs.Context, name string) error {
-	switch name {
-	case ".":
-		return unix.EINVAL
-	case "..":
-		return unix.ENOTEMPTY
-	}
-	if err := vfs.CheckName(name); err != nil {
+	if err := vfs.CheckRmdirName(name); err != nil {
 		return err
 	}
 	d.fs.mu.Lock()

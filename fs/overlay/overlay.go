@@ -515,7 +515,7 @@ func (n *Inode) removeLocked(ctx vfs.Context, name string, c *Inode) error {
 
 // Unlink implements vfs.Inode.
 func (n *Inode) Unlink(ctx vfs.Context, name string) error {
-	if err := vfs.CheckName(name); err != nil {
+	if err := vfs.CheckUnlinkName(name); err != nil {
 		return err
 	}
 	n.fs.mu.Lock()
@@ -532,13 +532,7 @@ func (n *Inode) Unlink(ctx vfs.Context, name string) error {
 
 // Rmdir implements vfs.Inode.
 func (n *Inode) Rmdir(ctx vfs.Context, name string) error {
-	switch name {
-	case ".":
-		return unix.EINVAL
-	case "..":
-		return unix.ENOTEMPTY
-	}
-	if err := vfs.CheckName(name); err != nil {
+	if err := vfs.CheckRmdirName(name); err != nil {
 		return err
 	}
 	n.fs.mu.Lock()
