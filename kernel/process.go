@@ -117,6 +117,24 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	k.tasks[tid] = c
 	k.mu.Unlock()
 
+	c.startCloned(t, a, childMM, tid)
+	done := c.vforkDone // the child clears the field when it closes it
+	go c.forkMain()
+	if done != nil {
+		select {
+		case <-done:
+		case <-t.interrupt:
+		}
+	}
+	return tid, nil
+}
+
+// startCloned sets up the registers and TID words of c, a child that t
+// has just cloned with arguments a: it returns 0 from clone, on the new
+// stack and TLS if given, and its tid is stored in childMM
+// (CLONE_CHILD_SETTID) and in t's memory (CLONE_PARENT_SETTID).
+func (c *Task) startCloned(t *Task, a CloneArgs, childMM *mm.MemoryManager, tid int32) {
+	f := a.Flags
 	arch.SetReturn(&c.regs, 0)
 	if a.Stack != 0 {
 		c.regs.Rsp = uint64(a.Stack)
@@ -133,15 +151,6 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	if f&CloneParentSettid != 0 {
 		putTID(t.mm, a.ParentTID, tid)
 	}
-	done := c.vforkDone // the child clears the field when it closes it
-	go c.forkMain()
-	if done != nil {
-		select {
-		case <-done:
-		case <-t.interrupt:
-		}
-	}
-	return tid, nil
 }
 
 func putTID(m *mm.MemoryManager, addr uintptr, tid int32) {
@@ -421,20 +430,36 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 // SignalAll sends sig to every process but init and the caller (kill -1),
 // returning ESRCH if there was none.
 func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
-	k := t.k
-	k.mu.Lock()
-	var targets []*Task
+	t.k.mu.Lock()
+	targets := t.k.processesLocked(func(o *Task) bool {
+		return o.tid != 1 && (o != t.leader || includeSelf)
+	})
+	t.k.mu.Unlock()
+	return t.signalEach(targets, sig)
+}
+
+// processesLocked returns the live processes (thread-group leaders that
+// are not zombies) for which match is true.
+//
+// Preconditions: k.mu is held.
+func (k *Kernel) processesLocked(match func(*Task) bool) []*Task {
+	var ps []*Task
 	for _, o := range k.tasks {
-		if o.leader == o && o.tid != 1 && !o.zombie && (o != t.leader || includeSelf) {
-			targets = append(targets, o)
+		if o.leader == o && !o.zombie && match(o) {
+			ps = append(ps, o)
 		}
 	}
-	k.mu.Unlock()
+	return ps
+}
+
+// signalEach sends sig (0: only the check) from t to each of targets,
+// ESRCH if there are none.
+func (t *Task) signalEach(targets []*Task, sig unix.Signal) error {
 	if len(targets) == 0 {
 		return unix.ESRCH
 	}
-	for _, o := range targets {
-		if sig != 0 {
+	if sig != 0 {
+		for _, o := range targets {
 			o.receive(sig, t)
 		}
 	}
@@ -486,22 +511,9 @@ func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 	if pgid == 0 {
 		pgid = t.leader.pgid
 	}
-	var targets []*Task
-	for _, o := range k.tasks {
-		if o.leader == o && o.pgid == pgid && !o.zombie {
-			targets = append(targets, o)
-		}
-	}
+	targets := k.processesLocked(func(o *Task) bool { return o.pgid == pgid })
 	k.mu.Unlock()
-	if len(targets) == 0 {
-		return unix.ESRCH
-	}
-	for _, o := range targets {
-		if sig != 0 {
-			o.receive(sig, t)
-		}
-	}
-	return nil
+	return t.signalEach(targets, sig)
 }
 
 // lookupLocked finds a live or zombie process by pid (0: t).

@@ -6,7 +6,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"moat/arch"
 	"moat/platform"
 )
 
@@ -71,22 +70,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	k.tasks[tid] = c
 	k.mu.Unlock()
 
-	arch.SetReturn(&c.regs, 0)
-	if a.Stack != 0 {
-		c.regs.Rsp = uint64(a.Stack)
-	}
-	if f&CloneSettls != 0 {
-		c.regs.Fs_base = uint64(a.TLS)
-	}
-	if f&CloneChildSettid != 0 {
-		putTID(t.mm, a.ChildTID, tid)
-	}
-	if f&CloneChildCleartid != 0 {
-		c.clearChildTID = a.ChildTID
-	}
-	if f&CloneParentSettid != 0 {
-		putTID(t.mm, a.ParentTID, tid)
-	}
+	c.startCloned(t, a, t.mm, tid)
 	go c.threadMain(sp, h)
 	return tid, nil
 }
