@@ -309,28 +309,18 @@ const (
 // take arrives (ErrRestartSys), or the task is killed (EINTR: it exits
 // before returning to the app anyway).
 func (t *Task) Block(ready <-chan struct{}) error {
-	for {
-		if t.deliverable() {
-			return ErrRestartSys
-		}
-		select {
-		case <-ready:
-			return nil
-		case <-t.interrupt:
-			return unix.EINTR
-		case <-t.sigNotify:
-		}
-	}
+	return t.BlockTimeout(ready, time.Time{})
 }
 
 // BlockTimeout is Block with a deadline (zero: none); it returns ETIMEDOUT
 // when the deadline passes.
 func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
-	if deadline.IsZero() {
-		return t.Block(ready)
+	var expired <-chan time.Time // nil, never ready, without a deadline
+	if !deadline.IsZero() {
+		tm := time.NewTimer(time.Until(deadline))
+		defer tm.Stop()
+		expired = tm.C
 	}
-	tm := time.NewTimer(time.Until(deadline))
-	defer tm.Stop()
 	for {
 		if t.deliverable() {
 			return ErrRestartSys
@@ -338,7 +328,7 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 		select {
 		case <-ready:
 			return nil
-		case <-tm.C:
+		case <-expired:
 			return unix.ETIMEDOUT
 		case <-t.interrupt:
 			return unix.EINTR
