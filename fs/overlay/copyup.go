@@ -56,6 +56,40 @@ func (fs *FS) prepareData(ctx vfs.Context, n *Inode) (*memfs.Inode, error) {
 	return fs.copyData(ctx, n.lower, &st)
 }
 
+// preparedData is the outcome of prepareData, run before taking fs.mu and
+// used under it: its error counts only if the inode still needs copying
+// up by then (another caller may have done it meanwhile).
+type preparedData struct {
+	data *memfs.Inode
+	err  error
+}
+
+// prepare runs prepareData for n; the caller must drop the result.
+//
+// Preconditions: fs.mu is not held.
+func (fs *FS) prepare(ctx vfs.Context, n *Inode) preparedData {
+	data, err := fs.prepareData(ctx, n)
+	return preparedData{data, err}
+}
+
+// drop releases the prepared data, if any.
+func (p preparedData) drop() {
+	if p.data != nil {
+		p.data.Drop()
+	}
+}
+
+// copyUpPreparedLocked copies n up, with its data from p (copied now if
+// p holds none).
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) copyUpPreparedLocked(ctx vfs.Context, n *Inode, p preparedData) error {
+	if n.upper == nil && p.err != nil {
+		return p.err
+	}
+	return fs.copyUpLocked(ctx, n, p.data, true)
+}
+
 // copyData copies the lower regular file lower (with attributes st) into a
 // new detached upper file. Pages of zeros and holes are not stored. It fails
 // with ENOSPC without reading anything if the file cannot fit.

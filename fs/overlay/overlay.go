@@ -438,10 +438,8 @@ func (n *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 		return err
 	}
 	fs := n.fs
-	data, prepErr := fs.prepareData(ctx, t)
-	if data != nil {
-		defer data.Drop()
-	}
+	prep := fs.prepare(ctx, t)
+	defer prep.drop()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if _, err := n.lookupLocked(ctx, name); err == nil {
@@ -452,10 +450,7 @@ func (n *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if t.dead {
 		return unix.ENOENT
 	}
-	if t.upper == nil && prepErr != nil {
-		return prepErr
-	}
-	if err := fs.copyUpLocked(ctx, t, data, true); err != nil {
+	if err := fs.copyUpPreparedLocked(ctx, t, prep); err != nil {
 		return err
 	}
 	if err := fs.copyUpLocked(ctx, n, nil, true); err != nil {
@@ -591,20 +586,15 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 	fs := n.fs
 
 	// Copy file data up before taking the lock for writing.
-	var srcData, dstData *memfs.Inode
-	var srcErr, dstErr error
+	var srcPrep, dstPrep preparedData
 	if c, err := n.Lookup(ctx, oldName); err == nil {
-		srcData, srcErr = fs.prepareData(ctx, c.(*Inode))
-		if srcData != nil {
-			defer srcData.Drop()
-		}
+		srcPrep = fs.prepare(ctx, c.(*Inode))
+		defer srcPrep.drop()
 	}
 	if exchange {
 		if c, err := q.Lookup(ctx, newName); err == nil {
-			dstData, dstErr = fs.prepareData(ctx, c.(*Inode))
-			if dstData != nil {
-				defer dstData.Drop()
-			}
+			dstPrep = fs.prepare(ctx, c.(*Inode))
+			defer dstPrep.drop()
 		}
 	}
 
@@ -655,17 +645,11 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 			return unix.ENOTEMPTY
 		}
 	}
-	if src.upper == nil && srcErr != nil {
-		return srcErr
-	}
-	if err := fs.copyUpLocked(ctx, src, srcData, true); err != nil {
+	if err := fs.copyUpPreparedLocked(ctx, src, srcPrep); err != nil {
 		return err
 	}
 	if exchange {
-		if dst.upper == nil && dstErr != nil {
-			return dstErr
-		}
-		if err := fs.copyUpLocked(ctx, dst, dstData, true); err != nil {
+		if err := fs.copyUpPreparedLocked(ctx, dst, dstPrep); err != nil {
 			return err
 		}
 	}
