@@ -42,7 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-//go:embed workloads/*.c
+//go:embed workloads/*.c workloads/*.h
 var sources embed.FS
 
 type config struct {
@@ -272,26 +272,32 @@ func setupWorkdir(cfg *config) error {
 	return nil
 }
 
-// compileWorkloads writes the embedded C sources to dir and compiles each
-// into a static binary of the same base name.
+// compileWorkloads writes the embedded C sources and headers to dir and
+// compiles each source into a static binary of the same base name.
 func compileWorkloads(ctx context.Context, dir string) error {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		return fmt.Errorf("gcc not found (apt-get install gcc): %v", err)
 	}
-	names, err := fs.Glob(sources, "workloads/*.c")
+	entries, err := fs.ReadDir(sources, "workloads")
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		src, err := sources.ReadFile(name)
+	for _, e := range entries {
+		src, err := sources.ReadFile("workloads/" + e.Name())
 		if err != nil {
 			return err
 		}
-		base := strings.TrimSuffix(filepath.Base(name), ".c")
-		cfile := filepath.Join(dir, base+".c")
-		if err := os.WriteFile(cfile, src, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), src, 0o644); err != nil {
 			return err
 		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".c") {
+			continue
+		}
+		base := strings.TrimSuffix(name, ".c")
+		cfile := filepath.Join(dir, name)
 		out, err := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(dir, base), cfile).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("gcc -static -O2 %s: %v\n%s", name, err, out)

@@ -8,11 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static void once(void) {
 	pid_t pid = fork();
@@ -45,6 +41,6 @@ int main(int argc, char **argv) {
 	for (long i = 0; i < n; i++)
 		once();
 	long long t1 = now_ns();
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }

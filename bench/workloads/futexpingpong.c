@@ -16,11 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static int turn; // 0: main's turn, 1: the thread's
 static long total;
@@ -82,6 +78,6 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "futexpingpong: pthread_join: %s\n", strerror(err));
 		return 1;
 	}
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }

@@ -10,11 +10,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 #define PAGE 4096L
 
@@ -43,6 +39,6 @@ int main(int argc, char **argv) {
 		}
 	}
 	long long t1 = now_ns();
-	printf("%.1f\n", (double)(t1 - t0) / ((double)rounds * (double)pages));
+	report(t0, t1, (double)rounds * (double)pages);
 	return 0;
 }

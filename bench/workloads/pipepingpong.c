@@ -9,11 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static void xfer(int rfd, int wfd, const char *who) {
 	char c = 'x';
@@ -68,6 +64,6 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "pipepingpong: child failed (status %#x)\n", st);
 		return 1;
 	}
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }

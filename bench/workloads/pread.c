@@ -9,11 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static char buf[4096];
 
@@ -47,6 +43,6 @@ int main(int argc, char **argv) {
 		once(fd);
 	long long t1 = now_ns();
 	close(fd);
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }

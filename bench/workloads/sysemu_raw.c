@@ -23,11 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static pid_t child;
 
@@ -120,6 +116,6 @@ int main(int argc, char **argv) {
 
 	kill(child, SIGKILL);
 	waitpid(child, &st, __WALL);
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }

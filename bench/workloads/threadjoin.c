@@ -11,11 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static long long now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "timing.h"
 
 static void *nop(void *arg) { return arg; }
 
@@ -45,6 +41,6 @@ int main(int argc, char **argv) {
 	for (long i = 0; i < n; i++)
 		once();
 	long long t1 = now_ns();
-	printf("%.1f\n", (double)(t1 - t0) / (double)n);
+	report(t0, t1, (double)n);
 	return 0;
 }
