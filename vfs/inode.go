@@ -457,6 +457,23 @@ func (c *Changes) WaitLocked(ctx Context, mu *sync.Mutex) error {
 	return Wait(ctx, ch)
 }
 
+// WaitUntilLocked waits for changes, as WaitLocked, until ready reports
+// true; I/O that must not block (Nonblocking) fails with EAGAIN instead of
+// waiting. ready is called with mu held.
+//
+// Preconditions: mu is held; it is held again on return.
+func (c *Changes) WaitUntilLocked(ctx Context, mu *sync.Mutex, ready func() bool) error {
+	for !ready() {
+		if Nonblocking(ctx) {
+			return unix.EAGAIN
+		}
+		if err := c.WaitLocked(ctx, mu); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NonblockingContext is implemented by the Context of I/O on a
 // description with O_NONBLOCK set.
 type NonblockingContext interface{ NonblockingIO() bool }

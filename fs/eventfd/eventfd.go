@@ -53,14 +53,8 @@ func (c *counter) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.v == 0 {
-		if vfs.Nonblocking(ctx) {
-			return 0, unix.EAGAIN
-		}
-		err := c.changes.WaitLocked(ctx, &c.mu)
-		if err != nil {
-			return 0, err
-		}
+	if err := c.changes.WaitUntilLocked(ctx, &c.mu, func() bool { return c.v != 0 }); err != nil {
+		return 0, err
 	}
 	v := c.v
 	if c.semaphore {
@@ -83,14 +77,8 @@ func (c *counter) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for maxValue-c.v < add {
-		if vfs.Nonblocking(ctx) {
-			return 0, unix.EAGAIN
-		}
-		err := c.changes.WaitLocked(ctx, &c.mu)
-		if err != nil {
-			return 0, err
-		}
+	if err := c.changes.WaitUntilLocked(ctx, &c.mu, func() bool { return maxValue-c.v >= add }); err != nil {
+		return 0, err
 	}
 	c.v += add
 	c.changes.Notify()

@@ -77,16 +77,11 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	p := e.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.buf) == 0 {
-		if p.writers == 0 {
-			return 0, nil
-		}
-		if vfs.Nonblocking(ctx) {
-			return 0, unix.EAGAIN
-		}
-		if err := p.changes.WaitLocked(ctx, &p.mu); err != nil {
-			return 0, err
-		}
+	if err := p.changes.WaitUntilLocked(ctx, &p.mu, func() bool { return len(p.buf) != 0 || p.writers == 0 }); err != nil {
+		return 0, err
+	}
+	if len(p.buf) == 0 {
+		return 0, nil // end of file: no writers left
 	}
 	n := copy(dst, p.buf)
 	p.buf = p.buf[n:]

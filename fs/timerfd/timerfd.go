@@ -58,14 +58,8 @@ func (tm *Timer) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	}
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	for tm.count == 0 {
-		if vfs.Nonblocking(ctx) {
-			return 0, unix.EAGAIN
-		}
-		err := tm.changes.WaitLocked(ctx, &tm.mu)
-		if err != nil {
-			return 0, err
-		}
+	if err := tm.changes.WaitUntilLocked(ctx, &tm.mu, func() bool { return tm.count != 0 }); err != nil {
+		return 0, err
 	}
 	binary.LittleEndian.PutUint64(dst, tm.count)
 	tm.count = 0
