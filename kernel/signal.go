@@ -202,14 +202,7 @@ func (t *Task) wake() {
 	default:
 	}
 	if t.inApp.Load() {
-		t.mu.Lock()
-		m := t.mm
-		t.mu.Unlock()
-		if m != nil {
-			if as := m.AddressSpace(); as != nil {
-				as.Kick()
-			}
-		}
+		t.kick()
 	}
 }
 

@@ -1,11 +1,14 @@
 /*
  * threads: POSIX threads inside moat (CLONE_THREAD): creation and join,
  * mutexes and condition variables (futexes), thread-local storage,
- * pthread_exit values, detached threads, getpid/gettid relations, and a
- * thread that calls exit_group (exit()) ending the whole process.
+ * pthread_exit values, detached threads, getpid/gettid relations, a
+ * signal sent with tgkill to a thread that spins in user code without
+ * system calls, and a thread that calls exit_group (exit()) ending the
+ * whole process.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,6 +40,23 @@ static void *waiter(void *arg)
 		pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
 	pthread_exit((void *)(long)(getpid() != syscall(SYS_gettid)));
+}
+
+static volatile sig_atomic_t spin_tid, spin_got;
+
+static void on_usr1(int sig)
+{
+	spin_got = syscall(SYS_gettid);
+}
+
+/* spinner loops in user code until its handler runs: only a signal that
+ * interrupts this very thread (not the process's first one) ends it. */
+static void *spinner(void *arg)
+{
+	spin_tid = syscall(SYS_gettid);
+	while (!spin_got)
+		;
+	return NULL;
 }
 
 static void *exiter(void *arg)
@@ -77,6 +97,16 @@ int main(void)
 	pthread_t d;
 	printf("detached create: %d\n", pthread_create(&d, &attr, adder, (void *)0));
 	usleep(50000);
+
+	signal(SIGUSR1, on_usr1);
+	pthread_t sp;
+	pthread_create(&sp, NULL, spinner, NULL);
+	while (!spin_tid)
+		usleep(1000);
+	usleep(20000); /* let it reach the loop */
+	syscall(SYS_tgkill, getpid(), spin_tid, SIGUSR1);
+	pthread_join(sp, NULL);
+	printf("spinning thread took its signal: %d\n", spin_got == spin_tid);
 
 	pid_t pid = fork();
 	if (pid == 0) {
