@@ -1,9 +1,6 @@
 package integration
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestProcs runs progs/procs.c (fork, vfork, clone, clone3, execve of
 // programs and #! scripts, wait4, waitid, kill, pipes between processes,
@@ -18,16 +15,6 @@ func TestProcs(t *testing.T) {
 	})
 	t.Run("native-deterministic", func(t *testing.T) {
 		t.Parallel()
-		out1, err1, code1 := runNative(t, argv, "")
-		out2, _, code2 := runNative(t, argv, "")
-		if code1 != 0 || code2 != 0 {
-			t.Errorf("native exit status %d and %d, want 0\nstderr:\n%s", code1, code2, tail(err1, 20))
-		}
-		if out1 != out2 {
-			t.Errorf("two native runs differ (- first, + second):\n%s", lineDiff(out1, out2))
-		}
-		if !strings.HasSuffix(out1, "\ndone\n") {
-			t.Errorf("native output does not end with done:\n%s", tail(out1, 10))
-		}
+		nativeDeterministic(t, argv, "done\n")
 	})
 }

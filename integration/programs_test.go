@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,23 +39,30 @@ func TestNativeDeterministic(t *testing.T) {
 	for _, p := range comparedPrograms {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			argv := append([]string{prog(p.name)}, p.args...)
-			out1, err1, code1 := runNative(t, argv, "")
-			out2, _, code2 := runNative(t, argv, "")
-			if code1 != 0 || code2 != 0 {
-				t.Errorf("native exit status %d and %d, want 0\nstderr:\n%s", code1, code2, tail(err1, 20))
-			}
-			if out1 != out2 {
-				t.Errorf("two native runs differ (- first, + second):\n%s", lineDiff(out1, out2))
-			}
-			last := out1
-			if i := strings.LastIndex(strings.TrimSuffix(out1, "\n"), "\n"); i >= 0 {
-				last = out1[i+1:]
-			}
-			if last != "done\n" && last != "survived\n" {
-				t.Errorf("native output does not end with done/survived, but with %q", last)
-			}
+			nativeDeterministic(t, append([]string{prog(p.name)}, p.args...), "done\n", "survived\n")
 		})
+	}
+}
+
+// nativeDeterministic runs argv natively twice and requires status 0,
+// identical output, and a last line (with its newline) that is one of
+// lastLines: the program got to its end.
+func nativeDeterministic(t *testing.T, argv []string, lastLines ...string) {
+	t.Helper()
+	out1, err1, code1 := runNative(t, argv, "")
+	out2, _, code2 := runNative(t, argv, "")
+	if code1 != 0 || code2 != 0 {
+		t.Errorf("native exit status %d and %d, want 0\nstderr:\n%s", code1, code2, tail(err1, 20))
+	}
+	if out1 != out2 {
+		t.Errorf("two native runs differ (- first, + second):\n%s", lineDiff(out1, out2))
+	}
+	last := out1
+	if i := strings.LastIndex(strings.TrimSuffix(out1, "\n"), "\n"); i >= 0 {
+		last = out1[i+1:]
+	}
+	if !slices.Contains(lastLines, last) {
+		t.Errorf("native output does not end with a line %q, but with %q", lastLines, last)
 	}
 }
 
