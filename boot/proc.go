@@ -54,7 +54,7 @@ func (p procProcess) GIDs() [4]uint32 {
 	c := p.t.Creds()
 	return [4]uint32{c.GID, c.EGID, c.SGID, c.FSGID}
 }
-func (p procProcess) Threads() int { return 1 }
+func (p procProcess) Threads() int { return p.t.ThreadCount() }
 func (p procProcess) VMSizeKB() uint64 {
 	total, _ := p.t.MM().VirtualSize()
 	return total / 1024
@@ -63,7 +63,16 @@ func (p procProcess) VMRSSKB() uint64 {
 	_, backed := p.t.MM().VirtualSize()
 	return backed / 1024
 }
-func (p procProcess) State() byte { return 'R' }
+func (p procProcess) State() byte { return p.t.State() }
+
+// StartTime implements proc.ProcessTimes.
+func (p procProcess) StartTime() time.Duration { return p.t.StartTime() }
+
+// CPUTime implements proc.ProcessTimes.
+func (p procProcess) CPUTime() (user, sys time.Duration) {
+	u := p.t.ProcessCPU()
+	return u.User, u.Sys
+}
 
 func (p procProcess) FDs() []proc.FDInfo {
 	var out []proc.FDInfo

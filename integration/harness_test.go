@@ -518,6 +518,7 @@ var programUse = map[string]string{
 	"process_info": "TestPrograms",
 	"badptr":       "TestPrograms",
 	"devfiles":     "TestPrograms",
+	"sigevents":    "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",
@@ -527,6 +528,8 @@ var programUse = map[string]string{
 	"sysfuzz":      "TestSyscallFuzz",
 	"threads":      "TestThreads",
 	"procs":        "TestProcs",
+	"sync":         "TestSync",
+	"jobctl":       "TestJobControl",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {

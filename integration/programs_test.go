@@ -17,6 +17,8 @@ var comparedPrograms = []struct {
 	{name: "mem"},
 	{name: "process_info"},
 	{name: "badptr"},
+	// signalfd, timer_create, timerfds on CLOCK_REALTIME.
+	{name: "sigevents"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

@@ -21,15 +21,12 @@ const (
 	maxInterpDepth = 5
 )
 
-// Execve replaces the process's program: a new address space with path
-// loaded (an ELF, or a #! script run by its interpreter), files marked
-// close-on-exec closed, caught signals reset to their default. On failure
-// the old program is untouched and the error is execve's errno.
-func (t *Task) Execve(path string, argv, envv []string) error {
-	if t.leader != t {
-		return unix.ENOSYS // support: execve from a thread other than the main one is not implemented
-	}
-	f, realPath, err := t.openExecutable(path)
+// openProgram opens the program at path to run with argv: an ELF file,
+// or for a #! script its interpreter, with argv rewritten as Linux does
+// (the interpreter, its optional argument and the script's path replace
+// argv[0]), through at most maxInterpDepth levels of scripts (ELOOP).
+func (t *Task) openProgram(path string, argv []string) (f *vfs.FileDescription, realPath, execPath string, execArgv []string, err error) {
+	f, realPath, err = t.openExecutable(path)
 	for depth := 0; err == nil; depth++ {
 		var interp string
 		var interpArgs []string
@@ -39,14 +36,30 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		}
 		f.DecRef()
 		if depth == maxInterpDepth {
-			return unix.ELOOP
+			return nil, "", "", nil, unix.ELOOP
 		}
-		// #! rules: argv[0] is replaced by the interpreter, its optional
-		// argument, and the script's path.
 		argv = append(append(append([]string{interp}, interpArgs...), path), argv[min(1, len(argv)):]...)
 		path = interp
 		f, realPath, err = t.openExecutable(interp)
 	}
+	if err != nil {
+		if f != nil {
+			f.DecRef()
+		}
+		return nil, "", "", nil, err
+	}
+	return f, realPath, path, argv, nil
+}
+
+// Execve replaces the process's program: a new address space with path
+// loaded (an ELF, or a #! script run by its interpreter), files marked
+// close-on-exec closed, caught signals reset to their default. On failure
+// the old program is untouched and the error is execve's errno.
+func (t *Task) Execve(path string, argv, envv []string) error {
+	if t.leader != t {
+		return unix.ENOSYS // support: execve from a thread other than the main one is not implemented
+	}
+	f, realPath, path, argv, err := t.openProgram(path, argv)
 	if err != nil {
 		if le, ok := err.(*loader.Error); ok {
 			return le.Errno
@@ -77,12 +90,15 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	// The point of no return. Other threads end first, as Linux's
 	// de_thread makes them.
 	t.waitThreads(true, nil)
+	t.exitRobustList()
+	t.deleteTimers()
 	t.mu.Lock()
 	old := t.mm
 	t.mm = m
 	t.exePath = realPath
 	t.clearChildTID, t.robustList = 0, 0
 	t.mu.Unlock()
+	t.accountAddressSpaceGone(old.AddressSpace())
 	old.Release()
 	t.fds.CloseOnExecFds()
 	t.sig.resetCaught()

@@ -133,7 +133,7 @@ func (t *Task) setupFrame(si SigInfo, act SigAction, oldMask uint64) error {
 	le.PutUint64(uc[ucStack+16:], as.Size)
 	putSigcontext(uc[ucMcontext:], &t.regs, si, oldMask, fpAddr)
 	le.PutUint64(uc[ucSigmask:], oldMask)
-	copy(b[frameSiginfo:], si.encode())
+	copy(b[frameSiginfo:], si.Encode())
 
 	xs := make([]byte, len(fp)+4)
 	copy(xs, fp)
@@ -195,6 +195,7 @@ func (t *Task) sigreturn() error {
 	r.Eflags = t.regs.Eflags&^fixEflags | at(17)&fixEflags
 	r.Cs, r.Ss = arch.UserCS, arch.UserSS // only 64-bit user segments are allowed
 	r.Orig_rax = ^uint64(0)               // not in a system call: nothing to restart
+	t.restartBlock = nil                  // restart_syscall now fails with EINTR, as on Linux
 
 	if fpAddr := le.Uint64(sc[scFPState:]); fpAddr != 0 {
 		cur, err := t.ctx.FPState(t.mm.AddressSpace())
@@ -232,6 +233,9 @@ func (t *Task) Sigreturn() error {
 func (t *Task) deliverSignals() {
 	handled := false
 	for !t.exiting {
+		if t.Stopped() && !t.parkStopped() {
+			return // killed while stopped
+		}
 		t.mu.Lock()
 		si, ok := t.dequeueLocked(t.sigMask)
 		oldMask := t.sigMask
@@ -252,9 +256,9 @@ func (t *Task) deliverSignals() {
 			case actTerminate, actCore:
 				t.exitWithSignal(sig)
 				return
+			case actStop:
+				t.groupStop(sig)
 			}
-			// Ignore, continue, and stop (job control is not
-			// implemented: stop signals are ignored).
 			continue
 		}
 		if t.restart != 0 {
@@ -286,6 +290,9 @@ func (t *Task) deliverSignals() {
 	if t.restart != 0 {
 		// No handler ran: restart the call transparently.
 		arch.RestartSyscall(&t.regs)
+		if t.restart == ErrRestartBlock {
+			t.regs.Rax = unix.SYS_RESTART_SYSCALL
+		}
 		t.restart = 0
 	}
 	if !handled {

@@ -10,17 +10,42 @@ import (
 	"moat/mm"
 )
 
-// Futexes. Waiters queue by (address space, address); a waker wakes the
-// waiters of its key whose bitset matches. The value check of FUTEX_WAIT
+// Futexes. Waiters queue by key: (address space, address) for private
+// futexes and for shared ones in private memory, and the word's place in
+// the memory file for shared futexes in shared memory, so processes that
+// share a mapping meet on the same key wherever it is mapped. A waker
+// wakes the waiters of its key whose bitset matches. The value check of FUTEX_WAIT
 // and the enqueue happen under the table's lock, and so does every wake,
 // so a wake that follows a store to the futex word is never lost.
 //
 // Lock order: futexTable.mu, then the memory manager's lock (the value is
 // read under the table lock).
 
+// futexKey names a futex: mm and the address, or for shared memory a nil
+// mm and the word's offset in the memory file. As on Linux, a shared
+// operation on private memory does not meet a private one on the same
+// word (shared is part of the key).
 type futexKey struct {
-	mm   *mm.MemoryManager
-	addr uintptr
+	mm     *mm.MemoryManager
+	addr   uintptr
+	shared bool
+}
+
+// futexKey returns the key of the futex word at addr for a private
+// (FUTEX_PRIVATE_FLAG) or shared operation. A shared key needs the page
+// (EFAULT if the word cannot be read), as Linux's get_futex_key does; a
+// private one is just the address.
+func (t *Task) futexKey(addr uintptr, private bool) (futexKey, error) {
+	if private {
+		return futexKey{t.mm, addr, false}, nil
+	}
+	if _, err := readWord(t.mm, addr); err != nil {
+		return futexKey{}, err
+	}
+	if off, ok := t.mm.SharedOffset(addr); ok {
+		return futexKey{nil, uintptr(off), true}, nil
+	}
+	return futexKey{t.mm, addr, true}, nil
 }
 
 type futexWaiter struct {
@@ -52,12 +77,15 @@ func readWord(m *mm.MemoryManager, addr uintptr) (uint32, error) {
 // FutexWait blocks while the word at addr holds val, until a matching
 // wake or the deadline (zero: none). It returns EAGAIN if the value
 // differs and ETIMEDOUT at the deadline.
-func (t *Task) FutexWait(addr uintptr, val, bitset uint32, deadline time.Time) error {
+func (t *Task) FutexWait(addr uintptr, private bool, val, bitset uint32, deadline time.Time) error {
 	if bitset == 0 {
 		return unix.EINVAL
 	}
 	ft := &t.k.futex
-	key := futexKey{t.mm, addr}
+	key, err := t.futexKey(addr, private)
+	if err != nil {
+		return err
+	}
 	ft.mu.Lock()
 	cur, err := readWord(t.mm, addr)
 	if err != nil {
@@ -108,7 +136,7 @@ func (ft *futexTable) remove(w *futexWaiter) {
 
 // FutexWake wakes up to n waiters on addr whose bitset matches and returns
 // how many it woke.
-func (t *Task) FutexWake(addr uintptr, n int, bitset uint32) (int, error) {
+func (t *Task) FutexWake(addr uintptr, private bool, n int, bitset uint32) (int, error) {
 	if bitset == 0 {
 		return 0, unix.EINVAL
 	}
@@ -116,9 +144,13 @@ func (t *Task) FutexWake(addr uintptr, n int, bitset uint32) (int, error) {
 		return 0, unix.EINVAL
 	}
 	ft := &t.k.futex
+	key, err := t.futexKey(addr, private)
+	if err != nil {
+		return 0, err
+	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	return ft.wakeLocked(futexKey{t.mm, addr}, n, bitset), nil
+	return ft.wakeLocked(key, n, bitset), nil
 }
 
 // Preconditions: ft.mu is held.
@@ -142,14 +174,28 @@ func (ft *futexTable) wakeLocked(key futexKey, n int, bitset uint32) int {
 	return woken
 }
 
+// futexKeys returns the keys of two futex words (requeue, wake-op).
+func (t *Task) futexKeys(addr, addr2 uintptr, private bool) (futexKey, futexKey, error) {
+	key, err := t.futexKey(addr, private)
+	if err != nil {
+		return futexKey{}, futexKey{}, err
+	}
+	key2, err := t.futexKey(addr2, private)
+	return key, key2, err
+}
+
 // FutexRequeue wakes up to nWake waiters on addr and moves up to
 // nRequeue of the rest to addr2. With cmp, the word at addr must hold val
 // (FUTEX_CMP_REQUEUE) or it fails with EAGAIN.
-func (t *Task) FutexRequeue(addr, addr2 uintptr, nWake, nRequeue int, cmp bool, val uint32) (int, error) {
+func (t *Task) FutexRequeue(addr, addr2 uintptr, private bool, nWake, nRequeue int, cmp bool, val uint32) (int, error) {
 	if addr%4 != 0 || addr2%4 != 0 {
 		return 0, unix.EINVAL
 	}
 	ft := &t.k.futex
+	key, key2, err := t.futexKeys(addr, addr2, private)
+	if err != nil {
+		return 0, err
+	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if cmp {
@@ -161,7 +207,6 @@ func (t *Task) FutexRequeue(addr, addr2 uintptr, nWake, nRequeue int, cmp bool, 
 			return 0, unix.EAGAIN
 		}
 	}
-	key, key2 := futexKey{t.mm, addr}, futexKey{t.mm, addr2}
 	done := ft.wakeLocked(key, nWake, FutexBitsetAll)
 	moved := 0
 	for moved < nRequeue && len(ft.q[key]) > 0 && key != key2 {
@@ -181,7 +226,7 @@ func (t *Task) FutexRequeue(addr, addr2 uintptr, nWake, nRequeue int, cmp bool, 
 // encoded in op to the word at addr2, wake up to n waiters on addr, and,
 // if the old value of the word at addr2 passes op's comparison, up to n2
 // waiters on addr2. It returns how many it woke.
-func (t *Task) FutexWakeOp(addr, addr2 uintptr, n, n2 int, op uint32) (int, error) {
+func (t *Task) FutexWakeOp(addr, addr2 uintptr, private bool, n, n2 int, op uint32) (int, error) {
 	if addr%4 != 0 || addr2%4 != 0 {
 		return 0, unix.EINVAL
 	}
@@ -198,6 +243,10 @@ func (t *Task) FutexWakeOp(addr, addr2 uintptr, n, n2 int, op uint32) (int, erro
 		return 0, unix.ENOSYS
 	}
 	ft := &t.k.futex
+	key, key2, err := t.futexKeys(addr, addr2, private)
+	if err != nil {
+		return 0, err
+	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	oldv, err := t.mm.AtomicUpdate32(addr2, func(v uint32) uint32 {
@@ -217,11 +266,11 @@ func (t *Task) FutexWakeOp(addr, addr2 uintptr, n, n2 int, op uint32) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	woken := ft.wakeLocked(futexKey{t.mm, addr}, n, FutexBitsetAll)
+	woken := ft.wakeLocked(key, n, FutexBitsetAll)
 	o := int32(oldv)
 	pass := [...]bool{o == cmparg, o != cmparg, o < cmparg, o <= cmparg, o > cmparg, o >= cmparg}[cmp]
 	if pass {
-		woken += ft.wakeLocked(futexKey{t.mm, addr2}, n2, FutexBitsetAll)
+		woken += ft.wakeLocked(key2, n2, FutexBitsetAll)
 	}
 	return woken, nil
 }

@@ -76,3 +76,40 @@ func (l *Limits) copy() *Limits {
 	defer l.mu.Unlock()
 	return &Limits{l: l.l}
 }
+
+// maxTasks bounds the tasks of one sandbox whatever the app's limits and
+// privileges, as a PID namespace's pid_max does: a root fork bomb gets
+// EAGAIN instead of exhausting the host.
+const maxTasks = 1 << 15
+
+// checkNprocLocked fails with EAGAIN when t may not create another task:
+// the sandbox is full, or t's real user already has RLIMIT_NPROC tasks
+// (zombies included, as Linux counts them until they are reaped). Root is
+// exempt from RLIMIT_NPROC, as Linux exempts the initial user and
+// CAP_SYS_RESOURCE.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) checkNprocLocked() error {
+	k := t.k
+	if len(k.tasks) >= maxTasks {
+		return unix.EAGAIN
+	}
+	uid := t.Creds().UID
+	if uid == 0 {
+		return nil
+	}
+	limit := t.limits.Get(unix.RLIMIT_NPROC).Cur
+	if limit >= uint64(maxTasks) {
+		return nil
+	}
+	n := uint64(0)
+	for _, o := range k.tasks {
+		if o.Creds().UID == uid {
+			n++
+		}
+	}
+	if n >= limit {
+		return unix.EAGAIN
+	}
+	return nil
+}

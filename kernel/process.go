@@ -75,6 +75,11 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	}
 	k := t.k
 	k.mu.Lock()
+	if err := t.checkNprocLocked(); err != nil {
+		k.mu.Unlock()
+		childMM.Release()
+		return 0, err
+	}
 	tid := k.nextTID
 	k.nextTID++
 	parent := t.leader // a process's children belong to the process
@@ -110,6 +115,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	}
 	t.mu.Unlock()
 	c.leader = c
+	c.cpu.start = k.Uptime()
 	if f&CloneVfork != 0 {
 		c.vforkDone = make(chan struct{})
 	}
@@ -162,6 +168,7 @@ func putTID(m *mm.MemoryManager, addr uintptr, tid int32) {
 // address space of its own, then runs the child.
 func (c *Task) forkMain() {
 	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	c.hostTID.Store(int32(unix.Gettid()))
 	as, err := c.k.opts.Platform.NewAddressSpace()
 	if err != nil {
 		c.k.log.Error("cannot create the address space of a forked process", "tid", c.tid, "err", err)
@@ -194,6 +201,8 @@ func (t *Task) exitProcess() {
 	}
 	k.mu.Unlock()
 	t.stopTimers()
+	t.accountProcessExit()
+	t.exitRobustList()
 	t.clearTID()
 	t.release()
 	k.mu.Lock()
@@ -208,6 +217,7 @@ func (t *Task) exitProcess() {
 			break
 		}
 	}
+	var orphans []*Task // children with a parent-death signal
 	for c := range t.children {
 		delete(t.children, c)
 		if reaper != nil && reaper != t {
@@ -217,7 +227,7 @@ func (t *Task) exitProcess() {
 			c.parent = nil
 		}
 		if c.pdeathsig != 0 && !c.zombie {
-			c.queueSignal(SigInfo{Signo: int32(c.pdeathsig), Code: SIUser, PID: t.tid})
+			orphans = append(orphans, c)
 		}
 	}
 	var victims []*Task
@@ -236,7 +246,7 @@ func (t *Task) exitProcess() {
 		if t.exitStatus.Signal != 0 {
 			si.Code, si.Status = cldKilled, int32(t.exitStatus.Signal)
 		}
-		notify = p.pickThreadLocked(t.exitSignal)
+		notify = p
 	}
 	if t.parent == nil || t.parent.autoReaps() {
 		t.reapLocked()
@@ -250,7 +260,10 @@ func (t *Task) exitProcess() {
 		o.kill(unix.SIGKILL)
 	}
 	if notify != nil {
-		notify.queueSignal(si)
+		notify.queueGroupSignal(si)
+	}
+	for _, c := range orphans {
+		c.queueGroupSignal(SigInfo{Signo: int32(c.pdeathsig), Code: SIUser, PID: t.tid})
 	}
 }
 
@@ -329,11 +342,17 @@ const (
 	WCLONE     = 0x80000000
 )
 
-// WaitResult is a reaped (or, with WNOWAIT, observed) child.
+// WaitResult is a reaped (or, with WNOWAIT, observed) child, or a stop or
+// continue of one.
 type WaitResult struct {
-	PID    int32
-	UID    uint32
-	Status ExitStatus
+	PID       int32
+	UID       uint32
+	Status    ExitStatus  // how it exited, if it did
+	Stopped   unix.Signal // the signal that stopped it (WUNTRACED)
+	Continued bool        // continued by SIGCONT (WCONTINUED)
+	// CPU is an exited child's usage, its reaped children's included
+	// (wait4's rusage); zero for a stop or continue.
+	CPU CPUUsage
 }
 
 // WaitStatus encodes the status as wait4 reports it.
@@ -344,11 +363,22 @@ func (s ExitStatus) WaitStatus() uint32 {
 	return uint32(s.Code&0xff) << 8
 }
 
-// Wait waits for a child to exit. pid selects as in wait4: > 0 that child,
-// -1 any child, 0 a child in the caller's process group, < -1 a child in
-// group -pid. It returns
-// ECHILD without matching children, and a zero result with WNOHANG when
-// none has exited.
+// WaitStatus encodes the result as wait4 reports it.
+func (r WaitResult) WaitStatus() uint32 {
+	switch {
+	case r.Stopped != 0:
+		return uint32(r.Stopped)<<8 | 0x7f
+	case r.Continued:
+		return 0xffff
+	}
+	return r.Status.WaitStatus()
+}
+
+// Wait waits for a child to change state. pid selects as in wait4: > 0
+// that child, -1 any child, 0 a child in the caller's process group, < -1
+// a child in group -pid. options say which changes count: WEXITED (exit),
+// WUNTRACED (stop), WCONTINUED (continue). It returns ECHILD without
+// matching children, and a zero result with WNOHANG when none has changed.
 func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 	k := t.k
 	for {
@@ -370,10 +400,18 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 			}
 			matched = true
 			if !c.zombie {
+				if r, ok := c.waitJobEventLocked(options); ok {
+					k.mu.Unlock()
+					return r, nil
+				}
 				continue
 			}
-			r := WaitResult{PID: c.tid, UID: c.creds.UID, Status: c.exitStatus}
+			if options&WEXITED == 0 {
+				continue
+			}
+			r := WaitResult{PID: c.tid, UID: c.creds.UID, Status: c.exitStatus, CPU: c.cpu.final.add(c.cpu.children)}
 			if options&WNOWAIT == 0 {
+				c.accountReapLocked(t)
 				c.reapLocked()
 			}
 			k.mu.Unlock()
@@ -472,13 +510,24 @@ func (t *Task) receive(sig unix.Signal, from *Task) {
 		t.kill(sig)
 		return
 	}
-	if t.tid == 1 && from.leader != t {
-		// init gets only the signals it has a handler for.
-		if act, _ := t.SigAction(int(sig), nil); act.Handler == SigDfl || act.Handler == SigIgn {
-			return
-		}
+	if from.leader != t && t.dropsForInit(sig) {
+		return
 	}
-	t.pickThread(sig).queueSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.TGID(), UID: from.Creds().UID})
+	t.queueGroupSignal(SigInfo{Signo: int32(sig), Code: SIUser, PID: from.TGID(), UID: from.Creds().UID})
+}
+
+// dropsForInit reports whether t, if it is the sandbox's init, discards
+// sig sent from inside the sandbox: as for a PID namespace's init, only
+// signals it handles or blocks reach it (blocked ones may be handled by
+// the time they are unblocked).
+func (t *Task) dropsForInit(sig unix.Signal) bool {
+	if t.leader.tid != 1 {
+		return false
+	}
+	if act, _ := t.SigAction(int(sig), nil); act.Handler != SigDfl && act.Handler != SigIgn {
+		return false
+	}
+	return t.SigMask()&SigBit(int(sig)) == 0
 }
 
 // SignalFromHost passes a signal that moat itself received (SIGINT from a
@@ -497,7 +546,7 @@ func (k *Kernel) SignalFromHost(sig unix.Signal) {
 	switch {
 	case act.Handler == SigIgn:
 	case act.Handler != SigDfl:
-		init.queueSignal(SigInfo{Signo: int32(sig), Code: SIUser})
+		init.queueGroupSignal(SigInfo{Signo: int32(sig), Code: SIUser})
 	case defaultActionOf(sig) == actTerminate || defaultActionOf(sig) == actCore:
 		init.kill(sig)
 	}
@@ -689,7 +738,7 @@ func (k *Kernel) SignalGroupFromHost(pgid int32, sig unix.Signal) {
 			o.kill(sig)
 			continue
 		}
-		o.queueSignal(SigInfo{Signo: int32(sig), Code: SIKernel})
+		o.queueGroupSignal(SigInfo{Signo: int32(sig), Code: SIKernel})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"moat/vfs"
 )
 
 var le = binary.LittleEndian
@@ -37,10 +39,13 @@ const (
 	SigIgn = 1
 )
 
-// signalHandlers is a process's signal dispositions.
+// signalHandlers is a process's signal dispositions and its shared queue
+// of pending process-directed signals. Its lock comes after Task.mu.
 type signalHandlers struct {
 	mu      sync.Mutex
 	actions [NumSignals]SigAction
+	shared  []SigInfo
+	queued  vfs.Changes // notified whenever a signal is queued to the process (signalfd)
 }
 
 // SigBit returns the mask bit of signal sig.
@@ -122,6 +127,10 @@ type SigInfo struct {
 	// value.
 	Status int32
 	Value  uint64
+	// Overrun is a timer signal's overrun count (SI_TIMER; PID holds the
+	// timer id), filled in when it is dequeued from timer.
+	Overrun int32
+	timer   *posixTimer
 }
 
 // si_code values.
@@ -135,12 +144,16 @@ const (
 	cldKilled = 2
 )
 
-// encode lays out a siginfo_t (128 bytes).
-func (si *SigInfo) encode() []byte {
+// Encode lays out a siginfo_t (128 bytes).
+func (si *SigInfo) Encode() []byte {
 	b := make([]byte, 128)
 	le.PutUint32(b[0:], uint32(si.Signo))
 	le.PutUint32(b[8:], uint32(si.Code))
 	switch {
+	case si.Code == SITimer:
+		le.PutUint32(b[16:], uint32(si.PID))
+		le.PutUint32(b[20:], uint32(si.Overrun))
+		le.PutUint64(b[24:], si.Value)
 	case si.Signo == int32(unix.SIGCHLD) && si.Code > 0:
 		le.PutUint32(b[16:], uint32(si.PID))
 		le.PutUint32(b[20:], si.UID)
@@ -163,32 +176,66 @@ func isFaultSignal(sig unix.Signal) bool {
 	return false
 }
 
-// queueSignal makes a signal pending for t and wakes t if it can take it.
-// Ignored signals are discarded unless blocked, as on Linux; a standard
-// signal already pending is not queued twice.
-func (t *Task) queueSignal(si SigInfo) {
+// queueSignal makes a thread-directed signal (tkill, a fault, SIGPIPE)
+// pending for t and wakes t if it can take it.
+//
+// Preconditions: Kernel.mu is not held.
+func (t *Task) queueSignal(si SigInfo) { t.enqueue(si, false) }
+
+// queueGroupSignal makes a process-directed signal (kill, SIGCHLD, timers)
+// pending for t's process, on its shared queue: whichever thread does not
+// block it takes it. t is the process's leader or the thread it was aimed
+// at; its mask decides whether an ignored signal is discarded, as Linux
+// decides by the task the pid named.
+//
+// Preconditions: Kernel.mu is not held.
+func (t *Task) queueGroupSignal(si SigInfo) { t.enqueue(si, true) }
+
+// enqueue queues si on t's own queue, or with group on its process's
+// shared queue, and reports whether it did. Ignored signals are discarded
+// unless blocked, as on Linux; a standard signal already pending on the
+// queue is not queued twice.
+func (t *Task) enqueue(si SigInfo, group bool) bool {
 	sig := int(si.Signo)
+	t.prepareSignal(unix.Signal(sig))
 	act, _ := t.SigAction(sig, nil)
+	h := t.sig
 	t.mu.Lock()
 	blocked := t.sigMask&SigBit(sig) != 0
-	if !blocked && (act.Handler == SigIgn || act.Handler == SigDfl && defaultActionOf(unix.Signal(sig)) == actIgnore) {
+	if dfl := defaultActionOf(unix.Signal(sig)); !blocked && (act.Handler == SigIgn || act.Handler == SigDfl && (dfl == actIgnore || dfl == actContinue)) {
 		t.mu.Unlock()
-		return
+		return false
 	}
+	h.mu.Lock()
+	q := &t.sigQueue
+	if group {
+		q = &h.shared
+	}
+	queued := true
 	if sig < 32 {
-		for _, p := range t.sigQueue {
+		for _, p := range *q {
 			if int(p.Signo) == sig {
-				t.mu.Unlock()
-				return
+				queued = false
+				break
 			}
 		}
-	} else if len(t.sigQueue) >= maxQueuedSignals {
-		t.mu.Unlock()
-		return // beyond RLIMIT_SIGPENDING: dropped, as Linux drops it
+	} else if len(*q) >= maxQueuedSignals {
+		queued = false // beyond RLIMIT_SIGPENDING: dropped, as Linux drops it
 	}
-	t.sigQueue = append(t.sigQueue, si)
+	if queued {
+		*q = append(*q, si)
+		h.queued.Notify()
+	}
+	h.mu.Unlock()
 	t.mu.Unlock()
-	t.wake()
+	switch {
+	case !queued:
+	case group:
+		t.pickThread(unix.Signal(sig)).wake()
+	default:
+		t.wake()
+	}
+	return queued
 }
 
 // maxQueuedSignals bounds the pending queue (RLIMIT_SIGPENDING's role).
@@ -206,8 +253,13 @@ func (t *Task) wake() {
 	}
 }
 
-// deliverable reports whether a pending signal is not blocked.
+// deliverable reports whether a pending signal, t's own or its
+// process's, is not blocked. A stopped process's threads count as having
+// one: they must park.
 func (t *Task) deliverable() bool {
+	if t.leader.stopped.Load() {
+		return true
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range t.sigQueue {
@@ -215,38 +267,67 @@ func (t *Task) deliverable() bool {
 			return true
 		}
 	}
+	h := t.sig
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.shared {
+		if t.sigMask&SigBit(int(p.Signo)) == 0 {
+			return true
+		}
+	}
 	return false
 }
 
-// dequeue removes and returns the lowest-numbered unblocked pending
-// signal, synchronous fault signals first.
+// dequeueLocked removes and returns the lowest-numbered pending signal
+// not in mask: t's own first, then its process's, as Linux takes them.
 //
 // Preconditions: t.mu is held.
 func (t *Task) dequeueLocked(mask uint64) (SigInfo, bool) {
+	if si, ok := dequeueFrom(&t.sigQueue, mask); ok {
+		return si, true
+	}
+	h := t.sig
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return dequeueFrom(&h.shared, mask)
+}
+
+// dequeueFrom removes the lowest-numbered signal not in mask from q.
+func dequeueFrom(q *[]SigInfo, mask uint64) (SigInfo, bool) {
 	best := -1
-	for i, p := range t.sigQueue {
+	for i, p := range *q {
 		if mask&SigBit(int(p.Signo)) != 0 {
 			continue
 		}
-		if best < 0 || p.Signo < t.sigQueue[best].Signo {
+		if best < 0 || p.Signo < (*q)[best].Signo {
 			best = i
 		}
 	}
 	if best < 0 {
 		return SigInfo{}, false
 	}
-	si := t.sigQueue[best]
-	t.sigQueue = append(t.sigQueue[:best], t.sigQueue[best+1:]...)
+	si := (*q)[best]
+	*q = append((*q)[:best], (*q)[best+1:]...)
+	if si.timer != nil {
+		si.timer.taken(&si)
+		si.timer = nil
+	}
 	return si, true
 }
 
-// PendingSet returns the pending signals (rt_sigpending: pending and
-// blocked ones included).
+// PendingSet returns the pending signals, t's own and its process's
+// (rt_sigpending: pending and blocked ones included).
 func (t *Task) PendingSet() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var set uint64
 	for _, p := range t.sigQueue {
+		set |= SigBit(int(p.Signo))
+	}
+	h := t.sig
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.shared {
 		set |= SigBit(int(p.Signo))
 	}
 	return set
@@ -296,7 +377,34 @@ const (
 	ErrRestartSys    = unix.Errno(512) // restart if the handler has SA_RESTART or none runs
 	ErrRestartNoIntr = unix.Errno(513) // always restart
 	ErrRestartNoHand = unix.Errno(514) // restart only if no handler runs
+	// ErrRestartBlock restarts through restart_syscall(2) and the
+	// continuation given to SetRestartBlock if no handler runs.
+	ErrRestartBlock = unix.Errno(516)
 )
+
+// isRestart reports whether err is one of the ERESTART* codes.
+func isRestart(err error) bool {
+	switch err {
+	case ErrRestartSys, ErrRestartNoIntr, ErrRestartNoHand, ErrRestartBlock:
+		return true
+	}
+	return false
+}
+
+// SetRestartBlock records how restart_syscall continues the current call,
+// which then returns ErrRestartBlock.
+func (t *Task) SetRestartBlock(fn func() (uintptr, error)) { t.restartBlock = fn }
+
+// RestartSyscall implements restart_syscall(2): it runs the continuation
+// of the interrupted call, or fails with EINTR if there is none.
+func (t *Task) RestartSyscall() (uintptr, error) {
+	fn := t.restartBlock
+	t.restartBlock = nil
+	if fn == nil {
+		return 0, unix.EINTR
+	}
+	return fn()
+}
 
 // Block waits until ready is closed or receives, or a signal the task can
 // take arrives (ErrRestartSys), or the task is killed (EINTR: it exits
@@ -314,6 +422,8 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 		defer tm.Stop()
 		expired = tm.C
 	}
+	t.blocked.Store(true)
+	defer t.blocked.Store(false)
 	for {
 		if t.deliverable() {
 			return ErrRestartSys
@@ -368,10 +478,8 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 		}
 		return nil
 	}
-	if target.tid == 1 && t.leader != target.leader {
-		if act, _ := target.SigAction(int(sig), nil); act.Handler == SigDfl || act.Handler == SigIgn {
-			return nil // init gets only the signals it has a handler for
-		}
+	if t.leader != target.leader && target.dropsForInit(sig) {
+		return nil
 	}
 	target.queueSignal(SigInfo{Signo: int32(sig), Code: SITkill, PID: t.TGID(), UID: t.Creds().UID})
 	return nil
@@ -463,17 +571,26 @@ func (t *Task) Sigtimedwait(set uint64, deadline time.Time) (SigInfo, error) {
 }
 
 // QueueSignalInfo queues a signal with caller-provided siginfo on process
-// pid (rt_sigqueueinfo). Callers other than the process itself may not
-// claim to be the kernel (si_code >= 0), as Linux forbids.
-func (t *Task) QueueSignalInfo(pid int32, si SigInfo) error {
+// tgid (rt_sigqueueinfo) or, with tid != 0, on its thread tid
+// (rt_tgsigqueueinfo). Callers other than the target itself may not claim
+// to be the kernel (si_code >= 0, or SI_TKILL), as Linux forbids.
+func (t *Task) QueueSignalInfo(tgid, tid int32, si SigInfo) error {
 	k := t.k
 	k.mu.Lock()
-	target := k.tasks[pid]
+	target := k.tasks[tgid]
+	if tid != 0 {
+		target = k.tasks[tid]
+		if target != nil && target.leader.tid != tgid {
+			target = nil
+		}
+	} else if target != nil {
+		target = target.leader
+	}
 	k.mu.Unlock()
 	if target == nil || target.zombie {
 		return unix.ESRCH
 	}
-	if (si.Code >= 0 || si.Code == SITkill) && target != t {
+	if (si.Code >= 0 || si.Code == SITkill) && target.leader != t.leader {
 		return unix.EPERM
 	}
 	if si.Signo == 0 {
@@ -483,7 +600,11 @@ func (t *Task) QueueSignalInfo(pid int32, si SigInfo) error {
 		target.kill(unix.SIGKILL)
 		return nil
 	}
-	target.queueSignal(si)
+	if t.leader != target.leader && target.dropsForInit(unix.Signal(si.Signo)) {
+		return nil
+	}
+	si.timer = nil
+	target.enqueue(si, tid == 0)
 	return nil
 }
 
@@ -518,6 +639,8 @@ func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time
 		periodCase = len(cases)
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(pt.C)})
 	}
+	t.blocked.Store(true)
+	defer t.blocked.Store(false)
 	for {
 		i, _, _ := reflect.Select(cases)
 		switch {
@@ -549,7 +672,7 @@ func (t *Task) SetTemporaryMask(mask uint64) {
 // RestoreTemporaryMask ends SetTemporaryMask when the call returns without
 // a signal to deliver.
 func (t *Task) RestoreTemporaryMask(err error) {
-	if err == ErrRestartSys || err == ErrRestartNoHand || err == ErrRestartNoIntr {
+	if isRestart(err) {
 		return // deliverSignals restores it
 	}
 	t.mu.Lock()

@@ -110,7 +110,7 @@ func (t *Task) doSyscall() {
 	if err == errRegsRestored {
 		return
 	}
-	if errno, ok := err.(unix.Errno); ok && (errno == ErrRestartSys || errno == ErrRestartNoIntr || errno == ErrRestartNoHand) {
+	if errno, ok := err.(unix.Errno); ok && isRestart(errno) {
 		// Interrupted by a signal: deliverSignals restarts the call or
 		// makes it fail with EINTR.
 		t.restart = errno

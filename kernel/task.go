@@ -55,9 +55,14 @@ type Task struct {
 	// inApp is set while the task runs app code on the platform: a new
 	// signal then kicks it out.
 	inApp atomic.Bool
+	// blocked is set while the task waits in a blocking system call.
+	blocked atomic.Bool
 	// restart is the interrupted system call's ERESTART* code, resolved
 	// by the next delivery.
 	restart unix.Errno
+	// restartBlock continues a call interrupted with ErrRestartBlock
+	// (restart_syscall(2)).
+	restartBlock func() (uintptr, error)
 	// savedMask is the mask to restore after sigsuspend's temporary one.
 	savedMask     *uint64
 	clearChildTID uintptr
@@ -66,6 +71,7 @@ type Task struct {
 	exitStatus    ExitStatus
 	comm          string       // PR_SET_NAME, /proc/PID/comm
 	itimer        *ktime.Timer // ITIMER_REAL, on the leader
+	ptimers       *posixTimers // timer_create's timers, on the leader
 	noNewPrivs    bool
 	dumpable      bool
 	nice          int32
@@ -87,6 +93,18 @@ type Task struct {
 	zombie       bool          // exited and not yet reaped
 	exitSignal   unix.Signal   // sent to the parent at exit (SIGCHLD)
 	vforkDone    chan struct{} // closed when a CLONE_VFORK child execs or exits
+
+	// CPU accounting (cputime.go), on the leader, guarded by Kernel.mu;
+	// hostTID is the task's sentry OS thread.
+	cpu     cpuAccount
+	hostTID atomic.Int32
+
+	// Job control (jobctl.go), on the leader, guarded by Kernel.mu.
+	jobStop  chan struct{} // non-nil while the process is stopped; closed when continued
+	stopSig  unix.Signal   // the signal that stopped it
+	waitStop bool          // a stop wait has not reported yet (WUNTRACED)
+	waitCont bool          // a continue wait has not reported yet (WCONTINUED)
+	stopped  atomic.Bool   // jobStop != nil, readable without the lock
 
 	// killedBy is a signal another task killed this one with; interrupt
 	// is closed then, ending blocking system calls.
@@ -154,6 +172,7 @@ func (t *Task) CopyInString(addr uintptr, max int) (string, error) {
 // program, and runs it until the task exits.
 func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus) {
 	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	t.hostTID.Store(int32(unix.Gettid()))
 	if err := t.start(pa); err != nil {
 		t.release()
 		started <- err
@@ -206,13 +225,13 @@ func (t *Task) start(pa ProcessArgs) error {
 	t.mm = mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
 	t.mm.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
 	t.ctx = k.opts.Platform.NewContext()
-	f, path, err := t.openExecutable(pa.Path)
+	f, path, execPath, argv, err := t.openProgram(pa.Path, pa.Argv)
 	if err != nil {
 		return execError(pa.Path, err)
 	}
 	defer f.DecRef()
 	mf := mappable(t, f)
-	res, err := loader.Load(t.mm, mf, k.loaderArgs(t, pa.Path, pa.Argv, pa.Envv))
+	res, err := loader.Load(t.mm, mf, k.loaderArgs(t, execPath, argv, pa.Envv))
 	mf.DecRef()
 	if err != nil {
 		return execError(pa.Path, err)

@@ -32,6 +32,12 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	if !ok {
 		return 0, unix.ENOSYS // support: threads need the seccomp platform (--platform=seccomp)
 	}
+	t.k.mu.Lock()
+	err := t.checkNprocLocked()
+	t.k.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	h, err := sp.SpawnThread(a.TLS, f&CloneSettls != 0)
 	if err != nil {
 		if err != unix.EAGAIN {
@@ -78,6 +84,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 // threadMain is a thread's goroutine: it adopts its host thread and runs.
 func (t *Task) threadMain(sp platform.ThreadSpawner, h platform.Thread) {
 	runtime.LockOSThread() // never unlocked: the thread dies with the task
+	t.hostTID.Store(int32(unix.Gettid()))
 	if err := sp.AdoptThread(h); err != nil {
 		t.k.log.Error("cannot start a thread", "tid", t.tid, "err", err)
 		t.exitWithSignal(unix.SIGKILL)
@@ -104,14 +111,13 @@ func (t *Task) clearTID() {
 		return
 	}
 	putTID(t.mm, t.clearChildTID, 0)
-	ft := &t.k.futex
-	ft.mu.Lock()
-	ft.wakeLocked(futexKey{t.mm, t.clearChildTID}, 1, FutexBitsetAll)
-	ft.mu.Unlock()
+	t.futexWakeShared(t.clearChildTID, 1)
 }
 
 // exitThread ends a non-leader thread.
 func (t *Task) exitThread() {
+	t.accountThreadExit()
+	t.exitRobustList()
 	t.clearTID()
 	if sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {
 		sp.ExitThread()
@@ -178,7 +184,7 @@ func (t *Task) kick() {
 	}
 }
 
-// pickThread returns the thread of t's process that takes a
+// pickThread returns the thread of t's process to wake for a
 // process-directed signal: the first that does not block it, else the
 // leader.
 func (t *Task) pickThread(sig unix.Signal) *Task {

@@ -23,7 +23,7 @@ func (t *Task) realTimer() *ktime.Timer {
 	defer l.mu.Unlock()
 	if l.itimer == nil {
 		l.itimer = ktime.New(func() {
-			l.pickThread(unix.SIGALRM).queueSignal(SigInfo{Signo: int32(unix.SIGALRM), Code: SIKernel})
+			l.queueGroupSignal(SigInfo{Signo: int32(unix.SIGALRM), Code: SIKernel})
 		})
 	}
 	return l.itimer
@@ -42,7 +42,8 @@ func (t *Task) SetRealTimer(v ITimerValue) ITimerValue {
 	return ITimerValue{Value: left, Interval: interval}
 }
 
-// stopTimers disarms the process's timers (exit).
+// stopTimers disarms the process's timers and deletes its POSIX timers
+// (exit).
 func (t *Task) stopTimers() {
 	l := t.leader
 	l.mu.Lock()
@@ -51,4 +52,5 @@ func (t *Task) stopTimers() {
 	if it != nil {
 		it.Set(0, 0)
 	}
+	t.deleteTimers()
 }

@@ -137,6 +137,21 @@ func (mm *MemoryManager) release(p pma) {
 	}
 }
 
+// SharedOffset returns where addr lives in the memory file if it is in
+// shared memory (a MAP_SHARED anonymous mapping). The offset is the same in
+// every address space that maps that memory, so shared futexes are keyed
+// on it.
+func (mm *MemoryManager) SharedOffset(addr uintptr) (int64, bool) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	i := mm.pmaIndex(addr)
+	if i == len(mm.pmas) || mm.pmas[i].start > addr || mm.pmas[i].shared == nil {
+		return 0, false
+	}
+	p := mm.pmas[i]
+	return p.off + int64(addr-p.start), true
+}
+
 // MemoryManager is one app address space.
 type MemoryManager struct {
 	mf *memory.File

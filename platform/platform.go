@@ -9,6 +9,7 @@ package platform
 
 import (
 	"fmt"
+	"time"
 
 	"moat/arch"
 )
@@ -188,4 +189,16 @@ type ThreadSpawner interface {
 // code (AddressSpace.Kick stops the first thread only).
 type Kicker interface {
 	Kick()
+}
+
+// CPUClock is implemented by address spaces that can tell the CPU time
+// their host threads, live and exited, have used running the app.
+type CPUClock interface {
+	CPUTime() time.Duration
+}
+
+// ThreadCPUClock is implemented by contexts that can tell the CPU time
+// their own host thread has used.
+type ThreadCPUClock interface {
+	ThreadCPUTime() time.Duration
 }

@@ -152,17 +152,17 @@ func sysWait4(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if pid == -1<<31 {
 		return 0, unix.ESRCH
 	}
-	r, err := t.Wait(pid, options)
+	r, err := t.Wait(pid, options|kernel.WEXITED)
 	if err != nil {
 		return 0, err
 	}
 	if r.PID != 0 && statusAddr != 0 {
-		if err := putU32(t, statusAddr, r.Status.WaitStatus()); err != nil {
+		if err := putU32(t, statusAddr, r.WaitStatus()); err != nil {
 			return 0, err
 		}
 	}
 	if rusage != 0 {
-		if err := copyOut(t, rusage, make([]byte, 144)); err != nil { // no usage accounting yet
+		if err := copyOut(t, rusage, encodeRusage(r.CPU)); err != nil {
 			return 0, err
 		}
 	}
@@ -175,9 +175,11 @@ const (
 	pPID  = 1
 	pPGID = 2
 
-	cldExited = 1
-	cldKilled = 2
-	cldDumped = 3
+	cldExited    = 1
+	cldKilled    = 2
+	cldDumped    = 3
+	cldStopped   = 5
+	cldContinued = 6
 
 	wStopped = 0x2 // WSTOPPED == WUNTRACED
 )
@@ -207,21 +209,21 @@ func sysWaitid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	var r kernel.WaitResult
-	if options&kernel.WEXITED != 0 {
-		var err error
-		if r, err = t.Wait(pid, options); err != nil {
-			return 0, err
-		}
-	} else if options&kernel.WNOHANG == 0 {
-		return 0, unix.ECHILD // only stop/continue events were asked for: none happen yet
+	r, err := t.Wait(pid, options)
+	if err != nil {
+		return 0, err
 	}
 	if infop != 0 {
 		si := make([]byte, 128)
 		if r.PID != 0 {
 			le.PutUint32(si[0:], uint32(unix.SIGCHLD))
 			code, status := int32(cldExited), int32(r.Status.Code)
-			if r.Status.Signal != 0 {
+			switch {
+			case r.Stopped != 0:
+				code, status = cldStopped, int32(r.Stopped)
+			case r.Continued:
+				code, status = cldContinued, int32(unix.SIGCONT)
+			case r.Status.Signal != 0:
 				code, status = cldKilled, int32(r.Status.Signal)
 			}
 			le.PutUint32(si[8:], uint32(code))
@@ -234,7 +236,7 @@ func sysWaitid(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 	}
 	if rusage != 0 {
-		if err := copyOut(t, rusage, make([]byte, 144)); err != nil {
+		if err := copyOut(t, rusage, encodeRusage(r.CPU)); err != nil {
 			return 0, err
 		}
 	}

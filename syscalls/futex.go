@@ -29,13 +29,13 @@ const (
 	futexClockRealtime = 256
 )
 
-// sysFutex implements futex(2) for one address space: waiters are keyed
-// by address, so private and shared futexes behave the same until memory
-// is shared between processes.
+// sysFutex implements futex(2), private and shared (across processes
+// through shared anonymous memory).
 func sysFutex(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	addr, op, val, tsAddr, addr2, val3 := a[0], int(a[1]), uint32(a[2]), a[3], a[4], uint32(a[5])
 	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
-	if op&futexClockRealtime != 0 && cmd != futexWaitBitset && cmd != futexWait && cmd != futexLockPI2 && cmd != futexWaitRequeuePI {
+	private := op&futexPrivateFlag != 0
+	if op&futexClockRealtime != 0 && cmd != futexWaitBitset && cmd != futexLockPI2 && cmd != futexWaitRequeuePI {
 		return 0, unix.ENOSYS
 	}
 	switch cmd {
@@ -63,23 +63,23 @@ func sysFutex(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 				deadline = time.Now().Add(d - time.Duration(now.Sec)*time.Second - time.Duration(now.Nsec))
 			}
 		}
-		return 0, t.FutexWait(addr, val, bitset, deadline)
+		return 0, t.FutexWait(addr, private, val, bitset, deadline)
 	case futexWake, futexWakeBitset:
 		bitset := uint32(kernel.FutexBitsetAll)
 		if cmd == futexWakeBitset {
 			bitset = val3
 		}
-		n, err := t.FutexWake(addr, int(int32(val)), bitset)
+		n, err := t.FutexWake(addr, private, int(int32(val)), bitset)
 		return uintptr(n), err
 	case futexRequeue, futexCmpRequeue:
 		nWake, nRequeue := int(int32(val)), int(int32(uint32(tsAddr)))
 		if nWake < 0 || nRequeue < 0 {
 			return 0, unix.EINVAL
 		}
-		n, err := t.FutexRequeue(addr, addr2, nWake, nRequeue, cmd == futexCmpRequeue, val3)
+		n, err := t.FutexRequeue(addr, addr2, private, nWake, nRequeue, cmd == futexCmpRequeue, val3)
 		return uintptr(n), err
 	case futexWakeOp:
-		n, err := t.FutexWakeOp(addr, addr2, int(int32(val)), int(int32(uint32(tsAddr))), val3)
+		n, err := t.FutexWakeOp(addr, addr2, private, int(int32(val)), int(int32(uint32(tsAddr))), val3)
 		return uintptr(n), err
 	case futexLockPI, futexUnlockPI, futexTrylockPI, futexWaitRequeuePI, futexCmpRequeuePI, futexLockPI2:
 		return 0, unix.ENOSYS // support: the priority-inheritance operations are not implemented yet

@@ -124,13 +124,27 @@ const (
 )
 
 func sysGetrusage(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	var u kernel.CPUUsage
 	switch int32(a[0]) {
-	case rusageSelf, rusageChildren, rusageThread:
+	case rusageSelf:
+		u = t.ProcessCPU()
+	case rusageChildren:
+		u = t.ChildrenCPU()
+	case rusageThread:
+		u = t.ThreadCPU()
 	default:
 		return 0, unix.EINVAL
 	}
-	// No CPU or memory accounting yet: every field is zero.
-	return 0, copyOut(t, a[1], make([]byte, 144))
+	return 0, copyOut(t, a[1], encodeRusage(u))
+}
+
+// encodeRusage lays out a struct rusage with the CPU times; the other
+// counters (faults, context switches, max RSS) are not kept and are 0.
+func encodeRusage(u kernel.CPUUsage) []byte {
+	b := make([]byte, 144)
+	putTimeval(b[0:], u.User)
+	putTimeval(b[16:], u.Sys)
+	return b
 }
 
 // clockTicks is USER_HZ.
@@ -138,7 +152,12 @@ const clockTicks = 100
 
 func sysTimes(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if a[0] != 0 {
-		if err := copyOut(t, a[0], make([]byte, 32)); err != nil { // no CPU accounting yet
+		self, children := t.ProcessCPU(), t.ChildrenCPU()
+		b := make([]byte, 32)
+		for i, d := range []time.Duration{self.User, self.Sys, children.User, children.Sys} {
+			le.PutUint64(b[8*i:], uint64(d/(time.Second/clockTicks)))
+		}
+		if err := copyOut(t, a[0], b); err != nil {
 			return 0, err
 		}
 	}

@@ -110,6 +110,22 @@ func sysSetRobustList(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return 0, nil
 }
 
+func sysGetRobustList(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	target := t
+	if pid := int32(a[0]); pid != 0 {
+		if target = t.Kernel().Task(pid); target == nil {
+			return 0, unix.ESRCH
+		}
+		if c, tc := t.Creds(), target.Creds(); c.EUID != 0 && (c.UID != tc.UID || c.UID != tc.EUID || c.UID != tc.SUID) {
+			return 0, unix.EPERM // ptrace_may_access's uid rule
+		}
+	}
+	if err := putU64(t, a[1], uint64(target.RobustList())); err != nil {
+		return 0, err
+	}
+	return 0, putU64(t, a[2], robustListHeadSize)
+}
+
 func sysUmask(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return uintptr(t.SetUmask(uint32(a[0]))), nil
 }

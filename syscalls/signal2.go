@@ -88,29 +88,16 @@ func sysRtSigtimedwait(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	if a[1] != 0 {
-		if err := copyOut(t, a[1], encodeSigInfo(si)); err != nil {
+		if err := copyOut(t, a[1], si.Encode()); err != nil {
 			return 0, err
 		}
 	}
 	return uintptr(si.Signo), nil
 }
 
-// encodeSigInfo lays out siginfo_t for rt_sigtimedwait.
-func encodeSigInfo(si kernel.SigInfo) []byte {
-	b := make([]byte, 128)
-	le.PutUint32(b[0:], uint32(si.Signo))
-	le.PutUint32(b[8:], uint32(si.Code))
-	le.PutUint32(b[16:], uint32(si.PID))
-	le.PutUint32(b[20:], si.UID)
-	if si.Signo == int32(unix.SIGCHLD) {
-		le.PutUint32(b[24:], uint32(si.Status))
-	} else {
-		le.PutUint64(b[24:], si.Value)
-	}
-	return b
-}
-
-func queueInfo(t *kernel.Task, pid int32, sig uintptr, infoAddr uintptr) (uintptr, error) {
+// queueInfo queues a signal with the caller's siginfo on process tgid,
+// or with tid != 0 on its thread tid.
+func queueInfo(t *kernel.Task, tgid, tid int32, sig uintptr, infoAddr uintptr) (uintptr, error) {
 	s, err := checkSignal(sig)
 	if err != nil {
 		return 0, err
@@ -120,16 +107,16 @@ func queueInfo(t *kernel.Task, pid int32, sig uintptr, infoAddr uintptr) (uintpt
 		return 0, err
 	}
 	si := kernel.SigInfo{Signo: int32(s), Code: int32(le.Uint32(b[8:])), PID: int32(le.Uint32(b[16:])), UID: le.Uint32(b[20:]), Value: le.Uint64(b[24:])}
-	return afterSignal(t, t.QueueSignalInfo(pid, si))
+	return afterSignal(t, t.QueueSignalInfo(tgid, tid, si))
 }
 
 func sysRtSigqueueinfo(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	return queueInfo(t, int32(a[0]), a[1], a[2])
+	return queueInfo(t, int32(a[0]), 0, a[1], a[2])
 }
 
 func sysRtTgsigqueueinfo(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	if a[0] != a[1] {
-		return 0, unix.ESRCH // one thread per process
+	if int32(a[0]) <= 0 || int32(a[1]) <= 0 {
+		return 0, unix.EINVAL
 	}
-	return queueInfo(t, int32(a[0]), a[2], a[3])
+	return queueInfo(t, int32(a[0]), int32(a[1]), a[2], a[3])
 }

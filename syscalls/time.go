@@ -11,17 +11,65 @@ import (
 )
 
 // Clocks are read from the host: the sandbox shares the host's time.
+// CPU-time clocks (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID and
+// the clock_getcpuclockid(3) ids of a pid or tid) are the sandbox's own
+// accounting (kernel.CPUUsage).
 func clockID(id int32) (int32, error) {
 	switch id {
 	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW,
 		unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME,
 		unix.CLOCK_TAI:
 		return id, nil
-	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
-		// The app's CPU time is the stub's: the host thread that runs it.
-		return unix.CLOCK_MONOTONIC, nil
 	}
 	return 0, unix.EINVAL
+}
+
+// CPU clock ids (linux/posix-timers.h): a negative id carries ~pid above
+// three bits that say per-thread (4) and which time (0 PROF: user+system,
+// 1 VIRT: user, 2 SCHED: user+system).
+const (
+	cpuClockPerThread = 4
+	cpuClockVirt      = 1
+	cpuClockMax       = 3
+)
+
+// cpuClock reads CPU-time clock id for t; ok is false for other clocks.
+func cpuClock(t *kernel.Task, id int32) (d time.Duration, ok bool, err error) {
+	var u kernel.CPUUsage
+	switch {
+	case id == unix.CLOCK_PROCESS_CPUTIME_ID:
+		u = t.ProcessCPU()
+	case id == unix.CLOCK_THREAD_CPUTIME_ID:
+		u = t.ThreadCPU()
+	case id < 0:
+		if id&3 == cpuClockMax {
+			return 0, true, unix.EINVAL
+		}
+		pid := ^(id >> 3)
+		target := t
+		if pid != 0 {
+			if target = t.Kernel().Task(pid); target == nil {
+				return 0, true, unix.EINVAL
+			}
+		}
+		if id&cpuClockPerThread != 0 {
+			if target.TGID() != t.TGID() {
+				return 0, true, unix.EINVAL // only the caller's own threads
+			}
+			u = target.ThreadCPU()
+		} else {
+			if pid != 0 && !target.IsLeader() {
+				return 0, true, unix.EINVAL
+			}
+			u = target.ProcessCPU()
+		}
+		if id&3 == cpuClockVirt {
+			return u.User, true, nil
+		}
+	default:
+		return 0, false, nil
+	}
+	return u.User + u.Sys, true, nil
 }
 
 func encodeTimespec(ts unix.Timespec) []byte {
@@ -32,6 +80,12 @@ func encodeTimespec(ts unix.Timespec) []byte {
 }
 
 func sysClockGettime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if d, ok, err := cpuClock(t, int32(a[0])); ok {
+		if err != nil {
+			return 0, err
+		}
+		return 0, copyOut(t, a[1], encodeTimespec(unix.NsecToTimespec(d.Nanoseconds())))
+	}
 	id, err := clockID(int32(a[0]))
 	if err != nil {
 		return 0, err
@@ -44,6 +98,12 @@ func sysClockGettime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysClockGetres(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if _, ok, err := cpuClock(t, int32(a[0])); ok {
+		if err != nil || a[1] == 0 {
+			return 0, err
+		}
+		return 0, copyOut(t, a[1], encodeTimespec(unix.Timespec{Nsec: 1}))
+	}
 	id, err := clockID(int32(a[0]))
 	if err != nil {
 		return 0, err
@@ -99,19 +159,29 @@ func copyInTimespec(t *kernel.Task, addr uintptr) (unix.Timespec, error) {
 	return ts, nil
 }
 
-// sleepFor blocks the task for d. A signal handler interrupts it with
-// EINTR; a signal without one lets it sleep again for the full time (the
-// remaining time is not tracked yet).
-func sleepFor(t *kernel.Task, d time.Duration) error {
-	if d <= 0 {
+// sleepUntil blocks the task until deadline. Interrupted by a signal, it
+// stores the time left at rem (if not 0) and returns ErrRestartBlock: a
+// handler makes the call fail with EINTR, no handler makes it sleep on
+// until the same deadline through restart_syscall, as Linux's
+// hrtimer_nanosleep does.
+func sleepUntil(t *kernel.Task, deadline time.Time, rem uintptr) error {
+	if !time.Now().Before(deadline) {
 		return nil
 	}
-	err := t.BlockTimeout(nil, time.Now().Add(d))
-	if err == unix.ETIMEDOUT {
+	err := t.BlockTimeout(nil, deadline)
+	switch err {
+	case unix.ETIMEDOUT:
 		return nil
-	}
-	if err == kernel.ErrRestartSys {
-		return kernel.ErrRestartNoHand
+	case kernel.ErrRestartSys:
+		if rem != 0 {
+			left := max(time.Until(deadline), 0)
+			ts := unix.NsecToTimespec(left.Nanoseconds())
+			if err := copyOut(t, rem, encodeTimespec(ts)); err != nil {
+				return err
+			}
+		}
+		t.SetRestartBlock(func() (uintptr, error) { return 0, sleepUntil(t, deadline, rem) })
+		return kernel.ErrRestartBlock
 	}
 	return err
 }
@@ -121,7 +191,7 @@ func sysNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, sleepFor(t, time.Duration(ts.Sec)*time.Second+time.Duration(ts.Nsec))
+	return 0, sleepUntil(t, time.Now().Add(time.Duration(ts.Nano())), a[1])
 }
 
 func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -138,14 +208,34 @@ func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
-	if flags&unix.TIMER_ABSTIME != 0 {
-		hid, _ := clockID(id)
-		var now unix.Timespec
-		unix.ClockGettime(hid, &now)
-		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
+	d := time.Duration(ts.Nano())
+	if flags&unix.TIMER_ABSTIME == 0 {
+		return 0, sleepUntil(t, time.Now().Add(d), a[3])
 	}
-	return 0, sleepFor(t, d)
+	// An absolute sleep is restarted as it was asked for: the deadline
+	// is on the app's clock, which may be set meanwhile.
+	if cpu, ok, _ := cpuClock(t, id); ok {
+		d -= cpu // the process's CPU time: waited for as elapsed time
+	} else {
+		var now unix.Timespec
+		unix.ClockGettime(id, &now)
+		d -= time.Duration(now.Nano())
+	}
+	if d <= 0 {
+		return 0, nil
+	}
+	err = t.BlockTimeout(nil, time.Now().Add(d))
+	switch err {
+	case unix.ETIMEDOUT:
+		return 0, nil
+	case kernel.ErrRestartSys:
+		return 0, kernel.ErrRestartNoHand
+	}
+	return 0, err
+}
+
+func sysRestartSyscall(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return t.RestartSyscall()
 }
 
 func sysGetrandom(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

@@ -11,8 +11,10 @@ import (
 )
 
 func sysTimerfdCreate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	switch int32(a[0]) {
+	var clock int32
+	switch id := int32(a[0]); id {
 	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM:
+		clock, _ = timerClock(id)
 	default:
 		return 0, unix.EINVAL
 	}
@@ -20,7 +22,7 @@ func sysTimerfdCreate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if flags&^(unix.TFD_NONBLOCK|unix.TFD_CLOEXEC) != 0 {
 		return 0, unix.EINVAL
 	}
-	f := timerfd.New(flags&unix.TFD_NONBLOCK != 0)
+	f := timerfd.New(clock, flags&unix.TFD_NONBLOCK != 0)
 	defer f.DecRef()
 	fd, err := t.FDs().Install(f, 0, flags&unix.TFD_CLOEXEC != 0, nofile(t))
 	return uintptr(fd), err
@@ -58,25 +60,14 @@ func sysTimerfdSettime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if flags&^(unix.TFD_TIMER_ABSTIME|unix.TFD_TIMER_CANCEL_ON_SET) != 0 {
 		return 0, unix.EINVAL
 	}
-	interval, err := copyInTimespec(t, a[2])
+	interval, d, err := copyInItimerspec(t, a[2])
 	if err != nil {
 		return 0, err
 	}
-	value, err := copyInTimespec(t, a[2]+16)
-	if err != nil {
-		return 0, err
-	}
-	d := time.Duration(value.Sec)*time.Second + time.Duration(value.Nsec)
 	if flags&unix.TFD_TIMER_ABSTIME != 0 && d > 0 {
-		// Absolute times are measured on the timer's clock; moat's
-		// timerfds run on the monotonic clock, which matches
-		// CLOCK_MONOTONIC and, closely, CLOCK_BOOTTIME.
-		var now unix.Timespec
-		unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
-		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
-		d = max(d, time.Nanosecond)
+		d = untilAbs(tm.Clock(), d)
 	}
-	oldLeft, oldInterval := tm.Set(d, time.Duration(interval.Sec)*time.Second+time.Duration(interval.Nsec))
+	oldLeft, oldInterval := tm.Set(d, interval)
 	if a[3] != 0 {
 		return 0, copyOut(t, a[3], encodeItimerspec(oldLeft, oldInterval))
 	}

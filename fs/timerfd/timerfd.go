@@ -17,19 +17,21 @@ import (
 // Timer is a timerfd's state: an interval timer counting expirations.
 type Timer struct {
 	*ktime.Timer
+	clock int32 // the host clock absolute times are measured on
 
 	mu      sync.Mutex
 	count   uint64 // expirations not yet read
 	changes vfs.Changes
 }
 
-// New returns a timerfd description (O_NONBLOCK per nonblock).
-func New(nonblock bool) *vfs.FileDescription {
+// New returns a timerfd description whose absolute times are on the host
+// clock (O_NONBLOCK per nonblock).
+func New(clock int32, nonblock bool) *vfs.FileDescription {
 	fl := uint32(unix.O_RDWR)
 	if nonblock {
 		fl |= unix.O_NONBLOCK
 	}
-	tm := &Timer{}
+	tm := &Timer{clock: clock}
 	tm.Timer = ktime.New(func() {
 		tm.mu.Lock()
 		defer tm.mu.Unlock()
@@ -38,6 +40,9 @@ func New(nonblock bool) *vfs.FileDescription {
 	})
 	return vfs.NewFileDescription(tm, vfs.Path{}, fl)
 }
+
+// Clock returns the host clock of the timer's absolute times.
+func (tm *Timer) Clock() int32 { return tm.clock }
 
 // Name is what /proc/PID/fd shows.
 func (tm *Timer) Name() string { return "anon_inode:[timerfd]" }

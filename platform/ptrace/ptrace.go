@@ -11,6 +11,7 @@ package ptrace
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,9 @@ func (p *Platform) NewContext() platform.Context { return &context{} }
 type addressSpace struct {
 	s *stub.Stub
 }
+
+// CPUTime implements platform.CPUClock.
+func (as *addressSpace) CPUTime() time.Duration { return as.s.CPUTime() }
 
 // NewAddressSpace implements platform.Platform. It starts a stub process
 // and binds it to the calling thread's CPU (see stub.Colocate).

@@ -54,6 +54,17 @@ type context struct {
 // Release implements platform.Context.
 func (c *context) Release() {}
 
+// ThreadCPUTime implements platform.ThreadCPUClock.
+func (c *context) ThreadCPUTime() time.Duration {
+	if th := c.th.Load(); th != nil {
+		return stub.ThreadCPUTime(th.hostTID)
+	}
+	return 0
+}
+
+// CPUTime implements platform.CPUClock.
+func (as *addressSpace) CPUTime() time.Duration { return as.s.CPUTime() }
+
 // Kick implements platform.Kicker: it stops this context's app thread.
 func (c *context) Kick() {
 	if th := c.th.Load(); th != nil {

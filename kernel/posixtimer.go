@@ -1,0 +1,242 @@
+package kernel
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/ktime"
+)
+
+// POSIX per-process timers (timer_create(2)). Each expiry sends the
+// timer's signal (SIGEV_SIGNAL to the process, SIGEV_THREAD_ID to one of
+// its threads) or nothing (SIGEV_NONE). While a timer's signal is still
+// pending, further expiries only count as overruns, which the delivered
+// siginfo and timer_getoverrun report, as on Linux. Timers are not
+// inherited by fork and are deleted by exec and exit.
+//
+// CPU-time clocks run on elapsed time: CPU accounting is not implemented.
+
+// Sigevent notify kinds.
+const (
+	SigevSignal   = 0
+	SigevNone     = 1
+	SigevThread   = 2
+	SigevThreadID = 4
+)
+
+// SITimer is the si_code of a timer's signal.
+const SITimer = -2
+
+// maxPosixTimers bounds a process's timers (each holds a host timer).
+const maxPosixTimers = 1 << 12
+
+// Sigevent is the part of struct sigevent the kernel uses.
+type Sigevent struct {
+	Value  uint64
+	Signo  int32
+	Notify int32
+	TID    int32 // SIGEV_THREAD_ID's thread
+}
+
+// posixTimer is one timer. Its mutex guards the overrun accounting and is
+// a leaf lock.
+type posixTimer struct {
+	id     int32
+	clock  int32
+	ev     Sigevent
+	target *Task // who gets the signal: the leader, or SIGEV_THREAD_ID's thread
+	tm     *ktime.Timer
+
+	mu          sync.Mutex
+	pending     bool  // its signal is queued and not yet taken
+	overrun     int32 // expiries while pending
+	lastOverrun int32 // the overrun the last delivered signal reported
+}
+
+// posixTimers is a process's set of timers, on its leader.
+type posixTimers struct {
+	mu     sync.Mutex // a leaf lock, taken before posixTimer.mu
+	next   int32
+	timers map[int32]*posixTimer
+}
+
+func (t *Task) posixTimers() *posixTimers {
+	l := t.leader
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ptimers == nil {
+		l.ptimers = &posixTimers{timers: make(map[int32]*posixTimer)}
+	}
+	return l.ptimers
+}
+
+// TimerCreate creates a timer on clock notifying as ev describes (nil:
+// SIGALRM to the process with the timer id as value) and returns its id.
+func (t *Task) TimerCreate(clock int32, ev *Sigevent) (int32, error) {
+	pts := t.posixTimers()
+	target := t.leader
+	if ev != nil {
+		switch ev.Notify {
+		case SigevSignal, SigevNone, SigevThreadID:
+		default:
+			return 0, unix.EINVAL
+		}
+		if ev.Notify != SigevNone && (ev.Signo <= 0 || ev.Signo > NumSignals) {
+			return 0, unix.EINVAL
+		}
+		if ev.Notify&SigevThreadID != 0 {
+			o := t.k.Task(ev.TID)
+			if o == nil || o.leader != t.leader {
+				return 0, unix.EINVAL
+			}
+			target = o
+		}
+	}
+	pts.mu.Lock()
+	defer pts.mu.Unlock()
+	if len(pts.timers) >= maxPosixTimers {
+		return 0, unix.EAGAIN
+	}
+	id := pts.next
+	for pts.timers[id] != nil {
+		id = (id + 1) & 0x7fffffff
+	}
+	pts.next = (id + 1) & 0x7fffffff
+	pt := &posixTimer{id: id, clock: clock, target: target}
+	if ev != nil {
+		pt.ev = *ev
+	} else {
+		pt.ev = Sigevent{Signo: int32(unix.SIGALRM), Notify: SigevSignal, Value: uint64(id)}
+	}
+	pt.tm = ktime.New(pt.expire)
+	pts.timers[id] = pt
+	return id, nil
+}
+
+// expire sends the timer's signal, or counts an overrun while the last one
+// is still pending.
+func (pt *posixTimer) expire() {
+	if pt.ev.Notify == SigevNone {
+		return
+	}
+	pt.mu.Lock()
+	if pt.pending {
+		if pt.overrun < 1<<31-1 {
+			pt.overrun++
+		}
+		pt.mu.Unlock()
+		return
+	}
+	pt.pending = true
+	pt.mu.Unlock()
+	si := SigInfo{Signo: pt.ev.Signo, Code: SITimer, PID: pt.id, Value: pt.ev.Value, timer: pt}
+	var queued bool
+	if pt.ev.Notify&SigevThreadID != 0 {
+		queued = pt.target.enqueue(si, false)
+	} else {
+		queued = pt.target.enqueue(si, true)
+	}
+	if !queued {
+		pt.mu.Lock()
+		pt.pending = false
+		pt.mu.Unlock()
+	}
+}
+
+// taken fills in the overrun of a timer signal being dequeued, and lets
+// the timer queue its next one.
+func (pt *posixTimer) taken(si *SigInfo) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	si.Overrun = pt.overrun
+	pt.lastOverrun = pt.overrun
+	pt.overrun = 0
+	pt.pending = false
+}
+
+func (t *Task) lookupTimer(id int32) (*posixTimer, error) {
+	pts := t.posixTimers()
+	pts.mu.Lock()
+	defer pts.mu.Unlock()
+	pt := pts.timers[id]
+	if pt == nil {
+		return nil, unix.EINVAL
+	}
+	return pt, nil
+}
+
+// TimerSet arms the timer to expire after d (zero: disarm), then every
+// interval, and returns the old setting.
+func (t *Task) TimerSet(id int32, d, interval time.Duration) (ITimerValue, error) {
+	pt, err := t.lookupTimer(id)
+	if err != nil {
+		return ITimerValue{}, err
+	}
+	left, iv := pt.tm.Set(d, interval)
+	return ITimerValue{Value: left, Interval: iv}, nil
+}
+
+// TimerClock returns the timer's clock (for TIMER_ABSTIME).
+func (t *Task) TimerClock(id int32) (int32, error) {
+	pt, err := t.lookupTimer(id)
+	if err != nil {
+		return 0, err
+	}
+	return pt.clock, nil
+}
+
+// TimerGet returns the timer's setting.
+func (t *Task) TimerGet(id int32) (ITimerValue, error) {
+	pt, err := t.lookupTimer(id)
+	if err != nil {
+		return ITimerValue{}, err
+	}
+	left, iv := pt.tm.Get()
+	return ITimerValue{Value: left, Interval: iv}, nil
+}
+
+// TimerOverrun returns the overrun count of the timer's last delivered
+// signal.
+func (t *Task) TimerOverrun(id int32) (int32, error) {
+	pt, err := t.lookupTimer(id)
+	if err != nil {
+		return 0, err
+	}
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.lastOverrun, nil
+}
+
+// TimerDelete disarms and deletes the timer. A signal it has queued stays
+// pending, as on Linux.
+func (t *Task) TimerDelete(id int32) error {
+	pts := t.posixTimers()
+	pts.mu.Lock()
+	pt := pts.timers[id]
+	delete(pts.timers, id)
+	pts.mu.Unlock()
+	if pt == nil {
+		return unix.EINVAL
+	}
+	pt.tm.Set(0, 0)
+	return nil
+}
+
+// deleteTimers deletes all of the process's timers (exec, exit).
+func (t *Task) deleteTimers() {
+	l := t.leader
+	l.mu.Lock()
+	pts := l.ptimers
+	l.ptimers = nil
+	l.mu.Unlock()
+	if pts == nil {
+		return
+	}
+	pts.mu.Lock()
+	defer pts.mu.Unlock()
+	for _, pt := range pts.timers {
+		pt.tm.Set(0, 0)
+	}
+}
