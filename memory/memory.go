@@ -33,6 +33,7 @@ type File struct {
 	end   int64                // everything at or beyond end is unallocated
 	size  int64                // file size: the hard cap on allocations
 	inUse int64                // allocated bytes
+	refs  []refSeg             // pages with extra references (refs.go), sorted
 }
 
 // New creates a memory file that can hold at most size bytes (rounded to

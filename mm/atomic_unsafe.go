@@ -20,7 +20,7 @@ func (mm *MemoryManager) AtomicUpdate32(addr uintptr, f func(old uint32) uint32)
 	}
 	mm.mu.Lock()
 	var word []byte
-	_, err := mm.access(addr, 4, platform.AccessType{Write: true}, false, func(b []byte, off int) { word = b })
+	_, err := mm.access(addr, 4, platform.AccessType{Write: true}, false, true, func(b []byte, off int) { word = b })
 	mm.mu.Unlock()
 	if err != nil || len(word) != 4 {
 		return 0, unix.EFAULT

@@ -1,23 +1,24 @@
 package mm
 
-import (
-	"golang.org/x/sys/unix"
-
-	"moat/platform"
-)
+import "moat/platform"
 
 // Fork returns a copy of the address space for a child process: the same
-// VMAs, and private copies of every page that holds data. It has no
-// platform address space yet: the child's task attaches one with
-// SetAddressSpace (platforms bind address spaces to the creating thread).
-//
-// Private pages are copied eagerly; only ranges of the memory file that
-// hold data are copied (the file is sparse), so untouched memory costs
-// nothing. Copy-on-write sharing is a later optimization. Shared anonymous
-// memory stays shared.
+// VMAs, and private memory shared copy-on-write: both address spaces
+// reference the same memory-file pages, mapped read-only, until one of
+// them writes (HandleFault, and the sentry's own writes through access,
+// then copy or take over the pages). Shared anonymous memory stays
+// shared. The copy has no platform address space yet: the child's task
+// attaches one with SetAddressSpace (platforms bind address spaces to the
+// creating thread).
 func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
+	// Write-protect first: from here on a write by another thread of
+	// this process faults and waits for the lock, so the child gets the
+	// memory as it is now.
+	if err := mm.dropWritableMappings(); err != nil {
+		return nil, err
+	}
 	c := &MemoryManager{
 		mf:         mm.mf,
 		maxAddr:    mm.maxAddr,
@@ -34,22 +35,46 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		}
 		c.vmas = append(c.vmas, &nv)
 	}
-	for _, p := range mm.pmas {
+	c.pmas = make([]pma, 0, len(mm.pmas))
+	for i := range mm.pmas {
+		p := &mm.pmas[i]
 		if p.shared != nil {
 			p.shared.refs.Add(1)
-			c.pmas = append(c.pmas, p)
-			continue
+		} else {
+			mm.mf.IncRef(p.fileRange())
+			p.cow = true
 		}
-		fr, err := mm.mf.Allocate(p.end - p.start)
-		if err != nil {
-			c.Release()
-			return nil, unix.ENOMEM
-		}
-		src := platform.FileRange{Offset: p.off, Length: p.end - p.start}
-		mm.mf.CopyData(fr, src)
-		c.pmas = append(c.pmas, pma{start: p.start, end: p.end, off: fr.Offset})
+		c.pmas = append(c.pmas, *p)
 	}
 	return c, nil
+}
+
+// dropWritableMappings removes the app's mappings of writable private
+// VMAs (runs of adjacent ones at a time), so that the next write there
+// faults. VMAs, not pmas, decide: a pma may span VMAs that mprotect split.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) dropWritableMappings() error {
+	var runStart, runEnd uintptr
+	flush := func() error {
+		if runEnd > runStart {
+			return mm.as.Unmap(runStart, runEnd-runStart)
+		}
+		return nil
+	}
+	for _, v := range mm.vmas {
+		if !v.private || !v.perms.Write {
+			continue // shared memory stays writable
+		}
+		if v.start != runEnd {
+			if err := flush(); err != nil {
+				return err
+			}
+			runStart = v.start
+		}
+		runEnd = v.end
+	}
+	return flush()
 }
 
 // SetAddressSpace attaches the platform address space a forked memory

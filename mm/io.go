@@ -13,12 +13,13 @@ import (
 
 // access walks [addr, addr+n) through the VMAs, backing it as needed, and
 // calls fn with the sentry's view of each piece and its offset in the
-// range. need is the access the app must be permitted (NoAccess bypasses
-// the check, for the loader writing read-only segments). It returns how
-// many bytes were walked and EFAULT if the range is not all accessible.
+// range. need is the access the app must be permitted; force bypasses the
+// check (the loader writing read-only segments). write says fn writes:
+// pages shared copy-on-write are unshared first. It returns how many bytes
+// were walked and EFAULT if the range is not all accessible.
 //
 // Preconditions: mm.mu is held.
-func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, force bool, fn func(b []byte, off int)) (int, error) {
+func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, force, write bool, fn func(b []byte, off int)) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
@@ -46,6 +47,11 @@ func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, f
 		if err := mm.back(v, memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd))); err != nil {
 			return int(cur - addr), unix.EFAULT
 		}
+		if write {
+			if err := mm.unshare(memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd)), true); err != nil {
+				return int(cur - addr), unix.EFAULT
+			}
+		}
 		for i := mm.pmaIndex(cur); cur < segEnd; i++ {
 			p := mm.pmas[i]
 			e := min(p.end, segEnd)
@@ -65,7 +71,7 @@ func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, f
 func (mm *MemoryManager) CopyIn(addr uintptr, dst []byte) (int, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	return mm.access(addr, len(dst), platform.Read, false, func(b []byte, off int) { copy(dst[off:], b) })
+	return mm.access(addr, len(dst), platform.Read, false, false, func(b []byte, off int) { copy(dst[off:], b) })
 }
 
 // CopyOut copies src to app memory at addr. It returns the number of bytes
@@ -73,7 +79,7 @@ func (mm *MemoryManager) CopyIn(addr uintptr, dst []byte) (int, error) {
 func (mm *MemoryManager) CopyOut(addr uintptr, src []byte) (int, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	return mm.access(addr, len(src), platform.AccessType{Write: true}, false, func(b []byte, off int) { copy(b, src[off:]) })
+	return mm.access(addr, len(src), platform.AccessType{Write: true}, false, true, func(b []byte, off int) { copy(b, src[off:]) })
 }
 
 // CopyOutForce writes app memory regardless of the VMAs' permissions (the
@@ -81,7 +87,7 @@ func (mm *MemoryManager) CopyOut(addr uintptr, src []byte) (int, error) {
 func (mm *MemoryManager) CopyOutForce(addr uintptr, src []byte) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	_, err := mm.access(addr, len(src), platform.NoAccess, true, func(b []byte, off int) { copy(b, src[off:]) })
+	_, err := mm.access(addr, len(src), platform.NoAccess, true, true, func(b []byte, off int) { copy(b, src[off:]) })
 	return err
 }
 
@@ -89,7 +95,7 @@ func (mm *MemoryManager) CopyOutForce(addr uintptr, src []byte) error {
 func (mm *MemoryManager) ZeroForce(addr uintptr, n int) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	_, err := mm.access(addr, n, platform.NoAccess, true, func(b []byte, off int) { clear(b) })
+	_, err := mm.access(addr, n, platform.NoAccess, true, true, func(b []byte, off int) { clear(b) })
 	return err
 }
 

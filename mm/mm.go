@@ -47,6 +47,10 @@ const (
 	// read from the file, so they are smaller.
 	anonChunk = 2 << 20
 	fileChunk = 256 << 10
+
+	// cowChunk is the granularity of copy-on-write copies: a write to
+	// memory shared since a fork copies the aligned piece around it.
+	cowChunk = 64 << 10
 )
 
 // MappableFile is a file the app maps: the memory manager copies its data
@@ -111,13 +115,31 @@ func (v *vma) limit() uintptr {
 }
 
 // pma is backing: the addresses [start, end) live at off in the memory
-// file. Private backing belongs to this address space alone; shared
-// backing (MAP_SHARED anonymous memory, kept across fork) belongs to a
-// sharedMem that every pma referring to it holds a reference on.
+// file. Private backing holds a reference on its memory-file pages; with
+// cow set, the pages may also be another address space's (fork shares
+// them copy-on-write), so they are mapped read-only and copied before a
+// write unless the other references have gone meanwhile. Shared backing
+// (MAP_SHARED anonymous memory, kept across fork) belongs to a sharedMem
+// that every pma referring to it holds a reference on.
 type pma struct {
 	start, end uintptr
 	off        int64
+	cow        bool
 	shared     *sharedMem
+}
+
+// fileRange returns the memory-file pages of p.
+func (p *pma) fileRange() platform.FileRange {
+	return platform.FileRange{Offset: p.off, Length: p.end - p.start}
+}
+
+// mapPerms returns the permissions the app's mapping of p gets in a VMA
+// with perms: no write while the pages may be shared copy-on-write.
+func (p *pma) mapPerms(perms platform.AccessType) platform.AccessType {
+	if p.cow {
+		perms.Write = false
+	}
+	return perms
 }
 
 // sharedMem is the backing of a shared anonymous mapping, freed when the
@@ -127,11 +149,11 @@ type sharedMem struct {
 	refs atomic.Int64
 }
 
-// release drops p's hold on its backing: private memory is freed, shared
-// memory loses a reference.
+// release drops p's hold on its backing: private pages lose a reference
+// (and are freed with their last), shared memory loses a reference.
 func (mm *MemoryManager) release(p pma) {
 	if p.shared == nil {
-		mm.mf.Free(platform.FileRange{Offset: p.off, Length: p.end - p.start})
+		mm.mf.DecRef(p.fileRange())
 	} else if p.shared.refs.Add(-1) == 0 {
 		mm.mf.Free(p.shared.fr)
 	}
@@ -462,7 +484,8 @@ func (mm *MemoryManager) splitPMA(addr uintptr) {
 		return
 	}
 	p := mm.pmas[i]
-	hi := pma{start: addr, end: p.end, off: p.off + int64(addr-p.start), shared: p.shared}
+	hi := p
+	hi.start, hi.off = addr, p.off+int64(addr-p.start)
 	if p.shared != nil {
 		p.shared.refs.Add(1)
 	}
@@ -577,13 +600,74 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 	if err := mm.back(v, start, end); err != nil {
 		return ErrBus // out of memory: Linux would OOM-kill; SIGBUS is the honest analogue
 	}
+	if v.perms.Write {
+		mm.takeUnshared(start, end) // no fault to come for writes there
+	}
+	if at.Write {
+		// Copy-on-write: copy the small aligned piece written to if
+		// another address space still shares it (what no longer is
+		// shared has just been taken over, without a copy).
+		// (Within the chunk, which is all that is mapped below: a
+		// stack's chunk is not aligned.)
+		cs := max(start, addr&^(cowChunk-1))
+		ce := min(end, (addr&^(cowChunk-1))+cowChunk)
+		if err := mm.unshare(cs, ce, false); err != nil {
+			return ErrBus
+		}
+	}
 	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
 		p := mm.pmas[i]
 		s, e := max(p.start, start), min(p.end, end)
 		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
-		if err := mm.as.MapFile(s, fr, v.perms); err != nil {
+		if err := mm.as.MapFile(s, fr, p.mapPerms(v.perms)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// unshare gives the private pages of [start, end) (page aligned) backing
+// of their own: copy-on-write pages still shared with another address
+// space are copied, the others are taken over. With dropMappings the app's
+// mappings of copied pages are removed, so that faults map the copies.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) unshare(start, end uintptr, dropMappings bool) error {
+	mm.splitPMA(start)
+	mm.splitPMA(end)
+	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
+		p := &mm.pmas[i]
+		if !p.cow {
+			continue
+		}
+		if old := p.fileRange(); mm.mf.Shared(old) {
+			fr, err := mm.mf.Allocate(old.Length)
+			if err != nil {
+				return err
+			}
+			mm.mf.CopyData(fr, old)
+			mm.mf.DecRef(old)
+			p.off = fr.Offset
+			if dropMappings && mm.as != nil {
+				if err := mm.as.Unmap(p.start, p.end-p.start); err != nil {
+					return err
+				}
+			}
+		}
+		p.cow = false
+	}
+	return nil
+}
+
+// takeUnshared takes over the copy-on-write pmas overlapping [start, end)
+// that no other address space shares any more (their other references
+// have gone): they need no copy.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) takeUnshared(start, end uintptr) {
+	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
+		if p := &mm.pmas[i]; p.cow && !mm.mf.Shared(p.fileRange()) {
+			p.cow = false
+		}
+	}
 }

@@ -267,7 +267,7 @@ func (e *env) peek(addr uintptr, n int) ([]byte, error) {
 	b := make([]byte, n)
 	e.mm.mu.Lock()
 	defer e.mm.mu.Unlock()
-	_, err := e.mm.access(addr, n, platform.NoAccess, true, func(s []byte, off int) { copy(b[off:], s) })
+	_, err := e.mm.access(addr, n, platform.NoAccess, true, false, func(s []byte, off int) { copy(b[off:], s) })
 	return b, err
 }
 

@@ -323,7 +323,7 @@ func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, erro
 		}
 		if p.end > v.end { // shrunk by the move: drop the tail
 			if p.shared == nil {
-				mm.mf.Free(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
+				mm.mf.DecRef(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
 			} // a shared tail is freed with the rest of its sharedMem
 			p.end = v.end
 		}
