@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -487,5 +488,39 @@ func TestUnsupportedCell(t *testing.T) {
 	// Without an unsupported cell there is no such note.
 	if out := renderTable(testReport()); strings.Contains(out, "unsupported:") {
 		t.Errorf("unsupported note without an unsupported cell:\n%s", out)
+	}
+}
+
+// TestWorkloads checks the row list against the embedded sources: keys are
+// unique, and every program a row runs from the work directory is compiled
+// from a workloads/*.c of the same base name.
+func TestWorkloads(t *testing.T) {
+	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent"}
+	wls := workloads(cfg)
+	seen := map[string]bool{}
+	for _, wl := range wls {
+		if seen[wl.key] {
+			t.Errorf("key %q listed twice", wl.key)
+		}
+		seen[wl.key] = true
+		if len(wl.argv) == 0 {
+			t.Errorf("%s: no argv", wl.key)
+			continue
+		}
+		if dir, base := filepath.Split(wl.argv[0]); dir == "/w/" {
+			if _, err := sources.ReadFile("workloads/" + base + ".c"); err != nil {
+				t.Errorf("%s runs %s, which no workloads/*.c builds: %v", wl.key, wl.argv[0], err)
+			}
+		}
+	}
+	// The signal row: the self-signal program, per delivery, on every
+	// platform (no expected failure).
+	cfg.only = map[string]bool{"signal": true}
+	sel := selected(cfg, wls)
+	if len(sel) != 1 || sel[0].key != "signal" {
+		t.Fatalf("-only signal selects %d rows: %+v", len(sel), sel)
+	}
+	if wl := sel[0]; wl.argv[0] != "/w/sigdeliver" || wl.unit != "op" || wl.nativeOnly || wl.wall || len(wl.unsupported) != 0 {
+		t.Errorf("signal row = %+v", wl)
 	}
 }

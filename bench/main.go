@@ -105,7 +105,7 @@ func run() int {
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,idle,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,signal,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -402,6 +402,8 @@ func workloads(cfg config) []workload {
 			argv: []string{bin("threadjoin"), n(2000)}, unsupported: noThreads},
 		{key: "futex", name: "futex ping-pong, 2 threads", unit: "rt",
 			argv: []string{bin("futexpingpong"), n(4000)}, unsupported: noThreads},
+		{key: "signal", name: "signal to self: kill+handler+sigreturn", unit: "op",
+			argv: []string{bin("sigdeliver"), n(20000)}},
 		{key: "idle", name: fmt.Sprintf("idle: CPU, sleep %g s, %g-%g s (%% of a core)", idleMS/1e3, idleFrom.Seconds(), idleTo.Seconds()), unit: "s",
 			argv: []string{bin("sleeper"), strconv.Itoa(idleMS)}, idle: true},
 		{key: "sysemu", name: "raw PTRACE_SYSEMU round trip", unit: "op",
