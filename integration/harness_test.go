@@ -528,6 +528,7 @@ var programUse = map[string]string{
 	"sysfuzz":      "TestSyscallFuzz",
 	"threads":      "TestThreads",
 	"procs":        "TestProcs",
+	"clonevm":      "TestCloneVM",
 	"sync":         "TestSync",
 	"jobctl":       "TestJobControl",
 }

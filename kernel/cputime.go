@@ -87,7 +87,13 @@ func (t *Task) ProcessCPU() CPUUsage {
 	for _, tid := range tids {
 		u.Sys += hostThreadCPU(tid)
 	}
-	if m := l.MM(); m != nil {
+	l.mu.Lock()
+	m, shared := l.mm, l.vmShared
+	l.mu.Unlock()
+	switch {
+	case shared: // the address space is its parent's: count its own thread
+		u.User += l.ThreadCPU().User
+	case m != nil:
 		u.User += addressSpaceCPU(m.AddressSpace())
 	}
 	return u

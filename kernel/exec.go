@@ -93,13 +93,17 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.exitRobustList()
 	t.deleteTimers()
 	t.mu.Lock()
-	old := t.mm
-	t.mm = m
+	old, shared := t.mm, t.vmShared
+	t.mm, t.vmShared = m, false
 	t.exePath = realPath
 	t.clearChildTID, t.robustList = 0, 0
 	t.mu.Unlock()
-	t.accountAddressSpaceGone(old.AddressSpace())
-	old.Release()
+	if shared {
+		leaveSharedVM(old) // the parent's address space goes on
+	} else {
+		t.accountAddressSpaceGone(old.AddressSpace())
+		old.Release()
+	}
 	t.fds.CloseOnExecFds()
 	t.sig.resetCaught()
 	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)

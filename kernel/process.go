@@ -9,6 +9,7 @@ import (
 
 	"moat/arch"
 	"moat/mm"
+	"moat/platform"
 )
 
 // Processes: fork (clone without CLONE_THREAD), exit into a zombie that
@@ -69,17 +70,34 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	if a.ExitSignal > 64 {
 		return 0, unix.EINVAL
 	}
-	childMM, err := t.mm.Fork()
+	k := t.k
+	// CLONE_VM: the child runs in the caller's address space, on a host
+	// thread of its own there, until it execs or exits (posix_spawn and
+	// vfork children write to the parent's memory before they exec). A
+	// platform without threads gets a copy instead.
+	var sp platform.ThreadSpawner
+	var h platform.Thread
+	k.mu.Lock()
+	err := t.checkNprocLocked()
+	k.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
-	k := t.k
-	k.mu.Lock()
-	if err := t.checkNprocLocked(); err != nil {
-		k.mu.Unlock()
-		childMM.Release()
-		return 0, err
+	if f&CloneVM != 0 {
+		if s, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {
+			if h, err = s.SpawnThread(a.TLS, f&CloneSettls != 0); err != nil {
+				return 0, unix.EAGAIN
+			}
+			sp = s
+		}
 	}
+	childMM := t.mm
+	if sp == nil {
+		if childMM, err = t.mm.Fork(); err != nil {
+			return 0, err
+		}
+	}
+	k.mu.Lock()
 	tid := k.nextTID
 	k.nextTID++
 	parent := t.leader // a process's children belong to the process
@@ -112,6 +130,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		altStack:   t.altStack,
+		vmShared:   sp != nil,
 	}
 	t.mu.Unlock()
 	c.leader = c
@@ -125,7 +144,12 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 
 	c.startCloned(t, a, childMM, tid)
 	done := c.vforkDone // the child clears the field when it closes it
-	go c.forkMain()
+	if sp != nil {
+		c.ctx = k.opts.Platform.NewContext()
+		go c.threadMain(sp, h)
+	} else {
+		go c.forkMain()
+	}
 	if done != nil {
 		select {
 		case <-done:
@@ -306,8 +330,14 @@ func (t *Task) kill(sig unix.Signal) {
 		o.killOnce.Do(func() { close(o.interrupt) })
 	}
 	l.mu.Lock()
-	m := l.mm
+	m, shared := l.mm, l.vmShared
 	l.mu.Unlock()
+	if shared {
+		// Its address space is another process's too: stop only its
+		// own thread.
+		l.kick()
+		return
+	}
 	if m != nil {
 		if as := m.AddressSpace(); as != nil {
 			as.Interrupt()

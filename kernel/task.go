@@ -42,6 +42,7 @@ type Task struct {
 	lastFaultCount int
 
 	mu       sync.Mutex
+	vmShared bool // mm is the parent's (CLONE_VM without CLONE_THREAD) until exec
 	creds    Credentials
 	fds      *vfs.FDTable
 	fs       *fsContext // shared by the threads of a process
@@ -344,13 +345,23 @@ func (t *Task) exitWithSignal(sig unix.Signal) {
 	t.exitGroup(ExitStatus{Signal: sig})
 }
 
+// leaveSharedVM ends the calling task's host thread in m, an address
+// space it shares with the process that cloned it (CLONE_VM).
+func leaveSharedVM(m *mm.MemoryManager) {
+	if sp, ok := m.AddressSpace().(platform.ThreadSpawner); ok {
+		sp.ExitThread()
+	}
+}
+
 // release frees the task's resources (address space, files).
 func (t *Task) release() {
 	t.mu.Lock()
-	m := t.mm
-	t.mm = nil
+	m, shared := t.mm, t.vmShared
+	t.mm, t.vmShared = nil, false
 	t.mu.Unlock()
-	if m != nil {
+	if shared {
+		leaveSharedVM(m)
+	} else if m != nil {
 		m.Release()
 	}
 	if t.ctx != nil {
