@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,22 @@ const (
 // (the interpreter, its optional argument and the script's path replace
 // argv[0]), through at most maxInterpDepth levels of scripts (ELOOP).
 func (t *Task) openProgram(path string, argv []string) (f *vfs.FileDescription, realPath, execPath string, execArgv []string, err error) {
-	f, realPath, err = t.openExecutable(path)
+	return t.openProgramAt(unix.AT_FDCWD, path, 0, argv)
+}
+
+// openProgramAt is openProgram for execveat: the program is path relative
+// to dirfd, with its flags. Its name, as the loader and a script's
+// interpreter see it, is /dev/fd/N or /dev/fd/N/path for a relative path,
+// as on Linux.
+func (t *Task) openProgramAt(dirfd int32, path string, flags int, argv []string) (f *vfs.FileDescription, realPath, execPath string, execArgv []string, err error) {
+	f, realPath, err = t.openExecutableAt(dirfd, path, flags)
+	if dirfd != unix.AT_FDCWD && (path == "" || path[0] != '/') {
+		name := fmt.Sprintf("/dev/fd/%d", dirfd)
+		if path != "" {
+			name += "/" + path
+		}
+		path = name
+	}
 	for depth := 0; err == nil; depth++ {
 		var interp string
 		var interpArgs []string
@@ -56,10 +72,16 @@ func (t *Task) openProgram(path string, argv []string) (f *vfs.FileDescription, 
 // close-on-exec closed, caught signals reset to their default. On failure
 // the old program is untouched and the error is execve's errno.
 func (t *Task) Execve(path string, argv, envv []string) error {
+	return t.ExecveAt(unix.AT_FDCWD, path, 0, argv, envv)
+}
+
+// ExecveAt is execveat(2): Execve of path relative to dirfd, with
+// AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW.
+func (t *Task) ExecveAt(dirfd int32, path string, flags int, argv, envv []string) error {
 	if t.leader != t {
 		return unix.ENOSYS // support: execve from a thread other than the main one is not implemented
 	}
-	f, realPath, path, argv, err := t.openProgram(path, argv)
+	f, realPath, path, argv, err := t.openProgramAt(dirfd, path, flags, argv)
 	if err != nil {
 		if le, ok := err.(*loader.Error); ok {
 			return le.Errno

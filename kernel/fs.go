@@ -95,13 +95,41 @@ func (t *Task) Resolver(dirfd int32, path string) (*vfs.Resolver, error) {
 // openExecutable opens path for execution: it must be a regular file with
 // an execute bit.
 func (t *Task) openExecutable(path string) (*vfs.FileDescription, string, error) {
-	if path == "" {
+	return t.openExecutableAt(unix.AT_FDCWD, path, 0)
+}
+
+// openExecutableAt is openExecutable relative to dirfd, with execveat's
+// flags: AT_EMPTY_PATH executes the file dirfd refers to when path is
+// empty, AT_SYMLINK_NOFOLLOW refuses a final symbolic link (ELOOP).
+func (t *Task) openExecutableAt(dirfd int32, path string, flags int) (*vfs.FileDescription, string, error) {
+	var p vfs.Path
+	switch {
+	case path == "" && flags&unix.AT_EMPTY_PATH != 0:
+		f, err := t.fds.Get(dirfd)
+		if err != nil {
+			return nil, "", err
+		}
+		p = f.Path()
+		f.DecRef()
+		if p.Dentry == nil {
+			return nil, "", unix.EACCES // a pipe or socket
+		}
+	case path == "":
 		return nil, "", unix.ENOENT
-	}
-	r, _ := t.Resolver(unix.AT_FDCWD, path)
-	p, err := r.Resolve(t, path, true)
-	if err != nil {
-		return nil, "", err
+	default:
+		r, err := t.Resolver(dirfd, path)
+		if err != nil {
+			return nil, "", err
+		}
+		nofollow := flags&unix.AT_SYMLINK_NOFOLLOW != 0
+		if p, err = r.Resolve(t, path, !nofollow); err != nil {
+			return nil, "", err
+		}
+		if nofollow {
+			if st, err := p.Inode().Stat(t); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return nil, "", unix.ELOOP
+			}
+		}
 	}
 	st, err := p.Inode().Stat(t)
 	if err != nil {

@@ -102,7 +102,9 @@ func copyInStrings(t *kernel.Task, addr uintptr, total *int) ([]string, error) {
 	}
 }
 
-func execve(t *kernel.Task, pathAddr, argvAddr, envpAddr uintptr) (uintptr, error) {
+// execve reads execve's arguments and runs the program at path relative
+// to dirfd (execveat's flags).
+func execve(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envpAddr uintptr, flags int) (uintptr, error) {
 	path, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
@@ -116,29 +118,22 @@ func execve(t *kernel.Task, pathAddr, argvAddr, envpAddr uintptr) (uintptr, erro
 	if err != nil {
 		return 0, err
 	}
-	if path == "" {
+	if path == "" && flags&unix.AT_EMPTY_PATH == 0 {
 		return 0, unix.ENOENT
 	}
-	return 0, t.Execve(path, argv, envv)
+	return 0, t.ExecveAt(dirfd, path, flags, argv, envv)
 }
 
 func sysExecve(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	return execve(t, a[0], a[1], a[2])
+	return execve(t, unix.AT_FDCWD, a[0], a[1], a[2], 0)
 }
 
 func sysExecveat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	dirfd, flags := int32(a[0]), a[4]
+	flags := int(a[4])
 	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	if flags != 0 || (dirfd != unix.AT_FDCWD && (path == "" || path[0] != '/')) {
-		return 0, unix.ENOSYS // support: execveat relative to a dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW are not implemented
-	}
-	return execve(t, a[1], a[2], a[3])
+	return execve(t, int32(a[0]), a[1], a[2], a[3], flags)
 }
 
 // waitOptionsKnown are the options wait4 accepts.

@@ -220,7 +220,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_VFORK, sysVfork, "the child shares the parent's memory on seccomp, gets a copy on ptrace; the parent waits for its exec or exit")
 	partial(unix.SYS_CLONE3, sysClone3, "as clone; set_tid is EPERM")
 	partial(unix.SYS_EXECVE, sysExecve, "ELF (static, PIE, dynamic) and #! scripts")
-	partial(unix.SYS_EXECVEAT, sysExecveat, "absolute paths and AT_FDCWD only")
+	full(unix.SYS_EXECVEAT, sysExecveat)
 	partial(unix.SYS_WAIT4, sysWait4, "rusage is zero; no stop/continue reports (WUNTRACED, WCONTINUED)")
 	partial(unix.SYS_WAITID, sysWaitid, "exits only (no stop/continue events); rusage is zero")
 	return st

@@ -729,6 +729,8 @@ static void write_file(const char *name, const char *content, mode_t mode)
 	}
 }
 
+static void execveats(char *const exit13[], char *const none[]);
+
 static void execs(void)
 {
 	char *const exit13[] = { "exit", "13", NULL };
@@ -816,6 +818,47 @@ static void execs(void)
 	char *const args_argv[] = { "custom-argv0", "", "two words", NULL };
 	write_file("args.sh", "#!/bin/busybox sh\necho args: $# \"[$1]\" \"[$2]\"\n", 0755);
 	exec_child("execve(args.sh) with an empty argument", "./args.sh", args_argv, no_env);
+	execveats(exit13, none);
+}
+
+/* execveat_child is exec_child for execveat(dirfd, path, ..., flags). */
+static void execveat_child(const char *what, int dirfd, const char *path, char *const argv[], int flags)
+{
+	pid_t pid = xfork();
+
+	if (pid == 0) {
+		syscall(SYS_execveat, dirfd, path, argv, no_env, flags);
+		SHOW("%s: execveat -1 %s\n", what, errname(errno));
+		_exit(127);
+	}
+	reap(pid, what);
+}
+
+static void execveats(char *const exit13[], char *const none[])
+{
+	SHOW("-- execveat\n");
+	int dir = open(".", O_RDONLY | O_DIRECTORY);
+	int prog = open(exit_prog, O_RDONLY);
+	int opath = open(exit_prog, O_PATH);
+	int text = open("plain.txt", O_RDONLY);
+	char *const script_argv[] = { "script", "via-fd", NULL };
+
+	execveat_child("execveat(dir, script.sh)", dir, "script.sh", script_argv, 0);
+	execveat_child("execveat(prog, \"\", AT_EMPTY_PATH)", prog, "", exit13, AT_EMPTY_PATH);
+	execveat_child("execveat(O_PATH prog, \"\", AT_EMPTY_PATH)", opath, "", exit13, AT_EMPTY_PATH);
+	execveat_child("execveat(text, \"\", AT_EMPTY_PATH)", text, "", none, AT_EMPTY_PATH);
+	execveat_child("execveat(prog, \"\", 0)", prog, "", none, 0);
+	execveat_child("execveat(AT_FDCWD, absolute)", AT_FDCWD, exit_prog, exit13, 0);
+	execveat_child("execveat(text fd, relative)", text, "x", none, 0);
+	execveat_child("execveat(bad fd, relative)", 999, "x", none, 0);
+	execveat_child("execveat(bad flags)", AT_FDCWD, exit_prog, none, 0x4000);
+	CHECK(symlink(exit_prog, "exit-link"));
+	execveat_child("execveat(symlink, AT_SYMLINK_NOFOLLOW)", dir, "exit-link", none, AT_SYMLINK_NOFOLLOW);
+	execveat_child("execveat(symlink)", dir, "exit-link", exit13, 0);
+	close(dir);
+	close(prog);
+	close(opath);
+	close(text);
 }
 
 struct clone_args_v0 {
