@@ -78,9 +78,6 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 // ExecveAt is execveat(2): Execve of path relative to dirfd, with
 // AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW.
 func (t *Task) ExecveAt(dirfd int32, path string, flags int, argv, envv []string) error {
-	if t.leader != t {
-		return unix.ENOSYS // support: execve from a thread other than the main one is not implemented
-	}
 	f, realPath, path, argv, err := t.openProgramAt(dirfd, path, flags, argv)
 	if err != nil {
 		if le, ok := err.(*loader.Error); ok {
@@ -88,7 +85,18 @@ func (t *Task) ExecveAt(dirfd int32, path string, flags int, argv, envv []string
 		}
 		return err
 	}
+	if t.leader != t {
+		return t.execFromThread(&execRequest{f: f, realPath: realPath, path: path, argv: argv, envv: envv})
+	}
 	defer f.DecRef()
+	return t.execOpened(f, realPath, path, argv, envv)
+}
+
+// execOpened is execve of the opened program f (realPath for
+// /proc/PID/exe; path and argv as the loader passes them on).
+//
+// Preconditions: t is its process's leader.
+func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, envv []string) error {
 
 	k := t.k
 	as, err := k.opts.Platform.NewAddressSpace()

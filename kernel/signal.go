@@ -255,9 +255,10 @@ func (t *Task) wake() {
 
 // deliverable reports whether a pending signal, t's own or its
 // process's, is not blocked. A stopped process's threads count as having
-// one: they must park.
+// one: they must park; so does a leader with an execve to run for a
+// thread.
 func (t *Task) deliverable() bool {
-	if t.leader.stopped.Load() {
+	if t.leader.stopped.Load() || t.execPending.Load() {
 		return true
 	}
 	t.mu.Lock()

@@ -100,6 +100,11 @@ type Task struct {
 	cpu     cpuAccount
 	hostTID atomic.Int32
 
+	// An execve a thread handed to the leader (dethread.go): execReq is
+	// guarded by Kernel.mu, execPending mirrors it for lock-free checks.
+	execReq     *execRequest
+	execPending atomic.Bool
+
 	// Job control (jobctl.go), on the leader, guarded by Kernel.mu.
 	jobStop  chan struct{} // non-nil while the process is stopped; closed when continued
 	stopSig  unix.Signal   // the signal that stopped it
@@ -272,10 +277,13 @@ func execError(path string, err error) error {
 func (t *Task) run() {
 	for !t.exiting {
 		if sig := t.killedBy.Load(); sig != 0 {
-			t.exitWithSignal(unix.Signal(sig))
+			t.exitKilled(unix.Signal(sig))
 			return
 		}
 		t.deliverSignals()
+		if t.execPending.Load() {
+			t.runExecRequest()
+		}
 		if t.exiting {
 			return
 		}
@@ -288,7 +296,7 @@ func (t *Task) run() {
 		t.inApp.Store(false)
 		if err != nil {
 			if sig := t.killedBy.Load(); sig != 0 {
-				t.exitWithSignal(unix.Signal(sig))
+				t.exitKilled(unix.Signal(sig))
 				return
 			}
 			t.k.log.Error("app address space failed", "tid", t.tid, "err", err)
@@ -338,6 +346,21 @@ func (t *Task) handleFault(ev platform.Event) {
 func (t *Task) exit(code int) {
 	t.exiting = true
 	t.exitStatus = ExitStatus{Code: code & 0xff}
+}
+
+// exitKilled ends a task that was told to stop (killedBy): with its whole
+// process if the process is being killed or exiting, or alone if it is a
+// thread that its process's execve ends.
+func (t *Task) exitKilled(sig unix.Signal) {
+	t.k.mu.Lock()
+	group := t.leader.groupExit
+	t.k.mu.Unlock()
+	if group || t.leader == t {
+		t.exitWithSignal(sig)
+		return
+	}
+	t.exiting = true
+	t.exitStatus = ExitStatus{Signal: sig}
 }
 
 // exitWithSignal ends the process as killed by sig: every thread.

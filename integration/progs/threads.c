@@ -7,6 +7,7 @@
  * whole process.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +67,32 @@ static void *exiter(void *arg)
 	exit(7);
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* execer: a failed execve first (ENOENT, the process goes on), then an
+ * execve of a shell that reports whether its pid is the process's. */
+static void *execer(void *arg)
+{
+	char pidbuf[32];
+	(void)arg;
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+	char *bad[] = { "x", NULL };
+	execve("/no/such/program", bad, NULL);
+	printf("failed execve from a thread: %s, tid differs from pid: %d\n",
+	       errno == ENOENT ? "ENOENT" : "other", (pid_t)syscall(SYS_gettid) != getpid());
+	fflush(stdout);
+	char *argv[] = { "sh", "-c", "[ $$ = $0 ] && echo same pid after exec; exit 5", pidbuf, NULL };
+	execve("/bin/busybox", argv, NULL);
+	printf("execve: %d\n", errno);
+	return NULL;
+}
+
 int main(void)
 {
 	pthread_t th[8];
@@ -118,5 +145,34 @@ int main(void)
 	int st;
 	waitpid(pid, &st, 0);
 	printf("child ended by a thread's exit: status %d\n", WEXITSTATUS(st));
+
+	/* execve from a thread other than the main one: the other threads
+	 * end and the new program runs with the process's pid; a failed
+	 * execve leaves everything as it was. */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		pthread_t e, s;
+		pthread_create(&s, NULL, sleeper, NULL);
+		pthread_create(&e, NULL, execer, NULL);
+		pause(); /* the exec replaces the program while the main thread waits */
+		_exit(1);
+	}
+	waitpid(pid, &st, 0);
+	printf("exec from a thread: status %d\n", WEXITSTATUS(st));
+
+	/* execve from the main thread of a multi-threaded process. */
+	pid = fork();
+	if (pid == 0) {
+		pthread_t s1, s2;
+		pthread_create(&s1, NULL, sleeper, NULL);
+		pthread_create(&s2, NULL, sleeper, NULL);
+		char *argv[] = { "sh", "-c", "exit 6", NULL };
+		execve("/bin/busybox", argv, NULL);
+		_exit(1);
+	}
+	waitpid(pid, &st, 0);
+	printf("exec from the main thread with others running: %s %d\n",
+	       WIFEXITED(st) ? "exited" : "killed", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return 0;
 }
