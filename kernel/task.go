@@ -73,6 +73,7 @@ type Task struct {
 	comm          string       // PR_SET_NAME, /proc/PID/comm
 	itimer        *ktime.Timer // ITIMER_REAL, on the leader
 	ptimers       *posixTimers // timer_create's timers, on the leader
+	cpuTimers     [2]*cpuTimer // ITIMER_VIRTUAL and ITIMER_PROF, on the leader
 	noNewPrivs    bool
 	dumpable      bool
 	nice          int32

@@ -52,5 +52,6 @@ func (t *Task) stopTimers() {
 	if it != nil {
 		it.Set(0, 0)
 	}
+	t.stopCPUTimers()
 	t.deleteTimers()
 }

@@ -173,7 +173,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_TIMER_DELETE, sysTimerDelete)
 	partial(unix.SYS_TIMERFD_SETTIME, sysTimerfdSettime, "as timerfd_create")
 	full(unix.SYS_TIMERFD_GETTIME, sysTimerfdGettime)
-	partial(unix.SYS_SETITIMER, sysSetitimer, "ITIMER_REAL only; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS")
+	partial(unix.SYS_SETITIMER, sysSetitimer, "ITIMER_VIRTUAL and ITIMER_PROF check the host-measured CPU time by polling: they fire within about a millisecond of it")
 	partial(unix.SYS_GETITIMER, sysGetitimer, "as setitimer")
 
 	// Signals.

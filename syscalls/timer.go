@@ -37,20 +37,21 @@ func encodeItimerval(v kernel.ITimerValue) []byte {
 }
 
 func checkItimer(which uintptr) error {
-	switch which {
-	case itimerReal:
-		return nil
-	case itimerVirtual, itimerProf:
-		return unix.ENOSYS // support: CPU-time timers need CPU accounting, not implemented yet
+	if which > itimerProf {
+		return unix.EINVAL
 	}
-	return unix.EINVAL
+	return nil
 }
 
 func sysGetitimer(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err := checkItimer(a[0]); err != nil {
 		return 0, err
 	}
-	return 0, copyOut(t, a[1], encodeItimerval(t.RealTimer()))
+	v := t.RealTimer()
+	if a[0] != itimerReal {
+		v = t.CPUTimer(int(a[0]))
+	}
+	return 0, copyOut(t, a[1], encodeItimerval(v))
 }
 
 func sysSetitimer(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -71,7 +72,12 @@ func sysSetitimer(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 	}
-	old := t.SetRealTimer(v)
+	var old kernel.ITimerValue
+	if a[0] == itimerReal {
+		old = t.SetRealTimer(v)
+	} else {
+		old = t.SetCPUTimer(int(a[0]), v)
+	}
 	if a[2] != 0 {
 		return 0, copyOut(t, a[2], encodeItimerval(old))
 	}
