@@ -531,6 +531,7 @@ var programUse = map[string]string{
 	"clonevm":      "TestCloneVM",
 	"sync":         "TestSync",
 	"jobctl":       "TestJobControl",
+	"signals":      "TestSignals",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {

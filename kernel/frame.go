@@ -211,11 +211,15 @@ func (t *Task) sigreturn() error {
 		}
 	}
 	t.SetSigMask(le.Uint64(uc[ucSigmask:]))
+	// The alternate stack is restored as sigaltstack would set it from
+	// where the handler returns, before the saved registers are: a
+	// handler on that stack cannot have it replaced (EPERM, ignored as
+	// restore_altstack ignores it).
 	ss := SignalStack{SP: le.Uint64(uc[ucStack:]), Flags: int32(le.Uint32(uc[ucStack+8:])), Size: le.Uint64(uc[ucStack+16:])}
-	t.regs = r
 	if ss.Flags&SSDisable == 0 || t.altStack.Flags&SSDisable == 0 {
-		t.SetAltStack(ss) // errors are ignored, as restore_altstack's are
+		t.SetAltStack(ss)
 	}
+	t.regs = r
 	return nil
 }
 
@@ -280,7 +284,7 @@ func (t *Task) deliverSignals() {
 			mask |= SigBit(int(sig))
 		}
 		if act.Flags&saResethand != 0 {
-			t.SigAction(int(sig), &SigAction{})
+			t.resetHandler(int(sig)) // only the handler: flags and mask stay, as on Linux
 		}
 		t.mu.Lock()
 		t.savedMask = nil

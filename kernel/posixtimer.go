@@ -167,14 +167,15 @@ func (t *Task) lookupTimer(id int32) (*posixTimer, error) {
 	return pt, nil
 }
 
-// TimerSet arms the timer to expire after d (zero: disarm), then every
-// interval, and returns the old setting.
-func (t *Task) TimerSet(id int32, d, interval time.Duration) (ITimerValue, error) {
+// TimerSet arms the timer to expire after d (zero: disarm), or at once if
+// expired (an absolute time in the past), then every interval, and returns
+// the old setting.
+func (t *Task) TimerSet(id int32, d, interval time.Duration, expired bool) (ITimerValue, error) {
 	pt, err := t.lookupTimer(id)
 	if err != nil {
 		return ITimerValue{}, err
 	}
-	left, iv := pt.tm.Set(d, interval)
+	left, iv := pt.tm.SetAndClear(d, interval, expired, nil)
 	return ITimerValue{Value: left, Interval: iv}, nil
 }
 

@@ -76,6 +76,14 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 	return old, nil
 }
 
+// resetHandler sets sig's handler to SIG_DFL (SA_RESETHAND).
+func (t *Task) resetHandler(sig int) {
+	h := t.sig
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.actions[sig-1].Handler = SigDfl
+}
+
 // SigMask returns the blocked signal mask.
 func (t *Task) SigMask() uint64 {
 	t.mu.Lock()

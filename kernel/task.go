@@ -331,12 +331,14 @@ func (t *Task) handleFault(ev platform.Event) {
 	if err == nil && t.lastFaultCount < 3 {
 		return
 	}
-	sig, code := unix.SIGSEGV, ev.Code
-	if err == mm.ErrBus {
+	// si_code comes from the sandbox's memory map, not the host's (which
+	// maps pages lazily): a mapped address is SEGV_ACCERR.
+	sig, code := unix.SIGSEGV, int32(1) // SEGV_MAPERR
+	switch {
+	case err == mm.ErrBus:
 		sig, code = unix.SIGBUS, 2 // BUS_ADRERR
-	}
-	if code <= 0 {
-		code = 1 // SEGV_MAPERR
+	case t.mm.Mapped(ev.Addr):
+		code = 2 // SEGV_ACCERR
 	}
 	t.k.log.Debug("fault raises a signal", "tid", t.tid, "event", ev.String(), "rip", fmt.Sprintf("%#x", t.regs.Rip), "err", err)
 	t.lastFaultCount = 0

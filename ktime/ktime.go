@@ -1,8 +1,12 @@
-// Package ktime provides the interval timer that the kernel's itimers and
-// timerfd files share: armed for a delay, then re-armed every interval,
-// calling a function at each expiry.
+// Package ktime provides the interval timer that the kernel's itimers,
+// POSIX timers and timerfd files share: armed for a delay, then re-armed
+// every interval, calling a function at each expiry.
 //
-// Lock order: Timer.mu is a leaf lock; fire runs without it.
+// An expiry and a Set never overlap: Set waits for an expiry in progress,
+// and an expiry of an earlier setting never runs after a Set returns, so a
+// timer's owner can reset its own count in Set's clear hook.
+//
+// Lock order: Timer.fireMu, then Timer.mu; fire runs under fireMu only.
 package ktime
 
 import (
@@ -13,6 +17,8 @@ import (
 // Timer is an interval timer.
 type Timer struct {
 	fire func()
+
+	fireMu sync.Mutex // held while fire runs, and by Set
 
 	mu       sync.Mutex
 	t        *time.Timer
@@ -38,18 +44,40 @@ func (tm *Timer) Get() (left, interval time.Duration) {
 // Set arms the timer to expire after d (zero or less: disarm), then every
 // interval, and returns the old setting.
 func (tm *Timer) Set(d, interval time.Duration) (oldLeft, oldInterval time.Duration) {
+	return tm.SetAndClear(d, interval, false, nil)
+}
+
+// SetAndClear is Set with two more options: expired says the new setting
+// has already expired (an absolute time in the past), so it fires before
+// SetAndClear returns, then every interval; clear, if not nil, runs after
+// the old setting is stopped and before the new one can fire, with no
+// expiry in progress (a timerfd drops its unread count there).
+func (tm *Timer) SetAndClear(d, interval time.Duration, expired bool, clear func()) (oldLeft, oldInterval time.Duration) {
+	tm.fireMu.Lock()
+	defer tm.fireMu.Unlock()
 	oldLeft, oldInterval = tm.Get()
 	tm.mu.Lock()
-	defer tm.mu.Unlock()
 	if tm.t != nil {
 		tm.t.Stop()
 		tm.t = nil
 	}
 	tm.gen++
 	tm.expiry, tm.interval = time.Time{}, interval
-	if d > 0 {
+	if clear != nil {
+		clear()
+	}
+	switch {
+	case expired:
+		if interval > 0 {
+			tm.armLocked(interval)
+		}
+		tm.mu.Unlock()
+		tm.fire()
+		return oldLeft, oldInterval
+	case d > 0:
 		tm.armLocked(d)
 	}
+	tm.mu.Unlock()
 	return oldLeft, oldInterval
 }
 
@@ -58,6 +86,8 @@ func (tm *Timer) armLocked(d time.Duration) {
 	gen := tm.gen
 	tm.expiry = time.Now().Add(d)
 	tm.t = time.AfterFunc(d, func() {
+		tm.fireMu.Lock()
+		defer tm.fireMu.Unlock()
 		tm.mu.Lock()
 		if gen != tm.gen {
 			tm.mu.Unlock()

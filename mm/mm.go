@@ -174,6 +174,13 @@ func (mm *MemoryManager) SharedOffset(addr uintptr) (int64, bool) {
 	return p.off + int64(addr-p.start), true
 }
 
+// Mapped reports whether a VMA covers addr.
+func (mm *MemoryManager) Mapped(addr uintptr) bool {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.lookupVMA(addr) != nil
+}
+
 // MemoryManager is one app address space.
 type MemoryManager struct {
 	mf *memory.File

@@ -30,12 +30,13 @@ func timerClock(id int32) (int32, error) {
 	return 0, unix.EINVAL
 }
 
-// untilAbs converts an absolute time on a host clock into a delay, at
-// least 1 ns so that a time in the past still fires at once.
-func untilAbs(clock int32, abs time.Duration) time.Duration {
+// untilAbs converts an absolute time on a host clock into a delay;
+// expired is true for a time that has passed, which fires at once.
+func untilAbs(clock int32, abs time.Duration) (d time.Duration, expired bool) {
 	var now unix.Timespec
 	unix.ClockGettime(clock, &now)
-	return max(abs-time.Duration(now.Nano()), time.Nanosecond)
+	d = abs - time.Duration(now.Nano())
+	return d, d <= 0
 }
 
 // copyInItimerspec reads a struct itimerspec: interval, then value.
@@ -93,11 +94,12 @@ func sysTimerSettime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
+	expired := false
 	if flags&unix.TIMER_ABSTIME != 0 && value > 0 {
 		host, _ := timerClock(clock)
-		value = untilAbs(host, value)
+		value, expired = untilAbs(host, value)
 	}
-	old, err := t.TimerSet(id, value, interval)
+	old, err := t.TimerSet(id, value, interval, expired)
 	if err != nil {
 		return 0, err
 	}

@@ -92,7 +92,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_SIGNALFD4, sysSignalfd4, "poll and epoll readiness is the creating task's; reads take the reader's signals")
 	full(unix.SYS_EPOLL_CREATE, sysEpollCreate)
 	full(unix.SYS_EPOLL_CREATE1, sysEpollCreate1)
-	partial(unix.SYS_EPOLL_CTL, sysEpollCtl, "EPOLLET is served level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored")
+	partial(unix.SYS_EPOLL_CTL, sysEpollCtl, "EPOLLET edges are exact for pipes; for other files any change re-arms them (a reader's own read can); EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted, with no wake-one")
 	partial(unix.SYS_EPOLL_WAIT, sysEpollWait, "as epoll_ctl")
 	partial(unix.SYS_EPOLL_PWAIT, sysEpollPwait, "as epoll_ctl")
 	partial(unix.SYS_EPOLL_PWAIT2, sysEpollPwait2, "as epoll_ctl")

@@ -64,10 +64,11 @@ func sysTimerfdSettime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
+	expired := false
 	if flags&unix.TFD_TIMER_ABSTIME != 0 && d > 0 {
-		d = untilAbs(tm.Clock(), d)
+		d, expired = untilAbs(tm.Clock(), d)
 	}
-	oldLeft, oldInterval := tm.Set(d, interval)
+	oldLeft, oldInterval := tm.Settime(d, interval, expired)
 	if a[3] != 0 {
 		return 0, copyOut(t, a[3], encodeItimerspec(oldLeft, oldInterval))
 	}

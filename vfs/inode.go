@@ -375,6 +375,24 @@ func (f *FileDescription) Changed() <-chan struct{} {
 	return nil
 }
 
+// EdgePoller is implemented by pollers that can tell which readiness a
+// change may raise, for edge-triggered epoll: ChangedFor returns a channel
+// closed at the next change that may raise one of events (new data for
+// PollIn, new room for PollOut, a hang-up or error for either), so that
+// consuming data does not count as an edge for readers.
+type EdgePoller interface {
+	ChangedFor(events uint32) <-chan struct{}
+}
+
+// ChangedFor returns the channel for changes that may raise events: the
+// file's EdgePoller channel, or Changed's.
+func (f *FileDescription) ChangedFor(events uint32) <-chan struct{} {
+	if p, ok := f.impl.(EdgePoller); ok {
+		return p.ChangedFor(events)
+	}
+	return f.Changed()
+}
+
 // AttrSetter is implemented by inodes whose attributes can change:
 // SetStat changes those selected by mask (unix.STATX_MODE, STATX_UID,
 // STATX_GID, STATX_SIZE, STATX_ATIME, STATX_MTIME) to st's (chmod, chown,

@@ -1,9 +1,10 @@
 // Package epoll implements epoll instances: an interest list of open
 // files, each with the events it waits for, built on the vfs.Poller
-// readiness of those files. Edge-triggered interests (EPOLLET) are served
-// level-triggered — an application that reads until EAGAIN, as
-// edge-triggered ones must, sees the same data — and EPOLLONESHOT disables
-// an interest after it reports once.
+// readiness of those files. An edge-triggered interest (EPOLLET) reports
+// once, then again only after a change of the file that may raise one of
+// its events (vfs.EdgePoller; any change for files that cannot tell);
+// files that cannot report changes at all are served level-triggered.
+// EPOLLONESHOT disables an interest after it reports once.
 //
 // Lock order: Instance.mu is a leaf lock (readiness is checked with it
 // released).
@@ -31,6 +32,26 @@ type interest struct {
 	events   uint32
 	data     uint64
 	disabled bool // EPOLLONESHOT after reporting
+	// EPOLLET: after a report, watch is closed by the next change that
+	// re-arms the interest.
+	reported bool
+	watch    <-chan struct{}
+}
+
+// armed reports whether an edge-triggered interest may report: never
+// reported since added or modified, or changed since.
+//
+// Preconditions: Instance.mu is held.
+func (it *interest) armed() bool {
+	if !it.reported || it.watch == nil {
+		return true
+	}
+	select {
+	case <-it.watch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Instance is an epoll instance.
@@ -90,10 +111,10 @@ func (in *Instance) Modify(fd int32, events uint32, data uint64) error {
 	if !ok {
 		return unix.ENOENT
 	}
-	if it.events&EPOLLEXCL != 0 {
+	if it.events&EPOLLEXCL != 0 || events&EPOLLEXCL != 0 {
 		return unix.EINVAL
 	}
-	it.events, it.data, it.disabled = events, data, false
+	it.events, it.data, it.disabled, it.reported = events, data, false, false
 	return nil
 }
 
@@ -126,7 +147,13 @@ type Event struct {
 
 // Ready returns up to max ready events, and the channels to wait on for
 // changes when there are none (nil entries: files that must be polled).
+// The events are consumed: one-shot and edge-triggered interests do not
+// report them again.
 func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
+	return in.ready(max, true)
+}
+
+func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bool) {
 	in.mu.Lock()
 	var items []*interest
 	for _, fd := range in.order {
@@ -139,22 +166,44 @@ func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
 	var chans []<-chan struct{}
 	periodic := false
 	for _, it := range items {
+		edge := it.events&EPOLLET != 0
+		var c <-chan struct{}
+		if edge {
+			c = it.file.ChangedFor(it.events) // before the readiness: no edge is missed
+		}
 		r := it.file.Readiness() & (it.events | vfs.PollErr | vfs.PollHup)
-		if r == 0 {
-			if c := it.file.Changed(); c != nil {
+		in.mu.Lock()
+		armed := !edge || it.armed()
+		watch := it.watch
+		in.mu.Unlock()
+		if r == 0 || !armed {
+			switch {
+			case r != 0: // ready but reported: wait for its next edge
+				chans = append(chans, watch)
+			case c != nil:
 				chans = append(chans, c)
-			} else {
-				periodic = true
+			default:
+				if c = it.file.Changed(); c != nil {
+					chans = append(chans, c)
+				} else {
+					periodic = true
+				}
 			}
 			continue
 		}
 		if len(out) < max {
 			out = append(out, Event{Events: r, Data: it.data})
-			if it.events&EPOLLONESHOT != 0 {
-				in.mu.Lock()
-				it.disabled = true
-				in.mu.Unlock()
+			if !consume {
+				continue
 			}
+			in.mu.Lock()
+			if it.events&EPOLLONESHOT != 0 {
+				it.disabled = true
+			}
+			if edge {
+				it.reported, it.watch = true, c
+			}
+			in.mu.Unlock()
 		}
 	}
 	return out, chans, periodic
@@ -163,7 +212,7 @@ func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
 // Readiness implements vfs.Poller: an epoll file is readable when an
 // interest is ready (nested epoll).
 func (in *Instance) Readiness() uint32 {
-	ev, _, _ := in.Ready(1)
+	ev, _, _ := in.ready(1, false) // a look, not a report
 	if len(ev) > 0 {
 		return vfs.PollIn | vfs.PollRdNorm
 	}

@@ -27,7 +27,9 @@ var nextIno atomic.Uint64
 type pipe struct {
 	ino     uint64
 	mu      sync.Mutex
-	changes vfs.Changes
+	changes vfs.Changes // every change
+	written vfs.Changes // data written, or an end closed: edges for readers
+	drained vfs.Changes // data read, or an end closed: edges for writers
 	buf     []byte
 	readers int
 	writers int
@@ -89,6 +91,7 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 		p.buf = nil
 	}
 	p.changes.Notify()
+	p.drained.Notify()
 	return n, nil
 }
 
@@ -129,6 +132,7 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 		p.buf = append(p.buf, src[done:done+n]...)
 		done += n
 		p.changes.Notify()
+		p.written.Notify()
 	}
 	return done, nil
 }
@@ -144,6 +148,8 @@ func (e *end) Release() {
 		p.writers--
 	}
 	p.changes.Notify()
+	p.written.Notify()
+	p.drained.Notify()
 }
 
 func itoa(n uint64) string {
@@ -205,5 +211,20 @@ func (e *end) Readiness() uint32 {
 func (e *end) Changed() <-chan struct{} {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
+	return e.p.changes.Chan()
+}
+
+// ChangedFor implements vfs.EdgePoller.
+func (e *end) ChangedFor(events uint32) <-chan struct{} {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	in := events&(vfs.PollIn|vfs.PollRdNorm|vfs.PollPri) != 0
+	out := events&(vfs.PollOut|vfs.PollWrNorm) != 0
+	switch {
+	case in && !out:
+		return e.p.written.Chan()
+	case out && !in:
+		return e.p.drained.Chan()
+	}
 	return e.p.changes.Chan()
 }

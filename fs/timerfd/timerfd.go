@@ -7,6 +7,7 @@ package timerfd
 import (
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -39,6 +40,19 @@ func New(clock int32, nonblock bool) *vfs.FileDescription {
 		tm.changes.Notify()
 	})
 	return vfs.NewFileDescription(tm, vfs.Path{}, fl)
+}
+
+// Settime arms the timer as timerfd_settime(2) does: expired says the
+// new setting has already expired (an absolute time in the past), and any
+// expirations of the old setting that were not read are dropped. It
+// returns the old setting.
+func (tm *Timer) Settime(d, interval time.Duration, expired bool) (oldLeft, oldInterval time.Duration) {
+	return tm.Timer.SetAndClear(d, interval, expired, func() {
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		tm.count = 0
+		tm.changes.Notify()
+	})
 }
 
 // Clock returns the host clock of the timer's absolute times.
