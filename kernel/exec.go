@@ -134,6 +134,15 @@ func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, e
 		t.accountAddressSpaceGone(old.AddressSpace())
 		old.Release()
 	}
+	if t.fds.Shared() && t.IsLeader() {
+		// A table shared with another process (CLONE_FILES) becomes
+		// this process's own, as Linux's exec unshares it.
+		old := t.fds
+		t.mu.Lock()
+		t.fds = old.Fork()
+		t.mu.Unlock()
+		old.Drop()
+	}
 	t.fds.CloseOnExecFds()
 	t.sig.resetCaught()
 	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)

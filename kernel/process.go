@@ -62,8 +62,6 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		return 0, unix.EINVAL // CLONE_SIGHAND needs CLONE_VM, and shares only with a thread
 	case f&cloneNamespaces != 0:
 		return 0, unix.EPERM // support: new namespaces inside the sandbox are not offered
-	case f&(CloneFS|CloneFiles) != 0:
-		return 0, unix.ENOSYS // support: sharing fs or file tables between processes is not implemented
 	case f&ClonePidfd != 0:
 		return 0, unix.ENOSYS // support: pidfds are not implemented
 	}
@@ -112,8 +110,8 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		mm:         childMM,
 		exePath:    t.exePath,
 		creds:      t.creds,
-		fds:        t.fds.Fork(),
-		fs:         t.fs.copy(),
+		fds:        t.shareOrCopyFDs(f),
+		fs:         t.shareOrCopyFS(f),
 		limits:     t.limits.copy(),
 		sig:        t.sig.copy(),
 		sigMask:    t.sigMask,
@@ -219,6 +217,12 @@ func (t *Task) exitProcess() {
 	// own stdin) cannot be stopped: after a grace period the process ends
 	// without it, and its goroutine goes when the call returns.
 	t.waitThreads(false, time.After(threadExitGrace))
+	k.mu.Lock()
+	stuck := len(t.threads) > 0
+	k.mu.Unlock()
+	if stuck {
+		t.fds.CloseAll() // the stuck threads' files go with the process
+	}
 	k.mu.Lock()
 	if t.groupExit || t.groupCodeSet {
 		t.exitStatus = t.groupCode

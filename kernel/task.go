@@ -393,5 +393,5 @@ func (t *Task) release() {
 	if t.ctx != nil {
 		t.ctx.Release()
 	}
-	t.fds.CloseAll()
+	t.fds.Drop()
 }

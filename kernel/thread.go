@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/platform"
+	"moat/vfs"
 )
 
 // Threads. A process is its leader task (leader == itself) and the
@@ -16,6 +17,24 @@ import (
 // and fatal signals end all; the leader ends last, and its status is the
 // process's.
 
+// shareOrCopyFDs returns the fd table of a task t clones with flags: t's
+// own with CLONE_FILES, else a copy.
+func (t *Task) shareOrCopyFDs(flags uint64) *vfs.FDTable {
+	if flags&CloneFiles != 0 {
+		return t.fds.Share()
+	}
+	return t.fds.Fork()
+}
+
+// shareOrCopyFS returns the filesystem context (root, cwd, umask) of a
+// task t clones with flags: t's own with CLONE_FS, else a copy.
+func (t *Task) shareOrCopyFS(flags uint64) *fsContext {
+	if flags&CloneFS != 0 {
+		return t.fs
+	}
+	return t.fs.copy()
+}
+
 // cloneThread creates a thread of the caller's process (CLONE_THREAD).
 func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	const need = CloneVM | CloneSighand
@@ -23,8 +42,6 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	switch {
 	case f&need != need:
 		return 0, unix.EINVAL
-	case f&(CloneFS|CloneFiles) != CloneFS|CloneFiles:
-		return 0, unix.ENOSYS // support: threads with their own fs or file table are not implemented
 	case f&(cloneNamespaces|CloneVfork|ClonePidfd|CloneParent) != 0:
 		return 0, unix.EINVAL
 	}
@@ -59,8 +76,8 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 		mm:         t.mm,
 		exePath:    t.exePath,
 		creds:      t.creds,
-		fds:        t.fds,
-		fs:         t.fs,
+		fds:        t.shareOrCopyFDs(f),
+		fs:         t.shareOrCopyFS(f),
 		limits:     t.limits,
 		sig:        t.sig,
 		sigMask:    t.sigMask,
@@ -117,6 +134,7 @@ func (t *Task) clearTID() {
 // exitThread ends a non-leader thread.
 func (t *Task) exitThread() {
 	t.accountThreadExit()
+	defer t.fds.Drop()
 	t.exitRobustList()
 	t.clearTID()
 	if sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {

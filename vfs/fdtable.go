@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,15 +16,38 @@ type fdEntry struct {
 	cloexec bool
 }
 
-// FDTable maps file descriptor numbers to open file descriptions.
+// FDTable maps file descriptor numbers to open file descriptions. Tasks
+// may share one (threads, CLONE_FILES): each holds a user reference, and
+// the last to drop it closes the files.
 type FDTable struct {
 	mu    sync.Mutex
 	files []fdEntry // index is the fd; file == nil for a free slot
 	used  int
+	users atomic.Int32
 }
 
-// NewFDTable returns an empty table.
-func NewFDTable() *FDTable { return &FDTable{} }
+// NewFDTable returns an empty table with one user.
+func NewFDTable() *FDTable {
+	t := &FDTable{}
+	t.users.Store(1)
+	return t
+}
+
+// Share adds a user and returns t (clone with CLONE_FILES).
+func (t *FDTable) Share() *FDTable {
+	t.users.Add(1)
+	return t
+}
+
+// Shared reports whether more than one task uses t.
+func (t *FDTable) Shared() bool { return t.users.Load() > 1 }
+
+// Drop removes a user; the last one closes every file.
+func (t *FDTable) Drop() {
+	if t.users.Add(-1) == 0 {
+		t.CloseAll()
+	}
+}
 
 // Get returns the description for fd with a new reference, or EBADF.
 func (t *FDTable) Get(fd int32) (*FileDescription, error) {
@@ -164,6 +188,7 @@ func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := &FDTable{files: make([]fdEntry, len(t.files)), used: t.used}
+	c.users.Store(1)
 	for i, e := range t.files {
 		if e.file != nil {
 			e.file.IncRef()

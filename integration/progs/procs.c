@@ -21,6 +21,8 @@
  */
 #include "check.h"
 
+#include <sched.h>
+
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -911,6 +913,40 @@ static void clones(void)
 	ca.flags = 0;
 	ca.stack_size = 4096; /* a size without a stack */
 	CHECKV(syscall(SYS_clone3, &ca, sizeof(ca)));
+
+	/* CLONE_FILES: one fd table for both processes. */
+	int pre = open("/dev/null", O_RDONLY);
+	pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY);
+		close(pre);
+		syscall(SYS_exit_group, fd);
+	}
+	reap(pid, "CLONE_FILES child (status: the fd it opened)");
+	errno = 0;
+	SHOW("fd the child closed: fcntl -1 %s\n", fcntl(pre, F_GETFD) == -1 ? errname(errno) : "open");
+	SHOW("fd the child opened is open here: %d\n", fcntl(pre + 1, F_GETFD) != -1);
+	close(pre + 1);
+
+	/* CLONE_FS: one cwd and umask for both. */
+	char before[256], after[256];
+	getcwd(before, sizeof(before));
+	mode_t old = umask(022);
+	pid = syscall(SYS_clone, CLONE_FS | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0) {
+		umask(077);
+		syscall(SYS_exit_group, chdir("/") == 0 ? 0 : 1);
+	}
+	reap(pid, "CLONE_FS child");
+	getcwd(after, sizeof(after));
+	SHOW("cwd after the CLONE_FS child's chdir: %s, umask %03o\n", after, umask(old));
+	CHECK(chdir(before));
+	pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		syscall(SYS_exit_group, chdir("/") == 0 ? 0 : 1);
+	reap(pid, "child without CLONE_FS");
+	getcwd(after, sizeof(after));
+	SHOW("cwd kept without CLONE_FS: %d\n", strcmp(before, after) == 0);
 }
 
 static void pipes(void)
