@@ -6,7 +6,10 @@ import (
 	"time"
 )
 
-const bash = "/bin/bash"
+const (
+	bash = "/bin/bash"
+	dash = "/usr/bin/dash"
+)
 
 // tmpScratch starts a script that needs files: a fresh directory under
 // /tmp in $d, removed when the script exits. Inside moat /tmp is the
@@ -17,8 +20,11 @@ trap 'cd /; rm -rf "$d"' EXIT
 cd "$d" || exit 99
 `
 
-// shellScripts are run by both /bin/busybox sh and /bin/bash (POSIX sh
-// only), with `SHELL -c SCRIPT`, natively and in moat.
+// shellScripts are run by /bin/busybox sh, /usr/bin/dash and /bin/bash
+// (POSIX sh only), with `SHELL -c SCRIPT`, natively and in moat. The
+// scripts that wait for a signal to arrive poll for it, never for a fixed
+// time; sleeps that a signal or a timeout cuts short print nothing that
+// depends on the time taken.
 var shellScripts = []struct {
 	name   string
 	script string
@@ -103,6 +109,47 @@ echo "$(sh -c 'echo $(sh -c "echo inner")')"`},
 	{"functions", `f() { echo "f $1"; return 3; }; f arg; echo "return: $?"
 g() { f "$@" | tr a-z A-Z; }; g piped
 case "abc" in a*) echo "case a*";; *) echo other;; esac`},
+	// trap on signals the shell sends itself; children killed by signals.
+	{"trap", `trap 'echo "got USR1"' USR1
+kill -USR1 $$
+echo "after USR1"
+trap 'echo "got TERM"; t=1' TERM
+kill -TERM $$
+echo "after TERM t=$t"
+trap - USR1
+trap '' USR2; kill -USR2 $$; echo "USR2 ignored"
+trap 'echo "EXIT trap"' EXIT
+sh -c 'kill -USR1 $$; echo not reached'; echo "child killed by USR1: $?"
+sh -c 'kill -TERM $$'; echo "child killed by TERM: $?"
+sh -c 'kill -KILL $$'; echo "child killed by KILL: $?"
+(trap 'echo "subshell got HUP"; exit 5' HUP; kill -HUP $(sh -c 'echo $PPID'); exit 9); echo "subshell: $?"`},
+	// kill between processes: parent to child (trapped, ignored), child
+	// to parent, one child to another.
+	{"kill", tmpScratch + `sh -c 'trap "echo child got TERM; exit 3" TERM; : > ready; while :; do sleep 0.02; done' & c=$!
+while [ ! -e ready ]; do sleep 0.01; done
+kill -TERM $c; wait $c; echo "child with a TERM trap: $?"
+sh -c 'trap "" TERM; : > ready2; sleep 0.05; echo "TERM ignored"; exit 4' & c=$!
+while [ ! -e ready2 ]; do sleep 0.01; done
+kill $c; wait $c; echo "child ignoring TERM: $?"
+got=0; trap 'got=$((got + 1))' USR2
+sh -c 'kill -USR2 "$1"; exit 4' sh $$ & c=$!
+wait $c; st=$?; [ $st -eq 4 ] || wait $c; echo "child signalled its parent: got=$got"
+sleep 5 & s=$!
+sh -c 'kill -KILL "$1"' sh $s; wait $s; echo "sibling killed: $?"
+sh -c 'kill -0 "$1" && echo "kill -0 on the parent: ok"' sh $$
+sh -c 'exit 0' & z=$!; wait $z; kill -0 $z 2>/dev/null; echo "kill -0 on a reaped child: $?"`},
+	// A trapped signal interrupts the wait builtin (status 128+N). The
+	// signaller repeats until the parent has seen it in wait. The sleep
+	// gets SIGKILL, not SIGTERM: bash's child for "sleep 5 &" runs the
+	// EXIT trap (rm -rf "$d") if SIGTERM comes before its exec.
+	{"trap-wait", tmpScratch + `got=0; trap 'got=$((got + 1))' USR1
+sleep 5 & s=$!
+sh -c 'while [ ! -e done ]; do kill -USR1 "$1" 2>/dev/null; sleep 0.05; done' sh $$ & k=$!
+wait $s; echo "wait interrupted by a trapped signal: $?"
+: > done; trap '' USR1
+[ $got -ge 1 ] && echo "trap ran"
+kill -KILL $s; wait $s; echo "sleep killed: $?"
+wait $k; echo "signaller: $?"`},
 }
 
 // bashScripts use bash features.
@@ -119,11 +166,44 @@ declare -A m=([k]=v); echo "${m[k]} ${#a[@]}"`},
 	{"here-string", `tr a-z A-Z <<< "here string"
 read -r x y <<< "1 2"; echo $((x + y))`},
 	{"bash-c-exit", `bash -c 'exit 12'; echo "bash -c: $?"; $(exit 4); echo "empty command: $?"`},
+	// coreutils timeout. It tests timeout, not the shell, and sleeps
+	// 0.55 s in all, so only bash runs it. The child in the -k case gets
+	// 0.3 s to set its trap before the SIGTERM.
+	{"timeout", `timeout 0.05 sleep 5; echo "timeout: $?"
+timeout -s KILL 0.05 sleep 5; echo "timeout -s KILL: $?"
+timeout 5 sh -c 'exit 3'; echo "finished in time: $?"
+timeout --preserve-status 0.05 sleep 5; echo "--preserve-status: $?"
+timeout -k 0.1 0.3 sh -c 'trap "echo got TERM" TERM; while :; do sleep 0.02; done'; echo "TERM trapped, then -k: $?"
+timeout 5 sh -c 'kill -TERM $$'; echo "killed itself: $?"
+echo in | timeout 1 cat; echo "cat: $?"`},
+	// Job control in a script (set -m): a background job in its own
+	// process group, stopped and continued by job spec. bash notices a
+	// state change asynchronously (SIGCHLD), so the script polls jobs
+	// until the state shows; pids are replaced by PID.
+	{"job-control", `set -m
+state() { i=0; until jobs %1 | grep -q "$1"; do i=$((i + 1)); [ $i -gt 500 ] && { echo "job never became $1"; jobs; return 1; }; sleep 0.01; done; }
+sleep 5 & pid=$!
+[ "$(jobs -p %1)" = "$pid" ] && echo 'jobs -p is $!'
+jobs
+kill -STOP %1
+state Stopped
+jobs
+jobs -l | sed "s/ *$pid / PID /"
+kill -CONT %1
+state Running
+jobs
+jobs -l | sed "s/ *$pid / PID /"
+kill %1
+wait $pid; echo "wait after kill: $?"
+echo "jobs left: $(jobs | wc -l)"
+sleep 0.1 & kill -STOP $!; state Stopped; kill -CONT %1; wait; echo "stopped and continued job: $?"
+(exit 6) & wait $!; echo "wait \$!: $?"`},
 }
 
 func TestShells(t *testing.T) {
 	shells := []struct{ name, path string }{
 		{"sh", busybox},
+		{"dash", dash},
 		{"bash", bash},
 	}
 	for _, sh := range shells {
@@ -158,7 +238,8 @@ func TestShellNativeDeterministic(t *testing.T) {
 	type run struct{ name, shell, script string }
 	var all []run
 	for _, s := range shellScripts {
-		all = append(all, run{"sh/" + s.name, busybox, s.script}, run{"bash/" + s.name, bash, s.script})
+		all = append(all, run{"sh/" + s.name, busybox, s.script}, run{"dash/" + s.name, dash, s.script},
+			run{"bash/" + s.name, bash, s.script})
 	}
 	for _, s := range bashScripts {
 		all = append(all, run{"bash/" + s.name, bash, s.script})

@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -22,18 +25,63 @@ func TestThreads(t *testing.T) {
 	compare(t, prog("threads"))
 }
 
+// goPrograms are the Go test programs in testdata, built together by one
+// go build the first time a test needs one of them.
+var goPrograms = struct {
+	once sync.Once
+	dir  string
+	err  error
+}{}
+
+// goProgram returns the path of the Go test program testdata/NAME, building
+// all of them on first use.
+func goProgram(t *testing.T, name string) string {
+	t.Helper()
+	goPrograms.once.Do(func() {
+		dir := filepath.Join(workDir, "goprogs")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			goPrograms.err = err
+			return
+		}
+		cmd := exec.Command(goTool(), "build", "-o", dir+"/", "./testdata/gothreads", "./testdata/goexec")
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			goPrograms.err = fmt.Errorf("%v\n%s", err, out)
+			return
+		}
+		goPrograms.dir = dir
+	})
+	if goPrograms.err != nil {
+		t.Fatalf("building the Go test programs: %v", goPrograms.err)
+	}
+	return filepath.Join(goPrograms.dir, name)
+}
+
 // TestGoRuntime runs a Go program (many threads, signals, timers) natively
 // and inside moat.
 func TestGoRuntime(t *testing.T) {
 	skipWithoutThreads(t)
 	t.Parallel()
-	bin := filepath.Join(hostTempDir(t), "gothreads")
-	cmd := exec.Command(goTool(), "build", "-o", bin, "./testdata/gothreads")
-	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the Go test program: %v\n%s", err, out)
-	}
-	compare(t, bin)
+	compare(t, goProgram(t, "gothreads"))
+}
+
+// TestGoExec runs testdata/goexec (os/exec of /bin/echo and of a pipe into
+// sort, from many goroutines; children killed by a deadline and by
+// SIGTERM; timers, tickers, time.After, sync.WaitGroup) natively and
+// inside moat, and twice natively: if those differ, the program is at
+// fault, not moat.
+func TestGoExec(t *testing.T) {
+	skipWithoutThreads(t)
+	t.Parallel()
+	argv := []string{goProgram(t, "goexec")}
+	t.Run("compare", func(t *testing.T) {
+		t.Parallel()
+		compare(t, argv...)
+	})
+	t.Run("native-deterministic", func(t *testing.T) {
+		t.Parallel()
+		nativeDeterministic(t, argv, "done\n")
+	})
 }
 
 // TestPythonThreads runs Python's threading and a thread pool.

@@ -452,3 +452,65 @@ func sysFlock(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	return 0, unix.EINVAL
 }
+
+// Syncer is implemented by files whose data can be flushed to stable
+// storage (a host file behind a bind mount): fsync(2) and fdatasync(2).
+// Files without it (the in-memory layers, devices) have nothing to flush.
+type Syncer interface {
+	Fsync(datasync bool) error
+}
+
+// fsync implements fsync and fdatasync: EINVAL for files that cannot be
+// synced (pipes, sockets, other streams), as Linux gives.
+func fsync(t *kernel.Task, fd uintptr, datasync bool) (uintptr, error) {
+	f, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	impl := f.Impl()
+	if s, ok := impl.(Syncer); ok {
+		return 0, s.Fsync(datasync)
+	}
+	if s, ok := impl.(vfs.Stream); ok && s.IsStream() {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
+
+func sysFsync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return fsync(t, a[0], false) }
+
+func sysFdatasync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return fsync(t, a[0], true) }
+
+// sysSync flushes nothing: the sandbox's own layers are in memory, and
+// bind-mounted host files are flushed per file (fsync).
+func sysSync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return 0, nil }
+
+func sysSyncfs(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	f.DecRef()
+	return 0, nil
+}
+
+func sysSyncFileRange(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	off, n, flags := int64(a[1]), int64(a[2]), a[3]
+	const known = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	if flags&^known != 0 || off < 0 || n < 0 || off+n < off {
+		return 0, unix.EINVAL
+	}
+	f, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if s, ok := f.Impl().(vfs.Stream); ok && s.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	if s, ok := f.Impl().(Syncer); ok && flags&unix.SYNC_FILE_RANGE_WRITE != 0 {
+		return 0, s.Fsync(true)
+	}
+	return 0, nil
+}
