@@ -86,7 +86,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 	}
-	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755})
+	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
 	root, err := overlay.New(lower, upper)
 	if err != nil {
 		return nil, fmt.Errorf("building the root overlay: %w", err)
@@ -108,7 +108,7 @@ func New(cfg Config) (*Sandbox, error) {
 	})
 	s.Kernel = k
 
-	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2})
+	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
 	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
 		return nil, err
 	}

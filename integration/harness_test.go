@@ -519,6 +519,7 @@ var programUse = map[string]string{
 	"badptr":       "TestPrograms",
 	"devfiles":     "TestPrograms",
 	"sigevents":    "TestPrograms",
+	"mmap_shared":  "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -257,8 +257,8 @@ func TestPythonProcesses(t *testing.T) {
 
 // TestSqlite3 creates, fills and queries a database in /tmp with the
 // sqlite3 shell: SQL on stdin (a here-document) and as arguments, -cmd, a
-// rolled back transaction, a constraint error, journal modes (not WAL:
-// its -shm file needs shared file mappings, which moat lacks), VACUUM, dot
+// rolled back transaction, a constraint error, WAL mode (its -shm file is
+// a shared file mapping), VACUUM, dot
 // commands. sqlite3 locks with fcntl and syncs its journal.
 func TestSqlite3(t *testing.T) {
 	const sqlite3 = "/usr/bin/sqlite3"
@@ -280,7 +280,7 @@ INSERT INTO fruit(name) VALUES ('apple');
 SQL
 echo "duplicate insert: $?"
 sqlite3 -batch test.db 'PRAGMA integrity_check; SELECT name FROM fruit WHERE id <= 3 ORDER BY id;'
-sqlite3 -batch -cmd 'PRAGMA journal_mode=TRUNCATE;' test.db "UPDATE fruit SET price = price * 2 WHERE name = 'apple'; SELECT price FROM fruit WHERE name = 'apple';"
+sqlite3 -batch -cmd 'PRAGMA journal_mode=WAL;' test.db "UPDATE fruit SET price = price * 2 WHERE name = 'apple'; SELECT price FROM fruit WHERE name = 'apple';"
 sqlite3 -batch -header -csv test.db 'SELECT name, price FROM fruit ORDER BY id LIMIT 2;'
 sqlite3 -batch test.db 'PRAGMA journal_mode=DELETE; VACUUM; SELECT count(*) FROM fruit;'
 printf '.tables\n.schema fruit\nSELECT 6 * 7;\n' | sqlite3 -batch test.db

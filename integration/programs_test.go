@@ -19,6 +19,7 @@ var comparedPrograms = []struct {
 	{name: "badptr"},
 	// signalfd, timer_create, timerfds on CLOCK_REALTIME.
 	{name: "sigevents"},
+	{name: "mmap_shared"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

@@ -7,6 +7,7 @@ import (
 
 	"moat/loader"
 	"moat/mm"
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -174,6 +175,15 @@ func (m *MappedFile) IncRef() { m.f.IncRef() }
 
 // DecRef implements mm.RefCounted.
 func (m *MappedFile) DecRef() { m.f.DecRef() }
+
+// SharedChunk implements mm.SharedMappable for files whose filesystem
+// can share their memory (memfs); ENODEV for others.
+func (m *MappedFile) SharedChunk(off int64) (platform.FileRange, int64, error) {
+	if s, ok := m.f.Impl().(mm.SharedMappable); ok {
+		return s.SharedChunk(off)
+	}
+	return platform.FileRange{}, 0, unix.ENODEV
+}
 
 // ReadAt implements mm.MappableFile.
 func (m *MappedFile) ReadAt(dst []byte, off int64) (int, error) {

@@ -38,9 +38,11 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	c.pmas = make([]pma, 0, len(mm.pmas))
 	for i := range mm.pmas {
 		p := &mm.pmas[i]
-		if p.shared != nil {
+		switch {
+		case p.fileShared: // the file's memory, shared by every mapping of it
+		case p.shared != nil:
 			p.shared.refs.Add(1)
-		} else {
+		default:
 			mm.mf.IncRef(p.fileRange())
 			p.cow = true
 		}

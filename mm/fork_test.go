@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/memory"
 	"moat/platform"
 )
 
@@ -157,5 +158,82 @@ func TestForkCopyOnWrite(t *testing.T) {
 				t.Fatalf("after releasing every address space, %d bytes are still in use (base %d)", got, e.base)
 			}
 		})
+	}
+}
+
+// sharedFile is a fake MAP_SHARED-capable file: its data lives in
+// memory-file chunks it hands out (SharedMappable), as memfs's does.
+type sharedFile struct {
+	*fakeFile
+	mf     *memory.File
+	chunks map[int64]platform.FileRange
+}
+
+const sharedFileChunk = 64 << 10
+
+func (f *sharedFile) SharedChunk(off int64) (platform.FileRange, int64, error) {
+	c := off / sharedFileChunk
+	if fr, ok := f.chunks[c]; ok {
+		return fr, c * sharedFileChunk, nil
+	}
+	fr, err := f.mf.Allocate(sharedFileChunk)
+	if err != nil {
+		return platform.FileRange{}, 0, err
+	}
+	f.chunks[c] = fr
+	return fr, c * sharedFileChunk, nil
+}
+
+// TestSharedFileMapping maps a SharedMappable file MAP_SHARED in an
+// address space and its fork: stores by either (as the app, and by the
+// sentry) land in the file's own chunks, no page is copy-on-write, futex
+// keys are the chunks' offsets, and releasing the address spaces leaves
+// the file's memory to the file.
+func TestSharedFileMapping(t *testing.T) {
+	e := newEnv(t)
+	f := &sharedFile{fakeFile: newFakeFile(200<<10, 1), mf: e.mf, chunks: map[int64]platform.FileRange{}}
+	const w = 0x20000000
+	addr := e.mmap(MMapOpts{Addr: w, Length: 128 << 10, Fixed: true, Perms: rw, MaxPerms: rwx, File: f, Offset: 64 << 10})
+	c, err := e.mm.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas := newFakeAS(t)
+	c.SetAddressSpace(cas)
+	parent := &cowSpace{mm: e.mm, as: e.as}
+	child := &cowSpace{mm: c, as: cas}
+	appWrite(t, e.mf, parent, addr+4096, bytes.Repeat([]byte{0xaa}, int(pg)))
+	if got := appRead(t, e.mf, child, addr+4096); got[0] != 0xaa {
+		t.Fatalf("the child reads %#x where the parent stored 0xaa", got[0])
+	}
+	if _, err := c.CopyOut(addr+70<<10, []byte{0xbb}); err != nil {
+		t.Fatal(err)
+	}
+	fr := f.chunks[2] // file offset 64K+70K lies in the third 64 KiB chunk
+	if got := e.mf.Bytes(fr)[(64<<10+70<<10)-2*sharedFileChunk]; got != 0xbb {
+		t.Fatalf("the file's chunk holds %#x, want the child's 0xbb", got)
+	}
+	for _, s := range []*cowSpace{parent, child} {
+		for a, fp := range s.as.pages {
+			if !fp.at.Write {
+				t.Errorf("page %#x of a shared file mapping is mapped %v", a, fp.at)
+			}
+		}
+	}
+	off1, ok1 := e.mm.SharedOffset(addr + 4096)
+	off2, ok2 := c.SharedOffset(addr + 4096)
+	if !ok1 || !ok2 || off1 != off2 || off1 != f.chunks[1].Offset+4096 {
+		t.Fatalf("SharedOffset: %d %v and %d %v, want %d", off1, ok1, off2, ok2, f.chunks[1].Offset+4096)
+	}
+	inUse := e.mf.InUse()
+	c.Release()
+	if err := e.mm.MUnmap(addr, 128<<10); err != nil {
+		t.Fatal(err)
+	}
+	if e.mf.InUse() != inUse {
+		t.Fatalf("unmapping freed the file's memory: %d in use, was %d", e.mf.InUse(), inUse)
+	}
+	for _, fr := range f.chunks {
+		e.mf.Free(fr)
 	}
 }

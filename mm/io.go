@@ -171,7 +171,7 @@ func (mm *MemoryManager) VirtualSize() (total, backed uint64) {
 		total += uint64(v.end - v.start)
 	}
 	for _, p := range mm.pmas {
-		if p.shared == nil { // shared memory is reserved whole, used sparsely
+		if !p.isShared() { // shared memory is reserved whole, used sparsely
 			backed += uint64(p.end - p.start)
 		}
 	}

@@ -65,6 +65,15 @@ type MappableFile interface {
 	MapInfo() (name string, dev, ino uint64, size int64)
 }
 
+// SharedMappable is implemented by MappableFiles that can be mapped
+// MAP_SHARED: SharedChunk returns the memory-file range that holds the
+// file's data around offset off (the file's own memory, which read and
+// write use too) and the file offset where that range starts. The range
+// stays valid while the file is open.
+type SharedMappable interface {
+	SharedChunk(off int64) (platform.FileRange, int64, error)
+}
+
 // RefCounted is implemented by MappableFiles that hold resources: each
 // VMA mapping the file holds a reference.
 type RefCounted interface {
@@ -126,7 +135,14 @@ type pma struct {
 	off        int64
 	cow        bool
 	shared     *sharedMem
+	// fileShared: the pages are a MAP_SHARED file's own memory
+	// (SharedMappable), which the file owns and frees.
+	fileShared bool
 }
+
+// isShared reports whether p's pages are shared memory (anonymous or a
+// file's) rather than this address space's private pages.
+func (p *pma) isShared() bool { return p.shared != nil || p.fileShared }
 
 // fileRange returns the memory-file pages of p.
 func (p *pma) fileRange() platform.FileRange {
@@ -152,9 +168,12 @@ type sharedMem struct {
 // release drops p's hold on its backing: private pages lose a reference
 // (and are freed with their last), shared memory loses a reference.
 func (mm *MemoryManager) release(p pma) {
-	if p.shared == nil {
+	switch {
+	case p.fileShared:
+		// The file's memory: the file frees it.
+	case p.shared == nil:
 		mm.mf.DecRef(p.fileRange())
-	} else if p.shared.refs.Add(-1) == 0 {
+	case p.shared.refs.Add(-1) == 0:
 		mm.mf.Free(p.shared.fr)
 	}
 }
@@ -167,11 +186,25 @@ func (mm *MemoryManager) SharedOffset(addr uintptr) (int64, bool) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	i := mm.pmaIndex(addr)
-	if i == len(mm.pmas) || mm.pmas[i].start > addr || mm.pmas[i].shared == nil {
+	if i == len(mm.pmas) || mm.pmas[i].start > addr || !mm.pmas[i].isShared() {
 		return 0, false
 	}
 	p := mm.pmas[i]
 	return p.off + int64(addr-p.start), true
+}
+
+// RangeMapped reports whether VMAs cover all of [addr, end).
+func (mm *MemoryManager) RangeMapped(addr, end uintptr) bool {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	cur := addr
+	for i := mm.vmaIndex(addr); cur < end; i++ {
+		if i == len(mm.vmas) || mm.vmas[i].start > cur {
+			return false
+		}
+		cur = mm.vmas[i].end
+	}
+	return true
 }
 
 // Mapped reports whether a VMA covers addr.
@@ -532,6 +565,9 @@ func (mm *MemoryManager) freeBacking(start, end uintptr) {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
+	if v.file != nil && !v.private {
+		return mm.backShared(v, start, end)
+	}
 	i := mm.pmaIndex(start)
 	cur := start
 	for cur < end {
@@ -556,6 +592,42 @@ func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
 		mm.pmas[i] = pma{start: cur, end: gapEnd, off: fr.Offset}
 		i++
 		cur = gapEnd
+	}
+	return nil
+}
+
+// backShared backs [start, end) of a MAP_SHARED file VMA with the file's
+// own memory, chunk by chunk as the file hands it out.
+//
+// Preconditions: mm.mu is held; v maps a SharedMappable file.
+func (mm *MemoryManager) backShared(v *vma, start, end uintptr) error {
+	sf, ok := v.file.(SharedMappable)
+	if !ok {
+		return unix.ENODEV
+	}
+	i := mm.pmaIndex(start)
+	cur := start
+	for cur < end {
+		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
+			cur = mm.pmas[i].end
+			i++
+			continue
+		}
+		gapEnd := end
+		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
+			gapEnd = mm.pmas[i].start
+		}
+		off := v.off + int64(cur-v.start)
+		fr, chunkOff, err := sf.SharedChunk(off)
+		if err != nil {
+			return err
+		}
+		pieceEnd := min(gapEnd, cur+uintptr(chunkOff+int64(fr.Length)-off))
+		mm.pmas = append(mm.pmas, pma{})
+		copy(mm.pmas[i+1:], mm.pmas[i:])
+		mm.pmas[i] = pma{start: cur, end: pieceEnd, off: fr.Offset + (off - chunkOff), fileShared: true}
+		i++
+		cur = pieceEnd
 	}
 	return nil
 }

@@ -322,9 +322,9 @@ func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, erro
 			continue
 		}
 		if p.end > v.end { // shrunk by the move: drop the tail
-			if p.shared == nil {
+			if !p.isShared() {
 				mm.mf.DecRef(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
-			} // a shared tail is freed with the rest of its sharedMem
+			} // a shared tail is freed with the rest of its memory
 			p.end = v.end
 		}
 		i := mm.pmaIndex(p.start)

@@ -5,6 +5,7 @@ import (
 
 	"moat/arch"
 	"moat/kernel"
+	"moat/memory"
 	"moat/mm"
 	"moat/platform"
 )
@@ -77,23 +78,29 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if acc == unix.O_WRONLY || f.Flags()&unix.O_PATH != 0 {
 			return 0, unix.EACCES
 		}
+		mf := t.Mappable(f)
+		defer mf.DecRef()
 		if !o.Private {
 			if acc != unix.O_RDWR {
 				o.MaxPerms.Write = false
 				if at.Write {
 					return 0, unix.EACCES
 				}
-			} else if at.Write {
-				// Shared writable file mappings need page-cache sharing
-				// with the filesystem: not implemented yet.
-				return 0, unix.ENODEV
 			}
-			// A read-only shared mapping of a file nobody writes through
-			// a mapping behaves like a private one.
-			o.Private = true
+			// Files whose memory can be shared (the sandbox's own, in
+			// memory) are mapped shared; others (host files) only
+			// read-only, as private copies.
+			if _, _, err := mf.SharedChunk(off); err != nil {
+				if at.Write || o.MaxPerms.Write {
+					if !at.Write {
+						o.MaxPerms.Write = false // mprotect cannot make the copy writable
+					} else {
+						return 0, unix.ENODEV // support: shared writable mappings of host files are not implemented
+					}
+				}
+				o.Private = true
+			}
 		}
-		mf := t.Mappable(f)
-		defer mf.DecRef()
 		o.File = mf
 		o.Offset = off
 	}
@@ -118,4 +125,23 @@ func sysMremap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 
 func sysMadvise(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return 0, t.MM().MAdvise(a[0], a[1], int(a[2]))
+}
+
+// sysMsync checks its arguments as Linux does and otherwise has nothing to
+// do: shared file mappings are the file's own memory (memfs), and other
+// file mappings are private copies.
+func sysMsync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	addr, length, flags := a[0], a[1], a[2]
+	if addr&(memory.PageSize-1) != 0 || flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 ||
+		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
+		return 0, unix.EINVAL
+	}
+	end := addr + memory.RoundUp(length)
+	if end < addr {
+		return 0, unix.ENOMEM
+	}
+	if !t.MM().RangeMapped(addr, end) {
+		return 0, unix.ENOMEM
+	}
+	return 0, nil
 }

@@ -108,7 +108,8 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_PIPE2, sysPipe2)
 
 	// Memory.
-	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED writable file mappings are ENODEV (read-only ones are private copies)")
+	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED file mappings share the file's memory for the sandbox's own files; writable ones of host files (bind mounts) are ENODEV, read-only ones private copies")
+	full(unix.SYS_MSYNC, sysMsync)
 	full(unix.SYS_MUNMAP, sysMunmap)
 	full(unix.SYS_MPROTECT, sysMprotect)
 	full(unix.SYS_BRK, sysBrk)

@@ -99,15 +99,24 @@ func (ns *MountNamespace) Root() Path {
 	return ns.root.Root()
 }
 
-// Mount attaches a filesystem rooted at root on the directory at. Stacking
-// on an existing mount point is not supported yet (EBUSY).
+// Mount attaches a filesystem rooted at root on at: a directory on a
+// directory, or (a bind mount of one file) a non-directory on a
+// non-directory. Stacking on an existing mount point is not supported yet
+// (EBUSY).
 func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 	st, err := at.Inode().Stat(nil)
 	if err != nil {
 		return err
 	}
-	if !st.IsDir() {
+	rst, err := root.Stat(nil)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rst.IsDir() && !st.IsDir():
 		return unix.ENOTDIR
+	case !rst.IsDir() && st.IsDir():
+		return unix.EISDIR
 	}
 	if at.Dentry == at.Mount.root {
 		// at is the root of a mount, which is what resolving a mount

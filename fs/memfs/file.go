@@ -23,7 +23,9 @@ func (in *Inode) readLocked(dst []byte, off int64) int {
 		pos := off + int64(n)
 		idx, po := pos/PageSize, int(pos%PageSize)
 		c := min(PageSize-po, len(dst)-n)
-		if pg := in.pages[idx]; pg != nil {
+		if b, ok := in.chunkBytes(idx); ok {
+			copy(dst[n:n+c], b[po:po+c])
+		} else if pg := in.pages[idx]; pg != nil {
 			copy(dst[n:n+c], pg[po:po+c])
 		} else {
 			clear(dst[n : n+c])
@@ -59,6 +61,10 @@ func (in *Inode) writeLocked(src []byte, off int64) (int, error) {
 	for n < len(src) {
 		pos := off + int64(n)
 		idx, po := pos/PageSize, int(pos%PageSize)
+		if b, ok := in.chunkBytes(idx); ok {
+			n += copy(b[po:], src[n:])
+			continue
+		}
 		pg := in.pages[idx]
 		if pg == nil {
 			if fs.usedBytes+PageSize > fs.maxBytes {
@@ -101,6 +107,7 @@ func (in *Inode) truncateLocked(size int64) error {
 				in.fs.usedBytes -= PageSize
 			}
 		}
+		in.truncateShmLocked(size)
 	}
 	in.size = size
 	return nil

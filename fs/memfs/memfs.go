@@ -33,6 +33,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/memory"
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -61,6 +63,9 @@ type Options struct {
 	// RootMode holds the permission bits of the root directory; 0 means
 	// 01777 (the tmpfs default).
 	RootMode uint32
+	// MemFile, if set, holds the chunks of files that shared mappings use
+	// (shm.go); without it MAP_SHARED writable mappings fail with ENODEV.
+	MemFile *memory.File
 	// RootUID and RootGID own the root directory.
 	RootUID, RootGID uint32
 	// Now returns the current time; nil means time.Now.
@@ -71,6 +76,8 @@ type Options struct {
 type FS struct {
 	dev uint64
 	now func() time.Time
+
+	mf *memory.File // for shared mappings; may be nil
 
 	mu        sync.Mutex
 	maxBytes  int64
@@ -83,7 +90,7 @@ type FS struct {
 
 // New returns a filesystem whose inodes report st_dev dev.
 func New(dev uint64, opts Options) *FS {
-	fs := &FS{dev: dev, now: opts.Now, maxBytes: opts.MaxBytes, maxInodes: opts.MaxInodes, nextIno: 1}
+	fs := &FS{dev: dev, now: opts.Now, mf: opts.MemFile, maxBytes: opts.MaxBytes, maxInodes: opts.MaxInodes, nextIno: 1}
 	if fs.now == nil {
 		fs.now = time.Now
 	}
@@ -152,10 +159,12 @@ type Inode struct {
 	whiteout                   bool
 	freed                      bool // accounting released; the inode is gone
 
-	// Regular files.
+	// Regular files: data in heap pages, or for chunks that shared
+	// mappings use, in the memory file (shm.go).
 	size  int64
 	pages map[int64]*page
-	refs  int // open files and holds; data lives while nlink > 0 or refs > 0
+	shm   map[int64]platform.FileRange // by chunk index
+	refs  int                          // open files and holds; data lives while nlink > 0 or refs > 0
 
 	// Directories.
 	entries map[string]*Inode // including whiteouts
@@ -490,6 +499,7 @@ func (in *Inode) maybeFreeLocked() {
 	in.freed = true
 	in.fs.usedBytes -= int64(len(in.pages))*PageSize + int64(len(in.target))
 	in.pages = nil
+	in.freeShmLocked()
 	in.fs.inodes--
 }
 

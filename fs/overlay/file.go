@@ -3,6 +3,7 @@ package overlay
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -40,6 +41,17 @@ func (f *file) Truncate(size int64) error {
 		return t.Truncate(size)
 	}
 	return unix.EINVAL
+}
+
+// SharedChunk forwards shared mappings to the upper layer's file (a file
+// open for writing is always an upper file); ENODEV otherwise.
+func (f *file) SharedChunk(off int64) (platform.FileRange, int64, error) {
+	if s, ok := f.impl.(interface {
+		SharedChunk(int64) (platform.FileRange, int64, error)
+	}); ok {
+		return s.SharedChunk(off)
+	}
+	return platform.FileRange{}, 0, unix.ENODEV
 }
 
 // IsStream forwards vfs.Stream.
