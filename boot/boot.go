@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -35,8 +37,17 @@ import (
 type Config struct {
 	Platform string    // "seccomp" (default) or "ptrace"
 	Rootfs   string    // host directory for the read-only lower layer; "" = "/"
+	Binds    []Bind    // host directories and files mounted into the sandbox (-v)
 	Strace   io.Writer // nil: no tracing
 	Log      *slog.Logger
+}
+
+// Bind is a host directory or file mounted at Guest in the sandbox. Writes
+// reach the host only through a bind that is not ReadOnly; host paths are
+// opened without following symlinks out of Host (fs/hostfs).
+type Bind struct {
+	Host, Guest string
+	ReadOnly    bool
 }
 
 // Sandbox is an assembled, not yet running, sandbox.
@@ -122,7 +133,76 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
 		return nil, err
 	}
+	for _, b := range cfg.Binds {
+		if err := s.bind(b); err != nil {
+			return nil, fmt.Errorf("-v %s:%s: %w", b.Host, b.Guest, err)
+		}
+	}
 	return s, nil
+}
+
+// bind mounts the host directory or file b.Host at b.Guest, creating the
+// mount point (and missing directories above it) in the sandbox.
+func (s *Sandbox) bind(b Bind) error {
+	if !path.IsAbs(b.Guest) || path.Clean(b.Guest) != b.Guest || b.Guest == "/" {
+		return fmt.Errorf("the sandbox path must be absolute and clean, and not /")
+	}
+	st, err := os.Stat(b.Host)
+	if err != nil {
+		return fmt.Errorf("not found on the host")
+	}
+	dir, name := b.Host, ""
+	if !st.IsDir() {
+		dir, name = filepath.Dir(b.Host), filepath.Base(b.Host)
+	}
+	var fs *hostfs.FS
+	if b.ReadOnly {
+		fs, err = hostfs.Open(dir)
+	} else {
+		fs, err = hostfs.OpenWritable(dir)
+	}
+	if err != nil {
+		return err
+	}
+	var root vfs.Inode = fs.Root()
+	if name != "" {
+		if root, err = fs.Root().Lookup(rootCtx{}, name); err != nil {
+			return fmt.Errorf("%s: %w", b.Host, err)
+		}
+	}
+	at, err := s.mountPoint(b.Guest, name == "")
+	if err != nil {
+		return err
+	}
+	return s.mounts.Mount(at, root, vfs.MountOptions{FSType: "bind", Source: b.Host, ReadOnly: b.ReadOnly})
+}
+
+// mountPoint resolves p in the sandbox, creating it as a directory (or,
+// with dir false, an empty file) and the directories above it if missing.
+func (s *Sandbox) mountPoint(p string, dir bool) (vfs.Path, error) {
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for i, name := range parts {
+		next := path.Join(cur, name)
+		if _, err := r.Resolve(rootCtx{}, next, true); err == unix.ENOENT {
+			parent, err := r.Resolve(rootCtx{}, cur, true)
+			if err != nil {
+				return vfs.Path{}, fmt.Errorf("%s: %w", cur, err)
+			}
+			if i < len(parts)-1 || dir {
+				err = parent.Inode().Mkdir(rootCtx{}, name, 0o755)
+			} else {
+				_, err = parent.Inode().Create(rootCtx{}, name, 0o644)
+			}
+			if err != nil {
+				return vfs.Path{}, fmt.Errorf("creating %s: %w", next, err)
+			}
+		}
+		cur = next
+	}
+	return r.Resolve(rootCtx{}, p, true)
 }
 
 // rootCtx is the context of the sandbox setup: root.

@@ -457,7 +457,7 @@ func sysFlock(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 // storage (a host file behind a bind mount): fsync(2) and fdatasync(2).
 // Files without it (the in-memory layers, devices) have nothing to flush.
 type Syncer interface {
-	Fsync(datasync bool) error
+	Sync(datasync bool) error
 }
 
 // fsync implements fsync and fdatasync: EINVAL for files that cannot be
@@ -470,7 +470,7 @@ func fsync(t *kernel.Task, fd uintptr, datasync bool) (uintptr, error) {
 	defer f.DecRef()
 	impl := f.Impl()
 	if s, ok := impl.(Syncer); ok {
-		return 0, s.Fsync(datasync)
+		return 0, s.Sync(datasync)
 	}
 	if s, ok := impl.(vfs.Stream); ok && s.IsStream() {
 		return 0, unix.EINVAL
@@ -510,7 +510,7 @@ func sysSyncFileRange(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, unix.ESPIPE
 	}
 	if s, ok := f.Impl().(Syncer); ok && flags&unix.SYNC_FILE_RANGE_WRITE != 0 {
-		return 0, s.Fsync(true)
+		return 0, s.Sync(true)
 	}
 	return 0, nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -57,7 +58,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [-v HOST:GUEST[:ro]]... [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 `)
@@ -77,8 +78,11 @@ func run(args []string) int {
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
+	var binds bindFlags
+	fs.Var(&binds, "v", "bind mount `HOST:GUEST[:ro]`: a host directory or file at GUEST in the sandbox (repeatable)")
+	fs.Var(&binds, "volume", "same as -v")
 	if err := fs.Parse(args); err != nil {
-		return fail(2, "run: %v (usage: moat run [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...])", err)
+		return fail(2, "run: %v (usage: moat run [-v HOST:GUEST[:ro]]... [--rootfs DIR] [--strace] [--debug] -- CMD [ARGS...])", err)
 	}
 	argv := fs.Args()
 	if len(argv) == 0 {
@@ -92,7 +96,7 @@ func run(args []string) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Log: logger}
+	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}
@@ -145,6 +149,40 @@ func run(args []string) int {
 		logger.Debug("app killed by signal", "signal", unix.SignalName(st.Signal))
 	}
 	return st.ShellCode()
+}
+
+// bindFlags collects -v HOST:GUEST[:ro|rw] options.
+type bindFlags []boot.Bind
+
+func (b *bindFlags) String() string { return fmt.Sprint(len(*b), " binds") }
+
+// Set parses one -v value. HOST may be relative to moat's working
+// directory; GUEST must be an absolute path in the sandbox.
+func (b *bindFlags) Set(v string) error {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return fmt.Errorf("-v %s: want HOST:GUEST[:ro]", v)
+	}
+	bd := boot.Bind{Host: parts[0], Guest: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			bd.ReadOnly = true
+		case "rw":
+		default:
+			return fmt.Errorf("-v %s: unknown option %q (ro or rw)", v, parts[2])
+		}
+	}
+	abs, err := filepath.Abs(bd.Host)
+	if err != nil {
+		return fmt.Errorf("-v %s: %v", v, err)
+	}
+	bd.Host = abs
+	if !strings.HasPrefix(bd.Guest, "/") {
+		return fmt.Errorf("-v %s: the sandbox path %s must be absolute", v, bd.Guest)
+	}
+	*b = append(*b, bd)
+	return nil
 }
 
 func envValue(env []string, key string) string {

@@ -1,5 +1,7 @@
-// Package hostfs is a read-only view of a host directory tree: the host's
-// "/" or a --rootfs directory, used as the lower layer of the root overlay.
+// Package hostfs is a view of a host directory tree: read-only (Open) for
+// the host's "/" or a --rootfs directory, used as the lower layer of the
+// root overlay, or writable (OpenWritable) for bind mounts (moat run -v);
+// see writable.go for what the writable mode does.
 //
 // Confinement: the filesystem keeps exactly one long-lived host fd, an
 // O_PATH descriptor of the root directory. Every inode records only its
@@ -23,8 +25,10 @@
 // by crossing at the dentry after Lookup), but nothing below it can be
 // looked up, listed, opened or read (EACCES).
 //
-// Writes: everything that would modify the tree returns EROFS (or EEXIST
-// where Linux checks existence first); the overlay above handles writes.
+// Writes: in read-only mode everything that would modify the tree returns
+// EROFS (or EEXIST where Linux checks existence first); the overlay above
+// handles writes. In writable mode they go to the host, with the same
+// confinement (writable.go).
 // Regular files and directories are opened O_NOATIME where the host allows
 // it, so reading does not even update host access times.
 //
@@ -38,7 +42,8 @@
 // (DefaultAttrTimeout, one second, as FUSE does) after a host stat of the
 // same inode; file data and directory listings are always read fresh.
 //
-// hostfs has no locks (only atomics).
+// Read-only mode has no locks (only atomics); writable mode adds two small
+// ones (writable.go).
 package hostfs
 
 import (
@@ -53,7 +58,7 @@ import (
 	"moat/vfs"
 )
 
-// FS is a read-only view of one host directory tree.
+// FS is a view of one host directory tree, read-only or writable.
 type FS struct {
 	rootFD int
 	root   *Inode
@@ -61,6 +66,18 @@ type FS struct {
 	// attrTimeout is how long, in nanoseconds, Stat may answer from the
 	// attributes an earlier host stat of the same inode returned.
 	attrTimeout atomic.Int64
+
+	// writable is set for OpenWritable; the fields below serve only it.
+	writable bool
+	// changes counts the modifications made through this FS: attributes
+	// cached before the latest one are not reused (read-only: always 0).
+	changes atomic.Uint64
+	// moves records the renames and removals made through this FS, so
+	// that inodes looked up before follow them (writable.go).
+	moves moveLog
+	// created holds, briefly, the descriptor Create opened for a new
+	// file, for the Open that follows it (writable.go).
+	created createdFiles
 }
 
 // DefaultAttrTimeout is how long Stat reuses the attributes of an earlier
@@ -91,7 +108,16 @@ func New(rootDir string) (vfs.Inode, error) {
 
 // Open opens the host directory rootDir (following symlinks in rootDir
 // itself, which the user gave) as a read-only filesystem.
-func Open(rootDir string) (*FS, error) {
+func Open(rootDir string) (*FS, error) { return open(rootDir, false) }
+
+// OpenWritable opens the host directory rootDir (following symlinks in
+// rootDir itself, which the user gave) as a writable filesystem, for bind
+// mounts: creating, removing, renaming, linking, changing attributes and
+// writing files change the host tree (see writable.go). Confinement is the
+// same as Open's.
+func OpenWritable(rootDir string) (*FS, error) { return open(rootDir, true) }
+
+func open(rootDir string, writable bool) (*FS, error) {
 	fd, err := unix.Open(rootDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("hostfs: open %s: %w", rootDir, err)
@@ -105,7 +131,7 @@ func Open(rootDir string) (*FS, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("hostfs: %s is a host pseudo filesystem (proc, sys, ...)", rootDir)
 	}
-	fs := &FS{rootFD: fd}
+	fs := &FS{rootFD: fd, writable: writable}
 	// Check that openat2 works here (Linux 5.6+).
 	probe, err := fs.open(".", unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
@@ -117,18 +143,23 @@ func Open(rootDir string) (*FS, error) {
 	}
 	unix.Close(probe)
 	fs.attrTimeout.Store(int64(DefaultAttrTimeout))
-	fs.root = &Inode{fs: fs, rel: ".", typ: unix.S_IFDIR, dev: st.Dev}
+	fs.root = &Inode{fs: fs, rel: ".", typ: unix.S_IFDIR, dev: st.Dev, ino: st.Ino}
 	return fs, nil
 }
+
+// Writable reports whether the filesystem was opened by OpenWritable.
+func (fs *FS) Writable() bool { return fs.writable }
 
 // Root returns the root directory.
 func (fs *FS) Root() *Inode { return fs.root }
 
 // Close closes the root fd. Operations afterwards fail with EBADF.
+// Files already open stay usable until released.
 func (fs *FS) Close() error {
 	if fs.closed.Swap(true) {
 		return nil
 	}
+	fs.created.closeAll()
 	return unix.Close(fs.rootFD)
 }
 
@@ -192,26 +223,62 @@ func sealedFS(fd int) bool {
 // Inode is a file of the host tree. It holds no host resources.
 type Inode struct {
 	fs     *FS
-	rel    string // path from the root: "." or "a/b/c"
+	rel    string // path from the root at lookup: "." or "a/b/c"
 	typ    uint32 // file type bits at lookup
 	dev    uint64 // st_dev at lookup, to notice mount crossings
+	ino    uint64 // st_ino at lookup
 	sealed bool   // root of a pseudo filesystem: nothing below is reachable
+
+	// moved is, in writable mode, where the inode is after the renames
+	// and removals made through this FS (nil: at rel; see path).
+	moved atomic.Pointer[place]
 
 	attrs atomic.Pointer[cachedStat] // the last host stat, see DefaultAttrTimeout
 }
 
 type cachedStat struct {
-	st vfs.Stat
-	at time.Time
+	st  vfs.Stat
+	at  time.Time
+	gen uint64 // fs.changes before the host stat
 }
 
-// remember records st as the inode's current attributes.
-func (in *Inode) remember(st *unix.Stat_t) vfs.Stat {
+// remember records st, taken when fs.changes was gen, as the inode's
+// current attributes.
+func (in *Inode) remember(st *unix.Stat_t, gen uint64) vfs.Stat {
 	vst := convertStat(st)
 	if in.fs.attrTimeout.Load() > 0 {
-		in.attrs.Store(&cachedStat{st: vst, at: time.Now()})
+		in.attrs.Store(&cachedStat{st: vst, at: time.Now(), gen: gen})
 	}
 	return vst
+}
+
+// path returns the inode's current path relative to the root: rel, or in
+// writable mode where renames made through this FS took it (ENOENT once
+// it was removed through this FS).
+func (in *Inode) path() (string, error) {
+	p := in.place()
+	if p.dead {
+		return "", unix.ENOENT
+	}
+	return p.rel, nil
+}
+
+// newChild returns the inode for the entry name of directory in, whose
+// place was p when the entry was found.
+func (in *Inode) newChild(p *place, rel string, st *unix.Stat_t) *Inode {
+	c := &Inode{fs: in.fs, rel: rel, typ: st.Mode & unix.S_IFMT, dev: st.Dev, ino: st.Ino}
+	if in.fs.writable {
+		c.moved.Store(&place{rel: rel, gen: p.gen})
+	}
+	return c
+}
+
+// join returns the path of entry name of the directory at rel.
+func join(rel, name string) string {
+	if rel == "." {
+		return name
+	}
+	return rel + "/" + name
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -220,15 +287,9 @@ var _ vfs.Inode = (*Inode)(nil)
 // looked up.
 func (in *Inode) Type() uint32 { return in.typ }
 
-// Path returns the inode's path relative to the root ("." for the root).
-func (in *Inode) Path() string { return in.rel }
-
-func (in *Inode) child(name string) string {
-	if in.rel == "." {
-		return name
-	}
-	return in.rel + "/" + name
-}
+// Path returns the inode's path relative to the root ("." for the root);
+// in writable mode, its current one after renames made through this FS.
+func (in *Inode) Path() string { return in.place().rel }
 
 func convertStat(st *unix.Stat_t) vfs.Stat {
 	return vfs.Stat{
@@ -270,15 +331,20 @@ func (fs *FS) statPath(rel string) (unix.Stat_t, error) {
 
 // Stat implements vfs.Inode.
 func (in *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	if c := in.attrs.Load(); c != nil && time.Since(c.at) < time.Duration(in.fs.attrTimeout.Load()) {
+	gen := in.fs.changes.Load()
+	if c := in.attrs.Load(); c != nil && c.gen == gen && time.Since(c.at) < time.Duration(in.fs.attrTimeout.Load()) {
 		return c.st, nil
 	}
-	st, err := in.fs.statPath(in.rel)
+	rel, err := in.path()
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	st, err := in.fs.statPath(rel)
 	if err != nil {
 		in.attrs.Store(nil)
 		return vfs.Stat{}, err
 	}
-	return in.remember(&st), nil
+	return in.remember(&st, gen), nil
 }
 
 // Lookup implements vfs.Inode.
@@ -292,10 +358,15 @@ func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if in.sealed {
 		return nil, unix.EACCES
 	}
-	rel := in.child(name)
+	p := in.place()
+	if p.dead {
+		return nil, unix.ENOENT
+	}
+	rel := join(p.rel, name)
 	if len(rel) >= vfs.PathMax {
 		return nil, unix.ENAMETOOLONG
 	}
+	gen := in.fs.changes.Load()
 	fd, err := in.fs.open(rel, unix.O_PATH)
 	if err != nil {
 		return nil, err
@@ -305,11 +376,11 @@ func (in *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Inode{fs: in.fs, rel: rel, typ: st.Mode & unix.S_IFMT, dev: st.Dev}
+	c := in.newChild(&p, rel, &st)
 	if c.typ == unix.S_IFDIR && c.dev != in.dev {
 		c.sealed = sealedFS(fd)
 	}
-	c.remember(&st)
+	c.remember(&st, gen)
 	return c, nil
 }
 
@@ -318,7 +389,11 @@ func (in *Inode) Readlink(ctx vfs.Context) (string, error) {
 	if in.typ != unix.S_IFLNK {
 		return "", unix.EINVAL
 	}
-	fd, err := in.fs.open(in.rel, unix.O_PATH)
+	rel, err := in.path()
+	if err != nil {
+		return "", err
+	}
+	fd, err := in.fs.open(rel, unix.O_PATH)
 	if err != nil {
 		return "", err
 	}
@@ -348,7 +423,11 @@ func (in *Inode) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) {
 	if in.sealed {
 		return nil, unix.EACCES
 	}
-	fd, err := in.fs.open(in.rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME)
+	rel, err := in.path()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := in.fs.open(rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME)
 	if err != nil {
 		return nil, err
 	}
@@ -430,6 +509,9 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	default:
 		return nil, unix.EACCES
 	}
+	if in.fs.writable {
+		return in.openWritable(flags)
+	}
 	if write {
 		return nil, unix.EROFS
 	}
@@ -456,63 +538,111 @@ func (in *Inode) exists(name string) bool {
 	if vfs.CheckName(name) != nil || in.typ != unix.S_IFDIR || in.sealed {
 		return false
 	}
-	_, err := in.fs.statPath(in.child(name))
+	_, err := in.fs.statPath(join(in.rel, name))
 	return err == nil
 }
 
-// Create implements vfs.Inode: EEXIST for an existing name, else EROFS.
+// Create implements vfs.Inode: in read-only mode EEXIST for an existing
+// name, else EROFS.
 func (in *Inode) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
+	if in.fs.writable {
+		return in.create(ctx, name, mode)
+	}
 	if in.exists(name) {
 		return nil, unix.EEXIST
 	}
 	return nil, unix.EROFS
 }
 
-// Mkdir implements vfs.Inode: EEXIST for an existing name, else EROFS.
+// Mkdir implements vfs.Inode: in read-only mode EEXIST for an existing
+// name, else EROFS.
 func (in *Inode) Mkdir(ctx vfs.Context, name string, mode uint32) error {
+	if in.fs.writable {
+		return in.mkdir(ctx, name, mode)
+	}
 	if in.exists(name) {
 		return unix.EEXIST
 	}
 	return unix.EROFS
 }
 
-// Symlink implements vfs.Inode: EEXIST for an existing name, else EROFS.
+// Symlink implements vfs.Inode: in read-only mode EEXIST for an existing
+// name, else EROFS.
 func (in *Inode) Symlink(ctx vfs.Context, name, target string) error {
+	if in.fs.writable {
+		return in.symlink(ctx, name, target)
+	}
 	if in.exists(name) {
 		return unix.EEXIST
 	}
 	return unix.EROFS
 }
 
-// Link makes a hard link: EEXIST for an existing name, else EROFS.
+// Link implements vfs.Linker: in read-only mode EEXIST for an existing
+// name, else EROFS.
 func (in *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
+	if in.fs.writable {
+		return in.link(ctx, name, target)
+	}
 	if in.exists(name) {
 		return unix.EEXIST
 	}
 	return unix.EROFS
 }
 
-// Unlink implements vfs.Inode (EROFS).
-func (in *Inode) Unlink(ctx vfs.Context, name string) error { return unix.EROFS }
-
-// Rmdir implements vfs.Inode (EROFS).
-func (in *Inode) Rmdir(ctx vfs.Context, name string) error { return unix.EROFS }
-
-// Rename implements vfs.Inode (EROFS).
-func (in *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
+// Unlink implements vfs.Inode (read-only mode: EROFS).
+func (in *Inode) Unlink(ctx vfs.Context, name string) error {
+	if in.fs.writable {
+		return in.remove(name, 0)
+	}
 	return unix.EROFS
 }
 
-// SetStat would change attributes (EROFS).
-func (in *Inode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error { return unix.EROFS }
+// Rmdir implements vfs.Inode (read-only mode: EROFS).
+func (in *Inode) Rmdir(ctx vfs.Context, name string) error {
+	if in.fs.writable {
+		return in.remove(name, unix.AT_REMOVEDIR)
+	}
+	return unix.EROFS
+}
 
-// File is an open regular host file, read-only.
+// Rename implements vfs.Inode (read-only mode: EROFS).
+func (in *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
+	if in.fs.writable {
+		return in.rename(oldName, newDir, newName, flags)
+	}
+	return unix.EROFS
+}
+
+// SetStat implements vfs.AttrSetter (read-only mode: EROFS).
+func (in *Inode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
+	if in.fs.writable {
+		return in.setStat(mask, st)
+	}
+	return unix.EROFS
+}
+
+var (
+	_ vfs.AttrSetter = (*Inode)(nil)
+	_ vfs.Linker     = (*Inode)(nil)
+)
+
+// File is an open regular host file: read-only, or in writable mode
+// opened for writing too.
 type File struct {
 	fd     int
 	closed atomic.Bool
+	// fs is set in writable mode, whose writes count as changes (see
+	// FS.changes).
+	fs *FS
+	// writable: the file was opened for writing (O_WRONLY, O_RDWR).
+	writable bool
 }
 
-var _ vfs.FileImpl = (*File)(nil)
+var (
+	_ vfs.FileImpl  = (*File)(nil)
+	_ vfs.Truncater = (*File)(nil)
+)
 
 // Read implements vfs.FileImpl with pread(2).
 func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
@@ -534,14 +664,23 @@ func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
 	}
 }
 
-// Write implements vfs.FileImpl: the file is not open for writing.
+// Write implements vfs.FileImpl with pwrite(2); EBADF unless the file
+// was opened for writing.
 func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
-	return 0, unix.EBADF
+	if !f.writable {
+		return 0, unix.EBADF
+	}
+	return f.write(src, off)
 }
 
-// Truncate implements ftruncate(2): EINVAL, the file is not open for
-// writing.
-func (f *File) Truncate(size int64) error { return unix.EINVAL }
+// Truncate implements vfs.Truncater (ftruncate(2)); EINVAL unless the
+// file was opened for writing.
+func (f *File) Truncate(size int64) error {
+	if !f.writable || size < 0 {
+		return unix.EINVAL
+	}
+	return f.truncate(size)
+}
 
 // Stat returns the attributes of the open file (fstat).
 func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) {
