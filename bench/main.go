@@ -85,10 +85,6 @@ type workload struct {
 	unsupported map[string]string
 }
 
-// noThreads is the unsupported map of the thread rows: moat's ptrace
-// platform fails clone(CLONE_THREAD) with ENOSYS.
-var noThreads = map[string]string{"ptrace": "ENOSYS"}
-
 func main() {
 	os.Exit(run())
 }
@@ -399,9 +395,9 @@ func workloads(cfg config) []workload {
 		{key: "pipe", name: "pipe ping-pong, fork (1 byte each way)", unit: "rt",
 			argv: []string{bin("pipepingpong"), n(4000)}},
 		{key: "thread", name: "pthread create+join", unit: "op",
-			argv: []string{bin("threadjoin"), n(2000)}, unsupported: noThreads},
+			argv: []string{bin("threadjoin"), n(2000)}},
 		{key: "futex", name: "futex ping-pong, 2 threads", unit: "rt",
-			argv: []string{bin("futexpingpong"), n(4000)}, unsupported: noThreads},
+			argv: []string{bin("futexpingpong"), n(4000)}},
 		{key: "signal", name: "signal to self: kill+handler+sigreturn", unit: "op",
 			argv: []string{bin("sigdeliver"), n(20000)}},
 		{key: "idle", name: fmt.Sprintf("idle: CPU, sleep %g s, %g-%g s (%% of a core)", idleMS/1e3, idleFrom.Seconds(), idleTo.Seconds()), unit: "s",

@@ -6,9 +6,6 @@ import "testing"
 // through the parent's memory, vfork and clone(CLONE_VM) children that
 // share it) natively and in moat.
 func TestCloneVM(t *testing.T) {
-	if moatPlatform == "ptrace" {
-		t.Skip("on ptrace a CLONE_VM child gets a copy of its parent's memory (no host threads to share it)")
-	}
 	needBusybox(t) // the exec'd children run /bin/busybox sh
 	argv := []string{prog("clonevm")}
 	t.Run("compare", func(t *testing.T) {

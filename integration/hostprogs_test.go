@@ -239,7 +239,6 @@ func TestPythonProcesses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.threads {
-				skipWithoutThreads(t)
 			}
 			t.Parallel()
 			argv := []string{python3, "-c", c.code}

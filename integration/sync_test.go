@@ -9,7 +9,6 @@ import "testing"
 // MAP_SHARED memory, futex timeouts and errors, get_robust_list, and
 // RLIMIT_NPROC against a fork bomb.
 func TestSync(t *testing.T) {
-	skipWithoutThreads(t)
 	t.Parallel()
 	argv := []string{prog("sync")}
 	compare(t, argv...)

@@ -9,18 +9,8 @@ import (
 	"testing"
 )
 
-// skipWithoutThreads skips tests of threaded programs on the ptrace
-// platform, which does not run threads (clone with CLONE_THREAD is ENOSYS
-// there; the seccomp platform runs them).
-func skipWithoutThreads(t *testing.T) {
-	if moatPlatform == "ptrace" {
-		t.Skip("threads need the seccomp platform; on ptrace CLONE_THREAD is ENOSYS")
-	}
-}
-
 // TestThreads compares a POSIX threads program natively and inside moat.
 func TestThreads(t *testing.T) {
-	skipWithoutThreads(t)
 	t.Parallel()
 	compare(t, prog("threads"))
 }
@@ -60,7 +50,6 @@ func goProgram(t *testing.T, name string) string {
 // TestGoRuntime runs a Go program (many threads, signals, timers) natively
 // and inside moat.
 func TestGoRuntime(t *testing.T) {
-	skipWithoutThreads(t)
 	t.Parallel()
 	compare(t, goProgram(t, "gothreads"))
 }
@@ -71,7 +60,6 @@ func TestGoRuntime(t *testing.T) {
 // inside moat, and twice natively: if those differ, the program is at
 // fault, not moat.
 func TestGoExec(t *testing.T) {
-	skipWithoutThreads(t)
 	t.Parallel()
 	argv := []string{goProgram(t, "goexec")}
 	t.Run("compare", func(t *testing.T) {
@@ -86,7 +74,6 @@ func TestGoExec(t *testing.T) {
 
 // TestPythonThreads runs Python's threading and a thread pool.
 func TestPythonThreads(t *testing.T) {
-	skipWithoutThreads(t)
 	t.Parallel()
 	if !fileExists("/usr/bin/python3") {
 		t.Skip("python3 is not installed on this host")

@@ -72,7 +72,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	// CLONE_VM: the child runs in the caller's address space, on a host
 	// thread of its own there, until it execs or exits (posix_spawn and
 	// vfork children write to the parent's memory before they exec). A
-	// platform without threads gets a copy instead.
+	// platform that runs no threads gets a copy instead.
 	var sp platform.ThreadSpawner
 	var h platform.Thread
 	k.mu.Lock()

@@ -47,7 +47,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	}
 	sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner)
 	if !ok {
-		return 0, unix.ENOSYS // support: threads need the seccomp platform (--platform=seccomp)
+		return 0, unix.ENOSYS // support: the platform runs no threads
 	}
 	t.k.mu.Lock()
 	err := t.checkNprocLocked()

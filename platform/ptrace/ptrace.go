@@ -3,14 +3,21 @@
 // PTRACE_SYSEMU, so each system call and fault of the app stops the stub
 // and returns control to the sentry, which serves it and resumes the stub.
 //
-// Every operation on an AddressSpace or Context must come from the OS
-// thread that created the address space: the kernel runs each task on a
-// goroutine locked to its OS thread. There are no locks: an address space
-// is used by one thread only.
+// Threads: each app thread runs on a host thread of the stub, traced by
+// its task's own OS thread (ptrace binds a tracee to one tracer thread).
+// A new host thread is cloned by the creating thread's host thread at the
+// code page's clone entry, parks in a pause loop, and is seized by the new
+// task's OS thread (AdoptThread). Address-space operations are injected
+// into the calling task's own host thread, which is stopped while its task
+// is in the sentry.
+//
+// Lock order: addressSpace.mu is a leaf lock.
 package ptrace
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +44,8 @@ var _ platform.Platform = (*Platform)(nil)
 // New returns a ptrace platform mapping app memory from memFD. code is a
 // page of that file which the platform may use for its own code.
 func New(memFD int, code platform.FileRange) (*Platform, error) {
-	if _, err := unix.Pwrite(memFD, stub.InjectCode, code.Offset); err != nil {
+	page := append(append([]byte(nil), stub.InjectCode...), stub.ThreadCode...)
+	if _, err := unix.Pwrite(memFD, page, code.Offset); err != nil {
 		return nil, fmt.Errorf("writing stub code: %w", err)
 	}
 	prog, err := stub.NewProgram()
@@ -61,9 +69,77 @@ func (p *Platform) InitialRegisters(entry, sp uintptr) arch.Registers {
 // NewContext implements platform.Platform.
 func (p *Platform) NewContext() platform.Context { return &context{} }
 
+var (
+	_ platform.ThreadSpawner = (*addressSpace)(nil)
+	_ platform.Kicker        = (*context)(nil)
+)
+
 // addressSpace is one stub process.
 type addressSpace struct {
 	s *stub.Stub
+
+	mu      sync.Mutex
+	threads map[int]int // host thread of the stub, by the sentry OS thread (gettid) tracing it
+}
+
+// current returns the stub thread the calling OS thread traces: the one
+// it adopted, or the main thread for the OS thread that started the stub.
+func (as *addressSpace) current() int {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if tid, ok := as.threads[unix.Gettid()]; ok {
+		return tid
+	}
+	return as.s.PID
+}
+
+// syscall injects a system call into the calling OS thread's stub thread.
+func (as *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	return as.s.SyscallAt(as.current(), as.s.Code(), nr, args...)
+}
+
+// thread is a stub host thread made by SpawnThread, parked until adopted.
+type thread struct{ tid int }
+
+// SpawnThread implements platform.ThreadSpawner: the calling task's stub
+// thread clones a host thread, which parks (see stub.ThreadCode). The TLS
+// base comes with the registers of the first Switch.
+func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, error) {
+	const flags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+	tid, err := as.s.SyscallAt(as.current(), as.s.Code()+stub.ThreadCloneEntry, unix.SYS_CLONE, flags, 0, 0, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &thread{tid: int(tid)}, nil
+}
+
+// AdoptThread implements platform.ThreadSpawner: the calling OS thread
+// seizes the parked host thread and stops it, and binds it to its CPU.
+func (as *addressSpace) AdoptThread(h platform.Thread) error {
+	th := h.(*thread)
+	if err := stub.Seize(th.tid); err != nil {
+		return as.s.Failed(err)
+	}
+	as.mu.Lock()
+	if as.threads == nil {
+		as.threads = make(map[int]int)
+	}
+	as.threads[unix.Gettid()] = th.tid
+	as.mu.Unlock()
+	stub.ColocateThread(th.tid)
+	return nil
+}
+
+// ExitThread implements platform.ThreadSpawner: the calling task's stub
+// thread exits (the main thread is left for Release).
+func (as *addressSpace) ExitThread() {
+	as.mu.Lock()
+	tid, ok := as.threads[unix.Gettid()]
+	delete(as.threads, unix.Gettid())
+	as.mu.Unlock()
+	if ok {
+		as.s.ExitThread(tid)
+	}
 }
 
 // CPUTime implements platform.CPUClock.
@@ -84,19 +160,19 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 
 // MapFile implements platform.AddressSpace.
 func (as *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType) error {
-	_, err := as.s.Syscall(unix.SYS_MMAP, addr, fr.Length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(fr.Offset))
+	_, err := as.syscall(unix.SYS_MMAP, addr, fr.Length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(fr.Offset))
 	return err
 }
 
 // Unmap implements platform.AddressSpace.
 func (as *addressSpace) Unmap(addr, length uintptr) error {
-	_, err := as.s.Syscall(unix.SYS_MUNMAP, addr, length)
+	_, err := as.syscall(unix.SYS_MUNMAP, addr, length)
 	return err
 }
 
 // Protect implements platform.AddressSpace.
 func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
-	_, err := as.s.Syscall(unix.SYS_MPROTECT, addr, length, uintptr(at.Prot()))
+	_, err := as.syscall(unix.SYS_MPROTECT, addr, length, uintptr(at.Prot()))
 	return err
 }
 
@@ -110,24 +186,44 @@ func (as *addressSpace) Kick() { as.s.Kick() }
 // Release implements platform.AddressSpace: it kills and reaps the stub.
 func (as *addressSpace) Release() { as.s.Kill() }
 
-// context runs app threads; under ptrace the thread state lives in the
-// stub, so the context itself holds nothing.
-type context struct{}
+// context runs one app thread; the thread's state lives in its stub
+// thread, so the context only remembers which one, for Kick.
+type context struct {
+	as  atomic.Pointer[addressSpace]
+	tid atomic.Int32
+}
+
+// Kick implements platform.Kicker: it stops this context's stub thread.
+func (c *context) Kick() {
+	if as, tid := c.as.Load(), c.tid.Load(); as != nil && tid != 0 {
+		as.s.KickThread(int(tid))
+	}
+}
 
 // Switch implements platform.Context.
 func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platform.Event, error) {
-	s := pas.(*addressSpace).s
+	as := pas.(*addressSpace)
+	s := as.s
 	if s.Dead() {
 		return platform.Event{}, platform.ErrAddressSpaceDead
 	}
-	if err := stub.SetRegs(s.PID, regs); err != nil {
+	tid := as.current()
+	if c.as.Load() != as || int(c.tid.Load()) != tid {
+		// First run here (a new thread, or a new address space after
+		// execve): the stub thread may be stopped inside a system call
+		// (the park loop's pause); no restart must apply to it.
+		regs.Orig_rax = ^uint64(0)
+		c.as.Store(as)
+		c.tid.Store(int32(tid))
+	}
+	if err := stub.SetRegs(tid, regs); err != nil {
 		return platform.Event{}, s.Failed(err)
 	}
 	for {
-		if err := stub.Resume(unix.PTRACE_SYSEMU, s.PID, 0); err != nil {
+		if err := stub.Resume(unix.PTRACE_SYSEMU, tid, 0); err != nil {
 			return platform.Event{}, s.Failed(err)
 		}
-		ws, err := stub.Wait(s.PID)
+		ws, err := stub.Wait(tid)
 		if err != nil {
 			return platform.Event{}, s.Failed(err)
 		}
@@ -137,19 +233,19 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		}
 		switch sig := ws.StopSignal(); sig {
 		case unix.SIGTRAP | 0x80:
-			if err := stub.GetRegs(s.PID, regs); err != nil {
+			if err := stub.GetRegs(tid, regs); err != nil {
 				return platform.Event{}, s.Failed(err)
 			}
 			return platform.Event{Kind: platform.EventSyscall}, nil
 		case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:
 			var si stub.Siginfo
-			if err := stub.GetSiginfo(s.PID, &si); err != nil {
+			if err := stub.GetSiginfo(tid, &si); err != nil {
 				return platform.Event{}, s.Failed(err)
 			}
 			if si.Code <= 0 {
 				continue // sent by a process outside the sandbox: ignore
 			}
-			if err := stub.GetRegs(s.PID, regs); err != nil {
+			if err := stub.GetRegs(tid, regs); err != nil {
 				return platform.Event{}, s.Failed(err)
 			}
 			ev := platform.Event{Kind: platform.EventSignal, Signal: int(sig), Code: si.Code, Addr: uintptr(si.Addr)}
@@ -159,7 +255,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 			}
 			return ev, nil
 		case stub.KickSignal:
-			if err := stub.GetRegs(s.PID, regs); err != nil {
+			if err := stub.GetRegs(tid, regs); err != nil {
 				return platform.Event{}, s.Failed(err)
 			}
 			return platform.Event{Kind: platform.EventInterrupt}, nil
@@ -192,9 +288,10 @@ func faultAccess(si *stub.Siginfo, regs *arch.Registers) platform.AccessType {
 
 // FPState implements platform.Context.
 func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
-	s := pas.(*addressSpace).s
+	as := pas.(*addressSpace)
+	s := as.s
 	buf := make([]byte, 16<<10)
-	n, err := stub.GetRegset(s.PID, buf)
+	n, err := stub.GetRegset(as.current(), buf)
 	if err != nil {
 		return nil, s.Failed(err)
 	}
@@ -203,11 +300,12 @@ func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
 
 // SetFPState implements platform.Context.
 func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
-	s := pas.(*addressSpace).s
+	as := pas.(*addressSpace)
+	s := as.s
 	if len(fp) == 0 {
 		return unix.EINVAL
 	}
-	if err := stub.SetRegset(s.PID, fp); err != nil {
+	if err := stub.SetRegset(as.current(), fp); err != nil {
 		return s.Failed(err)
 	}
 	return nil

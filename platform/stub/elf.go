@@ -18,6 +18,27 @@ const stubELFBase = 0x100000
 // it.
 var InjectCode = []byte{0x0f, 0x05, 0xcc}
 
+// ThreadCode follows InjectCode on the ptrace platform's code page. An
+// injected clone(CLONE_THREAD ...) starts at ThreadCloneEntry: the caller
+// stops at the int3 as after InjectCode, while the new thread, which
+// nobody traces yet, parks in a pause(2) loop until a sentry thread seizes
+// it with ptrace:
+//
+//	clone: syscall; test %rax,%rax; jz park; int3
+//	park:  mov $34,%eax (SYS_pause); syscall; jmp park
+var ThreadCode = []byte{
+	0x0f, 0x05, // syscall
+	0x48, 0x85, 0xc0, // test %rax,%rax
+	0x74, 0x01, // jz park
+	0xcc,                         // int3
+	0xb8, 0x22, 0x00, 0x00, 0x00, // park: mov $34,%eax
+	0x0f, 0x05, // syscall
+	0xeb, 0xf7, // jmp park
+}
+
+// ThreadCloneEntry is ThreadCode's offset in the code page.
+const ThreadCloneEntry = 3
+
 // stubELF returns the stub executable: an ELF64 header, one PT_LOAD program
 // header, and InjectCode.
 func stubELF() []byte {

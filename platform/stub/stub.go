@@ -156,27 +156,35 @@ func (s *Stub) Template() arch.Registers { return s.tmpl }
 // Dead reports whether the stub is known to have died.
 func (s *Stub) Dead() bool { return s.dead }
 
-// Syscall executes a system call in the stopped stub and returns its
-// result.
+// Syscall executes a system call in the stopped stub's main thread and
+// returns its result.
 func (s *Stub) Syscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	return s.SyscallAt(s.PID, s.code, nr, args...)
+}
+
+// SyscallAt executes a system call in the stopped stub thread tid (traced
+// by the calling OS thread), starting at rip, which must lead to a
+// syscall instruction followed by int3 (InjectCode, or ThreadCode's
+// clone entry), and returns its result.
+func (s *Stub) SyscallAt(tid int, rip uintptr, nr uintptr, args ...uintptr) (uintptr, error) {
 	if s.dead {
 		return 0, platform.ErrAddressSpaceDead
 	}
 	var a [6]uintptr
 	copy(a[:], args)
 	regs := s.tmpl
-	regs.Rip = uint64(s.code)
+	regs.Rip = uint64(rip)
 	regs.Rax = uint64(nr)
 	regs.Orig_rax = ^uint64(0)
 	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = uint64(a[0]), uint64(a[1]), uint64(a[2]), uint64(a[3]), uint64(a[4]), uint64(a[5])
-	if err := SetRegs(s.PID, &regs); err != nil {
+	if err := SetRegs(tid, &regs); err != nil {
 		return 0, s.Failed(err)
 	}
 	for {
-		if err := Resume(unix.PTRACE_CONT, s.PID, 0); err != nil {
+		if err := Resume(unix.PTRACE_CONT, tid, 0); err != nil {
 			return 0, s.Failed(err)
 		}
-		ws, err := Wait(s.PID)
+		ws, err := Wait(tid)
 		if err != nil {
 			return 0, s.Failed(err)
 		}
@@ -194,7 +202,7 @@ func (s *Stub) Syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 		}
 		// A signal sent to the stub from outside: suppress it.
 	}
-	if err := GetRegs(s.PID, &regs); err != nil {
+	if err := GetRegs(tid, &regs); err != nil {
 		return 0, s.Failed(err)
 	}
 	if r := int64(regs.Rax); r < 0 && r >= -4095 {
@@ -224,8 +232,14 @@ func (s *Stub) Interrupt() { unix.Kill(s.PID, unix.SIGKILL) }
 // sentry: its default action is to be ignored, so a stray one is harmless.
 const KickSignal = unix.SIGURG
 
-// Kick sends the stub KickSignal; any goroutine may call it.
+// Kick sends the stub's main thread KickSignal; any goroutine may call it.
 func (s *Stub) Kick() { unix.Tgkill(s.PID, s.PID, KickSignal) }
+
+// KickThread sends stub thread tid KickSignal; any goroutine may call it.
+func (s *Stub) KickThread(tid int) { unix.Tgkill(s.PID, tid, KickSignal) }
+
+// Code returns where the platform code page is mapped.
+func (s *Stub) Code() uintptr { return s.code }
 
 // Kill kills and reaps the stub.
 func (s *Stub) Kill() {
@@ -249,18 +263,7 @@ func (s *Stub) Kill() {
 // wake-up IPI: bench/ measures a raw PTRACE_SYSEMU round trip at about
 // 35 us across CPUs and 8-11 us on one. Placement is best effort: if the
 // affinity cannot be set, both simply stay where the scheduler puts them.
-func (s *Stub) Colocate() {
-	cpu, err := CurrentCPU()
-	if err != nil {
-		return
-	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	if unix.SchedSetaffinity(0, &set) != nil {
-		return
-	}
-	unix.SchedSetaffinity(s.PID, &set)
-}
+func (s *Stub) Colocate() { ColocateThread(s.PID) }
 
 // Wait waits for a state change of the traced process pid.
 func Wait(pid int) (unix.WaitStatus, error) {
@@ -271,5 +274,77 @@ func Wait(pid int) (unix.WaitStatus, error) {
 			continue
 		}
 		return ws, err
+	}
+}
+
+// ptraceEventStop is PTRACE_EVENT_STOP: the stop PTRACE_INTERRUPT causes.
+const ptraceEventStop = 128
+
+// Seize attaches the calling OS thread to stub thread tid (PTRACE_SEIZE,
+// with the stubs' options) and stops it (PTRACE_INTERRUPT), for a thread
+// that nobody traces yet (a parked ThreadCode thread).
+func Seize(tid int) error {
+	const opts = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
+	if _, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, opts, 0, 0); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	for {
+		ws, err := Wait(tid)
+		if err != nil {
+			return err
+		}
+		if !ws.Stopped() {
+			return unix.ESRCH
+		}
+		if ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == ptraceEventStop {
+			return nil
+		}
+		// A signal reached it first: suppress it and wait for the stop.
+		if err := Resume(unix.PTRACE_CONT, tid, 0); err != nil {
+			return err
+		}
+	}
+}
+
+// ColocateThread binds the calling OS thread and stub thread tid to the
+// CPU the caller runs on, as Colocate does for a stub's main thread.
+func ColocateThread(tid int) {
+	cpu, err := CurrentCPU()
+	if err != nil {
+		return
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if unix.SchedSetaffinity(0, &set) != nil {
+		return
+	}
+	unix.SchedSetaffinity(tid, &set)
+}
+
+// ExitThread makes stopped stub thread tid, traced by the calling OS
+// thread, exit (exit(2), not the whole stub) and reaps it.
+func (s *Stub) ExitThread(tid int) {
+	if s.dead {
+		return
+	}
+	regs := s.tmpl
+	regs.Rip = uint64(s.code)
+	regs.Rax = unix.SYS_EXIT
+	regs.Orig_rax = ^uint64(0)
+	regs.Rdi = 0
+	if SetRegs(tid, &regs) != nil {
+		return
+	}
+	for {
+		if Resume(unix.PTRACE_CONT, tid, 0) != nil {
+			return
+		}
+		ws, err := Wait(tid)
+		if err != nil || ws.Exited() || ws.Signaled() {
+			return
+		}
 	}
 }
