@@ -337,6 +337,19 @@ func sysFcntl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		return 0, fcntlLock(t, f, cmd, a[2])
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		p, ok := f.Impl().(interface {
+			Size() int
+			SetSize(int) (int, error)
+		})
+		if !ok {
+			return 0, unix.EBADF // not a pipe, as Linux answers
+		}
+		if cmd == unix.F_GETPIPE_SZ {
+			return uintptr(p.Size()), nil
+		}
+		n, err := p.SetSize(int(int32(a[2])))
+		return uintptr(n), err
 	default:
 		return 0, unix.EINVAL
 	}

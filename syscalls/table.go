@@ -83,7 +83,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_DUP, sysDup)
 	full(unix.SYS_DUP2, sysDup2)
 	full(unix.SYS_DUP3, sysDup3)
-	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; record locks granted without cross-process conflicts (one process); leases, seals and pipe sizes are EINVAL")
+	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; F_GETPIPE_SZ F_SETPIPE_SZ (up to 1 MiB); record locks granted without cross-process conflicts (one process); leases and seals are EINVAL")
 	partial(unix.SYS_IOCTL, sysIoctl, "terminals (settings, sizes, flushing, foreground group), FIONREAD, FIOCLEX, FIONCLEX, FIONBIO; others ENOTTY")
 	full(unix.SYS_PIPE, sysPipe)
 	full(unix.SYS_EVENTFD, sysEventfd)

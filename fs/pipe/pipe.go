@@ -16,8 +16,12 @@ import (
 	"moat/vfs"
 )
 
-// Capacity is the pipe buffer size (Linux's default, 16 pages).
+// Capacity is the default pipe buffer size (Linux's, 16 pages).
 const Capacity = 64 << 10
+
+// MaxCapacity is the largest size F_SETPIPE_SZ grants
+// (/proc/sys/fs/pipe-max-size).
+const MaxCapacity = 1 << 20
 
 // atomicWrite is PIPE_BUF: writes up to this size are never interleaved.
 const atomicWrite = 4096
@@ -31,6 +35,7 @@ type pipe struct {
 	written vfs.Changes // data written, or an end closed: edges for readers
 	drained vfs.Changes // data read, or an end closed: edges for writers
 	buf     []byte
+	cap     int // buffer size (F_SETPIPE_SZ)
 	readers int
 	writers int
 }
@@ -38,7 +43,7 @@ type pipe struct {
 // New returns the read and write ends of a new pipe. nonblock sets
 // O_NONBLOCK on both.
 func New(nonblock bool) (r, w *vfs.FileDescription) {
-	p := &pipe{ino: nextIno.Add(1), readers: 1, writers: 1}
+	p := &pipe{ino: nextIno.Add(1), cap: Capacity, readers: 1, writers: 1}
 	var fl uint32
 	if nonblock {
 		fl = unix.O_NONBLOCK
@@ -112,7 +117,7 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 			}
 			return 0, unix.EPIPE
 		}
-		room := Capacity - len(p.buf)
+		room := p.cap - len(p.buf)
 		if room == 0 || len(src)-done <= atomicWrite && room < len(src)-done {
 			if vfs.Nonblocking(ctx) {
 				if done > 0 {
@@ -165,6 +170,40 @@ func itoa(n uint64) string {
 	}
 }
 
+// Size returns the pipe's buffer size (F_GETPIPE_SZ).
+func (e *end) Size() int {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.p.cap
+}
+
+// SetSize sets the buffer size (F_SETPIPE_SZ), rounded up to a power of
+// two pages as Linux does, and returns it: EINVAL for a negative size,
+// EPERM beyond MaxCapacity (what Linux gives callers without
+// CAP_SYS_RESOURCE; root's larger pipes are refused too, to bound the
+// sentry's memory), EBUSY if the data already in the pipe would not fit.
+func (e *end) SetSize(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, unix.EINVAL
+	case n > MaxCapacity:
+		return 0, unix.EPERM
+	}
+	size := 4096
+	for size < n {
+		size <<= 1
+	}
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	if len(e.p.buf) > size {
+		return 0, unix.EBUSY
+	}
+	e.p.cap = size
+	e.p.changes.Notify()
+	e.p.drained.Notify()
+	return size, nil
+}
+
 // fionread is FIONREAD: the number of bytes waiting in the pipe.
 const fionread = 0x541b
 
@@ -198,7 +237,7 @@ func (e *end) Readiness() uint32 {
 		}
 		return r
 	}
-	if Capacity-len(p.buf) >= atomicWrite {
+	if p.cap-len(p.buf) >= atomicWrite {
 		r |= vfs.PollOut | vfs.PollWrNorm
 	}
 	if p.readers == 0 {

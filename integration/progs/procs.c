@@ -957,6 +957,21 @@ static void pipes(void)
 	ssize_t n;
 	char text[256];
 
+	SHOW("-- pipe sizes\n");
+	xpipe(p, 0);
+	CHECKV(fcntl(p[0], F_GETPIPE_SZ));
+	CHECKV(fcntl(p[1], F_SETPIPE_SZ, 100000));
+	CHECKV(fcntl(p[0], F_GETPIPE_SZ));
+	CHECKV(fcntl(p[1], F_SETPIPE_SZ, 0));
+	memset(buf, 'p', sizeof(buf));
+	CHECKV(write(p[1], buf, 200));
+	CHECKV(fcntl(p[1], F_SETPIPE_SZ, -1));
+	int devnull = open("/dev/null", O_RDONLY);
+	CHECKV(fcntl(devnull, F_GETPIPE_SZ));
+	close(devnull);
+	close(p[0]);
+	close(p[1]);
+
 	SHOW("-- pipes between parent and child\n");
 	xpipe(p, 0);
 	pid_t pid = xfork();
