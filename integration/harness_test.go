@@ -520,6 +520,7 @@ var programUse = map[string]string{
 	"devfiles":     "TestPrograms",
 	"sigevents":    "TestPrograms",
 	"mmap_shared":  "TestPrograms",
+	"locks":        "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -20,6 +20,8 @@ var comparedPrograms = []struct {
 	// signalfd, timer_create, timerfds on CLOCK_REALTIME.
 	{name: "sigevents"},
 	{name: "mmap_shared"},
+	// fcntl record locks and flock between processes.
+	{name: "locks"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

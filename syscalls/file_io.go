@@ -401,11 +401,9 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 		return err
 	}
 	typ, whence := int16(le.Uint16(b[0:])), int16(le.Uint16(b[2:]))
+	start, length := int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:]))
 	ofd := cmd == unix.F_OFD_GETLK || cmd == unix.F_OFD_SETLK || cmd == unix.F_OFD_SETLKW
 	if ofd && le.Uint32(b[24:]) != 0 { // l_pid must be 0
-		return unix.EINVAL
-	}
-	if whence != unix.SEEK_SET && whence != unix.SEEK_CUR && whence != unix.SEEK_END {
 		return unix.EINVAL
 	}
 	switch typ {
@@ -413,17 +411,69 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 	default:
 		return unix.EINVAL
 	}
+	var base int64
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		off, err := f.Seek(t, 0, unix.SEEK_CUR)
+		if err != nil {
+			return err
+		}
+		base = off
+	case unix.SEEK_END:
+		st, err := f.Stat(t)
+		if err != nil {
+			return err
+		}
+		base = st.Size
+	default:
+		return unix.EINVAL
+	}
+	r := vfs.LockRange{Type: typ, Start: base + start}
+	if start > 0 && r.Start < base {
+		return unix.EOVERFLOW
+	}
+	switch {
+	case length > 0:
+		if r.End = r.Start + length; r.End < r.Start {
+			return unix.EOVERFLOW
+		}
+	case length == 0:
+		r.End = vfs.ToEOF
+	default:
+		r.Start, r.End = r.Start+length, r.Start
+	}
+	if r.Start < 0 {
+		return unix.EINVAL
+	}
 	if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
 		if typ == unix.F_UNLCK {
 			return unix.EINVAL
 		}
-		le.PutUint16(b[0:], unix.F_UNLCK)
+		l, pid, found, err := f.GetLock(t, ofd, t.FDs(), r)
+		if err != nil {
+			return err
+		}
+		if !found {
+			le.PutUint16(b[0:], unix.F_UNLCK)
+			return copyOut(t, addr, b[:])
+		}
+		le.PutUint16(b[0:], uint16(l.Type))
+		le.PutUint16(b[2:], unix.SEEK_SET)
+		le.PutUint64(b[8:], uint64(l.Start))
+		n := l.End - l.Start
+		if l.End == vfs.ToEOF {
+			n = 0
+		}
+		le.PutUint64(b[16:], uint64(n))
+		le.PutUint32(b[24:], uint32(pid))
 		return copyOut(t, addr, b[:])
 	}
 	if typ == unix.F_RDLCK && !f.Readable() || typ == unix.F_WRLCK && !f.Writable() {
 		return unix.EBADF
 	}
-	return nil
+	wait := cmd == unix.F_SETLKW || cmd == unix.F_OFD_SETLKW
+	return f.SetLock(t, ofd, t.FDs(), t.TGID(), r, wait)
 }
 
 // close_range flags.
@@ -459,9 +509,13 @@ func sysFlock(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
+	const lockMand = 32 // obsolete: Linux warns and does nothing
+	if a[1]&lockMand != 0 {
+		return 0, nil
+	}
 	switch int(a[1]) &^ lockNB {
 	case lockSH, lockEX, lockUN:
-		return 0, nil
+		return 0, f.Flock(t, int(a[1]))
 	}
 	return 0, unix.EINVAL
 }

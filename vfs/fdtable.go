@@ -24,6 +24,9 @@ type FDTable struct {
 	files []fdEntry // index is the fd; file == nil for a free slot
 	used  int
 	users atomic.Int32
+	// posixLocks: the table has held POSIX record locks (lock.go), so
+	// closing an fd must release them.
+	posixLocks atomic.Bool
 }
 
 // NewFDTable returns an empty table with one user.
@@ -94,7 +97,7 @@ func (t *FDTable) InstallAt(f *FileDescription, fd int32, cloexec bool, limit ui
 	old := t.setLocked(fd, f, cloexec)
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef()
+		t.closed(old)
 	}
 	return nil
 }
@@ -124,7 +127,7 @@ func (t *FDTable) Remove(fd int32) error {
 	t.files[fd] = fdEntry{}
 	t.used--
 	t.mu.Unlock()
-	f.DecRef()
+	t.closed(f)
 	return nil
 }
 
@@ -149,6 +152,14 @@ func (t *FDTable) SetCloseOnExec(fd int32, cloexec bool) error {
 	return nil
 }
 
+// closed finishes closing an fd of f: the table's POSIX record locks on
+// the file go (close of any fd of a file releases them, as on Linux), and
+// the fd's reference.
+func (t *FDTable) closed(f *FileDescription) {
+	f.releasePOSIXLocks(t)
+	f.DecRef()
+}
+
 // CloseAll closes every fd (at exit).
 func (t *FDTable) CloseAll() {
 	t.mu.Lock()
@@ -157,7 +168,7 @@ func (t *FDTable) CloseAll() {
 	t.mu.Unlock()
 	for _, e := range files {
 		if e.file != nil {
-			e.file.DecRef()
+			t.closed(e.file)
 		}
 	}
 }
@@ -211,7 +222,7 @@ func (t *FDTable) CloseOnExecFds() {
 	}
 	t.mu.Unlock()
 	for _, f := range closing {
-		f.DecRef()
+		t.closed(f)
 	}
 }
 
@@ -235,6 +246,6 @@ func (t *FDTable) CloseRange(first, last uint32, cloexec bool) {
 	}
 	t.mu.Unlock()
 	for _, f := range closing {
-		f.DecRef()
+		t.closed(f)
 	}
 }

@@ -23,6 +23,8 @@ type FileDescription struct {
 	accMode uint32
 	flags   atomic.Uint32
 
+	hasLocks atomic.Bool // has held OFD locks or a flock (lock.go)
+
 	mu      sync.Mutex
 	off     int64
 	dirents []Dirent // directory listing snapshot taken at the first getdents
@@ -44,6 +46,7 @@ func (f *FileDescription) IncRef() { f.refs.Add(1) }
 // DecRef drops a reference, releasing the file with the last one.
 func (f *FileDescription) DecRef() {
 	if f.refs.Add(-1) == 0 {
+		f.releaseOFDLocks()
 		f.impl.Release()
 	}
 }
