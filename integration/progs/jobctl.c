@@ -475,10 +475,17 @@ static void show_chld(const char *what, const sigset_t *unblock, int from, int w
 	msleep(20); /* a spurious extra one would show in the count */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	SHOW("%s: %d SIGCHLD", what, chld_count - from);
-	for (int i = from; i < chld_count && i < 8; i++)
+	for (int i = from; i < chld_count && i < 8; i++) {
+		int status = chld_status[i];
+		/* Linux reads the stop signal for CLD_STOPPED's si_status
+		 * after the stop is visible, and a waitpid(WUNTRACED) that
+		 * reaps the stop first zeroes it: 0 then means the same. */
+		if (chld_code[i] == CLD_STOPPED && status == 0)
+			status = SIGSTOP;
 		SHOW(", %s %s pid==child %d", cld_name(chld_code[i]),
-		     chld_code[i] == CLD_EXITED ? "exit" : signame(chld_status[i]),
+		     chld_code[i] == CLD_EXITED ? "exit" : signame(status),
 		     chld_pid[i] == pid);
+	}
 	SHOW("\n");
 }
 
