@@ -524,3 +524,89 @@ func TestWorkloads(t *testing.T) {
 		t.Errorf("signal row = %+v", wl)
 	}
 }
+
+// TestRealWorldRows checks the python, gcc and shloop rows: wall-clock per
+// run of the whole process, the same argv natively and inside moat, and
+// the files they need where moat sees them (the gcc input in the work
+// directory, its object to /dev/null).
+func TestRealWorldRows(t *testing.T) {
+	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent",
+		only: map[string]bool{"python": true, "gcc": true, "shloop": true}}
+	sel := selected(cfg, workloads(cfg))
+	if len(sel) != 3 {
+		t.Fatalf("-only python,gcc,shloop selects %d rows: %+v", len(sel), sel)
+	}
+	want := map[string][]string{
+		"python": {"/usr/bin/python3", "-c", "import json, sqlite3, threading"},
+		"gcc":    {"/usr/bin/gcc", "-c", "-O2", "-o", "/dev/null", "/w/" + ccInput},
+		"shloop": {"/bin/sh", "-c", "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done"},
+	}
+	for _, wl := range sel {
+		if !slices.Equal(wl.argv, want[wl.key]) {
+			t.Errorf("%s argv = %q, want %q", wl.key, wl.argv, want[wl.key])
+		}
+		if !wl.wall || wl.unit != "run" || wl.nativeOnly || wl.idle || len(wl.unsupported) != 0 {
+			t.Errorf("%s row = %+v, want a wall row per run on every side", wl.key, wl)
+		}
+		if wl.skip != missing(wl.argv[0]) && wl.key != "shloop" {
+			t.Errorf("%s: skip = %q, want %q", wl.key, wl.skip, missing(wl.argv[0]))
+		}
+	}
+	if !strings.Contains(sel[1].name, "-line C file") || !strings.Contains(sel[2].name, "200 runs of /bin/true") {
+		t.Errorf("names: %q, %q", sel[1].name, sel[2].name)
+	}
+	// The gcc input is a complete translation unit with no main: it is not
+	// a workload program, which compileWorkloads would link.
+	if len(ccSource) == 0 || !strings.Contains(string(ccSource), "#include <stdio.h>") {
+		t.Errorf("ccSource = %q", oneLine(string(ccSource), 60))
+	}
+	// -scale scales the loop and says so in the name.
+	cfg.scale = 0.5
+	sel = selected(cfg, workloads(cfg))
+	if got := sel[2].argv[2]; !strings.Contains(got, "-lt 100 ]") || !strings.Contains(sel[2].name, "100 runs") {
+		t.Errorf("shloop at -scale 0.5: %q, %q", got, sel[2].name)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	if got := missing("/bin/sh"); got != "" {
+		t.Errorf("missing(/bin/sh) = %q, want \"\"", got)
+	}
+	if got := missing("/bin/sh", "/nonexistent/python3"); got != "/nonexistent/python3 not found" {
+		t.Errorf("missing(/bin/sh, /nonexistent/python3) = %q", got)
+	}
+	if got := missing("/etc/passwd"); !strings.Contains(got, "not an executable") {
+		t.Errorf("missing(/etc/passwd) = %q, want not an executable", got)
+	}
+}
+
+// TestSkippedRow: a row whose program is missing runs nothing, on no side,
+// and shows as skipped with its reason; it is not a failure.
+func TestSkippedRow(t *testing.T) {
+	b := &bench{cfg: config{runs: 2, timeout: time.Minute, platforms: testPlatforms, quiet: true}, moat: "/nonexistent/moat"}
+	rows := b.measureAll(t.Context(), []workload{
+		{key: "python", name: "python3 start", unit: "run", wall: true,
+			argv: []string{"/nonexistent/python3", "-c", "pass"}, skip: "/nonexistent/python3 not found"},
+		{key: "true", name: "true", unit: "run", wall: true, argv: []string{"/bin/true"}, nativeOnly: true},
+	})
+	r := rows[0]
+	if r.Skipped != "/nonexistent/python3 not found" || r.failed() || len(r.Native.Samples) != 0 || r.Native.MedianNS != nil || len(r.Moat) != 0 {
+		t.Fatalf("skipped row = %+v", r)
+	}
+	if len(rows[1].Native.Samples) != 2 || rows[1].Native.MedianNS == nil {
+		t.Errorf("the row after a skipped one did not run: %+v", rows[1])
+	}
+	out := renderTable(&Report{Machine: Machine{Nproc: 2}, Runs: 2, CPU: -1, Platforms: testPlatforms, Rows: rows})
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "python3 start") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 9 || f[2] != "skipped" || f[3] != "-" || f[6] != "-" || !strings.HasSuffix(line, "skipped: /nonexistent/python3 not found") {
+		t.Errorf("skipped row line = %q:\n%s", line, out)
+	}
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("a skipped row is reported as FAILED:\n%s", out)
+	}
+}

@@ -14,7 +14,9 @@
 // The workloads are C programs (workloads/*.c, embedded in this command)
 // compiled with gcc -static -O2 at start. Each one times its own loop with
 // CLOCK_MONOTONIC and prints nanoseconds per iteration, so process start-up
-// is not in the per-operation numbers; the start-up row is timed from here.
+// is not in the per-operation numbers; the start-up row and the real-world
+// rows (python3 start, gcc -c, a shell loop) are timed from here, whole
+// process.
 package main
 
 import (
@@ -44,6 +46,23 @@ import (
 
 //go:embed workloads/*.c workloads/*.h
 var sources embed.FS
+
+// ccSource is the input of the gcc row, written to the work directory as
+// ccInput (moat sees /var/tmp, not the host's /tmp).
+//
+//go:embed cc/small.c
+var ccSource []byte
+
+const ccInput = "cc-small.c"
+
+// Host programs of the real-world rows. A row whose program is missing is
+// skipped, with a note in the table.
+const (
+	python3Path = "/usr/bin/python3"
+	gccPath     = "/usr/bin/gcc"
+	shPath      = "/bin/sh"
+	truePath    = "/bin/true"
+)
 
 type config struct {
 	runs      int
@@ -79,6 +98,9 @@ type workload struct {
 	wall       bool     // timed here, whole process; else the program prints ns/iteration
 	idle       bool     // CPU used from idleFrom to idleTo, sampled from /proc; see runIdle
 	nativeOnly bool
+	// skip, if set, says why the row is not run (a program it needs is
+	// missing); the table shows it as skipped, which is not a failure.
+	skip string
 	// unsupported maps a platform to the error name (e.g. "ENOSYS") that a
 	// run there is expected to fail with: such a failure marks the cell
 	// unsupported, not failed, and does not set the exit status.
@@ -101,7 +123,7 @@ func run() int {
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,signal,idle,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -156,6 +178,10 @@ func run() int {
 	b := &bench{cfg: cfg}
 	b.progress("compiling workloads in %s", cfg.workdir)
 	if err := compileWorkloads(ctx, cfg.workdir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if err := os.WriteFile(filepath.Join(cfg.workdir, ccInput), ccSource, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
@@ -376,6 +402,8 @@ func workloads(cfg config) []workload {
 	if staticELF("/bin/busybox") {
 		start = []string{"/bin/busybox", "true"}
 	}
+	loops := n(200)
+	shloop := "i=0; while [ $i -lt " + loops + " ]; do " + truePath + "; i=$((i+1)); done"
 
 	return []workload{
 		{key: "getpid", name: "getpid (syscall)", unit: "op",
@@ -400,6 +428,16 @@ func workloads(cfg config) []workload {
 			argv: []string{bin("futexpingpong"), n(4000)}},
 		{key: "signal", name: "signal to self: kill+handler+sigreturn", unit: "op",
 			argv: []string{bin("sigdeliver"), n(20000)}},
+		// Real programs, dynamically linked, timed whole from here.
+		{key: "python", name: "python3 start: import json, sqlite3, threading", unit: "run",
+			argv: []string{python3Path, "-c", "import json, sqlite3, threading"}, wall: true,
+			skip: missing(python3Path)},
+		{key: "gcc", name: fmt.Sprintf("gcc -c -O2, %d-line C file (cc1+as)", bytes.Count(ccSource, []byte("\n"))), unit: "run",
+			argv: []string{gccPath, "-c", "-O2", "-o", os.DevNull, bin(ccInput)}, wall: true,
+			skip: missing(gccPath)},
+		{key: "shloop", name: "sh -c: while loop, " + loops + " runs of " + truePath, unit: "run",
+			argv: []string{shPath, "-c", shloop}, wall: true,
+			skip: missing(shPath, truePath)},
 		{key: "idle", name: fmt.Sprintf("idle: CPU, sleep %g s, %g-%g s (%% of a core)", idleMS/1e3, idleFrom.Seconds(), idleTo.Seconds()), unit: "s",
 			argv: []string{bin("sleeper"), strconv.Itoa(idleMS)}, idle: true},
 		{key: "sysemu", name: "raw PTRACE_SYSEMU round trip", unit: "op",
@@ -411,6 +449,25 @@ func workloads(cfg config) []workload {
 		{key: "sysemu-regs-pinned", name: "raw SYSEMU + GETREGS/SETREGS, one CPU", unit: "op",
 			argv: []string{bin("sysemu_raw"), n(20000), "regs", "pin"}, nativeOnly: true},
 	}
+}
+
+// missing returns why a row that runs the given host programs cannot run
+// ("/usr/bin/python3 not found"), or "" if they are all there and
+// executable.
+func missing(paths ...string) string {
+	var why []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			why = append(why, p+" not found")
+		case err != nil:
+			why = append(why, err.Error())
+		case !st.Mode().IsRegular() || st.Mode()&0o111 == 0:
+			why = append(why, p+" is not an executable file")
+		}
+	}
+	return strings.Join(why, ", ")
 }
 
 // selected returns the workloads that -only picks: a key picks its row and
@@ -458,6 +515,10 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 	for k, wl := range wls {
 		row := &rows[k]
 		*row = Row{Key: wl.key, Name: wl.name, Unit: wl.unit, CPUShare: wl.idle}
+		if wl.skip != "" {
+			row.Skipped = wl.skip
+			continue // no sides: nothing runs
+		}
 		sides[k] = []side{{&row.Native, wl.argv, ""}}
 		if wl.nativeOnly {
 			continue

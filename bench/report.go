@@ -54,7 +54,10 @@ type Row struct {
 	Name     string `json:"name"`
 	Unit     string `json:"unit"`
 	CPUShare bool   `json:"cpu_share,omitempty"`
-	Native   Side   `json:"native"`
+	// Skipped, if set, says why the row was not run (a host program it
+	// needs is missing): no side has samples, and it is not a failure.
+	Skipped string `json:"skipped,omitempty"`
+	Native  Side   `json:"native"`
 	// Moat holds one side per platform, by platform name; nil for a
 	// native-only row.
 	Moat map[string]*MoatSide `json:"moat,omitempty"`
@@ -266,6 +269,15 @@ func renderTable(rep *Report) string {
 		row := make([]string, len(header))
 		row[0], row[1] = r.Name, sideCell(r, &r.Native)
 		var tail []string
+		if r.Skipped != "" {
+			row[1] = "skipped"
+			for j := range rep.Platforms {
+				row[2+2*j], row[3+2*j] = "-", "-"
+			}
+			cells = append(cells, row)
+			tails = append(tails, "skipped: "+oneLine(r.Skipped, 160))
+			continue
+		}
 		if r.Native.Error != "" {
 			row[1] = "FAILED"
 			tail = append(tail, "native: failed: "+oneLine(r.Native.Error, 160))
