@@ -120,6 +120,13 @@ func New(cfg Config) (*Sandbox, error) {
 	s.Kernel = k
 
 	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
+	k.SetNewUnlinked(func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error) {
+		f, err := tmp.NewUnlinked(ctx, mode, sealable) // memfds live with /tmp's files
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	})
 	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
 		return nil, err
 	}

@@ -84,13 +84,10 @@ func (p procProcess) FDs() []proc.FDInfo {
 			continue
 		}
 		info := proc.FDInfo{FD: fd, Flags: f.Flags()}
-		switch impl := f.Impl().(type) {
-		case interface{ Name() string }:
+		if f.Path().Dentry != nil {
+			info.Target = ns.PathString(f.Path())
+		} else if impl, ok := f.Impl().(interface{ Name() string }); ok {
 			info.Target = impl.Name()
-		default:
-			if f.Path().Dentry != nil {
-				info.Target = ns.PathString(f.Path())
-			}
 		}
 		f.DecRef()
 		out = append(out, info)

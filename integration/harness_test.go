@@ -521,6 +521,7 @@ var programUse = map[string]string{
 	"sigevents":    "TestPrograms",
 	"mmap_shared":  "TestPrograms",
 	"locks":        "TestPrograms",
+	"memfd":        "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -22,6 +22,8 @@ var comparedPrograms = []struct {
 	{name: "mmap_shared"},
 	// fcntl record locks and flock between processes.
 	{name: "locks"},
+	// memfd_create, shared mappings of memfds, seals.
+	{name: "memfd"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

@@ -163,7 +163,13 @@ type MappedFile struct {
 // reference for the caller.
 func mappable(t *Task, f *vfs.FileDescription) *MappedFile {
 	f.IncRef()
-	return &MappedFile{f: f, ctx: t, name: t.k.opts.Mounts.PathString(f.Path())}
+	var name string
+	if f.Path().Dentry != nil {
+		name = t.k.opts.Mounts.PathString(f.Path())
+	} else if n, ok := f.Impl().(interface{ Name() string }); ok {
+		name = n.Name() // a memfd: /memfd:NAME (deleted), as /proc/PID/maps shows it
+	}
+	return &MappedFile{f: f, ctx: t, name: name}
 }
 
 // Mappable returns f as a file the memory manager can map, holding one

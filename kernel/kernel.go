@@ -38,6 +38,11 @@ type Options struct {
 
 	// Utsname is what uname(2) reports.
 	Utsname Utsname
+	// NewUnlinked makes a regular file with no name, open read-write, in
+	// the sandbox's memory (memfd_create); sealable as MFD_ALLOW_SEALING.
+	// Nil: memfd_create is ENOSYS.
+	NewUnlinked func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error)
+
 	// HWCap, HWCap2, Platform and MinSigStkSz come from the host's auxv.
 	HWCap, HWCap2 uint64
 	MinSigStkSz   uint64
@@ -78,6 +83,20 @@ func New(opts Options) *Kernel {
 		childEvent: make(chan struct{}),
 		initDone:   make(chan struct{}),
 	}
+}
+
+// SetNewUnlinked sets Options.NewUnlinked (the filesystem it uses is made
+// after the kernel).
+func (k *Kernel) SetNewUnlinked(fn func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error)) {
+	k.opts.NewUnlinked = fn
+}
+
+// NewUnlinkedFile makes a file for memfd_create (see Options.NewUnlinked).
+func (k *Kernel) NewUnlinkedFile(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error) {
+	if k.opts.NewUnlinked == nil {
+		return nil, unix.ENOSYS
+	}
+	return k.opts.NewUnlinked(ctx, mode, sealable)
 }
 
 // Mounts returns the sandbox's mount namespace.

@@ -337,6 +337,8 @@ func sysFcntl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		return 0, fcntlLock(t, f, cmd, a[2])
+	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
+		return fcntlSeals(f, cmd, a[2])
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		p, ok := f.Impl().(interface {
 			Size() int

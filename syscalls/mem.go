@@ -81,6 +81,12 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		mf := t.Mappable(f)
 		defer mf.DecRef()
 		if !o.Private {
+			if s, ok := f.Impl().(interface{ SealsForbidWrite() bool }); ok && s.SealsForbidWrite() {
+				if at.Write {
+					return 0, unix.EPERM // a memfd sealed against writes
+				}
+				o.MaxPerms.Write = false
+			}
 			if acc != unix.O_RDWR {
 				o.MaxPerms.Write = false
 				if at.Write {

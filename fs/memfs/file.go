@@ -50,6 +50,9 @@ func (in *Inode) writeLocked(src []byte, off int64) (int, error) {
 	if off >= maxFileSize {
 		return 0, unix.EFBIG
 	}
+	if err := in.checkWriteSealsLocked(off, len(src)); err != nil {
+		return 0, err
+	}
 	if rem := maxFileSize - off; int64(len(src)) > rem {
 		src = src[:rem]
 	}
@@ -93,6 +96,9 @@ func (in *Inode) truncateLocked(size int64) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
+	if err := in.checkSizeSealsLocked(size); err != nil {
+		return err
+	}
 	if size < in.size {
 		first := size / PageSize // first page that may hold data past size
 		if size%PageSize != 0 {
@@ -116,7 +122,8 @@ func (in *Inode) truncateLocked(size int64) error {
 // File is an open regular file of a memfs. It implements vfs.FileImpl.
 type File struct {
 	in       *Inode
-	released bool // guarded by in.fs.mu
+	released bool   // guarded by in.fs.mu
+	name     string // an unlinked file's name (memfd), set before it is shared
 }
 
 var _ vfs.FileImpl = (*File)(nil)

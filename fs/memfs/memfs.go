@@ -164,6 +164,7 @@ type Inode struct {
 	size  int64
 	pages map[int64]*page
 	shm   map[int64]platform.FileRange // by chunk index
+	seals uint32                       // memfd seals (memfd.go)
 	refs  int                          // open files and holds; data lives while nlink > 0 or refs > 0
 
 	// Directories.
