@@ -522,6 +522,7 @@ var programUse = map[string]string{
 	"mmap_shared":  "TestPrograms",
 	"locks":        "TestPrograms",
 	"memfd":        "TestPrograms",
+	"xattr":        "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -24,6 +24,8 @@ var comparedPrograms = []struct {
 	{name: "locks"},
 	// memfd_create, shared mappings of memfds, seals.
 	{name: "memfd"},
+	// extended attributes in /tmp.
+	{name: "xattr"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

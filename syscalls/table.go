@@ -66,14 +66,11 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_TRUNCATE, sysTruncate)
 	partial(unix.SYS_STATFS, sysStatfs, "sizes are the host root's; f_type by filesystem")
 	partial(unix.SYS_FSTATFS, sysFstatfs, "as statfs; pipes report zeros")
-	for _, nr := range []uintptr{unix.SYS_GETXATTR, unix.SYS_SETXATTR, unix.SYS_LISTXATTR, unix.SYS_REMOVEXATTR} {
-		partial(nr, xattrPath(true), "extended attributes are not supported yet: EOPNOTSUPP")
-	}
-	for _, nr := range []uintptr{unix.SYS_LGETXATTR, unix.SYS_LSETXATTR, unix.SYS_LLISTXATTR, unix.SYS_LREMOVEXATTR} {
-		partial(nr, xattrPath(false), "extended attributes are not supported yet: EOPNOTSUPP")
-	}
-	for _, nr := range []uintptr{unix.SYS_FGETXATTR, unix.SYS_FSETXATTR, unix.SYS_FLISTXATTR, unix.SYS_FREMOVEXATTR} {
-		partial(nr, xattrFD, "extended attributes are not supported yet: EOPNOTSUPP")
+	const xattrNote = "user., trusted. and security. on the sandbox's own files; host files (lower layer, bind mounts) have none and take none (EOPNOTSUPP)"
+	for i, op := range []xattrOp{xattrGet, xattrSet, xattrList, xattrRemove} {
+		partial([]uintptr{unix.SYS_GETXATTR, unix.SYS_SETXATTR, unix.SYS_LISTXATTR, unix.SYS_REMOVEXATTR}[i], xattrPath(op, true), xattrNote)
+		partial([]uintptr{unix.SYS_LGETXATTR, unix.SYS_LSETXATTR, unix.SYS_LLISTXATTR, unix.SYS_LREMOVEXATTR}[i], xattrPath(op, false), xattrNote)
+		partial([]uintptr{unix.SYS_FGETXATTR, unix.SYS_FSETXATTR, unix.SYS_FLISTXATTR, unix.SYS_FREMOVEXATTR}[i], xattrFD(op), xattrNote)
 	}
 	full(unix.SYS_FTRUNCATE, sysFtruncate)
 	partial(unix.SYS_UTIMENSAT, sysUtimensat, "as chmod")

@@ -8,25 +8,156 @@ import (
 	"moat/vfs"
 )
 
-// Extended attributes are not supported by moat's filesystems yet: every
-// xattr call on an existing file fails with EOPNOTSUPP, which programs
-// (ls, cp -a, tar) treat as "this filesystem has none".
-func xattrPath(follow bool) kernel.SyscallFunc {
+// Extended attributes: the sandbox's own files (memfs, the overlay's
+// upper layer) keep user., trusted. and security. ones; host files (the
+// lower layer, bind mounts) show none and refuse new ones
+// (EOPNOTSUPP), as filesystems without xattr support do.
+
+type xattrOp int
+
+const (
+	xattrGet xattrOp = iota
+	xattrSet
+	xattrList
+	xattrRemove
+)
+
+// xattrArgs are an xattr call's arguments, read from the app.
+type xattrArgs struct {
+	name  string
+	value []byte // setxattr
+}
+
+// readXattrArgs reads and checks the name, and for setxattr the flags and
+// value, in Linux's order.
+func readXattrArgs(t *kernel.Task, op xattrOp, a arch.SyscallArgs) (xattrArgs, error) {
+	var x xattrArgs
+	if op == xattrList {
+		return x, nil
+	}
+	if op == xattrSet && a[4]&^(vfs.XattrCreate|vfs.XattrReplace) != 0 {
+		return x, unix.EINVAL
+	}
+	name, err := t.CopyInString(a[1], vfs.XattrNameMax)
+	if err == unix.ENAMETOOLONG {
+		return x, unix.ERANGE
+	} else if err != nil {
+		return x, unix.EFAULT
+	}
+	if err := vfs.CheckXattrName(name); err != nil {
+		return x, err
+	}
+	x.name = name
+	if op == xattrSet {
+		if a[3] > vfs.XattrSizeMax {
+			return x, unix.E2BIG
+		}
+		x.value = make([]byte, a[3])
+		if err := copyIn(t, a[2], x.value); err != nil {
+			return x, err
+		}
+	}
+	return x, nil
+}
+
+// xattrPath serves the path variants (follow: getxattr & co., else
+// lgetxattr & co.). setxattr and removexattr read their name before the
+// path, getxattr and listxattr after, as Linux does.
+func xattrPath(op xattrOp, follow bool) kernel.SyscallFunc {
 	return func(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-		if _, err := pathOrFD(t, unix.AT_FDCWD, a[0], follow, false); err != nil {
+		var x xattrArgs
+		var err error
+		early := op == xattrSet || op == xattrRemove
+		if early {
+			if x, err = readXattrArgs(t, op, a); err != nil {
+				return 0, err
+			}
+		}
+		p, err := pathOrFD(t, unix.AT_FDCWD, a[0], follow, false)
+		if err != nil {
 			return 0, err
 		}
-		return 0, unix.EOPNOTSUPP
+		if !early {
+			if x, err = readXattrArgs(t, op, a); err != nil {
+				return 0, err
+			}
+		}
+		return xattrDo(t, op, p, x, a)
 	}
 }
 
-func xattrFD(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, err := getFile(t, a[0])
-	if err != nil {
-		return 0, err
+// xattrFD serves fgetxattr & co.: the fd first.
+func xattrFD(op xattrOp) kernel.SyscallFunc {
+	return func(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+		f, err := getFile(t, a[0])
+		if err != nil {
+			return 0, err
+		}
+		defer f.DecRef()
+		if f.Flags()&unix.O_PATH != 0 {
+			return 0, unix.EBADF
+		}
+		x, err := readXattrArgs(t, op, a)
+		if err != nil {
+			return 0, err
+		}
+		return xattrDo(t, op, f.Path(), x, a)
 	}
-	f.DecRef()
-	return 0, unix.EOPNOTSUPP
+}
+
+// xattrDo runs op on the inode at p.
+func xattrDo(t *kernel.Task, op xattrOp, p vfs.Path, x xattrArgs, a arch.SyscallArgs) (uintptr, error) {
+	var xa vfs.Xattrer
+	if p.Dentry != nil {
+		xa, _ = p.Inode().(vfs.Xattrer)
+	}
+	switch op {
+	case xattrGet:
+		if xa == nil {
+			return 0, unix.ENODATA
+		}
+		v, err := xa.GetXattr(t, x.name)
+		if err != nil {
+			return 0, err
+		}
+		return copyOutSized(t, a[2], a[3], v, vfs.XattrSizeMax)
+	case xattrList:
+		var b []byte
+		if xa != nil {
+			names, err := xa.ListXattr(t)
+			if err != nil {
+				return 0, err
+			}
+			for _, n := range names {
+				b = append(append(b, n...), 0)
+			}
+		}
+		return copyOutSized(t, a[1], a[2], b, vfs.XattrListMax)
+	}
+	if p.Mount != nil && p.Mount.ReadOnly() {
+		return 0, unix.EROFS
+	}
+	switch {
+	case op == xattrRemove && xa == nil:
+		return 0, unix.ENODATA
+	case op == xattrRemove:
+		return 0, xa.RemoveXattr(t, x.name)
+	case xa == nil:
+		return 0, unix.EOPNOTSUPP
+	}
+	return 0, xa.SetXattr(t, x.name, x.value, int(a[4]))
+}
+
+// copyOutSized copies v to addr as getxattr and listxattr do: size 0
+// asks for the length, a smaller buffer is ERANGE.
+func copyOutSized(t *kernel.Task, addr, size uintptr, v []byte, max uintptr) (uintptr, error) {
+	if size == 0 {
+		return uintptr(len(v)), nil
+	}
+	if uintptr(len(v)) > min(size, max) {
+		return 0, unix.ERANGE
+	}
+	return uintptr(len(v)), copyOut(t, addr, v)
 }
 
 // Filesystem magic numbers for statfs's f_type.

@@ -165,7 +165,9 @@ type Inode struct {
 	pages map[int64]*page
 	shm   map[int64]platform.FileRange // by chunk index
 	seals uint32                       // memfd seals (memfd.go)
-	refs  int                          // open files and holds; data lives while nlink > 0 or refs > 0
+
+	xattrs map[string][]byte // extended attributes (xattr.go)
+	refs   int               // open files and holds; data lives while nlink > 0 or refs > 0
 
 	// Directories.
 	entries map[string]*Inode // including whiteouts
@@ -498,8 +500,8 @@ func (in *Inode) maybeFreeLocked() {
 		return
 	}
 	in.freed = true
-	in.fs.usedBytes -= int64(len(in.pages))*PageSize + int64(len(in.target))
-	in.pages = nil
+	in.fs.usedBytes -= int64(len(in.pages))*PageSize + int64(len(in.target)) + in.xattrBytesLocked()
+	in.pages, in.xattrs = nil, nil
 	in.freeShmLocked()
 	in.fs.inodes--
 }

@@ -693,3 +693,53 @@ func (n *Inode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
 	}
 	return n.upperInode().SetStat(ctx, mask, st)
 }
+
+// GetXattr implements vfs.Xattrer: the upper layer's attributes once the
+// object is there, else the lower layer's (none for host files).
+func (n *Inode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
+	if up := n.upperInode(); up != nil {
+		return up.GetXattr(ctx, name)
+	}
+	if x, ok := n.lower.(vfs.Xattrer); ok {
+		return x.GetXattr(ctx, name)
+	}
+	return nil, unix.ENODATA
+}
+
+// ListXattr implements vfs.Xattrer.
+func (n *Inode) ListXattr(ctx vfs.Context) ([]string, error) {
+	if up := n.upperInode(); up != nil {
+		return up.ListXattr(ctx)
+	}
+	if x, ok := n.lower.(vfs.Xattrer); ok {
+		return x.ListXattr(ctx)
+	}
+	return nil, nil
+}
+
+// SetXattr implements vfs.Xattrer, copying the object up first.
+func (n *Inode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) error {
+	if err := n.fs.ensureUpper(ctx, n, true); err != nil {
+		if errors.Is(err, unix.EXDEV) {
+			return unix.EROFS
+		}
+		return err
+	}
+	return n.upperInode().SetXattr(ctx, name, value, flags)
+}
+
+// RemoveXattr implements vfs.Xattrer, copying the object up first.
+func (n *Inode) RemoveXattr(ctx vfs.Context, name string) error {
+	if n.upperInode() == nil {
+		if _, err := n.GetXattr(ctx, name); err != nil {
+			return err // nothing to remove: no copy-up
+		}
+	}
+	if err := n.fs.ensureUpper(ctx, n, true); err != nil {
+		if errors.Is(err, unix.EXDEV) {
+			return unix.EROFS
+		}
+		return err
+	}
+	return n.upperInode().RemoveXattr(ctx, name)
+}
