@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -58,7 +59,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [-v HOST:GUEST[:ro]]... [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 `)
@@ -78,6 +79,7 @@ func run(args []string) int {
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
+	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
 	var binds bindFlags
 	fs.Var(&binds, "v", "bind mount `HOST:GUEST[:ro]`: a host directory or file at GUEST in the sandbox (repeatable)")
 	fs.Var(&binds, "volume", "same as -v")
@@ -133,7 +135,11 @@ func run(args []string) int {
 			sb.Kernel.SignalFromHost(sig)
 		}
 	}()
-	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio})
+	uid, gid, err := parseUser(*user)
+	if err != nil {
+		return fail(2, "run: --user %s: %v", *user, err)
+	}
+	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid})
 	if err != nil {
 		var ue *kernel.UserError
 		if errors.As(err, &ue) {
@@ -149,6 +155,26 @@ func run(args []string) int {
 		logger.Debug("app killed by signal", "signal", unix.SignalName(st.Signal))
 	}
 	return st.ShellCode()
+}
+
+// parseUser parses --user UID[:GID] (numbers: the sandbox has no user
+// database of its own); the group defaults to the user id.
+func parseUser(s string) (uid, gid uint32, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	us, gs, hasGroup := strings.Cut(s, ":")
+	u, err := strconv.ParseUint(us, 10, 32)
+	if err != nil || u == 1<<32-1 {
+		return 0, 0, fmt.Errorf("want a numeric UID[:GID]")
+	}
+	g := u
+	if hasGroup {
+		if g, err = strconv.ParseUint(gs, 10, 32); err != nil || g == 1<<32-1 {
+			return 0, 0, fmt.Errorf("want a numeric UID[:GID]")
+		}
+	}
+	return uint32(u), uint32(g), nil
 }
 
 // bindFlags collects -v HOST:GUEST[:ro|rw] options.
