@@ -523,6 +523,7 @@ var programUse = map[string]string{
 	"locks":        "TestPrograms",
 	"memfd":        "TestPrograms",
 	"xattr":        "TestPrograms",
+	"tmpfile":      "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -26,6 +26,8 @@ var comparedPrograms = []struct {
 	{name: "memfd"},
 	// extended attributes in /tmp.
 	{name: "xattr"},
+	// open(O_TMPFILE) and linkat(AT_EMPTY_PATH).
+	{name: "tmpfile"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 }

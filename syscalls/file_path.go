@@ -32,7 +32,7 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 		return 0, err
 	}
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return 0, unix.EOPNOTSUPP // support: O_TMPFILE comes with the files issue
+		return openTmpfile(t, dirfd, path, flags, mode)
 	}
 	if flags&unix.O_PATH != 0 {
 		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -127,6 +127,53 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 		fl = unix.O_PATH // no access: read and write fail with EBADF
 	}
 	f := vfs.NewFileDescription(impl, p, fl)
+	defer f.DecRef()
+	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
+	return uintptr(fd), err
+}
+
+// openTmpfile implements open(O_TMPFILE): an unnamed regular file in the
+// directory at path, which linkat(AT_EMPTY_PATH) can name unless O_EXCL.
+// Directories of the sandbox's in-memory filesystems (/tmp, /dev/shm) make
+// them; others (the overlay root, binds) fail with EOPNOTSUPP, which
+// tmpfile(3) and others fall back from.
+func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (uintptr, error) {
+	if acc := flags & unix.O_ACCMODE; acc != unix.O_WRONLY && acc != unix.O_RDWR {
+		return 0, unix.EINVAL
+	}
+	r, err := t.Resolver(dirfd, path)
+	if err != nil {
+		return 0, err
+	}
+	dir, err := r.Resolve(t, path, true)
+	if err != nil {
+		return 0, err
+	}
+	st, err := dir.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if !st.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if err := writableDir(t, dir); err != nil {
+		return 0, err
+	}
+	tf, ok := dir.Inode().(vfs.TmpFiler)
+	if !ok {
+		return 0, unix.EOPNOTSUPP // support: O_TMPFILE only in the sandbox's in-memory filesystems (/tmp)
+	}
+	in, impl, err := tf.TmpFile(t, mode&0o7777&^t.Umask(), flags&unix.O_EXCL == 0)
+	if err != nil {
+		return 0, err
+	}
+	ist, err := in.Stat(t)
+	if err != nil {
+		impl.Release()
+		return 0, err
+	}
+	fl := flags&^(unix.O_TMPFILE|unix.O_CREAT|unix.O_EXCL) | oLargefile
+	f := vfs.NewFileDescription(impl, vfs.UnlinkedPath(dir, in, ist.Ino), fl)
 	defer f.DecRef()
 	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
 	return uintptr(fd), err

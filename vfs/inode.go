@@ -375,6 +375,13 @@ func (f *FileDescription) Changed() <-chan struct{} {
 	return nil
 }
 
+// TmpFiler is implemented by directories that can make files with no
+// name (open O_TMPFILE): TmpFile returns the new inode and the open file.
+// With linkable, a later linkat(AT_EMPTY_PATH) may give it a name.
+type TmpFiler interface {
+	TmpFile(ctx Context, mode uint32, linkable bool) (Inode, FileImpl, error)
+}
+
 // EdgePoller is implemented by pollers that can tell which readiness a
 // change may raise, for edge-triggered epoll: ChangedFor returns a channel
 // closed at the next change that may raise one of events (new data for

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,6 +24,14 @@ func NewRootDentry(root Inode) *Dentry { return &Dentry{inode: root} }
 
 func (d *Dentry) child(name string, in Inode) *Dentry {
 	return &Dentry{parent: d, name: name, rel: d.rel + "/" + name, inode: in}
+}
+
+// UnlinkedPath returns a path for in, a file with no name made in the
+// directory dir (O_TMPFILE): it shows as DIR/#INO, as on Linux, and is
+// found by no lookup.
+func UnlinkedPath(dir Path, in Inode, ino uint64) Path {
+	name := "#" + strconv.FormatUint(ino, 10)
+	return Path{Mount: dir.Mount, Dentry: dir.Dentry.child(name, in)}
 }
 
 // Inode returns the dentry's inode.

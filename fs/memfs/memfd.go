@@ -47,6 +47,34 @@ func (f *File) SetName(name string) { f.name = name }
 // Name is what /proc/PID/fd shows for an unlinked file.
 func (f *File) Name() string { return f.name }
 
+// TmpFile implements vfs.TmpFiler: a new unnamed regular file of the
+// directory's filesystem, open read-write, which linkat(AT_EMPTY_PATH)
+// may name if linkable.
+func (d *Inode) TmpFile(ctx vfs.Context, mode uint32, linkable bool) (vfs.Inode, vfs.FileImpl, error) {
+	d.fs.mu.Lock()
+	err := d.checkDirLocked()
+	gid := uint32(0)
+	sgid := d.mode&unix.S_ISGID != 0
+	if sgid {
+		gid = d.gid
+	}
+	d.fs.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := d.fs.NewUnlinked(ctx, mode, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.fs.mu.Lock()
+	f.in.linkable = linkable
+	if sgid {
+		f.in.gid = gid
+	}
+	d.fs.mu.Unlock()
+	return f.in, f, nil
+}
+
 // Seals returns the file's seals (F_GET_SEALS).
 func (f *File) Seals() uint32 {
 	f.in.fs.mu.Lock()

@@ -166,8 +166,9 @@ type Inode struct {
 	shm   map[int64]platform.FileRange // by chunk index
 	seals uint32                       // memfd seals (memfd.go)
 
-	xattrs map[string][]byte // extended attributes (xattr.go)
-	refs   int               // open files and holds; data lives while nlink > 0 or refs > 0
+	xattrs   map[string][]byte // extended attributes (xattr.go)
+	linkable bool              // an O_TMPFILE file that linkat may name
+	refs     int               // open files and holds; data lives while nlink > 0 or refs > 0
 
 	// Directories.
 	entries map[string]*Inode // including whiteouts
@@ -467,7 +468,7 @@ func (d *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if t.IsDir() {
 		return unix.EPERM
 	}
-	if t.nlink == 0 || t.whiteout {
+	if t.nlink == 0 && !(t.linkable && !t.freed) || t.whiteout {
 		return unix.ENOENT
 	}
 	if t.nlink >= 1<<31-1 {
