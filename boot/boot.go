@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,7 @@ const (
 	devTmp
 	devDev
 	devProc
+	devSys
 )
 
 // New builds a sandbox.
@@ -136,8 +138,12 @@ func New(cfg Config) (*Sandbox, error) {
 	procfs := proc.New(procKernel{k}, devProc, readHostProc,
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
 		proc.WithMounts(func(vfs.Context) string { return mountsText(ns) }),
+		proc.WithMountInfo(func(vfs.Context) string { return mountinfoText(ns) }),
 		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }))
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
+		return nil, err
+	}
+	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
 		return nil, err
 	}
 	for _, b := range cfg.Binds {

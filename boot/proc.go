@@ -1,7 +1,12 @@
 package boot
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"moat/fs/proc"
 	"moat/kernel"
@@ -102,4 +107,139 @@ func (p procProcess) File(fd int32) *vfs.FileDescription {
 		return nil
 	}
 	return f
+}
+
+// ThreadIDs implements proc.ProcessThreads.
+func (p procProcess) ThreadIDs() []int32 { return p.t.ThreadIDs() }
+
+// Thread implements proc.ProcessThreads.
+func (p procProcess) Thread(tid int32) proc.Process {
+	th := p.t.Kernel().Task(tid)
+	if th == nil || th.TGID() != p.t.TGID() {
+		return nil
+	}
+	return procThread{procProcess{th}}
+}
+
+// procThread shows one thread: its CPU time is its own.
+type procThread struct{ procProcess }
+
+// CPUTime implements proc.ProcessTimes.
+func (p procThread) CPUTime() (user, sys time.Duration) {
+	u := p.t.ThreadCPU()
+	return u.User, u.Sys
+}
+
+// SetComm implements proc.CommSetter (/proc/PID/task/TID/comm, which
+// pthread_setname_np writes for other threads).
+func (p procThread) SetComm(name string) { p.t.SetComm(name) }
+
+// Rlimits implements proc.ProcessLimits.
+func (p procProcess) Rlimits() [16]proc.Rlimit {
+	var out [16]proc.Rlimit
+	l := p.t.Limits()
+	for i := range out {
+		r := l.Get(i)
+		out[i] = proc.Rlimit{Cur: r.Cur, Max: r.Max}
+	}
+	return out
+}
+
+// FDDetail implements proc.ProcessFDDetails.
+func (p procProcess) FDDetail(fd int32) (proc.FDDetail, bool) {
+	fds := p.t.FDs()
+	f, err := fds.Get(fd)
+	if err != nil {
+		return proc.FDDetail{}, false
+	}
+	defer f.DecRef()
+	var d proc.FDDetail
+	d.CloExec, _ = fds.CloseOnExec(fd)
+	st, err := f.Stat(rootCtx{})
+	if err == nil {
+		d.Ino = st.Ino
+	}
+	// The offset, for files that have one; a directory's is skipped:
+	// seeking it would reset its listing.
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR && !f.IsStream() && f.Flags()&unix.O_PATH == 0 {
+		if pos, err := f.Seek(rootCtx{}, 0, unix.SEEK_CUR); err == nil {
+			d.Pos = pos
+		}
+	}
+	if f.Path().Dentry != nil {
+		ns := p.t.Kernel().Mounts()
+		d.MntID = mountID(sortedMounts(ns), ns.PathString(f.Path()))
+	}
+	return d, true
+}
+
+// firstMountID is the id mountinfo gives the root mount; the others
+// follow in the order of sortedMounts.
+const firstMountID = 21
+
+// sortedMounts lists ns's mounts in a stable order, parents first: by
+// target path (vfs lists a mount's children in no fixed order), mounts
+// stacked on one target in stacking order. A mount's id is its index
+// here, so ids stay the same while the mounts do (a new mount may shift
+// the ids of those sorted after it).
+func sortedMounts(ns *vfs.MountNamespace) []vfs.MountInfo {
+	mounts := ns.Mounts()
+	slices.SortStableFunc(mounts, func(a, b vfs.MountInfo) int { return strings.Compare(a.Target, b.Target) })
+	return mounts
+}
+
+// mountID returns the mountinfo id of the mount that path is on: the last
+// listed mount whose target is the longest prefix of path.
+func mountID(mounts []vfs.MountInfo, path string) int {
+	id, best := firstMountID, -1
+	for i, m := range mounts {
+		if under(path, m.Target) && len(m.Target) >= best {
+			id, best = firstMountID+i, len(m.Target)
+		}
+	}
+	return id
+}
+
+// under reports whether path is dir or below it.
+func under(path, dir string) bool {
+	return dir == "/" || path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+// mountinfoText is /proc/PID/mountinfo for ns: ids in listing order from
+// firstMountID, each mount's parent the nearest earlier mount above it
+// (the root's parent is an id not listed, as in a container), the device
+// of the mounted root, and no optional fields.
+func mountinfoText(ns *vfs.MountNamespace) string {
+	var b strings.Builder
+	mounts := sortedMounts(ns)
+	root := ns.Root()
+	r := &vfs.Resolver{NS: ns, Root: root, Start: root}
+	for i, m := range mounts {
+		parent := firstMountID - 1
+		best := -1
+		for j := range i {
+			if t := mounts[j].Target; m.Target != "/" && under(m.Target, t) && len(t) >= best {
+				parent, best = firstMountID+j, len(t)
+			}
+		}
+		var dev uint64
+		if at, err := r.Resolve(rootCtx{}, m.Target, false); err == nil {
+			if st, err := at.Inode().Stat(rootCtx{}); err == nil {
+				dev = st.Dev
+			}
+		}
+		opt := "rw"
+		if m.ReadOnly {
+			opt = "ro"
+		}
+		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", firstMountID+i, parent,
+			unix.Major(dev), unix.Minor(dev), escapeMountPath(m.Target), opt, m.FSType, escapeMountPath(m.Source), opt)
+	}
+	return b.String()
+}
+
+// escapeMountPath escapes a path for mountinfo as Linux does: space, tab,
+// newline and backslash as octal escapes.
+func escapeMountPath(s string) string {
+	return strings.NewReplacer(" ", `\040`, "\t", `\011`, "\n", `\012`, `\`, `\134`).Replace(s)
 }

@@ -331,8 +331,8 @@ func TestNoStubLeft(t *testing.T) {
 }
 
 // TestRootfs runs busybox in a sandbox whose root is a directory holding
-// nothing but busybox: the app sees that tree (plus moat's own /dev, /proc
-// and /tmp), not the host's, and cannot walk out of it with "..".
+// nothing but busybox: the app sees that tree (plus moat's own /dev, /proc,
+// /sys and /tmp), not the host's, and cannot walk out of it with "..".
 func TestRootfs(t *testing.T) {
 	t.Parallel()
 	if !fileExists("/bin/busybox") {
@@ -350,7 +350,7 @@ func TestRootfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := runMoat(t, []string{"--rootfs", root}, []string{"/bin/busybox", "ls", "/", "/../../.."}, "")
-	want := "/:\nbin\ndev\nproc\ntmp\n\n/../../..:\nbin\ndev\nproc\ntmp\n"
+	want := "/:\nbin\ndev\nproc\nsys\ntmp\n\n/../../..:\nbin\ndev\nproc\nsys\ntmp\n"
 	if code != 0 || out != want {
 		t.Fatalf("ls / in --rootfs sandbox: status %d, stdout %q, want %q\nstderr: %s", code, out, want, errOut)
 	}

@@ -157,6 +157,9 @@ func (t *Task) GID() uint32 { return t.Creds().FSGID }
 // ProcPID implements proc.Caller: /proc/self names this task's process.
 func (t *Task) ProcPID() int32 { return t.leader.tid }
 
+// ProcTID is the task's thread id as /proc/thread-self shows it.
+func (t *Task) ProcTID() int32 { return t.tid }
+
 // Creds returns a copy of the task's credentials.
 func (t *Task) Creds() Credentials {
 	t.mu.Lock()

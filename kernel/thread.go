@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -267,4 +268,18 @@ func (t *Task) waitThreads(force bool, grace <-chan time.Time) {
 func (k *Kernel) childEventLocked() {
 	close(k.childEvent)
 	k.childEvent = make(chan struct{})
+}
+
+// ThreadIDs lists the tids of the threads of t's process, the leader's
+// first, the others in increasing order (/proc/PID/task).
+func (t *Task) ThreadIDs() []int32 {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	l := t.leader
+	var rest []int32
+	for th := range l.threads {
+		rest = append(rest, th.tid)
+	}
+	slices.Sort(rest)
+	return append([]int32{l.tid}, rest...)
 }

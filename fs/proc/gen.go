@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,12 @@ const (
 	clockTicks = 100
 	// ngroupsMax is Linux's NGROUPS_MAX.
 	ngroupsMax = 65536
-	// capFull has every capability up to CAP_LAST_CAP (40) set.
-	capFull = 1<<41 - 1
+	// capLastCap is CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
+	capLastCap = 40
+	// capFull has every capability up to CAP_LAST_CAP set.
+	capFull = 1<<(capLastCap+1) - 1
+	// maxMapCount is vm.max_map_count, the VMA limit moat's mm enforces.
+	maxMapCount = 65530
 	// rlimInfinity is RLIM_INFINITY as /proc prints it.
 	rlimInfinity = ^uint64(0)
 	// maxNumNodes is the width of the Mems_allowed bitmap of a distribution
@@ -28,11 +33,11 @@ const (
 	maxNumNodes = 1024
 )
 
-// generate returns the text of a file of kind k (of process pid for the
-// per-process files), as it is at the time of the call.
-func (f *filesystem) generate(ctx vfs.Context, k fileKind, pid int32) ([]byte, error) {
-	if fileSpecs[k].dir == dirPID {
-		p, err := f.processOf(pid)
+// generate returns the text of file in, as it is at the time of the call.
+func (f *filesystem) generate(ctx vfs.Context, in *file) ([]byte, error) {
+	k := in.kind
+	if perProcess(fileSpecs[k].dir) {
+		p, th, err := f.processAndThread(in.pid, in.tid)
 		if err != nil {
 			return nil, err
 		}
@@ -48,9 +53,28 @@ func (f *filesystem) generate(ctx vfs.Context, k fileKind, pid int32) ([]byte, e
 		case filePIDMounts:
 			return []byte(f.mounts(ctx)), nil
 		case fileStat:
-			return f.pidStat(p), nil
+			return f.pidStat(p, p), nil
 		case fileStatus:
-			return f.pidStatus(p), nil
+			return f.pidStatus(p, p), nil
+		case fileTIDStat:
+			return f.pidStat(p, th), nil
+		case fileTIDStatus:
+			return f.pidStatus(p, th), nil
+		case fileTIDComm:
+			return []byte(comm(th) + "\n"), nil
+		case fileStatm:
+			// size resident shared text lib data dt, in pages.
+			return fmt.Appendf(nil, "%d %d 0 0 0 0 0\n", p.VMSizeKB()/4, p.VMRSSKB()/4), nil
+		case fileLimits:
+			return limits(p), nil
+		case fileMountinfo:
+			return []byte(f.mountinfo(ctx)), nil
+		case fileCgroup:
+			return []byte("0::/\n"), nil // cgroup v2, at the namespace's root
+		case fileOOMScore, fileOOMScoreAdj:
+			return []byte("0\n"), nil
+		case fileFDInfo:
+			return fdinfo(p, in.fd)
 		}
 	}
 	switch k {
@@ -89,6 +113,18 @@ func (f *filesystem) generate(ctx vfs.Context, k fileKind, pid int32) ([]byte, e
 		return []byte(strconv.Itoa(int(f.pidMax)) + "\n"), nil
 	case fileOvercommit:
 		return []byte("0\n"), nil // heuristic overcommit, Linux's default
+	case fileSysStat:
+		return f.sysStat(), nil
+	case fileCapLastCap:
+		return []byte(strconv.Itoa(capLastCap) + "\n"), nil
+	case fileMaxMapCount:
+		return []byte(strconv.Itoa(maxMapCount) + "\n"), nil
+	case fileFileMax:
+		// moat bounds no system-wide number of open files: Linux's
+		// default maximum.
+		return []byte("9223372036854775807\n"), nil
+	case fileNrOpen:
+		return []byte(strconv.Itoa(vfs.MaxFDs) + "\n"), nil
 	}
 	return nil, unix.EIO
 }
@@ -191,10 +227,13 @@ func ticks(d time.Duration) uint64 {
 // not track are 0; the addresses Linux hides from readers without ptrace
 // access are shown as such a reader sees them (startcode and endcode 1,
 // the others 0).
-func (f *filesystem) pidStat(p Process) []byte {
+//
+// th is the process itself or, for /proc/PID/task/TID/stat, one of its
+// threads, whose id, name, state and CPU times the file shows.
+func (f *filesystem) pidStat(p, th Process) []byte {
 	pgid, sid := session(p)
 	var start, utime, stime time.Duration
-	if t, ok := p.(ProcessTimes); ok {
+	if t, ok := th.(ProcessTimes); ok {
 		start = t.StartTime()
 		utime, stime = t.CPUTime()
 	}
@@ -202,7 +241,7 @@ func (f *filesystem) pidStat(p Process) []byte {
 	const legacy = 0x7fffffff // stat shows only the classic signals
 	var b []byte
 	b = fmt.Appendf(b, "%d (%s) %c %d %d %d 0 -1 0 0 0 0 0 %d %d 0 0 20 0 %d 0 %d %d %d %d 1 1 0 0 0 %d %d %d %d 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		p.PID(), comm(p), p.State(), p.PPID(), pgid, sid,
+		th.PID(), comm(th), th.State(), p.PPID(), pgid, sid,
 		ticks(utime), ticks(stime),
 		p.Threads(), ticks(start),
 		p.VMSizeKB()*1024, p.VMRSSKB()/4, rlimInfinity,
@@ -263,7 +302,10 @@ func bitmap(n int, set func(bit int) bool) string {
 // without them (no locked memory, no seccomp, no context switches
 // counted...). Capabilities are those Linux gives a process after execve:
 // all for effective uid 0, none otherwise.
-func (f *filesystem) pidStatus(p Process) []byte {
+//
+// th is the process itself or, for /proc/PID/task/TID/status, one of its
+// threads, whose id, name and state the file shows.
+func (f *filesystem) pidStatus(p, th Process) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -278,11 +320,11 @@ func (f *filesystem) pidStatus(p Process) []byte {
 		umask, groups = c.Umask(), c.Groups()
 		capInh, capPrm, capEff, capBnd, capAmb = c.Caps()
 	}
-	state, ok := stateNames[p.State()]
+	state, ok := stateNames[th.State()]
 	if !ok {
-		state = string(p.State()) + " (unknown)"
+		state = string(th.State()) + " (unknown)"
 	}
-	pid := p.PID()
+	pid, tid := p.PID(), th.PID()
 	pgid, sid := session(p)
 	fds := p.FDs()
 	fdSize := 64 // the fd table's size: a multiple of 64 above the highest fd
@@ -292,12 +334,12 @@ func (f *filesystem) pidStatus(p Process) []byte {
 	vmSize, vmRSS := p.VMSizeKB(), p.VMRSSKB()
 	queued, limit, pending, shared, blocked, ignored, caught := signals(p)
 
-	w("Name:\t%s\n", escapeName(comm(p)))
+	w("Name:\t%s\n", escapeName(comm(th)))
 	w("Umask:\t%04o\n", umask)
 	w("State:\t%s\n", state)
 	w("Tgid:\t%d\n", pid)
 	w("Ngid:\t0\n")
-	w("Pid:\t%d\n", pid)
+	w("Pid:\t%d\n", tid)
 	w("PPid:\t%d\n", p.PPID())
 	w("TracerPid:\t0\n")
 	w("Uid:\t%d\t%d\t%d\t%d\n", uids[0], uids[1], uids[2], uids[3])
@@ -312,7 +354,7 @@ func (f *filesystem) pidStatus(p Process) []byte {
 	}
 	b.WriteString(" \n") // Linux's trailing space
 	w("NStgid:\t%d\n", pid)
-	w("NSpid:\t%d\n", pid)
+	w("NSpid:\t%d\n", tid)
 	w("NSpgid:\t%d\n", pgid)
 	w("NSsid:\t%d\n", sid)
 	w("Kthread:\t0\n")
@@ -362,4 +404,130 @@ func (f *filesystem) pidStatus(p Process) []byte {
 	w("voluntary_ctxt_switches:\t0\n")
 	w("nonvoluntary_ctxt_switches:\t0\n")
 	return []byte(b.String())
+}
+
+// rlimitNames are the rows of /proc/PID/limits, by RLIMIT_* number: the
+// name and the unit ("" for none).
+var rlimitNames = [16][2]string{
+	{"Max cpu time", "seconds"},
+	{"Max file size", "bytes"},
+	{"Max data size", "bytes"},
+	{"Max stack size", "bytes"},
+	{"Max core file size", "bytes"},
+	{"Max resident set", "bytes"},
+	{"Max processes", "processes"},
+	{"Max open files", "files"},
+	{"Max locked memory", "bytes"},
+	{"Max address space", "bytes"},
+	{"Max file locks", "locks"},
+	{"Max pending signals", "signals"},
+	{"Max msgqueue size", "bytes"},
+	{"Max nice priority", ""},
+	{"Max realtime priority", ""},
+	{"Max realtime timeout", "us"},
+}
+
+// limits is /proc/PID/limits, formatted as Linux's proc_pid_limits.
+func limits(p Process) []byte {
+	var lim [16]Rlimit
+	for i := range lim {
+		lim[i] = Rlimit{rlimInfinity, rlimInfinity}
+	}
+	if l, ok := p.(ProcessLimits); ok {
+		lim = l.Rlimits()
+	}
+	val := func(v uint64) string {
+		if v == rlimInfinity {
+			return "unlimited"
+		}
+		return strconv.FormatUint(v, 10)
+	}
+	b := fmt.Appendf(nil, "%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit", "Units")
+	for i, n := range rlimitNames {
+		b = fmt.Appendf(b, "%-25s %-20s %-20s ", n[0], val(lim[i].Cur), val(lim[i].Max))
+		if n[1] != "" {
+			b = fmt.Appendf(b, "%-10s", n[1])
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// kernelOLargefile is the kernel's O_LARGEFILE, which the 64-bit kernel
+// sets on every file open(2) opens (x/sys's unix.O_LARGEFILE is
+// userspace's, 0 on 64-bit).
+var kernelOLargefile = map[string]uint32{"amd64": 0o100000, "arm64": 0o400000}[runtime.GOARCH]
+
+// fdinfo is /proc/PID/fdinfo/N: position, flags in octal (with
+// O_CLOEXEC for a close-on-exec fd and the O_LARGEFILE Linux forces on
+// files opened by path and pipes), mount id and inode number.
+func fdinfo(p Process, fd int32) ([]byte, error) {
+	fi, ok := findFD(p, fd)
+	if !ok {
+		return nil, unix.ENOENT
+	}
+	var d FDDetail
+	if dp, ok := p.(ProcessFDDetails); ok {
+		if d, ok = dp.FDDetail(fd); !ok {
+			return nil, unix.ENOENT
+		}
+	}
+	flags := fi.Flags
+	if strings.HasPrefix(fi.Target, "/") || strings.HasPrefix(fi.Target, "pipe:") {
+		flags |= kernelOLargefile
+	}
+	if d.CloExec {
+		flags |= unix.O_CLOEXEC
+	}
+	return fmt.Appendf(nil, "pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", d.Pos, flags, d.MntID, d.Ino), nil
+}
+
+// sysStat is /proc/stat. The CPU lines add up the CPU time of the live
+// processes (as far as ProcessTimes tells it), spread evenly over the
+// sandbox's CPUs; idle time is the rest of the time since boot. moat
+// counts neither interrupts nor context switches (0), nor forks:
+// "processes" shows the highest live pid.
+func (f *filesystem) sysStat() []byte {
+	var user, sys uint64
+	var running int
+	var last int32
+	for _, pid := range f.k.PIDs() {
+		p := f.k.Process(pid)
+		if p == nil {
+			continue
+		}
+		if t, ok := p.(ProcessTimes); ok {
+			u, s := t.CPUTime()
+			user += ticks(u)
+			sys += ticks(s)
+		}
+		if p.State() == 'R' {
+			running++
+		}
+		last = max(last, pid)
+	}
+	up := f.k.Uptime()
+	cpus := uint64(max(1, f.cpus))
+	var idle uint64
+	if total := ticks(up) * cpus; total > user+sys {
+		idle = total - user - sys
+	}
+	line := func(b []byte, name string, user, sys, idle uint64) []byte {
+		return fmt.Appendf(b, "%s %d 0 %d %d 0 0 0 0 0 0\n", name, user, sys, idle)
+	}
+	b := line(nil, "cpu ", user, sys, idle)
+	share := func(v uint64, i uint64) uint64 { // cpu i's part of v
+		n := v / cpus
+		if i < v%cpus {
+			n++
+		}
+		return n
+	}
+	for i := range cpus {
+		b = line(b, "cpu"+strconv.FormatUint(i, 10), share(user, i), share(sys, i), share(idle, i))
+	}
+	boot := time.Now().Add(-up).Unix()
+	b = fmt.Appendf(b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+		boot, last, max(1, running))
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -23,7 +24,16 @@ const (
 	dirSys                      // /proc/sys
 	dirSysKernel                // /proc/sys/kernel
 	dirSysVM                    // /proc/sys/vm
+	dirSysFS                    // /proc/sys/fs
+	dirTask                     // /proc/PID/task
+	dirTID                      // /proc/PID/task/TID
+	dirFDInfo                   // /proc/PID/fdinfo
 )
+
+// perProcess reports whether the directory belongs to a process.
+func perProcess(k dirKind) bool {
+	return k == dirPID || k == dirTask || k == dirTID || k == dirFD || k == dirFDInfo
+}
 
 // fileKind identifies a generated regular file.
 type fileKind int
@@ -49,6 +59,21 @@ const (
 	fileOstype
 	filePIDMax
 	fileOvercommit
+	fileStatm
+	fileLimits
+	fileMountinfo
+	fileCgroup
+	fileOOMScore
+	fileOOMScoreAdj
+	fileSysStat
+	fileCapLastCap
+	fileMaxMapCount
+	fileFileMax
+	fileNrOpen
+	fileTIDStat
+	fileTIDStatus
+	fileTIDComm
+	fileFDInfo
 	numFileKinds
 )
 
@@ -85,16 +110,35 @@ var fileSpecs = [numFileKinds]fileSpec{
 	fileOstype:     {"ostype", dirSysKernel, 0o444, false},
 	filePIDMax:     {"pid_max", dirSysKernel, 0o644, false},
 	fileOvercommit: {"overcommit_memory", dirSysVM, 0o644, false},
+
+	fileStatm:       {"statm", dirPID, 0o444, false},
+	fileLimits:      {"limits", dirPID, 0o444, false},
+	fileMountinfo:   {"mountinfo", dirPID, 0o444, true},
+	fileCgroup:      {"cgroup", dirPID, 0o444, true},
+	fileOOMScore:    {"oom_score", dirPID, 0o444, false},
+	fileOOMScoreAdj: {"oom_score_adj", dirPID, 0o644, false},
+	fileSysStat:     {"stat", dirRoot, 0o444, true},
+	fileCapLastCap:  {"cap_last_cap", dirSysKernel, 0o444, false},
+	fileMaxMapCount: {"max_map_count", dirSysVM, 0o644, false},
+	fileFileMax:     {"file-max", dirSysFS, 0o644, false},
+	fileNrOpen:      {"nr_open", dirSysFS, 0o644, false},
+	fileTIDStat:     {"stat", dirTID, 0o444, true},
+	fileTIDStatus:   {"status", dirTID, 0o444, true},
+	fileTIDComm:     {"comm", dirTID, 0o444, true}, // 0644 with a CommSetter
+	// fdinfo files are listed by the fdinfo directory, not by name.
+	fileFDInfo: {"", dirFDInfo, 0o444, true},
 }
 
 // linkKind identifies a symlink.
 type linkKind int
 
 const (
-	linkSelf linkKind = iota // /proc/self
-	linkExe                  // /proc/PID/exe
-	linkCwd                  // /proc/PID/cwd
-	linkFD                   // /proc/PID/fd/N
+	linkSelf       linkKind = iota // /proc/self
+	linkExe                        // /proc/PID/exe
+	linkCwd                        // /proc/PID/cwd
+	linkFD                         // /proc/PID/fd/N
+	linkThreadSelf                 // /proc/thread-self
+	linkRoot                       // /proc/PID/root
 )
 
 // inoOf returns the stable inode number of a /proc path ("/" is 1).
@@ -155,6 +199,8 @@ func (f *filesystem) exists(k fileKind) bool {
 	switch k {
 	case fileMounts, filePIDMounts:
 		return f.mounts != nil
+	case fileMountinfo:
+		return f.mountinfo != nil
 	}
 	return true
 }
@@ -163,24 +209,73 @@ func (f *filesystem) exists(k fileKind) bool {
 type dir struct {
 	fs   *filesystem
 	kind dirKind
-	pid  int32 // for dirPID and dirFD
+	pid  int32 // for the directories of a process
+	tid  int32 // for dirTID
 }
 
 func (d *dir) path() string {
+	pid := "/" + strconv.Itoa(int(d.pid))
 	switch d.kind {
 	case dirRoot:
 		return "/"
 	case dirPID:
-		return "/" + strconv.Itoa(int(d.pid))
+		return pid
 	case dirFD:
-		return "/" + strconv.Itoa(int(d.pid)) + "/fd"
+		return pid + "/fd"
+	case dirFDInfo:
+		return pid + "/fdinfo"
+	case dirTask:
+		return pid + "/task"
+	case dirTID:
+		return pid + "/task/" + strconv.Itoa(int(d.tid))
 	case dirSys:
 		return "/sys"
 	case dirSysKernel:
 		return "/sys/kernel"
+	case dirSysFS:
+		return "/sys/fs"
 	default:
 		return "/sys/vm"
 	}
+}
+
+// threadIDs lists p's threads.
+func threadIDs(p Process) []int32 {
+	if t, ok := p.(ProcessThreads); ok {
+		return t.ThreadIDs()
+	}
+	return []int32{p.PID()}
+}
+
+// threadOf returns thread tid of p, or ENOENT.
+func threadOf(p Process, tid int32) (Process, error) {
+	if t, ok := p.(ProcessThreads); ok {
+		if th := t.Thread(tid); th != nil {
+			return th, nil
+		}
+		return nil, unix.ENOENT
+	}
+	if tid == p.PID() {
+		return p, nil
+	}
+	return nil, unix.ENOENT
+}
+
+// processAndThread returns the live process pid and, for tid > 0, its
+// thread tid (else the process itself), or ENOENT.
+func (f *filesystem) processAndThread(pid, tid int32) (Process, Process, error) {
+	p, err := f.processOf(pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tid <= 0 {
+		return p, p, nil
+	}
+	th, err := threadOf(p, tid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, th, nil
 }
 
 func childPath(dirPath, name string) string {
@@ -195,14 +290,14 @@ func (d *dir) fixedNames() []string {
 	var names []string
 	switch d.kind {
 	case dirRoot:
-		names = append(names, "self", "sys")
+		names = append(names, "self", "sys", "thread-self")
 	case dirPID:
-		names = append(names, "cwd", "exe", "fd")
+		names = append(names, "cwd", "exe", "fd", "fdinfo", "root", "task")
 	case dirSys:
-		names = append(names, "kernel", "vm")
+		names = append(names, "fs", "kernel", "vm")
 	}
 	for k, s := range fileSpecs {
-		if s.dir == d.kind && d.fs.exists(fileKind(k)) {
+		if s.dir == d.kind && s.name != "" && d.fs.exists(fileKind(k)) {
 			names = append(names, s.name)
 		}
 	}
@@ -219,6 +314,8 @@ func (d *dir) fixedChild(name string) vfs.Inode {
 			return &link{fs: d.fs, kind: linkSelf}
 		case "sys":
 			return &dir{fs: d.fs, kind: dirSys}
+		case "thread-self":
+			return &link{fs: d.fs, kind: linkThreadSelf}
 		}
 	case dirPID:
 		switch name {
@@ -228,6 +325,12 @@ func (d *dir) fixedChild(name string) vfs.Inode {
 			return &link{fs: d.fs, kind: linkCwd, pid: d.pid}
 		case "fd":
 			return &dir{fs: d.fs, kind: dirFD, pid: d.pid}
+		case "fdinfo":
+			return &dir{fs: d.fs, kind: dirFDInfo, pid: d.pid}
+		case "root":
+			return &link{fs: d.fs, kind: linkRoot, pid: d.pid}
+		case "task":
+			return &dir{fs: d.fs, kind: dirTask, pid: d.pid}
 		}
 	case dirSys:
 		switch name {
@@ -235,11 +338,13 @@ func (d *dir) fixedChild(name string) vfs.Inode {
 			return &dir{fs: d.fs, kind: dirSysKernel}
 		case "vm":
 			return &dir{fs: d.fs, kind: dirSysVM}
+		case "fs":
+			return &dir{fs: d.fs, kind: dirSysFS}
 		}
 	}
 	for k, s := range fileSpecs {
-		if s.dir == d.kind && s.name == name && d.fs.exists(fileKind(k)) {
-			return &file{fs: d.fs, kind: fileKind(k), pid: d.pid}
+		if s.dir == d.kind && s.name != "" && s.name == name && d.fs.exists(fileKind(k)) {
+			return &file{fs: d.fs, kind: fileKind(k), pid: d.pid, tid: d.tid}
 		}
 	}
 	return nil
@@ -250,19 +355,26 @@ func (d *dir) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	switch d.kind {
 	case dirRoot:
 		return d.fs.stat("/", unix.S_IFDIR|0o555, uint32(3+len(d.fs.k.PIDs()))), nil
-	case dirPID, dirFD:
-		p, err := d.fs.processOf(d.pid)
+	case dirPID, dirFD, dirFDInfo, dirTask, dirTID:
+		p, _, err := d.fs.processAndThread(d.pid, d.tid)
 		if err != nil {
 			return vfs.Stat{}, err
 		}
-		if d.kind == dirPID {
+		switch d.kind {
+		case dirPID:
+			return owned(d.fs.stat(d.path(), unix.S_IFDIR|0o555, 5), p), nil
+		case dirTask:
+			return owned(d.fs.stat(d.path(), unix.S_IFDIR|0o555, uint32(2+len(threadIDs(p)))), p), nil
+		case dirTID:
 			return owned(d.fs.stat(d.path(), unix.S_IFDIR|0o555, 3), p), nil
 		}
 		st := owned(d.fs.stat(d.path(), unix.S_IFDIR|0o500, 2), p)
-		st.Size = int64(len(p.FDs())) // Linux reports the number of open fds
+		if d.kind == dirFD {
+			st.Size = int64(len(p.FDs())) // Linux reports the number of open fds
+		}
 		return st, nil
 	case dirSys:
-		return d.fs.stat(d.path(), unix.S_IFDIR|0o555, 4), nil
+		return d.fs.stat(d.path(), unix.S_IFDIR|0o555, 5), nil
 	default:
 		return d.fs.stat(d.path(), unix.S_IFDIR|0o555, 2), nil
 	}
@@ -271,11 +383,24 @@ func (d *dir) Stat(ctx vfs.Context) (vfs.Stat, error) {
 // Lookup implements vfs.Inode.
 func (d *dir) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	switch d.kind {
-	case dirPID:
-		if _, err := d.fs.processOf(d.pid); err != nil {
+	case dirPID, dirTID:
+		if _, _, err := d.fs.processAndThread(d.pid, d.tid); err != nil {
 			return nil, err
 		}
-	case dirFD:
+	case dirTask:
+		p, err := d.fs.processOf(d.pid)
+		if err != nil {
+			return nil, err
+		}
+		tid := parseNum(name)
+		if tid <= 0 {
+			return nil, unix.ENOENT
+		}
+		if _, err := threadOf(p, tid); err != nil {
+			return nil, err
+		}
+		return &dir{fs: d.fs, kind: dirTID, pid: d.pid, tid: tid}, nil
+	case dirFD, dirFDInfo:
 		p, err := d.fs.processOf(d.pid)
 		if err != nil {
 			return nil, err
@@ -289,6 +414,9 @@ func (d *dir) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		}
 		if _, ok := findFD(p, fd); !ok {
 			return nil, unix.ENOENT
+		}
+		if d.kind == dirFDInfo {
+			return &file{fs: d.fs, kind: fileFDInfo, pid: d.pid, fd: fd}, nil
 		}
 		return &link{fs: d.fs, kind: linkFD, pid: d.pid, fd: fd}, nil
 	}
@@ -315,7 +443,7 @@ func findFD(p Process, fd int32) (FDInfo, bool) {
 // ReadDir implements vfs.Inode. /proc lists its fixed entries, then the
 // live pids in increasing order.
 func (d *dir) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) {
-	if d.kind == dirFD {
+	if d.kind == dirFD || d.kind == dirFDInfo {
 		p, err := d.fs.processOf(d.pid)
 		if err != nil {
 			return nil, err
@@ -324,15 +452,32 @@ func (d *dir) ReadDir(ctx vfs.Context) ([]vfs.Dirent, error) {
 			return nil, unix.EACCES
 		}
 		dp := d.path()
+		typ := uint8(unix.DT_LNK)
+		if d.kind == dirFDInfo {
+			typ = unix.DT_REG
+		}
 		var out []vfs.Dirent
 		for _, fi := range p.FDs() {
 			name := strconv.Itoa(int(fi.FD))
-			out = append(out, vfs.Dirent{Name: name, Ino: inoOf(dp + "/" + name), Type: unix.DT_LNK})
+			out = append(out, vfs.Dirent{Name: name, Ino: inoOf(dp + "/" + name), Type: typ})
 		}
 		return out, nil
 	}
-	if d.kind == dirPID {
-		if _, err := d.fs.processOf(d.pid); err != nil {
+	if d.kind == dirTask {
+		p, err := d.fs.processOf(d.pid)
+		if err != nil {
+			return nil, err
+		}
+		dp := d.path()
+		var out []vfs.Dirent
+		for _, tid := range threadIDs(p) {
+			name := strconv.Itoa(int(tid))
+			out = append(out, vfs.Dirent{Name: name, Ino: inoOf(dp + "/" + name), Type: unix.DT_DIR})
+		}
+		return out, nil
+	}
+	if perProcess(d.kind) {
+		if _, _, err := d.fs.processAndThread(d.pid, d.tid); err != nil {
 			return nil, err
 		}
 	}
@@ -438,6 +583,10 @@ func (l *link) path() string {
 	switch l.kind {
 	case linkSelf:
 		return "/self"
+	case linkThreadSelf:
+		return "/thread-self"
+	case linkRoot:
+		return "/" + strconv.Itoa(int(l.pid)) + "/root"
 	case linkExe:
 		return "/" + strconv.Itoa(int(l.pid)) + "/exe"
 	case linkCwd:
@@ -450,7 +599,7 @@ func (l *link) path() string {
 // Stat implements vfs.Inode. Like Linux, /proc/PID/fd/N links carry the
 // access mode of the open file in their permission bits and a size of 64.
 func (l *link) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	if l.kind == linkSelf {
+	if l.kind == linkSelf || l.kind == linkThreadSelf {
 		return l.fs.stat(l.path(), unix.S_IFLNK|0o777, 1), nil
 	}
 	p, err := l.fs.processOf(l.pid)
@@ -522,6 +671,20 @@ func (l *link) Readlink(ctx vfs.Context) (string, error) {
 		}
 		return strconv.Itoa(int(pid)), nil
 	}
+	if l.kind == linkThreadSelf {
+		c, ok := ctx.(Caller)
+		if !ok {
+			return "", unix.ENOENT
+		}
+		pid, tid := c.ProcPID(), c.ProcPID()
+		if tc, ok := ctx.(ThreadCaller); ok {
+			tid = tc.ProcTID()
+		}
+		if pid <= 0 || tid <= 0 {
+			return "", unix.ENOENT
+		}
+		return strconv.Itoa(int(pid)) + "/task/" + strconv.Itoa(int(tid)), nil
+	}
 	p, err := l.fs.processOf(l.pid)
 	if err != nil {
 		return "", err
@@ -535,6 +698,8 @@ func (l *link) Readlink(ctx vfs.Context) (string, error) {
 		target = p.ExePath()
 	case linkCwd:
 		target = p.Cwd()
+	case linkRoot:
+		target = "/" // the sandbox has no chroot: every root is "/"
 	default:
 		fi, ok := findFD(p, l.fd)
 		if !ok {
@@ -554,33 +719,44 @@ type file struct {
 	fs   *filesystem
 	kind fileKind
 	pid  int32 // for files of a /proc/PID directory
+	tid  int32 // for files of a /proc/PID/task/TID directory
+	fd   int32 // for fdinfo files
 }
 
 func (f *file) spec() fileSpec { return fileSpecs[f.kind] }
 
 func (f *file) path() string {
 	s := f.spec()
-	return childPath((&dir{kind: s.dir, pid: f.pid}).path(), s.name)
+	name := s.name
+	if f.kind == fileFDInfo {
+		name = strconv.Itoa(int(f.fd))
+	}
+	return childPath((&dir{kind: s.dir, pid: f.pid, tid: f.tid}).path(), name)
 }
 
-// commSettable reports whether writing /proc/PID/comm renames p.
-func (f *file) commSettable(p Process) bool {
-	_, ok := p.(CommSetter)
-	return f.kind == fileComm && ok
+// commSettable reports whether writing this comm file renames th.
+func (f *file) commSettable(th Process) bool {
+	_, ok := th.(CommSetter)
+	return (f.kind == fileComm || f.kind == fileTIDComm) && ok
 }
 
 // Stat implements vfs.Inode.
 func (f *file) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	s := f.spec()
-	if s.dir != dirPID {
+	if !perProcess(s.dir) {
 		return f.fs.stat(f.path(), unix.S_IFREG|s.mode, 1), nil
 	}
-	p, err := f.fs.processOf(f.pid)
+	p, th, err := f.fs.processAndThread(f.pid, f.tid)
 	if err != nil {
 		return vfs.Stat{}, err
 	}
+	if f.kind == fileFDInfo {
+		if _, ok := findFD(p, f.fd); !ok {
+			return vfs.Stat{}, unix.ENOENT
+		}
+	}
 	mode := s.mode
-	if f.commSettable(p) {
+	if f.commSettable(th) {
 		mode = 0o644
 	}
 	return owned(f.fs.stat(f.path(), unix.S_IFREG|mode, 1), p), nil
@@ -601,20 +777,20 @@ func (f *file) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	s := f.spec()
 	acc := flags & unix.O_ACCMODE
 	of := &openFile{seq: s.seq}
-	switch s.dir {
-	case dirPID:
-		p, err := f.fs.processOf(f.pid)
+	switch {
+	case perProcess(s.dir):
+		p, th, err := f.fs.processAndThread(f.pid, f.tid)
 		if err != nil {
 			return nil, err
 		}
-		if (f.kind == fileEnviron || f.kind == fileMaps) && !mayTrace(ctx, p) {
+		if (f.kind == fileEnviron || f.kind == fileMaps || f.kind == fileFDInfo) && !mayTrace(ctx, p) {
 			return nil, unix.EACCES
 		}
 		of.writeErr = unix.EINVAL
-		if f.commSettable(p) {
-			of.fs, of.commPID = f.fs, f.pid
+		if f.commSettable(th) || f.kind == fileOOMScoreAdj {
+			of.fs, of.kind, of.pid, of.tid = f.fs, f.kind, f.pid, f.tid
 		}
-	case dirRoot:
+	case s.dir == dirRoot:
 		of.writeErr = unix.EIO
 	default: // sysctls
 		if acc != unix.O_RDONLY {
@@ -628,7 +804,7 @@ func (f *file) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	if acc == unix.O_WRONLY {
 		return of, nil
 	}
-	data, err := f.fs.generate(ctx, f.kind, f.pid)
+	data, err := f.fs.generate(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -641,10 +817,11 @@ type openFile struct {
 	data     []byte
 	seq      bool
 	writeErr error
-	// fs and commPID are set for a /proc/PID/comm whose process has a
-	// CommSetter.
-	fs      *filesystem
-	commPID int32
+	// fs is set for the writable files: a comm whose process or thread
+	// has a CommSetter, and oom_score_adj.
+	fs       *filesystem
+	kind     fileKind
+	pid, tid int32
 }
 
 // Read implements vfs.FileImpl.
@@ -658,19 +835,30 @@ func (o *openFile) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
 	return copy(dst, o.data[off:]), nil
 }
 
-// Write implements vfs.FileImpl. Writing comm renames the process to the
-// first 15 bytes written (a trailing newline included, as on Linux);
-// everything else fails.
+// Write implements vfs.FileImpl. Writing comm renames the process (or
+// thread) to the first 15 bytes written (a trailing newline included, as
+// on Linux); writing oom_score_adj accepts an integer in [-1000, 1000]
+// (moat has no OOM killer: the value is not kept); everything else fails.
 func (o *openFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 	if o.fs == nil {
 		return 0, o.writeErr
 	}
-	p, err := o.fs.processOf(o.commPID)
+	_, th, err := o.fs.processAndThread(o.pid, o.tid)
 	if err != nil {
 		return 0, unix.ESRCH
 	}
+	if o.kind == fileOOMScoreAdj {
+		if len(src) > 24 {
+			return 0, unix.EINVAL
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(src)))
+		if err != nil || n < -1000 || n > 1000 {
+			return 0, unix.EINVAL
+		}
+		return len(src), nil
+	}
 	name := src[:min(len(src), commLen)]
-	p.(CommSetter).SetComm(string(name))
+	th.(CommSetter).SetComm(string(name))
 	return len(src), nil
 }
 

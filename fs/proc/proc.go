@@ -1,9 +1,12 @@
 // Package proc implements moat's procfs: the per-process directories
-// (/proc/PID/{cmdline,comm,status,stat,maps,environ,exe,cwd,fd/,mounts}),
-// /proc/self, a few system-wide files (cpuinfo, meminfo, uptime, loadavg,
-// version, filesystems, mounts) and the read-only sysctls programs commonly
-// read (/proc/sys/kernel/{hostname,ostype,osrelease,pid_max,ngroups_max},
-// /proc/sys/vm/overcommit_memory).
+// (/proc/PID/{cmdline,comm,status,stat,statm,maps,environ,exe,cwd,root,
+// fd/,fdinfo/,task/,mounts,mountinfo,limits,cgroup,oom_score,
+// oom_score_adj}), /proc/self, /proc/thread-self, a few system-wide files
+// (cpuinfo, meminfo, stat, uptime, loadavg, version, filesystems, mounts)
+// and the read-only sysctls programs commonly read
+// (/proc/sys/kernel/{hostname,ostype,osrelease,pid_max,ngroups_max,
+// cap_last_cap}, /proc/sys/vm/{overcommit_memory,max_map_count},
+// /proc/sys/fs/{file-max,nr_open}). NewSysfs builds the minimal /sys.
 //
 // proc does not know the kernel's types: the kernel implements Kernel and
 // Process (and, optionally, the small Process* extension interfaces below),
@@ -143,6 +146,46 @@ type ProcessSignals interface {
 	SigMasks() (pending, sharedPending, blocked, ignored, caught uint64)
 }
 
+// ProcessThreads lists a process's threads (/proc/PID/task). Default: the
+// process is its only thread.
+type ProcessThreads interface {
+	// ThreadIDs lists the thread ids, the leader's first.
+	ThreadIDs() []int32
+	// Thread returns thread tid of the process, or nil if it has none by
+	// that id. Its Comm, State and (with ProcessTimes) CPUTime are the
+	// thread's; /proc/PID/task/TID/comm is writable if it is a
+	// CommSetter.
+	Thread(tid int32) Process
+}
+
+// Rlimit is one resource limit; RLIM_INFINITY (^uint64(0)) is unlimited.
+type Rlimit struct{ Cur, Max uint64 }
+
+// ProcessLimits reports the resource limits (/proc/PID/limits), indexed
+// by RLIMIT_* number. Default: all unlimited.
+type ProcessLimits interface {
+	Rlimits() [16]Rlimit
+}
+
+// FDDetail is what /proc/PID/fdinfo/N shows beyond the flags.
+type FDDetail struct {
+	Pos     int64  // the file offset
+	MntID   int    // the mount the file is on (mountinfo's first field)
+	Ino     uint64 // the file's inode number
+	CloExec bool   // close-on-exec (shown as O_CLOEXEC in flags)
+}
+
+// ProcessFDDetails reports fdinfo details. Default: all zero.
+type ProcessFDDetails interface {
+	FDDetail(fd int32) (FDDetail, bool)
+}
+
+// ThreadCaller is implemented by a Caller that can tell its thread id:
+// /proc/thread-self resolves to "PID/task/TID". Default: the pid.
+type ThreadCaller interface {
+	ProcTID() int32
+}
+
 // CommSetter is implemented by a Process whose name can be set by writing
 // /proc/PID/comm (which is then mode 0644 instead of 0444).
 type CommSetter interface {
@@ -171,6 +214,13 @@ func WithHostname(hostname func(ctx vfs.Context) string) Option {
 // Without it, those files do not exist.
 func WithMounts(mounts func(ctx vfs.Context) string) Option {
 	return func(f *filesystem) { f.mounts = mounts }
+}
+
+// WithMountInfo provides the text of /proc/PID/mountinfo for the caller's
+// mount namespace (lines "id parent major:minor root target options -
+// fstype source superoptions"). Without it, that file does not exist.
+func WithMountInfo(mountinfo func(ctx vfs.Context) string) Option {
+	return func(f *filesystem) { f.mountinfo = mountinfo }
 }
 
 // WithFilesystems sets the /proc/filesystems lines (e.g. "nodev\ttmpfs").
@@ -223,6 +273,7 @@ type filesystem struct {
 	release, version string
 	hostname         func(ctx vfs.Context) string
 	mounts           func(ctx vfs.Context) string
+	mountinfo        func(ctx vfs.Context) string
 	filesystems      []string
 	pidMax           int32
 	cpus             int

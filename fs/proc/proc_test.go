@@ -3,6 +3,7 @@ package proc
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,32 @@ func (p *fakeProcess) CPUTime() (user, sys time.Duration) {
 	return 2 * time.Second, 300 * time.Millisecond
 }
 func (p *fakeProcess) Caps() (inh, prm, eff, bnd, amb uint64) { return 0, 1, 2, 3, 0 }
+
+func (p *fakeProcess) ThreadIDs() []int32 { return []int32{42, 43, 44} }
+func (p *fakeProcess) Thread(tid int32) Process {
+	switch tid {
+	case 42:
+		return p
+	case 43, 44:
+		return &fakeProcess{pid: tid, comm: "worker", state: 'R'}
+	}
+	return nil
+}
+func (p *fakeProcess) Rlimits() [16]Rlimit {
+	var l [16]Rlimit
+	for i := range l {
+		l[i] = Rlimit{rlimInfinity, rlimInfinity}
+	}
+	l[unix.RLIMIT_NOFILE] = Rlimit{1024, 1 << 20}
+	l[13] = Rlimit{0, 0}
+	return l
+}
+func (p *fakeProcess) FDDetail(fd int32) (FDDetail, bool) {
+	if fd == 2 {
+		return FDDetail{Pos: 77, MntID: 23, Ino: 99, CloExec: true}, true
+	}
+	return FDDetail{MntID: 21, Ino: 5}, true
+}
 
 // plainProcess hides the optional interfaces of fakeProcess.
 type plainProcess struct{ Process }
@@ -425,14 +452,14 @@ func TestThroughVFS(t *testing.T) {
 	if err := dfd.ReadDir(root42, ns, ns.Root(), func(d vfs.Dirent) bool { names = append(names, d.Name); return true }, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(names, " ") != ". .. cmdline comm cwd environ exe fd maps mounts stat status" {
+	if strings.Join(names, " ") != ". .. cgroup cmdline comm cwd environ exe fd fdinfo limits maps mounts oom_score oom_score_adj root stat statm status task" {
 		t.Errorf("getdents /42 = %v", names)
 	}
 }
 
 func TestMissing(t *testing.T) {
 	_, _, root := newTestFS(t)
-	for _, path := range []string{"43", "042", "+42", "-1", "0", "abc", "99999999999", "42/nothing", "42/fd/9", "42/fd/01", "sys/kernel/nothing", "thread-self"} {
+	for _, path := range []string{"43", "042", "+42", "-1", "0", "abc", "99999999999", "42/nothing", "42/fd/9", "42/fd/01", "sys/kernel/nothing", "42/task/45", "42/task/0", "42/task/42/nothing", "42/fdinfo/9", "42/mountinfo", "sys/fs/nothing"} {
 		if _, err := walk(t, root42, root, path); !errors.Is(err, unix.ENOENT) {
 			t.Errorf("lookup %s = %v, want ENOENT", path, err)
 		}
@@ -697,5 +724,215 @@ func TestBitmap(t *testing.T) {
 	m := bitmap(maxNumNodes, func(b int) bool { return b == 0 })
 	if len(m) != 32*9-1 || !strings.HasSuffix(m, ",00000001") {
 		t.Errorf("mems bitmap = %q", m)
+	}
+}
+
+func TestNewFiles(t *testing.T) {
+	_, _, root := newTestFS(t, WithMountInfo(func(vfs.Context) string { return "21 20 0:5 / /proc rw,relatime - proc proc rw\n" }))
+	for path, want := range map[string]string{
+		"42/statm":                "512 128 0 0 0 0 0\n",
+		"42/cgroup":               "0::/\n",
+		"42/oom_score":            "0\n",
+		"42/oom_score_adj":        "0\n",
+		"42/mountinfo":            "21 20 0:5 / /proc rw,relatime - proc proc rw\n",
+		"42/fdinfo/0":             "pos:\t0\nflags:\t0" + strconv.FormatUint(uint64(kernelOLargefile), 8) + "\nmnt_id:\t21\nino:\t5\n",
+		"42/fdinfo/1":             "pos:\t0\nflags:\t0" + strconv.FormatUint(uint64(kernelOLargefile|1), 8) + "\nmnt_id:\t21\nino:\t5\n",
+		"42/fdinfo/2":             "pos:\t77\nflags:\t0" + strconv.FormatUint(uint64(kernelOLargefile|0o2002002), 8) + "\nmnt_id:\t23\nino:\t99\n",
+		"42/task/42/comm":         "my prog) x\n",
+		"42/task/43/comm":         "worker\n",
+		"sys/kernel/cap_last_cap": "40\n",
+		"sys/vm/max_map_count":    "65530\n",
+		"sys/fs/file-max":         "9223372036854775807\n",
+		"sys/fs/nr_open":          "1048576\n",
+	} {
+		if got := readAll(t, root42, root, path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+
+	limits := readAll(t, root42, root, "42/limits")
+	lines := strings.Split(limits, "\n")
+	if len(lines) != 18 || lines[17] != "" ||
+		lines[0] != "Limit                     Soft Limit           Hard Limit           Units     " ||
+		lines[1] != "Max cpu time              unlimited            unlimited            seconds   " ||
+		lines[8] != "Max open files            1024                 1048576              files     " ||
+		lines[14] != "Max nice priority         0                    0                    " ||
+		lines[16] != "Max realtime timeout      unlimited            unlimited            us        " {
+		t.Errorf("limits = %q", limits)
+	}
+	if l := readAll(t, root42, root, "1/limits"); !strings.Contains(l, "Max open files            unlimited            unlimited            files     \n") {
+		t.Errorf("limits without ProcessLimits = %q", l)
+	}
+
+	// Threads: task/ lists them; their stat and status show the thread's
+	// id, name and state and the process's Tgid.
+	ents, err := mustWalk(t, root42, root, "42/task").ReadDir(root42)
+	if err != nil || len(ents) != 3 || ents[0].Name != "42" || ents[2].Name != "44" || ents[1].Type != unix.DT_DIR {
+		t.Errorf("readdir 42/task = %v, %v", ents, err)
+	}
+	if ents, err := mustWalk(t, root42, root, "1/task").ReadDir(root42); err != nil || len(ents) != 1 || ents[0].Name != "1" {
+		t.Errorf("readdir 1/task = %v, %v", ents, err)
+	}
+	st := readAll(t, root42, root, "42/task/43/stat")
+	if !strings.HasPrefix(st, "43 (worker) R 1 40 1 ") {
+		t.Errorf("task/43/stat = %q", st)
+	}
+	status := readAll(t, root42, root, "42/task/43/status")
+	for _, want := range []string{"Name:\tworker\n", "State:\tR (running)\n", "Tgid:\t42\n", "\nPid:\t43\n", "NSpid:\t43\n", "Threads:\t3\n"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("task/43/status lacks %q:\n%s", want, status)
+		}
+	}
+	if s := readAll(t, root42, root, "42/task/42/stat"); s != readAll(t, root42, root, "42/stat") {
+		t.Errorf("task/42/stat = %q, differs from 42/stat", s)
+	}
+	ents, err = mustWalk(t, root42, root, "42/task/43").ReadDir(root42)
+	if err != nil || len(ents) != 3 || ents[0].Name != "comm" || ents[1].Name != "stat" || ents[2].Name != "status" {
+		t.Errorf("readdir 42/task/43 = %v, %v", ents, err)
+	}
+
+	// fdinfo: a directory of regular files, one per fd, for tracers only.
+	ents, err = mustWalk(t, root42, root, "42/fdinfo").ReadDir(root42)
+	if err != nil || len(ents) != 3 || ents[1].Name != "1" || ents[1].Type != unix.DT_REG {
+		t.Errorf("readdir 42/fdinfo = %v, %v", ents, err)
+	}
+	other := task{uid: 3000, gid: 3000, pid: 7}
+	if _, err := mustWalk(t, root42, root, "42").Lookup(other, "fdinfo"); err != nil {
+		t.Errorf("lookup fdinfo as other = %v", err)
+	}
+	if _, err := mustWalk(t, root42, root, "42/fdinfo").Lookup(other, "0"); !errors.Is(err, unix.EACCES) {
+		t.Errorf("lookup fdinfo/0 as other = %v, want EACCES", err)
+	}
+
+	// Links.
+	if got, err := mustWalk(t, root42, root, "42/root").Readlink(root42); got != "/" || err != nil {
+		t.Errorf("readlink 42/root = %q, %v", got, err)
+	}
+	ts := mustWalk(t, root42, root, "thread-self")
+	if got, err := ts.Readlink(root42); got != "42/task/42" || err != nil {
+		t.Errorf("readlink thread-self = %q, %v", got, err)
+	}
+	if got, err := ts.Readlink(threadTask{task: root42, tid: 43}); got != "42/task/43" || err != nil {
+		t.Errorf("readlink thread-self from thread 43 = %q, %v", got, err)
+	}
+	if _, err := ts.Readlink(plain); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("readlink thread-self from a non-task = %v, want ENOENT", err)
+	}
+	if st, err := ts.Stat(root42); err != nil || st.Mode != unix.S_IFLNK|0o777 {
+		t.Errorf("stat thread-self = %o, %v", st.Mode, err)
+	}
+}
+
+// threadTask is a task context of a thread other than the leader.
+type threadTask struct {
+	task
+	tid int32
+}
+
+func (t threadTask) ProcTID() int32 { return t.tid }
+
+func TestSysStat(t *testing.T) {
+	_, _, root := newTestFS(t)
+	s := readAll(t, root42, root, "stat")
+	lines := strings.Split(s, "\n")
+	// uptime 123.45 s on 2 CPUs: 24690 ticks; 42 used 200 user, 30 sys.
+	want := []string{
+		"cpu  200 0 30 24460 0 0 0 0 0 0",
+		"cpu0 100 0 15 12230 0 0 0 0 0 0",
+		"cpu1 100 0 15 12230 0 0 0 0 0 0",
+		"intr 0",
+		"ctxt 0",
+	}
+	for i, w := range want {
+		if lines[i] != w {
+			t.Errorf("stat line %d = %q, want %q", i, lines[i], w)
+		}
+	}
+	btime := time.Now().Add(-123 * time.Second).Unix()
+	if !strings.Contains(s, "\nbtime "+strconv.FormatInt(btime, 10)+"\n") && !strings.Contains(s, "\nbtime "+strconv.FormatInt(btime-1, 10)+"\n") {
+		t.Errorf("stat btime: %q", s)
+	}
+	if !strings.HasSuffix(s, "\nprocesses 42\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n") {
+		t.Errorf("stat = %q", s)
+	}
+}
+
+func TestOOMScoreAdjWrite(t *testing.T) {
+	_, _, root := newTestFS(t)
+	in := mustWalk(t, root42, root, "42/oom_score_adj")
+	if st, _ := in.Stat(root42); st.Mode != unix.S_IFREG|0o644 {
+		t.Errorf("oom_score_adj mode %o", st.Mode)
+	}
+	for val, want := range map[string]error{"0": nil, "-1000\n": nil, "1000": nil, " 5 \n": nil, "1001": unix.EINVAL, "-1001": unix.EINVAL, "x": unix.EINVAL, "": unix.EINVAL} {
+		f, err := in.Open(root42, unix.O_WRONLY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.Write(root42, []byte(val), 0)
+		if !errors.Is(err, want) || (err == nil && n != len(val)) {
+			t.Errorf("write %q = %d, %v; want %v", val, n, err, want)
+		}
+	}
+	for path, want := range map[string]error{"sys/kernel/cap_last_cap": unix.EACCES, "sys/vm/max_map_count": unix.EROFS, "sys/fs/nr_open": unix.EROFS} {
+		if _, err := mustWalk(t, root42, root, path).Open(root42, unix.O_RDWR); !errors.Is(err, want) {
+			t.Errorf("open %s O_RDWR = %v, want %v", path, err, want)
+		}
+	}
+	// A thread's comm is writable when the thread is a CommSetter.
+	f, err := mustWalk(t, root42, root, "42/task/43/comm").Open(root42, unix.O_WRONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(root42, []byte("renamed"), 0); err != nil {
+		t.Errorf("write task/43/comm = %v", err)
+	}
+}
+
+func TestSysfs(t *testing.T) {
+	for cpus, want := range map[int]string{1: "0\n", 4: "0-3\n"} {
+		root := NewSysfs(9, cpus)
+		for _, name := range []string{"online", "possible", "present"} {
+			if got := readAll(t, root42, root, "devices/system/cpu/"+name); got != want {
+				t.Errorf("%d cpus: %s = %q, want %q", cpus, name, got, want)
+			}
+		}
+		ents, err := mustWalk(t, root42, root, "devices/system/cpu").ReadDir(root42)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		if err != nil || len(ents) != cpus+3 || names[0] != "cpu0" || ents[0].Type != unix.DT_DIR || ents[cpus].Type != unix.DT_REG {
+			t.Errorf("%d cpus: readdir cpu = %v, %v", cpus, names, err)
+		}
+	}
+	root := NewSysfs(9, 2)
+	ents, err := root.ReadDir(root42)
+	if err != nil || len(ents) != 2 || ents[0].Name != "devices" || ents[1].Name != "fs" {
+		t.Errorf("readdir /sys = %v, %v", ents, err)
+	}
+	cg := mustWalk(t, root42, root, "fs/cgroup")
+	if ents, err := cg.ReadDir(root42); err != nil || len(ents) != 0 {
+		t.Errorf("readdir fs/cgroup = %v, %v", ents, err)
+	}
+	if st, err := cg.Stat(root42); err != nil || st.Mode != unix.S_IFDIR|0o755 || st.Dev != 9 {
+		t.Errorf("stat fs/cgroup = %+v, %v", st, err)
+	}
+	if err := cg.Mkdir(root42, "x", 0o755); !errors.Is(err, unix.EROFS) {
+		t.Errorf("mkdir in fs/cgroup = %v, want EROFS", err)
+	}
+	online := mustWalk(t, root42, root, "devices/system/cpu/online")
+	if _, err := online.Open(root42, unix.O_WRONLY); !errors.Is(err, unix.EROFS) {
+		t.Errorf("open online O_WRONLY = %v, want EROFS", err)
+	}
+	if st, _ := online.Stat(root42); st.Mode != unix.S_IFREG|0o444 {
+		t.Errorf("online mode %o", st.Mode)
+	}
+	for _, path := range []string{"nothing", "fs/cgroup/x", "devices/system/cpu/cpu2"} {
+		if _, err := walk(t, root42, root, path); !errors.Is(err, unix.ENOENT) {
+			t.Errorf("lookup %s = %v, want ENOENT", path, err)
+		}
+	}
+	if _, err := walk(t, root42, root, "devices/system/cpu/online/x"); !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("lookup online/x = %v, want ENOTDIR", err)
 	}
 }
