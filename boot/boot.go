@@ -14,7 +14,9 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -146,12 +148,71 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
 		return nil, err
 	}
+	nextDev := uint64(devSys + 1)
+	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
+		devMu.Lock()
+		nextDev++
+		dev := nextDev
+		devMu.Unlock()
+		switch fstype {
+		case "tmpfs":
+			size, err := tmpfsSize(data, memSize/2)
+			if err != nil {
+				return nil, err
+			}
+			return memfs.New(dev, memfs.Options{MaxBytes: size, MemFile: mf}).Root(), nil
+		case "proc":
+			return procfs, nil // one process tree: the same view
+		case "sysfs":
+			return proc.NewSysfs(dev, runtime.NumCPU()), nil
+		}
+		return nil, unix.ENODEV
+	})
 	for _, b := range cfg.Binds {
 		if err := s.bind(b); err != nil {
 			return nil, fmt.Errorf("-v %s:%s: %w", b.Host, b.Guest, err)
 		}
 	}
 	return s, nil
+}
+
+// devMu guards the device numbers handed to filesystems the app mounts.
+var devMu sync.Mutex
+
+// tmpfsSize reads tmpfs's size= option (bytes, or with k, m, g or %% of
+// def): def without one, EINVAL for a bad one. Other options (mode=,
+// uid=, nr_inodes=, ...) are accepted and ignored.
+func tmpfsSize(data string, def int64) (int64, error) {
+	for _, opt := range strings.Split(data, ",") {
+		v, ok := strings.CutPrefix(opt, "size=")
+		if !ok {
+			continue
+		}
+		if v == "" {
+			return 0, unix.EINVAL
+		}
+		mul := int64(1)
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			mul, v = 1<<10, v[:len(v)-1]
+		case 'm', 'M':
+			mul, v = 1<<20, v[:len(v)-1]
+		case 'g', 'G':
+			mul, v = 1<<30, v[:len(v)-1]
+		case '%':
+			n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+			if err != nil || n < 0 || n > 100 {
+				return 0, unix.EINVAL
+			}
+			return def * 2 * n / 100, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1<<50/mul {
+			return 0, unix.EINVAL
+		}
+		return max(n*mul, memory.PageSize), nil
+	}
+	return def, nil
 }
 
 // bind mounts the host directory or file b.Host at b.Guest, creating the

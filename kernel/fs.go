@@ -34,6 +34,13 @@ func (t *Task) Root() vfs.Path {
 	return t.fs.root
 }
 
+// SetRoot changes the root directory (chroot).
+func (t *Task) SetRoot(p vfs.Path) {
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
+	t.fs.root = p
+}
+
 // Cwd returns the task's working directory.
 func (t *Task) Cwd() vfs.Path {
 	t.fs.mu.Lock()

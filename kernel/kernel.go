@@ -43,6 +43,11 @@ type Options struct {
 	// Nil: memfd_create is ENOSYS.
 	NewUnlinked func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error)
 
+	// NewFS makes a new filesystem for mount(2) of fstype ("tmpfs",
+	// "proc", ...) with mount data (options); ENODEV for types it does not
+	// make. Nil: every type is ENODEV.
+	NewFS func(fstype, data string) (vfs.Inode, error)
+
 	// HWCap, HWCap2, Platform and MinSigStkSz come from the host's auxv.
 	HWCap, HWCap2 uint64
 	MinSigStkSz   uint64
@@ -89,6 +94,17 @@ func New(opts Options) *Kernel {
 // after the kernel).
 func (k *Kernel) SetNewUnlinked(fn func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error)) {
 	k.opts.NewUnlinked = fn
+}
+
+// SetNewFS sets Options.NewFS.
+func (k *Kernel) SetNewFS(fn func(fstype, data string) (vfs.Inode, error)) { k.opts.NewFS = fn }
+
+// NewFS makes a filesystem for mount(2) (see Options.NewFS).
+func (k *Kernel) NewFS(fstype, data string) (vfs.Inode, error) {
+	if k.opts.NewFS == nil {
+		return nil, unix.ENODEV
+	}
+	return k.opts.NewFS(fstype, data)
 }
 
 // NewUnlinkedFile makes a file for memfd_create (see Options.NewUnlinked).

@@ -151,6 +151,38 @@ func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 	return nil
 }
 
+// Unmount detaches the mount whose root p is: EINVAL if p is not the
+// root of a mount or is the namespace's root, EBUSY if other mounts sit
+// on it. Files open in it stay usable, as after umount2(MNT_DETACH).
+func (ns *MountNamespace) Unmount(p Path) error {
+	if p.Mount == nil || p.Dentry != p.Mount.root {
+		return unix.EINVAL
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	m := p.Mount
+	if m.parent == nil {
+		return unix.EINVAL
+	}
+	if len(m.children) > 0 {
+		return unix.EBUSY
+	}
+	delete(m.parent.children, m.point.rel)
+	return nil
+}
+
+// SetReadOnly changes whether the mount whose root p is refuses writes
+// (mount -o remount,ro): EINVAL if p is not the root of a mount.
+func (ns *MountNamespace) SetReadOnly(p Path, ro bool) error {
+	if p.Mount == nil || p.Dentry != p.Mount.root {
+		return unix.EINVAL
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	p.Mount.readOnly = ro
+	return nil
+}
+
 // mountedAt returns the mount attached at d in m, or nil.
 func (ns *MountNamespace) mountedAt(m *Mount, d *Dentry) *Mount {
 	ns.mu.RLock()

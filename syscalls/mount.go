@@ -1,0 +1,154 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/arch"
+	"moat/kernel"
+	"moat/vfs"
+)
+
+// mount(2), umount2(2) and chroot(2), as root in the sandbox's own mount
+// namespace: tmpfs, proc and sysfs, bind mounts of the sandbox's own
+// paths, remounts read-only or read-write, and propagation changes, which
+// mean nothing with one namespace and are accepted.
+
+const (
+	msRdonly      = 0x1
+	msRemount     = 0x20
+	msBind        = 0x1000
+	msMove        = 0x2000
+	msRec         = 0x4000
+	msUnbindable  = 1 << 17
+	msPrivate     = 1 << 18
+	msSlave       = 1 << 19
+	msShared      = 1 << 20
+	msMgcMask     = 0xffff0000
+	msMgcVal      = 0xc0ed0000
+	msPropagation = msUnbindable | msPrivate | msSlave | msShared
+
+	mntForce       = 1
+	mntDetach      = 2
+	mntExpire      = 4
+	umountNofollow = 8
+)
+
+// mountPrivileged fails with EPERM unless t is root (CAP_SYS_ADMIN).
+func mountPrivileged(t *kernel.Task) error {
+	if t.Creds().EUID != 0 {
+		return unix.EPERM
+	}
+	return nil
+}
+
+// resolvePath resolves a path argument from the cwd.
+func resolvePath(t *kernel.Task, addr uintptr, follow bool) (vfs.Path, error) {
+	path, err := copyInPath(t, addr)
+	if err != nil {
+		return vfs.Path{}, err
+	}
+	if path == "" {
+		return vfs.Path{}, unix.ENOENT
+	}
+	r, err := t.Resolver(unix.AT_FDCWD, path)
+	if err != nil {
+		return vfs.Path{}, err
+	}
+	return r.Resolve(t, path, follow)
+}
+
+func sysMount(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if err := mountPrivileged(t); err != nil {
+		return 0, err
+	}
+	flags := a[3]
+	if flags&msMgcMask == msMgcVal {
+		flags &^= msMgcMask
+	}
+	target, err := resolvePath(t, a[1], true)
+	if err != nil {
+		return 0, err
+	}
+	ns := t.Kernel().Mounts()
+	switch {
+	case flags&msPropagation != 0:
+		return 0, nil // one namespace: nothing propagates anywhere
+	case flags&msRemount != 0:
+		return 0, ns.SetReadOnly(target, flags&msRdonly != 0)
+	case flags&msMove != 0:
+		return 0, unix.EINVAL // support: MS_MOVE is not implemented
+	case flags&msBind != 0:
+		src, err := resolvePath(t, a[0], true)
+		if err != nil {
+			return 0, err
+		}
+		// As on Linux, MS_RDONLY takes effect only with a later remount.
+		return 0, ns.Mount(target, src.Inode(), vfs.MountOptions{FSType: src.Mount.FSType(), Source: ns.PathString(src)})
+	}
+	fstype, err := t.CopyInString(a[2], 4095)
+	if err != nil {
+		return 0, unix.EFAULT
+	}
+	var data string
+	if a[4] != 0 {
+		if data, err = t.CopyInString(a[4], 4095); err != nil && err != unix.ENAMETOOLONG {
+			return 0, unix.EFAULT
+		}
+	}
+	source := "none"
+	if a[0] != 0 {
+		if source, err = t.CopyInString(a[0], 4095); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	st, err := target.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if !st.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	root, err := t.Kernel().NewFS(fstype, data)
+	if err != nil {
+		return 0, err
+	}
+	return 0, ns.Mount(target, root, vfs.MountOptions{FSType: fstype, Source: source, ReadOnly: flags&msRdonly != 0})
+}
+
+func sysUmount2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := a[1]
+	if flags&^(mntForce|mntDetach|mntExpire|umountNofollow) != 0 ||
+		flags&mntExpire != 0 && flags&(mntForce|mntDetach) != 0 {
+		return 0, unix.EINVAL
+	}
+	if err := mountPrivileged(t); err != nil {
+		return 0, err
+	}
+	target, err := resolvePath(t, a[0], flags&umountNofollow == 0)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Kernel().Mounts().Unmount(target)
+}
+
+func sysChroot(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	p, err := resolvePath(t, a[0], true)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if !st.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if err := checkPerm(t, p.Inode(), unix.X_OK); err != nil {
+		return 0, err
+	}
+	if err := mountPrivileged(t); err != nil {
+		return 0, err
+	}
+	t.SetRoot(p)
+	return 0, nil
+}
