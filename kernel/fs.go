@@ -198,6 +198,15 @@ func (m *MappedFile) SharedChunk(off int64) (platform.FileRange, int64, error) {
 	return platform.FileRange{}, 0, unix.ENODEV
 }
 
+// ContentKey implements mm.CachedFile for files that can give one (host
+// files of the read-only layer).
+func (m *MappedFile) ContentKey() (any, bool) {
+	if c, ok := m.f.Impl().(interface{ ContentKey() (any, bool) }); ok {
+		return c.ContentKey()
+	}
+	return nil, false
+}
+
 // ReadAt implements mm.MappableFile.
 func (m *MappedFile) ReadAt(dst []byte, off int64) (int, error) {
 	n := 0

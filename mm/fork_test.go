@@ -237,3 +237,68 @@ func TestSharedFileMapping(t *testing.T) {
 		e.mf.Free(fr)
 	}
 }
+
+// cachedFile is a fake file whose content key lets private mappings share
+// the file cache.
+type cachedFile struct {
+	*fakeFile
+	key any
+}
+
+func (f *cachedFile) ContentKey() (any, bool) { return f.key, true }
+
+// TestFileCache maps one cached file privately in two address spaces:
+// both map the same memory-file pages until one writes, which copies;
+// each sees the file's data and its own writes; a new key (changed
+// content) reads the file again; and all memory is freed once the
+// address spaces and the cache let go.
+func TestFileCache(t *testing.T) {
+	e := newEnv(t)
+	f := &cachedFile{fakeFile: newFakeFile(600<<10, 7), key: "v1"}
+	const w = 0x30000000
+	other := New(e.mf, newFakeAS(t), testMaxAddr)
+	other.SetLayout(testMmapBase, testBrkStart)
+	oas := other.as.(*fakeAS)
+	for _, m := range []*MemoryManager{e.mm, other} {
+		if _, err := m.MMap(MMapOpts{Addr: w, Length: 512 << 10, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true, File: f, Offset: 64 << 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &cowSpace{mm: e.mm, as: e.as}
+	b := &cowSpace{mm: other, as: oas}
+	for _, addr := range []uintptr{w, w + 300<<10} {
+		got := appRead(t, e.mf, a, addr)
+		if want := f.data[64<<10+addr-w:][:pg]; !bytes.Equal(got, want) {
+			t.Fatalf("read at %#x: not the file's data", addr)
+		}
+		appRead(t, e.mf, b, addr)
+		if a.as.pages[addr].off != b.as.pages[addr].off {
+			t.Fatalf("page %#x: the two mappings do not share the cached copy", addr)
+		}
+	}
+	appWrite(t, e.mf, a, w, bytes.Repeat([]byte{0xee}, int(pg)))
+	if a.as.pages[w].off == b.as.pages[w].off {
+		t.Fatal("a write did not copy the shared page")
+	}
+	if got := appRead(t, e.mf, b, w); !bytes.Equal(got, f.data[64<<10:][:pg]) {
+		t.Fatal("the other mapping sees the write")
+	}
+	f.key = "v2" // the file changed: a new mapping reads it again
+	third := New(e.mf, newFakeAS(t), testMaxAddr)
+	third.SetLayout(testMmapBase, testBrkStart)
+	if _, err := third.MMap(MMapOpts{Addr: w, Length: 64 << 10, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f, Offset: 64 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	c := &cowSpace{mm: third, as: third.as.(*fakeAS)}
+	appRead(t, e.mf, c, w+4096)
+	if c.as.pages[w+4096].off == b.as.pages[w+4096].off {
+		t.Fatal("a new content key shares the old copy")
+	}
+	other.Release()
+	third.Release()
+	e.mm.MUnmap(w, 512<<10)
+	DropFileCache(e.mf)
+	if got := e.mf.InUse(); got != e.base {
+		t.Fatalf("%d bytes in use after everything let go, want %d", got, e.base)
+	}
+}

@@ -568,6 +568,11 @@ func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
 	if v.file != nil && !v.private {
 		return mm.backShared(v, start, end)
 	}
+	if cf, ok := v.file.(CachedFile); ok && v.file != nil {
+		if key, ok := cf.ContentKey(); ok {
+			return mm.backCached(v, key, start, end)
+		}
+	}
 	i := mm.pmaIndex(start)
 	cur := start
 	for cur < end {

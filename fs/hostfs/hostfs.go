@@ -717,3 +717,25 @@ func (f *File) Release() {
 		unix.Close(f.fd)
 	}
 }
+
+// contentKey identifies a host file's content for the memory manager's
+// file cache (mm.CachedFile): it changes whenever the content may.
+type contentKey struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime unix.Timespec
+}
+
+// ContentKey implements mm.CachedFile for files of the read-only view
+// (the root's lower layer, ro binds): private mappings of them share one
+// cached copy. Files of a writable bind are not cached.
+func (f *File) ContentKey() (any, bool) {
+	if f.fs != nil && f.fs.Writable() || f.writable {
+		return nil, false
+	}
+	st, err := fstat(f.fd)
+	if err != nil {
+		return nil, false
+	}
+	return contentKey{st.Dev, st.Ino, st.Size, st.Mtim, st.Ctim}, true
+}

@@ -54,6 +54,15 @@ func (f *file) SharedChunk(off int64) (platform.FileRange, int64, error) {
 	return platform.FileRange{}, 0, unix.ENODEV
 }
 
+// ContentKey forwards the lower layer's file-cache key (see
+// mm.CachedFile): only a file that has not been copied up has one.
+func (f *file) ContentKey() (any, bool) {
+	if c, ok := f.impl.(interface{ ContentKey() (any, bool) }); ok {
+		return c.ContentKey()
+	}
+	return nil, false
+}
+
 // IsStream forwards vfs.Stream.
 func (f *file) IsStream() bool {
 	s, ok := f.impl.(vfs.Stream)

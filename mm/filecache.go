@@ -1,0 +1,151 @@
+package mm
+
+import (
+	"container/list"
+	"sync"
+
+	"moat/memory"
+	"moat/platform"
+)
+
+// The file cache: private mappings of files whose content cannot change
+// under the same identity (host files, CachedFile) share one copy of each
+// chunk of the file in the memory file, copy-on-write, instead of reading
+// it again for every mapping, as Linux's page cache serves every mapping
+// of a file. A process that execs busybox maps the pages the last one
+// read. The cache holds a reference on each chunk it keeps, and drops the
+// least recently used ones beyond maxCacheBytes; mappings keep theirs.
+//
+// Lock order: fileCache.mu is taken with MemoryManager.mu held, before
+// memory.File's lock.
+
+// CachedFile is implemented by MappableFiles whose content is identified by
+// a key that changes whenever the content may (a host file's device,
+// inode, size and change times): their private mappings share cached
+// chunks. ok is false for files that cannot promise it.
+type CachedFile interface {
+	ContentKey() (key any, ok bool)
+}
+
+// maxCacheBytes bounds what the cache keeps beyond what mappings use.
+const maxCacheBytes = 256 << 20
+
+type cacheKey struct {
+	file  any
+	chunk int64 // file offset / fileChunk
+}
+
+type cacheEntry struct {
+	key cacheKey
+	fr  platform.FileRange
+	lru *list.Element
+}
+
+type fileCache struct {
+	mu      sync.Mutex
+	mf      *memory.File
+	entries map[cacheKey]*cacheEntry
+	lru     *list.List // front: most recently used
+	bytes   int64
+}
+
+var caches sync.Map // *memory.File -> *fileCache
+
+func cacheOf(mf *memory.File) *fileCache {
+	if c, ok := caches.Load(mf); ok {
+		return c.(*fileCache)
+	}
+	c, _ := caches.LoadOrStore(mf, &fileCache{mf: mf, entries: make(map[cacheKey]*cacheEntry), lru: list.New()})
+	return c.(*fileCache)
+}
+
+// chunk returns the memory-file range holding chunk c of the file with
+// content key, reading it with read on a miss. The range stays valid as
+// long as the caller holds a reference on the pages it uses (it must
+// IncRef them before the cache could drop them: under the cache lock).
+func (fc *fileCache) chunk(key any, c int64, read func(dst []byte, off int64) error, use func(fr platform.FileRange) error) error {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	k := cacheKey{key, c}
+	if e, ok := fc.entries[k]; ok {
+		fc.lru.MoveToFront(e.lru)
+		return use(e.fr)
+	}
+	fr, err := fc.mf.Allocate(fileChunk)
+	if err != nil {
+		return err
+	}
+	if err := read(fc.mf.Bytes(fr), c*fileChunk); err != nil {
+		fc.mf.Free(fr)
+		return err
+	}
+	e := &cacheEntry{key: k, fr: fr}
+	e.lru = fc.lru.PushFront(e)
+	fc.entries[k] = e
+	fc.bytes += int64(fr.Length)
+	for fc.bytes > maxCacheBytes {
+		old := fc.lru.Back().Value.(*cacheEntry)
+		fc.dropLocked(old)
+	}
+	return use(fr)
+}
+
+// Preconditions: fc.mu is held.
+func (fc *fileCache) dropLocked(e *cacheEntry) {
+	fc.lru.Remove(e.lru)
+	delete(fc.entries, e.key)
+	fc.bytes -= int64(e.fr.Length)
+	fc.mf.DecRef(e.fr)
+}
+
+// DropFileCache empties the file cache of mf (tests; memory pressure).
+func DropFileCache(mf *memory.File) {
+	fc := cacheOf(mf)
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for _, e := range fc.entries {
+		fc.dropLocked(e)
+	}
+}
+
+// backCached backs the gaps of [start, end) in v, a private mapping of a
+// CachedFile, with the cache's chunks, copy-on-write.
+//
+// Preconditions: mm.mu is held; v.file is a CachedFile with key.
+func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr) error {
+	fc := cacheOf(mm.mf)
+	read := func(dst []byte, off int64) error {
+		v.file.ReadAt(dst, off) // a short read leaves zeros, as back's does
+		return nil
+	}
+	i := mm.pmaIndex(start)
+	cur := start
+	for cur < end {
+		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
+			cur = mm.pmas[i].end
+			i++
+			continue
+		}
+		gapEnd := end
+		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
+			gapEnd = mm.pmas[i].start
+		}
+		off := v.off + int64(cur-v.start)
+		c := off / fileChunk
+		pieceEnd := min(gapEnd, cur+uintptr((c+1)*fileChunk-off))
+		err := fc.chunk(key, c, read, func(fr platform.FileRange) error {
+			piece := platform.FileRange{Offset: fr.Offset + (off - c*fileChunk), Length: pieceEnd - cur}
+			mm.mf.IncRef(piece)
+			mm.pmas = append(mm.pmas, pma{})
+			copy(mm.pmas[i+1:], mm.pmas[i:])
+			mm.pmas[i] = pma{start: cur, end: pieceEnd, off: piece.Offset, cow: true}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		i++
+		cur = pieceEnd
+	}
+	return nil
+}
