@@ -522,6 +522,7 @@ var programUse = map[string]string{
 	"mmap_shared":  "TestPrograms",
 	"locks":        "TestPrograms",
 	"memfd":        "TestPrograms",
+	"unix_sockets": "TestPrograms",
 	"xattr":        "TestPrograms",
 	"tmpfile":      "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",

@@ -30,6 +30,8 @@ var comparedPrograms = []struct {
 	{name: "tmpfile"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
+	// AF_UNIX sockets: bind, listen, accept, connect, SCM_RIGHTS.
+	{name: "unix_sockets"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

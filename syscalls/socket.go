@@ -9,36 +9,87 @@ import (
 	"moat/vfs"
 )
 
-// Sockets: connected AF_UNIX pairs (socketpair). Other families, and
-// binding, listening and connecting, come with the sockets work.
+// Sockets: AF_UNIX only (socket, socketpair, bind to paths and abstract
+// names, listen, accept, connect, SCM_RIGHTS). Other families are
+// EAFNOSUPPORT until networking comes.
 
-func sysSocket(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	return 0, unix.EAFNOSUPPORT // support: only socketpair(AF_UNIX) so far
-}
+// sockTypeMask is SOCK_TYPE_MASK: the socket type part of socket(2)'s type.
+const sockTypeMask = 0xf
 
-func sysSocketpair(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	domain, typ, proto := int(a[0]), int(a[1]), int(a[2])
-	if domain != unix.AF_UNIX {
-		return 0, unix.EAFNOSUPPORT
+// sockMax is SOCK_MAX: types at or beyond it are EINVAL.
+const sockMax = 11
+
+// sockType splits socket(2)'s type into the type and SOCK_NONBLOCK and
+// SOCK_CLOEXEC, checking them in Linux's order.
+func sockType(domain, typ, proto int) (int, int, error) {
+	flags := typ &^ sockTypeMask
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, 0, unix.EINVAL
 	}
-	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	typ &^= flags
+	typ &= sockTypeMask
+	if domain < 0 || domain >= unix.AF_MAX {
+		return 0, 0, unix.EAFNOSUPPORT
+	}
+	if typ >= sockMax {
+		return 0, 0, unix.EINVAL
+	}
+	if domain != unix.AF_UNIX {
+		return 0, 0, unix.EAFNOSUPPORT // support: AF_INET and AF_INET6 come with the networking issue
+	}
+	if proto != 0 && proto != unix.AF_UNIX {
+		return 0, 0, unix.EPROTONOSUPPORT
+	}
 	switch typ {
 	case unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET:
+	case unix.SOCK_RAW:
+		typ = unix.SOCK_DGRAM // as Linux does for AF_UNIX
 	default:
-		return 0, unix.ESOCKTNOSUPPORT
+		return 0, 0, unix.ESOCKTNOSUPPORT
 	}
-	if proto != 0 {
-		return 0, unix.EPROTONOSUPPORT
-	}
-	if !accessOK(a[3], 8) {
-		return 0, unix.EFAULT
-	}
-	x, y := unixsock.Pair(typ)
+	return typ, flags, nil
+}
+
+func sockFileFlags(flags int) uint32 {
 	fl := uint32(unix.O_RDWR)
 	if flags&unix.SOCK_NONBLOCK != 0 {
 		fl |= unix.O_NONBLOCK
 	}
+	return fl
+}
+
+// taskCred is the identity SO_PEERCRED reports for t.
+func taskCred(t *kernel.Task) unixsock.Cred {
+	c := t.Creds()
+	return unixsock.Cred{PID: t.TGID(), UID: c.EUID, GID: c.EGID}
+}
+
+// installSocket installs a new socket's description; it takes over the
+// caller's reference.
+func installSocket(t *kernel.Task, s *unixsock.Socket, flags int) (int32, error) {
+	f := vfs.NewFileDescription(s, vfs.Path{}, sockFileFlags(flags))
+	defer f.DecRef()
+	return t.FDs().Install(f, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
+}
+
+func sysSocket(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	typ, flags, err := sockType(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
+	if err != nil {
+		return 0, err
+	}
+	fd, err := installSocket(t, unixsock.New(typ), flags)
+	return uintptr(fd), err
+}
+
+func sysSocketpair(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	typ, flags, err := sockType(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
+	if err != nil {
+		return 0, err
+	}
+	if !accessOK(a[3], 8) {
+		return 0, unix.EFAULT
+	}
+	x, y := unixsock.NewPair(typ, taskCred(t))
+	fl := sockFileFlags(flags)
 	fx, fy := vfs.NewFileDescription(x, vfs.Path{}, fl), vfs.NewFileDescription(y, vfs.Path{}, fl)
 	defer fx.DecRef()
 	defer fy.DecRef()
@@ -77,6 +128,279 @@ func socketOf(t *kernel.Task, fd uintptr) (*vfs.FileDescription, *unixsock.Socke
 	return f, s, nil
 }
 
+// Addresses.
+
+// sunPathOff is offsetof(struct sockaddr_un, sun_path); sunLen is
+// sizeof(struct sockaddr_un).
+const (
+	sunPathOff      = 2
+	sunLen          = 110
+	sockaddrStorage = 128
+)
+
+// copyInSockaddr reads a socket address of n bytes (move_addr_to_kernel).
+func copyInSockaddr(t *kernel.Task, addr, n uintptr) ([]byte, error) {
+	if int32(n) < 0 || n > sockaddrStorage {
+		return nil, unix.EINVAL
+	}
+	b := make([]byte, n)
+	if err := copyIn(t, addr, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// unixAddr validates an AF_UNIX address and returns its name: a path,
+// or "\x00..." for an abstract name.
+func unixAddr(b []byte) (string, error) {
+	if len(b) <= sunPathOff || len(b) > sunLen || le.Uint16(b) != unix.AF_UNIX {
+		return "", unix.EINVAL
+	}
+	p := b[sunPathOff:]
+	if p[0] == 0 {
+		return string(p), nil
+	}
+	for i, c := range p {
+		if c == 0 {
+			return string(p[:i]), nil
+		}
+	}
+	return string(p), nil
+}
+
+// encodeAddr returns the sockaddr_un of a bound name (Linux's lengths:
+// the family alone when unnamed, a path with its NUL, an abstract name
+// as bound).
+func encodeAddr(name string) []byte {
+	b := make([]byte, sunPathOff, sunPathOff+len(name)+1)
+	le.PutUint16(b, unix.AF_UNIX)
+	b = append(b, name...)
+	if name != "" && name[0] != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// putSockaddr writes an address and its length (move_addr_to_user).
+func putSockaddr(t *kernel.Task, addr, lenAddr uintptr, b []byte) error {
+	var lb [4]byte
+	if err := copyIn(t, lenAddr, lb[:]); err != nil {
+		return err
+	}
+	l := int32(le.Uint32(lb[:]))
+	if l > int32(len(b)) {
+		l = int32(len(b))
+	}
+	if l < 0 {
+		return unix.EINVAL
+	}
+	if l > 0 {
+		if err := copyOut(t, addr, b[:l]); err != nil {
+			return err
+		}
+	}
+	return putU32(t, lenAddr, uint32(len(b)))
+}
+
+// mknoder is implemented by directories that can make special files
+// (memfs, overlay).
+type mknoder interface {
+	Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error
+}
+
+// bindPath creates the socket inode at path and binds s to it.
+func bindPath(t *kernel.Task, s *unixsock.Socket, path string) error {
+	r, err := t.Resolver(unix.AT_FDCWD, path)
+	if err != nil {
+		return err
+	}
+	dir, name, trailing, err := r.ResolveParent(t, path)
+	if err != nil {
+		return err
+	}
+	if name == "" || name == "." || name == ".." {
+		return unix.EADDRINUSE
+	}
+	if _, err := dir.Inode().Lookup(t, name); err == nil {
+		return unix.EADDRINUSE
+	}
+	if trailing {
+		return unix.ENOENT
+	}
+	if s.Bound() {
+		return unix.EINVAL
+	}
+	if err := writableDir(t, dir); err != nil {
+		return err
+	}
+	mk, ok := dir.Inode().(mknoder)
+	if !ok {
+		return unix.EPERM
+	}
+	if err := mk.Mknod(t, name, unix.S_IFSOCK|0o777&^t.Umask(), 0); err != nil {
+		if err == unix.EEXIST {
+			return unix.EADDRINUSE
+		}
+		return err
+	}
+	child, err := dir.Inode().Lookup(t, name)
+	if err != nil {
+		return err
+	}
+	st, err := child.Stat(t)
+	if err != nil {
+		return err
+	}
+	key := unixsock.InodeKey{Dev: st.Dev, Ino: st.Ino}
+	if err := s.Bind(path, &key); err != nil {
+		dir.Inode().Unlink(t, name) // lost a race with another bind of s
+		return err
+	}
+	return nil
+}
+
+func sysBind(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, s, err := socketOf(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	b, err := copyInSockaddr(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	if len(b) == sunPathOff && le.Uint16(b) == unix.AF_UNIX {
+		return 0, s.Bind("", nil) // autobind
+	}
+	name, err := unixAddr(b)
+	if err != nil {
+		return 0, err
+	}
+	if name[0] == 0 {
+		return 0, s.Bind(name, nil)
+	}
+	return 0, bindPath(t, s, name)
+}
+
+// lookupSocket finds the socket bound to name: ENOENT and the other
+// resolution errors for a path, ECONNREFUSED when nothing is bound there.
+func lookupSocket(t *kernel.Task, name string) (*unixsock.Socket, error) {
+	if name[0] == 0 {
+		if s := unixsock.LookupAbstract(name); s != nil {
+			return s, nil
+		}
+		return nil, unix.ECONNREFUSED
+	}
+	r, err := t.Resolver(unix.AT_FDCWD, name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Resolve(t, name, true)
+	if err != nil {
+		if _, ok := err.(*vfs.MagicFile); ok {
+			return nil, unix.ECONNREFUSED
+		}
+		return nil, err
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMode(t, &st, unix.W_OK); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return nil, unix.ECONNREFUSED
+	}
+	if s := unixsock.LookupInode(unixsock.InodeKey{Dev: st.Dev, Ino: st.Ino}); s != nil {
+		return s, nil
+	}
+	return nil, unix.ECONNREFUSED
+}
+
+// autobind binds an unbound datagram socket with SO_PASSCRED before it
+// connects or sends, as Linux does.
+func autobind(s *unixsock.Socket) {
+	if s.Type() == unix.SOCK_DGRAM && s.PassCred() && !s.Bound() {
+		s.Bind("", nil)
+	}
+}
+
+func sysConnect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, s, err := socketOf(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	b, err := copyInSockaddr(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	nonblock := f.Flags()&unix.O_NONBLOCK != 0
+	if s.Type() == unix.SOCK_DGRAM {
+		if len(b) < 2 {
+			return 0, unix.EINVAL
+		}
+		if le.Uint16(b) == unix.AF_UNSPEC {
+			return 0, s.Connect(t, nil, taskCred(t), nonblock)
+		}
+	}
+	name, err := unixAddr(b)
+	if err != nil {
+		return 0, err
+	}
+	autobind(s)
+	to, err := lookupSocket(t, name)
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Connect(t, to, taskCred(t), nonblock)
+}
+
+func sysListen(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, s, err := socketOf(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	return 0, s.Listen(int(int32(a[1])), taskCred(t))
+}
+
+func accept(t *kernel.Task, fd, addr, lenAddr uintptr, flags int) (uintptr, error) {
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	f, s, err := socketOf(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	c, err := s.Accept(t, f.Flags()&unix.O_NONBLOCK != 0)
+	if err != nil {
+		return 0, err
+	}
+	nfd, err := installSocket(t, c, flags)
+	if err != nil {
+		return 0, err
+	}
+	if addr != 0 {
+		peer, _ := c.PeerAddr()
+		if err := putSockaddr(t, addr, lenAddr, encodeAddr(peer)); err != nil {
+			t.FDs().Remove(nfd)
+			return 0, err
+		}
+	}
+	return uintptr(nfd), nil
+}
+
+func sysAccept(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return accept(t, a[0], a[1], a[2], 0)
+}
+
+func sysAccept4(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return accept(t, a[0], a[1], a[2], int(int32(a[3])))
+}
+
 // Message flags moat understands.
 const msgKnown = unix.MSG_DONTWAIT | unix.MSG_PEEK | unix.MSG_WAITALL | unix.MSG_NOSIGNAL | unix.MSG_TRUNC | unix.MSG_CMSG_CLOEXEC | unix.MSG_EOR | unix.MSG_MORE
 
@@ -88,9 +412,32 @@ func sockOptions(f *vfs.FileDescription, flags int) unixsock.Options {
 	}
 }
 
+// sendTarget resolves the destination of sendto or sendmsg: nil for the
+// connected peer. Stream sockets refuse an address; seqpacket sockets
+// ignore it.
+func sendTarget(t *kernel.Task, s *unixsock.Socket, b []byte) (*unixsock.Socket, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	switch s.Type() {
+	case unix.SOCK_STREAM:
+		if _, err := s.PeerAddr(); err == nil {
+			return nil, unix.EISCONN
+		}
+		return nil, unix.EOPNOTSUPP
+	case unix.SOCK_SEQPACKET:
+		return nil, nil
+	}
+	name, err := unixAddr(b)
+	if err != nil {
+		return nil, err
+	}
+	return lookupSocket(t, name)
+}
+
 // sendBuf sends app memory: a message in one piece, a stream in chunks
 // until all of it is queued (or a nonblocking send or a signal stops it).
-func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n uintptr, flags int) (uintptr, error) {
+func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n uintptr, flags int, to *unixsock.Socket) (uintptr, error) {
 	if !accessOK(addr, n) {
 		return 0, unix.EFAULT
 	}
@@ -111,7 +458,7 @@ func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n
 			}
 			return 0, err
 		}
-		w, err := sendData(t, f, s, part, flags)
+		w, err := sendData(t, f, s, part, flags, to, nil)
 		done += uintptr(w)
 		if err != nil || w < len(part) || n == 0 {
 			if done > 0 {
@@ -124,8 +471,8 @@ func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n
 }
 
 // sendData queues data; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
-func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data []byte, flags int) (int, error) {
-	w, err := s.Send(t, data, sockOptions(f, flags))
+func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data []byte, flags int, to *unixsock.Socket, fds []*vfs.FileDescription) (int, error) {
+	w, err := s.SendTo(t, data, sockOptions(f, flags), to, fds)
 	if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
 		t.SendSignalSelf(unix.SIGPIPE)
 	}
@@ -138,30 +485,45 @@ func sysSendto(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
+	var b []byte
 	if a[4] != 0 {
-		return 0, unix.EISCONN // a connected pair takes no address
+		if b, err = copyInSockaddr(t, a[4], a[5]); err != nil {
+			return 0, err
+		}
 	}
-	return sendBuf(t, f, s, a[1], a[2], int(a[3]))
+	if len(b) > 0 {
+		autobind(s)
+	}
+	to, err := sendTarget(t, s, b)
+	if err != nil {
+		return 0, err
+	}
+	if to == nil && s.Type() == unix.SOCK_DGRAM {
+		autobind(s)
+	}
+	return sendBuf(t, f, s, a[1], a[2], int(a[3]), to)
 }
 
 // recvBuf receives into app memory; with MSG_TRUNC a message socket
-// reports the message's full length.
-func recvBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n uintptr, flags int) (uintptr, int, error) {
+// reports the message's full length. Descriptors that came along are
+// dropped.
+func recvBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n uintptr, flags int) (uintptr, string, error) {
 	if !accessOK(addr, n) {
-		return 0, 0, unix.EFAULT
+		return 0, "", unix.EFAULT
 	}
 	buf := make([]byte, min(n, unixsock.Capacity, maxRW))
-	got, full, err := s.Recv(t, buf, sockOptions(f, flags))
+	m, err := s.Recv(t, buf, sockOptions(f, flags))
+	unixsock.Release(m.FDs)
 	if err != nil {
-		return 0, 0, err
+		return 0, "", err
 	}
-	if err := copyOut(t, addr, buf[:got]); err != nil {
-		return 0, 0, err
+	if err := copyOut(t, addr, buf[:m.N]); err != nil {
+		return 0, "", err
 	}
 	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {
-		return uintptr(full), full, nil
+		return uintptr(m.Full), m.From, nil
 	}
-	return uintptr(got), full, nil
+	return uintptr(m.N), m.From, nil
 }
 
 func sysRecvfrom(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -170,9 +532,13 @@ func sysRecvfrom(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
-	n, _, err := recvBuf(t, f, s, a[1], a[2], int(a[3]))
-	if err == nil && a[4] != 0 && a[5] != 0 {
-		if err := putU32(t, a[5], 0); err != nil { // unnamed peer: no address
+	n, from, err := recvBuf(t, f, s, a[1], a[2], int(a[3]))
+	if err == nil && a[4] != 0 {
+		var b []byte
+		if from != "" {
+			b = encodeAddr(from)
+		}
+		if err := putSockaddr(t, a[4], a[5], b); err != nil {
 			return 0, err
 		}
 	}
@@ -205,6 +571,10 @@ func msgArgs(t *kernel.Task, fd, hdr uintptr) (*vfs.FileDescription, *unixsock.S
 		f.DecRef()
 		return nil, nil, msghdr{}, nil, err
 	}
+	if int32(m.namelen) < 0 {
+		f.DecRef()
+		return nil, nil, msghdr{}, nil, unix.EINVAL
+	}
 	iovs, err := copyInIovecs(t, m.iov, m.iovlen)
 	if err != nil {
 		f.DecRef()
@@ -213,14 +583,106 @@ func msgArgs(t *kernel.Task, fd, hdr uintptr) (*vfs.FileDescription, *unixsock.S
 	return f, s, m, iovs, nil
 }
 
+// Control messages.
+const (
+	cmsgHdrLen = 16
+	maxControl = 128 << 10 // optmem_max-like bound on a control buffer
+)
+
+func cmsgAlign(n uintptr) uintptr { return (n + 7) &^ 7 }
+
+// controlFDs parses sendmsg's control buffer as Linux's __scm_send does
+// and returns the SCM_RIGHTS descriptors, each with a reference the
+// caller owns.
+func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, error) {
+	if m.controllen < cmsgHdrLen {
+		return nil, nil
+	}
+	if m.controllen > maxControl {
+		return nil, unix.ENOBUFS
+	}
+	ctl := make([]byte, m.controllen)
+	if err := copyIn(t, m.control, ctl); err != nil {
+		return nil, err
+	}
+	var fds []*vfs.FileDescription
+	fail := func(err error) ([]*vfs.FileDescription, error) {
+		unixsock.Release(fds)
+		return nil, err
+	}
+	for off := uintptr(0); off+cmsgHdrLen <= uintptr(len(ctl)); {
+		clen := uintptr(le.Uint64(ctl[off:]))
+		level, typ := int32(le.Uint32(ctl[off+8:])), int32(le.Uint32(ctl[off+12:]))
+		if clen < cmsgHdrLen || clen > uintptr(len(ctl))-off {
+			return fail(unix.EINVAL)
+		}
+		if level == unix.SOL_SOCKET {
+			switch typ {
+			case unix.SCM_RIGHTS:
+				num := int((clen - cmsgHdrLen) / 4)
+				if num > unixsock.MaxFDs || len(fds)+num > unixsock.MaxFDs {
+					return fail(unix.EINVAL)
+				}
+				for i := range num {
+					fd := int32(le.Uint32(ctl[off+cmsgHdrLen+uintptr(4*i):]))
+					if fd < 0 {
+						return fail(unix.EBADF)
+					}
+					file, err := t.FDs().Get(fd)
+					if err != nil {
+						return fail(unix.EBADF)
+					}
+					fds = append(fds, file)
+				}
+			case unix.SCM_CREDENTIALS:
+				if clen != cmsgHdrLen+12 {
+					return fail(unix.EINVAL)
+				}
+				// support: SCM_CREDENTIALS is accepted and not delivered
+			default:
+				return fail(unix.EINVAL)
+			}
+		}
+		next := off + cmsgAlign(clen)
+		if next < off || next+cmsgHdrLen > uintptr(len(ctl)) {
+			break
+		}
+		off = next
+	}
+	return fds, nil
+}
+
 func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	f, s, m, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	if m.controllen != 0 {
-		return 0, unix.EOPNOTSUPP // support: control messages (SCM_RIGHTS, SCM_CREDENTIALS) come with the sockets work
+	var name []byte
+	if m.name != 0 && m.namelen != 0 {
+		if name, err = copyInSockaddr(t, m.name, min(m.namelen, sockaddrStorage)); err != nil {
+			return 0, err
+		}
+	}
+	fds, err := controlFDs(t, m)
+	if err != nil {
+		return 0, err
+	}
+	sent := false
+	defer func() {
+		if !sent {
+			unixsock.Release(fds)
+		}
+	}()
+	if len(name) > 0 {
+		autobind(s)
+	}
+	to, err := sendTarget(t, s, name)
+	if err != nil {
+		return 0, err
+	}
+	if to == nil && s.Type() == unix.SOCK_DGRAM {
+		autobind(s)
 	}
 	// Gather into one buffer so a message keeps its boundaries.
 	var buf []byte
@@ -234,12 +696,57 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		buf = append(buf, b...)
 	}
-	w, err := sendData(t, f, s, buf, int(a[2]))
+	w, err := sendData(t, f, s, buf, int(a[2]), to, fds)
+	if err == nil || w > 0 {
+		sent = true
+	}
 	return uintptr(w), err
 }
 
+// putControlFDs installs received descriptors and writes their SCM_RIGHTS
+// message as far as the control buffer allows, as Linux's
+// scm_detach_fds does; it returns the bytes of control data written and
+// whether they were truncated. It releases every reference of fds.
+func putControlFDs(t *kernel.Task, m msghdr, fds []*vfs.FileDescription, cloexec bool) (uintptr, bool, error) {
+	defer unixsock.Release(fds)
+	if len(fds) == 0 {
+		return 0, false, nil
+	}
+	room := 0
+	if m.controllen > cmsgHdrLen {
+		room = int(min((m.controllen-cmsgHdrLen)/4, uintptr(len(fds))))
+	}
+	var nums []int32
+	for _, file := range fds[:room] {
+		fd, err := t.FDs().Install(file, 0, cloexec, nofile(t))
+		if err != nil {
+			break
+		}
+		nums = append(nums, fd)
+	}
+	trunc := len(nums) < len(fds)
+	if len(nums) == 0 {
+		return 0, trunc, nil
+	}
+	clen := cmsgHdrLen + 4*uintptr(len(nums))
+	b := make([]byte, clen)
+	le.PutUint64(b, uint64(clen))
+	le.PutUint32(b[8:], unix.SOL_SOCKET)
+	le.PutUint32(b[12:], unix.SCM_RIGHTS)
+	for i, fd := range nums {
+		le.PutUint32(b[cmsgHdrLen+4*i:], uint32(fd))
+	}
+	if err := copyOut(t, m.control, b); err != nil {
+		for _, fd := range nums {
+			t.FDs().Remove(fd)
+		}
+		return 0, trunc, err
+	}
+	return min(cmsgAlign(clen), m.controllen), trunc, nil
+}
+
 func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, s, _, iovs, err := msgArgs(t, a[0], a[1])
+	f, s, m, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
@@ -250,37 +757,50 @@ func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	buf := make([]byte, min(total, unixsock.Capacity, maxRW))
 	flags := int(a[2])
-	got, full, err := s.Recv(t, buf, sockOptions(f, flags))
+	msg, err := s.Recv(t, buf, sockOptions(f, flags))
 	if err != nil {
 		return 0, err
 	}
-	rest := buf[:got]
+	rest := buf[:msg.N]
 	for _, iov := range iovs {
 		n := min(uintptr(len(rest)), iov.len)
 		if err := copyOut(t, iov.base, rest[:n]); err != nil {
+			unixsock.Release(msg.FDs)
 			return 0, err
 		}
 		rest = rest[n:]
 	}
-	// msg_namelen 0 (unnamed peer), msg_controllen 0, msg_flags.
 	var outFlags uint32
-	if full > got {
+	if msg.Full > msg.N {
 		outFlags |= unix.MSG_TRUNC
 	}
-	hdr := make([]byte, 56)
-	if err := copyIn(t, a[1], hdr); err != nil {
+	if m.name != 0 {
+		var b []byte
+		if msg.From != "" {
+			b = encodeAddr(msg.From)
+		}
+		if err := putSockaddr(t, m.name, a[1]+8, b); err != nil {
+			unixsock.Release(msg.FDs)
+			return 0, err
+		}
+	}
+	ctl, trunc, err := putControlFDs(t, m, msg.FDs, flags&unix.MSG_CMSG_CLOEXEC != 0)
+	if err != nil {
 		return 0, err
 	}
-	le.PutUint32(hdr[8:], 0)
-	le.PutUint64(hdr[40:], 0)
-	le.PutUint32(hdr[48:], outFlags)
-	if err := copyOut(t, a[1], hdr); err != nil {
+	if trunc {
+		outFlags |= unix.MSG_CTRUNC
+	}
+	hdr := make([]byte, 16)
+	le.PutUint64(hdr, uint64(ctl))
+	le.PutUint32(hdr[8:], outFlags)
+	if err := copyOut(t, a[1]+40, hdr[:12]); err != nil {
 		return 0, err
 	}
 	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {
-		return uintptr(full), nil
+		return uintptr(msg.Full), nil
 	}
-	return uintptr(got), nil
+	return uintptr(msg.N), nil
 }
 
 func sysShutdown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -311,16 +831,29 @@ func sysGetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if int(a[1]) != unix.SOL_SOCKET {
 		return 0, unix.ENOPROTOOPT
 	}
-	var v int32
+	var v []byte
+	put32 := func(x uint32) { v = le.AppendUint32(v, x) }
 	switch int(a[2]) {
 	case unix.SO_TYPE:
-		v = int32(s.Type())
+		put32(uint32(s.Type()))
 	case unix.SO_DOMAIN:
-		v = unix.AF_UNIX
-	case unix.SO_ERROR, unix.SO_ACCEPTCONN, unix.SO_PASSCRED:
-		v = 0
+		put32(unix.AF_UNIX)
+	case unix.SO_ERROR:
+		put32(0)
+	case unix.SO_ACCEPTCONN:
+		put32(b2u(s.Listening()))
+	case unix.SO_PASSCRED:
+		put32(b2u(s.PassCred()))
 	case unix.SO_SNDBUF, unix.SO_RCVBUF:
-		v = unixsock.Capacity
+		put32(unixsock.Capacity)
+	case unix.SO_PEERCRED:
+		c, ok := s.PeerCred()
+		if !ok {
+			c = unixsock.Cred{UID: ^uint32(0), GID: ^uint32(0)}
+		}
+		put32(uint32(c.PID))
+		put32(c.UID)
+		put32(c.GID)
 	default:
 		return 0, unix.ENOPROTOOPT
 	}
@@ -331,17 +864,22 @@ func sysGetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if int32(l) < 0 {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 4)
-	le.PutUint32(b, uint32(v))
-	n := min(uint32(l), 4)
-	if err := copyOut(t, a[3], b[:n]); err != nil {
+	n := min(uint32(l), uint32(len(v)))
+	if err := copyOut(t, a[3], v[:n]); err != nil {
 		return 0, err
 	}
 	return 0, putU32(t, a[4], n)
 }
 
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, _, err := socketOf(t, a[0])
+	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
 	}
@@ -355,28 +893,35 @@ func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, unix.EINVAL
 		}
 		b := make([]byte, 4)
-		return 0, copyIn(t, a[3], b) // accepted; buffer sizes stay fixed
+		if err := copyIn(t, a[3], b); err != nil {
+			return 0, err
+		}
+		if int(a[2]) == unix.SO_PASSCRED {
+			s.SetPassCred(le.Uint32(b) != 0)
+		}
+		return 0, nil // accepted; buffer sizes stay fixed
 	}
 	return 0, unix.ENOPROTOOPT
 }
 
-// sockname reports an unnamed AF_UNIX address (sun_family only).
-func sockname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	f, _, err := socketOf(t, a[0])
+func sysGetsockname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	l, err := getU64(t, a[2])
+	return 0, putSockaddr(t, a[1], a[2], encodeAddr(s.Addr()))
+}
+
+func sysGetpeername(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	if int32(l) < 0 {
-		return 0, unix.EINVAL
-	}
-	b := []byte{unix.AF_UNIX, 0}
-	if err := copyOut(t, a[1], b[:min(uint32(l), 2)]); err != nil {
+	defer f.DecRef()
+	peer, err := s.PeerAddr()
+	if err != nil {
 		return 0, err
 	}
-	return 0, putU32(t, a[2], 2)
+	return 0, putSockaddr(t, a[1], a[2], encodeAddr(peer))
 }

@@ -199,18 +199,23 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_TKILL, sysTkill)
 	full(unix.SYS_TGKILL, sysTgkill)
 
-	// Sockets: connected AF_UNIX pairs only, so far.
-	partial(unix.SYS_SOCKET, sysSocket, "EAFNOSUPPORT: only socketpair(AF_UNIX) so far (networking issue)")
+	// Sockets: AF_UNIX only, so far.
+	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 are EAFNOSUPPORT (networking issue)")
 	partial(unix.SYS_SOCKETPAIR, sysSocketpair, "AF_UNIX stream, datagram and seqpacket pairs")
-	partial(unix.SYS_SENDTO, sysSendto, "socket pairs; no addresses")
-	partial(unix.SYS_RECVFROM, sysRecvfrom, "socket pairs")
-	partial(unix.SYS_SENDMSG, sysSendmsg, "socket pairs; control messages (SCM_RIGHTS) are EOPNOTSUPP")
-	partial(unix.SYS_RECVMSG, sysRecvmsg, "socket pairs; no control messages")
-	partial(unix.SYS_SHUTDOWN, sysShutdown, "socket pairs")
-	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "SOL_SOCKET: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED")
+	partial(unix.SYS_BIND, sysBind, "AF_UNIX: paths (socket inodes in the sandbox's own filesystems; EPERM on bind-mounted host directories), abstract names, autobind")
+	full(unix.SYS_LISTEN, sysListen)
+	full(unix.SYS_ACCEPT, sysAccept)
+	full(unix.SYS_ACCEPT4, sysAccept4)
+	partial(unix.SYS_CONNECT, sysConnect, "AF_UNIX; a listener that closes with connections pending leaves their clients at end of file rather than ECONNRESET")
+	partial(unix.SYS_SENDTO, sysSendto, "AF_UNIX; a full datagram receiver's poll readiness for writing is not tracked")
+	full(unix.SYS_RECVFROM, sysRecvfrom)
+	partial(unix.SYS_SENDMSG, sysSendmsg, "SCM_RIGHTS; SCM_CREDENTIALS is accepted and not delivered; a socket whose own receive queue holds it (a cycle) is not collected")
+	partial(unix.SYS_RECVMSG, sysRecvmsg, "SCM_RIGHTS; no SCM_CREDENTIALS (SO_PASSCRED)")
+	full(unix.SYS_SHUTDOWN, sysShutdown)
+	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "SOL_SOCKET: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED")
 	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "SOL_SOCKET buffer and flag options are accepted; sizes stay fixed")
-	partial(unix.SYS_GETSOCKNAME, sockname, "unnamed AF_UNIX sockets")
-	partial(unix.SYS_GETPEERNAME, sockname, "unnamed AF_UNIX sockets")
+	full(unix.SYS_GETSOCKNAME, sysGetsockname)
+	full(unix.SYS_GETPEERNAME, sysGetpeername)
 
 	// Processes.
 	full(unix.SYS_SETPGID, sysSetpgid)

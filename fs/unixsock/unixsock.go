@@ -1,13 +1,22 @@
-// Package unixsock implements connected AF_UNIX socket pairs
-// (socketpair(2)): stream sockets are two bounded byte queues, one per
-// direction; datagram and seqpacket sockets are two bounded message
-// queues, keeping message boundaries. Listening, binding to paths and
-// passing file descriptors come with the sockets work.
+// Package unixsock implements AF_UNIX sockets: connected pairs
+// (socketpair(2)), and sockets made by socket(2) that bind to filesystem
+// paths or abstract names, listen, accept and connect. Stream sockets are
+// two bounded byte queues, one per direction; datagram and seqpacket
+// sockets keep message boundaries. File descriptors travel with the data
+// they were sent with (SCM_RIGHTS) and are held until received, or
+// released when the receiving socket closes.
 //
-// Lock order: a pair's one lock (shared.mu) is a leaf lock.
+// A connected stream or seqpacket connection's two queues share one lock.
+// Each datagram socket made by socket(2) owns its receive queue (and its
+// lock); a sender appends to the receiver's queue.
+//
+// Lock order (outermost first): a connecting socket's mu, the listener's
+// mu, registry.mu; queue locks (shared.mu) are leaves. File descriptions
+// in flight are released only with no lock held.
 package unixsock
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -20,40 +29,150 @@ import (
 // is about this size).
 const Capacity = 208 << 10
 
-var nextIno atomic.Uint64
+// maxMsgs bounds the messages one queue holds, so that empty datagrams
+// (which may carry file descriptors) cannot pile up without bound.
+const maxMsgs = 4096
 
-// shared is what both directions of a pair share: one lock, and one
-// channel closed at every change, which pollers of either end wait on.
+// MaxFDs is SCM_MAX_FD: the most descriptors one message may carry.
+const MaxFDs = 253
+
+// SomaxConn is net.core.somaxconn: listen(2) clamps the backlog to it.
+const SomaxConn = 4096
+
+// MaxInFlight bounds the descriptors in flight (sent and not yet
+// received) in all sockets, as Linux bounds them per user: more is
+// ETOOMANYREFS.
+const MaxInFlight = 1 << 16
+
+var (
+	nextIno  atomic.Uint64
+	inFlight atomic.Int64
+)
+
+// Cred is the process identity SO_PEERCRED reports.
+type Cred struct {
+	PID      int32
+	UID, GID uint32
+}
+
+// shared is what both directions of a connection share: one lock, and
+// one channel closed at every change, which pollers of either end wait on.
 type shared struct {
 	mu      sync.Mutex
 	changes vfs.Changes
 }
 
-// queue is one direction of a pair.
-type queue struct {
-	*shared
-	data     []byte   // stream
-	msgs     [][]byte // datagram, seqpacket
-	size     int
-	rdClosed bool // the reader shut down (or closed)
-	wrClosed bool // the writer shut down (or closed)
+// message is one datagram or seqpacket record.
+type message struct {
+	data []byte
+	from string // the sender's address
+	fds  []*vfs.FileDescription
 }
 
-// Socket is one end of a pair.
+// rights are descriptors sent with the stream bytes [off, end).
+type rights struct {
+	off, end int64
+	fds      []*vfs.FileDescription
+}
+
+// queue is one direction of a connection, or a datagram socket's receive
+// queue.
+type queue struct {
+	*shared
+	data       []byte // stream
+	rpos, wpos int64  // stream: bytes read and written so far
+	rights     []rights
+	msgs       []message // datagram, seqpacket
+	size       int
+	rdClosed   bool // the reader shut down (or closed)
+	wrClosed   bool // the writer shut down (or closed)
+}
+
+func newQueue(sh *shared) *queue { return &queue{shared: sh} }
+
+// drainLocked empties the queue and returns the descriptors it held, for
+// the caller to release once the lock is dropped.
+//
+// Preconditions: q.mu is held.
+func (q *queue) drainLocked() []*vfs.FileDescription {
+	var fds []*vfs.FileDescription
+	for _, m := range q.msgs {
+		fds = append(fds, m.fds...)
+	}
+	for _, r := range q.rights {
+		fds = append(fds, r.fds...)
+	}
+	inFlight.Add(-int64(len(fds)))
+	q.msgs, q.rights, q.data = nil, nil, nil
+	q.rpos = q.wpos
+	q.size = 0
+	return fds
+}
+
+// Release drops in-flight descriptors; call it with no lock held.
+func Release(fds []*vfs.FileDescription) {
+	for _, f := range fds {
+		f.DecRef()
+	}
+}
+
+// Socket states.
+const (
+	stUnconnected = iota
+	stListening
+	stConnected
+)
+
+// Socket is an AF_UNIX socket.
 type Socket struct {
 	typ  int // unix.SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET
 	ino  uint64
-	in   *queue // what this end reads
-	out  *queue // what this end writes (the peer reads)
+	pair bool // made by socketpair: closing shuts the peer's direction too
 	once sync.Once
+
+	mu       sync.Mutex
+	changes  vfs.Changes // state changes: connected, a connection pending
+	state    int
+	addr     string  // bound address: a path, "\x00name" (abstract), or "" (unnamed)
+	in, out  *queue  // what this socket reads and writes (out: the default peer's queue for datagrams)
+	peer     *Socket // the connected peer
+	pending  []*Socket
+	backlog  int
+	cred     Cred // the owner's identity at listen (what connecting peers see)
+	peerCred Cred
+	hasPeer  bool // peerCred is set
+	passcred bool
+	wrShut   bool // datagram: shut down for writing
+	closed   bool
+	inode    InodeKey
+	bound    int // 0, boundInode, boundAbstract
+}
+
+const (
+	boundInode = 1 + iota
+	boundAbstract
+)
+
+// New returns an unconnected socket of type typ (socket(2)).
+func New(typ int) *Socket {
+	s := &Socket{typ: typ, ino: nextIno.Add(1)}
+	if typ == unix.SOCK_DGRAM {
+		s.in = newQueue(&shared{})
+	}
+	return s
 }
 
 // Pair returns two connected sockets of type typ.
-func Pair(typ int) (*Socket, *Socket) {
+func Pair(typ int) (*Socket, *Socket) { return NewPair(typ, Cred{}) }
+
+// NewPair returns two connected sockets of type typ, each seeing c as its
+// peer's credentials.
+func NewPair(typ int, c Cred) (*Socket, *Socket) {
 	sh := &shared{}
-	a, b := &queue{shared: sh}, &queue{shared: sh}
-	x := &Socket{typ: typ, ino: nextIno.Add(1), in: a, out: b}
-	y := &Socket{typ: typ, ino: nextIno.Add(1), in: b, out: a}
+	a, b := newQueue(sh), newQueue(sh)
+	x := &Socket{typ: typ, ino: nextIno.Add(1), pair: true, state: stConnected, in: a, out: b, cred: c, peerCred: c, hasPeer: true}
+	y := &Socket{typ: typ, ino: nextIno.Add(1), pair: true, state: stConnected, in: b, out: a, cred: c, peerCred: c, hasPeer: true}
+	x.peer, y.peer = y, x
 	return x, y
 }
 
@@ -71,6 +190,57 @@ func (s *Socket) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Dev: 0xb, Ino: s.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
 }
 
+// Addr returns the bound address ("" when unnamed).
+func (s *Socket) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Bound reports whether the socket has an address.
+func (s *Socket) Bound() bool { return s.Addr() != "" }
+
+// PeerAddr returns the connected peer's address; ENOTCONN when there is
+// no peer.
+func (s *Socket) PeerAddr() (string, error) {
+	s.mu.Lock()
+	p, st := s.peer, s.state
+	s.mu.Unlock()
+	if p == nil || st != stConnected {
+		return "", unix.ENOTCONN
+	}
+	return p.Addr(), nil
+}
+
+// PeerCred returns SO_PEERCRED's answer (zero ids and pid 0 with ok false
+// when there is no peer).
+func (s *Socket) PeerCred() (Cred, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peerCred, s.hasPeer
+}
+
+// Listening reports SO_ACCEPTCONN.
+func (s *Socket) Listening() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stListening
+}
+
+// SetPassCred sets SO_PASSCRED (which makes datagram sends autobind).
+func (s *Socket) SetPassCred(on bool) {
+	s.mu.Lock()
+	s.passcred = on
+	s.mu.Unlock()
+}
+
+// PassCred reports SO_PASSCRED.
+func (s *Socket) PassCred() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.passcred
+}
+
 // Options for Recv and Send.
 type Options struct {
 	NonBlock bool
@@ -78,61 +248,124 @@ type Options struct {
 	WaitAll  bool
 }
 
+// Message is what Recv returns besides the bytes.
+type Message struct {
+	N, Full int    // bytes copied; the whole message's length (for MSG_TRUNC)
+	From    string // the sender's address
+	FDs     []*vfs.FileDescription
+}
+
+func (s *Socket) conn() (in, out *queue, st int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.in, s.out, s.state
+}
+
 // Recv reads into dst. For message sockets it returns the message's full
-// length too (for MSG_TRUNC), and cuts what does not fit.
-func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (n, full int, err error) {
-	q := s.in
+// length too (for MSG_TRUNC), and cuts what does not fit. Descriptors
+// that came with the data are returned, each holding a reference the
+// caller owns.
+func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
+	q, _, st := s.conn()
+	if q == nil || (s.typ != unix.SOCK_DGRAM && st != stConnected) {
+		if s.typ == unix.SOCK_SEQPACKET && st != stListening {
+			return Message{}, unix.ENOTCONN
+		}
+		return Message{}, unix.EINVAL
+	}
+	var from string
+	if s.typ == unix.SOCK_STREAM {
+		from, _ = s.PeerAddr()
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
 		if s.typ == unix.SOCK_STREAM && len(q.data) > 0 {
-			n = copy(dst, q.data)
+			var fds []*vfs.FileDescription
+			want := dst
+			if len(q.rights) > 0 {
+				if r := q.rights[0]; r.off < q.rpos+int64(len(dst)) {
+					// The read reaches bytes that carry descriptors:
+					// deliver them, and stop at the end of what was sent
+					// with them (as Linux stops after their skb).
+					want = dst[:min(int64(len(dst)), r.end-q.rpos)]
+					if o.Peek {
+						for _, f := range r.fds {
+							f.IncRef()
+						}
+						fds = append(fds, r.fds...)
+					} else {
+						fds = r.fds
+						q.rights = q.rights[1:]
+						inFlight.Add(-int64(len(fds)))
+					}
+				}
+			}
+			n := copy(want, q.data)
 			if !o.Peek {
 				q.data = q.data[n:]
 				q.size -= n
+				q.rpos += int64(n)
 				q.changes.Notify()
 			}
-			if !o.WaitAll || n == len(dst) || o.Peek {
-				return n, n, nil
+			if !o.WaitAll || n == len(dst) || o.Peek || fds != nil {
+				return Message{N: n, Full: n, From: from, FDs: fds}, nil
 			}
 			// MSG_WAITALL: keep reading into the rest.
-			m, _, err := s.recvMoreLocked(ctx, dst[n:], o)
-			return n + m, n + m, err
+			m := s.recvMoreLocked(ctx, q, dst[n:])
+			return Message{N: n + m, Full: n + m, From: from}, nil
 		}
 		if s.typ != unix.SOCK_STREAM && len(q.msgs) > 0 {
 			msg := q.msgs[0]
-			n = copy(dst, msg)
+			n := copy(dst, msg.data)
+			fds := msg.fds
 			if !o.Peek {
+				inFlight.Add(-int64(len(fds)))
+				q.msgs[0] = message{}
 				q.msgs = q.msgs[1:]
-				q.size -= len(msg)
+				q.size -= len(msg.data)
 				q.changes.Notify()
+			} else {
+				for _, f := range fds {
+					f.IncRef()
+				}
+				fds = append([]*vfs.FileDescription(nil), fds...)
 			}
-			return n, len(msg), nil
+			return Message{N: n, Full: len(msg.data), From: msg.from, FDs: fds}, nil
 		}
 		if q.wrClosed || q.rdClosed {
-			return 0, 0, nil // end of stream
+			return Message{}, nil // end of stream
 		}
 		if o.NonBlock {
-			return 0, 0, unix.EAGAIN
+			return Message{}, unix.EAGAIN
 		}
 		err := q.changes.WaitLocked(ctx, &q.mu)
 		if err != nil {
-			return 0, 0, err
+			return Message{}, err
 		}
 	}
 }
 
-// recvMoreLocked continues a MSG_WAITALL stream read.
+// recvMoreLocked continues a MSG_WAITALL stream read, stopping before
+// bytes that carry descriptors.
 //
-// Preconditions: s.in.mu is held; it is released while waiting.
-func (s *Socket) recvMoreLocked(ctx vfs.Context, dst []byte, o Options) (int, int, error) {
-	q := s.in
+// Preconditions: q.mu is held; it is released while waiting.
+func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte) int {
 	got := 0
 	for got < len(dst) {
 		if len(q.data) > 0 {
-			n := copy(dst[got:], q.data)
+			want := dst[got:]
+			if len(q.rights) > 0 {
+				r := q.rights[0]
+				if r.off <= q.rpos {
+					break
+				}
+				want = want[:min(int64(len(want)), r.off-q.rpos)]
+			}
+			n := copy(want, q.data)
 			q.data = q.data[n:]
 			q.size -= n
+			q.rpos += int64(n)
 			q.changes.Notify()
 			got += n
 			continue
@@ -140,44 +373,114 @@ func (s *Socket) recvMoreLocked(ctx vfs.Context, dst []byte, o Options) (int, in
 		if q.wrClosed || q.rdClosed {
 			break
 		}
-		err := q.changes.WaitLocked(ctx, &q.mu)
-		if err != nil {
-			return got, got, nil // a signal ends the wait with what arrived
+		if err := q.changes.WaitLocked(ctx, &q.mu); err != nil {
+			break // a signal ends the wait with what arrived
 		}
 	}
-	return got, got, nil
+	return got
 }
 
-// Send writes src. A stream send blocks until everything is queued (or
-// returns a partial count when a signal or nonblocking mode stops it); a
-// message send queues one message or fails. EPIPE when the peer is gone.
+// Send writes src to the connected peer (see SendTo).
 func (s *Socket) Send(ctx vfs.Context, src []byte, o Options) (int, error) {
-	q := s.out
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	return s.SendTo(ctx, src, o, nil, nil)
+}
+
+// SendTo writes src, with the descriptors fds, to the datagram socket to,
+// or to the connected peer when to is nil. A stream send blocks until
+// everything is queued (or returns a partial count when a signal or
+// nonblocking mode stops it); a message send queues one message or fails.
+// EPIPE when the peer is gone. On success the queue owns the references of
+// fds; on failure the caller keeps them.
+func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds []*vfs.FileDescription) (int, error) {
+	s.mu.Lock()
+	q, st, from, wrShut := s.out, s.state, s.addr, s.wrShut
+	s.mu.Unlock()
+	switch {
+	case s.typ == unix.SOCK_DGRAM && to != nil:
+		if to.typ != s.typ {
+			return 0, unix.EPROTOTYPE
+		}
+		to.mu.Lock()
+		q = to.in
+		to.mu.Unlock()
+	case s.typ == unix.SOCK_DGRAM && q == nil:
+		return 0, unix.ENOTCONN
+	case s.typ != unix.SOCK_DGRAM && st != stConnected:
+		if s.typ == unix.SOCK_STREAM && to == nil {
+			return 0, unix.ENOTCONN
+		}
+		if s.typ == unix.SOCK_STREAM {
+			return 0, unix.EOPNOTSUPP
+		}
+		return 0, unix.ENOTCONN
+	case s.typ == unix.SOCK_STREAM && to != nil:
+		return 0, unix.EISCONN
+	}
+	if wrShut {
+		return 0, unix.EPIPE
+	}
 	if s.typ != unix.SOCK_STREAM && len(src) > Capacity {
 		return 0, unix.EMSGSIZE
 	}
+	if len(fds) > 0 {
+		if inFlight.Add(int64(len(fds))) > MaxInFlight {
+			inFlight.Add(-int64(len(fds)))
+			return 0, unix.ETOOMANYREFS
+		}
+		queued := false
+		defer func() {
+			if !queued {
+				inFlight.Add(-int64(len(fds)))
+			}
+		}()
+		n, err := s.sendLocked(ctx, q, src, o, fds, from, &queued)
+		return n, err
+	}
+	return s.sendLocked(ctx, q, src, o, nil, from, new(bool))
+}
+
+// sendLocked queues src (and fds) on q, setting *queued once the
+// descriptors are in the queue or released.
+func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fds []*vfs.FileDescription, from string, queued *bool) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	done := 0
 	for {
 		if q.rdClosed || q.wrClosed {
 			if done > 0 {
 				return done, nil
 			}
+			if s.typ == unix.SOCK_DGRAM && !s.pair {
+				return 0, unix.ECONNREFUSED
+			}
 			return 0, unix.EPIPE
 		}
 		room := Capacity - q.size
 		if s.typ == unix.SOCK_STREAM && room > 0 {
 			n := min(room, len(src)-done)
+			if done == 0 && len(fds) > 0 && n > 0 {
+				q.rights = append(q.rights, rights{off: q.wpos, end: q.wpos + int64(len(src)), fds: fds})
+				*queued = true
+			}
 			q.data = append(q.data, src[done:done+n]...)
 			q.size += n
+			q.wpos += int64(n)
 			done += n
 			q.changes.Notify()
 			if done == len(src) {
+				if len(src) == 0 && len(fds) > 0 {
+					// Nothing sent: the descriptors go nowhere.
+					inFlight.Add(-int64(len(fds)))
+					*queued = true
+					q.mu.Unlock()
+					Release(fds)
+					q.mu.Lock()
+				}
 				return done, nil
 			}
-		} else if s.typ != unix.SOCK_STREAM && room >= len(src) {
-			q.msgs = append(q.msgs, append([]byte(nil), src...))
+		} else if s.typ != unix.SOCK_STREAM && room >= len(src) && len(q.msgs) < maxMsgs {
+			q.msgs = append(q.msgs, message{data: append([]byte(nil), src...), from: from, fds: fds})
+			*queued = true
 			q.size += len(src)
 			q.changes.Notify()
 			return len(src), nil
@@ -200,24 +503,36 @@ func (s *Socket) Send(ctx vfs.Context, src []byte, o Options) (int, error) {
 
 // Shutdown shuts down reading (rd), writing (wr) or both.
 func (s *Socket) Shutdown(rd, wr bool) {
-	if rd {
-		s.in.mu.Lock()
-		s.in.rdClosed = true
-		s.in.changes.Notify()
-		s.in.mu.Unlock()
+	in, out, _ := s.conn()
+	if s.typ == unix.SOCK_DGRAM && !s.pair {
+		// A datagram socket's shutdown is its own; its peer's queue is
+		// shared with other senders.
+		if wr {
+			s.mu.Lock()
+			s.wrShut = true
+			s.mu.Unlock()
+		}
+		out = nil
 	}
-	if wr {
-		s.out.mu.Lock()
-		s.out.wrClosed = true
-		s.out.changes.Notify()
-		s.out.mu.Unlock()
+	if rd && in != nil {
+		in.mu.Lock()
+		in.rdClosed = true
+		in.changes.Notify()
+		in.mu.Unlock()
+	}
+	if wr && out != nil {
+		out.mu.Lock()
+		out.wrClosed = true
+		out.changes.Notify()
+		out.mu.Unlock()
 	}
 }
 
 // Read implements vfs.FileImpl.
 func (s *Socket) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
-	n, _, err := s.Recv(ctx, dst, Options{NonBlock: vfs.Nonblocking(ctx)})
-	return n, err
+	m, err := s.Recv(ctx, dst, Options{NonBlock: vfs.Nonblocking(ctx)})
+	Release(m.FDs)
+	return m.N, err
 }
 
 // Write implements vfs.FileImpl.
@@ -225,24 +540,72 @@ func (s *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 	return s.Send(ctx, src, Options{NonBlock: vfs.Nonblocking(ctx)})
 }
 
-// Release implements vfs.FileImpl: closing an end shuts both directions.
-func (s *Socket) Release() { s.once.Do(func() { s.Shutdown(true, true) }) }
+// Release implements vfs.FileImpl: closing a socket shuts both
+// directions of its connection, releases the descriptors in flight to it,
+// its pending connections and its address.
+func (s *Socket) Release() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		pending := s.pending
+		s.pending = nil
+		s.changes.Notify()
+		s.mu.Unlock()
+		unregister(s)
+		for _, p := range pending {
+			p.Release()
+		}
+		s.Shutdown(true, true)
+		if in, _, _ := s.conn(); in != nil {
+			in.mu.Lock()
+			fds := in.drainLocked()
+			in.mu.Unlock()
+			Release(fds)
+		}
+	})
+}
 
 // Readiness implements vfs.Poller.
 func (s *Socket) Readiness() uint32 {
+	s.mu.Lock()
+	in, out, st, pending, closed := s.in, s.out, s.state, len(s.pending), s.closed
+	s.mu.Unlock()
+	switch {
+	case st == stListening:
+		if pending > 0 {
+			return vfs.PollIn | vfs.PollRdNorm
+		}
+		return 0
+	case in == nil: // an unconnected stream or seqpacket socket
+		if closed {
+			return vfs.PollHup
+		}
+		return vfs.PollOut | vfs.PollWrNorm | vfs.PollHup
+	}
 	var r uint32
-	s.in.mu.Lock() // the pair's one lock
-	defer s.in.mu.Unlock()
-	if len(s.in.data) > 0 || len(s.in.msgs) > 0 {
+	in.mu.Lock()
+	if len(in.data) > 0 || len(in.msgs) > 0 {
 		r |= vfs.PollIn | vfs.PollRdNorm
 	}
-	if s.in.wrClosed || s.in.rdClosed {
+	if in.wrClosed || in.rdClosed {
 		r |= vfs.PollIn | vfs.PollRdNorm | 0x2000 // EPOLLRDHUP
 	}
-	if Capacity-s.out.size > 0 && !s.out.rdClosed {
+	inWrClosed := in.wrClosed
+	if out != nil && out.shared != in.shared {
+		in.mu.Unlock()
+		out.mu.Lock()
+		defer out.mu.Unlock()
+	} else {
+		defer in.mu.Unlock()
+	}
+	if out == nil { // an unconnected datagram socket
+		r |= vfs.PollOut | vfs.PollWrNorm
+		return r
+	}
+	if Capacity-out.size > 0 && !out.rdClosed {
 		r |= vfs.PollOut | vfs.PollWrNorm
 	}
-	if s.out.rdClosed && s.in.wrClosed {
+	if s.typ != unix.SOCK_DGRAM && out.rdClosed && inWrClosed {
 		r |= vfs.PollHup
 	}
 	return r
@@ -250,9 +613,242 @@ func (s *Socket) Readiness() uint32 {
 
 // Changed implements vfs.Poller.
 func (s *Socket) Changed() <-chan struct{} {
-	s.in.mu.Lock()
-	defer s.in.mu.Unlock()
-	return s.in.changes.Chan()
+	s.mu.Lock()
+	if s.in == nil || s.state == stListening {
+		defer s.mu.Unlock()
+		return s.changes.Chan()
+	}
+	in := s.in
+	s.mu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.changes.Chan()
+}
+
+// Bind gives the socket the address addr, which the caller has made
+// findable (a filesystem socket inode registered with RegisterInode, or an
+// abstract name: Bind registers those itself). EINVAL if already bound;
+// EADDRINUSE for an abstract name in use.
+func (s *Socket) Bind(addr string, key *InodeKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr != "" && key == nil && addr == "" {
+		return nil // autobind of a bound socket
+	}
+	if s.addr != "" || s.closed {
+		return unix.EINVAL
+	}
+	if key != nil {
+		registry.mu.Lock()
+		registry.inodes[*key] = s
+		registry.mu.Unlock()
+		s.inode, s.bound = *key, boundInode
+	} else {
+		if addr == "" {
+			addr = autobindName()
+			if addr == "" {
+				return unix.ENOSPC
+			}
+		}
+		registry.mu.Lock()
+		if _, ok := registry.abstract[addr]; ok {
+			registry.mu.Unlock()
+			return unix.EADDRINUSE
+		}
+		registry.abstract[addr] = s
+		registry.mu.Unlock()
+		s.bound = boundAbstract
+	}
+	s.addr = addr
+	return nil
+}
+
+// Listen makes a bound stream or seqpacket socket a listener.
+func (s *Socket) Listen(backlog int, c Cred) error {
+	if s.typ == unix.SOCK_DGRAM {
+		return unix.EOPNOTSUPP
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr == "" || s.state == stConnected {
+		return unix.EINVAL
+	}
+	if uint32(backlog) > SomaxConn {
+		backlog = SomaxConn
+	}
+	if s.state != stListening {
+		s.cred = c
+	}
+	s.state = stListening
+	s.backlog = backlog
+	s.changes.Notify()
+	return nil
+}
+
+// Accept takes a pending connection of a listener.
+func (s *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, error) {
+	if s.typ == unix.SOCK_DGRAM {
+		return nil, unix.EOPNOTSUPP
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.state != stListening {
+			return nil, unix.EINVAL
+		}
+		if len(s.pending) > 0 {
+			c := s.pending[0]
+			s.pending[0] = nil
+			s.pending = s.pending[1:]
+			s.changes.Notify() // room in the backlog
+			return c, nil
+		}
+		if nonblock {
+			return nil, unix.EAGAIN
+		}
+		if err := s.changes.WaitLocked(ctx, &s.mu); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Connect connects s to the socket to: for stream and seqpacket sockets,
+// to's backlog gets a new server-side socket that accept returns; for
+// datagram sockets, to becomes the default peer (to nil disconnects). c
+// is the connecting process's identity (SO_PEERCRED of the other end).
+func (s *Socket) Connect(ctx vfs.Context, to *Socket, c Cred, nonblock bool) error {
+	if s.typ == unix.SOCK_DGRAM {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if to == nil {
+			s.peer, s.out, s.state = nil, nil, stUnconnected
+			return nil
+		}
+		if to.typ != s.typ {
+			return unix.EPROTOTYPE
+		}
+		to.mu.Lock()
+		tin, tclosed := to.in, to.closed
+		to.mu.Unlock()
+		if tclosed {
+			return unix.ECONNREFUSED
+		}
+		s.peer, s.out, s.state = to, tin, stConnected
+		s.changes.Notify()
+		return nil
+	}
+	if to == nil {
+		return unix.EINVAL
+	}
+	if to.typ != s.typ {
+		return unix.EPROTOTYPE
+	}
+	for {
+		s.mu.Lock()
+		switch s.state {
+		case stConnected:
+			s.mu.Unlock()
+			return unix.EISCONN
+		case stListening:
+			s.mu.Unlock()
+			return unix.EINVAL
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return unix.EBADF
+		}
+		to.mu.Lock()
+		if to.state != stListening || to.closed {
+			to.mu.Unlock()
+			s.mu.Unlock()
+			return unix.ECONNREFUSED
+		}
+		if len(to.pending) > to.backlog {
+			ch := to.changes.Chan()
+			to.mu.Unlock()
+			s.mu.Unlock()
+			if nonblock {
+				return unix.EAGAIN
+			}
+			if err := vfs.Wait(ctx, ch); err != nil {
+				return err
+			}
+			continue
+		}
+		sh := &shared{}
+		a, b := newQueue(sh), newQueue(sh)
+		srv := &Socket{typ: s.typ, ino: nextIno.Add(1), state: stConnected, in: b, out: a,
+			addr: to.addr, peer: s, cred: to.cred, peerCred: c, hasPeer: true}
+		s.in, s.out, s.peer, s.state = a, b, srv, stConnected
+		s.cred, s.peerCred, s.hasPeer = c, to.cred, true
+		to.pending = append(to.pending, srv)
+		to.changes.Notify()
+		to.mu.Unlock()
+		s.changes.Notify()
+		s.mu.Unlock()
+		return nil
+	}
+}
+
+// InodeKey names a socket inode of the sandbox filesystem: its device and
+// inode number, which stay the same across renames.
+type InodeKey struct{ Dev, Ino uint64 }
+
+// registry finds bound sockets by inode and by abstract name.
+var registry = struct {
+	mu       sync.Mutex
+	inodes   map[InodeKey]*Socket
+	abstract map[string]*Socket
+	autoNext uint32
+}{inodes: map[InodeKey]*Socket{}, abstract: map[string]*Socket{}}
+
+// LookupInode returns the socket bound to the inode key (nil if none).
+func LookupInode(key InodeKey) *Socket {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	return registry.inodes[key]
+}
+
+// LookupAbstract returns the socket bound to the abstract name (with its
+// leading NUL), nil if none.
+func LookupAbstract(name string) *Socket {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	return registry.abstract[name]
+}
+
+// autobindName picks a free abstract name of five hex digits, as Linux's
+// autobind does ("" if all are taken).
+func autobindName() string {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	for range 1 << 20 {
+		registry.autoNext = (registry.autoNext + 1) & 0xfffff
+		name := fmt.Sprintf("\x00%05x", registry.autoNext)
+		if _, ok := registry.abstract[name]; !ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// unregister forgets s's address.
+func unregister(s *Socket) {
+	s.mu.Lock()
+	bound, key, addr := s.bound, s.inode, s.addr
+	s.mu.Unlock()
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	switch bound {
+	case boundInode:
+		if registry.inodes[key] == s {
+			delete(registry.inodes, key)
+		}
+	case boundAbstract:
+		if registry.abstract[addr] == s {
+			delete(registry.abstract, addr)
+		}
+	}
 }
 
 func itoa(n uint64) string {
