@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"golang.org/x/sys/unix"
+	"time"
 
 	"moat/arch"
 	"moat/fs/unixsock"
@@ -924,4 +925,75 @@ func sysGetpeername(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	return 0, putSockaddr(t, a[1], a[2], encodeAddr(peer))
+}
+
+// mmsghdrSize is sizeof(struct mmsghdr): a msghdr and msg_len, padded.
+const mmsghdrSize = 64
+
+// uioMaxIOV is UIO_MAXIOV: sendmmsg and recvmmsg handle at most this many
+// messages per call.
+const uioMaxIOV = 1024
+
+// msgWaitForOne is MSG_WAITFORONE: recvmmsg blocks for the first message
+// only.
+const msgWaitForOne = 0x10000
+
+// mmsg runs one sendmsg or recvmsg per struct mmsghdr at vec, writing
+// each msg_len, as sendmmsg and recvmmsg do: the count of messages done,
+// or the first one's error if none was. more reports whether to go on
+// after message i (recvmmsg's MSG_WAITFORONE and timeout).
+func mmsg(t *kernel.Task, one kernel.SyscallFunc, fd, vec, vlen uintptr, flags uintptr, more func(i int) (uintptr, bool)) (uintptr, error) {
+	vlen = min(vlen, uioMaxIOV)
+	done := uintptr(0)
+	for i := uintptr(0); i < vlen; i++ {
+		hdr := vec + i*mmsghdrSize
+		f := flags
+		if i > 0 {
+			var ok bool
+			if f, ok = more(int(i)); !ok {
+				break
+			}
+		}
+		n, err := one(t, arch.SyscallArgs{fd, hdr, f})
+		if err != nil {
+			if done > 0 {
+				break // the error is for the next call, as Linux keeps it
+			}
+			return 0, err
+		}
+		if err := putU32(t, hdr+56, uint32(n)); err != nil {
+			if done > 0 {
+				break
+			}
+			return 0, err
+		}
+		done++
+	}
+	return done, nil
+}
+
+func sysSendmmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return mmsg(t, sysSendmsg, a[0], a[1], a[2], a[3], func(int) (uintptr, bool) { return a[3], true })
+}
+
+func sysRecvmmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := a[3] &^ msgWaitForOne
+	var deadline time.Time
+	if a[4] != 0 {
+		ts, err := copyInTimespec(t, a[4])
+		if err != nil {
+			return 0, err
+		}
+		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	}
+	return mmsg(t, sysRecvmsg, a[0], a[1], a[2], flags, func(int) (uintptr, bool) {
+		// As on Linux, the timeout is looked at only between messages.
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return 0, false
+		}
+		if a[3]&msgWaitForOne != 0 {
+			return flags | unix.MSG_DONTWAIT, true
+		}
+		return flags, true
+	})
 }

@@ -211,6 +211,8 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_RECVFROM, sysRecvfrom)
 	partial(unix.SYS_SENDMSG, sysSendmsg, "SCM_RIGHTS; SCM_CREDENTIALS is accepted and not delivered; a socket whose own receive queue holds it (a cycle) is not collected")
 	partial(unix.SYS_RECVMSG, sysRecvmsg, "SCM_RIGHTS; no SCM_CREDENTIALS (SO_PASSCRED)")
+	partial(unix.SYS_SENDMMSG, sysSendmmsg, "as sendmsg, one message at a time")
+	partial(unix.SYS_RECVMMSG, sysRecvmmsg, "as recvmsg; MSG_WAITFORONE; the timeout is looked at between messages, as on Linux")
 	full(unix.SYS_SHUTDOWN, sysShutdown)
 	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "SOL_SOCKET: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED")
 	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "SOL_SOCKET buffer and flag options are accepted; sizes stay fixed")

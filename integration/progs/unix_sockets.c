@@ -645,6 +645,50 @@ static void test_fork(void)
 	unlink("server");
 }
 
+/* sendmmsg and recvmmsg on a datagram pair. */
+static void test_mmsg(void)
+{
+	int sv[2];
+	char bufs[4][16];
+	struct iovec iov[4];
+	struct mmsghdr msgs[4];
+
+	printf("-- sendmmsg, recvmmsg\n");
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	const char *words[] = { "one", "three", "seven" };
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < 3; i++) {
+		iov[i].iov_base = (void *)words[i];
+		iov[i].iov_len = strlen(words[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	CHECKV(sendmmsg(sv[0], msgs, 3, 0));
+	SHOW("msg_len: %u %u %u\n", msgs[0].msg_len, msgs[1].msg_len, msgs[2].msg_len);
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < 4; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = sizeof(bufs[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	CHECKV(recvmmsg(sv[1], msgs, 4, MSG_DONTWAIT, NULL));
+	SHOW("received: %.*s %.*s %.*s\n", (int)msgs[0].msg_len, bufs[0], (int)msgs[1].msg_len, bufs[1],
+	     (int)msgs[2].msg_len, bufs[2]);
+	CHECKV(recvmmsg(sv[1], msgs, 4, MSG_DONTWAIT, NULL));
+	CHECKV(sendmmsg(sv[0], msgs, 0, 0));
+	iov[0].iov_base = (void *)"x";
+	iov[0].iov_len = 1;
+	CHECKV(sendmmsg(sv[0], msgs, 1, 0));
+	iov[0].iov_base = bufs[0];
+	iov[0].iov_len = sizeof(bufs[0]);
+	CHECKV(recvmmsg(sv[1], msgs, 4, MSG_WAITFORONE, NULL)); /* one, then no wait */
+	CHECKV(sendmmsg(sv[0], (void *)8, 1, 0));
+	CHECKV(recvmmsg(999, msgs, 1, 0, NULL));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const char *dir = enter_tmpdir("unix");
@@ -655,6 +699,7 @@ int main(void)
 	test_dgram();
 	test_rights();
 	test_fork();
+	test_mmsg();
 	remove_tree(dir);
 	printf("done\n");
 	return 0;
