@@ -525,6 +525,7 @@ var programUse = map[string]string{
 	"unix_sockets": "TestPrograms",
 	"xattr":        "TestPrograms",
 	"tmpfile":      "TestPrograms",
+	"inotify":      "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

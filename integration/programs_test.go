@@ -28,6 +28,8 @@ var comparedPrograms = []struct {
 	{name: "xattr"},
 	// open(O_TMPFILE) and linkat(AT_EMPTY_PATH).
 	{name: "tmpfile"},
+	// inotify events for changes in /tmp.
+	{name: "inotify"},
 	// The arguments exercise /proc/self/cmdline: a space and an empty one.
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 	// AF_UNIX sockets: bind, listen, accept, connect, SCM_RIGHTS.

@@ -34,7 +34,16 @@ func setAttr(t *kernel.Task, p vfs.Path, mask uint32, st vfs.Stat, ownerOnly boo
 	if !ok {
 		return unix.EPERM // support: this filesystem's attributes are fixed
 	}
-	return s.SetStat(t, mask, st)
+	if err := s.SetStat(t, mask, st); err != nil {
+		return err
+	}
+	if mask&unix.STATX_SIZE != 0 {
+		vfs.NotifyPath(p, vfs.InModify)
+	}
+	if mask&^unix.STATX_SIZE != 0 {
+		vfs.NotifyPath(p, vfs.InAttrib)
+	}
+	return nil
 }
 
 // pathOrFD resolves a path argument, or the fd itself for an empty path
@@ -173,7 +182,11 @@ func sysFtruncate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	if tr, ok := f.Impl().(vfs.Truncater); ok {
-		return 0, tr.Truncate(int64(a[1]))
+		if err := tr.Truncate(int64(a[1])); err != nil {
+			return 0, err
+		}
+		vfs.NotifyFile(f, vfs.InModify)
+		return 0, nil
 	}
 	if f.Path().Dentry == nil {
 		return 0, unix.EINVAL

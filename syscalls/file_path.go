@@ -81,6 +81,7 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 			return 0, err
 		}
 		created = true
+		vfs.NotifyEntry(dir.Inode(), name, p.Inode(), vfs.InCreate, false)
 	case err != nil:
 		return 0, err
 	}
@@ -128,6 +129,12 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	}
 	f := vfs.NewFileDescription(impl, p, fl)
 	defer f.DecRef()
+	if flags&unix.O_PATH == 0 {
+		if flags&unix.O_TRUNC != 0 && mayWrite(flags) && !created {
+			vfs.NotifyFile(f, vfs.InModify)
+		}
+		vfs.NotifyFile(f, vfs.InOpen)
+	}
 	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
 	return uintptr(fd), err
 }
@@ -581,7 +588,11 @@ func mkdirAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32) (uintpt
 	if err := writableDir(t, dir); err != nil {
 		return 0, err
 	}
-	return 0, dir.Inode().Mkdir(t, name, mode&0o1777&^t.Umask())
+	if err := dir.Inode().Mkdir(t, name, mode&0o1777&^t.Umask()); err != nil {
+		return 0, err
+	}
+	vfs.NotifyEntry(dir.Inode(), name, nil, vfs.InCreate, true)
+	return 0, nil
 }
 
 func sysMkdir(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -610,7 +621,13 @@ func unlinkAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (uint
 		if err := writableDir(t, dir); err != nil {
 			return 0, err
 		}
-		return 0, dir.Inode().Rmdir(t, name)
+		child, _ := dir.Inode().Lookup(t, name)
+		if err := dir.Inode().Rmdir(t, name); err != nil {
+			return 0, err
+		}
+		vfs.NotifySelf(child, vfs.InDeleteSelf)
+		vfs.NotifyEntry(dir.Inode(), name, nil, vfs.InDelete, true)
+		return 0, nil
 	}
 	if name == "" {
 		return 0, unix.EISDIR // the path named the root
@@ -635,7 +652,17 @@ func unlinkAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (uint
 	if err := writableDir(t, dir); err != nil {
 		return 0, err
 	}
-	return 0, dir.Inode().Unlink(t, name)
+	if err := dir.Inode().Unlink(t, name); err != nil {
+		return 0, err
+	}
+	if st.Nlink <= 1 {
+		vfs.NotifySelf(child, vfs.InAttrib) // its link count fell
+		vfs.NotifySelf(child, vfs.InDeleteSelf)
+	} else {
+		vfs.NotifySelf(child, vfs.InAttrib)
+	}
+	vfs.NotifyEntry(dir.Inode(), name, nil, vfs.InDelete, false)
+	return 0, nil
 }
 
 func sysUnlink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -674,7 +701,8 @@ func renameAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, n
 	if oldDir.Mount != newDir.Mount {
 		return 0, unix.EXDEV
 	}
-	if _, err := oldDir.Inode().Lookup(t, oldName); err != nil {
+	moved, err := oldDir.Inode().Lookup(t, oldName)
+	if err != nil {
 		return 0, err
 	}
 	if err := writableDir(t, oldDir); err != nil {
@@ -683,7 +711,20 @@ func renameAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, n
 	if err := writableDir(t, newDir); err != nil {
 		return 0, err
 	}
-	return 0, oldDir.Inode().Rename(t, oldName, newDir.Inode(), newName, flags)
+	if err := oldDir.Inode().Rename(t, oldName, newDir.Inode(), newName, flags); err != nil {
+		return 0, err
+	}
+	if vfs.Watched() {
+		isDir := false
+		if st, err := moved.Stat(t); err == nil {
+			isDir = st.IsDir()
+		}
+		cookie := vfs.NewCookie()
+		vfs.NotifyEntryCookie(oldDir.Inode(), oldName, nil, vfs.InMovedFrom, cookie, isDir)
+		vfs.NotifyEntryCookie(newDir.Inode(), newName, nil, vfs.InMovedTo, cookie, isDir)
+		vfs.NotifySelf(moved, vfs.InMoveSelf)
+	}
+	return 0, nil
 }
 
 func sysRename(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -713,7 +754,11 @@ func symlinkAt(t *kernel.Task, targetAddr uintptr, dirfd int32, pathAddr uintptr
 	if err := writableDir(t, dir); err != nil {
 		return 0, err
 	}
-	return 0, dir.Inode().Symlink(t, name, target)
+	if err := dir.Inode().Symlink(t, name, target); err != nil {
+		return 0, err
+	}
+	vfs.NotifyEntry(dir.Inode(), name, nil, vfs.InCreate, false)
+	return 0, nil
 }
 
 func sysSymlink(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

@@ -47,6 +47,13 @@ func (f *FileDescription) IncRef() { f.refs.Add(1) }
 func (f *FileDescription) DecRef() {
 	if f.refs.Add(-1) == 0 {
 		f.releaseOFDLocks()
+		if Watched() && f.accMode&unix.O_PATH == 0 {
+			if f.writable() {
+				NotifyFile(f, InCloseWrite)
+			} else {
+				NotifyFile(f, InCloseNowrite)
+			}
+		}
 		f.impl.Release()
 	}
 }
@@ -127,6 +134,14 @@ func (f *FileDescription) Stat(ctx Context) (Stat, error) {
 
 // Read reads at the file offset (pread when off >= 0).
 func (f *FileDescription) Read(ctx Context, dst []byte, off int64) (int, error) {
+	n, err := f.read(ctx, dst, off)
+	if n > 0 && Watched() {
+		NotifyFile(f, InAccess)
+	}
+	return n, err
+}
+
+func (f *FileDescription) read(ctx Context, dst []byte, off int64) (int, error) {
 	if !f.readable() {
 		return 0, unix.EBADF
 	}
@@ -152,6 +167,14 @@ func (f *FileDescription) Read(ctx Context, dst []byte, off int64) (int, error) 
 // Write writes at the file offset (pwrite when off >= 0), honouring
 // O_APPEND.
 func (f *FileDescription) Write(ctx Context, src []byte, off int64) (int, error) {
+	n, err := f.write(ctx, src, off)
+	if n > 0 && Watched() {
+		NotifyFile(f, InModify)
+	}
+	return n, err
+}
+
+func (f *FileDescription) write(ctx Context, src []byte, off int64) (int, error) {
 	if !f.writable() {
 		return 0, unix.EBADF
 	}
