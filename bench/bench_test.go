@@ -1,6 +1,10 @@
 package main
 
 import (
+	"archive/tar"
+	"errors"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -608,5 +612,135 @@ func TestSkippedRow(t *testing.T) {
 	}
 	if strings.Contains(out, "FAILED") {
 		t.Errorf("a skipped row is reported as FAILED:\n%s", out)
+	}
+}
+
+// TestFileRows checks the stat, createunlink, pwrite, getdents and tar
+// rows: the programs that write take the tmpDirArg placeholder (a fresh
+// directory under /tmp natively, /tmp inside moat), the tar row is a wall
+// row extracting the tarball from the work directory.
+func TestFileRows(t *testing.T) {
+	keys := []string{"stat", "createunlink", "pwrite", "getdents", "tar"}
+	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent", only: map[string]bool{}}
+	for _, k := range keys {
+		cfg.only[k] = true
+	}
+	sel := selected(cfg, workloads(cfg))
+	var got []string
+	for _, wl := range sel {
+		got = append(got, wl.key)
+	}
+	if !slices.Equal(got, []string{"stat", "createunlink", "pwrite", "getdents", "tar"}) {
+		t.Fatalf("-only %s selects %q", strings.Join(keys, ","), got)
+	}
+	want := map[string][]string{
+		"stat":         {"/w/stat", "20000", "/etc/passwd"},
+		"createunlink": {"/w/createunlink", "1000", tmpDirArg},
+		"pwrite":       {"/w/pwrite", "5000", tmpDirArg},
+		"getdents":     {"/w/getdents", "20", tmpDirArg, "10000"},
+		"tar":          {"/usr/bin/tar", "-xf", "/w/" + tarInput, "-C", tmpDirArg},
+	}
+	for _, wl := range sel {
+		if !slices.Equal(wl.argv, want[wl.key]) {
+			t.Errorf("%s argv = %q, want %q", wl.key, wl.argv, want[wl.key])
+		}
+		if wl.nativeOnly || wl.idle || len(wl.unsupported) != 0 || wl.wall != (wl.key == "tar") {
+			t.Errorf("%s row = %+v", wl.key, wl)
+		}
+	}
+	if tar := sel[4]; tar.unit != "run" || tar.skip != tarSkip() {
+		t.Errorf("tar row = %+v, want per run, skip %q", tar, tarSkip())
+	}
+	// -scale scales the iterations, not the 10000 entries.
+	cfg.scale = 0.5
+	if g := selected(cfg, workloads(cfg))[3]; !slices.Equal(g.argv[1:], []string{"10", tmpDirArg, "10000"}) {
+		t.Errorf("getdents at -scale 0.5: %q", g.argv)
+	}
+	// Inside moat the placeholder becomes /tmp; the row's argv is untouched.
+	if got := withTmpDir(want["tar"], moatTmp); !slices.Equal(got, []string{"/usr/bin/tar", "-xf", "/w/" + tarInput, "-C", "/tmp"}) {
+		t.Errorf("withTmpDir(tar, /tmp) = %q", got)
+	}
+	if want["tar"][4] != tmpDirArg {
+		t.Error("withTmpDir changed its input")
+	}
+}
+
+// TestRunInFreshTmp: natively a writing workload gets a new, empty
+// directory under /tmp, which is gone after the run.
+func TestRunInFreshTmp(t *testing.T) {
+	b := &bench{cfg: config{timeout: time.Minute}}
+	note := filepath.Join(t.TempDir(), "dir")
+	script := `[ -z "$(ls -A "$1")" ] && touch "$1/x" && echo "$1" > "$2" && echo 123.5`
+	v, err := b.runInFreshTmp(t.Context(), []string{"/bin/sh", "-c", script, "sh", tmpDirArg, note}, false)
+	if err != nil || v != 123.5 {
+		t.Fatalf("runInFreshTmp = %v, %v; want 123.5", v, err)
+	}
+	data, err := os.ReadFile(note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(dir, nativeTmp+"/moat-bench-run-") {
+		t.Errorf("workload ran in %q, want a new dir under %s", dir, nativeTmp)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s still there after the run: %v", dir, err)
+	}
+}
+
+// TestBuildTarball archives a small tree and reads it back: names from the
+// tree's base name down, directories, files with their contents, symlinks.
+func TestBuildTarball(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "linux")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a.h"), []byte("#define A 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "sub", "b.h"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.h", filepath.Join(src, "l.h")); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, "out.tar")
+	n, err := buildTarball(src, dst)
+	if err != nil || n != 5 {
+		t.Fatalf("buildTarball = %d, %v; want 5 entries", n, err)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		got[hdr.Name] = string(rune(hdr.Typeflag)) + ":" + string(body) + hdr.Linkname
+	}
+	want := map[string]string{
+		"linux/":        "5:",
+		"linux/a.h":     "0:#define A 1\n",
+		"linux/l.h":     "2:a.h",
+		"linux/sub/":    "5:",
+		"linux/sub/b.h": "0:",
+	}
+	if len(got) != len(want) {
+		t.Errorf("archive = %q, want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("archive[%q] = %q, want %q", k, got[k], v)
+		}
 	}
 }

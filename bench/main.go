@@ -20,6 +20,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -28,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -62,6 +64,25 @@ const (
 	gccPath     = "/usr/bin/gcc"
 	shPath      = "/bin/sh"
 	truePath    = "/bin/true"
+	tarPath     = "/usr/bin/tar"
+)
+
+// The tar row extracts a tarball of tarSource, which the bench builds once
+// into the work directory as tarInput.
+const (
+	tarSource = "/usr/include/linux"
+	tarInput  = "tar-input.tar"
+)
+
+// tmpDirArg, as an argument of a workload, stands for a directory the
+// workload may write to: natively a fresh directory under nativeTmp, made
+// before each run and removed after it; inside moat moatTmp, moat's
+// private in-memory tmpfs (new with every sandbox). The two are different
+// filesystems when the host's /tmp is on disk.
+const (
+	tmpDirArg = "@TMPDIR@"
+	nativeTmp = "/tmp"
+	moatTmp   = "/tmp"
 )
 
 type config struct {
@@ -119,11 +140,11 @@ func run() int {
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "kill one run of a workload after this long")
 	flag.StringVar(&cfg.moatPath, "moat", "", "moat binary (default: go build -o TMP/moat ./cmd/moat)")
 	flag.StringVar(&moatFlags, "moat-flags", "", "extra flags for `moat run`, space-separated, placed before --")
-	flag.StringVar(&cfg.openFile, "openfile", "/etc/passwd", "host file for the open+close workload (must be visible inside moat)")
+	flag.StringVar(&cfg.openFile, "openfile", "/etc/passwd", "host file for the open+close and stat workloads (must be visible inside moat)")
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,pagefault,start,fork,exec,pipe,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,stat,createunlink,pwrite,getdents,pagefault,start,tar,fork,exec,pipe,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -184,6 +205,14 @@ func run() int {
 	if err := os.WriteFile(filepath.Join(cfg.workdir, ccInput), ccSource, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
+	}
+	if wls := selected(cfg, workloads(cfg)); slices.ContainsFunc(wls, func(wl workload) bool { return wl.key == "tar" && wl.skip == "" }) {
+		n, err := buildTarball(tarSource, filepath.Join(cfg.workdir, tarInput))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: building the tar row's input:", err)
+			return 1
+		}
+		b.progress("tarball of %s: %d entries", tarSource, n)
 	}
 	b.prepareMoat(ctx)
 	if cfg.cpu >= 0 { // after the builds, which may use every CPU
@@ -412,10 +441,21 @@ func workloads(cfg config) []workload {
 			argv: []string{bin("openclose"), n(5000), cfg.openFile}},
 		{key: "pread", name: "pread 4 KiB " + preadFile, unit: "op",
 			argv: []string{bin("pread"), n(10000), preadFile}},
+		{key: "stat", name: "stat " + cfg.openFile, unit: "op",
+			argv: []string{bin("stat"), n(20000), cfg.openFile}},
+		{key: "createunlink", name: "create+unlink in /tmp (O_EXCL, close, unlink)", unit: "op",
+			argv: []string{bin("createunlink"), n(1000), tmpDirArg}},
+		{key: "pwrite", name: "pwrite 4 KiB to a file in /tmp", unit: "op",
+			argv: []string{bin("pwrite"), n(5000), tmpDirArg}},
+		{key: "getdents", name: "getdents64: list a /tmp dir of 10000 entries", unit: "list",
+			argv: []string{bin("getdents"), n(20), tmpDirArg, "10000"}},
 		{key: "pagefault", name: "page fault (64 MiB anon, per 4 KiB page)", unit: "page",
 			argv: []string{bin("pagefault"), n(4), "64"}},
 		{key: "start", name: "start+exit: " + strings.Join(start, " "), unit: "run",
 			argv: start, wall: true},
+		{key: "tar", name: "tar xf " + tarSource + " (tarball) into /tmp", unit: "run",
+			argv: []string{tarPath, "-xf", bin(tarInput), "-C", tmpDirArg}, wall: true,
+			skip: tarSkip()},
 		{key: "fork", name: "fork+exit+wait", unit: "op",
 			argv: []string{bin("forkwait"), n(250)}},
 		{key: "exec", name: "fork+exec+wait: " + strings.Join(start, " "), unit: "op",
@@ -470,6 +510,91 @@ func missing(paths ...string) string {
 	return strings.Join(why, ", ")
 }
 
+// tarSkip says why the tar row cannot run: no tar, or no tarSource.
+func tarSkip() string {
+	why := missing(tarPath)
+	if st, err := os.Stat(tarSource); err != nil || !st.IsDir() {
+		why = strings.TrimPrefix(why+", "+tarSource+" is not a directory", ", ")
+	}
+	return why
+}
+
+// buildTarball writes a tar archive of the tree at src to dst: directories,
+// regular files and symlinks, named from src's base name down (as
+// tar -C dir(src) -cf dst base(src) would), and returns how many entries
+// it holds.
+func buildTarball(src, dst string) (int, error) {
+	f, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	tw := tar.NewWriter(f)
+	n := 0
+	parent := filepath.Dir(src)
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		case !info.IsDir() && !info.Mode().IsRegular():
+			return nil // devices, sockets, fifos: not in a source tree
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(parent, path)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		n++
+		if info.Mode().IsRegular() {
+			in, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, in)
+			in.Close()
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// withTmpDir returns argv with every tmpDirArg replaced by dir.
+func withTmpDir(argv []string, dir string) []string {
+	out := slices.Clone(argv)
+	for i, a := range out {
+		if a == tmpDirArg {
+			out[i] = dir
+		}
+	}
+	return out
+}
+
 // selected returns the workloads that -only picks: a key picks its row and
 // the rows of its variants ("sysemu" also picks "sysemu-regs").
 func selected(cfg config, all []workload) []workload {
@@ -509,6 +634,7 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 		s           *Side
 		argv        []string
 		unsupported string // error name that means "unsupported here", or ""
+		freshTmp    bool   // argv has tmpDirArg: run in a fresh dir under nativeTmp
 	}
 	rows := make([]Row, len(wls))
 	sides := make([][]side, len(wls))
@@ -519,7 +645,7 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 			row.Skipped = wl.skip
 			continue // no sides: nothing runs
 		}
-		sides[k] = []side{{&row.Native, wl.argv, ""}}
+		sides[k] = []side{{&row.Native, wl.argv, "", slices.Contains(wl.argv, tmpDirArg)}}
 		if wl.nativeOnly {
 			continue
 		}
@@ -534,7 +660,7 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 			// it says even if -moat-flags has a --platform too.
 			argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
 			argv = append(argv, "--platform", p, "--")
-			sides[k] = append(sides[k], side{&m.Side, append(argv, wl.argv...), wl.unsupported[p]})
+			sides[k] = append(sides[k], side{&m.Side, append(argv, withTmpDir(wl.argv, moatTmp)...), wl.unsupported[p], false})
 		}
 	}
 	for i := 0; i < b.cfg.runs && ctx.Err() == nil; i++ {
@@ -548,9 +674,12 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 				}
 				var v float64
 				var err error
-				if wl.idle {
+				switch {
+				case wl.idle:
 					v, err = b.runIdle(ctx, sd.argv)
-				} else {
+				case sd.freshTmp:
+					v, err = b.runInFreshTmp(ctx, sd.argv, wl.wall)
+				default:
 					v, err = b.runOnce(ctx, sd.argv, wl.wall)
 				}
 				if err != nil {
@@ -614,6 +743,18 @@ func (b *bench) runOnce(parent context.Context, argv []string, wall bool) (float
 		return float64(elapsed.Nanoseconds()), nil
 	}
 	return parseNS(stdout.String())
+}
+
+// runInFreshTmp runs argv once, like runOnce, with tmpDirArg replaced by a
+// new directory under nativeTmp, made before the clock starts and removed
+// after the run.
+func (b *bench) runInFreshTmp(ctx context.Context, argv []string, wall bool) (float64, error) {
+	dir, err := os.MkdirTemp(nativeTmp, "moat-bench-run-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return b.runOnce(ctx, withTmpDir(argv, dir), wall)
 }
 
 // runIdle runs argv, a command that sleeps (natively the sleeper, else

@@ -539,6 +539,7 @@ var programUse = map[string]string{
 	"sync":         "TestSync",
 	"jobctl":       "TestJobControl",
 	"signals":      "TestSignals",
+	"rename_race":  "TestBindRenameRace",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {
