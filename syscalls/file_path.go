@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"errors"
+
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
@@ -25,6 +27,69 @@ func mayWrite(flags uint32) bool {
 	return acc == unix.O_WRONLY || acc == unix.O_RDWR || flags&unix.O_TRUNC != 0
 }
 
+// createRetries bounds how often open(O_CREAT) goes back to the lookup when
+// the name keeps appearing and disappearing under it (another thread
+// creating and unlinking it). Linux holds the directory locked across
+// lookup and create, so it never needs more than one round; moat's lookup
+// and create are separate steps, and a few rounds settle any real race.
+const createRetries = 100
+
+// lookupOrCreate resolves path for open(2), creating a regular file when
+// flags hold O_CREAT and the name does not exist. created reports whether
+// this call made the file. A *vfs.MagicFile error is passed up for
+// /proc/PID/fd links of files without a path.
+func lookupOrCreate(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) (p vfs.Path, created bool, err error) {
+	excl := flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL
+	follow := flags&unix.O_NOFOLLOW == 0 && !excl
+	for try := 0; ; try++ {
+		rr, rpath := r, path
+		p, err = rr.Resolve(t, rpath, follow)
+		if _, ok := err.(*vfs.MagicFile); ok {
+			return p, false, err
+		}
+		if err == unix.ENOENT && flags&unix.O_CREAT != 0 && follow {
+			// A dangling symlink: create its target, as Linux does.
+			rr, rpath, err = danglingTarget(t, rr, rpath)
+			if err == nil {
+				p, err = rr.Resolve(t, rpath, true)
+			}
+		}
+		switch {
+		case err == nil && excl:
+			return p, false, unix.EEXIST
+		case err != unix.ENOENT || flags&unix.O_CREAT == 0:
+			return p, false, err
+		}
+		dir, name, trailing, err := rr.ResolveParent(t, rpath)
+		if err != nil {
+			return p, false, err
+		}
+		if trailing || name == "" || name == "." || name == ".." {
+			return p, false, unix.EISDIR
+		}
+		if dir.Mount.ReadOnly() {
+			return p, false, unix.EROFS
+		}
+		if err := checkPerm(t, dir.Inode(), unix.W_OK|unix.X_OK); err != nil {
+			return p, false, err
+		}
+		in, err := dir.Inode().Create(t, name, (mode&0o7777)&^t.Umask()|unix.S_IFREG)
+		switch {
+		case err == nil:
+			// Held without a second lookup, so that an unlink racing
+			// with this open cannot take it away.
+			p = vfs.CreatedPath(dir, name, in)
+			vfs.NotifyEntry(dir.Inode(), name, in, vfs.InCreate, false)
+			return p, true, nil
+		case err == unix.EEXIST && !excl && try < createRetries:
+			// Made by someone else since the lookup: open that one.
+			continue
+		default:
+			return p, false, err
+		}
+	}
+}
+
 // openAt implements openat(2).
 func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode uint32) (uintptr, error) {
 	path, err := copyInPath(t, pathAddr)
@@ -44,45 +109,29 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	if err != nil {
 		return 0, err
 	}
-	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	p, err := r.Resolve(t, path, follow)
+	for try := 0; ; try++ {
+		fd, err := openPath(t, r, path, flags, mode)
+		if err != errCreateRace || try == createRetries {
+			if err == errCreateRace {
+				err = unix.ENOENT
+			}
+			return fd, err
+		}
+	}
+}
+
+// errCreateRace is openPath's report that with O_CREAT, the file it found
+// or made was unlinked and released before it could be opened: open(2)
+// starts again, and creates the name.
+var errCreateRace = errors.New("file unlinked while being opened")
+
+// openPath is openAt after the path and its resolver are known.
+func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) (uintptr, error) {
+	p, created, err := lookupOrCreate(t, r, path, flags, mode)
 	if mf, ok := err.(*vfs.MagicFile); ok {
 		return openMagic(t, mf.File, flags)
 	}
-	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && follow {
-		// A dangling symlink: create its target, as Linux does.
-		r, path, err = danglingTarget(t, r, path)
-		if err == nil {
-			p, err = r.Resolve(t, path, true)
-		}
-	}
-	created := false
-	switch {
-	case err == nil && flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
-		return 0, unix.EEXIST
-	case err == unix.ENOENT && flags&unix.O_CREAT != 0:
-		dir, name, trailing, perr := r.ResolveParent(t, path)
-		if perr != nil {
-			return 0, perr
-		}
-		if trailing || name == "" || name == "." || name == ".." {
-			return 0, unix.EISDIR
-		}
-		if dir.Mount.ReadOnly() {
-			return 0, unix.EROFS
-		}
-		if err := checkPerm(t, dir.Inode(), unix.W_OK|unix.X_OK); err != nil {
-			return 0, err
-		}
-		if _, err := dir.Inode().Create(t, name, (mode&0o7777)&^t.Umask()|unix.S_IFREG); err != nil {
-			return 0, err
-		}
-		if p, err = r.Resolve(t, path, false); err != nil {
-			return 0, err
-		}
-		created = true
-		vfs.NotifyEntry(dir.Inode(), name, p.Inode(), vfs.InCreate, false)
-	case err != nil:
+	if err != nil {
 		return 0, err
 	}
 	st, err := p.Inode().Stat(t)
@@ -121,6 +170,9 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	if flags&unix.O_PATH != 0 {
 		impl = vfs.PathFile{}
 	} else if impl, err = p.Inode().Open(t, flags&^(unix.O_CREAT|unix.O_EXCL)); err != nil {
+		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
+			return 0, errCreateRace
+		}
 		return 0, err
 	}
 	fl := flags | oLargefile

@@ -26,6 +26,14 @@ func (d *Dentry) child(name string, in Inode) *Dentry {
 	return &Dentry{parent: d, name: name, rel: d.rel + "/" + name, inode: in}
 }
 
+// CreatedPath returns the path of in, just made under the name name in the
+// directory dir: the caller holds it without looking the name up again, so
+// that a concurrent unlink or rename cannot take it away between the
+// creation and the open (open(O_CREAT) is atomic on Linux).
+func CreatedPath(dir Path, name string, in Inode) Path {
+	return Path{Mount: dir.Mount, Dentry: dir.Dentry.child(name, in)}
+}
+
 // UnlinkedPath returns a path for in, a file with no name made in the
 // directory dir (O_TMPFILE): it shows as DIR/#INO, as on Linux, and is
 // found by no lookup.

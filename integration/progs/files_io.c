@@ -3,7 +3,8 @@
  *
  * read write readv writev pread64 pwrite64 open openat creat close lseek
  * fstat stat lstat newfstatat statx dup dup2 dup3 fcntl pipe pipe2 ioctl
- * (plus mkdir and symlink to have something to stat)
+ * (plus mkdir and symlink to have something to stat), and O_CREAT racing
+ * unlink from another thread.
  *
  * Raw syscall(2) is used where glibc would route the call to a different
  * syscall (open -> openat, stat -> newfstatat, pipe -> pipe2, ...), so that
@@ -13,6 +14,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -185,6 +187,42 @@ static void creat_and_open_errors(void)
 	CHECKV(open(longpath, O_RDONLY));
 }
 
+static volatile int race_stop;
+
+static void *race_unlinker(void *arg)
+{
+	(void)arg;
+	while (!race_stop)
+		unlink("racy");
+	return NULL;
+}
+
+/* open(O_CREAT) without O_EXCL never fails with EEXIST, however the file
+ * comes and goes between the lookup and the creation: Linux retries. */
+static void creat_race(void)
+{
+	pthread_t t;
+	int eexist = 0, opened = 0;
+
+	SHOW("-- O_CREAT against unlink\n");
+	pthread_create(&t, NULL, race_unlinker, NULL);
+	for (int i = 0; i < 5000; i++) {
+		int fd = open("racy", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			opened++;
+			close(fd);
+		} else if (errno == EEXIST) {
+			eexist++;
+		} else {
+			SHOW("open racy: %s\n", errname(errno));
+		}
+	}
+	race_stop = 1;
+	pthread_join(t, NULL);
+	SHOW("EEXIST without O_EXCL: %d, opened at least once: %d\n", eexist, opened > 0);
+}
+
 static void stats(void)
 {
 	struct stat st;
@@ -354,6 +392,7 @@ int main(void)
 	basic_rw();
 	vectored();
 	creat_and_open_errors();
+	creat_race();
 	stats();
 	dups_and_fcntl();
 	signal(SIGPIPE, SIG_IGN);
