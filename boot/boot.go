@@ -23,6 +23,7 @@ import (
 	"moat/fs/dev"
 	"moat/fs/hostfd"
 	"moat/fs/hostfs"
+	"moat/fs/inet"
 	"moat/fs/memfs"
 	"moat/fs/overlay"
 
@@ -67,6 +68,7 @@ const (
 	devDev
 	devProc
 	devSys
+	devShm
 )
 
 // New builds a sandbox.
@@ -117,6 +119,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Log:         cfg.Log,
 		Strace:      cfg.Strace,
 		Utsname:     utsname(),
+		Net:         inet.New(),
 		HWCap:       auxv[16],
 		HWCap2:      auxv[26],
 		MinSigStkSz: auxv[51],
@@ -137,6 +140,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/dev", dev.New(devDev), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
 		return nil, err
 	}
+	// POSIX shared memory and semaphores (shm_open, sem_open) live in a
+	// tmpfs of their own on /dev/shm, as in a container.
+	shm := memfs.New(devShm, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
+	if err := s.mount("/dev/shm", shm.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "shm"}); err != nil {
+		return nil, err
+	}
 	procfs := proc.New(procKernel{k}, devProc, readHostProc,
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
 		proc.WithMounts(func(vfs.Context) string { return mountsText(ns) }),
@@ -148,7 +157,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
 		return nil, err
 	}
-	nextDev := uint64(devSys + 1)
+	nextDev := uint64(devShm + 1)
 	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
 		devMu.Lock()
 		nextDev++

@@ -523,6 +523,7 @@ var programUse = map[string]string{
 	"locks":        "TestPrograms",
 	"memfd":        "TestPrograms",
 	"unix_sockets": "TestPrograms",
+	"inet_sockets": "TestPrograms",
 	"xattr":        "TestPrograms",
 	"tmpfile":      "TestPrograms",
 	"inotify":      "TestPrograms",

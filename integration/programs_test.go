@@ -34,6 +34,8 @@ var comparedPrograms = []struct {
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 	// AF_UNIX sockets: bind, listen, accept, connect, SCM_RIGHTS.
 	{name: "unix_sockets"},
+	// AF_INET and AF_INET6 on loopback: TCP, UDP, errors, options.
+	{name: "inet_sockets"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/fs/inet"
 	"moat/loader"
 	"moat/memory"
 	"moat/mm"
@@ -47,6 +48,10 @@ type Options struct {
 	// "proc", ...) with mount data (options); ENODEV for types it does not
 	// make. Nil: every type is ENODEV.
 	NewFS func(fstype, data string) (vfs.Inode, error)
+
+	// Net is the sandbox's network stack for AF_INET and AF_INET6
+	// sockets. Nil: those families are EAFNOSUPPORT.
+	Net *inet.Stack
 
 	// HWCap, HWCap2, Platform and MinSigStkSz come from the host's auxv.
 	HWCap, HWCap2 uint64
@@ -120,6 +125,9 @@ func (k *Kernel) Mounts() *vfs.MountNamespace { return k.opts.Mounts }
 
 // MemoryFile returns the memory file.
 func (k *Kernel) MemoryFile() *memory.File { return k.opts.MemFile }
+
+// Net returns the sandbox's network stack (nil: no internet sockets).
+func (k *Kernel) Net() *inet.Stack { return k.opts.Net }
 
 // Utsname returns the system identification.
 func (k *Kernel) Utsname() Utsname { return k.opts.Utsname }

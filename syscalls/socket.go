@@ -10,9 +10,10 @@ import (
 	"moat/vfs"
 )
 
-// Sockets: AF_UNIX only (socket, socketpair, bind to paths and abstract
-// names, listen, accept, connect, SCM_RIGHTS). Other families are
-// EAFNOSUPPORT until networking comes.
+// Sockets: AF_UNIX (socket, socketpair, bind to paths and abstract names,
+// listen, accept, connect, SCM_RIGHTS) here; AF_INET and AF_INET6 in
+// socket_inet.go, which each call below tries first. Other families are
+// EAFNOSUPPORT.
 
 // sockTypeMask is SOCK_TYPE_MASK: the socket type part of socket(2)'s type.
 const sockTypeMask = 0xf
@@ -34,8 +35,11 @@ func sockType(domain, typ, proto int) (int, int, error) {
 	if typ >= sockMax {
 		return 0, 0, unix.EINVAL
 	}
+	if domain == unix.AF_INET || domain == unix.AF_INET6 {
+		return typ, flags, nil // the protocol is checked by fs/inet
+	}
 	if domain != unix.AF_UNIX {
-		return 0, 0, unix.EAFNOSUPPORT // support: AF_INET and AF_INET6 come with the networking issue
+		return 0, 0, unix.EAFNOSUPPORT // support: AF_NETLINK, AF_PACKET and others are not implemented
 	}
 	if proto != 0 && proto != unix.AF_UNIX {
 		return 0, 0, unix.EPROTONOSUPPORT
@@ -73,18 +77,26 @@ func installSocket(t *kernel.Task, s *unixsock.Socket, flags int) (int32, error)
 }
 
 func sysSocket(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	typ, flags, err := sockType(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
+	domain := int(int32(a[0]))
+	typ, flags, err := sockType(domain, int(int32(a[1])), int(int32(a[2])))
 	if err != nil {
 		return 0, err
+	}
+	if domain == unix.AF_INET || domain == unix.AF_INET6 {
+		return newInetSocket(t, domain, typ, int(int32(a[2])), flags)
 	}
 	fd, err := installSocket(t, unixsock.New(typ), flags)
 	return uintptr(fd), err
 }
 
 func sysSocketpair(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	typ, flags, err := sockType(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
+	domain := int(int32(a[0]))
+	typ, flags, err := sockType(domain, int(int32(a[1])), int(int32(a[2])))
 	if err != nil {
 		return 0, err
+	}
+	if domain != unix.AF_UNIX {
+		return 0, unix.EOPNOTSUPP // as Linux: internet sockets come singly
 	}
 	if !accessOK(a[3], 8) {
 		return 0, unix.EFAULT
@@ -261,6 +273,10 @@ func bindPath(t *kernel.Task, s *unixsock.Socket, path string) error {
 }
 
 func sysBind(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetBind(t, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -328,6 +344,10 @@ func autobind(s *unixsock.Socket) {
 }
 
 func sysConnect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetConnect(t, f, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -359,6 +379,10 @@ func sysConnect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysListen(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return 0, s.Listen(int(int32(a[1])))
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -370,6 +394,10 @@ func sysListen(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 func accept(t *kernel.Task, fd, addr, lenAddr uintptr, flags int) (uintptr, error) {
 	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
 		return 0, unix.EINVAL
+	}
+	if f, s := inetOf(t, fd); s != nil {
+		defer f.DecRef()
+		return inetAccept(t, f, s, addr, lenAddr, flags)
 	}
 	f, s, err := socketOf(t, fd)
 	if err != nil {
@@ -481,6 +509,10 @@ func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data [
 }
 
 func sysSendto(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetSendto(t, f, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -528,6 +560,10 @@ func recvBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n
 }
 
 func sysRecvfrom(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetRecvfrom(t, f, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -654,6 +690,10 @@ func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, error) {
 }
 
 func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetSendmsg(t, f, s, a)
+	}
 	f, s, m, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
@@ -747,6 +787,10 @@ func putControlFDs(t *kernel.Task, m msghdr, fds []*vfs.FileDescription, cloexec
 }
 
 func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetRecvmsg(t, f, s, a)
+	}
 	f, s, m, iovs, err := msgArgs(t, a[0], a[1])
 	if err != nil {
 		return 0, err
@@ -805,6 +849,10 @@ func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysShutdown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return 0, s.Shutdown(int(a[1]))
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -824,6 +872,10 @@ func sysShutdown(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysGetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetGetsockopt(t, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -880,6 +932,10 @@ func b2u(b bool) uint32 {
 }
 
 func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return inetSetsockopt(t, s, a)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -906,6 +962,10 @@ func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysGetsockname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		return 0, putSockaddr(t, a[1], a[2], s.Addr())
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err
@@ -915,6 +975,14 @@ func sysGetsockname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 }
 
 func sysGetpeername(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if f, s := inetOf(t, a[0]); s != nil {
+		defer f.DecRef()
+		peer, err := s.PeerAddr()
+		if err != nil {
+			return 0, err
+		}
+		return 0, putSockaddr(t, a[1], a[2], peer)
+	}
 	f, s, err := socketOf(t, a[0])
 	if err != nil {
 		return 0, err

