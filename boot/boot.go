@@ -44,6 +44,10 @@ type Config struct {
 	Binds    []Bind    // host directories and files mounted into the sandbox (-v)
 	Strace   io.Writer // nil: no tracing
 	Log      *slog.Logger
+	// Net is the network mode: "none" (or ""): loopback only, on the
+	// sandbox's own TCP/IP stack; "host": internet sockets are host
+	// sockets the sentry opens (fs/inet).
+	Net string
 }
 
 // Bind is a host directory or file mounted at Guest in the sandbox. Writes
@@ -70,6 +74,15 @@ const (
 	devSys
 	devShm
 )
+
+// network returns the internet sockets' network for a --net mode that
+// the caller has checked.
+func network(mode string) inet.Network {
+	if mode == "host" {
+		return inet.NewHost()
+	}
+	return inet.New()
+}
 
 // New builds a sandbox.
 func New(cfg Config) (*Sandbox, error) {
@@ -119,7 +132,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Log:         cfg.Log,
 		Strace:      cfg.Strace,
 		Utsname:     utsname(),
-		Net:         inet.New(),
+		Net:         network(cfg.Net),
 		HWCap:       auxv[16],
 		HWCap2:      auxv[26],
 		MinSigStkSz: auxv[51],

@@ -370,8 +370,14 @@ func compare(t *testing.T, argv ...string) {
 // compareStdin is compare with the given stdin for both runs.
 func compareStdin(t *testing.T, stdin string, argv ...string) {
 	t.Helper()
+	compareWith(t, nil, stdin, argv...)
+}
+
+// compareWith is compareStdin with flags for moat run.
+func compareWith(t *testing.T, moatFlags []string, stdin string, argv ...string) {
+	t.Helper()
 	nOut, nErr, nCode := runNative(t, argv, stdin)
-	mOut, mErr, mCode := runMoat(t, nil, argv, stdin)
+	mOut, mErr, mCode := runMoat(t, moatFlags, argv, stdin)
 	if nOut == mOut && nCode == mCode {
 		return
 	}
@@ -523,7 +529,7 @@ var programUse = map[string]string{
 	"locks":        "TestPrograms",
 	"memfd":        "TestPrograms",
 	"unix_sockets": "TestPrograms",
-	"inet_sockets": "TestPrograms",
+	"inet_sockets": "TestPrograms, TestNetHost",
 	"xattr":        "TestPrograms",
 	"tmpfile":      "TestPrograms",
 	"inotify":      "TestPrograms",

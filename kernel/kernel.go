@@ -51,7 +51,7 @@ type Options struct {
 
 	// Net is the sandbox's network stack for AF_INET and AF_INET6
 	// sockets. Nil: those families are EAFNOSUPPORT.
-	Net *inet.Stack
+	Net inet.Network
 
 	// HWCap, HWCap2, Platform and MinSigStkSz come from the host's auxv.
 	HWCap, HWCap2 uint64
@@ -127,7 +127,7 @@ func (k *Kernel) Mounts() *vfs.MountNamespace { return k.opts.Mounts }
 func (k *Kernel) MemoryFile() *memory.File { return k.opts.MemFile }
 
 // Net returns the sandbox's network stack (nil: no internet sockets).
-func (k *Kernel) Net() *inet.Stack { return k.opts.Net }
+func (k *Kernel) Net() inet.Network { return k.opts.Net }
 
 // Utsname returns the system identification.
 func (k *Kernel) Utsname() Utsname { return k.opts.Utsname }

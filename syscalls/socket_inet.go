@@ -31,12 +31,12 @@ func newInetSocket(t *kernel.Task, domain, typ, proto, flags int) (uintptr, erro
 
 // inetOf returns the internet socket open at fd with a reference on its
 // description, or nil (holding nothing) when fd is anything else.
-func inetOf(t *kernel.Task, fd uintptr) (*vfs.FileDescription, *inet.Socket) {
+func inetOf(t *kernel.Task, fd uintptr) (*vfs.FileDescription, inet.Socket) {
 	f, err := getFile(t, fd)
 	if err != nil {
 		return nil, nil
 	}
-	if s, ok := f.Impl().(*inet.Socket); ok {
+	if s, ok := f.Impl().(inet.Socket); ok {
 		return f, s
 	}
 	f.DecRef()
@@ -52,7 +52,7 @@ func inetOptions(f *vfs.FileDescription, flags int) inet.Options {
 	}
 }
 
-func inetBind(t *kernel.Task, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetBind(t *kernel.Task, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	b, err := copyInSockaddr(t, a[1], a[2])
 	if err != nil {
 		return 0, err
@@ -60,7 +60,7 @@ func inetBind(t *kernel.Task, s *inet.Socket, a arch.SyscallArgs) (uintptr, erro
 	return 0, s.Bind(t, b)
 }
 
-func inetConnect(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetConnect(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	b, err := copyInSockaddr(t, a[1], a[2])
 	if err != nil {
 		return 0, err
@@ -68,7 +68,7 @@ func inetConnect(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.
 	return 0, s.Connect(t, b, f.Flags()&unix.O_NONBLOCK != 0)
 }
 
-func inetAccept(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, addr, lenAddr uintptr, flags int) (uintptr, error) {
+func inetAccept(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, addr, lenAddr uintptr, flags int) (uintptr, error) {
 	c, peer, err := s.Accept(t, f.Flags()&unix.O_NONBLOCK != 0)
 	if err != nil {
 		return 0, err
@@ -90,7 +90,7 @@ func inetAccept(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, addr, le
 
 // inetSend sends len bytes at addr (sendto), in pieces of at most ioChunk
 // for a stream.
-func inetSend(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, addr, n uintptr, flags int, to []byte) (uintptr, error) {
+func inetSend(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, addr, n uintptr, flags int, to []byte) (uintptr, error) {
 	if !accessOK(addr, n) {
 		return 0, unix.EFAULT
 	}
@@ -124,7 +124,7 @@ func inetSend(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, addr, n ui
 }
 
 // inetSendData sends one buffer; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
-func inetSendData(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, data []byte, flags int, to []byte) (int, error) {
+func inetSendData(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, data []byte, flags int, to []byte) (int, error) {
 	w, err := s.Send(t, data, to, inetOptions(f, flags))
 	if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
 		t.SendSignalSelf(unix.SIGPIPE)
@@ -132,7 +132,7 @@ func inetSendData(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, data [
 	return w, err
 }
 
-func inetSendto(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetSendto(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	var to []byte
 	if a[4] != 0 && a[5] != 0 {
 		var err error
@@ -146,7 +146,7 @@ func inetSendto(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.S
 // inetRecvBuf bounds one receive's kernel buffer.
 const inetRecvBuf = 256 << 10
 
-func inetRecvfrom(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetRecvfrom(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	if !accessOK(a[1], a[2]) {
 		return 0, unix.EFAULT
 	}
@@ -227,7 +227,7 @@ func inetControl(t *kernel.Task, m msghdr) error {
 	return nil
 }
 
-func inetSendmsg(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetSendmsg(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	m, iovs, total, err := inetMsgArgs(t, a[1])
 	if err != nil {
 		return 0, err
@@ -269,7 +269,7 @@ func inetSendmsg(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.
 	return 0, err
 }
 
-func inetRecvmsg(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetRecvmsg(t *kernel.Task, f *vfs.FileDescription, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	m, iovs, total, err := inetMsgArgs(t, a[1])
 	if err != nil {
 		return 0, err
@@ -318,7 +318,7 @@ func inetRecvmsg(t *kernel.Task, f *vfs.FileDescription, s *inet.Socket, a arch.
 	return uintptr(msg.N), nil
 }
 
-func inetGetsockopt(t *kernel.Task, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetGetsockopt(t *kernel.Task, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	l, err := getU64(t, a[4])
 	if err != nil {
 		return 0, err
@@ -340,7 +340,7 @@ func inetGetsockopt(t *kernel.Task, s *inet.Socket, a arch.SyscallArgs) (uintptr
 // maxOptLen bounds a setsockopt value moat reads.
 const maxOptLen = 256
 
-func inetSetsockopt(t *kernel.Task, s *inet.Socket, a arch.SyscallArgs) (uintptr, error) {
+func inetSetsockopt(t *kernel.Task, s inet.Socket, a arch.SyscallArgs) (uintptr, error) {
 	if int32(a[4]) < 0 {
 		return 0, unix.EINVAL
 	}

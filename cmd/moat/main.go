@@ -77,7 +77,7 @@ func run(args []string) int {
 	strace := fs.Bool("strace", false, "trace system calls on stderr")
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
-	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack)")
+	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack), or host (the host's network, through sockets moat opens)")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
 	var binds bindFlags
@@ -90,15 +90,15 @@ func run(args []string) int {
 	if len(argv) == 0 {
 		return fail(2, "run: no command given (usage: moat run [flags] -- CMD [ARGS...])")
 	}
-	if *netMode != "none" {
-		return fail(2, "run: --net %s is not supported yet (only none: loopback)", *netMode)
+	if *netMode != "none" && *netMode != "host" {
+		return fail(2, "run: --net %s: not a network mode (none or host)", *netMode)
 	}
 	level := slog.LevelWarn
 	if *debug {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger}
+	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger, Net: *netMode}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}

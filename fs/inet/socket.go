@@ -2,9 +2,6 @@ package inet
 
 import (
 	"bytes"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -18,49 +15,22 @@ import (
 	"moat/vfs"
 )
 
-// MaxBuffer bounds SO_SNDBUF and SO_RCVBUF (Linux's default
-// net.core.wmem_max and rmem_max are about this size, doubled).
-const MaxBuffer = 4 << 20
-
-// errRestartSys is Linux's ERESTARTSYS, which a task's wait returns when a
-// signal interrupts it (see kernel.ErrRestartSys).
-const errRestartSys = unix.Errno(512)
-
 // allEvents are the readiness events a socket reports.
 const allEvents = waiter.EventIn | waiter.EventPri | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp
 
-var nextIno atomic.Uint64
-
-// timeout is SO_RCVTIMEO or SO_SNDTIMEO: none (block forever), or a
-// duration, where set with d == 0 means "do not block at all" (what a
-// negative timeval gives on Linux).
-type timeout struct {
-	set bool
-	d   time.Duration
-}
-
-// Socket is an AF_INET or AF_INET6 socket of type SOCK_STREAM (TCP) or
-// SOCK_DGRAM (UDP, or ICMP echo).
-type Socket struct {
-	family, typ, proto int
-	ino                uint64
-	ep                 tcpip.Endpoint
-	wq                 *waiter.Queue
-	entry              waiter.Entry
-
-	notifyMu sync.Mutex // a leaf: taken from netstack's callbacks
-	changes  vfs.Changes
-
-	mu       sync.Mutex
-	rcvTimeo timeout
-	sndTimeo timeout
-	errTaken bool // SO_ERROR has reported the connection's fatal error
+// stackSocket is an AF_INET or AF_INET6 socket on the sandbox's own stack,
+// of type SOCK_STREAM (TCP) or SOCK_DGRAM (UDP, or ICMP echo).
+type stackSocket struct {
+	base
+	ep    tcpip.Endpoint
+	wq    *waiter.Queue
+	entry waiter.Entry
 }
 
 // NewSocket makes a socket(2) of the family (AF_INET or AF_INET6), the type
 // (SOCK_STREAM or SOCK_DGRAM) and the protocol (0 for the type's default),
 // with the errnos Linux's inet_create gives.
-func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
+func (st *Stack) NewSocket(family, typ, proto int) (Socket, error) {
 	var transport tcpip.TransportProtocolNumber
 	icmpProto := unix.IPPROTO_ICMP
 	if family == unix.AF_INET6 {
@@ -103,113 +73,27 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 }
 
 // newSocket wraps a netstack endpoint and watches its readiness.
-func newSocket(family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *Socket {
-	so := &Socket{family: family, typ: typ, proto: proto, ino: nextIno.Add(1), ep: ep, wq: wq}
-	so.entry = waiter.NewFunctionEntry(allEvents, func(waiter.EventMask) {
-		so.notifyMu.Lock()
-		so.changes.Notify()
-		so.notifyMu.Unlock()
-	})
+func newSocket(family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *stackSocket {
+	so := &stackSocket{base: newBase(family, typ, proto), ep: ep, wq: wq}
+	so.entry = waiter.NewFunctionEntry(allEvents, func(waiter.EventMask) { so.notify() })
 	wq.EventRegister(&so.entry)
 	return so
 }
 
-// Family returns AF_INET or AF_INET6.
-func (so *Socket) Family() int { return so.family }
-
-// Type returns SOCK_STREAM or SOCK_DGRAM.
-func (so *Socket) Type() int { return so.typ }
-
-// Protocol returns the IPPROTO_* number.
-func (so *Socket) Protocol() int { return so.proto }
-
-// IsStream implements vfs.Stream: sockets have no file position.
-func (so *Socket) IsStream() bool { return true }
-
-// Name is the socket's name in /proc/PID/fd.
-func (so *Socket) Name() string { return "socket:[" + uitoa(so.ino) + "]" }
-
-// Stat implements fstat(2) on the socket.
-func (so *Socket) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Dev: 0xb, Ino: so.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
-}
-
 // Readiness implements vfs.Poller.
-func (so *Socket) Readiness() uint32 {
+func (so *stackSocket) Readiness() uint32 {
 	return uint32(so.ep.Readiness(allEvents))
-}
-
-// Changed implements vfs.Poller.
-func (so *Socket) Changed() <-chan struct{} {
-	so.notifyMu.Lock()
-	defer so.notifyMu.Unlock()
-	return so.changes.Chan()
 }
 
 // Release implements vfs.FileImpl: the endpoint closes (a TCP connection
 // with unread data is reset, as on Linux; SO_LINGER is netstack's).
-func (so *Socket) Release() {
+func (so *stackSocket) Release() {
 	so.wq.EventUnregister(&so.entry)
 	so.ep.Close()
 }
 
-// timedBlocker is a task's interruptible wait with a deadline.
-type timedBlocker interface {
-	BlockTimeout(ready <-chan struct{}, deadline time.Time) error
-}
-
-// block runs try until it stops failing with EAGAIN, waiting for the
-// socket's readiness to change in between: at once EAGAIN when nonblock,
-// EAGAIN when the timeout t passes (EINPROGRESS for connect is the
-// caller's), EINTR for a signal when a timeout is set (Linux restarts only
-// untimed socket waits).
-func (so *Socket) block(ctx vfs.Context, nonblock bool, t timeout, try func() error) error {
-	var deadline time.Time
-	if t.set {
-		if t.d == 0 {
-			nonblock = true
-		}
-		deadline = time.Now().Add(t.d)
-	}
-	for {
-		ch := so.Changed()
-		err := try()
-		if err != unix.EAGAIN || nonblock {
-			return err
-		}
-		if deadline.IsZero() {
-			err = vfs.Wait(ctx, ch)
-		} else if b, ok := ctx.(timedBlocker); ok {
-			err = b.BlockTimeout(ch, deadline)
-			if err == errRestartSys {
-				err = unix.EINTR
-			}
-		} else {
-			tm := time.NewTimer(time.Until(deadline))
-			select {
-			case <-ch:
-			case <-tm.C:
-				err = unix.ETIMEDOUT
-			}
-			tm.Stop()
-		}
-		if err == unix.ETIMEDOUT {
-			return unix.EAGAIN
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (so *Socket) timeouts() (rcv, snd timeout) {
-	so.mu.Lock()
-	defer so.mu.Unlock()
-	return so.rcvTimeo, so.sndTimeo
-}
-
 // Bind implements bind(2).
-func (so *Socket) Bind(ctx vfs.Context, b []byte) error {
+func (so *stackSocket) Bind(ctx vfs.Context, b []byte) error {
 	if so.family == unix.AF_INET && len(b) >= sockaddrInLen && Family(b) == unix.AF_UNSPEC &&
 		[4]byte(b[4:8]) == [4]byte{} {
 		// Linux takes AF_UNSPEC with INADDR_ANY as AF_INET, for old programs.
@@ -233,7 +117,7 @@ func (so *Socket) Bind(ctx vfs.Context, b []byte) error {
 
 // Connect implements connect(2); a datagram socket given AF_UNSPEC
 // disconnects.
-func (so *Socket) Connect(ctx vfs.Context, b []byte, nonblock bool) error {
+func (so *stackSocket) Connect(ctx vfs.Context, b []byte, nonblock bool) error {
 	if len(b) < 2 {
 		return unix.EINVAL
 	}
@@ -267,6 +151,12 @@ func (so *Socket) Connect(ctx vfs.Context, b []byte, nonblock bool) error {
 	case nil:
 		return nil
 	case *tcpip.ErrConnectStarted:
+	case *tcpip.ErrAlreadyConnecting:
+		// A blocking connect restarted after a signal waits on, as
+		// Linux's does; a non-blocking one is told EALREADY.
+		if nonblock {
+			return unix.EALREADY
+		}
 	default:
 		return errno(terr)
 	}
@@ -296,7 +186,7 @@ func (so *Socket) Connect(ctx vfs.Context, b []byte, nonblock bool) error {
 }
 
 // Listen implements listen(2).
-func (so *Socket) Listen(backlog int) error {
+func (so *stackSocket) Listen(backlog int) error {
 	if so.typ != unix.SOCK_STREAM {
 		return unix.EOPNOTSUPP
 	}
@@ -305,7 +195,7 @@ func (so *Socket) Listen(backlog int) error {
 }
 
 // Accept implements accept(2): the new connection and its peer's address.
-func (so *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, []byte, error) {
+func (so *stackSocket) Accept(ctx vfs.Context, nonblock bool) (Socket, []byte, error) {
 	if so.typ != unix.SOCK_STREAM {
 		return nil, nil, unix.EOPNOTSUPP
 	}
@@ -327,7 +217,7 @@ func (so *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, []byte, error
 }
 
 // Shutdown implements shutdown(2); how is SHUT_RD, SHUT_WR or SHUT_RDWR.
-func (so *Socket) Shutdown(how int) error {
+func (so *stackSocket) Shutdown(how int) error {
 	var f tcpip.ShutdownFlags
 	switch how {
 	case unix.SHUT_RD:
@@ -343,7 +233,7 @@ func (so *Socket) Shutdown(how int) error {
 }
 
 // Addr returns the socket's own address (getsockname(2)).
-func (so *Socket) Addr() []byte {
+func (so *stackSocket) Addr() []byte {
 	fa, terr := so.ep.GetLocalAddress()
 	if terr != nil {
 		fa = tcpip.FullAddress{}
@@ -352,27 +242,12 @@ func (so *Socket) Addr() []byte {
 }
 
 // PeerAddr returns the connected peer's address (getpeername(2)).
-func (so *Socket) PeerAddr() ([]byte, error) {
+func (so *stackSocket) PeerAddr() ([]byte, error) {
 	fa, terr := so.ep.GetRemoteAddress()
 	if terr != nil {
 		return nil, errno(terr)
 	}
 	return encodeAddr(so.family, fa), nil
-}
-
-// Options are the per-call flags of send and receive.
-type Options struct {
-	NonBlock bool // O_NONBLOCK or MSG_DONTWAIT
-	Peek     bool // MSG_PEEK
-	WaitAll  bool // MSG_WAITALL
-	More     bool // MSG_MORE
-}
-
-// Message is what one receive got.
-type Message struct {
-	N    int    // bytes copied
-	Full int    // the datagram's whole length (MSG_TRUNC)
-	From []byte // the sender's address (datagram sockets)
 }
 
 // datagramWriter copies what fits of a datagram and discards the rest, so
@@ -388,7 +263,7 @@ func (w *datagramWriter) Write(p []byte) (int, error) {
 }
 
 // Recv receives into dst.
-func (so *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
+func (so *stackSocket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 	rcv, _ := so.timeouts()
 	var m Message
 	ro := tcpip.ReadOptions{Peek: o.Peek, NeedRemoteAddr: so.typ != unix.SOCK_STREAM}
@@ -439,7 +314,7 @@ var errEOF = unix.Errno(0x7fff)
 
 // readErr translates a read error; a pending socket error (SO_ERROR) is
 // what netstack returns first, as Linux's sock_error does.
-func (so *Socket) readErr(terr tcpip.Error) error {
+func (so *stackSocket) readErr(terr tcpip.Error) error {
 	if _, ok := terr.(*tcpip.ErrClosedForReceive); ok {
 		return errEOF
 	}
@@ -449,7 +324,7 @@ func (so *Socket) readErr(terr tcpip.Error) error {
 // Send sends src, to the address to (nil: the connected peer). A stream
 // socket sends all of it unless nonblocking or interrupted, and then
 // reports how much went; a datagram socket sends one datagram.
-func (so *Socket) Send(ctx vfs.Context, src []byte, to []byte, o Options) (int, error) {
+func (so *stackSocket) Send(ctx vfs.Context, src []byte, to []byte, o Options) (int, error) {
 	wo := tcpip.WriteOptions{More: o.More, Atomic: so.typ != unix.SOCK_STREAM}
 	if to != nil {
 		if so.typ == unix.SOCK_STREAM {
@@ -500,13 +375,13 @@ func (so *Socket) Send(ctx vfs.Context, src []byte, to []byte, o Options) (int, 
 }
 
 // Read implements vfs.FileImpl (read(2) on the socket).
-func (so *Socket) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+func (so *stackSocket) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	m, err := so.Recv(ctx, dst, Options{NonBlock: vfs.Nonblocking(ctx)})
 	return m.N, err
 }
 
 // Write implements vfs.FileImpl (write(2) on the socket).
-func (so *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
+func (so *stackSocket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 	return so.Send(ctx, src, nil, Options{NonBlock: vfs.Nonblocking(ctx)})
 }
 
@@ -515,17 +390,4 @@ func errnoOrNil(terr tcpip.Error) error {
 		return nil
 	}
 	return errno(terr)
-}
-
-func uitoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
 }

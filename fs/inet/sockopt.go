@@ -32,7 +32,7 @@ func putBool(b bool) []byte {
 
 // GetSockOpt implements getsockopt(2) for the options moat knows: the
 // option's value, which the caller cuts to the user's length.
-func (so *Socket) GetSockOpt(level, name int) ([]byte, error) {
+func (so *stackSocket) GetSockOpt(level, name int) ([]byte, error) {
 	ops := so.ep.SocketOptions()
 	switch level {
 	case unix.SOL_SOCKET:
@@ -74,13 +74,7 @@ func (so *Socket) GetSockOpt(level, name int) ([]byte, error) {
 			b := putBool(l.Enabled)
 			return binary.LittleEndian.AppendUint32(b, uint32(l.Timeout/time.Second)), nil
 		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-			rcv, snd := so.timeouts()
-			t := rcv
-			if name == unix.SO_SNDTIMEO {
-				t = snd
-			}
-			b := binary.LittleEndian.AppendUint64(nil, uint64(t.d/time.Second))
-			return binary.LittleEndian.AppendUint64(b, uint64(t.d%time.Second/time.Microsecond)), nil
+			return so.getTimeout(name), nil
 		case unix.SO_BINDTODEVICE:
 			if ops.GetBindToDevice() != 0 {
 				return []byte("lo\x00"), nil
@@ -184,7 +178,7 @@ func (so *Socket) GetSockOpt(level, name int) ([]byte, error) {
 // knownLevel reports whether the socket's protocols handle options at
 // level: an option there that moat does not know is ENOPROTOOPT, while
 // getsockopt at a level nobody handles is EOPNOTSUPP.
-func (so *Socket) knownLevel(level int) bool {
+func (so *base) knownLevel(level int) bool {
 	switch level {
 	case unix.SOL_SOCKET, unix.IPPROTO_IP:
 		return true
@@ -198,7 +192,7 @@ func (so *Socket) knownLevel(level int) bool {
 	return false
 }
 
-func (so *Socket) getInt(o tcpip.SockOptInt) ([]byte, error) {
+func (so *stackSocket) getInt(o tcpip.SockOptInt) ([]byte, error) {
 	v, terr := so.ep.GetSockOptInt(o)
 	if terr != nil {
 		return nil, errno(terr)
@@ -206,7 +200,7 @@ func (so *Socket) getInt(o tcpip.SockOptInt) ([]byte, error) {
 	return putInt(v), nil
 }
 
-func (so *Socket) getDuration(o tcpip.GettableSocketOption, d *time.Duration, unit time.Duration) ([]byte, error) {
+func (so *stackSocket) getDuration(o tcpip.GettableSocketOption, d *time.Duration, unit time.Duration) ([]byte, error) {
 	if terr := so.ep.GetSockOpt(o); terr != nil {
 		return nil, errno(terr)
 	}
@@ -216,7 +210,7 @@ func (so *Socket) getDuration(o tcpip.GettableSocketOption, d *time.Duration, un
 // takeError returns and clears the pending socket error, as reading
 // SO_ERROR does on Linux. netstack keeps a TCP connection's fatal error
 // for good, so once reported it reads as 0.
-func (so *Socket) takeError() unix.Errno {
+func (so *stackSocket) takeError() unix.Errno {
 	e := errnoOrZero(so.ep.LastError())
 	if so.typ != unix.SOCK_STREAM {
 		return e
@@ -239,7 +233,7 @@ func errnoOrZero(terr tcpip.Error) unix.Errno {
 
 // SetSockOpt implements setsockopt(2) for the options moat knows; v is the
 // user's value (the caller bounds its length).
-func (so *Socket) SetSockOpt(level, name int, v []byte) error {
+func (so *stackSocket) SetSockOpt(level, name int, v []byte) error {
 	ops := so.ep.SocketOptions()
 	// Most options are an int: Linux wants at least 4 bytes of it.
 	ival := func() (int, error) {
@@ -309,29 +303,7 @@ func (so *Socket) SetSockOpt(level, name int, v []byte) error {
 			})
 			return nil
 		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-			if len(v) < 16 {
-				return unix.EINVAL
-			}
-			sec, usec := int64(binary.LittleEndian.Uint64(v)), int64(binary.LittleEndian.Uint64(v[8:]))
-			if usec < 0 || usec >= 1e6 {
-				return unix.EDOM
-			}
-			var t timeout
-			switch {
-			case sec < 0:
-				t = timeout{set: true} // Linux: a negative time means no wait
-			case sec == 0 && usec == 0:
-			default:
-				t = timeout{set: true, d: time.Duration(min(sec, 1<<31))*time.Second + time.Duration(usec)*time.Microsecond}
-			}
-			so.mu.Lock()
-			if name == unix.SO_RCVTIMEO {
-				so.rcvTimeo = t
-			} else {
-				so.sndTimeo = t
-			}
-			so.mu.Unlock()
-			return nil
+			return so.setTimeout(name, v)
 		case unix.SO_BINDTODEVICE:
 			dev := string(v)
 			for i := 0; i < len(dev); i++ {
@@ -456,7 +428,7 @@ func (so *Socket) SetSockOpt(level, name int, v []byte) error {
 
 // setInt sets an int option after Linux's range check (EINVAL outside
 // [lo, hi]).
-func (so *Socket) setInt(o tcpip.SockOptInt, v []byte, lo, hi int) error {
+func (so *stackSocket) setInt(o tcpip.SockOptInt, v []byte, lo, hi int) error {
 	if len(v) < 4 {
 		return unix.EINVAL
 	}
@@ -472,7 +444,7 @@ const fionread = 0x541b
 
 // Ioctl implements vfs.Ioctler: FIONREAD (SIOCINQ) is the bytes waiting
 // to be read, TIOCOUTQ (SIOCOUTQ) those not yet sent or acknowledged.
-func (so *Socket) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
+func (so *stackSocket) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
 	var o tcpip.SockOptInt
 	switch req {
 	case fionread:

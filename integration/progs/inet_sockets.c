@@ -128,7 +128,7 @@ static void creation(void)
 	l = -1;
 	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l));
 	l = 4;
-	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, (void *)1, &l));
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, unmapped_page(), &l));
 	close(fd);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &l));

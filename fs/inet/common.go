@@ -1,0 +1,235 @@
+package inet
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/vfs"
+)
+
+// Network makes the sandbox's internet sockets: on its own stack (Stack,
+// --net none) or on host sockets (Host, --net host).
+type Network interface {
+	// NewSocket makes a socket(2) of the family (AF_INET or AF_INET6),
+	// the type (SOCK_STREAM, SOCK_DGRAM, ...) and the protocol (0 for the
+	// type's default), with the errnos Linux gives.
+	NewSocket(family, typ, proto int) (Socket, error)
+}
+
+// Socket is an AF_INET or AF_INET6 socket, as the socket system calls use
+// it. Addresses are struct sockaddr bytes as the app gave them or gets
+// them back.
+type Socket interface {
+	vfs.FileImpl
+	vfs.Poller
+	vfs.Stream
+	vfs.Ioctler
+	Family() int
+	Type() int
+	Bind(ctx vfs.Context, addr []byte) error
+	Connect(ctx vfs.Context, addr []byte, nonblock bool) error
+	Listen(backlog int) error
+	Accept(ctx vfs.Context, nonblock bool) (Socket, []byte, error)
+	Shutdown(how int) error
+	Addr() []byte
+	PeerAddr() ([]byte, error)
+	Send(ctx vfs.Context, src, to []byte, o Options) (int, error)
+	Recv(ctx vfs.Context, dst []byte, o Options) (Message, error)
+	GetSockOpt(level, name int) ([]byte, error)
+	SetSockOpt(level, name int, v []byte) error
+}
+
+// Options are the per-call flags of send and receive.
+type Options struct {
+	NonBlock bool // O_NONBLOCK or MSG_DONTWAIT
+	Peek     bool // MSG_PEEK
+	WaitAll  bool // MSG_WAITALL
+	More     bool // MSG_MORE
+}
+
+// Message is what one receive got.
+type Message struct {
+	N    int    // bytes copied
+	Full int    // the datagram's whole length (MSG_TRUNC)
+	From []byte // the sender's address (datagram sockets)
+}
+
+// MaxBuffer bounds SO_SNDBUF and SO_RCVBUF (Linux's default
+// net.core.wmem_max and rmem_max are about this size, doubled).
+const MaxBuffer = 4 << 20
+
+// errRestartSys is Linux's ERESTARTSYS, which a task's wait returns when a
+// signal interrupts it (see kernel.ErrRestartSys).
+const errRestartSys = unix.Errno(512)
+
+var nextIno atomic.Uint64
+
+// timeout is SO_RCVTIMEO or SO_SNDTIMEO: none (block forever), or a
+// duration, where set with d == 0 means "do not block at all" (what a
+// negative timeval gives on Linux).
+type timeout struct {
+	set bool
+	d   time.Duration
+}
+
+// base is what both kinds of socket keep in the sentry: identity, the
+// readiness-change channel, and the options Linux keeps in the socket
+// layer rather than the protocol.
+type base struct {
+	family, typ, proto int
+	ino                uint64
+
+	notifyMu sync.Mutex // a leaf: taken from the stack's and the poller's callbacks
+	changes  vfs.Changes
+
+	mu       sync.Mutex
+	rcvTimeo timeout
+	sndTimeo timeout
+	errTaken bool // SO_ERROR has reported the connection's fatal error
+}
+
+func newBase(family, typ, proto int) base {
+	return base{family: family, typ: typ, proto: proto, ino: nextIno.Add(1)}
+}
+
+// Family returns AF_INET or AF_INET6.
+func (b *base) Family() int { return b.family }
+
+// Type returns SOCK_STREAM or SOCK_DGRAM.
+func (b *base) Type() int { return b.typ }
+
+// IsStream implements vfs.Stream: sockets have no file position.
+func (b *base) IsStream() bool { return true }
+
+// Name is the socket's name in /proc/PID/fd.
+func (b *base) Name() string { return "socket:[" + uitoa(b.ino) + "]" }
+
+// Stat implements fstat(2) on the socket.
+func (b *base) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	return vfs.Stat{Dev: 0xb, Ino: b.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
+}
+
+// Changed implements vfs.Poller.
+func (b *base) Changed() <-chan struct{} {
+	b.notifyMu.Lock()
+	defer b.notifyMu.Unlock()
+	return b.changes.Chan()
+}
+
+// notify wakes everyone waiting for the socket's readiness to change.
+func (b *base) notify() {
+	b.notifyMu.Lock()
+	b.changes.Notify()
+	b.notifyMu.Unlock()
+}
+
+func (b *base) timeouts() (rcv, snd timeout) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rcvTimeo, b.sndTimeo
+}
+
+// timedBlocker is a task's interruptible wait with a deadline.
+type timedBlocker interface {
+	BlockTimeout(ready <-chan struct{}, deadline time.Time) error
+}
+
+// block runs try until it stops failing with EAGAIN, waiting for the
+// socket's readiness to change in between: at once EAGAIN when nonblock,
+// EAGAIN when the timeout t passes (EINPROGRESS for connect is the
+// caller's), EINTR for a signal when a timeout is set (Linux restarts only
+// untimed socket waits).
+func (b *base) block(ctx vfs.Context, nonblock bool, t timeout, try func() error) error {
+	var deadline time.Time
+	if t.set {
+		if t.d == 0 {
+			nonblock = true
+		}
+		deadline = time.Now().Add(t.d)
+	}
+	for {
+		ch := b.Changed()
+		err := try()
+		if err != unix.EAGAIN || nonblock {
+			return err
+		}
+		if deadline.IsZero() {
+			err = vfs.Wait(ctx, ch)
+		} else if tb, ok := ctx.(timedBlocker); ok {
+			err = tb.BlockTimeout(ch, deadline)
+			if err == errRestartSys {
+				err = unix.EINTR
+			}
+		} else {
+			tm := time.NewTimer(time.Until(deadline))
+			select {
+			case <-ch:
+			case <-tm.C:
+				err = unix.ETIMEDOUT
+			}
+			tm.Stop()
+		}
+		if err == unix.ETIMEDOUT {
+			return unix.EAGAIN
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// getTimeout returns SO_RCVTIMEO or SO_SNDTIMEO as a struct timeval.
+func (b *base) getTimeout(name int) []byte {
+	rcv, snd := b.timeouts()
+	t := rcv
+	if name == unix.SO_SNDTIMEO {
+		t = snd
+	}
+	v := binary.LittleEndian.AppendUint64(nil, uint64(t.d/time.Second))
+	return binary.LittleEndian.AppendUint64(v, uint64(t.d%time.Second/time.Microsecond))
+}
+
+// setTimeout sets SO_RCVTIMEO or SO_SNDTIMEO from a struct timeval, with
+// Linux's checks.
+func (b *base) setTimeout(name int, v []byte) error {
+	if len(v) < 16 {
+		return unix.EINVAL
+	}
+	sec, usec := int64(binary.LittleEndian.Uint64(v)), int64(binary.LittleEndian.Uint64(v[8:]))
+	if usec < 0 || usec >= 1e6 {
+		return unix.EDOM
+	}
+	var t timeout
+	switch {
+	case sec < 0:
+		t = timeout{set: true} // Linux: a negative time means no wait
+	case sec == 0 && usec == 0:
+	default:
+		t = timeout{set: true, d: time.Duration(min(sec, 1<<31))*time.Second + time.Duration(usec)*time.Microsecond}
+	}
+	b.mu.Lock()
+	if name == unix.SO_RCVTIMEO {
+		b.rcvTimeo = t
+	} else {
+		b.sndTimeo = t
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+func uitoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}
