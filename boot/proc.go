@@ -60,6 +60,18 @@ func (p procProcess) GIDs() [4]uint32 {
 	return [4]uint32{c.GID, c.EGID, c.SGID, c.FSGID}
 }
 func (p procProcess) Threads() int { return p.t.ThreadCount() }
+
+// Umask implements proc.ProcessCreds.
+func (p procProcess) Umask() uint32 { return p.t.Umask() }
+
+// Groups implements proc.ProcessCreds.
+func (p procProcess) Groups() []uint32 { return p.t.Creds().Groups }
+
+// Caps implements proc.ProcessCreds.
+func (p procProcess) Caps() (inheritable, permitted, effective, bounding, ambient uint64) {
+	c := p.t.Creds()
+	return c.CapInheritable, c.CapPermitted, c.CapEffective, c.CapBounding, c.CapAmbient
+}
 func (p procProcess) VMSizeKB() uint64 {
 	total, _ := p.t.MM().VirtualSize()
 	return total / 1024

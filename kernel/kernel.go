@@ -186,7 +186,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		children:   make(map[*Task]struct{}),
-		creds:      Credentials{UID: pa.UID, GID: pa.GID, EUID: pa.UID, EGID: pa.GID, SUID: pa.UID, SGID: pa.GID, FSUID: pa.UID, FSGID: pa.GID},
+		creds:      InitialCredentials(pa.UID, pa.GID),
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},

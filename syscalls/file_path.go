@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/pipe"
 	"moat/kernel"
@@ -266,14 +267,17 @@ func checkPerm(t *kernel.Task, in vfs.Inode, want uint32) error {
 
 // checkMode checks access bits against attributes for the task.
 func checkMode(t *kernel.Task, st *vfs.Stat, want uint32) error {
-	if want == 0 {
-		return nil
-	}
 	c := t.Creds()
-	if c.FSUID == 0 {
-		if want&unix.X_OK != 0 && !st.IsDir() && st.Mode&0o111 == 0 {
-			return unix.EACCES
-		}
+	return checkModeCreds(&c, st, want)
+}
+
+// checkModeCreds checks access bits against attributes for credentials
+// c, as Linux's generic_permission: the owner, group or other bits, then
+// CAP_DAC_OVERRIDE (for everything but executing a file with no execute
+// bit) and CAP_DAC_READ_SEARCH (reading files, reading and searching
+// directories).
+func checkModeCreds(c *kernel.Credentials, st *vfs.Stat, want uint32) error {
+	if want == 0 {
 		return nil
 	}
 	bits := st.Mode & 7
@@ -283,10 +287,20 @@ func checkMode(t *kernel.Task, st *vfs.Stat, want uint32) error {
 	case st.GID == c.FSGID || contains(c.Groups, st.GID):
 		bits = st.Mode >> 3 & 7
 	}
-	if bits&want != want {
+	if bits&want == want {
+		return nil
+	}
+	if st.IsDir() {
+		if want&unix.W_OK == 0 && c.HasCap(linux.CAP_DAC_READ_SEARCH) || c.HasCap(linux.CAP_DAC_OVERRIDE) {
+			return nil
+		}
 		return unix.EACCES
 	}
-	return nil
+	if (want&unix.X_OK == 0 || st.Mode&0o111 != 0) && c.HasCap(linux.CAP_DAC_OVERRIDE) ||
+		want == unix.R_OK && c.HasCap(linux.CAP_DAC_READ_SEARCH) {
+		return nil
+	}
+	return unix.EACCES
 }
 
 func contains(s []uint32, v uint32) bool {
@@ -515,6 +529,12 @@ func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32)
 	if err != nil {
 		return 0, err
 	}
+	// Without AT_EACCESS, the real ids decide (and root's capabilities
+	// only for a real uid of 0).
+	c := t.Creds()
+	if flags&unix.AT_EACCESS == 0 {
+		c = c.AccessCreds()
+	}
 	if f != nil {
 		defer f.DecRef()
 		if p.Dentry == nil { // an anonymous file: its own mode decides
@@ -522,13 +542,20 @@ func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32)
 			if err != nil {
 				return 0, err
 			}
-			return 0, checkMode(t, &st, mode)
+			return 0, checkModeCreds(&c, &st, mode)
 		}
 	}
 	if mode&unix.W_OK != 0 && p.Mount.ReadOnly() {
 		return 0, unix.EROFS
 	}
-	return 0, checkPerm(t, p.Inode(), mode)
+	if mode == 0 {
+		return 0, nil
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	return 0, checkModeCreds(&c, &st, mode)
 }
 
 func sysAccess(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

@@ -3,6 +3,7 @@ package syscalls
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 	"moat/vfs"
@@ -33,9 +34,9 @@ const (
 	umountNofollow = 8
 )
 
-// mountPrivileged fails with EPERM unless t is root (CAP_SYS_ADMIN).
+// mountPrivileged fails with EPERM unless t has CAP_SYS_ADMIN.
 func mountPrivileged(t *kernel.Task) error {
-	if t.Creds().EUID != 0 {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
 		return unix.EPERM
 	}
 	return nil
@@ -146,8 +147,8 @@ func sysChroot(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err := checkPerm(t, p.Inode(), unix.X_OK); err != nil {
 		return 0, err
 	}
-	if err := mountPrivileged(t); err != nil {
-		return 0, err
+	if !t.HasCapability(linux.CAP_SYS_CHROOT) {
+		return 0, unix.EPERM
 	}
 	t.SetRoot(p)
 	return 0, nil

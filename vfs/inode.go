@@ -37,6 +37,28 @@ type Context interface {
 	GID() uint32
 }
 
+// CapContext is a Context that knows the caller's capabilities.
+type CapContext interface {
+	Context
+	// HasCapability reports whether cap (a CAP_* number) is in the
+	// caller's effective set.
+	HasCapability(cap int) bool
+}
+
+// Capable reports whether the caller ctx has capability cap. A nil ctx is
+// the sentry itself, which may do anything; a Context that does not know
+// capabilities has them all when its filesystem uid is 0.
+func Capable(ctx Context, cap int) bool {
+	switch c := ctx.(type) {
+	case nil:
+		return true
+	case CapContext:
+		return c.HasCapability(cap)
+	default:
+		return ctx.UID() == 0
+	}
+}
+
 // Timespec is a time with nanosecond precision, as Linux stores it.
 type Timespec struct {
 	Sec  int64
