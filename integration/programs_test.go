@@ -34,6 +34,9 @@ var comparedPrograms = []struct {
 	{name: "devfiles", args: []string{"one", "two words", ""}},
 	// AF_UNIX sockets: bind, listen, accept, connect, SCM_RIGHTS.
 	{name: "unix_sockets"},
+	// Capability sets: capget/capset, bounding and ambient sets,
+	// securebits, setuid and execve, checks that need a capability.
+	{name: "caps"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

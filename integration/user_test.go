@@ -32,3 +32,26 @@ touch /tmp/mine && stat -c '%u:%g' /tmp/mine`
 		t.Errorf("--user nobody: exit %d, stderr %q; want exit 2 and one line", code, stderr)
 	}
 }
+
+// TestInitialCapabilities checks the capability sets of the sandbox's
+// first process: root has all 41 (CAP_LAST_CAP 40) in its permitted,
+// effective and bounding sets, as in a privileged container; a --user has
+// none, within the same bounding set. (Natively they depend on how the
+// tests are run, so this is not compared.)
+func TestInitialCapabilities(t *testing.T) {
+	needBusybox(t)
+	t.Parallel()
+	const script = `grep Cap /proc/self/status`
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"},
+		{[]string{"--user", "1000"}, "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"},
+	} {
+		stdout, stderr, code := runMoat(t, c.flags, []string{"/bin/busybox", "sh", "-c", script}, "")
+		if code != 0 || stdout != c.want {
+			t.Errorf("moat run %v: exit %d\nstdout (- want, + got):\n%s\nstderr:\n%s", c.flags, code, lineDiff(c.want, stdout), stderr)
+		}
+	}
+}

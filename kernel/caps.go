@@ -117,13 +117,15 @@ func fixSetfsuidCaps(old uint32, c *Credentials) {
 	}
 }
 
-// execCaps transforms the capability sets for execve (man 7
-// capabilities, "Transformation of capabilities during execve()") of a
+// execCreds transforms the credentials for execve: the capability sets (man 7
+// capabilities, "Transformation of capabilities during execve()") for a
 // file with no file capabilities that is not set-user-ID: root (real or
 // effective uid 0, unless SECBIT_NOROOT) gains its inheritable and
 // bounding sets as permitted, effective if its effective uid is 0; others
 // keep only their ambient set, as permitted and effective.
-func (c *Credentials) execCaps() {
+func (c *Credentials) execCreds() {
+	// execve also makes the saved and filesystem ids the effective ones.
+	c.SUID, c.FSUID, c.SGID, c.FSGID = c.EUID, c.EUID, c.EGID, c.EGID
 	root := c.Securebits&SecbitNoroot == 0 && (c.UID == 0 || c.EUID == 0)
 	c.CapPermitted = c.CapAmbient
 	if root {
