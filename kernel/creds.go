@@ -19,7 +19,6 @@ const noID = ^uint32(0)
 // NGroupsMax is NGROUPS_MAX.
 const NGroupsMax = 65536
 
-
 // oneOf reports whether id is among ids.
 func oneOf(id uint32, ids ...uint32) bool {
 	for _, x := range ids {
