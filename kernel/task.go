@@ -223,7 +223,7 @@ func (t *Task) start(pa ProcessArgs) error {
 		}
 	}
 	root := k.opts.Mounts.Root()
-	t.fs = &fsContext{root: root, cwd: root, umask: 0o022}
+	t.fs = &fsContext{ns: k.opts.Mounts, root: root, cwd: root, umask: 0o022}
 	if pa.Cwd != "" {
 		r := &vfs.Resolver{NS: k.opts.Mounts, Root: root, Start: root}
 		cwd, err := r.Resolve(t, pa.Cwd, true)

@@ -461,7 +461,7 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	// d_off is the offset of the next entry: directory offsets count
 	// entries, so lseek/seekdir to it resumes there.
 	next, _ := f.Seek(t, 0, unix.SEEK_CUR)
-	err = f.ReadDir(t, t.Kernel().Mounts(), t.Root(), func(d vfs.Dirent) bool {
+	err = f.ReadDir(t, t.MountNamespace(), t.Root(), func(d vfs.Dirent) bool {
 		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
 		if len(buf)+reclen > size {
 			tooSmall = len(buf) == 0
@@ -575,7 +575,7 @@ func sysGetcwd(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if removed(t, cwd) {
 		return 0, unix.ENOENT
 	}
-	s := t.Kernel().Mounts().PathString(cwd) + "\x00"
+	s := t.PathString(cwd) + "\x00"
 	if uintptr(len(s)) > a[1] {
 		return 0, unix.ERANGE
 	}

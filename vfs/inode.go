@@ -6,7 +6,7 @@
 // from this package or from a filesystem is a unix.Errno that Linux would
 // return for the same operation.
 //
-// Lock order (outermost first): MountNamespace.mu, FDTable.mu,
+// Lock order (outermost first): the mount tree lock (mountMu), FDTable.mu,
 // FileDescription.mu. Filesystems may hold their own locks under these but
 // must never call back into vfs while holding them.
 package vfs

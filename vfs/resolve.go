@@ -250,10 +250,11 @@ func (r *Resolver) dotdot(p Path) Path {
 		if p.Dentry.parent != nil {
 			return Path{Mount: p.Mount, Dentry: p.Dentry.parent}
 		}
-		if p.Mount.parent == nil {
-			return p // the namespace root
+		parent, point := parentOf(p.Mount)
+		if parent == nil {
+			return p // the namespace root, or a detached mount's
 		}
-		p = Path{Mount: p.Mount.parent, Dentry: p.Mount.point}
+		p = Path{Mount: parent, Dentry: point}
 	}
 }
 
