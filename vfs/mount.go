@@ -285,9 +285,9 @@ func (ns *MountNamespace) Unmount(p Path, detach bool) error {
 
 // Move moves the mount whose root src is, with the mounts on it, to dst
 // (mount(MS_MOVE)), on top of any mount there: EINVAL if src is not the
-// root of a mount of ns, is the namespace root, or dst is not in ns;
-// ELOOP if dst is in the subtree being moved; ENOTDIR if one is a
-// directory and the other not.
+// root of a mount of ns or dst is not in ns, or if one is a directory and
+// the other not; ELOOP if dst is in the subtree being moved (always, for
+// the namespace root).
 func (ns *MountNamespace) Move(src, dst Path) error {
 	sst, err := src.Inode().Stat(nil)
 	if err != nil {
@@ -301,16 +301,11 @@ func (ns *MountNamespace) Move(src, dst Path) error {
 	defer mountMu.Unlock()
 	dst = topmostLocked(dst)
 	m := src.Mount
-	switch {
-	case dst.Mount.ns != ns, m.ns != ns, src.Dentry != m.root, m.parent == nil:
+	if dst.Mount.ns != ns || m.ns != ns || src.Dentry != m.root || sst.IsDir() != dst2.IsDir() {
 		return unix.EINVAL
-	case sst.IsDir() != dst2.IsDir():
-		return unix.ENOTDIR
 	}
-	for a := dst.Mount; a != nil; a = a.parent {
-		if a == m {
-			return unix.ELOOP
-		}
+	if isBelowLocked(dst.Mount, m) {
+		return unix.ELOOP
 	}
 	detachLocked(m)
 	attachLocked(m, dst)
