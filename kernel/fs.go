@@ -107,14 +107,20 @@ func (t *Task) PathString(p vfs.Path) string {
 // (unshare(CLONE_NEWNS)), and its own root, cwd and umask, moved to the
 // same places in the copy.
 func (t *Task) UnshareMounts() {
-	old := t.fsCtx()
-	old.mu.Lock()
-	ns, move := old.ns.Copy()
-	fs := &fsContext{ns: ns, root: move(old.root), cwd: move(old.cwd), umask: old.umask}
-	old.mu.Unlock()
+	fs := t.fsCtx().copy()
+	fs.unshareMounts()
 	t.mu.Lock()
 	t.fs = fs
 	t.mu.Unlock()
+}
+
+// unshareMounts moves fs, which no task shares yet, to a copy of its
+// mount namespace.
+func (fs *fsContext) unshareMounts() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	ns, move := fs.ns.Copy()
+	fs.ns, fs.root, fs.cwd = ns, move(fs.root), move(fs.cwd)
 }
 
 // UnshareFS gives t its own copy of a root, cwd and umask it shares with

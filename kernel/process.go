@@ -62,8 +62,12 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	switch {
 	case f&CloneSighand != 0:
 		return 0, unix.EINVAL // CLONE_SIGHAND needs CLONE_VM, and shares only with a thread
-	case f&cloneNamespaces != 0:
-		return 0, unix.EPERM // support: new namespaces inside the sandbox are not offered
+	case f&CloneNewNS != 0 && f&CloneFS != 0:
+		return 0, unix.EINVAL
+	case f&CloneNewNS != 0 && !t.HasCapability(linux.CAP_SYS_ADMIN):
+		return 0, unix.EPERM
+	case f&cloneNamespaces&^CloneNewNS != 0:
+		return 0, unix.EPERM // support: new namespaces other than mount namespaces are not offered
 	case f&ClonePidfd != 0:
 		return 0, unix.ENOSYS // support: pidfds are not implemented
 	}
@@ -133,6 +137,9 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		vmShared:   sp != nil,
 	}
 	t.mu.Unlock()
+	if f&CloneNewNS != 0 {
+		c.fs.unshareMounts()
+	}
 	c.leader = c
 	c.cpu.start = k.Uptime()
 	if f&CloneVfork != 0 {

@@ -237,7 +237,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_GETRUSAGE, sysGetrusage, "no accounting yet: all fields zero")
 	partial(unix.SYS_TIMES, sysTimes, "no CPU accounting yet: the tms fields are zero")
 	partial(unix.SYS_FUTEX, sysFutex, "WAIT WAKE REQUEUE CMP_REQUEUE WAKE_OP WAIT_BITSET WAKE_BITSET private and shared (across processes through MAP_SHARED anonymous memory; shared file mappings are not offered); PI operations are ENOSYS")
-	partial(unix.SYS_CLONE, sysClone, "processes (copy-on-write memory, or shared with CLONE_VM), threads, CLONE_FILES and CLONE_FS sharing; namespaces and pidfds are not supported")
+	partial(unix.SYS_CLONE, sysClone, "processes (copy-on-write memory, or shared with CLONE_VM), threads, CLONE_FILES and CLONE_FS sharing, CLONE_NEWNS; other namespaces (EPERM) and pidfds are not supported")
 	full(unix.SYS_FORK, sysFork)
 	full(unix.SYS_VFORK, sysVfork)
 	partial(unix.SYS_CLONE3, sysClone3, "as clone; set_tid is EPERM")

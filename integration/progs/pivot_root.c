@@ -365,6 +365,39 @@ static void moves(void)
 	show_proc_mounts("mounts", base);
 }
 
+/* A child cloned with CLONE_NEWNS mounts in its own copy of the
+ * namespace; unshare(CLONE_NEWNS) likewise. */
+static void new_ns(void)
+{
+	pid_t pid;
+
+	must(mkdir("x", 0755) == 0, "mkdir");
+	fflush(stdout);
+	pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0) {
+		CHECK(mount("t2", "x", "tmpfs", 0, NULL));
+		touch("x/y");
+		CHECK(access("x/y", F_OK));
+		show_mounts("clone child", base);
+		fflush(stdout);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, NULL, 0) == pid ? 0 : -1);
+	CHECK(access("x/y", F_OK));
+	CHECK(syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0, 0));
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		CHECK(unshare(CLONE_NEWNS));
+		CHECK(mount("t3", "x", "tmpfs", 0, NULL));
+		show_mounts("unshared child", base);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	show_mounts("parent", base);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -376,6 +409,7 @@ int main(void)
 	in_ns("pivot_root(\".\", \".\")", dot_dot);
 	in_ns("pivot_root with put_old", put_old);
 	in_ns("MS_MOVE", moves);
+	in_ns("new namespaces", new_ns);
 
 	remove_tree(base);
 	SHOW("done\n");
