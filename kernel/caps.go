@@ -1,9 +1,12 @@
 package kernel
 
 import (
+	"slices"
+
 	"golang.org/x/sys/unix"
 
 	"moat/abi/linux"
+	"moat/vfs"
 )
 
 // Capabilities (man 7 capabilities): each task has inheritable,
@@ -225,4 +228,52 @@ func (t *Task) SetSecurebits(bits uint64) error {
 		c.Securebits = uint32(bits)
 		return nil
 	})
+}
+
+// MayAccess checks access bits (unix.R_OK, W_OK, X_OK) against a file's
+// attributes for c, as Linux's generic_permission: the owner, group or
+// other bits, then CAP_DAC_OVERRIDE (for everything but executing a file
+// with no execute bit) and CAP_DAC_READ_SEARCH (reading files, reading
+// and searching directories). EACCES if refused.
+func (c *Credentials) MayAccess(st *vfs.Stat, want uint32) error {
+	if want == 0 {
+		return nil
+	}
+	bits := st.Mode & 7
+	switch {
+	case st.UID == c.FSUID:
+		bits = st.Mode >> 6 & 7
+	case st.GID == c.FSGID || slices.Contains(c.Groups, st.GID):
+		bits = st.Mode >> 3 & 7
+	}
+	if bits&want == want {
+		return nil
+	}
+	if st.IsDir() {
+		if want&unix.W_OK == 0 && c.HasCap(linux.CAP_DAC_READ_SEARCH) || c.HasCap(linux.CAP_DAC_OVERRIDE) {
+			return nil
+		}
+		return unix.EACCES
+	}
+	if (want&unix.X_OK == 0 || st.Mode&0o111 != 0) && c.HasCap(linux.CAP_DAC_OVERRIDE) ||
+		want == unix.R_OK && c.HasCap(linux.CAP_DAC_READ_SEARCH) {
+		return nil
+	}
+	return unix.EACCES
+}
+
+// mayLookup returns the check of search permission on each directory a
+// path walk looks a name up in, or nil when c may search every directory
+// (CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH).
+func (c *Credentials) mayLookup(ctx vfs.Context) func(dir vfs.Inode) error {
+	if c.HasCap(linux.CAP_DAC_OVERRIDE) || c.HasCap(linux.CAP_DAC_READ_SEARCH) {
+		return nil
+	}
+	return func(dir vfs.Inode) error {
+		st, err := dir.Stat(ctx)
+		if err != nil {
+			return err
+		}
+		return c.MayAccess(&st, unix.X_OK)
+	}
 }

@@ -177,6 +177,8 @@ func (t *Task) Resolver(dirfd int32, path string) (*vfs.Resolver, error) {
 	fs.mu.Lock()
 	r := &vfs.Resolver{NS: fs.ns, Root: fs.root, Start: fs.cwd}
 	fs.mu.Unlock()
+	c := t.Creds()
+	r.MayLookup = c.mayLookup(t)
 	if dirfd == unix.AT_FDCWD || len(path) > 0 && path[0] == '/' {
 		return r, nil
 	}
@@ -250,6 +252,9 @@ func (t *Task) openExecutableAt(dirfd int32, path string, flags int) (*vfs.FileD
 		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not a regular file, cannot be executed"}
 	case st.Mode&0o111 == 0:
 		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not executable (no execute permission)"}
+	}
+	if c := t.Creds(); c.MayAccess(&st, unix.X_OK) != nil {
+		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not executable by this user (permission denied)"}
 	}
 	impl, err := p.Inode().Open(t, unix.O_RDONLY)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/pipe"
 	"moat/kernel"
@@ -272,35 +271,9 @@ func checkMode(t *kernel.Task, st *vfs.Stat, want uint32) error {
 }
 
 // checkModeCreds checks access bits against attributes for credentials
-// c, as Linux's generic_permission: the owner, group or other bits, then
-// CAP_DAC_OVERRIDE (for everything but executing a file with no execute
-// bit) and CAP_DAC_READ_SEARCH (reading files, reading and searching
-// directories).
+// c (kernel.Credentials.MayAccess).
 func checkModeCreds(c *kernel.Credentials, st *vfs.Stat, want uint32) error {
-	if want == 0 {
-		return nil
-	}
-	bits := st.Mode & 7
-	switch {
-	case st.UID == c.FSUID:
-		bits = st.Mode >> 6 & 7
-	case st.GID == c.FSGID || contains(c.Groups, st.GID):
-		bits = st.Mode >> 3 & 7
-	}
-	if bits&want == want {
-		return nil
-	}
-	if st.IsDir() {
-		if want&unix.W_OK == 0 && c.HasCap(linux.CAP_DAC_READ_SEARCH) || c.HasCap(linux.CAP_DAC_OVERRIDE) {
-			return nil
-		}
-		return unix.EACCES
-	}
-	if (want&unix.X_OK == 0 || st.Mode&0o111 != 0) && c.HasCap(linux.CAP_DAC_OVERRIDE) ||
-		want == unix.R_OK && c.HasCap(linux.CAP_DAC_READ_SEARCH) {
-		return nil
-	}
-	return unix.EACCES
+	return c.MayAccess(st, want)
 }
 
 func contains(s []uint32, v uint32) bool {
@@ -927,7 +900,7 @@ func danglingTarget(t *kernel.Task, r *vfs.Resolver, path string) (*vfs.Resolver
 		if err != nil {
 			return r, path, err
 		}
-		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir}
+		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir, MayLookup: r.MayLookup}
 		path = target
 	}
 	return r, path, unix.ELOOP

@@ -360,6 +360,11 @@ static void dac(void)
 	CHECK(open(file, O_WRONLY));
 	CHECK(access(file, R_OK));
 	CHECK(faccessat(AT_FDCWD, file, R_OK, AT_EACCESS));
+	/* Searching a directory of another user's, mode 0700. */
+	struct stat sb;
+	CHECK(stat("dir0/x", &sb));
+	CHECK(open("dir0/x", O_RDONLY));
+	CHECK(stat("dir0", &sb));
 	CHECK(set_eff(BASE & ~BIT(CAP_DAC_OVERRIDE)));
 	int fd = CHECK(open(file, O_RDONLY));
 	close(fd);
@@ -372,6 +377,17 @@ static void dac(void)
 	close(fd);
 	CHECK(open("dir0/new", O_WRONLY | O_CREAT, 0600));
 	CHECK(access("noexec", X_OK));
+}
+
+static char rootonly[300];
+
+/* exec_denied: as uid 1000, a program only root may execute is EACCES. */
+static void exec_denied(void)
+{
+	CHECK(setresuid(1000, 1000, 1000));
+	fflush(stdout);
+	execl(rootonly, rootonly, "child", (char *)NULL);
+	printf("execl of a root-only program: %s\n", errname(errno));
 }
 
 static void owner(void)
@@ -523,6 +539,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	self = copy;
+	snprintf(rootonly, sizeof(rootonly), "%s/rootonly", dir);
+	if (copy_file(copy, rootonly) != 0 || chmod(rootonly, 0700) != 0) {
+		perror("copy");
+		return 1;
+	}
 	int fd = open(file, O_CREAT | O_WRONLY, 0600);
 	if (fd < 0 || fchown(fd, 1000, 1000) != 0 || mkdir("dir0", 0700) != 0 ||
 	    chown("dir0", 1000, 1000) != 0 || close(open("dir0/x", O_CREAT | O_WRONLY, 0644)) != 0 ||
@@ -545,6 +566,7 @@ int main(int argc, char **argv)
 	in_child("seteuid and back", seteuid_back);
 	in_child("setfsuid", fsuid);
 	in_child("DAC", dac);
+	in_child("exec permission", exec_denied);
 	in_child("owner", owner);
 	in_child("ids, chroot, mount", ids);
 	in_child("rlimits", limits);
