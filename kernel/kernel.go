@@ -7,8 +7,9 @@
 // memory managers, fd tables, mounts) so that a sandbox can later be
 // checkpointed by walking it.
 //
-// Lock order (outermost first): Kernel.mu, Task.mu, a process's
-// signalHandlers.mu, the futex table, then the locks of mm and vfs.
+// Lock order (outermost first): Kernel.mu, Task.mu, an fsContext's mu, a
+// process's signalHandlers.mu, the futex table, then the locks of mm and
+// vfs.
 package kernel
 
 import (
