@@ -55,3 +55,21 @@ func TestInitialCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestSethostname changes the sandbox's host name (not compared natively:
+// natively it would rename the host): uname and /proc/sys/kernel/hostname
+// show it; without CAP_SYS_ADMIN (--user) it is EPERM.
+func TestSethostname(t *testing.T) {
+	needBusybox(t)
+	t.Parallel()
+	stdout, stderr, code := runMoat(t, nil, []string{"/bin/busybox", "sh", "-c",
+		`hostname moat-test && uname -n && cat /proc/sys/kernel/hostname`}, "")
+	if want := "moat-test\nmoat-test\n"; code != 0 || stdout != want {
+		t.Errorf("as root: exit %d, stdout %q, want %q\nstderr:\n%s", code, stdout, want, stderr)
+	}
+	stdout, stderr, code = runMoat(t, []string{"--user", "1000"}, []string{"/bin/busybox", "sh", "-c",
+		`hostname moat-test 2>/dev/null; echo "hostname: $?"`}, "")
+	if want := "hostname: 1\n"; code != 0 || stdout != want {
+		t.Errorf("as a user: exit %d, stdout %q, want %q\nstderr:\n%s", code, stdout, want, stderr)
+	}
+}

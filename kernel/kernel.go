@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/loader"
 	"moat/memory"
 	"moat/mm"
@@ -75,6 +76,9 @@ type Kernel struct {
 	// zombie, waking waiters in wait4.
 	childEvent chan struct{}
 	initDone   chan struct{} // closed when the sandbox's init (tid 1) has exited
+
+	utsMu sync.Mutex
+	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
 }
 
 // New returns a kernel with no tasks.
@@ -88,6 +92,7 @@ func New(opts Options) *Kernel {
 		nextTID:    1,
 		childEvent: make(chan struct{}),
 		initDone:   make(chan struct{}),
+		uts:        opts.Utsname,
 	}
 }
 
@@ -116,14 +121,35 @@ func (k *Kernel) NewUnlinkedFile(ctx vfs.Context, mode uint32, sealable bool) (v
 	return k.opts.NewUnlinked(ctx, mode, sealable)
 }
 
-// Mounts returns the sandbox's mount namespace.
+// Mounts returns the sandbox's first mount namespace (its init's).
 func (k *Kernel) Mounts() *vfs.MountNamespace { return k.opts.Mounts }
 
 // MemoryFile returns the memory file.
 func (k *Kernel) MemoryFile() *memory.File { return k.opts.MemFile }
 
 // Utsname returns the system identification.
-func (k *Kernel) Utsname() Utsname { return k.opts.Utsname }
+func (k *Kernel) Utsname() Utsname {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	return k.uts
+}
+
+// SetHostname changes the host name (sethostname(2)), or with domain set
+// the NIS domain name (setdomainname(2)): EPERM without CAP_SYS_ADMIN.
+func (t *Task) SetHostname(name string, domain bool) error {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
+		return unix.EPERM
+	}
+	k := t.k
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if domain {
+		k.uts.Domainname = name
+	} else {
+		k.uts.Nodename = name
+	}
+	return nil
+}
 
 // Uptime returns how long the sandbox has run.
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }

@@ -232,3 +232,29 @@ func sysSchedYield(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	runtime.Gosched()
 	return 0, nil
 }
+
+// newUTSLen is __NEW_UTS_LEN, the longest host or domain name.
+const newUTSLen = 64
+
+func sethostname(t *kernel.Task, a arch.SyscallArgs, domain bool) (uintptr, error) {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
+		return 0, unix.EPERM
+	}
+	n := int32(a[1])
+	if n < 0 || n > newUTSLen {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, n)
+	if err := copyIn(t, a[0], b); err != nil {
+		return 0, err
+	}
+	return 0, t.SetHostname(string(b), domain)
+}
+
+func sysSethostname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return sethostname(t, a, false)
+}
+
+func sysSetdomainname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return sethostname(t, a, true)
+}

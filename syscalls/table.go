@@ -146,6 +146,8 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_SETFSGID, sysSetfsgid)
 	full(unix.SYS_SETGROUPS, sysSetgroups)
 	full(unix.SYS_UNAME, sysUname)
+	partial(unix.SYS_SETHOSTNAME, sysSethostname, "the sandbox has one UTS namespace")
+	partial(unix.SYS_SETDOMAINNAME, sysSetdomainname, "as sethostname")
 	full(unix.SYS_ARCH_PRCTL, sysArchPrctl)
 	full(unix.SYS_SET_TID_ADDRESS, sysSetTidAddress)
 	full(unix.SYS_SET_ROBUST_LIST, sysSetRobustList)

@@ -425,7 +425,13 @@ static void ids(void)
 	CHECK(set_eff(BASE & ~BIT(CAP_SYS_ADMIN)));
 	CHECK(mount("none", "dir0", "tmpfs", 0, NULL));
 	CHECK(umount2("dir0", 0));
+	if (!(cur().eff & BIT(CAP_SYS_ADMIN))) { /* never rename the host */
+		CHECK(sethostname("x", 1));
+		CHECK(setdomainname("x", 1));
+	}
 	CHECK(set_eff(BASE));
+	/* Too long (EINVAL before anything changes). */
+	CHECK(sethostname("x", 65));
 	CHECK(chroot("/"));
 }
 
