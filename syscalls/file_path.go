@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/pipe"
 	"moat/kernel"
@@ -164,6 +165,12 @@ func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) 
 		}
 		if err := checkPerm(t, p.Inode(), want); err != nil {
 			return 0, err
+		}
+	}
+	if flags&unix.O_NOATIME != 0 && flags&unix.O_PATH == 0 {
+		// Only the owner, or with CAP_FOWNER.
+		if c := t.Creds(); c.FSUID != st.UID && !c.HasCap(linux.CAP_FOWNER) {
+			return 0, unix.EPERM
 		}
 	}
 	var impl vfs.FileImpl

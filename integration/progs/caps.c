@@ -395,6 +395,9 @@ static void owner(void)
 	struct timespec ts[2] = {{1, 0}, {2, 0}};
 
 	CHECK(set_eff(BASE & ~BIT(CAP_FOWNER)));
+	CHECK(open(file, O_RDONLY | O_NOATIME));
+	int fd = CHECK(open("mine", O_RDONLY | O_NOATIME));
+	close(fd);
 	CHECK(chmod(file, 0640));
 	CHECK(utimensat(AT_FDCWD, file, ts, 0));
 	CHECK(utimensat(AT_FDCWD, file, NULL, 0));
