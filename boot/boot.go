@@ -161,8 +161,8 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	procfs := proc.New(procKernel{k}, devProc, readHostProc,
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
-		proc.WithMounts(func(vfs.Context) string { return mountsText(ns) }),
-		proc.WithMountInfo(func(vfs.Context) string { return mountinfoText(ns) }),
+		proc.WithMounts(func(ctx vfs.Context) string { return mountsText(ctx, ns) }),
+		proc.WithMountInfo(func(ctx vfs.Context) string { return mountinfoText(ctx, ns) }),
 		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }))
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
 		return nil, err
@@ -418,10 +418,13 @@ func readHostProc(name string) ([]byte, error) {
 	return nil, unix.ENOENT
 }
 
-func mountsText(ns *vfs.MountNamespace) string {
+// mountsText is /proc/mounts for the caller's namespace, as seen from its
+// root.
+func mountsText(ctx vfs.Context, ns *vfs.MountNamespace) string {
 	var b strings.Builder
 	w := bufio.NewWriter(&b)
-	for _, m := range ns.Mounts() {
+	ns, root := callerMounts(ctx, ns)
+	for _, m := range ns.Mounts(root) {
 		opt := "rw"
 		if m.ReadOnly {
 			opt = "ro"

@@ -2,7 +2,6 @@ package boot
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +48,7 @@ func (p procProcess) readRange(start, end uintptr) []byte {
 func (p procProcess) Cmdline() []byte { return p.readRange(p.t.MM().ArgRange()) }
 func (p procProcess) Environ() []byte { return p.readRange(p.t.MM().EnvRange()) }
 func (p procProcess) ExePath() string { return p.t.ExePath() }
-func (p procProcess) Cwd() string     { return p.t.Kernel().Mounts().PathString(p.t.Cwd()) }
+func (p procProcess) Cwd() string     { return p.t.PathString(p.t.Cwd()) }
 func (p procProcess) Maps() string    { return p.t.MM().Maps() }
 func (p procProcess) UIDs() [4]uint32 {
 	c := p.t.Creds()
@@ -60,6 +59,18 @@ func (p procProcess) GIDs() [4]uint32 {
 	return [4]uint32{c.GID, c.EGID, c.SGID, c.FSGID}
 }
 func (p procProcess) Threads() int { return p.t.ThreadCount() }
+
+// Umask implements proc.ProcessCreds.
+func (p procProcess) Umask() uint32 { return p.t.Umask() }
+
+// Groups implements proc.ProcessCreds.
+func (p procProcess) Groups() []uint32 { return p.t.Creds().Groups }
+
+// Caps implements proc.ProcessCreds.
+func (p procProcess) Caps() (inheritable, permitted, effective, bounding, ambient uint64) {
+	c := p.t.Creds()
+	return c.CapInheritable, c.CapPermitted, c.CapEffective, c.CapBounding, c.CapAmbient
+}
 func (p procProcess) VMSizeKB() uint64 {
 	total, _ := p.t.MM().VirtualSize()
 	return total / 1024
@@ -82,7 +93,6 @@ func (p procProcess) CPUTime() (user, sys time.Duration) {
 func (p procProcess) FDs() []proc.FDInfo {
 	var out []proc.FDInfo
 	fds := p.t.FDs()
-	ns := p.t.Kernel().Mounts()
 	for _, fd := range fds.Fds() {
 		f, err := fds.Get(fd)
 		if err != nil {
@@ -90,7 +100,7 @@ func (p procProcess) FDs() []proc.FDInfo {
 		}
 		info := proc.FDInfo{FD: fd, Flags: f.Flags()}
 		if f.Path().Dentry != nil {
-			info.Target = ns.PathString(f.Path())
+			info.Target = p.t.PathString(f.Path())
 		} else if impl, ok := f.Impl().(interface{ Name() string }); ok {
 			info.Target = impl.Name()
 		}
@@ -167,72 +177,37 @@ func (p procProcess) FDDetail(fd int32) (proc.FDDetail, bool) {
 		}
 	}
 	if f.Path().Dentry != nil {
-		ns := p.t.Kernel().Mounts()
-		d.MntID = mountID(sortedMounts(ns), ns.PathString(f.Path()))
+		d.MntID = f.Path().Mount.ID()
 	}
 	return d, true
 }
 
-// firstMountID is the id mountinfo gives the root mount; the others
-// follow in the order of sortedMounts.
-const firstMountID = 21
-
-// sortedMounts lists ns's mounts in a stable order, parents first: by
-// target path (vfs lists a mount's children in no fixed order), mounts
-// stacked on one target in stacking order. A mount's id is its index
-// here, so ids stay the same while the mounts do (a new mount may shift
-// the ids of those sorted after it).
-func sortedMounts(ns *vfs.MountNamespace) []vfs.MountInfo {
-	mounts := ns.Mounts()
-	slices.SortStableFunc(mounts, func(a, b vfs.MountInfo) int { return strings.Compare(a.Target, b.Target) })
-	return mounts
-}
-
-// mountID returns the mountinfo id of the mount that path is on: the last
-// listed mount whose target is the longest prefix of path.
-func mountID(mounts []vfs.MountInfo, path string) int {
-	id, best := firstMountID, -1
-	for i, m := range mounts {
-		if under(path, m.Target) && len(m.Target) >= best {
-			id, best = firstMountID+i, len(m.Target)
-		}
+// callerMounts returns the mount namespace and root of the caller ctx
+// (a task), or the sandbox's first namespace and its root.
+func callerMounts(ctx vfs.Context, ns *vfs.MountNamespace) (*vfs.MountNamespace, vfs.Path) {
+	if t, ok := ctx.(*kernel.Task); ok {
+		return t.MountNamespace(), t.Root()
 	}
-	return id
+	return ns, ns.Root()
 }
 
-// under reports whether path is dir or below it.
-func under(path, dir string) bool {
-	return dir == "/" || path == dir || strings.HasPrefix(path, dir+"/")
-}
-
-// mountinfoText is /proc/PID/mountinfo for ns: ids in listing order from
-// firstMountID, each mount's parent the nearest earlier mount above it
-// (the root's parent is an id not listed, as in a container), the device
-// of the mounted root, and no optional fields.
-func mountinfoText(ns *vfs.MountNamespace) string {
+// mountinfoText is /proc/PID/mountinfo for the caller's namespace, as
+// seen from its root: mount ids, parent ids (the namespace root's parent
+// is an id not listed, as in a container), the device of the mounted
+// root, and no optional fields.
+func mountinfoText(ctx vfs.Context, ns *vfs.MountNamespace) string {
 	var b strings.Builder
-	mounts := sortedMounts(ns)
-	root := ns.Root()
-	r := &vfs.Resolver{NS: ns, Root: root, Start: root}
-	for i, m := range mounts {
-		parent := firstMountID - 1
-		best := -1
-		for j := range i {
-			if t := mounts[j].Target; m.Target != "/" && under(m.Target, t) && len(t) >= best {
-				parent, best = firstMountID+j, len(t)
-			}
-		}
+	ns, root := callerMounts(ctx, ns)
+	for _, m := range ns.Mounts(root) {
 		var dev uint64
-		if at, err := r.Resolve(rootCtx{}, m.Target, false); err == nil {
-			if st, err := at.Inode().Stat(rootCtx{}); err == nil {
-				dev = st.Dev
-			}
+		if st, err := m.Root.Inode().Stat(rootCtx{}); err == nil {
+			dev = st.Dev
 		}
 		opt := "rw"
 		if m.ReadOnly {
 			opt = "ro"
 		}
-		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", firstMountID+i, parent,
+		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", m.ID, m.ParentID,
 			unix.Major(dev), unix.Minor(dev), escapeMountPath(m.Target), opt, m.FSType, escapeMountPath(m.Source), opt)
 	}
 	return b.String()

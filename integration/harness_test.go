@@ -533,6 +533,8 @@ var programUse = map[string]string{
 	"xattr":        "TestPrograms",
 	"tmpfile":      "TestPrograms",
 	"inotify":      "TestPrograms",
+	"caps":         "TestPrograms",
+	"pivot_root":   "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -36,6 +36,12 @@ var comparedPrograms = []struct {
 	{name: "unix_sockets"},
 	// AF_INET and AF_INET6 on loopback: TCP, UDP, errors, options.
 	{name: "inet_sockets"},
+	// Capability sets: capget/capset, bounding and ambient sets,
+	// securebits, setuid and execve, checks that need a capability.
+	{name: "caps"},
+	// pivot_root and mount(MS_MOVE) in fresh mount namespaces, with
+	// /proc/self/mountinfo and mounts after each.
+	{name: "pivot_root"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

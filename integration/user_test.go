@@ -32,3 +32,44 @@ touch /tmp/mine && stat -c '%u:%g' /tmp/mine`
 		t.Errorf("--user nobody: exit %d, stderr %q; want exit 2 and one line", code, stderr)
 	}
 }
+
+// TestInitialCapabilities checks the capability sets of the sandbox's
+// first process: root has all 41 (CAP_LAST_CAP 40) in its permitted,
+// effective and bounding sets, as in a privileged container; a --user has
+// none, within the same bounding set. (Natively they depend on how the
+// tests are run, so this is not compared.)
+func TestInitialCapabilities(t *testing.T) {
+	needBusybox(t)
+	t.Parallel()
+	const script = `grep Cap /proc/self/status`
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"},
+		{[]string{"--user", "1000"}, "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"},
+	} {
+		stdout, stderr, code := runMoat(t, c.flags, []string{"/bin/busybox", "sh", "-c", script}, "")
+		if code != 0 || stdout != c.want {
+			t.Errorf("moat run %v: exit %d\nstdout (- want, + got):\n%s\nstderr:\n%s", c.flags, code, lineDiff(c.want, stdout), stderr)
+		}
+	}
+}
+
+// TestSethostname changes the sandbox's host name (not compared natively:
+// natively it would rename the host): uname and /proc/sys/kernel/hostname
+// show it; without CAP_SYS_ADMIN (--user) it is EPERM.
+func TestSethostname(t *testing.T) {
+	needBusybox(t)
+	t.Parallel()
+	stdout, stderr, code := runMoat(t, nil, []string{"/bin/busybox", "sh", "-c",
+		`hostname moat-test && uname -n && cat /proc/sys/kernel/hostname`}, "")
+	if want := "moat-test\nmoat-test\n"; code != 0 || stdout != want {
+		t.Errorf("as root: exit %d, stdout %q, want %q\nstderr:\n%s", code, stdout, want, stderr)
+	}
+	stdout, stderr, code = runMoat(t, []string{"--user", "1000"}, []string{"/bin/busybox", "sh", "-c",
+		`hostname moat-test 2>/dev/null; echo "hostname: $?"`}, "")
+	if want := "hostname: 1\n"; code != 0 || stdout != want {
+		t.Errorf("as a user: exit %d, stdout %q, want %q\nstderr:\n%s", code, stdout, want, stderr)
+	}
+}

@@ -2,22 +2,22 @@ package kernel
 
 import (
 	"golang.org/x/sys/unix"
+
+	"moat/abi/linux"
 )
 
 // Credential changes (setuid(2) and friends), per thread as on Linux
-// (glibc makes every thread of a process call them). Capabilities are not
-// modelled separately yet: a task may change ids freely (CAP_SETUID,
-// CAP_SETGID) while its effective uid is 0, and otherwise only among the
-// ids it already has, with Linux's rules for each call. The filesystem ids
-// follow the effective ones.
+// (glibc makes every thread of a process call them). A task with
+// CAP_SETUID (CAP_SETGID for group ids) may change ids freely, and others
+// only among the ids they already have, with Linux's rules for each call.
+// The filesystem ids follow the effective ones. Changes of user ids change
+// the capability sets as Linux does (fixSetuidCaps).
 
 // noID is the -1 that leaves an id unchanged.
 const noID = ^uint32(0)
 
 // NGroupsMax is NGROUPS_MAX.
 const NGroupsMax = 65536
-
-func (c *Credentials) privileged() bool { return c.EUID == 0 }
 
 // oneOf reports whether id is among ids.
 func oneOf(id uint32, ids ...uint32) bool {
@@ -42,12 +42,37 @@ func (t *Task) changeCreds(f func(c *Credentials) error) error {
 	return nil
 }
 
-// idSet points at one kind of ids (user or group) in Credentials: real,
-// effective, saved and filesystem.
-type idSet struct{ r, e, s, fs *uint32 }
+// changeIDs is changeCreds for a change of one kind of ids: f gets the
+// ids and whether t may set them freely; a change of user ids then fixes
+// up the capability sets.
+func (t *Task) changeIDs(kind func(*Credentials) idSet, f func(ids idSet, priv bool) error) error {
+	return t.changeCreds(func(c *Credentials) error {
+		old := *c
+		ids := kind(c)
+		if err := f(ids, c.HasCap(ids.cap)); err != nil {
+			return err
+		}
+		if ids.cap == linux.CAP_SETUID {
+			fixSetuidCaps(old, c)
+		}
+		return nil
+	})
+}
 
-func uids(c *Credentials) idSet { return idSet{&c.UID, &c.EUID, &c.SUID, &c.FSUID} }
-func gids(c *Credentials) idSet { return idSet{&c.GID, &c.EGID, &c.SGID, &c.FSGID} }
+// idSet points at one kind of ids (user or group) in Credentials: real,
+// effective, saved and filesystem, and the capability that allows
+// setting them freely.
+type idSet struct {
+	r, e, s, fs *uint32
+	cap         int
+}
+
+func uids(c *Credentials) idSet {
+	return idSet{&c.UID, &c.EUID, &c.SUID, &c.FSUID, linux.CAP_SETUID}
+}
+func gids(c *Credentials) idSet {
+	return idSet{&c.GID, &c.EGID, &c.SGID, &c.FSGID, linux.CAP_SETGID}
+}
 
 // Setuid implements setuid(2).
 func (t *Task) Setuid(uid uint32) error { return t.setID(uids, uid) }
@@ -61,10 +86,9 @@ func (t *Task) setID(kind func(*Credentials) idSet, id uint32) error {
 	if id == noID {
 		return unix.EINVAL
 	}
-	return t.changeCreds(func(c *Credentials) error {
-		ids := kind(c)
+	return t.changeIDs(kind, func(ids idSet, priv bool) error {
 		switch {
-		case c.privileged():
+		case priv:
 			*ids.r, *ids.e, *ids.s = id, id, id
 		case id == *ids.r || id == *ids.s:
 			*ids.e = id
@@ -87,9 +111,7 @@ func (t *Task) Setregid(rgid, egid uint32) error { return t.setReID(gids, rgid, 
 // the new effective one when the real id is set or the effective one
 // moves away from the old real id.
 func (t *Task) setReID(kind func(*Credentials) idSet, r, e uint32) error {
-	return t.changeCreds(func(c *Credentials) error {
-		priv := c.privileged()
-		ids := kind(c)
+	return t.changeIDs(kind, func(ids idSet, priv bool) error {
 		oldR, oldE, oldS := *ids.r, *ids.e, *ids.s
 		if r != noID && !priv && !oneOf(r, oldR, oldE) ||
 			e != noID && !priv && !oneOf(e, oldR, oldE, oldS) {
@@ -117,9 +139,7 @@ func (t *Task) Setresgid(rgid, egid, sgid uint32) error {
 // setResID is setresuid's rule: unprivileged, each new id must be one of
 // the current three.
 func (t *Task) setResID(kind func(*Credentials) idSet, r, e, s uint32) error {
-	return t.changeCreds(func(c *Credentials) error {
-		priv := c.privileged()
-		ids := kind(c)
+	return t.changeIDs(kind, func(ids idSet, priv bool) error {
 		for _, id := range []uint32{r, e, s} {
 			if id != noID && !priv && !oneOf(id, *ids.r, *ids.e, *ids.s) {
 				return unix.EPERM
@@ -154,11 +174,13 @@ func (t *Task) Setfsgid(fsgid uint32) uint32 { return t.setFSID(gids, fsgid) }
 func (t *Task) setFSID(kind func(*Credentials) idSet, id uint32) uint32 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	priv := t.creds.privileged()
 	ids := kind(&t.creds)
 	old := *ids.fs
-	if id != noID && (priv || oneOf(id, *ids.r, *ids.e, *ids.s, *ids.fs)) {
+	if id != noID && (t.creds.HasCap(ids.cap) || oneOf(id, *ids.r, *ids.e, *ids.s, *ids.fs)) {
 		*ids.fs = id
+		if ids.cap == linux.CAP_SETUID {
+			fixSetfsuidCaps(old, &t.creds)
+		}
 	}
 	return old
 }
@@ -169,7 +191,7 @@ func (t *Task) Setgroups(groups []uint32) error {
 		return unix.EINVAL
 	}
 	return t.changeCreds(func(c *Credentials) error {
-		if !c.privileged() {
+		if !c.HasCap(linux.CAP_SETGID) {
 			return unix.EPERM
 		}
 		c.Groups = append([]uint32(nil), groups...)

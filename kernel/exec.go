@@ -127,6 +127,7 @@ func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, e
 	t.mm, t.vmShared = m, false
 	t.exePath = realPath
 	t.clearChildTID, t.robustList = 0, 0
+	t.creds.execCreds()
 	t.mu.Unlock()
 	if shared {
 		leaveSharedVM(old) // the parent's address space goes on

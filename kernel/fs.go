@@ -11,10 +11,14 @@ import (
 	"moat/vfs"
 )
 
-// fsContext is a process's view of the filesystem: root, cwd and umask,
-// shared by its threads.
+// fsContext is a process's view of the filesystem: its mount namespace,
+// root, cwd and umask, shared by its threads (and by processes cloned with
+// CLONE_FS). Linux keeps the mount namespace per task; here it goes with
+// the root and cwd that are in it, and unshare(CLONE_NEWNS) gives the
+// caller its own fsContext, as unsharing CLONE_FS would.
 type fsContext struct {
 	mu    sync.Mutex
+	ns    *vfs.MountNamespace
 	root  vfs.Path
 	cwd   vfs.Path
 	umask uint32
@@ -24,51 +28,144 @@ type fsContext struct {
 func (fs *fsContext) copy() *fsContext {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return &fsContext{root: fs.root, cwd: fs.cwd, umask: fs.umask}
+	return &fsContext{ns: fs.ns, root: fs.root, cwd: fs.cwd, umask: fs.umask}
+}
+
+// fsCtx returns the task's fsContext, which unshare may replace.
+func (t *Task) fsCtx() *fsContext {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fs
+}
+
+// MountNamespace returns the task's mount namespace.
+func (t *Task) MountNamespace() *vfs.MountNamespace {
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.ns
 }
 
 // Root returns the task's root directory.
 func (t *Task) Root() vfs.Path {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	return t.fs.root
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.root
 }
 
 // SetRoot changes the root directory (chroot).
 func (t *Task) SetRoot(p vfs.Path) {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	t.fs.root = p
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.root = p
 }
 
 // Cwd returns the task's working directory.
 func (t *Task) Cwd() vfs.Path {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	return t.fs.cwd
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.cwd
 }
 
 // SetCwd changes the working directory.
 func (t *Task) SetCwd(p vfs.Path) {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	t.fs.cwd = p
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.cwd = p
 }
 
 // Umask returns the file mode creation mask.
 func (t *Task) Umask() uint32 {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	return t.fs.umask
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.umask
 }
 
 // SetUmask sets the mask and returns the old one.
 func (t *Task) SetUmask(m uint32) uint32 {
-	t.fs.mu.Lock()
-	defer t.fs.mu.Unlock()
-	old := t.fs.umask
-	t.fs.umask = m & 0o777
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	old := fs.umask
+	fs.umask = m & 0o777
 	return old
+}
+
+// PathString returns the absolute path of p as the task sees it: from its
+// root when p is under it, else from the top of p's mount tree.
+func (t *Task) PathString(p vfs.Path) string {
+	s, _ := vfs.PathFrom(p, t.Root())
+	return s
+}
+
+// UnshareMounts gives t a copy of its mount namespace
+// (unshare(CLONE_NEWNS)), and its own root, cwd and umask, moved to the
+// same places in the copy.
+func (t *Task) UnshareMounts() {
+	fs := t.fsCtx().copy()
+	fs.unshareMounts()
+	t.mu.Lock()
+	t.fs = fs
+	t.mu.Unlock()
+}
+
+// unshareMounts moves fs, which no task shares yet, to a copy of its
+// mount namespace.
+func (fs *fsContext) unshareMounts() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	ns, move := fs.ns.Copy()
+	fs.ns, fs.root, fs.cwd = ns, move(fs.root), move(fs.cwd)
+}
+
+// UnshareFS gives t its own copy of a root, cwd and umask it shares with
+// other tasks (unshare(CLONE_FS)).
+func (t *Task) UnshareFS() {
+	fs := t.fsCtx().copy()
+	t.mu.Lock()
+	t.fs = fs
+	t.mu.Unlock()
+}
+
+// PivotRoot implements pivot_root(2) for t, in its mount namespace: the
+// mount whose root newRoot is becomes the root mount (in place of the
+// mount of t's root) and that mount goes to putOld; then every process
+// whose root or cwd was t's root gets newRoot instead, as on Linux.
+func (t *Task) PivotRoot(newRoot, putOld vfs.Path) error {
+	ns := t.MountNamespace()
+	root := t.Root()
+	if err := ns.PivotRoot(root, newRoot, putOld); err != nil {
+		return err
+	}
+	k := t.k
+	k.mu.Lock()
+	seen := make(map[*fsContext]bool)
+	var all []*fsContext
+	for _, o := range k.tasks {
+		if fs := o.fsCtx(); !seen[fs] {
+			seen[fs] = true
+			all = append(all, fs)
+		}
+	}
+	k.mu.Unlock()
+	for _, fs := range all {
+		fs.mu.Lock()
+		if fs.ns == ns {
+			if fs.root.Same(root) {
+				fs.root = newRoot
+			}
+			if fs.cwd.Same(root) {
+				fs.cwd = newRoot
+			}
+		}
+		fs.mu.Unlock()
+	}
+	return nil
 }
 
 // Resolver returns a path resolver for the task, with relative paths
@@ -76,7 +173,12 @@ func (t *Task) SetUmask(m uint32) uint32 {
 // is EBADF; one that is not a directory is ENOTDIR, but only for relative
 // paths, as on Linux.
 func (t *Task) Resolver(dirfd int32, path string) (*vfs.Resolver, error) {
-	r := &vfs.Resolver{NS: t.k.opts.Mounts, Root: t.Root(), Start: t.Cwd()}
+	fs := t.fsCtx()
+	fs.mu.Lock()
+	r := &vfs.Resolver{NS: fs.ns, Root: fs.root, Start: fs.cwd}
+	fs.mu.Unlock()
+	c := t.Creds()
+	r.MayLookup = c.mayLookup(t)
 	if dirfd == unix.AT_FDCWD || len(path) > 0 && path[0] == '/' {
 		return r, nil
 	}
@@ -151,11 +253,14 @@ func (t *Task) openExecutableAt(dirfd int32, path string, flags int) (*vfs.FileD
 	case st.Mode&0o111 == 0:
 		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not executable (no execute permission)"}
 	}
+	if c := t.Creds(); c.MayAccess(&st, unix.X_OK) != nil {
+		return nil, "", &loader.Error{Errno: unix.EACCES, Msg: "not executable by this user (permission denied)"}
+	}
 	impl, err := p.Inode().Open(t, unix.O_RDONLY)
 	if err != nil {
 		return nil, "", err
 	}
-	return vfs.NewFileDescription(impl, p, unix.O_RDONLY), t.k.opts.Mounts.PathString(p), nil
+	return vfs.NewFileDescription(impl, p, unix.O_RDONLY), t.PathString(p), nil
 }
 
 // MappedFile adapts an open file to mm.MappableFile. Each VMA that maps it
@@ -172,7 +277,7 @@ func mappable(t *Task, f *vfs.FileDescription) *MappedFile {
 	f.IncRef()
 	var name string
 	if f.Path().Dentry != nil {
-		name = t.k.opts.Mounts.PathString(f.Path())
+		name = t.PathString(f.Path())
 	} else if n, ok := f.Impl().(interface{ Name() string }); ok {
 		name = n.Name() // a memfd: /memfd:NAME (deleted), as /proc/PID/maps shows it
 	}

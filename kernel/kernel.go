@@ -7,8 +7,9 @@
 // memory managers, fd tables, mounts) so that a sandbox can later be
 // checkpointed by walking it.
 //
-// Lock order (outermost first): Kernel.mu, Task.mu, a process's
-// signalHandlers.mu, the futex table, then the locks of mm and vfs.
+// Lock order (outermost first): Kernel.mu, Task.mu, an fsContext's mu, a
+// process's signalHandlers.mu, the futex table, then the locks of mm and
+// vfs.
 package kernel
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/fs/inet"
 	"moat/loader"
 	"moat/memory"
@@ -79,6 +81,9 @@ type Kernel struct {
 	// zombie, waking waiters in wait4.
 	childEvent chan struct{}
 	initDone   chan struct{} // closed when the sandbox's init (tid 1) has exited
+
+	utsMu sync.Mutex
+	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
 }
 
 // New returns a kernel with no tasks.
@@ -92,6 +97,7 @@ func New(opts Options) *Kernel {
 		nextTID:    1,
 		childEvent: make(chan struct{}),
 		initDone:   make(chan struct{}),
+		uts:        opts.Utsname,
 	}
 }
 
@@ -120,7 +126,7 @@ func (k *Kernel) NewUnlinkedFile(ctx vfs.Context, mode uint32, sealable bool) (v
 	return k.opts.NewUnlinked(ctx, mode, sealable)
 }
 
-// Mounts returns the sandbox's mount namespace.
+// Mounts returns the sandbox's first mount namespace (its init's).
 func (k *Kernel) Mounts() *vfs.MountNamespace { return k.opts.Mounts }
 
 // MemoryFile returns the memory file.
@@ -130,7 +136,28 @@ func (k *Kernel) MemoryFile() *memory.File { return k.opts.MemFile }
 func (k *Kernel) Net() inet.Network { return k.opts.Net }
 
 // Utsname returns the system identification.
-func (k *Kernel) Utsname() Utsname { return k.opts.Utsname }
+func (k *Kernel) Utsname() Utsname {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	return k.uts
+}
+
+// SetHostname changes the host name (sethostname(2)), or with domain set
+// the NIS domain name (setdomainname(2)): EPERM without CAP_SYS_ADMIN.
+func (t *Task) SetHostname(name string, domain bool) error {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
+		return unix.EPERM
+	}
+	k := t.k
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if domain {
+		k.uts.Domainname = name
+	} else {
+		k.uts.Nodename = name
+	}
+	return nil
+}
 
 // Uptime returns how long the sandbox has run.
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }
@@ -194,7 +221,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		children:   make(map[*Task]struct{}),
-		creds:      Credentials{UID: pa.UID, GID: pa.GID, EUID: pa.UID, EGID: pa.GID, SUID: pa.UID, SGID: pa.GID, FSUID: pa.UID, FSGID: pa.GID},
+		creds:      InitialCredentials(pa.UID, pa.GID),
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"moat/abi/linux"
 )
 
 // RLimInfinity is RLIM_INFINITY.
@@ -84,9 +86,9 @@ const maxTasks = 1 << 15
 
 // checkNprocLocked fails with EAGAIN when t may not create another task:
 // the sandbox is full, or t's real user already has RLIMIT_NPROC tasks
-// (zombies included, as Linux counts them until they are reaped). Root is
-// exempt from RLIMIT_NPROC, as Linux exempts the initial user and
-// CAP_SYS_RESOURCE.
+// (zombies included, as Linux counts them until they are reaped). Root,
+// CAP_SYS_RESOURCE and CAP_SYS_ADMIN are exempt from RLIMIT_NPROC, as
+// Linux exempts the initial user and those capabilities.
 //
 // Preconditions: Kernel.mu is held.
 func (t *Task) checkNprocLocked() error {
@@ -94,8 +96,9 @@ func (t *Task) checkNprocLocked() error {
 	if len(k.tasks) >= maxTasks {
 		return unix.EAGAIN
 	}
-	uid := t.Creds().UID
-	if uid == 0 {
+	c := t.Creds()
+	uid := c.UID
+	if uid == 0 || c.HasCap(linux.CAP_SYS_RESOURCE) || c.HasCap(linux.CAP_SYS_ADMIN) {
 		return nil
 	}
 	limit := t.limits.Get(unix.RLIMIT_NPROC).Cur

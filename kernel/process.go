@@ -2,11 +2,13 @@ package kernel
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/mm"
 	"moat/platform"
@@ -60,8 +62,12 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	switch {
 	case f&CloneSighand != 0:
 		return 0, unix.EINVAL // CLONE_SIGHAND needs CLONE_VM, and shares only with a thread
-	case f&cloneNamespaces != 0:
-		return 0, unix.EPERM // support: new namespaces inside the sandbox are not offered
+	case f&CloneNewNS != 0 && f&CloneFS != 0:
+		return 0, unix.EINVAL
+	case f&CloneNewNS != 0 && !t.HasCapability(linux.CAP_SYS_ADMIN):
+		return 0, unix.EPERM
+	case f&cloneNamespaces&^CloneNewNS != 0:
+		return 0, unix.EPERM // support: new namespaces other than mount namespaces are not offered
 	case f&ClonePidfd != 0:
 		return 0, unix.ENOSYS // support: pidfds are not implemented
 	}
@@ -131,6 +137,9 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		vmShared:   sp != nil,
 	}
 	t.mu.Unlock()
+	if f&CloneNewNS != 0 {
+		c.fs.unshareMounts()
+	}
 	c.leader = c
 	c.cpu.start = k.Uptime()
 	if f&CloneVfork != 0 {
@@ -476,6 +485,7 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if target != nil {
 		target = target.leader // kill(2) signals the whole process
 	}
+	allowed := target != nil && t.maySignalLocked(target, sig)
 	k.mu.Unlock()
 	if target == t.leader {
 		if sig != 0 {
@@ -483,14 +493,14 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 		}
 		return nil
 	}
-	if target == nil || target.zombie {
-		if target != nil && target.zombie {
-			return nil // signalling a zombie succeeds and does nothing
-		}
+	if target == nil {
 		return unix.ESRCH
 	}
-	if sig == 0 {
-		return nil
+	if !allowed {
+		return unix.EPERM
+	}
+	if target.zombie || sig == 0 {
+		return nil // signalling a zombie succeeds and does nothing
 	}
 	if pid == 1 && sig == unix.SIGKILL {
 		return nil // init ignores signals it has no handler for, even SIGKILL from inside
@@ -499,14 +509,37 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	return nil
 }
 
+// maySignalLocked reports whether t may send sig to the process or
+// thread target (kill(2)'s rule): within its own process, with CAP_KILL,
+// when t's real or effective uid is target's real or saved one, or for
+// SIGCONT within t's session.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) maySignalLocked(target *Task, sig unix.Signal) bool {
+	if target.leader == t.leader {
+		return true
+	}
+	c, tc := t.Creds(), target.Creds()
+	if c.HasCap(linux.CAP_KILL) || oneOf(c.EUID, tc.UID, tc.SUID) || oneOf(c.UID, tc.UID, tc.SUID) {
+		return true
+	}
+	return sig == unix.SIGCONT && t.leader.sid == target.leader.sid
+}
+
 // SignalAll sends sig to every process but init and the caller (kill -1),
-// returning ESRCH if there was none.
+// returning ESRCH if there was none. Processes t may not signal are
+// skipped, and that is no error, as on Linux.
 func (t *Task) SignalAll(sig unix.Signal, includeSelf bool) error {
 	t.k.mu.Lock()
 	targets := t.k.processesLocked(func(o *Task) bool {
 		return o.tid != 1 && (o != t.leader || includeSelf)
 	})
+	n := len(targets)
+	targets = slices.DeleteFunc(targets, func(o *Task) bool { return !t.maySignalLocked(o, sig) })
 	t.k.mu.Unlock()
+	if n == 0 {
+		return unix.ESRCH
+	}
 	return t.signalEach(targets, sig)
 }
 
@@ -524,12 +557,8 @@ func (k *Kernel) processesLocked(match func(*Task) bool) []*Task {
 	return ps
 }
 
-// signalEach sends sig (0: only the check) from t to each of targets,
-// ESRCH if there are none.
+// signalEach sends sig (0: only the check) from t to each of targets.
 func (t *Task) signalEach(targets []*Task, sig unix.Signal) error {
-	if len(targets) == 0 {
-		return unix.ESRCH
-	}
 	if sig != 0 {
 		for _, o := range targets {
 			o.receive(sig, t)
@@ -587,7 +616,8 @@ func (k *Kernel) SignalFromHost(sig unix.Signal) {
 }
 
 // SignalGroup sends sig to every process in process group pgid (0: the
-// caller's), ESRCH if there is none.
+// caller's) that t may signal: ESRCH if there is none, EPERM if it may
+// signal none.
 func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 	k := t.k
 	k.mu.Lock()
@@ -595,7 +625,15 @@ func (t *Task) SignalGroup(pgid int32, sig unix.Signal) error {
 		pgid = t.leader.pgid
 	}
 	targets := k.processesLocked(func(o *Task) bool { return o.pgid == pgid })
+	n := len(targets)
+	targets = slices.DeleteFunc(targets, func(o *Task) bool { return !t.maySignalLocked(o, sig) })
 	k.mu.Unlock()
+	switch {
+	case n == 0:
+		return unix.ESRCH
+	case len(targets) == 0:
+		return unix.EPERM // none of the group may be signalled
+	}
 	return t.signalEach(targets, sig)
 }
 

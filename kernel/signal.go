@@ -473,9 +473,13 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	k := t.k
 	k.mu.Lock()
 	target := k.tasks[tid]
+	allowed := target != nil && t.maySignalLocked(target, sig)
 	k.mu.Unlock()
 	if target == nil || target.zombie || (tgid > 0 && target.leader.tid != tgid) {
 		return unix.ESRCH
+	}
+	if !allowed {
+		return unix.EPERM
 	}
 	if sig == 0 {
 		return nil
@@ -595,9 +599,13 @@ func (t *Task) QueueSignalInfo(tgid, tid int32, si SigInfo) error {
 	} else if target != nil {
 		target = target.leader
 	}
+	allowed := target != nil && t.maySignalLocked(target, unix.Signal(si.Signo))
 	k.mu.Unlock()
 	if target == nil || target.zombie {
 		return unix.ESRCH
+	}
+	if !allowed {
+		return unix.EPERM
 	}
 	if (si.Code >= 0 || si.Code == SITkill) && target.leader != t.leader {
 		return unix.EPERM

@@ -18,11 +18,15 @@ import (
 	"moat/vfs"
 )
 
-// Credentials are a task's user and group ids.
+// Credentials are a task's user and group ids, its capability sets (bit
+// n is capability n, as in man 7 capabilities) and its securebits.
 type Credentials struct {
 	UID, EUID, SUID, FSUID uint32
 	GID, EGID, SGID, FSGID uint32
 	Groups                 []uint32
+
+	CapInheritable, CapPermitted, CapEffective, CapBounding, CapAmbient uint64
+	Securebits                                                          uint32
 }
 
 // Task is one app thread. Its goroutine is locked to an OS thread for its
@@ -219,7 +223,7 @@ func (t *Task) start(pa ProcessArgs) error {
 		}
 	}
 	root := k.opts.Mounts.Root()
-	t.fs = &fsContext{root: root, cwd: root, umask: 0o022}
+	t.fs = &fsContext{ns: k.opts.Mounts, root: root, cwd: root, umask: 0o022}
 	if pa.Cwd != "" {
 		r := &vfs.Resolver{NS: k.opts.Mounts, Root: root, Start: root}
 		cwd, err := r.Resolve(t, pa.Cwd, true)

@@ -283,3 +283,16 @@ func (t *Task) ThreadIDs() []int32 {
 	slices.Sort(rest)
 	return append([]int32{l.tid}, rest...)
 }
+
+// UnshareFiles gives t its own copy of an fd table it shares with other
+// processes (unshare(CLONE_FILES)).
+func (t *Task) UnshareFiles() {
+	if !t.fds.Shared() {
+		return
+	}
+	old := t.fds
+	t.mu.Lock()
+	t.fds = old.Fork()
+	t.mu.Unlock()
+	old.Drop()
+}

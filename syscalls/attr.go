@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 	"moat/vfs"
@@ -12,7 +13,7 @@ import (
 
 // setAttr changes attributes of the inode at p, checking what Linux
 // checks: a read-only mount (EROFS), and ownership for chmod and utimes
-// (EPERM, unless root).
+// (EPERM, unless the caller has CAP_FOWNER).
 func setAttr(t *kernel.Task, p vfs.Path, mask uint32, st vfs.Stat, ownerOnly bool) error {
 	if p.Dentry == nil {
 		return unix.EPERM
@@ -26,7 +27,7 @@ func setAttr(t *kernel.Task, p vfs.Path, mask uint32, st vfs.Stat, ownerOnly boo
 		if err != nil {
 			return err
 		}
-		if c := t.Creds(); c.FSUID != 0 && c.FSUID != cur.UID {
+		if c := t.Creds(); c.FSUID != cur.UID && !c.HasCap(linux.CAP_FOWNER) {
 			return unix.EPERM
 		}
 	}
@@ -102,8 +103,21 @@ func chownPath(t *kernel.Task, p vfs.Path, uid, gid uint32) (uintptr, error) {
 	if gid != ^uint32(0) {
 		mask |= unix.STATX_GID
 	}
-	if c := t.Creds(); c.EUID != 0 && mask != 0 {
-		return 0, unix.EPERM // only root changes owners (CAP_CHOWN)
+	if mask != 0 && !t.HasCapability(linux.CAP_CHOWN) {
+		// Without CAP_CHOWN, the owner may "change" the owner to
+		// itself and the group to one of its groups.
+		if p.Dentry == nil {
+			return 0, unix.EPERM
+		}
+		cur, err := p.Inode().Stat(t)
+		if err != nil {
+			return 0, err
+		}
+		c := t.Creds()
+		if c.FSUID != cur.UID || mask&unix.STATX_UID != 0 && uid != cur.UID ||
+			mask&unix.STATX_GID != 0 && gid != cur.GID && gid != c.FSGID && !contains(c.Groups, gid) {
+			return 0, unix.EPERM
+		}
 	}
 	if mask == 0 {
 		if p.Mount != nil && p.Mount.ReadOnly() {

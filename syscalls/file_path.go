@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/pipe"
 	"moat/kernel"
@@ -166,6 +167,12 @@ func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) 
 			return 0, err
 		}
 	}
+	if flags&unix.O_NOATIME != 0 && flags&unix.O_PATH == 0 {
+		// Only the owner, or with CAP_FOWNER.
+		if c := t.Creds(); c.FSUID != st.UID && !c.HasCap(linux.CAP_FOWNER) {
+			return 0, unix.EPERM
+		}
+	}
 	var impl vfs.FileImpl
 	if flags&unix.O_PATH != 0 {
 		impl = vfs.PathFile{}
@@ -266,27 +273,14 @@ func checkPerm(t *kernel.Task, in vfs.Inode, want uint32) error {
 
 // checkMode checks access bits against attributes for the task.
 func checkMode(t *kernel.Task, st *vfs.Stat, want uint32) error {
-	if want == 0 {
-		return nil
-	}
 	c := t.Creds()
-	if c.FSUID == 0 {
-		if want&unix.X_OK != 0 && !st.IsDir() && st.Mode&0o111 == 0 {
-			return unix.EACCES
-		}
-		return nil
-	}
-	bits := st.Mode & 7
-	switch {
-	case st.UID == c.FSUID:
-		bits = st.Mode >> 6 & 7
-	case st.GID == c.FSGID || contains(c.Groups, st.GID):
-		bits = st.Mode >> 3 & 7
-	}
-	if bits&want != want {
-		return unix.EACCES
-	}
-	return nil
+	return checkModeCreds(&c, st, want)
+}
+
+// checkModeCreds checks access bits against attributes for credentials
+// c (kernel.Credentials.MayAccess).
+func checkModeCreds(c *kernel.Credentials, st *vfs.Stat, want uint32) error {
+	return c.MayAccess(st, want)
 }
 
 func contains(s []uint32, v uint32) bool {
@@ -447,7 +441,7 @@ func sysGetdents64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	// d_off is the offset of the next entry: directory offsets count
 	// entries, so lseek/seekdir to it resumes there.
 	next, _ := f.Seek(t, 0, unix.SEEK_CUR)
-	err = f.ReadDir(t, t.Kernel().Mounts(), t.Root(), func(d vfs.Dirent) bool {
+	err = f.ReadDir(t, t.MountNamespace(), t.Root(), func(d vfs.Dirent) bool {
 		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
 		if len(buf)+reclen > size {
 			tooSmall = len(buf) == 0
@@ -515,6 +509,12 @@ func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32)
 	if err != nil {
 		return 0, err
 	}
+	// Without AT_EACCESS, the real ids decide (and root's capabilities
+	// only for a real uid of 0).
+	c := t.Creds()
+	if flags&unix.AT_EACCESS == 0 {
+		c = c.AccessCreds()
+	}
 	if f != nil {
 		defer f.DecRef()
 		if p.Dentry == nil { // an anonymous file: its own mode decides
@@ -522,13 +522,20 @@ func accessAt(t *kernel.Task, dirfd int32, pathAddr uintptr, mode, flags uint32)
 			if err != nil {
 				return 0, err
 			}
-			return 0, checkMode(t, &st, mode)
+			return 0, checkModeCreds(&c, &st, mode)
 		}
 	}
 	if mode&unix.W_OK != 0 && p.Mount.ReadOnly() {
 		return 0, unix.EROFS
 	}
-	return 0, checkPerm(t, p.Inode(), mode)
+	if mode == 0 {
+		return 0, nil
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	return 0, checkModeCreds(&c, &st, mode)
 }
 
 func sysAccess(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -548,7 +555,7 @@ func sysGetcwd(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if removed(t, cwd) {
 		return 0, unix.ENOENT
 	}
-	s := t.Kernel().Mounts().PathString(cwd) + "\x00"
+	s := t.PathString(cwd) + "\x00"
 	if uintptr(len(s)) > a[1] {
 		return 0, unix.ERANGE
 	}
@@ -900,7 +907,7 @@ func danglingTarget(t *kernel.Task, r *vfs.Resolver, path string) (*vfs.Resolver
 		if err != nil {
 			return r, path, err
 		}
-		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir}
+		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir, MayLookup: r.MayLookup}
 		path = target
 	}
 	return r, path, unix.ELOOP

@@ -3,15 +3,18 @@ package syscalls
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 	"moat/vfs"
 )
 
-// mount(2), umount2(2) and chroot(2), as root in the sandbox's own mount
-// namespace: tmpfs, proc and sysfs, bind mounts of the sandbox's own
-// paths, remounts read-only or read-write, and propagation changes, which
-// mean nothing with one namespace and are accepted.
+// mount(2), umount2(2), chroot(2), pivot_root(2) and unshare(2), with
+// CAP_SYS_ADMIN, in the caller's mount namespace: tmpfs, proc and sysfs,
+// bind mounts of the sandbox's own paths, remounts read-only or
+// read-write, moves (MS_MOVE), and propagation changes, which are
+// accepted: mounts never propagate between namespaces here, as if every
+// mount were private.
 
 const (
 	msRdonly      = 0x1
@@ -33,9 +36,9 @@ const (
 	umountNofollow = 8
 )
 
-// mountPrivileged fails with EPERM unless t is root (CAP_SYS_ADMIN).
+// mountPrivileged fails with EPERM unless t has CAP_SYS_ADMIN.
 func mountPrivileged(t *kernel.Task) error {
-	if t.Creds().EUID != 0 {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
 		return unix.EPERM
 	}
 	return nil
@@ -69,14 +72,18 @@ func sysMount(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	ns := t.Kernel().Mounts()
+	ns := t.MountNamespace()
 	switch {
 	case flags&msPropagation != 0:
-		return 0, nil // one namespace: nothing propagates anywhere
+		return 0, nil // nothing propagates anywhere: every mount is private
 	case flags&msRemount != 0:
 		return 0, ns.SetReadOnly(target, flags&msRdonly != 0)
 	case flags&msMove != 0:
-		return 0, unix.EINVAL // support: MS_MOVE is not implemented
+		src, err := resolvePath(t, a[0], true)
+		if err != nil {
+			return 0, err
+		}
+		return 0, ns.Move(src, target)
 	case flags&msBind != 0:
 		src, err := resolvePath(t, a[0], true)
 		if err != nil {
@@ -128,7 +135,79 @@ func sysUmount2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.Kernel().Mounts().Unmount(target)
+	return 0, t.MountNamespace().Unmount(target, flags&mntDetach != 0)
+}
+
+func sysPivotRoot(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if err := mountPrivileged(t); err != nil {
+		return 0, err
+	}
+	newRoot, err := resolveDir(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	putOld, err := resolveDir(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.PivotRoot(newRoot, putOld)
+}
+
+// resolveDir resolves a path argument that must name a directory.
+func resolveDir(t *kernel.Task, addr uintptr) (vfs.Path, error) {
+	p, err := resolvePath(t, addr, true)
+	if err != nil {
+		return vfs.Path{}, err
+	}
+	st, err := p.Inode().Stat(t)
+	if err != nil {
+		return vfs.Path{}, err
+	}
+	if !st.IsDir() {
+		return vfs.Path{}, unix.ENOTDIR
+	}
+	return p, nil
+}
+
+// unshare flags.
+const (
+	cloneVM      = 0x100
+	cloneFS      = 0x200
+	cloneFiles   = 0x400
+	cloneSighand = 0x800
+	cloneThread  = 0x10000
+	cloneNewNS   = 0x20000
+	cloneSysvsem = 0x40000
+	// The other namespaces: cgroup, UTS, IPC, user, PID, network, time.
+	cloneOtherNS = 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
+)
+
+func sysUnshare(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	flags := a[0]
+	if flags&^(cloneVM|cloneFS|cloneFiles|cloneSighand|cloneThread|cloneNewNS|cloneSysvsem|cloneOtherNS) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&(cloneThread|cloneSighand|cloneVM) != 0 && t.ThreadCount() > 1 {
+		return 0, unix.EINVAL // a thread cannot leave its process
+	}
+	if flags&cloneOtherNS != 0 {
+		return 0, unix.EPERM // support: only mount namespaces are offered
+	}
+	if flags&cloneNewNS != 0 {
+		if err := mountPrivileged(t); err != nil {
+			return 0, err
+		}
+		t.UnshareMounts()
+	} else if flags&cloneFS != 0 {
+		t.UnshareFS()
+	}
+	if flags&cloneFiles != 0 {
+		t.UnshareFiles()
+	}
+	// CLONE_SYSVSEM: no System V semaphore undo lists to leave; CLONE_VM
+	// and CLONE_SIGHAND alone in a single-threaded process change
+	// nothing.
+	return 0, nil
 }
 
 func sysChroot(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -146,8 +225,8 @@ func sysChroot(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err := checkPerm(t, p.Inode(), unix.X_OK); err != nil {
 		return 0, err
 	}
-	if err := mountPrivileged(t); err != nil {
-		return 0, err
+	if !t.HasCapability(linux.CAP_SYS_CHROOT) {
+		return 0, unix.EPERM
 	}
 	t.SetRoot(p)
 	return 0, nil

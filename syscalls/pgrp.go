@@ -49,6 +49,9 @@ const (
 )
 
 func sysPrctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if ret, ok, err := capPrctl(t, a); ok {
+		return ret, err
+	}
 	f := t.Flags()
 	switch a[0] {
 	case prSetPdeathsig:

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 )
@@ -116,7 +117,7 @@ func sysGetRobustList(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if target = t.Kernel().Task(pid); target == nil {
 			return 0, unix.ESRCH
 		}
-		if c, tc := t.Creds(), target.Creds(); c.EUID != 0 && (c.UID != tc.UID || c.UID != tc.EUID || c.UID != tc.SUID) {
+		if c, tc := t.Creds(), target.Creds(); !c.HasCap(linux.CAP_SYS_PTRACE) && (c.UID != tc.UID || c.UID != tc.EUID || c.UID != tc.SUID) {
 			return 0, unix.EPERM // ptrace_may_access's uid rule
 		}
 	}
@@ -175,7 +176,7 @@ func sysPrlimit64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	old := t.Limits().Get(r)
 	if newLim != nil {
-		if _, err := t.Limits().Set(r, *newLim, t.Creds().EUID == 0); err != nil {
+		if _, err := t.Limits().Set(r, *newLim, t.HasCapability(linux.CAP_SYS_RESOURCE)); err != nil {
 			return 0, err
 		}
 		if r == unix.RLIMIT_STACK {
@@ -230,4 +231,30 @@ func sysSchedGetaffinity(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 func sysSchedYield(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	runtime.Gosched()
 	return 0, nil
+}
+
+// newUTSLen is __NEW_UTS_LEN, the longest host or domain name.
+const newUTSLen = 64
+
+func sethostname(t *kernel.Task, a arch.SyscallArgs, domain bool) (uintptr, error) {
+	if !t.HasCapability(linux.CAP_SYS_ADMIN) {
+		return 0, unix.EPERM
+	}
+	n := int32(a[1])
+	if n < 0 || n > newUTSLen {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, n)
+	if err := copyIn(t, a[0], b); err != nil {
+		return 0, err
+	}
+	return 0, t.SetHostname(string(b), domain)
+}
+
+func sysSethostname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return sethostname(t, a, false)
+}
+
+func sysSetdomainname(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return sethostname(t, a, true)
 }

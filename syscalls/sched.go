@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 )
@@ -145,7 +146,7 @@ func sysSetpriority(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, err
 	}
 	nice := max(-20, min(19, int32(a[2])))
-	if nice < t.Nice() && t.Creds().EUID != 0 {
+	if nice < t.Nice() && !t.HasCapability(linux.CAP_SYS_NICE) {
 		return 0, unix.EACCES // raising priority needs CAP_SYS_NICE
 	}
 	t.SetNice(nice)

@@ -6,7 +6,7 @@
 // from this package or from a filesystem is a unix.Errno that Linux would
 // return for the same operation.
 //
-// Lock order (outermost first): MountNamespace.mu, FDTable.mu,
+// Lock order (outermost first): the mount tree lock (mountMu), FDTable.mu,
 // FileDescription.mu. Filesystems may hold their own locks under these but
 // must never call back into vfs while holding them.
 package vfs
@@ -35,6 +35,28 @@ type Context interface {
 	// UID and GID are the caller's filesystem user and group ids.
 	UID() uint32
 	GID() uint32
+}
+
+// CapContext is a Context that knows the caller's capabilities.
+type CapContext interface {
+	Context
+	// HasCapability reports whether cap (a CAP_* number) is in the
+	// caller's effective set.
+	HasCapability(cap int) bool
+}
+
+// Capable reports whether the caller ctx has capability cap. A nil ctx is
+// the sentry itself, which may do anything; a Context that does not know
+// capabilities has them all when its filesystem uid is 0.
+func Capable(ctx Context, cap int) bool {
+	switch c := ctx.(type) {
+	case nil:
+		return true
+	case CapContext:
+		return c.HasCapability(cap)
+	default:
+		return ctx.UID() == 0
+	}
 }
 
 // Timespec is a time with nanosecond precision, as Linux stores it.

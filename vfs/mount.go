@@ -1,9 +1,11 @@
 package vfs
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,11 +54,31 @@ func (d *Dentry) Parent() *Dentry { return d.parent }
 // Name returns the dentry's last path component ("" for a mount root).
 func (d *Dentry) Name() string { return d.name }
 
+// mountMu guards the shape of every namespace's mount tree: each Mount's
+// ns, parent, point and children, and each namespace's root. Trees change
+// rarely (mount, umount, MS_MOVE, pivot_root, unshare) and are read at
+// every step of a path walk.
+var mountMu sync.RWMutex
+
+// lastMountID numbers mounts for mountinfo, from FirstMountID up.
+var lastMountID atomic.Int64
+
+// FirstMountID is the id of the first mount made; the namespace root's
+// parent in mountinfo is FirstMountID-1, a mount not listed, as in a
+// container.
+const FirstMountID = 21
+
+func newMountID() int { return FirstMountID - 1 + int(lastMountID.Add(1)) }
+
 // Mount is one filesystem tree attached at a point of the mount namespace.
+// A mount on the root of another mount is stacked on it: it is that
+// mount's child at the rel path "".
 type Mount struct {
+	id       int
 	root     *Dentry
-	parent   *Mount  // nil for the namespace root
-	point    *Dentry // where this mount is attached in parent
+	ns       *MountNamespace // nil once detached (umount2 MNT_DETACH)
+	parent   *Mount          // nil for the namespace root and detached mounts
+	point    *Dentry         // where this mount is attached in parent
 	readOnly bool
 	fsType   string
 	source   string
@@ -68,6 +90,9 @@ func (m *Mount) ReadOnly() bool { return m.readOnly }
 
 // FSType returns the filesystem type name as /proc/mounts shows it.
 func (m *Mount) FSType() string { return m.fsType }
+
+// ID returns the mount's id, as mountinfo and fdinfo's mnt_id show it.
+func (m *Mount) ID() int { return m.id }
 
 // Root returns a Path to the root of the mount.
 func (m *Mount) Root() Path { return Path{Mount: m, Dentry: m.root} }
@@ -85,9 +110,11 @@ func (p Path) Inode() Inode { return p.Dentry.inode }
 // inode).
 func (p Path) Same(q Path) bool { return p.Mount == q.Mount && p.Dentry.rel == q.Dentry.rel }
 
+// IsMountRoot reports whether p is the root of its mount.
+func (p Path) IsMountRoot() bool { return p.Dentry.parent == nil }
+
 // MountNamespace is the set of mounts visible to a group of tasks.
 type MountNamespace struct {
-	mu   sync.RWMutex
 	root *Mount
 }
 
@@ -101,25 +128,79 @@ type MountOptions struct {
 // NewMountNamespace returns a namespace whose root mount is a filesystem
 // rooted at root.
 func NewMountNamespace(root Inode, opts MountOptions) *MountNamespace {
-	return &MountNamespace{root: &Mount{
+	ns := &MountNamespace{}
+	ns.root = &Mount{
+		id:       newMountID(),
 		root:     NewRootDentry(root),
+		ns:       ns,
 		readOnly: opts.ReadOnly,
 		fsType:   opts.FSType,
 		source:   opts.Source,
-	}}
+	}
+	return ns
 }
 
 // Root returns the root of the namespace.
 func (ns *MountNamespace) Root() Path {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
+	mountMu.RLock()
+	defer mountMu.RUnlock()
 	return ns.root.Root()
 }
 
-// Mount attaches a filesystem rooted at root on at: a directory on a
-// directory, or (a bind mount of one file) a non-directory on a
-// non-directory. Stacking on an existing mount point is not supported yet
-// (EBUSY).
+// Copy returns a new namespace with a copy of every mount of ns (unshare
+// CLONE_NEWNS), and a function that translates a Path in ns to the same
+// place in the copy (Paths of other namespaces are returned unchanged).
+func (ns *MountNamespace) Copy() (*MountNamespace, func(Path) Path) {
+	mountMu.RLock()
+	defer mountMu.RUnlock()
+	cp := &MountNamespace{}
+	old2new := make(map[*Mount]*Mount)
+	var clone func(m, parent *Mount) *Mount
+	clone = func(m, parent *Mount) *Mount {
+		c := &Mount{id: newMountID(), root: m.root, ns: cp, parent: parent, point: m.point,
+			readOnly: m.readOnly, fsType: m.fsType, source: m.source}
+		old2new[m] = c
+		for _, rel := range sortedKeys(m.children) {
+			if c.children == nil {
+				c.children = make(map[string]*Mount)
+			}
+			c.children[rel] = clone(m.children[rel], c)
+		}
+		return c
+	}
+	cp.root = clone(ns.root, nil)
+	return cp, func(p Path) Path {
+		if c, ok := old2new[p.Mount]; ok {
+			p.Mount = c
+		}
+		return p
+	}
+}
+
+// Topmost returns the root of the last mount stacked at p, or p itself if
+// nothing is mounted there: what umount2, MS_MOVE and pivot_root's
+// put_old act on when their path ends at a mount point that the walk did
+// not cross ("." or "/").
+func (ns *MountNamespace) Topmost(p Path) Path {
+	mountMu.RLock()
+	defer mountMu.RUnlock()
+	return topmostLocked(p)
+}
+
+// Preconditions: mountMu is held.
+func topmostLocked(p Path) Path {
+	for {
+		m := p.Mount.children[p.Dentry.rel]
+		if m == nil {
+			return p
+		}
+		p = m.Root()
+	}
+}
+
+// Mount attaches a filesystem rooted at root on at (on top of any mount
+// already there): a directory on a directory, or (a bind mount of one
+// file) a non-directory on a non-directory. EINVAL if at is not in ns.
 func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 	st, err := at.Inode().Stat(nil)
 	if err != nil {
@@ -135,116 +216,271 @@ func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 	case !rst.IsDir() && st.IsDir():
 		return unix.EISDIR
 	}
-	if at.Dentry == at.Mount.root {
-		// at is the root of a mount, which is what resolving a mount
-		// point returns: mounting here would stack on that mount.
-		return unix.EBUSY
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	if at.Mount.ns != ns {
+		return unix.EINVAL
 	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	if at.Mount.children == nil {
-		at.Mount.children = make(map[string]*Mount)
-	}
-	if _, ok := at.Mount.children[at.Dentry.rel]; ok {
-		return unix.EBUSY
-	}
-	at.Mount.children[at.Dentry.rel] = &Mount{
+	at = topmostLocked(at)
+	attachLocked(&Mount{
+		id:       newMountID(),
 		root:     NewRootDentry(root),
-		parent:   at.Mount,
-		point:    at.Dentry,
+		ns:       ns,
 		readOnly: opts.ReadOnly,
 		fsType:   opts.FSType,
 		source:   opts.Source,
-	}
+	}, at)
 	return nil
 }
 
-// Unmount detaches the mount whose root p is: EINVAL if p is not the
-// root of a mount or is the namespace's root, EBUSY if other mounts sit
-// on it. Files open in it stay usable, as after umount2(MNT_DETACH).
-func (ns *MountNamespace) Unmount(p Path) error {
-	if p.Mount == nil || p.Dentry != p.Mount.root {
+// attachLocked attaches m at at, where nothing is mounted.
+//
+// Preconditions: mountMu is held for writing.
+func attachLocked(m *Mount, at Path) {
+	if at.Mount.children == nil {
+		at.Mount.children = make(map[string]*Mount)
+	}
+	at.Mount.children[at.Dentry.rel] = m
+	m.parent, m.point = at.Mount, at.Dentry
+}
+
+// detachLocked takes m off its parent.
+//
+// Preconditions: mountMu is held for writing; m has a parent.
+func detachLocked(m *Mount) {
+	delete(m.parent.children, m.point.rel)
+	m.parent, m.point = nil, nil
+}
+
+// Unmount detaches the mount at p (the topmost one stacked there): EINVAL
+// if p is not the root of a mount of ns or is the namespace's root. A
+// mount with mounts on it is EBUSY unless detach is set
+// (umount2(MNT_DETACH)), which takes the whole subtree away. Files open
+// in it stay usable, as after MNT_DETACH.
+func (ns *MountNamespace) Unmount(p Path, detach bool) error {
+	if p.Mount == nil {
 		return unix.EINVAL
 	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	p = topmostLocked(p)
 	m := p.Mount
-	if m.parent == nil {
+	if p.Dentry != m.root || m.ns != ns || m.parent == nil {
 		return unix.EINVAL
 	}
-	if len(m.children) > 0 {
+	if len(m.children) > 0 && !detach {
 		return unix.EBUSY
 	}
-	delete(m.parent.children, m.point.rel)
+	detachLocked(m)
+	var forget func(m *Mount)
+	forget = func(m *Mount) {
+		m.ns = nil
+		for _, c := range m.children {
+			forget(c)
+		}
+	}
+	forget(m)
 	return nil
+}
+
+// Move moves the mount whose root src is, with the mounts on it, to dst
+// (mount(MS_MOVE)), on top of any mount there: EINVAL if src is not the
+// root of a mount of ns or dst is not in ns, or if one is a directory and
+// the other not; ELOOP if dst is in the subtree being moved (always, for
+// the namespace root).
+func (ns *MountNamespace) Move(src, dst Path) error {
+	sst, err := src.Inode().Stat(nil)
+	if err != nil {
+		return err
+	}
+	dst2, err := dst.Inode().Stat(nil)
+	if err != nil {
+		return err
+	}
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	dst = topmostLocked(dst)
+	m := src.Mount
+	if dst.Mount.ns != ns || m.ns != ns || src.Dentry != m.root || sst.IsDir() != dst2.IsDir() {
+		return unix.EINVAL
+	}
+	if isBelowLocked(dst.Mount, m) {
+		return unix.ELOOP
+	}
+	detachLocked(m)
+	attachLocked(m, dst)
+	return nil
+}
+
+// PivotRoot makes the mount whose root newRoot is the root of the
+// namespace in place of root's mount (a caller's root), and attaches that
+// mount at putOld (pivot_root(2)), on top of any mount there. EINVAL if
+// root or newRoot is not in ns or not the root of a mount, if newRoot's
+// mount is not attached, if putOld is not at or under newRoot, or newRoot
+// not under root; EBUSY if newRoot or putOld is on root's mount.
+func (ns *MountNamespace) PivotRoot(root, newRoot, putOld Path) error {
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	putOld = topmostLocked(putOld)
+	rootM, newM, oldM := root.Mount, newRoot.Mount, putOld.Mount
+	switch {
+	case rootM.ns != ns || newM.ns != ns || oldM.ns != ns:
+		return unix.EINVAL
+	case newM == rootM || oldM == rootM:
+		return unix.EBUSY
+	case root.Dentry != rootM.root || newRoot.Dentry != newM.root || newM.parent == nil:
+		return unix.EINVAL
+	case !isBelowLocked(oldM, newM) || !isBelowLocked(newM, rootM):
+		return unix.EINVAL
+	}
+	// newRoot's mount takes root's place (the namespace root or a mount
+	// point); root's mount goes to putOld.
+	detachLocked(newM)
+	if rootM.parent == nil {
+		ns.root = newM
+	} else {
+		at := Path{Mount: rootM.parent, Dentry: rootM.point}
+		detachLocked(rootM)
+		attachLocked(newM, at)
+	}
+	attachLocked(rootM, putOld)
+	return nil
+}
+
+// isBelowLocked reports whether m is a or a mount under it.
+//
+// Preconditions: mountMu is held.
+func isBelowLocked(m, a *Mount) bool {
+	for ; m != nil; m = m.parent {
+		if m == a {
+			return true
+		}
+	}
+	return false
 }
 
 // SetReadOnly changes whether the mount whose root p is refuses writes
-// (mount -o remount,ro): EINVAL if p is not the root of a mount.
+// (mount -o remount,ro): EINVAL if p is not the root of a mount of ns.
 func (ns *MountNamespace) SetReadOnly(p Path, ro bool) error {
 	if p.Mount == nil || p.Dentry != p.Mount.root {
 		return unix.EINVAL
 	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	if p.Mount.ns != ns {
+		return unix.EINVAL
+	}
 	p.Mount.readOnly = ro
 	return nil
 }
 
 // mountedAt returns the mount attached at d in m, or nil.
 func (ns *MountNamespace) mountedAt(m *Mount, d *Dentry) *Mount {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	if m.children == nil {
-		return nil
-	}
+	mountMu.RLock()
+	defer mountMu.RUnlock()
 	return m.children[d.rel]
 }
 
-// MountInfo describes one mount for /proc/mounts.
+// parentOf returns where the mount m is attached (nil for a namespace
+// root or a detached mount).
+func parentOf(m *Mount) (*Mount, *Dentry) {
+	mountMu.RLock()
+	defer mountMu.RUnlock()
+	return m.parent, m.point
+}
+
+// MountInfo describes one mount for /proc/mounts and mountinfo.
 type MountInfo struct {
+	ID, ParentID           int
+	Root                   Path // the mount's root
 	Source, Target, FSType string
 	ReadOnly               bool
 }
 
-// Mounts lists the namespace's mounts, parents before children.
-func (ns *MountNamespace) Mounts() []MountInfo {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
+// Mounts lists the mounts of ns that can be reached from root (a
+// caller's root), parents before children and stacked mounts in stacking
+// order, with targets as seen from root, as /proc/PID/mounts does. The
+// namespace root's parent id is FirstMountID-1.
+func (ns *MountNamespace) Mounts(root Path) []MountInfo {
+	mountMu.RLock()
+	defer mountMu.RUnlock()
 	var out []MountInfo
 	var visit func(m *Mount)
 	visit = func(m *Mount) {
-		out = append(out, MountInfo{Source: m.source, Target: ns.pathLocked(m.Root()), FSType: m.fsType, ReadOnly: m.readOnly})
-		for _, c := range m.children {
-			visit(c)
+		target, ok := pathFromLocked(m.Root(), root)
+		if ok {
+			parent := FirstMountID - 1
+			if m.parent != nil {
+				parent = m.parent.id
+			}
+			out = append(out, MountInfo{ID: m.id, ParentID: parent, Root: m.Root(), Source: m.source, Target: target, FSType: m.fsType, ReadOnly: m.readOnly})
+		}
+		for _, rel := range sortedKeys(m.children) {
+			visit(m.children[rel])
 		}
 	}
 	visit(ns.root)
 	return out
 }
 
+// sortedKeys returns the mount points of a mount's children in order, so
+// that listings are stable.
+func sortedKeys(children map[string]*Mount) []string {
+	keys := make([]string, 0, len(children))
+	for k := range children {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // PathString returns the absolute path of p as seen from the namespace root,
 // as getcwd and /proc/self/cwd report it.
 func (ns *MountNamespace) PathString(p Path) string {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	return ns.pathLocked(p)
+	mountMu.RLock()
+	defer mountMu.RUnlock()
+	return pathLocked(p)
 }
 
-// Preconditions: ns.mu is held.
-func (ns *MountNamespace) pathLocked(p Path) string {
+// PathFrom returns the path of p as seen from root (a caller's root), and
+// whether p is at or under root; a path outside root is given from the
+// top of its tree, as PathString does.
+func PathFrom(p, root Path) (string, bool) {
+	mountMu.RLock()
+	defer mountMu.RUnlock()
+	return pathFromLocked(p, root)
+}
+
+// Preconditions: mountMu is held.
+func pathFromLocked(p, root Path) (string, bool) {
 	var parts []string
 	m, d := p.Mount, p.Dentry
+	found := false
 	for {
-		for d.parent != nil {
+		if m == root.Mount && root.Dentry != nil && d.rel == root.Dentry.rel {
+			found = true
+			break
+		}
+		if d.parent != nil {
 			parts = append(parts, d.name)
 			d = d.parent
+			continue
 		}
 		if m.parent == nil {
 			break
 		}
 		m, d = m.parent, m.point
 	}
+	return joinReversed(parts), found
+}
+
+// Preconditions: mountMu is held.
+func pathLocked(p Path) string {
+	s, _ := pathFromLocked(p, Path{})
+	return s
+}
+
+func joinReversed(parts []string) string {
 	if len(parts) == 0 {
 		return "/"
 	}

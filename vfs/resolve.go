@@ -13,6 +13,9 @@ type Resolver struct {
 	NS    *MountNamespace
 	Root  Path // the caller's root directory
 	Start Path // where relative paths begin (cwd or a dirfd)
+	// MayLookup, if set, checks that the caller may search dir (execute
+	// permission) before a name is looked up in it: EACCES if not.
+	MayLookup func(dir Inode) error
 }
 
 // Resolve returns the location path names. If follow is false a symlink in
@@ -227,6 +230,11 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 // step looks up one child name of the directory cur, crossing into a mount
 // attached there.
 func (r *Resolver) step(ctx Context, cur Path, name string) (Path, error) {
+	if r.MayLookup != nil {
+		if err := r.MayLookup(cur.Inode()); err != nil {
+			return Path{}, err
+		}
+	}
 	in, err := cur.Inode().Lookup(ctx, name)
 	if err != nil {
 		return Path{}, err
@@ -250,10 +258,11 @@ func (r *Resolver) dotdot(p Path) Path {
 		if p.Dentry.parent != nil {
 			return Path{Mount: p.Mount, Dentry: p.Dentry.parent}
 		}
-		if p.Mount.parent == nil {
-			return p // the namespace root
+		parent, point := parentOf(p.Mount)
+		if parent == nil {
+			return p // the namespace root, or a detached mount's
 		}
-		p = Path{Mount: p.Mount.parent, Dentry: p.Mount.point}
+		p = Path{Mount: parent, Dentry: point}
 	}
 }
 

@@ -696,7 +696,7 @@ func TestPathStringInChroot(t *testing.T) {
 
 func TestMountErrors(t *testing.T) {
 	ns, _, _, _, r := mountTree(t)
-	before := len(ns.Mounts())
+	before := len(ns.Mounts(ns.Root()))
 
 	if err := ns.Mount(mustResolve(t, r, "/f", true), newTree(t, 9), vfs.MountOptions{}); err != unix.ENOTDIR {
 		t.Errorf("mount on a file = %s, want ENOTDIR", errName(err))
@@ -708,43 +708,68 @@ func TestMountErrors(t *testing.T) {
 		t.Errorf("mount on a symlink = %s, want ENOTDIR", errName(err))
 	}
 
-	// The mount point, resolved again, is the root of the mount on it.
-	for _, path := range []string{"/mnt", "/mnt/inner", "/lm", "/mnt/inner/."} {
-		if err := ns.Mount(mustResolve(t, r, path, true), newTree(t, 9), vfs.MountOptions{}); err != unix.EBUSY {
-			t.Errorf("second mount on %q = %s, want EBUSY", path, errName(err))
+	if got := len(ns.Mounts(ns.Root())); got != before {
+		t.Errorf("%d mounts after failed mounts, want %d", got, before)
+	}
+}
+
+// TestMountStacking mounts on mount points (the root of a mount, as
+// resolving a mount point gives, or the same Path value again): the new
+// mount goes on top, umount takes the topmost one, and MNT_DETACH takes a
+// mount with the mounts on it.
+func TestMountStacking(t *testing.T) {
+	ns, _, _, _, r := mountTree(t)
+	mount := func(path, name string) {
+		t.Helper()
+		if err := ns.Mount(mustResolve(t, r, path, true), newTree(t, 20, name), vfs.MountOptions{}); err != nil {
+			t.Fatalf("mount on %q = %s, want success", path, errName(err))
 		}
 	}
-	// The namespace root is a mount root too.
-	if err := ns.Mount(ns.Root(), newTree(t, 9), vfs.MountOptions{}); err != unix.EBUSY {
-		t.Errorf("mount on / = %s, want EBUSY", errName(err))
+	resolves := func(path string, want error) {
+		t.Helper()
+		if _, err := r.Resolve(tc, path, true); err != want {
+			t.Errorf("%s: %s, want %s", path, errName(err), errName(want))
+		}
 	}
-
-	// The same Path value twice.
-	at := mustResolve(t, r, "/other", true)
-	if err := ns.Mount(at, newTree(t, 4, "x"), vfs.MountOptions{}); err != nil {
-		t.Fatal(err)
+	mount("/mnt/inner", "s0")
+	mount("/lm", "s1")
+	mount("/mnt/inner/.", "s2")
+	resolves("/mnt/inner/s2", nil)
+	resolves("/mnt/inner/s1", unix.ENOENT)
+	if err := ns.Unmount(mustResolve(t, r, "/mnt/inner", true), false); err != nil {
+		t.Errorf("umount /mnt/inner: %s", errName(err))
 	}
-	if err := ns.Mount(at, newTree(t, 5, "y"), vfs.MountOptions{}); err != unix.EBUSY {
-		t.Errorf("mounting twice on the same Path = %s, want EBUSY", errName(err))
+	resolves("/mnt/inner/s1", nil)
+	mount("/mnt", "s3")
+	resolves("/mnt/s3", nil)
+	resolves("/mnt/inner", unix.ENOENT)
+	if err := ns.Unmount(ns.Topmost(mustResolve(t, r, "/", true)), false); err != unix.EINVAL {
+		t.Errorf("umount / = %s, want EINVAL", errName(err))
 	}
-	if _, err := r.Resolve(tc, "/other/x", true); err != nil {
-		t.Errorf("the first mount on /other is not the visible one: %s", errName(err))
+	if err := ns.Unmount(mustResolve(t, r, "/mnt", true), false); err != nil {
+		t.Errorf("umount /mnt: %s", errName(err))
 	}
-	if got := len(ns.Mounts()); got != before+1 {
-		t.Errorf("%d mounts after failed mounts, want %d", got, before+1)
+	if err := ns.Unmount(mustResolve(t, r, "/mnt", true), false); err != unix.EBUSY {
+		t.Errorf("umount of /mnt with mounts on it = %s, want EBUSY", errName(err))
+	}
+	held := mustResolve(t, r, "/mnt/inner/s1", true)
+	if err := ns.Unmount(mustResolve(t, r, "/mnt", true), true); err != nil {
+		t.Errorf("umount -l /mnt: %s", errName(err))
+	}
+	resolves("/mnt/top", unix.ENOENT)
+	resolves("/mnt/covered", nil)
+	if got := len(ns.Mounts(ns.Root())); got != 1 {
+		t.Errorf("%d mounts, want 1", got)
+	}
+	if got := ns.PathString(held); got != "/inner/s1" {
+		t.Errorf("a path in a detached mount is %q, want /inner/s1", got)
 	}
 }
 
 func TestMountsListing(t *testing.T) {
 	ns, _, _, _, r := mountTree(t)
-	for _, path := range []string{"/other", "/other/d", "/other/d/d", "/mnt/inner/.."} {
+	for _, path := range []string{"/other", "/other/d", "/other/d/d"} {
 		err := ns.Mount(mustResolve(t, r, path, true), newTree(t, 10, "d/"), vfs.MountOptions{FSType: "t" + path, Source: "s" + path})
-		if path == "/mnt/inner/.." {
-			if err != unix.EBUSY {
-				t.Fatalf("mount on /mnt again: %s, want EBUSY", errName(err))
-			}
-			continue
-		}
 		if err != nil {
 			t.Fatalf("mount on %s: %v", path, err)
 		}
@@ -759,7 +784,7 @@ func TestMountsListing(t *testing.T) {
 	// Go randomizes map order; list many times so that an order that only
 	// happens to be right shows up wrong.
 	for range 50 {
-		ms := ns.Mounts()
+		ms := ns.Mounts(ns.Root())
 		if len(ms) != 6 {
 			t.Fatalf("Mounts() has %d entries, want 6: %+v", len(ms), ms)
 		}

@@ -3,6 +3,7 @@ package memfs
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/vfs"
 )
 
@@ -153,7 +154,7 @@ func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 	if n > 0 {
 		now := in.fs.timeNow()
 		in.mtime, in.ctime = now, now
-		if uid, _ := creds(ctx); uid != 0 {
+		if !vfs.Capable(ctx, linux.CAP_FSETID) {
 			// Like Linux's file_remove_privs for callers without
 			// CAP_FSETID.
 			in.mode &^= unix.S_ISUID

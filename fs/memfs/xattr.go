@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/vfs"
 )
 
@@ -20,10 +21,9 @@ var _ vfs.Xattrer = (*Inode)(nil)
 //
 // Preconditions: fs.mu is held.
 func (in *Inode) xattrAllowedLocked(ctx vfs.Context, name string, set bool) error {
-	uid, _ := creds(ctx)
 	switch {
 	case strings.HasPrefix(name, "trusted."):
-		if uid != 0 {
+		if !vfs.Capable(ctx, linux.CAP_SYS_ADMIN) {
 			if set {
 				return unix.EPERM
 			}

@@ -300,8 +300,8 @@ func bitmap(n int, set func(bit int) bool) string {
 // pidStatus is /proc/PID/status, in Linux's field order and format.
 // Values the Process interfaces do not give are Linux's for a process
 // without them (no locked memory, no seccomp, no context switches
-// counted...). Capabilities are those Linux gives a process after execve:
-// all for effective uid 0, none otherwise.
+// counted...). Without ProcessCreds, capabilities are those Linux gives a
+// process after execve: all for effective uid 0, none otherwise.
 //
 // th is the process itself or, for /proc/PID/task/TID/status, one of its
 // threads, whose id, name and state the file shows.

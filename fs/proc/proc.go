@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/vfs"
 )
 
@@ -323,14 +324,13 @@ func (f *filesystem) processOf(pid int32) (Process, error) {
 // mayTrace approximates Linux's PTRACE_MODE_READ check, which guards
 // environ, maps, exe, cwd and fd: root may, and so may a caller whose
 // filesystem ids equal the target's real, effective and saved ids.
-// (vfs.Context does not expose capabilities, so uid 0 stands for
-// CAP_SYS_PTRACE.)
+// A caller with CAP_SYS_PTRACE may trace any process.
 func mayTrace(ctx vfs.Context, p Process) bool {
 	if ctx == nil {
 		return false
 	}
 	uid, gid := ctx.UID(), ctx.GID()
-	if uid == 0 {
+	if vfs.Capable(ctx, linux.CAP_SYS_PTRACE) {
 		return true
 	}
 	u, g := p.UIDs(), p.GIDs()
