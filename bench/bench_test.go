@@ -744,3 +744,87 @@ func TestBuildTarball(t *testing.T) {
 		}
 	}
 }
+
+// TestRates: a row in ns per KiB also reads as bytes per second, one in ns
+// per request as requests per second, from each side's median; the ratio
+// stays a time ratio; other rows have no rate.
+func TestRates(t *testing.T) {
+	bw := Row{Key: "tcp-stream", Name: "TCP stream", Unit: "KiB",
+		Native: Side{Samples: []float64{200, 190, 210}},
+		Moat: moatSides(Side{Samples: []float64{2000}},
+			Side{Samples: []float64{3000}, Error: "exit status 1"})}
+	bw.finish()
+	if bw.RateUnit != "B/s" || deref(bw.Native.Rate) != 1024*1e9/200 || deref(bw.Moat["ptrace"].Rate) != 1024*1e9/2000 {
+		t.Errorf("bandwidth row: rate unit %q, native %v, ptrace %v", bw.RateUnit, deref(bw.Native.Rate), deref(bw.Moat["ptrace"].Rate))
+	}
+	if bw.Moat["seccomp"].Rate != nil {
+		t.Errorf("failed side has rate %v", deref(bw.Moat["seccomp"].Rate))
+	}
+	if got := deref(bw.Moat["ptrace"].Ratio); got != 10 {
+		t.Errorf("bandwidth ratio = %v, want 10 (time moat/native)", got)
+	}
+	req := Row{Key: "http", Name: "HTTP GET", Unit: "req",
+		Native: Side{Samples: []float64{100000}},
+		Moat:   moatSides(Side{Samples: []float64{400000}}, Side{Samples: []float64{16e9}})}
+	req.finish()
+	if req.RateUnit != "req/s" || deref(req.Native.Rate) != 10000 || deref(req.Moat["ptrace"].Rate) != 2500 {
+		t.Errorf("request row: rate unit %q, native %v, ptrace %v", req.RateUnit, deref(req.Native.Rate), deref(req.Moat["ptrace"].Rate))
+	}
+	rt := Row{Key: "tcp-pingpong", Unit: "rt", Native: Side{Samples: []float64{1000}}}
+	rt.finish()
+	if rt.RateUnit != "" || rt.Native.Rate != nil {
+		t.Errorf("ns/rt row has a rate: %q %v", rt.RateUnit, deref(rt.Native.Rate))
+	}
+	// Finishing again (after a side failed) drops that side's rate.
+	req.Moat["ptrace"].Error = "boom"
+	req.finish()
+	if req.Moat["ptrace"].Rate != nil {
+		t.Errorf("rate kept after the side failed: %v", deref(req.Moat["ptrace"].Rate))
+	}
+	req.Moat["ptrace"].Error = ""
+	req.finish()
+
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{5 << 30, "B/s", "5.00 GiB/s"},
+		{488.28125 * (1 << 20), "B/s", "488.3 MiB/s"},
+		{1 << 20, "B/s", "1.0 MiB/s"},
+		{512 << 10, "B/s", "512.0 KiB/s"},
+		{8850.4, "req/s", "8850 req/s"},
+		{62.5, "req/s", "62.5 req/s"},
+		{math.NaN(), "req/s", "-"},
+	} {
+		if got := formatRate(c.v, c.unit); got != c.want {
+			t.Errorf("formatRate(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+
+	rep := &Report{Machine: Machine{Nproc: 2}, Runs: 3, CPU: -1, Platforms: testPlatforms, Rows: []Row{rt, bw, req}}
+	out := renderTable(rep)
+	for _, want := range []string{
+		"200.0 ns/KiB", "2.00 us/KiB", "10.0x", // the cells stay time per unit
+		"100.00 us/req", "400.00 us/req", "4.00x",
+		"\nrates, from the medians (the ×native columns are times: native rate / moat rate):\n" +
+			"rate: tcp-stream: native 4.77 GiB/s, ptrace 488.3 MiB/s, seccomp -\n" +
+			"rate: http: native 10000 req/s, ptrace 2500 req/s, seccomp 0.1 req/s\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rate: tcp-pingpong") {
+		t.Errorf("rate line for a row without a rate:\n%s", out)
+	}
+	// No rate rows, no rates heading.
+	if out := renderTable(testReport()); strings.Contains(out, "rates") {
+		t.Errorf("rates heading without rate rows:\n%s", out)
+	}
+	// One platform: only its rate.
+	rep.Platforms = []string{"seccomp"}
+	if out := renderTable(rep); !strings.Contains(out, "rate: http: native 10000 req/s, seccomp 0.1 req/s\n") {
+		t.Errorf("one-platform rate line:\n%s", out)
+	}
+}
