@@ -828,3 +828,61 @@ func TestRates(t *testing.T) {
 		t.Errorf("one-platform rate line:\n%s", out)
 	}
 }
+
+// TestSocketRows checks the socket rows: -only unix,tcp picks the four of
+// them (a key picks its -variants), each runs a program built from
+// workloads/; the counts and MiB scale with -scale, the 64 KiB write size
+// does not.
+func TestSocketRows(t *testing.T) {
+	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent",
+		only: map[string]bool{"unix": true, "tcp": true}}
+	sel := selected(cfg, workloads(cfg))
+	want := map[string]struct {
+		argv []string
+		unit string
+	}{
+		"unix-pingpong": {[]string{"/w/sockpingpong", "unix", "2000"}, "rt"},
+		"unix-stream":   {[]string{"/w/sockstream", "unix", "64", "64"}, "KiB"},
+		"tcp-pingpong":  {[]string{"/w/sockpingpong", "tcp", "2000"}, "rt"},
+		"tcp-stream":    {[]string{"/w/sockstream", "tcp", "64", "64"}, "KiB"},
+	}
+	if len(sel) != len(want) {
+		t.Fatalf("-only unix,tcp selects %d rows, want %d: %+v", len(sel), len(want), sel)
+	}
+	for _, wl := range sel {
+		w, ok := want[wl.key]
+		if !ok {
+			t.Errorf("unexpected row %q", wl.key)
+			continue
+		}
+		if !slices.Equal(wl.argv, w.argv) || wl.unit != w.unit {
+			t.Errorf("%s: argv %q unit %q, want %q %q", wl.key, wl.argv, wl.unit, w.argv, w.unit)
+		}
+		if wl.wall || wl.idle || wl.nativeOnly || wl.skip != "" || len(wl.unsupported) != 0 {
+			t.Errorf("%s row = %+v, want a timed row on every side", wl.key, wl)
+		}
+		for _, a := range wl.argv {
+			if dir, base := filepath.Split(a); dir == "/w/" {
+				if _, err := sources.ReadFile("workloads/" + base + ".c"); err != nil {
+					t.Errorf("%s runs %s, which no workloads/*.c builds", wl.key, a)
+				}
+			}
+		}
+		if _, ok := rateUnits[wl.unit]; ok != (wl.unit != "rt") {
+			t.Errorf("%s: unit %q has a rate: %v", wl.key, wl.unit, ok)
+		}
+	}
+	if !strings.Contains(sel[1].name, "64 MiB in 64 KiB writes") {
+		t.Errorf("unix-stream name %q", sel[1].name)
+	}
+	cfg.scale = 0.25
+	sel = selected(cfg, workloads(cfg))
+	if got := sel[3].argv; !slices.Equal(got, []string{"/w/sockstream", "tcp", "16", "64"}) || !strings.Contains(sel[3].name, "16 MiB") {
+		t.Errorf("tcp-stream at -scale 0.25: %q, %q", got, sel[3].name)
+	}
+	// -only tcp-stream picks that row alone.
+	cfg.only = map[string]bool{"tcp-stream": true}
+	if sel := selected(cfg, workloads(cfg)); len(sel) != 1 || sel[0].key != "tcp-stream" {
+		t.Errorf("-only tcp-stream selects %+v", sel)
+	}
+}
