@@ -829,25 +829,28 @@ func TestRates(t *testing.T) {
 	}
 }
 
-// TestSocketRows checks the socket rows: -only unix,tcp picks the four of
-// them (a key picks its -variants), each runs a program built from
-// workloads/; the counts and MiB scale with -scale, the 64 KiB write size
-// does not.
+// TestSocketRows checks the socket rows: -only unix,tcp,http picks the six
+// of them (a key picks its -variants), each runs a program built from
+// workloads/, and the http rows start the server, httpd, from the work
+// directory too; the counts and MiB scale with -scale, the 64 KiB write
+// size does not.
 func TestSocketRows(t *testing.T) {
 	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent",
-		only: map[string]bool{"unix": true, "tcp": true}}
+		only: map[string]bool{"unix": true, "tcp": true, "http": true}}
 	sel := selected(cfg, workloads(cfg))
 	want := map[string]struct {
 		argv []string
 		unit string
 	}{
-		"unix-pingpong": {[]string{"/w/sockpingpong", "unix", "2000"}, "rt"},
-		"unix-stream":   {[]string{"/w/sockstream", "unix", "64", "64"}, "KiB"},
-		"tcp-pingpong":  {[]string{"/w/sockpingpong", "tcp", "2000"}, "rt"},
-		"tcp-stream":    {[]string{"/w/sockstream", "tcp", "64", "64"}, "KiB"},
+		"unix-pingpong":  {[]string{"/w/sockpingpong", "unix", "2000"}, "rt"},
+		"unix-stream":    {[]string{"/w/sockstream", "unix", "64", "64"}, "KiB"},
+		"tcp-pingpong":   {[]string{"/w/sockpingpong", "tcp", "2000"}, "rt"},
+		"tcp-stream":     {[]string{"/w/sockstream", "tcp", "64", "64"}, "KiB"},
+		"http":           {[]string{"/w/httpget", "close", "500", "/w/httpd", "1024"}, "req"},
+		"http-keepalive": {[]string{"/w/httpget", "keepalive", "500", "/w/httpd", "1024"}, "req"},
 	}
 	if len(sel) != len(want) {
-		t.Fatalf("-only unix,tcp selects %d rows, want %d: %+v", len(sel), len(want), sel)
+		t.Fatalf("-only unix,tcp,http selects %d rows, want %d: %+v", len(sel), len(want), sel)
 	}
 	for _, wl := range sel {
 		w, ok := want[wl.key]
@@ -879,6 +882,9 @@ func TestSocketRows(t *testing.T) {
 	sel = selected(cfg, workloads(cfg))
 	if got := sel[3].argv; !slices.Equal(got, []string{"/w/sockstream", "tcp", "16", "64"}) || !strings.Contains(sel[3].name, "16 MiB") {
 		t.Errorf("tcp-stream at -scale 0.25: %q, %q", got, sel[3].name)
+	}
+	if got := sel[4].argv[2]; got != "125" {
+		t.Errorf("http at -scale 0.25: %s requests, want 125", got)
 	}
 	// -only tcp-stream picks that row alone.
 	cfg.only = map[string]bool{"tcp-stream": true}
