@@ -744,3 +744,151 @@ func TestBuildTarball(t *testing.T) {
 		}
 	}
 }
+
+// TestRates: a row in ns per KiB also reads as bytes per second, one in ns
+// per request as requests per second, from each side's median; the ratio
+// stays a time ratio; other rows have no rate.
+func TestRates(t *testing.T) {
+	bw := Row{Key: "tcp-stream", Name: "TCP stream", Unit: "KiB",
+		Native: Side{Samples: []float64{200, 190, 210}},
+		Moat: moatSides(Side{Samples: []float64{2000}},
+			Side{Samples: []float64{3000}, Error: "exit status 1"})}
+	bw.finish()
+	if bw.RateUnit != "B/s" || deref(bw.Native.Rate) != 1024*1e9/200 || deref(bw.Moat["ptrace"].Rate) != 1024*1e9/2000 {
+		t.Errorf("bandwidth row: rate unit %q, native %v, ptrace %v", bw.RateUnit, deref(bw.Native.Rate), deref(bw.Moat["ptrace"].Rate))
+	}
+	if bw.Moat["seccomp"].Rate != nil {
+		t.Errorf("failed side has rate %v", deref(bw.Moat["seccomp"].Rate))
+	}
+	if got := deref(bw.Moat["ptrace"].Ratio); got != 10 {
+		t.Errorf("bandwidth ratio = %v, want 10 (time moat/native)", got)
+	}
+	req := Row{Key: "http", Name: "HTTP GET", Unit: "req",
+		Native: Side{Samples: []float64{100000}},
+		Moat:   moatSides(Side{Samples: []float64{400000}}, Side{Samples: []float64{16e9}})}
+	req.finish()
+	if req.RateUnit != "req/s" || deref(req.Native.Rate) != 10000 || deref(req.Moat["ptrace"].Rate) != 2500 {
+		t.Errorf("request row: rate unit %q, native %v, ptrace %v", req.RateUnit, deref(req.Native.Rate), deref(req.Moat["ptrace"].Rate))
+	}
+	rt := Row{Key: "tcp-pingpong", Unit: "rt", Native: Side{Samples: []float64{1000}}}
+	rt.finish()
+	if rt.RateUnit != "" || rt.Native.Rate != nil {
+		t.Errorf("ns/rt row has a rate: %q %v", rt.RateUnit, deref(rt.Native.Rate))
+	}
+	// Finishing again (after a side failed) drops that side's rate.
+	req.Moat["ptrace"].Error = "boom"
+	req.finish()
+	if req.Moat["ptrace"].Rate != nil {
+		t.Errorf("rate kept after the side failed: %v", deref(req.Moat["ptrace"].Rate))
+	}
+	req.Moat["ptrace"].Error = ""
+	req.finish()
+
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{5 << 30, "B/s", "5.00 GiB/s"},
+		{488.28125 * (1 << 20), "B/s", "488.3 MiB/s"},
+		{1 << 20, "B/s", "1.0 MiB/s"},
+		{512 << 10, "B/s", "512.0 KiB/s"},
+		{8850.4, "req/s", "8850 req/s"},
+		{62.5, "req/s", "62.5 req/s"},
+		{math.NaN(), "req/s", "-"},
+	} {
+		if got := formatRate(c.v, c.unit); got != c.want {
+			t.Errorf("formatRate(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+
+	rep := &Report{Machine: Machine{Nproc: 2}, Runs: 3, CPU: -1, Platforms: testPlatforms, Rows: []Row{rt, bw, req}}
+	out := renderTable(rep)
+	for _, want := range []string{
+		"200.0 ns/KiB", "2.00 us/KiB", "10.0x", // the cells stay time per unit
+		"100.00 us/req", "400.00 us/req", "4.00x",
+		"\nrates, from the medians (the ×native columns are times: native rate / moat rate):\n" +
+			"rate: tcp-stream: native 4.77 GiB/s, ptrace 488.3 MiB/s, seccomp -\n" +
+			"rate: http: native 10000 req/s, ptrace 2500 req/s, seccomp 0.1 req/s\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rate: tcp-pingpong") {
+		t.Errorf("rate line for a row without a rate:\n%s", out)
+	}
+	// No rate rows, no rates heading.
+	if out := renderTable(testReport()); strings.Contains(out, "rates") {
+		t.Errorf("rates heading without rate rows:\n%s", out)
+	}
+	// One platform: only its rate.
+	rep.Platforms = []string{"seccomp"}
+	if out := renderTable(rep); !strings.Contains(out, "rate: http: native 10000 req/s, seccomp 0.1 req/s\n") {
+		t.Errorf("one-platform rate line:\n%s", out)
+	}
+}
+
+// TestSocketRows checks the socket rows: -only unix,tcp,http picks the six
+// of them (a key picks its -variants), each runs a program built from
+// workloads/, and the http rows start the server, httpd, from the work
+// directory too; the counts and MiB scale with -scale, the 64 KiB write
+// size does not.
+func TestSocketRows(t *testing.T) {
+	cfg := config{workdir: "/w", scale: 1, openFile: "/etc/passwd", preadFile: "/nonexistent",
+		only: map[string]bool{"unix": true, "tcp": true, "http": true}}
+	sel := selected(cfg, workloads(cfg))
+	want := map[string]struct {
+		argv []string
+		unit string
+	}{
+		"unix-pingpong":  {[]string{"/w/sockpingpong", "unix", "2000"}, "rt"},
+		"unix-stream":    {[]string{"/w/sockstream", "unix", "64", "64"}, "KiB"},
+		"tcp-pingpong":   {[]string{"/w/sockpingpong", "tcp", "2000"}, "rt"},
+		"tcp-stream":     {[]string{"/w/sockstream", "tcp", "64", "64"}, "KiB"},
+		"http":           {[]string{"/w/httpget", "close", "500", "/w/httpd", "1024"}, "req"},
+		"http-keepalive": {[]string{"/w/httpget", "keepalive", "500", "/w/httpd", "1024"}, "req"},
+	}
+	if len(sel) != len(want) {
+		t.Fatalf("-only unix,tcp,http selects %d rows, want %d: %+v", len(sel), len(want), sel)
+	}
+	for _, wl := range sel {
+		w, ok := want[wl.key]
+		if !ok {
+			t.Errorf("unexpected row %q", wl.key)
+			continue
+		}
+		if !slices.Equal(wl.argv, w.argv) || wl.unit != w.unit {
+			t.Errorf("%s: argv %q unit %q, want %q %q", wl.key, wl.argv, wl.unit, w.argv, w.unit)
+		}
+		if wl.wall || wl.idle || wl.nativeOnly || wl.skip != "" || len(wl.unsupported) != 0 {
+			t.Errorf("%s row = %+v, want a timed row on every side", wl.key, wl)
+		}
+		for _, a := range wl.argv {
+			if dir, base := filepath.Split(a); dir == "/w/" {
+				if _, err := sources.ReadFile("workloads/" + base + ".c"); err != nil {
+					t.Errorf("%s runs %s, which no workloads/*.c builds", wl.key, a)
+				}
+			}
+		}
+		if _, ok := rateUnits[wl.unit]; ok != (wl.unit != "rt") {
+			t.Errorf("%s: unit %q has a rate: %v", wl.key, wl.unit, ok)
+		}
+	}
+	if !strings.Contains(sel[1].name, "64 MiB in 64 KiB writes") {
+		t.Errorf("unix-stream name %q", sel[1].name)
+	}
+	cfg.scale = 0.25
+	sel = selected(cfg, workloads(cfg))
+	if got := sel[3].argv; !slices.Equal(got, []string{"/w/sockstream", "tcp", "16", "64"}) || !strings.Contains(sel[3].name, "16 MiB") {
+		t.Errorf("tcp-stream at -scale 0.25: %q, %q", got, sel[3].name)
+	}
+	if got := sel[4].argv[2]; got != "125" {
+		t.Errorf("http at -scale 0.25: %s requests, want 125", got)
+	}
+	// -only tcp-stream picks that row alone.
+	cfg.only = map[string]bool{"tcp-stream": true}
+	if sel := selected(cfg, workloads(cfg)); len(sel) != 1 || sel[0].key != "tcp-stream" {
+		t.Errorf("-only tcp-stream selects %+v", sel)
+	}
+}

@@ -144,7 +144,7 @@ func run() int {
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,stat,createunlink,pwrite,getdents,pagefault,start,tar,fork,exec,pipe,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,stat,createunlink,pwrite,getdents,pagefault,start,tar,fork,exec,pipe,unix-pingpong,unix-stream,tcp-pingpong,tcp-stream,http,http-keepalive,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -432,6 +432,7 @@ func workloads(cfg config) []workload {
 		start = []string{"/bin/busybox", "true"}
 	}
 	loops := n(200)
+	streamMiB := n(64)
 	shloop := "i=0; while [ $i -lt " + loops + " ]; do " + truePath + "; i=$((i+1)); done"
 
 	return []workload{
@@ -462,6 +463,20 @@ func workloads(cfg config) []workload {
 			argv: append([]string{bin("forkexec"), n(100)}, start...)},
 		{key: "pipe", name: "pipe ping-pong, fork (1 byte each way)", unit: "rt",
 			argv: []string{bin("pipepingpong"), n(4000)}},
+		// Sockets between two processes of one sandbox (natively: of the
+		// host): AF_UNIX, and TCP over moat's own loopback stack.
+		{key: "unix-pingpong", name: "unix socketpair ping-pong, fork (1 byte each way)", unit: "rt",
+			argv: []string{bin("sockpingpong"), "unix", n(2000)}},
+		{key: "unix-stream", name: "unix socketpair stream: " + streamMiB + " MiB in 64 KiB writes", unit: "KiB",
+			argv: []string{bin("sockstream"), "unix", streamMiB, "64"}},
+		{key: "tcp-pingpong", name: "TCP 127.0.0.1 ping-pong, NODELAY, fork (1 byte)", unit: "rt",
+			argv: []string{bin("sockpingpong"), "tcp", n(2000)}},
+		{key: "tcp-stream", name: "TCP 127.0.0.1 stream: " + streamMiB + " MiB in 64 KiB writes", unit: "KiB",
+			argv: []string{bin("sockstream"), "tcp", streamMiB, "64"}},
+		{key: "http", name: "HTTP/1.1 GET 1 KiB, new connection each (httpd)", unit: "req",
+			argv: []string{bin("httpget"), "close", n(500), bin("httpd"), "1024"}},
+		{key: "http-keepalive", name: "HTTP/1.1 GET 1 KiB, keep-alive (httpd)", unit: "req",
+			argv: []string{bin("httpget"), "keepalive", n(500), bin("httpd"), "1024"}},
 		{key: "thread", name: "pthread create+join", unit: "op",
 			argv: []string{bin("threadjoin"), n(2000)}},
 		{key: "futex", name: "futex ping-pong, 2 threads", unit: "rt",

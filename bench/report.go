@@ -57,7 +57,11 @@ type Row struct {
 	// Skipped, if set, says why the row was not run (a host program it
 	// needs is missing): no side has samples, and it is not a failure.
 	Skipped string `json:"skipped,omitempty"`
-	Native  Side   `json:"native"`
+	// RateUnit is set when the row's medians also read as a rate (see
+	// rateUnits): "B/s" for a bandwidth row (ns per KiB), "req/s" for a
+	// request row (ns per request); each side's Rate is then in it.
+	RateUnit string `json:"rate_unit,omitempty"`
+	Native   Side   `json:"native"`
 	// Moat holds one side per platform, by platform name; nil for a
 	// native-only row.
 	Moat map[string]*MoatSide `json:"moat,omitempty"`
@@ -68,7 +72,10 @@ type Row struct {
 type Side struct {
 	MedianNS *float64  `json:"median_ns,omitempty"`
 	Samples  []float64 `json:"samples_ns,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	// Rate is the median as a rate, in the row's RateUnit: how many of
+	// them per second, 1e9 / MedianNS times what one unit stands for.
+	Rate  *float64 `json:"rate,omitempty"`
+	Error string   `json:"error,omitempty"`
 	// Unsupported is set, to the error name (e.g. "ENOSYS"), when the side
 	// failed the way its platform is expected to: the workload needs what
 	// the platform does not offer (threads on ptrace). Not a failure; Detail
@@ -138,14 +145,42 @@ func ratio(moat, native float64) (float64, bool) {
 	return moat / native, true
 }
 
-// finish fills in the medians and the ratios from the samples.
+// rateUnits maps a row unit whose figures also read as a rate to that
+// rate's unit and how many of it one unit is: a row in ns per KiB moved is
+// a bandwidth in bytes per second, one in ns per request a request rate.
+var rateUnits = map[string]struct {
+	unit string
+	per  float64
+}{
+	"KiB": {"B/s", 1024},
+	"req": {"req/s", 1},
+}
+
+// finish fills in the medians, the rates and the ratios from the samples.
+// The ratio stays moat's time over native's, in a rate row too (native
+// rate over moat's): the bigger, the slower moat, as in every row.
 func (r *Row) finish() {
+	ru, hasRate := rateUnits[r.Unit]
+	hasRate = hasRate && !r.CPUShare
+	r.RateUnit = ""
+	if hasRate {
+		r.RateUnit = ru.unit
+	}
+	setRate := func(s *Side) {
+		s.Rate = nil
+		if hasRate && s.MedianNS != nil && *s.MedianNS > 0 && !math.IsInf(*s.MedianNS, 0) {
+			v := ru.per * 1e9 / *s.MedianNS
+			s.Rate = &v
+		}
+	}
 	r.Native.finish()
+	setRate(&r.Native)
 	for _, m := range r.Moat {
 		if m == nil {
 			continue
 		}
 		m.finish()
+		setRate(&m.Side)
 		m.Ratio = nil
 		if r.Native.MedianNS != nil && m.MedianNS != nil {
 			if q, ok := ratio(*m.MedianNS, *r.Native.MedianNS); ok {
@@ -206,6 +241,53 @@ func formatNS(ns float64) string {
 	default:
 		return fmt.Sprintf("%.2f s", ns/1e9)
 	}
+}
+
+// formatRate renders a rate in unit (a RateUnit): bytes per second in
+// binary multiples ("4.77 GiB/s", "488.3 MiB/s"), else the number and the
+// unit ("8850 req/s").
+func formatRate(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	if unit == "B/s" {
+		switch {
+		case v >= 1<<30:
+			return fmt.Sprintf("%.2f GiB/s", v/(1<<30))
+		case v >= 1<<20:
+			return fmt.Sprintf("%.1f MiB/s", v/(1<<20))
+		default:
+			return fmt.Sprintf("%.1f KiB/s", v/(1<<10))
+		}
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f %s", v, unit)
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}
+
+// renderRate renders the rate line of a row that has one, e.g.
+// "rate: tcp-stream: native 2.10 GiB/s, ptrace 210.5 MiB/s, seccomp -";
+// "" for a row without a rate.
+func renderRate(r *Row, platforms []string) string {
+	if r.RateUnit == "" || r.Skipped != "" {
+		return ""
+	}
+	cell := func(s *Side) string {
+		if s == nil || s.Rate == nil {
+			return "-"
+		}
+		return formatRate(*s.Rate, r.RateUnit)
+	}
+	parts := []string{"native " + cell(&r.Native)}
+	for _, p := range platforms {
+		if m := r.Moat[p]; m != nil {
+			parts = append(parts, p+" "+cell(&m.Side))
+		} else if r.Moat != nil {
+			parts = append(parts, p+" -")
+		}
+	}
+	return "rate: " + r.Key + ": " + strings.Join(parts, ", ")
 }
 
 func formatRatio(q float64) string {
@@ -358,6 +440,16 @@ func renderTable(rep *Report) string {
 	if unsupported {
 		b.WriteString("\nunsupported: a cell showing an error name (ENOSYS) failed as expected on its platform\n" +
 			"(threads are not supported on ptrace); it does not count as a failure or change the exit status\n")
+	}
+	var rates []string
+	for i := range rep.Rows {
+		if l := renderRate(&rep.Rows[i], rep.Platforms); l != "" {
+			rates = append(rates, l)
+		}
+	}
+	if len(rates) > 0 {
+		b.WriteString("\nrates, from the medians (the ×native columns are times: native rate / moat rate):\n" +
+			strings.Join(rates, "\n") + "\n")
 	}
 	if len(rep.Floors)+len(rep.Limits) > 0 {
 		b.WriteString("\n")
