@@ -163,7 +163,8 @@ func New(cfg Config) (*Sandbox, error) {
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
 		proc.WithMounts(func(ctx vfs.Context) string { return mountsText(ctx, ns) }),
 		proc.WithMountInfo(func(ctx vfs.Context) string { return mountinfoText(ctx, ns) }),
-		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }))
+		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }),
+		proc.WithNet(func(name string) string { return inet.ProcNet(k.Net(), name) }))
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
 		return nil, err
 	}

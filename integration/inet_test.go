@@ -135,6 +135,23 @@ except OSError as e:
 	if got, want := string(out), "ENETUNREACH\nENETUNREACH\nENETUNREACH\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	// The interface and a listening socket, as tools see them (netlink,
+	// interface ioctls, /proc/net/tcp).
+	const tools = `
+import socket, subprocess
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()
+port = l.getsockname()[1]
+addr = subprocess.run(['busybox', 'ip', 'addr'], capture_output=True, text=True)
+print('ip addr:', 'inet 127.0.0.1/8 scope host lo' in addr.stdout, repr(addr.stderr))
+conf = subprocess.run(['busybox', 'ifconfig', 'lo'], capture_output=True, text=True)
+print('ifconfig:', 'inet addr:127.0.0.1  Mask:255.0.0.0' in conf.stdout, repr(conf.stderr))
+ns = subprocess.run(['busybox', 'netstat', '-tln'], capture_output=True, text=True).stdout
+print('netstat:', any(f.split()[3:6:2] == ['127.0.0.1:%d' % port, 'LISTEN'] for f in ns.splitlines()[2:]))
+`
+	out, err = exec.Command(moatBin, "run", "--", python3, "-c", tools).CombinedOutput()
+	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\n"; err != nil || string(out) != want {
+		t.Fatalf("network tools in moat: %v\n%s\nwant:\n%s", err, out, want)
+	}
 	out, err = exec.Command(moatBin, "run", "--net", "nonsense", "--", "/bin/true").CombinedOutput()
 	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("--net nonsense: want one error line and a failure, got %v: %q", err, out)

@@ -387,6 +387,11 @@ func sysIoctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		f.SetFlags(fl)
 		return 0, nil
 	}
+	if isSocket(f) {
+		if handled, r, err := ifIoctl(t, req, a[2]); handled {
+			return r, err
+		}
+	}
 	if io, ok := f.Impl().(vfs.Ioctler); ok {
 		return io.Ioctl(ctxFor(t, f), req, a[2], t)
 	}

@@ -35,8 +35,8 @@ func sockType(domain, typ, proto int) (int, int, error) {
 	if typ >= sockMax {
 		return 0, 0, unix.EINVAL
 	}
-	if domain == unix.AF_INET || domain == unix.AF_INET6 {
-		return typ, flags, nil // the protocol is checked by fs/inet
+	if domain == unix.AF_INET || domain == unix.AF_INET6 || domain == unix.AF_NETLINK {
+		return typ, flags, nil // the protocol is checked by fs/inet or fs/netlink
 	}
 	if domain != unix.AF_UNIX {
 		return 0, 0, unix.EAFNOSUPPORT // support: AF_NETLINK, AF_PACKET and others are not implemented
@@ -82,7 +82,7 @@ func sysSocket(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if domain == unix.AF_INET || domain == unix.AF_INET6 {
+	if domain == unix.AF_INET || domain == unix.AF_INET6 || domain == unix.AF_NETLINK {
 		return newInetSocket(t, domain, typ, int(int32(a[2])), flags)
 	}
 	fd, err := installSocket(t, unixsock.New(typ), flags)

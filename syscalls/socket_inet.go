@@ -5,21 +5,31 @@ import (
 
 	"moat/arch"
 	"moat/fs/inet"
+	"moat/fs/netlink"
 	"moat/kernel"
 	"moat/vfs"
 )
 
-// Internet sockets (AF_INET, AF_INET6) on the sandbox's own TCP/IP stack
-// (fs/inet). Each socket system call hands an internet socket to the
-// function here before the AF_UNIX path sees it.
+// Internet sockets (AF_INET, AF_INET6: fs/inet) and netlink route sockets
+// (AF_NETLINK: fs/netlink). Each socket system call hands one of them to
+// the function here before the AF_UNIX path sees it.
 
-// newInetSocket makes socket(2) of an internet family.
+// newInetSocket makes socket(2) of an internet family, or a netlink
+// route socket, which reports on the same network.
 func newInetSocket(t *kernel.Task, domain, typ, proto, flags int) (uintptr, error) {
 	st := t.Kernel().Net()
 	if st == nil {
 		return 0, unix.EAFNOSUPPORT
 	}
-	s, err := st.NewSocket(domain, typ, proto)
+	var (
+		s   inet.Socket
+		err error
+	)
+	if domain == unix.AF_NETLINK {
+		s, err = netlink.New(st, typ, proto)
+	} else {
+		s, err = st.NewSocket(domain, typ, proto)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -81,7 +81,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_DUP2, sysDup2)
 	full(unix.SYS_DUP3, sysDup3)
 	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; F_GETPIPE_SZ F_SETPIPE_SZ (up to 1 MiB); POSIX and OFD record locks with EDEADLK; F_ADD_SEALS F_GET_SEALS; leases are EINVAL")
-	partial(unix.SYS_IOCTL, sysIoctl, "terminals (settings, sizes, flushing, foreground group), FIONREAD, FIOCLEX, FIONCLEX, FIONBIO; others ENOTTY")
+	partial(unix.SYS_IOCTL, sysIoctl, "terminals (settings, sizes, flushing, foreground group), FIONREAD, FIOCLEX, FIONCLEX, FIONBIO, TIOCOUTQ on sockets, the SIOCGIF* interface queries on any socket (setting is EPERM); others ENOTTY")
 	full(unix.SYS_PIPE, sysPipe)
 	full(unix.SYS_EVENTFD, sysEventfd)
 	full(unix.SYS_EVENTFD2, sysEventfd2)
@@ -209,7 +209,7 @@ func New() *kernel.SyscallTable {
 
 	// Sockets: AF_UNIX (fs/unixsock), and AF_INET/AF_INET6 on the sandbox's
 	// own TCP/IP stack (fs/inet).
-	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 TCP, UDP and ICMP echo on the sandbox's stack (loopback only); no raw sockets, no AF_NETLINK or AF_PACKET")
+	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 TCP, UDP and ICMP echo (on the sandbox's stack, or host sockets with --net host); AF_NETLINK NETLINK_ROUTE (link, address and route queries); no raw sockets, no AF_PACKET")
 	partial(unix.SYS_SOCKETPAIR, sysSocketpair, "AF_UNIX stream, datagram and seqpacket pairs")
 	partial(unix.SYS_BIND, sysBind, "AF_UNIX: paths (socket inodes in the sandbox's own filesystems; EPERM on bind-mounted host directories), abstract names, autobind; AF_INET/AF_INET6: 127.0.0.0/8, ::1 and the any-address")
 	full(unix.SYS_LISTEN, sysListen)

@@ -18,6 +18,10 @@ type Network interface {
 	// the type (SOCK_STREAM, SOCK_DGRAM, ...) and the protocol (0 for the
 	// type's default), with the errnos Linux gives.
 	NewSocket(family, typ, proto int) (Socket, error)
+	// Interfaces returns the network's interfaces, by index.
+	Interfaces() []Interface
+	// Routes returns its routes.
+	Routes() []Route
 }
 
 // Socket is an AF_INET or AF_INET6 socket, as the socket system calls use
@@ -98,6 +102,8 @@ func newBase(family, typ, proto int) base {
 
 // Family returns AF_INET or AF_INET6.
 func (b *base) Family() int { return b.family }
+
+func (b *base) sockBase() *base { return b }
 
 // Type returns SOCK_STREAM or SOCK_DGRAM.
 func (b *base) Type() int { return b.typ }

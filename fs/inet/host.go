@@ -80,11 +80,13 @@ func (h *Host) wrap(family, typ, proto, fd int) (Socket, error) {
 		h.open.Add(-1)
 		return nil, err
 	}
+	register(so.ino, so)
 	return so, nil
 }
 
 // Release implements vfs.FileImpl.
 func (so *hostSocket) Release() {
+	unregister(so.ino)
 	so.h.poller.remove(so.fd)
 	unix.Close(so.fd)
 	so.h.open.Add(-1)

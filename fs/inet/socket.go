@@ -77,6 +77,7 @@ func newSocket(family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *sta
 	so := &stackSocket{base: newBase(family, typ, proto), ep: ep, wq: wq}
 	so.entry = waiter.NewFunctionEntry(allEvents, func(waiter.EventMask) { so.notify() })
 	wq.EventRegister(&so.entry)
+	register(so.ino, so)
 	return so
 }
 
@@ -88,6 +89,7 @@ func (so *stackSocket) Readiness() uint32 {
 // Release implements vfs.FileImpl: the endpoint closes (a TCP connection
 // with unread data is reset, as on Linux; SO_LINGER is netstack's).
 func (so *stackSocket) Release() {
+	unregister(so.ino)
 	so.wq.EventUnregister(&so.entry)
 	so.ep.Close()
 }

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
 	"moat/vfs"
 )
@@ -123,7 +124,7 @@ func (so *stackSocket) GetSockOpt(level, name int) ([]byte, error) {
 				return nil, errno(terr)
 			}
 			b := make([]byte, tcpInfoLen)
-			b[0] = byte(v.State)                                                     // tcpi_state
+			b[0] = byte(linuxTCPState(tcp.EndpointState(v.State)))                   // tcpi_state
 			binary.LittleEndian.PutUint32(b[16:], uint32(v.RTO/time.Microsecond))    // tcpi_rto
 			binary.LittleEndian.PutUint32(b[68:], uint32(v.RTT/time.Microsecond))    // tcpi_rtt
 			binary.LittleEndian.PutUint32(b[72:], uint32(v.RTTVar/time.Microsecond)) // tcpi_rttvar

@@ -77,6 +77,9 @@ func (f *filesystem) generate(ctx vfs.Context, in *file) ([]byte, error) {
 			return fdinfo(p, in.fd)
 		}
 	}
+	if fileSpecs[k].dir == dirNet {
+		return []byte(f.net(fileSpecs[k].name)), nil
+	}
 	switch k {
 	case fileCPUInfo:
 		return f.cpuinfo(), nil

@@ -28,6 +28,7 @@ const (
 	dirTask                     // /proc/PID/task
 	dirTID                      // /proc/PID/task/TID
 	dirFDInfo                   // /proc/PID/fdinfo
+	dirNet                      // /proc/net
 )
 
 // perProcess reports whether the directory belongs to a process.
@@ -74,6 +75,13 @@ const (
 	fileTIDStatus
 	fileTIDComm
 	fileFDInfo
+	fileNetDev
+	fileNetIfInet6
+	fileNetRoute
+	fileNetTCP
+	fileNetTCP6
+	fileNetUDP
+	fileNetUDP6
 	numFileKinds
 )
 
@@ -127,6 +135,14 @@ var fileSpecs = [numFileKinds]fileSpec{
 	fileTIDComm:     {"comm", dirTID, 0o444, true}, // 0644 with a CommSetter
 	// fdinfo files are listed by the fdinfo directory, not by name.
 	fileFDInfo: {"", dirFDInfo, 0o444, true},
+	// The sandbox's network (WithNet).
+	fileNetDev:     {"dev", dirNet, 0o444, true},
+	fileNetIfInet6: {"if_inet6", dirNet, 0o444, true},
+	fileNetRoute:   {"route", dirNet, 0o444, true},
+	fileNetTCP:     {"tcp", dirNet, 0o444, true},
+	fileNetTCP6:    {"tcp6", dirNet, 0o444, true},
+	fileNetUDP:     {"udp", dirNet, 0o444, true},
+	fileNetUDP6:    {"udp6", dirNet, 0o444, true},
 }
 
 // linkKind identifies a symlink.
@@ -202,6 +218,9 @@ func (f *filesystem) exists(k fileKind) bool {
 	case fileMountinfo:
 		return f.mountinfo != nil
 	}
+	if fileSpecs[k].dir == dirNet {
+		return f.net != nil
+	}
 	return true
 }
 
@@ -234,6 +253,8 @@ func (d *dir) path() string {
 		return "/sys/kernel"
 	case dirSysFS:
 		return "/sys/fs"
+	case dirNet:
+		return "/net"
 	default:
 		return "/sys/vm"
 	}
@@ -291,6 +312,9 @@ func (d *dir) fixedNames() []string {
 	switch d.kind {
 	case dirRoot:
 		names = append(names, "self", "sys", "thread-self")
+		if d.fs.net != nil {
+			names = append(names, "net")
+		}
 	case dirPID:
 		names = append(names, "cwd", "exe", "fd", "fdinfo", "root", "task")
 	case dirSys:
@@ -316,6 +340,10 @@ func (d *dir) fixedChild(name string) vfs.Inode {
 			return &dir{fs: d.fs, kind: dirSys}
 		case "thread-self":
 			return &link{fs: d.fs, kind: linkThreadSelf}
+		case "net":
+			if d.fs.net != nil {
+				return &dir{fs: d.fs, kind: dirNet}
+			}
 		}
 	case dirPID:
 		switch name {

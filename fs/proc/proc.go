@@ -204,6 +204,12 @@ func WithRelease(release, version string) Option {
 	return func(f *filesystem) { f.release, f.version = release, version }
 }
 
+// WithNet provides the files of /proc/net (dev, if_inet6, route, tcp,
+// tcp6, udp, udp6) by name. Without it, /proc/net does not exist.
+func WithNet(net func(name string) string) Option {
+	return func(f *filesystem) { f.net = net }
+}
+
 // WithHostname sets how /proc/sys/kernel/hostname learns the caller's
 // hostname (its UTS namespace). Default: "localhost".
 func WithHostname(hostname func(ctx vfs.Context) string) Option {
@@ -278,6 +284,7 @@ type filesystem struct {
 	filesystems      []string
 	pidMax           int32
 	cpus             int
+	net              func(name string) string
 }
 
 // New returns the root directory of a procfs showing the processes of k.

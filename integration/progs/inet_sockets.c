@@ -5,7 +5,8 @@
  * and accept, reset on close with unread data, SO_LINGER, MSG_PEEK,
  * MSG_WAITALL, MSG_TRUNC, MSG_DONTWAIT, SO_RCVTIMEO, FIONREAD, socket
  * options, v4-mapped addresses on a dual-stack socket, malformed
- * addresses and bad pointers.
+ * addresses and bad pointers; the loopback interface as getifaddrs,
+ * if_nameindex and a netlink route socket report it.
  *
  * Ports are picked by the stack (bind to port 0) and never printed.
  */
@@ -13,6 +14,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -445,6 +450,104 @@ static void many(void)
 	close(l);
 }
 
+/* The loopback interface: the only one in a sandbox with --net none, and
+ * the same everywhere. */
+static void interfaces(void)
+{
+	struct ifaddrs *ifa, *i;
+	char txt[64];
+
+	SHOW("-- interfaces\n");
+	SHOW("if_nametoindex(lo) %u\n", if_nametoindex("lo"));
+	SHOW("if_indextoname(1) %s\n", if_indextoname(1, txt) ? txt : errname(errno));
+	CHECK(getifaddrs(&ifa));
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (strcmp(i->ifa_name, "lo") != 0 || i->ifa_addr == NULL)
+			continue;
+		int fam = i->ifa_addr->sa_family;
+		if (fam == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, txt, sizeof(txt));
+			SHOW("lo inet %s", txt);
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_netmask)->sin_addr, txt, sizeof(txt));
+			SHOW(" mask %s flags %#x\n", txt, i->ifa_flags & (IFF_UP | IFF_LOOPBACK | IFF_RUNNING));
+		} else if (fam == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, txt, sizeof(txt));
+			SHOW("lo inet6 %s\n", txt);
+		} else if (fam == AF_PACKET) {
+			SHOW("lo packet flags %#x\n", i->ifa_flags & (IFF_UP | IFF_LOOPBACK | IFF_RUNNING));
+		}
+	}
+	freeifaddrs(ifa);
+
+	/* A netlink route socket: errors, and RTM_GETLINK of lo alone. */
+	int nl = CHECKV(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE));
+	CHECKV(socket(AF_NETLINK, SOCK_RAW, 99));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	CHECK(bind(nl, (struct sockaddr *)&sa, 4));
+	CHECK(bind(nl, (struct sockaddr *)&sa, sizeof(sa)));
+	socklen_t sl = sizeof(sa);
+	CHECK(getsockname(nl, (struct sockaddr *)&sa, &sl));
+	SHOW("nl family %d pid is ours %d\n", sa.nl_family, sa.nl_pid == (unsigned)getpid());
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = { .h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 7 },
+		  .i = { .ifi_family = AF_UNSPEC, .ifi_index = 1 } };
+	CHECKV(send(nl, &req, sizeof(req), 0));
+	char buf[8192];
+	int n = CHECKV(recv(nl, buf, sizeof(buf), MSG_PEEK | MSG_TRUNC) > 0 ? 0 : -1);
+	n = recv(nl, buf, sizeof(buf), 0);
+	struct nlmsghdr *h;
+	for (h = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type == RTM_NEWLINK) {
+			struct ifinfomsg *ii = NLMSG_DATA(h);
+			SHOW("newlink seq %u index %d type %d up %d", h->nlmsg_seq, ii->ifi_index, ii->ifi_type, !!(ii->ifi_flags & IFF_UP));
+			int al = IFLA_PAYLOAD(h);
+			for (struct rtattr *a = IFLA_RTA(ii); RTA_OK(a, al); a = RTA_NEXT(a, al))
+				if (a->rta_type == IFLA_IFNAME)
+					SHOW(" name %s", (char *)RTA_DATA(a));
+				else if (a->rta_type == IFLA_MTU)
+					SHOW(" mtu %u", *(unsigned *)RTA_DATA(a));
+			SHOW("\n");
+		} else if (h->nlmsg_type == NLMSG_ERROR) {
+			SHOW("ack error %d seq %u\n", ((struct nlmsgerr *)NLMSG_DATA(h))->error, h->nlmsg_seq);
+		}
+	}
+	n = recv(nl, buf, sizeof(buf), 0);
+	h = (struct nlmsghdr *)buf;
+	if (n > 0 && h->nlmsg_type == NLMSG_ERROR)
+		SHOW("ack error %d seq %u\n", ((struct nlmsgerr *)NLMSG_DATA(h))->error, h->nlmsg_seq);
+	/* RTM_GETADDR dump: lo's IPv4 address. */
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg a;
+	} areq = { .h = { .nlmsg_len = sizeof(areq), .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 8 },
+		   .a = { .ifa_family = AF_INET } };
+	CHECKV(send(nl, &areq, sizeof(areq), 0));
+	for (int done = 0; !done;) {
+		n = recv(nl, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				SHOW("done seq %u multi %d\n", h->nlmsg_seq, !!(h->nlmsg_flags & NLM_F_MULTI));
+				done = 1;
+				break;
+			}
+			struct ifaddrmsg *am = NLMSG_DATA(h);
+			if (h->nlmsg_type != RTM_NEWADDR || am->ifa_index != 1)
+				continue;
+			int al = IFA_PAYLOAD(h);
+			for (struct rtattr *a = IFA_RTA(am); RTA_OK(a, al); a = RTA_NEXT(a, al))
+				if (a->rta_type == IFA_LOCAL) {
+					inet_ntop(AF_INET, RTA_DATA(a), txt, sizeof(txt));
+					SHOW("newaddr %s/%d scope %d multi %d\n", txt, am->ifa_prefixlen, am->ifa_scope, !!(h->nlmsg_flags & NLM_F_MULTI));
+				}
+		}
+	}
+	close(nl);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -454,6 +557,7 @@ int main(void)
 	datagram();
 	dualstack();
 	many();
+	interfaces();
 	SHOW("done\n");
 	return 0;
 }
