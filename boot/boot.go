@@ -45,9 +45,13 @@ type Config struct {
 	Strace   io.Writer // nil: no tracing
 	Log      *slog.Logger
 	// Net is the network mode: "none" (or ""): loopback only, on the
-	// sandbox's own TCP/IP stack; "host": internet sockets are host
-	// sockets the sentry opens (fs/inet).
+	// sandbox's own TCP/IP stack; "sandbox": that stack with eth0 routed
+	// through the sentry to the host's network (NAT); "host": internet
+	// sockets are host sockets the sentry opens (fs/inet).
 	Net string
+	// Publish are host ports forwarded into the sandbox (-p; "sandbox"
+	// mode only).
+	Publish []inet.Publish
 }
 
 // Bind is a host directory or file mounted at Guest in the sandbox. Writes
@@ -77,11 +81,19 @@ const (
 
 // network returns the internet sockets' network for a --net mode that
 // the caller has checked.
-func network(mode string) inet.Network {
-	if mode == "host" {
-		return inet.NewHost()
+func network(cfg Config) (inet.Network, error) {
+	if len(cfg.Publish) > 0 && cfg.Net != "sandbox" {
+		return nil, fmt.Errorf("-p needs --net sandbox")
 	}
-	return inet.New()
+	switch cfg.Net {
+	case "host":
+		return inet.NewHost(), nil
+	case "sandbox":
+		return inet.NewSandbox(cfg.Publish)
+	case "", "none":
+		return inet.New(), nil
+	}
+	return nil, fmt.Errorf("unknown network mode %q", cfg.Net)
 }
 
 // New builds a sandbox.
@@ -124,6 +136,18 @@ func New(cfg Config) (*Sandbox, error) {
 	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 
 	s := &Sandbox{mounts: ns}
+	netw, err := network(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Net == "sandbox" {
+		// The sandbox's resolver is the router's DNS address, which
+		// forwards to the host's (a host resolver on the host's
+		// loopback would be the sandbox's own loopback otherwise).
+		if err := s.writeFile("/etc/resolv.conf", "nameserver "+inet.DNSAddr.String()+"\n"); err != nil {
+			return nil, fmt.Errorf("writing /etc/resolv.conf: %w", err)
+		}
+	}
 	k := kernel.New(kernel.Options{
 		Platform:    plat,
 		MemFile:     mf,
@@ -132,7 +156,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Log:         cfg.Log,
 		Strace:      cfg.Strace,
 		Utsname:     utsname(),
-		Net:         network(cfg.Net),
+		Net:         netw,
 		HWCap:       auxv[16],
 		HWCap2:      auxv[26],
 		MinSigStkSz: auxv[51],
@@ -300,6 +324,38 @@ func (s *Sandbox) mountPoint(p string, dir bool) (vfs.Path, error) {
 		cur = next
 	}
 	return r.Resolve(rootCtx{}, p, true)
+}
+
+// writeFile makes path in the sandbox's root a regular file holding data
+// (in the upper layer: the host's file, or a symlink there, is replaced
+// only in the sandbox's view).
+func (s *Sandbox) writeFile(p, data string) error {
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	dir, err := r.Resolve(rootCtx{}, path.Dir(p), true)
+	if err == unix.ENOENT {
+		return nil // a root without the directory: nothing to configure
+	}
+	if err != nil {
+		return err
+	}
+	name := path.Base(p)
+	if _, err := dir.Inode().Lookup(rootCtx{}, name); err == nil {
+		if err := dir.Inode().Unlink(rootCtx{}, name); err != nil {
+			return err
+		}
+	}
+	in, err := dir.Inode().Create(rootCtx{}, name, 0o644)
+	if err != nil {
+		return err
+	}
+	f, err := in.Open(rootCtx{}, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	defer f.Release()
+	_, err = f.Write(rootCtx{}, []byte(data), 0)
+	return err
 }
 
 // rootCtx is the context of the sandbox setup: root.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pyInet: what interpreters do with loopback networking. asyncio with many
@@ -254,4 +255,122 @@ step()
 			t.Fatalf("the sentry holds %d descriptors after the churn, %d before", after, before)
 		}
 	})
+}
+
+// TestNetSandbox: with --net sandbox the sandbox has eth0 (10.0.2.15/24)
+// routed through the sentry: TCP and UDP to the gateway reach the host's
+// loopback; -p publishes a sandbox server on a host port; -p without
+// --net sandbox, or on a port the host already uses, is one clear error.
+func TestNetSandbox(t *testing.T) {
+	if !fileExists(python3) {
+		t.Skipf("%s is not installed on this host", python3)
+	}
+	t.Parallel()
+	// Host servers on the host's loopback: HTTP and a UDP echo.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "host saw %s\n", r.URL.Path)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	go func() {
+		buf := make([]byte, 100)
+		for {
+			n, from, err := uc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			uc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+	tcpPort, udpPort := ln.Addr().(*net.TCPAddr).Port, uc.LocalAddr().(*net.UDPAddr).Port
+	py := fmt.Sprintf(`
+import socket, subprocess, urllib.request
+addr = subprocess.run(['busybox', 'ip', 'addr', 'show', 'eth0'], capture_output=True, text=True).stdout
+print('eth0:', 'inet 10.0.2.15/24' in addr)
+print(urllib.request.urlopen('http://10.0.2.2:%d/from-sandbox').read().decode(), end='')
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(10)
+u.sendto(b'datagram', ('10.0.2.2', %d))
+data, src = u.recvfrom(100)
+print(data.decode(), src[0])
+try:
+    socket.create_connection(('10.0.2.2', 1), timeout=10)
+except OSError as e:
+    print('closed port:', type(e).__name__)
+print(open('/etc/resolv.conf').read(), end='')
+`, tcpPort, udpPort)
+	out, errOut, code := runMoat(t, []string{"--net", "sandbox"}, []string{python3, "-c", py}, "")
+	want := "eth0: True\nhost saw /from-sandbox\necho datagram 10.0.2.2\nclosed port: ConnectionRefusedError\nnameserver 10.0.2.3\n"
+	if code != 0 || out != want {
+		t.Fatalf("moat --net sandbox: status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out, want, errOut)
+	}
+
+	// -p: a server in the sandbox answers on a host port.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	const server = `
+import http.server, socketserver
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ('sandbox served %s to %s\n' % (self.path, self.client_address[0])).encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+socketserver.TCPServer(('0.0.0.0', 8080), H).serve_forever()
+`
+	cmd := exec.Command(moatBin, moatArgv([]string{"--net", "sandbox", "-p", fmt.Sprintf("127.0.0.1:%d:8080", hostPort)}, []string{python3, "-c", server})[1:]...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	url := fmt.Sprintf("http://127.0.0.1:%d/published", hostPort)
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v (moat stderr: %s)", url, err, stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body != "sandbox served /published to 10.0.2.2\n" {
+		t.Fatalf("GET %s: %q", url, body)
+	}
+
+	// Errors: one line, non-zero status.
+	for _, flags := range [][]string{
+		{"-p", "8080:80"},
+		{"--net", "sandbox", "-p", fmt.Sprintf("127.0.0.1:%d:80", hostPort)}, // in use by the server above
+		{"--net", "sandbox", "-p", "99999:80"},
+	} {
+		out, err := exec.Command(moatBin, append(append([]string{"run"}, flags...), "--", "/bin/true")...).CombinedOutput()
+		if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || len(out) == 0 {
+			t.Errorf("moat run %v: want one error line and a failure, got %v: %q", flags, err, out)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"moat/abi/linux"
 	"moat/boot"
 	"moat/fs/hostfd"
+	"moat/fs/inet"
 	"moat/kernel"
 	"moat/syscalls"
 )
@@ -77,9 +79,12 @@ func run(args []string) int {
 	strace := fs.Bool("strace", false, "trace system calls on stderr")
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
-	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack), or host (the host's network, through sockets moat opens)")
+	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack), sandbox (that stack with eth0 10.0.2.15 routed to the host's network through moat), or host (the host's network, through sockets moat opens)")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
+	var publish publishFlags
+	fs.Var(&publish, "p", "publish `[IP:]HOST:GUEST`: TCP connections to the host's port HOST reach the sandbox's port GUEST (--net sandbox; repeatable)")
+	fs.Var(&publish, "publish", "same as -p")
 	var binds bindFlags
 	fs.Var(&binds, "v", "bind mount `HOST:GUEST[:ro]`: a host directory or file at GUEST in the sandbox (repeatable)")
 	fs.Var(&binds, "volume", "same as -v")
@@ -90,15 +95,20 @@ func run(args []string) int {
 	if len(argv) == 0 {
 		return fail(2, "run: no command given (usage: moat run [flags] -- CMD [ARGS...])")
 	}
-	if *netMode != "none" && *netMode != "host" {
-		return fail(2, "run: --net %s: not a network mode (none or host)", *netMode)
+	switch *netMode {
+	case "none", "host", "sandbox":
+	default:
+		return fail(2, "run: --net %s: not a network mode (none, sandbox or host)", *netMode)
+	}
+	if len(publish) > 0 && *netMode != "sandbox" {
+		return fail(2, "run: -p needs --net sandbox")
 	}
 	level := slog.LevelWarn
 	if *debug {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger, Net: *netMode}
+	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}
@@ -175,6 +185,35 @@ func parseUser(s string) (uid, gid uint32, err error) {
 		}
 	}
 	return uint32(u), uint32(g), nil
+}
+
+// publishFlags collects -p [IP:]HOST:GUEST options.
+type publishFlags []inet.Publish
+
+func (p *publishFlags) String() string { return fmt.Sprint(len(*p), " ports") }
+
+// Set parses one -p value.
+func (p *publishFlags) Set(v string) error {
+	parts := strings.Split(v, ":")
+	var pub inet.Publish
+	if len(parts) == 3 {
+		if net.ParseIP(parts[0]) == nil {
+			return fmt.Errorf("-p %s: %q is not an IP address", v, parts[0])
+		}
+		pub.HostIP, parts = parts[0], parts[1:]
+	}
+	if len(parts) != 2 {
+		return fmt.Errorf("-p %s: want [IP:]HOST:GUEST", v)
+	}
+	for i, dst := range []*int{&pub.HostPort, &pub.GuestPort} {
+		n, err := strconv.Atoi(parts[i])
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("-p %s: %q is not a port (1-65535)", v, parts[i])
+		}
+		*dst = n
+	}
+	*p = append(*p, pub)
+	return nil
 }
 
 // bindFlags collects -v HOST:GUEST[:ro|rw] options.

@@ -78,6 +78,9 @@ func (st *Stack) Interfaces() []Interface {
 			ifc.Flags |= iffRunning
 		}
 		ifc.HWType = ArphrdEther
+		if !info.Flags.Loopback {
+			ifc.Flags |= iffBroadcast | iffMulticast
+		}
 		if info.Flags.Loopback {
 			ifc.Flags |= iffLoopback
 			ifc.HWType = ArphrdLoopback

@@ -22,6 +22,7 @@ const allEvents = waiter.EventIn | waiter.EventPri | waiter.EventOut | waiter.Ev
 // of type SOCK_STREAM (TCP) or SOCK_DGRAM (UDP, or ICMP echo).
 type stackSocket struct {
 	base
+	st    *Stack
 	ep    tcpip.Endpoint
 	wq    *waiter.Queue
 	entry waiter.Entry
@@ -69,12 +70,12 @@ func (st *Stack) NewSocket(family, typ, proto int) (Socket, error) {
 	if transport == tcp.ProtocolNumber {
 		ep.SocketOptions().SetDelayOption(true) // Nagle's algorithm is on by default
 	}
-	return newSocket(family, typ, proto, ep, wq), nil
+	return newSocket(st, family, typ, proto, ep, wq), nil
 }
 
 // newSocket wraps a netstack endpoint and watches its readiness.
-func newSocket(family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *stackSocket {
-	so := &stackSocket{base: newBase(family, typ, proto), ep: ep, wq: wq}
+func newSocket(st *Stack, family, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *stackSocket {
+	so := &stackSocket{base: newBase(family, typ, proto), st: st, ep: ep, wq: wq}
 	so.entry = waiter.NewFunctionEntry(allEvents, func(waiter.EventMask) { so.notify() })
 	wq.EventRegister(&so.entry)
 	register(so.ino, so)
@@ -111,7 +112,7 @@ func (so *stackSocket) Bind(ctx vfs.Context, b []byte) error {
 	if fa.Port != 0 && fa.Port < 1024 && ctx.UID() != 0 {
 		return unix.EACCES // support: privilege for low ports is euid 0 (CAP_NET_BIND_SERVICE)
 	}
-	if fa.Addr.Len() != 0 && !isLocal(fa.Addr) {
+	if fa.Addr.Len() != 0 && !isLocal(fa.Addr) && !so.st.hasAddr(fa.Addr) {
 		return unix.EADDRNOTAVAIL
 	}
 	return errnoOrNil(so.ep.Bind(fa))
@@ -215,7 +216,7 @@ func (so *stackSocket) Accept(ctx vfs.Context, nonblock bool) (Socket, []byte, e
 	if err != nil {
 		return nil, nil, err
 	}
-	return newSocket(so.family, so.typ, so.proto, ep, wq), encodeAddr(so.family, peer), nil
+	return newSocket(so.st, so.family, so.typ, so.proto, ep, wq), encodeAddr(so.family, peer), nil
 }
 
 // Shutdown implements shutdown(2); how is SHUT_RD, SHUT_WR or SHUT_RDWR.

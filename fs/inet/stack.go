@@ -123,6 +123,29 @@ func isLocal(a tcpip.Address) bool {
 	return false
 }
 
+// hasAddr reports whether a is one of the addresses of the stack's
+// interfaces besides loopback (the sandbox's eth0 address).
+func (st *Stack) hasAddr(a tcpip.Address) bool {
+	s, err := st.get()
+	if err != nil {
+		return false
+	}
+	for _, info := range s.NICInfo() {
+		for _, pa := range info.ProtocolAddresses {
+			if pa.AddressWithPrefix.Address == a {
+				return true
+			}
+		}
+	}
+	if a.Len() == 16 { // v4-mapped, on a dual-stack socket
+		b := a.As16()
+		if b[10] == 0xff && b[11] == 0xff && [10]byte(b[:10]) == [10]byte{} {
+			return st.hasAddr(tcpip.AddrFrom4([4]byte(b[12:])))
+		}
+	}
+	return false
+}
+
 // errno translates a netstack error into the errno Linux gives in its
 // place.
 func errno(err tcpip.Error) unix.Errno {
