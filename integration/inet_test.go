@@ -153,6 +153,17 @@ print('netstat:', any(f.split()[3:6:2] == ['127.0.0.1:%d' % port, 'LISTEN'] for 
 	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\n"; err != nil || string(out) != want {
 		t.Fatalf("network tools in moat: %v\n%s\nwant:\n%s", err, out, want)
 	}
+	// ping: raw ICMP sockets for root, refused to another user.
+	for _, target := range [][]string{{"127.0.0.1"}, {"-6", "::1"}} {
+		out, err = exec.Command(moatBin, append([]string{"run", "--", "busybox", "ping", "-c", "1"}, target...)...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "1 packets transmitted, 1 packets received") {
+			t.Errorf("ping %v in moat: %v\n%s", target, err, out)
+		}
+	}
+	out, err = exec.Command(moatBin, "run", "--user", "1000", "--", "busybox", "ping", "-c", "1", "127.0.0.1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("ping as uid 1000 in moat: want permission denied, got %v\n%s", err, out)
+	}
 	out, err = exec.Command(moatBin, "run", "--net", "nonsense", "--", "/bin/true").CombinedOutput()
 	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("--net nonsense: want one error line and a failure, got %v: %q", err, out)

@@ -3,6 +3,7 @@ package syscalls
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/inet"
 	"moat/fs/netlink"
@@ -27,6 +28,8 @@ func newInetSocket(t *kernel.Task, domain, typ, proto, flags int) (uintptr, erro
 	)
 	if domain == unix.AF_NETLINK {
 		s, err = netlink.New(st, typ, proto)
+	} else if typ == unix.SOCK_RAW && proto != 0 && !t.HasCapability(linux.CAP_NET_RAW) {
+		return 0, unix.EPERM
 	} else {
 		s, err = st.NewSocket(domain, typ, proto)
 	}

@@ -209,7 +209,7 @@ func New() *kernel.SyscallTable {
 
 	// Sockets: AF_UNIX (fs/unixsock), and AF_INET/AF_INET6 on the sandbox's
 	// own TCP/IP stack (fs/inet).
-	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 TCP, UDP and ICMP echo (on the sandbox's stack, or host sockets with --net host); AF_NETLINK NETLINK_ROUTE (link, address and route queries); no raw sockets, no AF_PACKET")
+	partial(unix.SYS_SOCKET, sysSocket, "AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6 TCP, UDP and ICMP echo (on the sandbox's stack, or host sockets with --net host), raw ICMP/ICMPv6 (and UDP/TCP on the sandbox's stack) with CAP_NET_RAW; AF_NETLINK NETLINK_ROUTE (link, address and route queries); no AF_PACKET")
 	partial(unix.SYS_SOCKETPAIR, sysSocketpair, "AF_UNIX stream, datagram and seqpacket pairs")
 	partial(unix.SYS_BIND, sysBind, "AF_UNIX: paths (socket inodes in the sandbox's own filesystems; EPERM on bind-mounted host directories), abstract names, autobind; AF_INET/AF_INET6: 127.0.0.0/8, ::1 and the any-address")
 	full(unix.SYS_LISTEN, sysListen)

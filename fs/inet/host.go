@@ -41,10 +41,10 @@ type hostSocket struct {
 
 // NewSocket implements Network.
 func (h *Host) NewSocket(family, typ, proto int) (Socket, error) {
-	if typ == unix.SOCK_RAW {
-		return nil, unix.EPROTONOSUPPORT // support: raw IP sockets are not implemented; ping uses ICMP datagram sockets
+	if typ == unix.SOCK_RAW && proto != unix.IPPROTO_ICMP && proto != unix.IPPROTO_ICMPV6 {
+		return nil, unix.EPROTONOSUPPORT // support: raw sockets of ICMP and ICMPv6 only (ping), and only as the host allows moat
 	}
-	if typ != unix.SOCK_STREAM && typ != unix.SOCK_DGRAM {
+	if typ != unix.SOCK_STREAM && typ != unix.SOCK_DGRAM && typ != unix.SOCK_RAW {
 		return nil, unix.ESOCKTNOSUPPORT
 	}
 	if h.open.Add(1) > MaxHostSockets {

@@ -47,8 +47,12 @@ func (st *Stack) NewSocket(family, typ, proto int) (Socket, error) {
 		if family == unix.AF_INET6 {
 			transport = icmp.ProtocolNumber6
 		}
+	case typ == unix.SOCK_RAW && (proto == icmpProto || proto == unix.IPPROTO_UDP || proto == unix.IPPROTO_TCP):
+		// Raw sockets (the caller checked CAP_NET_RAW): ping and
+		// traceroute. IPv4 reads include the IP header, as on Linux.
+		return st.newRaw(family, proto)
 	case typ == unix.SOCK_RAW:
-		return nil, unix.EPROTONOSUPPORT // support: raw IP sockets are not implemented; ping uses ICMP datagram sockets
+		return nil, unix.EPROTONOSUPPORT // support: raw sockets of ICMP, ICMPv6, UDP and TCP only
 	case typ == unix.SOCK_STREAM || typ == unix.SOCK_DGRAM:
 		return nil, unix.EPROTONOSUPPORT
 	default:
@@ -62,15 +66,41 @@ func (st *Stack) NewSocket(family, typ, proto int) (Socket, error) {
 	if family == unix.AF_INET6 {
 		network = ipv6.ProtocolNumber
 	}
+	if err := st.reserve(); err != nil {
+		return nil, err
+	}
 	wq := new(waiter.Queue)
 	ep, terr := s.NewEndpoint(transport, network, wq)
 	if terr != nil {
+		st.open.Add(-1)
 		return nil, errno(terr)
 	}
 	if transport == tcp.ProtocolNumber {
 		ep.SocketOptions().SetDelayOption(true) // Nagle's algorithm is on by default
 	}
 	return newSocket(st, family, typ, proto, ep, wq), nil
+}
+
+// newRaw makes a raw socket of the protocol.
+func (st *Stack) newRaw(family, proto int) (Socket, error) {
+	s, err := st.get()
+	if err != nil {
+		return nil, err
+	}
+	network := ipv4.ProtocolNumber
+	if family == unix.AF_INET6 {
+		network = ipv6.ProtocolNumber
+	}
+	if err := st.reserve(); err != nil {
+		return nil, err
+	}
+	wq := new(waiter.Queue)
+	ep, terr := s.NewRawEndpoint(tcpip.TransportProtocolNumber(proto), network, wq, true)
+	if terr != nil {
+		st.open.Add(-1)
+		return nil, errno(terr)
+	}
+	return newSocket(st, family, unix.SOCK_RAW, proto, ep, wq), nil
 }
 
 // newSocket wraps a netstack endpoint and watches its readiness.
@@ -93,6 +123,7 @@ func (so *stackSocket) Release() {
 	unregister(so.ino)
 	so.wq.EventUnregister(&so.entry)
 	so.ep.Close()
+	so.st.open.Add(-1)
 }
 
 // Bind implements bind(2).
@@ -214,6 +245,10 @@ func (so *stackSocket) Accept(ctx vfs.Context, nonblock bool) (Socket, []byte, e
 		return errnoOrNil(terr)
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := so.st.reserve(); err != nil {
+		ep.Close()
 		return nil, nil, err
 	}
 	return newSocket(so.st, so.family, so.typ, so.proto, ep, wq), encodeAddr(so.family, peer), nil

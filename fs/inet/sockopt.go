@@ -189,6 +189,8 @@ func (so *base) knownLevel(level int) bool {
 		return so.typ == unix.SOCK_STREAM
 	case unix.IPPROTO_UDP:
 		return so.proto == unix.IPPROTO_UDP
+	case unix.IPPROTO_ICMPV6:
+		return so.typ == unix.SOCK_RAW && so.proto == unix.IPPROTO_ICMPV6
 	}
 	return false
 }
@@ -399,6 +401,19 @@ func (so *stackSocket) SetSockOpt(level, name int, v []byte) error {
 		case unix.IP_MTU_DISCOVER:
 			return so.setInt(tcpip.MTUDiscoverOption, v, 0, 5)
 		}
+	case unix.IPPROTO_ICMPV6:
+		// ICMP6_FILTER (icmp6(7)): which ICMPv6 types a raw socket
+		// receives, a bit per type that is blocked.
+		if so.typ == unix.SOCK_RAW && so.proto == unix.IPPROTO_ICMPV6 && name == icmp6Filter {
+			if len(v) < 32 {
+				return unix.EINVAL
+			}
+			var f tcpip.ICMPv6Filter
+			for i := range f.DenyType {
+				f.DenyType[i] = binary.LittleEndian.Uint32(v[4*i:])
+			}
+			return errnoOrNil(so.ep.SetSockOpt(&f))
+		}
 	case unix.IPPROTO_IPV6:
 		if so.family != unix.AF_INET6 {
 			break
@@ -439,6 +454,9 @@ func (so *stackSocket) setInt(o tcpip.SockOptInt, v []byte, lo, hi int) error {
 	}
 	return errnoOrNil(so.ep.SetSockOptInt(o, x))
 }
+
+// icmp6Filter is ICMP6_FILTER.
+const icmp6Filter = 1
 
 // fionread is FIONREAD (x/sys/unix does not name it on linux/amd64).
 const fionread = 0x541b

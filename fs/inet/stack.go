@@ -26,6 +26,7 @@ package inet
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -34,6 +35,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/raw"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
@@ -48,6 +50,20 @@ type Stack struct {
 	once sync.Once
 	s    *stack.Stack
 	err  error
+	open atomic.Int64 // sockets open on it
+}
+
+// MaxStackSockets bounds the sockets open on a sandbox's stack at once
+// (each holds buffers in the sentry): more is ENFILE.
+const MaxStackSockets = 65536
+
+// reserve counts a new socket, or reports that there are too many.
+func (st *Stack) reserve() error {
+	if st.open.Add(1) > MaxStackSockets {
+		st.open.Add(-1)
+		return unix.ENFILE
+	}
+	return nil
 }
 
 // New returns the stack of a sandbox with loopback networking only.
@@ -65,6 +81,7 @@ func newLoopbackStack() (*stack.Stack, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 		HandleLocal:        true,
+		RawFactory:         raw.EndpointFactory{},
 	})
 	fail := func(err tcpip.Error) (*stack.Stack, error) {
 		s.Close()
