@@ -354,14 +354,26 @@ socketserver.TCPServer(('0.0.0.0', 8080), H).serve_forever()
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	url := fmt.Sprintf("http://127.0.0.1:%d/published", hostPort)
+	// curl on the host when it has one, else Go's client.
+	get := func() (string, error) {
+		if curl, err := exec.LookPath("curl"); err == nil {
+			out, err := exec.Command(curl, "-sSf", "--max-time", "10", url).Output()
+			return string(out), err
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
 	var body string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		b, err := get()
 		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
+			body = b
 			break
 		}
 		if time.Now().After(deadline) {
