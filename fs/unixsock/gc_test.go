@@ -1,6 +1,7 @@
 package unixsock
 
 import (
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -129,4 +130,66 @@ func TestReset(t *testing.T) {
 	if m, err := x.Recv(ctx{}, buf, Options{NonBlock: true}); err != nil || m.N != 0 {
 		t.Fatalf("second read: %d, %v, want end of file", m.N, err)
 	}
+}
+
+// TestCollectConcurrent sends sockets over one another from several
+// goroutines, receiving some, and closes everything: every file in flight
+// is released exactly once, and no socket stays counted in flight.
+func TestCollectConcurrent(t *testing.T) {
+	const workers, rounds = 4, 200
+	var mu sync.Mutex
+	totalReleased = 0
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range rounds {
+				x, y := Pair(unix.SOCK_STREAM)
+				fx, fy := open(x), open(y)
+				file := vfs.NewFileDescription(lockedFake{&mu}, vfs.Path{}, unix.O_RDWR)
+				fx.IncRef()
+				fy.IncRef()
+				x.SendTo(ctx{}, []byte("a"), Options{}, nil, []*vfs.FileDescription{fx, file})
+				y.SendTo(ctx{}, []byte("b"), Options{}, nil, []*vfs.FileDescription{fy})
+				if (i+w)%3 == 0 {
+					m, _ := y.Recv(ctx{}, make([]byte, 1), Options{NonBlock: true})
+					Release(m.FDs)
+				}
+				fx.DecRef()
+				fy.DecRef()
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	collect()
+	gc.mu.Lock()
+	n := len(gc.sockets)
+	gc.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d sockets still counted in flight", n)
+	}
+	if got := countReleased(&mu); got != workers*rounds {
+		t.Fatalf("files released %d times, want %d", got, workers*rounds)
+	}
+}
+
+// totalReleased counts lockedFake releases (under their mutex).
+var totalReleased int
+
+func countReleased(mu *sync.Mutex) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return totalReleased
+}
+
+type lockedFake struct{ mu *sync.Mutex }
+
+func (lockedFake) Read(vfs.Context, []byte, int64) (int, error)  { return 0, nil }
+func (lockedFake) Write(vfs.Context, []byte, int64) (int, error) { return 0, nil }
+func (f lockedFake) Release() {
+	f.mu.Lock()
+	totalReleased++
+	f.mu.Unlock()
 }
