@@ -158,6 +158,14 @@ func (t *Task) UID() uint32 { return t.Creds().FSUID }
 // GID implements vfs.Context.
 func (t *Task) GID() uint32 { return t.Creds().FSGID }
 
+// RealIDs returns the task's real user and group ids (what an AF_UNIX
+// socket's SCM_CREDENTIALS reports of its sender).
+func (t *Task) RealIDs() (uid, gid uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.creds.UID, t.creds.GID
+}
+
 // ProcPID implements proc.Caller: /proc/self names this task's process.
 func (t *Task) ProcPID() int32 { return t.leader.tid }
 

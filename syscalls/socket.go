@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 	"time"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/fs/unixsock"
 	"moat/kernel"
@@ -11,7 +12,7 @@ import (
 )
 
 // Sockets: AF_UNIX (socket, socketpair, bind to paths and abstract names,
-// listen, accept, connect, SCM_RIGHTS) here; AF_INET and AF_INET6 in
+// listen, accept, connect, SCM_RIGHTS, SCM_CREDENTIALS) here; AF_INET and AF_INET6 in
 // socket_inet.go, which each call below tries first. Other families are
 // EAFNOSUPPORT.
 
@@ -335,10 +336,11 @@ func lookupSocket(t *kernel.Task, name string) (*unixsock.Socket, error) {
 	return nil, unix.ECONNREFUSED
 }
 
-// autobind binds an unbound datagram socket with SO_PASSCRED before it
-// connects or sends, as Linux does.
-func autobind(s *unixsock.Socket) {
-	if s.Type() == unix.SOCK_DGRAM && s.PassCred() && !s.Bound() {
+// autobind binds an unbound socket with SO_PASSCRED before it connects
+// (any type) or sends (datagram sockets; seqpacket ones bind in
+// unixsock), as Linux does.
+func autobind(s *unixsock.Socket, connect bool) {
+	if (connect || s.Type() == unix.SOCK_DGRAM) && s.PassCred() && !s.Bound() {
 		s.Bind("", nil)
 	}
 }
@@ -370,7 +372,7 @@ func sysConnect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	autobind(s)
+	autobind(s, true)
 	to, err := lookupSocket(t, name)
 	if err != nil {
 		return 0, err
@@ -487,7 +489,7 @@ func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n
 			}
 			return 0, err
 		}
-		w, err := sendData(t, f, s, part, flags, to, nil)
+		w, err := sendData(t, f, s, part, flags, to, nil, nil)
 		done += uintptr(w)
 		if err != nil || w < len(part) || n == 0 {
 			if done > 0 {
@@ -499,9 +501,13 @@ func sendBuf(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, addr, n
 	return done, nil
 }
 
-// sendData queues data; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
-func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data []byte, flags int, to *unixsock.Socket, fds []*vfs.FileDescription) (int, error) {
-	w, err := s.SendTo(t, data, sockOptions(f, flags), to, fds)
+// sendData queues data, with the descriptors fds and the credentials
+// cred the sender gave (nil: its own, if asked for); EPIPE raises SIGPIPE
+// unless MSG_NOSIGNAL.
+func sendData(t *kernel.Task, f *vfs.FileDescription, s *unixsock.Socket, data []byte, flags int, to *unixsock.Socket, fds []*vfs.FileDescription, cred *unixsock.Cred) (int, error) {
+	o := sockOptions(f, flags)
+	o.Cred = cred
+	w, err := s.SendTo(t, data, o, to, fds)
 	if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
 		t.SendSignalSelf(unix.SIGPIPE)
 	}
@@ -525,14 +531,14 @@ func sysSendto(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 	}
 	if len(b) > 0 {
-		autobind(s)
+		autobind(s, false)
 	}
 	to, err := sendTarget(t, s, b)
 	if err != nil {
 		return 0, err
 	}
-	if to == nil && s.Type() == unix.SOCK_DGRAM {
-		autobind(s)
+	if to == nil {
+		autobind(s, false)
 	}
 	return sendBuf(t, f, s, a[1], a[2], int(a[3]), to)
 }
@@ -630,22 +636,23 @@ func cmsgAlign(n uintptr) uintptr { return (n + 7) &^ 7 }
 
 // controlFDs parses sendmsg's control buffer as Linux's __scm_send does
 // and returns the SCM_RIGHTS descriptors, each with a reference the
-// caller owns.
-func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, error) {
-	if m.controllen < cmsgHdrLen {
-		return nil, nil
+// caller owns, and the SCM_CREDENTIALS credentials (nil if none).
+func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, *unixsock.Cred, error) {
+	if m.controllen == 0 {
+		return nil, nil, nil
 	}
-	if m.controllen > maxControl {
-		return nil, unix.ENOBUFS
+	if m.controllen >= maxControl {
+		return nil, nil, unix.ENOBUFS
 	}
 	ctl := make([]byte, m.controllen)
 	if err := copyIn(t, m.control, ctl); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var fds []*vfs.FileDescription
-	fail := func(err error) ([]*vfs.FileDescription, error) {
+	var cred *unixsock.Cred
+	fail := func(err error) ([]*vfs.FileDescription, *unixsock.Cred, error) {
 		unixsock.Release(fds)
-		return nil, err
+		return nil, nil, err
 	}
 	for off := uintptr(0); off+cmsgHdrLen <= uintptr(len(ctl)); {
 		clen := uintptr(le.Uint64(ctl[off:]))
@@ -675,7 +682,12 @@ func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, error) {
 				if clen != cmsgHdrLen+12 {
 					return fail(unix.EINVAL)
 				}
-				// support: SCM_CREDENTIALS is accepted and not delivered
+				d := ctl[off+cmsgHdrLen:]
+				c := unixsock.Cred{PID: int32(le.Uint32(d)), UID: le.Uint32(d[4:]), GID: le.Uint32(d[8:])}
+				if err := checkCred(t, c); err != nil {
+					return fail(err)
+				}
+				cred = &c
 			default:
 				return fail(unix.EINVAL)
 			}
@@ -686,7 +698,29 @@ func controlFDs(t *kernel.Task, m msghdr) ([]*vfs.FileDescription, error) {
 		}
 		off = next
 	}
-	return fds, nil
+	return fds, cred, nil
+}
+
+// checkCred checks credentials a sender gives in SCM_CREDENTIALS, as
+// Linux's scm_check_creds does: its own process id, or any with
+// CAP_SYS_ADMIN (ESRCH if there is no such process); one of its real,
+// effective or saved user ids, or any with CAP_SETUID; the same for group
+// ids with CAP_SETGID. -1 is EINVAL.
+func checkCred(t *kernel.Task, c unixsock.Cred) error {
+	if c.UID == ^uint32(0) || c.GID == ^uint32(0) {
+		return unix.EINVAL
+	}
+	cr := t.Creds()
+	pidOK := c.PID == t.TGID() || t.HasCapability(linux.CAP_SYS_ADMIN)
+	uidOK := c.UID == cr.UID || c.UID == cr.EUID || c.UID == cr.SUID || t.HasCapability(linux.CAP_SETUID)
+	gidOK := c.GID == cr.GID || c.GID == cr.EGID || c.GID == cr.SGID || t.HasCapability(linux.CAP_SETGID)
+	if !pidOK || !uidOK || !gidOK {
+		return unix.EPERM
+	}
+	if c.PID != t.TGID() && (c.PID <= 0 || t.Kernel().Task(c.PID) == nil) {
+		return unix.ESRCH
+	}
+	return nil
 }
 
 func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -705,7 +739,7 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 	}
-	fds, err := controlFDs(t, m)
+	fds, cred, err := controlFDs(t, m)
 	if err != nil {
 		return 0, err
 	}
@@ -716,14 +750,14 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 	}()
 	if len(name) > 0 {
-		autobind(s)
+		autobind(s, false)
 	}
 	to, err := sendTarget(t, s, name)
 	if err != nil {
 		return 0, err
 	}
-	if to == nil && s.Type() == unix.SOCK_DGRAM {
-		autobind(s)
+	if to == nil {
+		autobind(s, false)
 	}
 	// Gather into one buffer so a message keeps its boundaries.
 	var buf []byte
@@ -737,11 +771,51 @@ func sysSendmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 		buf = append(buf, b...)
 	}
-	w, err := sendData(t, f, s, buf, int(a[2]), to, fds)
+	w, err := sendData(t, f, s, buf, int(a[2]), to, fds, cred)
 	if err == nil || w > 0 {
 		sent = true
 	}
 	return uintptr(w), err
+}
+
+// putControl writes a received message's control messages as Linux's
+// scm_recv does: SCM_CREDENTIALS first when the receiver has SO_PASSCRED
+// (cut to what fits), then the descriptors (see putControlFDs). It
+// returns the bytes of control data written and whether any was
+// truncated, and releases every reference of msg.FDs.
+func putControl(t *kernel.Task, m msghdr, msg unixsock.Message, cloexec bool) (uintptr, bool, error) {
+	if m.control == 0 {
+		unixsock.Release(msg.FDs)
+		return 0, msg.PassCred || len(msg.FDs) > 0, nil
+	}
+	used, trunc := uintptr(0), false
+	if msg.PassCred {
+		if m.controllen < cmsgHdrLen {
+			trunc = true
+		} else {
+			clen := uintptr(cmsgHdrLen + 12)
+			if m.controllen < clen {
+				trunc = true
+				clen = m.controllen
+			}
+			b := make([]byte, cmsgHdrLen+12)
+			le.PutUint64(b, uint64(clen))
+			le.PutUint32(b[8:], unix.SOL_SOCKET)
+			le.PutUint32(b[12:], unix.SCM_CREDENTIALS)
+			le.PutUint32(b[16:], uint32(msg.Cred.PID))
+			le.PutUint32(b[20:], msg.Cred.UID)
+			le.PutUint32(b[24:], msg.Cred.GID)
+			// As Linux, a fault here is not reported.
+			if copyOut(t, m.control, b[:clen]) == nil {
+				used = min(cmsgAlign(cmsgHdrLen+12), m.controllen)
+			}
+		}
+	}
+	rest := m
+	rest.control += used
+	rest.controllen -= used
+	n, tr, err := putControlFDs(t, rest, msg.FDs, cloexec)
+	return used + n, trunc || tr, err
 }
 
 // putControlFDs installs received descriptors and writes their SCM_RIGHTS
@@ -829,7 +903,7 @@ func sysRecvmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 	}
-	ctl, trunc, err := putControlFDs(t, m, msg.FDs, flags&unix.MSG_CMSG_CLOEXEC != 0)
+	ctl, trunc, err := putControl(t, m, msg, flags&unix.MSG_CMSG_CLOEXEC != 0)
 	if err != nil {
 		return 0, err
 	}
@@ -892,7 +966,11 @@ func sysGetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	case unix.SO_DOMAIN:
 		put32(unix.AF_UNIX)
 	case unix.SO_ERROR:
-		put32(0)
+		var e uint32
+		if err, ok := s.TakeError().(unix.Errno); ok {
+			e = uint32(err)
+		}
+		put32(e)
 	case unix.SO_ACCEPTCONN:
 		put32(b2u(s.Listening()))
 	case unix.SO_PASSCRED:

@@ -43,9 +43,29 @@ func NewFileDescription(impl FileImpl, path Path, flags uint32) *FileDescription
 // IncRef takes a reference.
 func (f *FileDescription) IncRef() { f.refs.Add(1) }
 
+// RefWatcher is implemented by file implementations that want to know
+// when a reference other than the last is dropped (AF_UNIX sockets, whose
+// garbage collector looks for sockets referenced only by messages in
+// flight).
+type RefWatcher interface {
+	// RefDropped is called, with no lock held, after a reference to f was
+	// dropped, leaving refs.
+	RefDropped(f *FileDescription, refs int64)
+}
+
+// Refs returns the number of references (a snapshot).
+func (f *FileDescription) Refs() int64 { return f.refs.Load() }
+
 // DecRef drops a reference, releasing the file with the last one.
 func (f *FileDescription) DecRef() {
-	if f.refs.Add(-1) == 0 {
+	n := f.refs.Add(-1)
+	if n > 0 {
+		if w, ok := f.impl.(RefWatcher); ok {
+			w.RefDropped(f, n)
+		}
+		return
+	}
+	if n == 0 {
 		f.releaseOFDLocks()
 		if Watched() && f.accMode&unix.O_PATH == 0 {
 			if f.writable() {

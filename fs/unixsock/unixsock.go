@@ -6,13 +6,28 @@
 // they were sent with (SCM_RIGHTS) and are held until received, or
 // released when the receiving socket closes.
 //
+// Each message, and each run of stream bytes, carries its sender's
+// credentials (SCM_CREDENTIALS): its process id and real user and group
+// ids when the sender or the receiver asked for them (SO_PASSCRED), or
+// those the sender gave explicitly; a receiver with SO_PASSCRED gets them
+// with what it reads, and a stream read does not cross from one sender's
+// bytes to another's.
+//
+// A stream or seqpacket socket closed with unread data, or a connection
+// its listener closed before accepting it, resets its peer: the peer's
+// next read (or seqpacket send) fails once with ECONNRESET.
+//
+// Sockets whose descriptions are referenced only by messages in flight,
+// in one another's queues, are found and released by a garbage collector
+// (gc.go).
+//
 // A connected stream or seqpacket connection's two queues share one lock.
 // Each datagram socket made by socket(2) owns its receive queue (and its
 // lock); a sender appends to the receiver's queue.
 //
-// Lock order (outermost first): a connecting socket's mu, the listener's
-// mu, registry.mu; queue locks (shared.mu) are leaves. File descriptions
-// in flight are released only with no lock held.
+// Lock order (outermost first): gc.mu; a connecting socket's mu, the
+// listener's mu, registry.mu; queue locks (shared.mu) are leaves. File
+// descriptions in flight are released only with no lock held.
 package unixsock
 
 import (
@@ -49,10 +64,34 @@ var (
 	inFlight atomic.Int64
 )
 
-// Cred is the process identity SO_PEERCRED reports.
+// Cred is a process identity: what SO_PEERCRED and SCM_CREDENTIALS
+// report.
 type Cred struct {
 	PID      int32
 	UID, GID uint32
+}
+
+// overflowID is what Linux reports for an id that is not known.
+const overflowID = 65534
+
+// NoCred is what SCM_CREDENTIALS reports for data sent when neither side
+// asked for credentials.
+var NoCred = Cred{UID: overflowID, GID: overflowID}
+
+// Sender is a vfs.Context that knows its process: what SCM_CREDENTIALS
+// reports of a sender.
+type Sender interface {
+	TGID() int32
+	RealIDs() (uid, gid uint32)
+}
+
+// senderCred returns the credentials of the process sending as ctx.
+func senderCred(ctx vfs.Context) Cred {
+	if t, ok := ctx.(Sender); ok {
+		uid, gid := t.RealIDs()
+		return Cred{PID: t.TGID(), UID: uid, GID: gid}
+	}
+	return NoCred
 }
 
 // shared is what both directions of a connection share: one lock, and
@@ -67,12 +106,20 @@ type message struct {
 	data []byte
 	from string // the sender's address
 	fds  []*vfs.FileDescription
+	cred Cred
 }
 
 // rights are descriptors sent with the stream bytes [off, end).
 type rights struct {
 	off, end int64
 	fds      []*vfs.FileDescription
+}
+
+// credSpan says who sent the stream bytes up to end (from the previous
+// span's end, or the read position).
+type credSpan struct {
+	end  int64
+	cred Cred
 }
 
 // queue is one direction of a connection, or a datagram socket's receive
@@ -82,16 +129,51 @@ type queue struct {
 	data       []byte // stream
 	rpos, wpos int64  // stream: bytes read and written so far
 	rights     []rights
-	msgs       []message // datagram, seqpacket
+	creds      []credSpan // stream: the senders of [rpos, wpos), adjacent spans differ
+	msgs       []message  // datagram, seqpacket
 	size       int
 	rdClosed   bool // the reader shut down (or closed)
 	wrClosed   bool // the writer shut down (or closed)
+	reset      bool // the peer closed with data unread (or never accepted): ECONNRESET, once
 }
 
 func newQueue(sh *shared) *queue { return &queue{shared: sh} }
 
+// addCredLocked records that the stream bytes up to q.wpos came from c.
+//
+// Preconditions: q.mu is held.
+func (q *queue) addCredLocked(c Cred) {
+	if n := len(q.creds); n > 0 && q.creds[n-1].cred == c {
+		q.creds[n-1].end = q.wpos
+		return
+	}
+	q.creds = append(q.creds, credSpan{end: q.wpos, cred: c})
+}
+
+// consumedLocked forgets the senders of bytes read.
+//
+// Preconditions: q.mu is held.
+func (q *queue) consumedLocked() {
+	i := 0
+	for i < len(q.creds) && q.creds[i].end <= q.rpos {
+		i++
+	}
+	if i > 0 {
+		q.creds = append(q.creds[:0], q.creds[i:]...)
+	}
+}
+
+// takeResetLocked reports and clears a pending ECONNRESET.
+//
+// Preconditions: q.mu is held.
+func (q *queue) takeResetLocked() bool {
+	r := q.reset
+	q.reset = false
+	return r
+}
+
 // drainLocked empties the queue and returns the descriptors it held, for
-// the caller to release once the lock is dropped.
+// the caller to unaccount and release once the lock is dropped.
 //
 // Preconditions: q.mu is held.
 func (q *queue) drainLocked() []*vfs.FileDescription {
@@ -103,10 +185,19 @@ func (q *queue) drainLocked() []*vfs.FileDescription {
 		fds = append(fds, r.fds...)
 	}
 	inFlight.Add(-int64(len(fds)))
-	q.msgs, q.rights, q.data = nil, nil, nil
+	q.msgs, q.rights, q.data, q.creds = nil, nil, nil, nil
 	q.rpos = q.wpos
 	q.size = 0
 	return fds
+}
+
+// drain empties q, unaccounts and releases what it held.
+func (q *queue) drain() {
+	q.mu.Lock()
+	fds := q.drainLocked()
+	q.mu.Unlock()
+	unaccount(fds)
+	Release(fds)
 }
 
 // Release drops in-flight descriptors; call it with no lock held.
@@ -146,6 +237,17 @@ type Socket struct {
 	closed   bool
 	inode    InodeKey
 	bound    int // 0, boundInode, boundAbstract
+
+	// embryo: a connection on its listener's queue, not yet accepted
+	// (senders to it attach their credentials, as to a receiver with
+	// SO_PASSCRED).
+	embryo atomic.Bool
+
+	// The garbage collector's view (gc.go): the description this socket
+	// is open as, and how many references to it are in flight.
+	file      *vfs.FileDescription // protected by gc.mu
+	inflight  int64                // protected by gc.mu
+	inflightN atomic.Int64         // inflight, for a lock-free look
 }
 
 const (
@@ -246,13 +348,16 @@ type Options struct {
 	NonBlock bool
 	Peek     bool
 	WaitAll  bool
+	Cred     *Cred // credentials the sender gave explicitly (SCM_CREDENTIALS), checked by the caller
 }
 
 // Message is what Recv returns besides the bytes.
 type Message struct {
-	N, Full int    // bytes copied; the whole message's length (for MSG_TRUNC)
-	From    string // the sender's address
-	FDs     []*vfs.FileDescription
+	N, Full  int    // bytes copied; the whole message's length (for MSG_TRUNC)
+	From     string // the sender's address
+	FDs      []*vfs.FileDescription
+	PassCred bool // the receiver has SO_PASSCRED: report Cred
+	Cred     Cred // who sent it
 }
 
 func (s *Socket) conn() (in, out *queue, st int) {
@@ -266,7 +371,9 @@ func (s *Socket) conn() (in, out *queue, st int) {
 // that came with the data are returned, each holding a reference the
 // caller owns.
 func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
-	q, _, st := s.conn()
+	s.mu.Lock()
+	q, st, passcred := s.in, s.state, s.passcred
+	s.mu.Unlock()
 	if q == nil || (s.typ != unix.SOCK_DGRAM && st != stConnected) {
 		if s.typ == unix.SOCK_SEQPACKET && st != stListening {
 			return Message{}, unix.ENOTCONN
@@ -277,18 +384,37 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 	if s.typ == unix.SOCK_STREAM {
 		from, _ = s.PeerAddr()
 	}
+	m, err := s.recv(ctx, q, dst, o, from, passcred)
+	if !o.Peek {
+		unaccount(m.FDs)
+	}
+	return m, err
+}
+
+// recv is Recv on the receive queue q.
+func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from string, passcred bool) (Message, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
+		if s.typ == unix.SOCK_SEQPACKET && q.takeResetLocked() {
+			return Message{}, unix.ECONNRESET
+		}
 		if s.typ == unix.SOCK_STREAM && len(q.data) > 0 {
 			var fds []*vfs.FileDescription
 			want := dst
+			cred := NoCred
+			if passcred && len(q.creds) > 0 {
+				// Stop where this sender's bytes end.
+				c := q.creds[0]
+				cred = c.cred
+				want = want[:min(int64(len(want)), c.end-q.rpos)]
+			}
 			if len(q.rights) > 0 {
-				if r := q.rights[0]; r.off < q.rpos+int64(len(dst)) {
+				if r := q.rights[0]; r.off < q.rpos+int64(len(want)) {
 					// The read reaches bytes that carry descriptors:
 					// deliver them, and stop at the end of what was sent
 					// with them (as Linux stops after their skb).
-					want = dst[:min(int64(len(dst)), r.end-q.rpos)]
+					want = want[:min(int64(len(want)), r.end-q.rpos)]
 					if o.Peek {
 						for _, f := range r.fds {
 							f.IncRef()
@@ -306,14 +432,18 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 				q.data = q.data[n:]
 				q.size -= n
 				q.rpos += int64(n)
+				q.consumedLocked()
 				q.changes.Notify()
 			}
+			msg := Message{N: n, Full: n, From: from, FDs: fds, PassCred: passcred, Cred: cred}
 			if !o.WaitAll || n == len(dst) || o.Peek || fds != nil {
-				return Message{N: n, Full: n, From: from, FDs: fds}, nil
+				return msg, nil
 			}
 			// MSG_WAITALL: keep reading into the rest.
-			m := s.recvMoreLocked(ctx, q, dst[n:])
-			return Message{N: n + m, Full: n + m, From: from}, nil
+			m := s.recvMoreLocked(ctx, q, dst[n:], passcred, cred)
+			msg.N += m
+			msg.Full += m
+			return msg, nil
 		}
 		if s.typ != unix.SOCK_STREAM && len(q.msgs) > 0 {
 			msg := q.msgs[0]
@@ -331,10 +461,15 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 				}
 				fds = append([]*vfs.FileDescription(nil), fds...)
 			}
-			return Message{N: n, Full: len(msg.data), From: msg.from, FDs: fds}, nil
+			return Message{N: n, Full: len(msg.data), From: msg.from, FDs: fds, PassCred: passcred, Cred: msg.cred}, nil
+		}
+		if s.typ == unix.SOCK_STREAM && q.takeResetLocked() {
+			return Message{}, unix.ECONNRESET
 		}
 		if q.wrClosed || q.rdClosed {
-			return Message{}, nil // end of stream
+			// End of stream; a stream receiver with SO_PASSCRED gets
+			// empty credentials with it, as on Linux.
+			return Message{PassCred: passcred && s.typ == unix.SOCK_STREAM}, nil
 		}
 		if o.NonBlock {
 			return Message{}, unix.EAGAIN
@@ -347,14 +482,22 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 }
 
 // recvMoreLocked continues a MSG_WAITALL stream read, stopping before
-// bytes that carry descriptors.
+// bytes that carry descriptors, and, with passcred, before bytes that
+// another sender than cred sent.
 //
 // Preconditions: q.mu is held; it is released while waiting.
-func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte) int {
+func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte, passcred bool, cred Cred) int {
 	got := 0
 	for got < len(dst) {
 		if len(q.data) > 0 {
 			want := dst[got:]
+			if passcred && len(q.creds) > 0 {
+				c := q.creds[0]
+				if c.cred != cred {
+					break
+				}
+				want = want[:min(int64(len(want)), c.end-q.rpos)]
+			}
 			if len(q.rights) > 0 {
 				r := q.rights[0]
 				if r.off <= q.rpos {
@@ -366,6 +509,7 @@ func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte) int {
 			q.data = q.data[n:]
 			q.size -= n
 			q.rpos += int64(n)
+			q.consumedLocked()
 			q.changes.Notify()
 			got += n
 			continue
@@ -393,7 +537,7 @@ func (s *Socket) Send(ctx vfs.Context, src []byte, o Options) (int, error) {
 // fds; on failure the caller keeps them.
 func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds []*vfs.FileDescription) (int, error) {
 	s.mu.Lock()
-	q, st, from, wrShut := s.out, s.state, s.addr, s.wrShut
+	q, in, st, from, wrShut, passcred, peer := s.out, s.in, s.state, s.addr, s.wrShut, s.passcred, s.peer
 	s.mu.Unlock()
 	switch {
 	case s.typ == unix.SOCK_DGRAM && to != nil:
@@ -403,6 +547,7 @@ func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds 
 		to.mu.Lock()
 		q = to.in
 		to.mu.Unlock()
+		peer = to
 	case s.typ == unix.SOCK_DGRAM && q == nil:
 		return 0, unix.ENOTCONN
 	case s.typ != unix.SOCK_DGRAM && st != stConnected:
@@ -416,32 +561,56 @@ func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds 
 	case s.typ == unix.SOCK_STREAM && to != nil:
 		return 0, unix.EISCONN
 	}
+	if s.typ == unix.SOCK_SEQPACKET {
+		// A reset is reported to a seqpacket sender first, as Linux's
+		// sock_error does.
+		in.mu.Lock()
+		reset := in.takeResetLocked()
+		in.mu.Unlock()
+		if reset {
+			return 0, unix.ECONNRESET
+		}
+		if passcred && from == "" {
+			s.Bind("", nil) // SO_PASSCRED autobinds, as on Linux
+			from = s.Addr()
+		}
+	}
 	if wrShut {
 		return 0, unix.EPIPE
 	}
 	if s.typ != unix.SOCK_STREAM && len(src) > Capacity {
 		return 0, unix.EMSGSIZE
 	}
+	// The credentials that go with the data: those given, or the
+	// sender's own when either side asked for them.
+	cred := NoCred
+	if o.Cred != nil {
+		cred = *o.Cred
+	} else if passcred || (peer != nil && (peer.PassCred() || peer.embryo.Load())) {
+		cred = senderCred(ctx)
+	}
 	if len(fds) > 0 {
 		if inFlight.Add(int64(len(fds))) > MaxInFlight {
 			inFlight.Add(-int64(len(fds)))
 			return 0, unix.ETOOMANYREFS
 		}
+		account(fds)
 		queued := false
-		defer func() {
-			if !queued {
-				inFlight.Add(-int64(len(fds)))
-			}
-		}()
-		n, err := s.sendLocked(ctx, q, src, o, fds, from, &queued)
+		n, err := s.sendLocked(ctx, q, src, o, fds, from, cred, &queued)
+		if !queued {
+			inFlight.Add(-int64(len(fds)))
+			unaccount(fds)
+		} else {
+			maybeCollect(fds)
+		}
 		return n, err
 	}
-	return s.sendLocked(ctx, q, src, o, nil, from, new(bool))
+	return s.sendLocked(ctx, q, src, o, nil, from, cred, new(bool))
 }
 
 // sendLocked queues src (and fds) on q, setting *queued once the
 // descriptors are in the queue or released.
-func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fds []*vfs.FileDescription, from string, queued *bool) (int, error) {
+func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fds []*vfs.FileDescription, from string, cred Cred, queued *bool) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	done := 0
@@ -465,6 +634,9 @@ func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fd
 			q.data = append(q.data, src[done:done+n]...)
 			q.size += n
 			q.wpos += int64(n)
+			if n > 0 {
+				q.addCredLocked(cred)
+			}
 			done += n
 			q.changes.Notify()
 			if done == len(src) {
@@ -473,13 +645,14 @@ func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fd
 					inFlight.Add(-int64(len(fds)))
 					*queued = true
 					q.mu.Unlock()
+					unaccount(fds)
 					Release(fds)
 					q.mu.Lock()
 				}
 				return done, nil
 			}
 		} else if s.typ != unix.SOCK_STREAM && room >= len(src) && len(q.msgs) < maxMsgs {
-			q.msgs = append(q.msgs, message{data: append([]byte(nil), src...), from: from, fds: fds})
+			q.msgs = append(q.msgs, message{data: append([]byte(nil), src...), from: from, fds: fds, cred: cred})
 			*queued = true
 			q.size += len(src)
 			q.changes.Notify()
@@ -543,26 +716,49 @@ func (s *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 // Release implements vfs.FileImpl: closing a socket shuts both
 // directions of its connection, releases the descriptors in flight to it,
 // its pending connections and its address.
+//
+// A stream or seqpacket socket closed with data it did not read, or a
+// connection closed before it was accepted, resets its peer (ECONNRESET).
 func (s *Socket) Release() {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		pending := s.pending
 		s.pending = nil
+		in, out := s.in, s.out
 		s.changes.Notify()
 		s.mu.Unlock()
 		unregister(s)
 		for _, p := range pending {
 			p.Release()
 		}
-		s.Shutdown(true, true)
-		if in, _, _ := s.conn(); in != nil {
-			in.mu.Lock()
-			fds := in.drainLocked()
+		if s.typ != unix.SOCK_DGRAM && in != nil && out != nil {
+			in.mu.Lock() // out's lock too: a connection shares one
+			if s.embryo.Load() || len(in.data) > 0 || len(in.msgs) > 0 {
+				out.reset = true
+			}
 			in.mu.Unlock()
-			Release(fds)
+		}
+		s.Shutdown(true, true)
+		if in != nil {
+			in.drain()
 		}
 	})
+}
+
+// TakeError returns and clears the socket's pending error (SO_ERROR):
+// ECONNRESET after a reset, else nil.
+func (s *Socket) TakeError() error {
+	in, _, _ := s.conn()
+	if in == nil || s.typ == unix.SOCK_DGRAM {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.takeResetLocked() {
+		return unix.ECONNRESET
+	}
+	return nil
 }
 
 // Readiness implements vfs.Poller.
@@ -590,6 +786,9 @@ func (s *Socket) Readiness() uint32 {
 	if in.wrClosed || in.rdClosed {
 		r |= vfs.PollIn | vfs.PollRdNorm | 0x2000 // EPOLLRDHUP
 	}
+	if in.reset && s.typ != unix.SOCK_DGRAM {
+		r |= vfs.PollErr
+	}
 	inWrClosed := in.wrClosed
 	if out != nil && out.shared != in.shared {
 		in.mu.Unlock()
@@ -602,7 +801,9 @@ func (s *Socket) Readiness() uint32 {
 		r |= vfs.PollOut | vfs.PollWrNorm
 		return r
 	}
-	if Capacity-out.size > 0 && !out.rdClosed {
+	if Capacity-out.size > 0 && (!out.rdClosed || s.typ != unix.SOCK_DGRAM) {
+		// A stream or seqpacket write to a closed peer fails at once, so
+		// it is writable (as Linux says).
 		r |= vfs.PollOut | vfs.PollWrNorm
 	}
 	if s.typ != unix.SOCK_DGRAM && out.rdClosed && inWrClosed {
@@ -701,6 +902,7 @@ func (s *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, error) {
 			s.pending[0] = nil
 			s.pending = s.pending[1:]
 			s.changes.Notify() // room in the backlog
+			c.embryo.Store(false)
 			return c, nil
 		}
 		if nonblock {
@@ -779,6 +981,7 @@ func (s *Socket) Connect(ctx vfs.Context, to *Socket, c Cred, nonblock bool) err
 		a, b := newQueue(sh), newQueue(sh)
 		srv := &Socket{typ: s.typ, ino: nextIno.Add(1), state: stConnected, in: b, out: a,
 			addr: to.addr, peer: s, cred: to.cred, peerCred: c, hasPeer: true}
+		srv.embryo.Store(true)
 		s.in, s.out, s.peer, s.state = a, b, srv, stConnected
 		s.cred, s.peerCred, s.hasPeer = c, to.cred, true
 		to.pending = append(to.pending, srv)

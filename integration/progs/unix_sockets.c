@@ -3,8 +3,12 @@
  * paths, abstract names and autobind, listen/accept/connect with their
  * errors, datagram addresses, getsockname/getpeername lengths, SCM_RIGHTS
  * (a pipe end and a regular file, MSG_CMSG_CLOEXEC, MSG_CTRUNC, limits,
- * release of descriptors in flight), SO_PEERCRED, poll on a listener, and
- * a client and server across fork.
+ * release of descriptors in flight), SO_PEERCRED, poll on a listener, a
+ * client and server across fork, SO_PASSCRED and SCM_CREDENTIALS (implicit,
+ * explicit, forged as root and refused as another user, truncated, with
+ * SCM_RIGHTS), ECONNRESET for connections a listener closed before
+ * accepting them, sockets that hold each other in flight (collected, with
+ * what they hold), and malformed control messages.
  */
 #include "check.h"
 
@@ -15,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <signal.h>
 
 static socklen_t mkaddr(struct sockaddr_un *sa, const char *path)
 {
@@ -689,6 +694,473 @@ static void test_mmsg(void)
 	close(sv[1]);
 }
 
+/* show_cmsgs prints a received message's control messages in order:
+ * credentials as whether pid is the expected one, with uid and gid. */
+static void show_cmsgs(const char *what, struct msghdr *mh, long r, pid_t want)
+{
+	if (r < 0) {
+		printf("%s: -1 %s\n", what, errname(errno));
+		return;
+	}
+	printf("%s: %ld bytes, controllen %d, flags%s%s\n", what, r, (int)mh->msg_controllen,
+	       mh->msg_flags & MSG_CTRUNC ? " MSG_CTRUNC" : "", mh->msg_flags & MSG_TRUNC ? " MSG_TRUNC" : "");
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			if (c->cmsg_len < CMSG_LEN(sizeof(struct ucred))) {
+				printf("  SCM_CREDENTIALS cmsg_len %d\n", (int)c->cmsg_len);
+				continue;
+			}
+			struct ucred u;
+			memcpy(&u, CMSG_DATA(c), sizeof(u));
+			printf("  SCM_CREDENTIALS pid==sender %d pid==0 %d uid %d gid %d\n", u.pid == want, u.pid == 0,
+			       (int)u.uid, (int)u.gid);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			printf("  SCM_RIGHTS cmsg_len %d fds %d\n", (int)c->cmsg_len, n);
+			int fds[8];
+			memcpy(fds, CMSG_DATA(c), (n < 8 ? n : 8) * sizeof(int));
+			for (int i = 0; i < n && i < 8; i++)
+				close(fds[i]);
+		} else {
+			printf("  level %d type %d cmsg_len %d\n", c->cmsg_level, c->cmsg_type, (int)c->cmsg_len);
+		}
+	}
+}
+
+/* recvshow receives with a control buffer of room bytes (-1: none). */
+static void recvshow(const char *what, int s, int room, pid_t want)
+{
+	char cbuf[256], b[64];
+	struct iovec iov = { b, sizeof(b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = room < 0 ? NULL : cbuf,
+			     .msg_controllen = room < 0 ? 0 : room };
+	memset(cbuf, 0, sizeof(cbuf));
+	long r = recvmsg(s, &mh, MSG_DONTWAIT);
+	show_cmsgs(what, &mh, r, want);
+	if (r > 0)
+		printf("  data %.*s\n", (int)r, b);
+}
+
+/* sendcred sends "c" with an explicit SCM_CREDENTIALS (and fd if >= 0). */
+static long sendcred(int s, pid_t pid, uid_t uid, gid_t gid, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { "c", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(struct ucred)) + (fd >= 0 ? CMSG_SPACE(sizeof(int)) : 0) };
+	memset(cbuf, 0, sizeof(cbuf));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+	struct ucred u = { pid, uid, gid };
+	memcpy(CMSG_DATA(c), &u, sizeof(u));
+	if (fd >= 0) {
+		c = CMSG_NXTHDR(&mh, c);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(s, &mh, MSG_NOSIGNAL);
+}
+
+static void test_creds(void)
+{
+	int sp[2], on = 1;
+	pid_t me = getpid();
+	struct sockaddr_un sa;
+	socklen_t l;
+
+	printf("-- SO_PASSCRED, SCM_CREDENTIALS\n");
+	for (int type = 0; type < 3; type++) {
+		int ty = type == 0 ? SOCK_STREAM : type == 1 ? SOCK_DGRAM : SOCK_SEQPACKET;
+		printf("%s:\n", type == 0 ? "stream" : type == 1 ? "dgram" : "seqpacket");
+		CHECK(socketpair(AF_UNIX, ty, 0, sp));
+		/* Sent before anyone asked for credentials: none attached. */
+		CHECKV(send(sp[0], "a", 1, 0));
+		CHECK(setsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+		int v = 0;
+		socklen_t vl = sizeof(v);
+		CHECK(getsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &v, &vl));
+		SHOW("SO_PASSCRED %d\n", v);
+		recvshow("sent before SO_PASSCRED", sp[1], 256, me);
+		CHECKV(send(sp[0], "b", 1, 0));
+		recvshow("implicit", sp[1], 256, me);
+		CHECKV(send(sp[0], "b", 1, 0));
+		recvshow("no control buffer", sp[1], -1, me);
+		CHECKV(send(sp[0], "b", 1, 0));
+		recvshow("control buffer of 20", sp[1], 20, me);
+		CHECKV(send(sp[0], "b", 1, 0));
+		recvshow("control buffer of 8", sp[1], 8, me);
+		/* Credentials and descriptors: credentials come first. */
+		int fd0 = 0;
+		CHECKV(sendfds(sp[0], &fd0, 1));
+		recvshow("with SCM_RIGHTS", sp[1], 256, me);
+		CHECKV(sendfds(sp[0], &fd0, 1));
+		recvshow("with SCM_RIGHTS, room for credentials only", sp[1], CMSG_SPACE(sizeof(struct ucred)), me);
+		CHECKV(sendfds(sp[0], &fd0, 1));
+		recvshow("with SCM_RIGHTS, room for credentials and a header", sp[1], CMSG_SPACE(sizeof(struct ucred)) + 20, me);
+		/* Explicit credentials, our own, then forged ones (we are root). */
+		CHECKV(sendcred(sp[0], me, getuid(), getgid(), -1));
+		recvshow("explicit", sp[1], 256, me);
+		CHECKV(sendcred(sp[0], me, getuid(), getgid(), 0));
+		recvshow("explicit with SCM_RIGHTS", sp[1], 256, me);
+		pid_t kid = fork();
+		if (kid == 0) {
+			pause();
+			_exit(0);
+		}
+		CHECKV(sendcred(sp[0], kid, 1000, 1001, -1));
+		recvshow("forged as root", sp[1], 256, kid);
+		CHECKV(sendcred(sp[0], 0x3ffffff0, 0, 0, -1));
+		CHECKV(sendcred(sp[0], me, -1, 0, -1));
+		CHECKV(sendcred(sp[0], me, 0, -1, -1));
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		/* Another process writes: its credentials, never glued to ours. */
+		CHECKV(send(sp[0], "xy", 2, 0));
+		kid = fork();
+		if (kid == 0) {
+			send(sp[0], "zw", 2, 0);
+			_exit(0);
+		}
+		waitpid(kid, NULL, 0);
+		CHECKV(send(sp[0], "uv", 2, 0));
+		recvshow("ours", sp[1], 256, me);
+		recvshow("the child's", sp[1], 256, kid);
+		recvshow("ours again", sp[1], 256, me);
+		/* A process that is not root may send only its own. */
+		kid = fork();
+		if (kid == 0) {
+			if (setgid(1000) < 0 || setuid(1000) < 0)
+				_exit(1);
+			pid_t self = getpid();
+			CHECKV(sendcred(sp[0], self, 1000, 1000, -1));
+			CHECKV(sendcred(sp[0], getppid(), 1000, 1000, -1));
+			CHECKV(sendcred(sp[0], self, 0, 1000, -1));
+			CHECKV(sendcred(sp[0], self, 1000, 0, -1));
+			send(sp[0], "d", 1, 0);
+			fflush(stdout);
+			_exit(0);
+		}
+		waitpid(kid, NULL, 0);
+		recvshow("explicit, not root", sp[1], 256, kid);
+		recvshow("implicit, not root", sp[1], 256, kid);
+		/* SO_PASSCRED on the sender alone attaches credentials too. */
+		v = 0;
+		CHECK(setsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)));
+		CHECK(setsockopt(sp[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+		CHECKV(send(sp[0], "e", 1, 0));
+		recvshow("receiver without SO_PASSCRED", sp[1], 256, me);
+		CHECK(setsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+		CHECKV(send(sp[0], "f", 1, 0));
+		recvshow("sender had SO_PASSCRED", sp[1], 256, me);
+		if (ty != SOCK_DGRAM) {
+			close(sp[0]);
+			recvshow("end of stream", sp[1], 256, me);
+		} else {
+			close(sp[0]);
+		}
+		close(sp[1]);
+	}
+
+	/* Autobind: connect and send with SO_PASSCRED bind the socket. */
+	int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+	l = mkaddr(&sa, "credsrv");
+	CHECK(bind(srv, (struct sockaddr *)&sa, l));
+	CHECK(listen(srv, 4));
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(setsockopt(c, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+	CHECK(connect(c, (struct sockaddr *)&sa, l));
+	show_name("stream client with SO_PASSCRED after connect", c, 0);
+	int a = accept(srv, NULL, NULL);
+	show_name("its peer", a, 1);
+	close(a);
+	close(c);
+	close(srv);
+	unlink("credsrv");
+	int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+	l = mkaddr(&sa, "credgram");
+	CHECK(bind(d, (struct sockaddr *)&sa, l));
+	c = socket(AF_UNIX, SOCK_DGRAM, 0);
+	CHECK(setsockopt(c, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+	CHECKV(sendto(c, "g", 1, 0, (struct sockaddr *)&sa, l));
+	show_name("dgram sender with SO_PASSCRED after sendto", c, 0);
+	CHECK(setsockopt(d, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+	recvshow("sendto to an unconnected receiver", d, 256, me);
+	close(c);
+	close(d);
+	unlink("credgram");
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp));
+	CHECK(setsockopt(sp[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)));
+	CHECKV(send(sp[0], "h", 1, 0));
+	show_name("seqpacket pair end with SO_PASSCRED after send", sp[0], 0);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* A listener closed with connections it has not accepted: the clients
+ * get ECONNRESET once; so does the peer of a socket closed with unread
+ * data. */
+static void test_reset(void)
+{
+	struct sockaddr_un sa;
+	char buf[8];
+
+	printf("-- ECONNRESET\n");
+	for (int type = 0; type < 2; type++) {
+		int ty = type == 0 ? SOCK_STREAM : SOCK_SEQPACKET;
+		printf("%s:\n", type == 0 ? "stream" : "seqpacket");
+		int srv = socket(AF_UNIX, ty, 0);
+		socklen_t l = mkaddr(&sa, "resetsrv");
+		CHECK(bind(srv, (struct sockaddr *)&sa, l));
+		CHECK(listen(srv, 8));
+		int c[4];
+		for (int i = 0; i < 4; i++) {
+			c[i] = socket(AF_UNIX, ty, 0);
+			CHECK(connect(c[i], (struct sockaddr *)&sa, l));
+		}
+		CHECKV(send(c[0], "q", 1, 0));
+		close(srv);
+		unlink("resetsrv");
+		struct pollfd p = { c[3], POLLIN | POLLOUT | POLLRDHUP, 0 };
+		CHECKV(poll(&p, 1, 0));
+		SHOW("revents %#x\n", p.revents);
+		CHECKV(read(c[0], buf, sizeof(buf)));
+		CHECKV(read(c[0], buf, sizeof(buf)));
+		CHECKV(send(c[1], "w", 1, MSG_NOSIGNAL));
+		CHECKV(read(c[1], buf, sizeof(buf)));
+		CHECKV(send(c[1], "w", 1, MSG_NOSIGNAL));
+		int e = -1;
+		socklen_t el = sizeof(e);
+		CHECK(getsockopt(c[2], SOL_SOCKET, SO_ERROR, &e, &el));
+		SHOW("SO_ERROR %s\n", e ? errname(e) : "0");
+		CHECK(getsockopt(c[2], SOL_SOCKET, SO_ERROR, &e, &el));
+		SHOW("SO_ERROR %s\n", e ? errname(e) : "0");
+		CHECKV(read(c[2], buf, sizeof(buf)));
+		p.revents = 0;
+		CHECKV(poll(&p, 1, 0));
+		SHOW("revents %#x\n", p.revents);
+		for (int i = 0; i < 4; i++)
+			close(c[i]);
+		/* A connected socket closed with data it did not read. */
+		int sp[2];
+		CHECK(socketpair(AF_UNIX, ty, 0, sp));
+		CHECKV(send(sp[0], "u", 1, 0));
+		CHECKV(send(sp[1], "v", 1, 0));
+		close(sp[1]);
+		CHECKV(read(sp[0], buf, sizeof(buf)));
+		CHECKV(read(sp[0], buf, sizeof(buf)));
+		CHECKV(read(sp[0], buf, sizeof(buf)));
+		close(sp[0]);
+		CHECK(socketpair(AF_UNIX, ty, 0, sp));
+		CHECKV(send(sp[1], "v", 1, 0));
+		close(sp[1]);
+		CHECKV(read(sp[0], buf, sizeof(buf)));
+		CHECKV(read(sp[0], buf, sizeof(buf)));
+		close(sp[0]);
+	}
+}
+
+/* waiteof waits (at most 5 s) for the end of a pipe. */
+static void waiteof(const char *what, int rfd)
+{
+	struct pollfd p = { rfd, POLLIN, 0 };
+	char b[8];
+	int r = poll(&p, 1, 5000);
+	printf("%s: poll %d, read %ld\n", what, r, r == 1 ? (long)read(rfd, b, sizeof(b)) : -2L);
+}
+
+/* Sockets that hold each other in flight, and nothing else: released by
+ * the garbage collector, with what their queues held. */
+static void test_cycle(void)
+{
+	int sp[2], a[2], b[2], pfd[2];
+
+	printf("-- in-flight cycles\n");
+	/* A socket that holds itself, with a pipe's write end. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	CHECK(pipe(pfd));
+	int two[2] = { sp[1], pfd[1] };
+	CHECKV(sendfds(sp[0], two, 2));
+	close(pfd[1]);
+	close(sp[1]);
+	close(sp[0]);
+	waiteof("socket holding itself", pfd[0]);
+	close(pfd[0]);
+	/* Two datagram sockets that hold each other. */
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, a));
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, b));
+	CHECK(pipe(pfd));
+	int x[2] = { a[0], pfd[1] };
+	CHECKV(sendfds(b[0], x, 2)); /* a[0] and the pipe in b[1]'s queue */
+	CHECKV(sendfds(a[1], &b[1], 1)); /* b[1] in a[0]'s queue */
+	close(pfd[1]);
+	close(a[0]);
+	close(b[1]);
+	close(a[1]);
+	close(b[0]);
+	waiteof("two sockets holding each other", pfd[0]);
+	close(pfd[0]);
+	/* Still reachable: sockets in flight whose queue holds a socket we
+	 * hold are not collected. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, a));
+	CHECK(pipe(pfd));
+	int y[2] = { a[0], pfd[1] };
+	CHECKV(sendfds(a[0], y, 2)); /* a[0] and the pipe in a[1]'s queue */
+	CHECKV(sendfds(sp[0], &a[1], 1)); /* a[1] in sp[1]'s queue */
+	close(pfd[1]);
+	close(a[0]);
+	close(a[1]);
+	int t = socket(AF_UNIX, SOCK_DGRAM, 0); /* a release, which runs Linux's collector */
+	close(t);
+	struct pollfd p = { pfd[0], POLLIN, 0 };
+	CHECKV(poll(&p, 1, 200));
+	int got[8];
+	char buf[8];
+	int n = recvfds("receive the held socket", sp[1], 2, MSG_DONTWAIT, got);
+	if (n == 1) {
+		n = recvfds("from it, its peer and the pipe", got[0], 2, MSG_DONTWAIT, got + 1);
+		close(got[0]);
+		if (n == 2) {
+			CHECKV(write(got[2], "ok", 2));
+			close(got[1]);
+			close(got[2]);
+		}
+	}
+	CHECKV(read(pfd[0], buf, sizeof(buf)));
+	CHECKV(read(pfd[0], buf, sizeof(buf)));
+	close(pfd[0]);
+	close(sp[0]);
+	close(sp[1]);
+	/* A connection not yet accepted holds the listener: collected too. */
+	struct sockaddr_un sa;
+	int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+	socklen_t l = mkaddr(&sa, "cyclesrv");
+	CHECK(bind(srv, (struct sockaddr *)&sa, l));
+	CHECK(listen(srv, 4));
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&sa, l));
+	CHECK(pipe(pfd));
+	int z[2] = { srv, pfd[1] };
+	CHECKV(sendfds(c, z, 2));
+	close(pfd[1]);
+	close(srv);
+	unlink("cyclesrv");
+	close(c);
+	waiteof("a listener held by its pending connection", pfd[0]);
+	close(pfd[0]);
+}
+
+/* sendctl sends "m" with the control buffer ctl of len bytes. */
+static long sendctl(int s, void *ctl, size_t len)
+{
+	struct iovec iov = { "m", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = len };
+	return sendmsg(s, &mh, MSG_NOSIGNAL);
+}
+
+static void test_badcmsg(void)
+{
+	int sp[2];
+	union {
+		struct cmsghdr h;
+		char b[4096];
+	} u;
+	struct cmsghdr *c = &u.h;
+	char buf[64];
+
+	printf("-- malformed control messages\n");
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sp));
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = 15;
+	CHECKV(sendctl(sp[0], &u, 24));
+	c->cmsg_len = 16; /* no descriptors */
+	CHECKV(sendctl(sp[0], &u, 16));
+	c->cmsg_len = 18;
+	CHECKV(sendctl(sp[0], &u, 24));
+	c->cmsg_len = 25;
+	CHECKV(sendctl(sp[0], &u, 24));
+	CHECKV(sendctl(sp[0], &u, 10)); /* too short to hold a header: ignored */
+	c->cmsg_len = 20;
+	((int *)CMSG_DATA(c))[0] = -1;
+	CHECKV(sendctl(sp[0], &u, 24));
+	((int *)CMSG_DATA(c))[0] = 200;
+	CHECKV(sendctl(sp[0], &u, 24));
+	((int *)CMSG_DATA(c))[0] = 0;
+	c->cmsg_len = 21; /* one descriptor and a stray byte */
+	CHECKV(sendctl(sp[0], &u, 32));
+	c->cmsg_level = 12345;
+	c->cmsg_type = 1;
+	c->cmsg_len = 20;
+	CHECKV(sendctl(sp[0], &u, 24));
+	c->cmsg_len = 4000; /* a bad length is EINVAL at any level */
+	CHECKV(sendctl(sp[0], &u, 24));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = 77;
+	c->cmsg_len = 20;
+	CHECKV(sendctl(sp[0], &u, 24));
+	c->cmsg_type = SCM_CREDENTIALS;
+	CHECKV(sendctl(sp[0], &u, 24));
+	/* Two SCM_RIGHTS messages: 200 + 100 is over SCM_MAX_FD. */
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(200 * sizeof(int));
+	struct cmsghdr *c2 = (struct cmsghdr *)((char *)c + CMSG_SPACE(200 * sizeof(int)));
+	c2->cmsg_level = SOL_SOCKET;
+	c2->cmsg_type = SCM_RIGHTS;
+	c2->cmsg_len = CMSG_LEN(100 * sizeof(int));
+	memset(CMSG_DATA(c), 0, 200 * sizeof(int));
+	memset(CMSG_DATA(c2), 0, 100 * sizeof(int));
+	CHECKV(sendctl(sp[0], &u, CMSG_SPACE(200 * sizeof(int)) + CMSG_SPACE(100 * sizeof(int))));
+	c2->cmsg_len = CMSG_LEN(53 * sizeof(int));
+	CHECKV(sendctl(sp[0], &u, CMSG_SPACE(200 * sizeof(int)) + CMSG_SPACE(53 * sizeof(int))));
+	/* The first error wins: a bad descriptor before a bad type. */
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	((int *)CMSG_DATA(c))[0] = -1;
+	c2 = (struct cmsghdr *)((char *)c + CMSG_SPACE(sizeof(int)));
+	c2->cmsg_type = 77;
+	c2->cmsg_len = CMSG_LEN(sizeof(int));
+	CHECKV(sendctl(sp[0], &u, 2 * CMSG_SPACE(sizeof(int))));
+	/* Huge and bad control buffers. */
+	CHECKV(sendctl(sp[0], &u, 1 << 20));
+	CHECKV(sendctl(sp[0], &u, 0x80000000UL));
+	CHECKV(sendctl(sp[0], &u, ~0UL));
+	CHECKV(sendctl(sp[0], unmapped_page(), 24));
+	CHECKV(sendctl(sp[0], NULL, 24));
+	CHECKV(sendctl(sp[0], NULL, 10));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof(struct ucred)) + 4;
+	CHECKV(sendctl(sp[0], &u, 40));
+	/* What got through. */
+	int n = 0;
+	for (;;) {
+		char cb[CMSG_SPACE(sizeof(int) * 256)];
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb) };
+		long r = recvmsg(sp[1], &mh, MSG_DONTWAIT);
+		if (r < 0)
+			break;
+		int fds = 0;
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+			if (h->cmsg_type == SCM_RIGHTS) {
+				int k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (int i = 0; i < k; i++)
+					close(((int *)CMSG_DATA(h))[i]);
+				fds += k;
+			}
+		}
+		n++;
+		printf("message %d: %ld bytes, %d fds\n", n, r, fds);
+	}
+	close(sp[0]);
+	close(sp[1]);
+}
+
 int main(void)
 {
 	const char *dir = enter_tmpdir("unix");
@@ -700,6 +1172,10 @@ int main(void)
 	test_rights();
 	test_fork();
 	test_mmsg();
+	test_creds();
+	test_reset();
+	test_cycle();
+	test_badcmsg();
 	remove_tree(dir);
 	printf("done\n");
 	return 0;
