@@ -77,6 +77,7 @@ const (
 	devProc
 	devSys
 	devShm
+	devEtc
 )
 
 // network returns the internet sockets' network for a --net mode that
@@ -140,13 +141,11 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Net == "sandbox" {
-		// The sandbox's resolver is the router's DNS address, which
-		// forwards to the host's (a host resolver on the host's
-		// loopback would be the sandbox's own loopback otherwise).
-		if err := s.writeFile("/etc/resolv.conf", "nameserver "+inet.DNSAddr.String()+"\n"); err != nil {
-			return nil, fmt.Errorf("writing /etc/resolv.conf: %w", err)
-		}
+	uts := utsname()
+	if cfg.Net == "host" {
+		uts.Nodename = hostNodename() // the host's network, the host's name, as a container engine does
+	} else if err := s.writeNetFiles(cfg.Net, uts.Nodename, mf); err != nil {
+		return nil, err
 	}
 	k := kernel.New(kernel.Options{
 		Platform:    plat,
@@ -155,7 +154,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Syscalls:    syscalls.New(),
 		Log:         cfg.Log,
 		Strace:      cfg.Strace,
-		Utsname:     utsname(),
+		Utsname:     uts,
 		Net:         netw,
 		HWCap:       auxv[16],
 		HWCap2:      auxv[26],
@@ -195,7 +194,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
 		return nil, err
 	}
-	nextDev := uint64(devShm + 1)
+	nextDev := uint64(devEtc + 1)
 	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
 		devMu.Lock()
 		nextDev++
@@ -326,29 +325,42 @@ func (s *Sandbox) mountPoint(p string, dir bool) (vfs.Path, error) {
 	return r.Resolve(rootCtx{}, p, true)
 }
 
-// writeFile makes path in the sandbox's root a regular file holding data
-// (in the upper layer: the host's file, or a symlink there, is replaced
-// only in the sandbox's view).
-func (s *Sandbox) writeFile(p, data string) error {
-	root := s.mounts.Root()
-	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
-	dir, err := r.Resolve(rootCtx{}, path.Dir(p), true)
-	if err == unix.ENOENT {
-		return nil // a root without the directory: nothing to configure
+// writeNetFiles gives a sandbox with a network of its own the files that
+// describe it: /etc/hostname, /etc/hosts naming the sandbox, and (for
+// "sandbox") /etc/resolv.conf pointing at the router's DNS address, which
+// forwards to the host's resolver (a resolver on the host's loopback
+// would be the sandbox's own loopback otherwise). As container engines
+// do, each is a file of its own mounted over the root's, so /etc itself
+// is left as it is.
+func (s *Sandbox) writeNetFiles(mode, hostname string, mf *memory.File) error {
+	self := "127.0.1.1" // as Debian names the machine without a network
+	if mode == "sandbox" {
+		self = inet.SandboxAddr.String()
 	}
-	if err != nil {
-		return err
+	files := [][2]string{
+		{"hostname", hostname + "\n"},
+		{"hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + self + "\t" + hostname + "\n"},
 	}
-	name := path.Base(p)
-	if _, err := dir.Inode().Lookup(rootCtx{}, name); err == nil {
-		if err := dir.Inode().Unlink(rootCtx{}, name); err != nil {
-			return err
+	if mode == "sandbox" {
+		files = append(files, [2]string{"resolv.conf", "nameserver " + inet.DNSAddr.String() + "\n"})
+	}
+	etc := memfs.New(devEtc, memfs.Options{MaxBytes: 1 << 20, MemFile: mf, RootMode: 0o755})
+	for _, f := range files {
+		in, err := etc.Root().Create(rootCtx{}, f[0], 0o644)
+		if err == nil {
+			err = writeAll(in, f[1])
+		}
+		if err == nil {
+			err = s.mountFile("/etc/"+f[0], in)
+		}
+		if err != nil {
+			return fmt.Errorf("/etc/%s: %w", f[0], err)
 		}
 	}
-	in, err := dir.Inode().Create(rootCtx{}, name, 0o644)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+func writeAll(in vfs.Inode, data string) error {
 	f, err := in.Open(rootCtx{}, unix.O_WRONLY)
 	if err != nil {
 		return err
@@ -356,6 +368,29 @@ func (s *Sandbox) writeFile(p, data string) error {
 	defer f.Release()
 	_, err = f.Write(rootCtx{}, []byte(data), 0)
 	return err
+}
+
+// mountFile mounts the file in at p, if the root has a directory for it.
+func (s *Sandbox) mountFile(p string, in vfs.Inode) error {
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	if _, err := r.Resolve(rootCtx{}, path.Dir(p), true); err == unix.ENOENT {
+		return nil // a root without /etc: nothing to describe there
+	}
+	at, err := s.mountPoint(p, false)
+	if err != nil {
+		return err
+	}
+	return s.mounts.Mount(at, in, vfs.MountOptions{FSType: "tmpfs", Source: "moat"})
+}
+
+// hostNodename returns the host's name.
+func hostNodename() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "moat"
+	}
+	return string(bytes.TrimRight(u.Nodename[:], "\x00"))
 }
 
 // rootCtx is the context of the sandbox setup: root.

@@ -148,9 +148,10 @@ conf = subprocess.run(['busybox', 'ifconfig', 'lo'], capture_output=True, text=T
 print('ifconfig:', 'inet addr:127.0.0.1  Mask:255.0.0.0' in conf.stdout, repr(conf.stderr))
 ns = subprocess.run(['busybox', 'netstat', '-tln'], capture_output=True, text=True).stdout
 print('netstat:', any(f.split()[3:6:2] == ['127.0.0.1:%d' % port, 'LISTEN'] for f in ns.splitlines()[2:]))
+print('hostname:', socket.gethostname(), socket.gethostbyname(socket.gethostname()))
 `
 	out, err = exec.Command(moatBin, "run", "--", python3, "-c", tools).CombinedOutput()
-	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\n"; err != nil || string(out) != want {
+	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\nhostname: moat 127.0.1.1\n"; err != nil || string(out) != want {
 		t.Fatalf("network tools in moat: %v\n%s\nwant:\n%s", err, out, want)
 	}
 	// ping: raw ICMP sockets for root, refused to another user.
@@ -318,9 +319,10 @@ try:
 except OSError as e:
     print('closed port:', type(e).__name__)
 print(open('/etc/resolv.conf').read(), end='')
+print(socket.gethostname(), socket.gethostbyname(socket.gethostname()))
 `, tcpPort, udpPort)
 	out, errOut, code := runMoat(t, []string{"--net", "sandbox"}, []string{python3, "-c", py}, "")
-	want := "eth0: True\nhost saw /from-sandbox\necho datagram 10.0.2.2\nclosed port: ConnectionRefusedError\nnameserver 10.0.2.3\n"
+	want := "eth0: True\nhost saw /from-sandbox\necho datagram 10.0.2.2\nclosed port: ConnectionRefusedError\nnameserver 10.0.2.3\nmoat 10.0.2.15\n"
 	if code != 0 || out != want {
 		t.Fatalf("moat --net sandbox: status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out, want, errOut)
 	}
