@@ -6,6 +6,7 @@ import (
 
 	"moat/abi/linux"
 	"moat/arch"
+	"moat/fs/socktime"
 	"moat/fs/unixsock"
 	"moat/kernel"
 	"moat/vfs"
@@ -977,6 +978,15 @@ func sysGetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		put32(b2u(s.PassCred()))
 	case unix.SO_SNDBUF, unix.SO_RCVBUF:
 		put32(unixsock.Capacity)
+	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+		v = s.Timeout(int(a[2]) == unix.SO_RCVTIMEO).Bytes()
+	case unix.SO_PROTOCOL:
+		put32(0)
+	case unix.SO_KEEPALIVE, unix.SO_REUSEADDR, unix.SO_OOBINLINE:
+		put32(b2u(s.Flag(int(a[2]))))
+	case unix.SO_LINGER:
+		put32(0)
+		put32(0)
 	case unix.SO_PEERCRED:
 		c, ok := s.PeerCred()
 		if !ok {
@@ -1022,8 +1032,8 @@ func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if int(a[1]) != unix.SOL_SOCKET {
 		return 0, unix.ENOPROTOOPT
 	}
-	switch int(a[2]) {
-	case unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_PASSCRED, unix.SO_KEEPALIVE, unix.SO_REUSEADDR:
+	switch name := int(a[2]); name {
+	case unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_PASSCRED, unix.SO_KEEPALIVE, unix.SO_REUSEADDR, unix.SO_OOBINLINE:
 		if a[4] < 4 {
 			return 0, unix.EINVAL
 		}
@@ -1031,10 +1041,30 @@ func sysSetsockopt(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err := copyIn(t, a[3], b); err != nil {
 			return 0, err
 		}
-		if int(a[2]) == unix.SO_PASSCRED {
+		switch name {
+		case unix.SO_PASSCRED:
 			s.SetPassCred(le.Uint32(b) != 0)
+		case unix.SO_KEEPALIVE, unix.SO_REUSEADDR, unix.SO_OOBINLINE:
+			s.SetFlag(name, le.Uint32(b) != 0) // kept for getsockopt; no effect on AF_UNIX, as on Linux
 		}
-		return 0, nil // accepted; buffer sizes stay fixed
+		return 0, nil // buffer sizes stay fixed
+	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+		b := make([]byte, min(a[4], 16))
+		if err := copyIn(t, a[3], b); err != nil {
+			return 0, err
+		}
+		tm, err := socktime.Parse(b)
+		if err != nil {
+			return 0, err
+		}
+		s.SetTimeout(name == unix.SO_RCVTIMEO, tm)
+		return 0, nil
+	case unix.SO_LINGER:
+		if a[4] < 8 {
+			return 0, unix.EINVAL
+		}
+		b := make([]byte, 8)
+		return 0, copyIn(t, a[3], b) // accepted: closing an AF_UNIX socket never lingers
 	}
 	return 0, unix.ENOPROTOOPT
 }

@@ -223,8 +223,8 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_SENDMMSG, sysSendmmsg, "as sendmsg, one message at a time")
 	partial(unix.SYS_RECVMMSG, sysRecvmmsg, "as recvmsg; MSG_WAITFORONE; the timeout is looked at between messages, as on Linux")
 	full(unix.SYS_SHUTDOWN, sysShutdown)
-	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "AF_UNIX: SO_TYPE SO_DOMAIN SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED; AF_INET/AF_INET6: the common SOL_SOCKET, IPPROTO_TCP (incl. TCP_INFO in part), IPPROTO_IP and IPPROTO_IPV6 options")
-	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "AF_UNIX: buffer and flag options are accepted, sizes stay fixed; AF_INET/AF_INET6: as getsockopt, SO_RCVTIMEO/SO_SNDTIMEO included; no multicast")
+	partial(unix.SYS_GETSOCKOPT, sysGetsockopt, "AF_UNIX: SO_TYPE SO_DOMAIN SO_PROTOCOL SO_ERROR SO_SNDBUF SO_RCVBUF SO_ACCEPTCONN SO_PASSCRED SO_PEERCRED SO_RCVTIMEO SO_SNDTIMEO SO_KEEPALIVE SO_REUSEADDR SO_OOBINLINE SO_LINGER; AF_INET/AF_INET6: the common SOL_SOCKET, IPPROTO_TCP (incl. TCP_INFO in part), IPPROTO_IP and IPPROTO_IPV6 options")
+	partial(unix.SYS_SETSOCKOPT, sysSetsockopt, "AF_UNIX: SO_RCVTIMEO and SO_SNDTIMEO (recv, send, accept, connect), flag options kept, buffer sizes accepted and fixed; AF_INET/AF_INET6: as getsockopt, SO_RCVTIMEO/SO_SNDTIMEO included; no multicast")
 	full(unix.SYS_GETSOCKNAME, sysGetsockname)
 	full(unix.SYS_GETPEERNAME, sysGetpeername)
 

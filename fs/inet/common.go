@@ -1,13 +1,12 @@
 package inet
 
 import (
-	"encoding/binary"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"moat/fs/socktime"
 	"moat/vfs"
 )
 
@@ -66,19 +65,7 @@ type Message struct {
 // net.core.wmem_max and rmem_max are about this size, doubled).
 const MaxBuffer = 4 << 20
 
-// errRestartSys is Linux's ERESTARTSYS, which a task's wait returns when a
-// signal interrupts it (see kernel.ErrRestartSys).
-const errRestartSys = unix.Errno(512)
-
 var nextIno atomic.Uint64
-
-// timeout is SO_RCVTIMEO or SO_SNDTIMEO: none (block forever), or a
-// duration, where set with d == 0 means "do not block at all" (what a
-// negative timeval gives on Linux).
-type timeout struct {
-	set bool
-	d   time.Duration
-}
 
 // base is what both kinds of socket keep in the sentry: identity, the
 // readiness-change channel, and the options Linux keeps in the socket
@@ -91,8 +78,8 @@ type base struct {
 	changes  vfs.Changes
 
 	mu       sync.Mutex
-	rcvTimeo timeout
-	sndTimeo timeout
+	rcvTimeo socktime.Timeout
+	sndTimeo socktime.Timeout
 	errTaken bool // SO_ERROR has reported the connection's fatal error
 }
 
@@ -133,56 +120,25 @@ func (b *base) notify() {
 	b.notifyMu.Unlock()
 }
 
-func (b *base) timeouts() (rcv, snd timeout) {
+func (b *base) timeouts() (rcv, snd socktime.Timeout) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.rcvTimeo, b.sndTimeo
 }
 
-// timedBlocker is a task's interruptible wait with a deadline.
-type timedBlocker interface {
-	BlockTimeout(ready <-chan struct{}, deadline time.Time) error
-}
-
 // block runs try until it stops failing with EAGAIN, waiting for the
 // socket's readiness to change in between: at once EAGAIN when nonblock,
 // EAGAIN when the timeout t passes (EINPROGRESS for connect is the
-// caller's), EINTR for a signal when a timeout is set (Linux restarts only
-// untimed socket waits).
-func (b *base) block(ctx vfs.Context, nonblock bool, t timeout, try func() error) error {
-	var deadline time.Time
-	if t.set {
-		if t.d == 0 {
-			nonblock = true
-		}
-		deadline = time.Now().Add(t.d)
-	}
+// caller's), EINTR for a signal when a timeout is set.
+func (b *base) block(ctx vfs.Context, nonblock bool, t socktime.Timeout, try func() error) error {
+	deadline, mayWait := t.Deadline()
 	for {
 		ch := b.Changed()
 		err := try()
-		if err != unix.EAGAIN || nonblock {
+		if err != unix.EAGAIN || nonblock || !mayWait {
 			return err
 		}
-		if deadline.IsZero() {
-			err = vfs.Wait(ctx, ch)
-		} else if tb, ok := ctx.(timedBlocker); ok {
-			err = tb.BlockTimeout(ch, deadline)
-			if err == errRestartSys {
-				err = unix.EINTR
-			}
-		} else {
-			tm := time.NewTimer(time.Until(deadline))
-			select {
-			case <-ch:
-			case <-tm.C:
-				err = unix.ETIMEDOUT
-			}
-			tm.Stop()
-		}
-		if err == unix.ETIMEDOUT {
-			return unix.EAGAIN
-		}
-		if err != nil {
+		if err := socktime.Wait(ctx, ch, deadline); err != nil {
 			return err
 		}
 	}
@@ -191,31 +147,17 @@ func (b *base) block(ctx vfs.Context, nonblock bool, t timeout, try func() error
 // getTimeout returns SO_RCVTIMEO or SO_SNDTIMEO as a struct timeval.
 func (b *base) getTimeout(name int) []byte {
 	rcv, snd := b.timeouts()
-	t := rcv
 	if name == unix.SO_SNDTIMEO {
-		t = snd
+		return snd.Bytes()
 	}
-	v := binary.LittleEndian.AppendUint64(nil, uint64(t.d/time.Second))
-	return binary.LittleEndian.AppendUint64(v, uint64(t.d%time.Second/time.Microsecond))
+	return rcv.Bytes()
 }
 
-// setTimeout sets SO_RCVTIMEO or SO_SNDTIMEO from a struct timeval, with
-// Linux's checks.
+// setTimeout sets SO_RCVTIMEO or SO_SNDTIMEO from a struct timeval.
 func (b *base) setTimeout(name int, v []byte) error {
-	if len(v) < 16 {
-		return unix.EINVAL
-	}
-	sec, usec := int64(binary.LittleEndian.Uint64(v)), int64(binary.LittleEndian.Uint64(v[8:]))
-	if usec < 0 || usec >= 1e6 {
-		return unix.EDOM
-	}
-	var t timeout
-	switch {
-	case sec < 0:
-		t = timeout{set: true} // Linux: a negative time means no wait
-	case sec == 0 && usec == 0:
-	default:
-		t = timeout{set: true, d: time.Duration(min(sec, 1<<31))*time.Second + time.Duration(usec)*time.Microsecond}
+	t, err := socktime.Parse(v)
+	if err != nil {
+		return err
 	}
 	b.mu.Lock()
 	if name == unix.SO_RCVTIMEO {

@@ -34,9 +34,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"moat/fs/socktime"
 	"moat/vfs"
 )
 
@@ -238,6 +240,12 @@ type Socket struct {
 	inode    InodeKey
 	bound    int // 0, boundInode, boundAbstract
 
+	// SO_RCVTIMEO and SO_SNDTIMEO, read without the lock.
+	rcvTimeo, sndTimeo atomic.Pointer[socktime.Timeout]
+	// flags are SO_KEEPALIVE, SO_REUSEADDR and SO_OOBINLINE, kept for
+	// getsockopt (a bit each, by flagBit).
+	flags atomic.Uint32
+
 	// embryo: a connection on its listener's queue, not yet accepted
 	// (senders to it attach their credentials, as to a receiver with
 	// SO_PASSCRED).
@@ -393,6 +401,8 @@ func (s *Socket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, error) {
 
 // recv is Recv on the receive queue q.
 func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from string, passcred bool) (Message, error) {
+	deadline, mayWait := s.Timeout(true).Deadline()
+	o.NonBlock = o.NonBlock || !mayWait
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
@@ -440,7 +450,7 @@ func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from str
 				return msg, nil
 			}
 			// MSG_WAITALL: keep reading into the rest.
-			m := s.recvMoreLocked(ctx, q, dst[n:], passcred, cred)
+			m := s.recvMoreLocked(ctx, q, dst[n:], passcred, cred, deadline)
 			msg.N += m
 			msg.Full += m
 			return msg, nil
@@ -474,7 +484,7 @@ func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from str
 		if o.NonBlock {
 			return Message{}, unix.EAGAIN
 		}
-		err := q.changes.WaitLocked(ctx, &q.mu)
+		err := waitLocked(ctx, &q.changes, &q.mu, deadline)
 		if err != nil {
 			return Message{}, err
 		}
@@ -486,7 +496,7 @@ func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from str
 // another sender than cred sent.
 //
 // Preconditions: q.mu is held; it is released while waiting.
-func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte, passcred bool, cred Cred) int {
+func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte, passcred bool, cred Cred, deadline time.Time) int {
 	got := 0
 	for got < len(dst) {
 		if len(q.data) > 0 {
@@ -517,8 +527,8 @@ func (s *Socket) recvMoreLocked(ctx vfs.Context, q *queue, dst []byte, passcred 
 		if q.wrClosed || q.rdClosed {
 			break
 		}
-		if err := q.changes.WaitLocked(ctx, &q.mu); err != nil {
-			break // a signal ends the wait with what arrived
+		if err := waitLocked(ctx, &q.changes, &q.mu, deadline); err != nil {
+			break // a signal or the timeout ends the wait with what arrived
 		}
 	}
 	return got
@@ -611,6 +621,8 @@ func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds 
 // sendLocked queues src (and fds) on q, setting *queued once the
 // descriptors are in the queue or released.
 func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fds []*vfs.FileDescription, from string, cred Cred, queued *bool) (int, error) {
+	deadline, mayWait := s.Timeout(false).Deadline()
+	o.NonBlock = o.NonBlock || !mayWait
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	done := 0
@@ -664,7 +676,7 @@ func (s *Socket) sendLocked(ctx vfs.Context, q *queue, src []byte, o Options, fd
 			}
 			return 0, unix.EAGAIN
 		}
-		err := q.changes.WaitLocked(ctx, &q.mu)
+		err := waitLocked(ctx, &q.changes, &q.mu, deadline)
 		if err != nil {
 			if done > 0 {
 				return done, nil
@@ -759,6 +771,63 @@ func (s *Socket) TakeError() error {
 		return unix.ECONNRESET
 	}
 	return nil
+}
+
+// Timeout returns SO_RCVTIMEO (rcv) or SO_SNDTIMEO.
+func (s *Socket) Timeout(rcv bool) socktime.Timeout {
+	p := s.sndTimeo.Load()
+	if rcv {
+		p = s.rcvTimeo.Load()
+	}
+	if p == nil {
+		return socktime.Timeout{}
+	}
+	return *p
+}
+
+// SetTimeout sets SO_RCVTIMEO (rcv) or SO_SNDTIMEO.
+func (s *Socket) SetTimeout(rcv bool, t socktime.Timeout) {
+	if rcv {
+		s.rcvTimeo.Store(&t)
+	} else {
+		s.sndTimeo.Store(&t)
+	}
+}
+
+// flagBit is the bit of a boolean option in Socket.flags (0: not one).
+func flagBit(name int) uint32 {
+	switch name {
+	case unix.SO_KEEPALIVE:
+		return 1
+	case unix.SO_REUSEADDR:
+		return 2
+	case unix.SO_OOBINLINE:
+		return 4
+	}
+	return 0
+}
+
+// Flag returns a boolean option set by SetFlag.
+func (s *Socket) Flag(name int) bool { return s.flags.Load()&flagBit(name) != 0 }
+
+// SetFlag keeps a boolean option that AF_UNIX accepts and ignores.
+func (s *Socket) SetFlag(name int, on bool) {
+	if on {
+		s.flags.Or(flagBit(name))
+	} else {
+		s.flags.And(^flagBit(name))
+	}
+}
+
+// waitLocked waits for c's next change with mu released, until deadline
+// (zero: none; EAGAIN when it passes).
+//
+// Preconditions: mu is held; it is held again on return.
+func waitLocked(ctx vfs.Context, c *vfs.Changes, mu *sync.Mutex, deadline time.Time) error {
+	ch := c.Chan()
+	mu.Unlock()
+	defer mu.Lock()
+	return socktime.Wait(ctx, ch, deadline)
 }
 
 // Readiness implements vfs.Poller.
@@ -888,6 +957,7 @@ func (s *Socket) Listen(backlog int, c Cred) error {
 
 // Accept takes a pending connection of a listener.
 func (s *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, error) {
+	deadline, mayWait := s.Timeout(true).Deadline()
 	if s.typ == unix.SOCK_DGRAM {
 		return nil, unix.EOPNOTSUPP
 	}
@@ -905,10 +975,10 @@ func (s *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, error) {
 			c.embryo.Store(false)
 			return c, nil
 		}
-		if nonblock {
+		if nonblock || !mayWait {
 			return nil, unix.EAGAIN
 		}
-		if err := s.changes.WaitLocked(ctx, &s.mu); err != nil {
+		if err := waitLocked(ctx, &s.changes, &s.mu, deadline); err != nil {
 			return nil, err
 		}
 	}
@@ -919,6 +989,7 @@ func (s *Socket) Accept(ctx vfs.Context, nonblock bool) (*Socket, error) {
 // datagram sockets, to becomes the default peer (to nil disconnects). c
 // is the connecting process's identity (SO_PEERCRED of the other end).
 func (s *Socket) Connect(ctx vfs.Context, to *Socket, c Cred, nonblock bool) error {
+	deadline, mayWait := s.Timeout(false).Deadline()
 	if s.typ == unix.SOCK_DGRAM {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -969,10 +1040,10 @@ func (s *Socket) Connect(ctx vfs.Context, to *Socket, c Cred, nonblock bool) err
 			ch := to.changes.Chan()
 			to.mu.Unlock()
 			s.mu.Unlock()
-			if nonblock {
+			if nonblock || !mayWait {
 				return unix.EAGAIN
 			}
-			if err := vfs.Wait(ctx, ch); err != nil {
+			if err := socktime.Wait(ctx, ch, deadline); err != nil {
 				return err
 			}
 			continue

@@ -1161,6 +1161,58 @@ static void test_badcmsg(void)
 	close(sp[1]);
 }
 
+/* Socket options that AF_UNIX keeps: timeouts that make blocking calls
+ * give up, and flags it accepts and reports. */
+static void test_options(void)
+{
+	int sv[2], v;
+	socklen_t l = sizeof(v);
+	struct timeval tv = { .tv_usec = 100000 }, got;
+	char buf[4096];
+
+	printf("-- options\n");
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	l = sizeof(got);
+	CHECK(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &got, &l));
+	printf("SO_RCVTIMEO %ld.%06ld len %d\n", (long)got.tv_sec, (long)got.tv_usec, (int)l);
+	CHECKV(read(sv[0], buf, 1));
+	CHECKV(recv(sv[0], buf, 1, MSG_WAITALL));
+	tv.tv_usec = 2000000;
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, 8));
+	/* A send that fills the buffer gives up after SO_SNDTIMEO with what
+	 * it queued. */
+	tv = (struct timeval){ .tv_usec = 50000 };
+	CHECK(setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	long total = 0, n;
+	memset(buf, 'x', sizeof(buf));
+	while ((n = write(sv[1], buf, sizeof(buf))) > 0)
+		total += n;
+	printf("filled: %d, then %s\n", total > 0, errname(errno));
+	/* A listener's accept gives up too. */
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	strcpy(a.sun_path, "opts.sock");
+	CHECK(bind(ls, (struct sockaddr *)&a, sizeof(a)));
+	CHECK(listen(ls, 1));
+	tv = (struct timeval){ .tv_usec = 50000 };
+	CHECK(setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	CHECK(accept(ls, NULL, NULL));
+	close(ls);
+	unlink("opts.sock");
+	v = 1;
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)));
+	l = sizeof(v);
+	v = 0;
+	CHECK(getsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, &l));
+	printf("SO_KEEPALIVE %d\n", v);
+	struct linger lg = { 1, 5 };
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const char *dir = enter_tmpdir("unix");
@@ -1176,6 +1228,7 @@ int main(void)
 	test_reset();
 	test_cycle();
 	test_badcmsg();
+	test_options();
 	remove_tree(dir);
 	printf("done\n");
 	return 0;
