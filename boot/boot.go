@@ -28,6 +28,7 @@ import (
 	"moat/fs/overlay"
 
 	"moat/fs/proc"
+	"moat/fs/unixsock"
 	"moat/kernel"
 	"moat/memory"
 	"moat/platform"
@@ -187,7 +188,12 @@ func New(cfg Config) (*Sandbox, error) {
 		proc.WithMounts(func(ctx vfs.Context) string { return mountsText(ctx, ns) }),
 		proc.WithMountInfo(func(ctx vfs.Context) string { return mountinfoText(ctx, ns) }),
 		proc.WithHostname(func(vfs.Context) string { return k.Utsname().Nodename }),
-		proc.WithNet(func(name string) string { return inet.ProcNet(k.Net(), name) }))
+		proc.WithNet(func(name string) string {
+			if name == "unix" {
+				return unixsock.ProcNet()
+			}
+			return inet.ProcNet(k.Net(), name)
+		}))
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
 		return nil, err
 	}

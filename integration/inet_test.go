@@ -149,9 +149,12 @@ print('ifconfig:', 'inet addr:127.0.0.1  Mask:255.0.0.0' in conf.stdout, repr(co
 ns = subprocess.run(['busybox', 'netstat', '-tln'], capture_output=True, text=True).stdout
 print('netstat:', any(f.split()[3:6:2] == ['127.0.0.1:%d' % port, 'LISTEN'] for f in ns.splitlines()[2:]))
 print('hostname:', socket.gethostname(), socket.gethostbyname(socket.gethostname()))
+u = socket.socket(socket.AF_UNIX); u.bind('/tmp/tools.sock'); u.listen()
+xs = subprocess.run(['busybox', 'netstat', '-xl'], capture_output=True, text=True).stdout
+print('netstat -x:', any(f.split()[-1] == '/tmp/tools.sock' and 'LISTENING' in f for f in xs.splitlines()))
 `
 	out, err = exec.Command(moatBin, "run", "--", python3, "-c", tools).CombinedOutput()
-	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\nhostname: moat 127.0.1.1\n"; err != nil || string(out) != want {
+	if want := "ip addr: True ''\nifconfig: True ''\nnetstat: True\nhostname: moat 127.0.1.1\nnetstat -x: True\n"; err != nil || string(out) != want {
 		t.Fatalf("network tools in moat: %v\n%s\nwant:\n%s", err, out, want)
 	}
 	// ping: raw ICMP sockets for root, refused to another user.

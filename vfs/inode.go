@@ -13,6 +13,7 @@ package vfs
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -467,6 +468,13 @@ func (PathFile) Write(Context, []byte, int64) (int, error) { return 0, unix.EBAD
 
 // Release implements FileImpl.
 func (PathFile) Release() {}
+
+// socketIno numbers sockets of every family, as sockfs does on Linux.
+var socketIno atomic.Uint64
+
+// NewSocketIno returns a new socket's inode number (fstat's st_ino,
+// "socket:[N]" in /proc/PID/fd, /proc/net's inode column).
+func NewSocketIno() uint64 { return socketIno.Add(1) }
 
 // Changes tells waiters that an object (a pipe, a socket, a counter)
 // changed: Chan returns a channel that the next Notify closes. The owner

@@ -2,7 +2,6 @@ package inet
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -65,8 +64,6 @@ type Message struct {
 // net.core.wmem_max and rmem_max are about this size, doubled).
 const MaxBuffer = 4 << 20
 
-var nextIno atomic.Uint64
-
 // base is what both kinds of socket keep in the sentry: identity, the
 // readiness-change channel, and the options Linux keeps in the socket
 // layer rather than the protocol.
@@ -84,7 +81,7 @@ type base struct {
 }
 
 func newBase(family, typ, proto int) base {
-	return base{family: family, typ: typ, proto: proto, ino: nextIno.Add(1)}
+	return base{family: family, typ: typ, proto: proto, ino: vfs.NewSocketIno()}
 }
 
 // Family returns AF_INET or AF_INET6.

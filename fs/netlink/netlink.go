@@ -40,7 +40,6 @@ const chunk = 4096
 const sockaddrNlLen = 12
 
 var (
-	nextIno  atomic.Uint64
 	nextPort atomic.Int32
 	portsMu  sync.Mutex
 	ports    = map[uint32]bool{} // port ids in use in the sandbox
@@ -73,7 +72,7 @@ func New(n Network, typ, proto int) (*Socket, error) {
 	if n == nil {
 		return nil, unix.EAFNOSUPPORT
 	}
-	return &Socket{net: n, typ: typ, ino: nextIno.Add(1)}, nil
+	return &Socket{net: n, typ: typ, ino: vfs.NewSocketIno()}, nil
 }
 
 // Family implements inet.Socket.
@@ -90,7 +89,7 @@ func (s *Socket) Name() string { return "socket:[" + itoa(int(s.ino)) + "]" }
 
 // Stat implements fstat(2).
 func (s *Socket) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Dev: 0xb, Ino: s.ino + 1<<40, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
+	return vfs.Stat{Dev: 0xb, Ino: s.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
 }
 
 // Readiness implements vfs.Poller.

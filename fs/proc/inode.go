@@ -82,6 +82,7 @@ const (
 	fileNetTCP6
 	fileNetUDP
 	fileNetUDP6
+	fileNetUnix
 	numFileKinds
 )
 
@@ -143,6 +144,7 @@ var fileSpecs = [numFileKinds]fileSpec{
 	fileNetTCP6:    {"tcp6", dirNet, 0o444, true},
 	fileNetUDP:     {"udp", dirNet, 0o444, true},
 	fileNetUDP6:    {"udp6", dirNet, 0o444, true},
+	fileNetUnix:    {"unix", dirNet, 0o444, true},
 }
 
 // linkKind identifies a symlink.

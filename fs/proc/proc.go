@@ -205,7 +205,7 @@ func WithRelease(release, version string) Option {
 }
 
 // WithNet provides the files of /proc/net (dev, if_inet6, route, tcp,
-// tcp6, udp, udp6) by name. Without it, /proc/net does not exist.
+// tcp6, udp, udp6, unix) by name. Without it, /proc/net does not exist.
 func WithNet(net func(name string) string) Option {
 	return func(f *filesystem) { f.net = net }
 }

@@ -62,7 +62,6 @@ const SomaxConn = 4096
 const MaxInFlight = 1 << 16
 
 var (
-	nextIno  atomic.Uint64
 	inFlight atomic.Int64
 )
 
@@ -265,7 +264,7 @@ const (
 
 // New returns an unconnected socket of type typ (socket(2)).
 func New(typ int) *Socket {
-	s := &Socket{typ: typ, ino: nextIno.Add(1)}
+	s := track(&Socket{typ: typ, ino: vfs.NewSocketIno()})
 	if typ == unix.SOCK_DGRAM {
 		s.in = newQueue(&shared{})
 	}
@@ -280,8 +279,8 @@ func Pair(typ int) (*Socket, *Socket) { return NewPair(typ, Cred{}) }
 func NewPair(typ int, c Cred) (*Socket, *Socket) {
 	sh := &shared{}
 	a, b := newQueue(sh), newQueue(sh)
-	x := &Socket{typ: typ, ino: nextIno.Add(1), pair: true, state: stConnected, in: a, out: b, cred: c, peerCred: c, hasPeer: true}
-	y := &Socket{typ: typ, ino: nextIno.Add(1), pair: true, state: stConnected, in: b, out: a, cred: c, peerCred: c, hasPeer: true}
+	x := track(&Socket{typ: typ, ino: vfs.NewSocketIno(), pair: true, state: stConnected, in: a, out: b, cred: c, peerCred: c, hasPeer: true})
+	y := track(&Socket{typ: typ, ino: vfs.NewSocketIno(), pair: true, state: stConnected, in: b, out: a, cred: c, peerCred: c, hasPeer: true})
 	x.peer, y.peer = y, x
 	return x, y
 }
@@ -733,6 +732,7 @@ func (s *Socket) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 // connection closed before it was accepted, resets its peer (ECONNRESET).
 func (s *Socket) Release() {
 	s.once.Do(func() {
+		live.Delete(s.ino)
 		s.mu.Lock()
 		s.closed = true
 		pending := s.pending
@@ -1050,8 +1050,8 @@ func (s *Socket) Connect(ctx vfs.Context, to *Socket, c Cred, nonblock bool) err
 		}
 		sh := &shared{}
 		a, b := newQueue(sh), newQueue(sh)
-		srv := &Socket{typ: s.typ, ino: nextIno.Add(1), state: stConnected, in: b, out: a,
-			addr: to.addr, peer: s, cred: to.cred, peerCred: c, hasPeer: true}
+		srv := track(&Socket{typ: s.typ, ino: vfs.NewSocketIno(), state: stConnected, in: b, out: a,
+			addr: to.addr, peer: s, cred: to.cred, peerCred: c, hasPeer: true})
 		srv.embryo.Store(true)
 		s.in, s.out, s.peer, s.state = a, b, srv, stConnected
 		s.cred, s.peerCred, s.hasPeer = c, to.cred, true
