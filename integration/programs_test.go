@@ -42,6 +42,9 @@ var comparedPrograms = []struct {
 	// pivot_root and mount(MS_MOVE) in fresh mount namespaces, with
 	// /proc/self/mountinfo and mounts after each.
 	{name: "pivot_root"},
+	// mknod(2) of every type, its errors, device nodes, and FIFOs:
+	// blocking and non-blocking opens, data, EOF, EPIPE, poll.
+	{name: "mknod"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

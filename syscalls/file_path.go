@@ -174,8 +174,13 @@ func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) 
 		}
 	}
 	var impl vfs.FileImpl
+	special := false
 	if flags&unix.O_PATH != 0 {
 		impl = vfs.PathFile{}
+	} else if impl, special, err = openSpecial(t, p, &st, flags); special {
+		if err != nil {
+			return 0, err
+		}
 	} else if impl, err = p.Inode().Open(t, flags&^(unix.O_CREAT|unix.O_EXCL)); err != nil {
 		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
 			return 0, errCreateRace

@@ -339,3 +339,28 @@ func (f *File) Seek(ctx vfs.Context, cur, off int64, whence int) (int64, error) 
 // DiscardsWrites implements vfs.Sink: writes to null and zero succeed
 // without reading the caller's buffer, as on Linux.
 func (f *File) DiscardsWrites() bool { return f.kind == kindNull || f.kind == kindZero }
+
+// OpenNode opens a device node made elsewhere (mknod in a tmpfs or the
+// overlay) by its type (unix.S_IFCHR or S_IFBLK) and device number, as
+// Linux finds a driver by number: the memory devices above behave as
+// moat's own /dev/null, /dev/zero, /dev/full, /dev/random and
+// /dev/urandom; every other number, and every block device, has no driver
+// in moat and fails with ENXIO.
+func OpenNode(typ uint32, rdev uint64) (vfs.FileImpl, error) {
+	if typ != unix.S_IFCHR || unix.Major(rdev) != memMajor {
+		return nil, unix.ENXIO
+	}
+	switch unix.Minor(rdev) {
+	case nullMinor:
+		return &File{kind: kindNull}, nil
+	case zeroMinor:
+		return &File{kind: kindZero}, nil
+	case fullMinor:
+		return &File{kind: kindFull}, nil
+	case randomMinor:
+		return &File{kind: kindRandom}, nil
+	case urandMinor:
+		return &File{kind: kindURandom}, nil
+	}
+	return nil, unix.ENXIO
+}

@@ -568,6 +568,50 @@ func (in *Inode) mkdir(ctx vfs.Context, name string, mode uint32) error {
 	return nil
 }
 
+// mknod implements Mknod in writable mode: mknodat in the directory for a
+// FIFO or a regular file, owned by the caller, with exactly mode's
+// permissions. Sockets and device nodes are not made on the host (EPERM):
+// a host socket file would lead nowhere in the sandbox, and moat never
+// gives the host device nodes made by the sandbox.
+func (in *Inode) mknod(ctx vfs.Context, name string, mode uint32) error {
+	typ := mode & unix.S_IFMT
+	switch typ {
+	case 0:
+		typ = unix.S_IFREG
+	case unix.S_IFREG, unix.S_IFIFO:
+	default:
+		return unix.EPERM
+	}
+	p := in.place()
+	rel, err := entry(p, name)
+	if err != nil {
+		return err
+	}
+	dfd, err := in.openDir(p)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	perm := mode & 0o7777
+	if err := unix.Mknodat(dfd, name, typ|perm, 0); err != nil {
+		return err
+	}
+	in.fs.changes.Add(1)
+	fd, err := openAt(dfd, name, unix.O_PATH, 0)
+	if err != nil {
+		return nil // replaced on the host already
+	}
+	defer unix.Close(fd)
+	st, err := fstat(fd)
+	if err == nil && fixOwner(ctx, dfd, fd, &st) {
+		st, err = fstat(fd)
+	}
+	if err == nil && st.Mode&unix.S_IFMT == typ && st.Mode&0o7777 != perm {
+		in.fs.chmodFD(fd, rel, typ, perm)
+	}
+	return nil
+}
+
 // symlink implements Symlink in writable mode (symlinkat).
 func (in *Inode) symlink(ctx vfs.Context, name, target string) error {
 	p := in.place()
