@@ -536,6 +536,7 @@ var programUse = map[string]string{
 	"caps":         "TestPrograms",
 	"pivot_root":   "TestPrograms",
 	"mknod":        "TestPrograms",
+	"openat2":      "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",
