@@ -184,6 +184,11 @@ func (d *Dir) Symlink(ctx vfs.Context, name, target string) error {
 	return rofsErr(ctx, d, name)
 }
 
+// Mknod is mknod(2) in /dev, which is read-only.
+func (d *Dir) Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error {
+	return rofsErr(ctx, d, name)
+}
+
 // Unlink implements vfs.Inode: /dev is read-only.
 func (d *Dir) Unlink(ctx vfs.Context, name string) error { return removeErr(ctx, d, name) }
 
@@ -226,8 +231,11 @@ func (d *emptyDir) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode,
 }
 func (d *emptyDir) Mkdir(ctx vfs.Context, name string, mode uint32) error { return unix.EROFS }
 func (d *emptyDir) Symlink(ctx vfs.Context, name, target string) error    { return unix.EROFS }
-func (d *emptyDir) Unlink(ctx vfs.Context, name string) error             { return unix.ENOENT }
-func (d *emptyDir) Rmdir(ctx vfs.Context, name string) error              { return unix.ENOENT }
+func (d *emptyDir) Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error {
+	return unix.EROFS
+}
+func (d *emptyDir) Unlink(ctx vfs.Context, name string) error { return unix.ENOENT }
+func (d *emptyDir) Rmdir(ctx vfs.Context, name string) error  { return unix.ENOENT }
 func (d *emptyDir) Rename(ctx vfs.Context, o string, nd vfs.Inode, n string, f uint32) error {
 	return unix.ENOENT
 }
