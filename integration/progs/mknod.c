@@ -391,6 +391,44 @@ static void fifo_blocking(void)
 	signal(SIGALRM, SIG_DFL);
 }
 
+/* The same in a directory of the root filesystem (moat's overlay). */
+static void in_root_fs(void)
+{
+	char path[64], buf[8];
+
+	SHOW("-- in the root filesystem\n");
+	snprintf(path, sizeof(path), "/var/tmp/moat-it-mknod-XXXXXX");
+	if (mkdtemp(path) == NULL) {
+		perror("mkdtemp");
+		exit(99);
+	}
+	int d = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK(mknodat(d, "f", S_IFIFO | 0644, 0));
+	CHECK(mknodat(d, "s", S_IFSOCK | 0644, 0));
+	CHECK(mknodat(d, "r", S_IFREG | 0644, 0));
+	CHECK(mknodat(d, "c", S_IFCHR | 0644, makedev(1, 5)));
+	CHECK(mknodat(d, "f", S_IFIFO | 0644, 0));
+	if (fchdir(d) != 0)
+		exit(99);
+	show_stat("f");
+	show_stat("s");
+	show_stat("r");
+	show_stat("c");
+	int fd = CHECK(open("c", O_RDONLY));
+	CHECKV(read(fd, buf, 4));
+	close(fd);
+	int rw = CHECK(open("f", O_RDWR));
+	CHECKV(write(rw, "root", 4));
+	int n = CHECKV(read(rw, buf, sizeof(buf)));
+	SHOW("read %.*s\n", n, buf);
+	close(rw);
+	CHECK(chmod("f", 0600));
+	CHECK(rename("f", "f2"));
+	show_stat("f2");
+	close(d);
+	remove_tree(path);
+}
+
 int main(void)
 {
 	const char *dir = enter_tmpdir("mknod");
@@ -407,6 +445,7 @@ int main(void)
 	fifo_nonblocking();
 	fifo_blocking();
 	remove_tree(dir);
+	in_root_fs();
 	SHOW("done\n");
 	return 0;
 }
