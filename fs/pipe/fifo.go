@@ -16,6 +16,9 @@ type fifoKey struct{ dev, ino uint64 }
 // fifos holds the pipe of every FIFO that has an open (or opening) end,
 // as Linux keeps one pipe_inode_info per FIFO inode while it is open.
 // The pipe goes when its last end closes, and with it any data left in it.
+// The map holds nothing the ends do not: every pipe in it is reachable
+// from the open (or opening) ends that count in refs, so a checkpoint can
+// rebuild it from them.
 var fifos struct {
 	mu sync.Mutex
 	m  map[fifoKey]*fifoPipe

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -244,8 +245,14 @@ static void fifo_nonblocking(void)
 	pf = (struct pollfd){.fd = r, .events = POLLIN};
 	CHECKV(poll(&pf, 1, 0));
 	SHOW("reader revents with data: %#x\n", pf.revents);
+	int ep = CHECK(epoll_create1(0));
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, r, &ev));
+	CHECKV(epoll_wait(ep, &out, 1, 0));
+	SHOW("epoll: events %#x data %u\n", out.events, out.data.u32);
 	int n = CHECKV(read(r, buf, sizeof(buf)));
 	SHOW("read %.*s\n", n, buf);
+	CHECKV(epoll_wait(ep, &out, 1, 0));
 	CHECKV(fcntl(r, F_GETPIPE_SZ));
 	CHECKV(fcntl(w, F_SETPIPE_SZ, 4096));
 	CHECKV(fcntl(r, F_GETPIPE_SZ));
@@ -263,6 +270,9 @@ static void fifo_nonblocking(void)
 	pf = (struct pollfd){.fd = r, .events = POLLIN};
 	CHECKV(poll(&pf, 1, 0));
 	SHOW("reader revents after the writer left: %#x\n", pf.revents);
+	CHECKV(epoll_wait(ep, &out, 1, 0));
+	SHOW("epoll: events %#x\n", out.events);
+	close(ep);
 	CHECKV(read(r, buf, sizeof(buf))); /* 0: end of file */
 
 	/* EPIPE once no reader is left; SIGPIPE ignored. */
