@@ -30,7 +30,7 @@ func New() *kernel.SyscallTable {
 	partial(unix.SYS_OPENAT, sysOpenat, "as open")
 	partial(unix.SYS_OPENAT2, sysOpenat2, "as open; every resolve flag (RESOLVE_CACHED never fails a lookup: moat has no dentry cache to miss)")
 	full(unix.SYS_CREAT, sysCreat)
-	partial(unix.SYS_MKNOD, sysMknod, "regular files, FIFOs, sockets and devices in /tmp, /dev/shm and the root overlay; only FIFOs and regular files on writable -v binds (EPERM); device nodes need CAP_MKNOD and open only as moat's null, zero, full, random, urandom (1:3, 1:5, 1:7, 1:8, 1:9), ENXIO otherwise; FIFOs are the sandbox's own, also on host binds")
+	partial(unix.SYS_MKNOD, sysMknod, "regular files, FIFOs, sockets and device nodes in /tmp, /dev/shm and the root overlay; on writable -v binds only FIFOs and regular files (EPERM otherwise); device nodes need CAP_MKNOD and open as moat's null, zero, full, random, urandom (1:3, 1:5, 1:7, 1:8, 1:9), any other number is ENXIO; a FIFO on a -v bind connects sandbox processes only, not host ones")
 	partial(unix.SYS_MKNODAT, sysMknodat, "as mknod")
 	full(unix.SYS_CLOSE, sysClose)
 	full(unix.SYS_CLOSE_RANGE, sysCloseRange)
