@@ -8,8 +8,8 @@ package hostfs
 // magic links: O_PATH|O_DIRECTORY) and then uses the *at call with that
 // descriptor and the single component name, which vfs.CheckName has
 // checked (not empty, not "." or "..", no "/"): mkdirat, symlinkat,
-// unlinkat, renameat2, linkat without AT_SYMLINK_FOLLOW, and openat2 with
-// O_CREAT|O_EXCL|O_NOFOLLOW. None of these follows a final symlink, so
+// mknodat (FIFOs and regular files only), unlinkat, renameat2, linkat
+// without AT_SYMLINK_FOLLOW, and openat2 with O_CREAT|O_EXCL|O_NOFOLLOW. None of these follows a final symlink, so
 // they act on the entry itself. Attribute changes open the file itself
 // (O_PATH, no final symlink) the same way and act on that descriptor:
 // fchownat(fd, "", AT_EMPTY_PATH), utimensat(fd, "", AT_EMPTY_PATH),
@@ -28,7 +28,7 @@ package hostfs
 // a directory into itself, EPERM for hard links to directories, ...);
 // like Open, a path that tries to leave the root reads as ENOENT.
 //
-// Owners: files, directories and symlinks created through the FS are
+// Owners: files, directories, FIFOs and symlinks created through the FS are
 // chowned to the caller's (vfs.Context's) UID and GID, as Linux would
 // create them; a directory with the set-group-ID bit gives new entries its
 // group, as on Linux. If the host refuses (moat runs without CAP_CHOWN and
