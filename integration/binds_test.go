@@ -62,6 +62,9 @@ rm sub/gone && rmdir sub
 ls -1 | sort
 echo escape > rel-escape/via-rel 2>/dev/null; echo "write through ../ link: $?"
 echo escape > abs-escape/via-abs 2>/dev/null; echo "write through absolute link: $?"
+mkfifo pipe; cat pipe > fromfifo & echo through > pipe; wait; cat fromfifo
+mknod dev c 1 3 2>/dev/null; echo "device node in rw: $?"
+mkfifo /mnt/ro/p 2>/dev/null; echo "mkfifo in ro: $?"
 cat /mnt/ro/keep
 echo no > /mnt/ro/keep 2>/dev/null; echo "write to ro: $?"
 touch /mnt/ro/new 2>/dev/null; echo "create in ro: $?"
@@ -81,6 +84,9 @@ renamed
 soft
 write through ../ link: 1
 write through absolute link: 0
+through
+device node in rw: 1
+mkfifo in ro: 1
 read-only contents
 write to ro: 1
 create in ro: 1
@@ -104,6 +110,7 @@ one file
 		{filepath.Join(rw, "renamed"), "old contents\n"},
 		{filepath.Join(rw, "hardlink"), "old contents\n"},
 		{filepath.Join(rw, "made", "deeper", "f"), "deep\n"},
+		{filepath.Join(rw, "fromfifo"), "through\n"},
 		{filepath.Join(ro, "keep"), "read-only contents\n"},
 		{single, "one file\n"},
 	}
@@ -114,6 +121,12 @@ one file
 	}
 	if st, err := os.Stat(filepath.Join(rw, "created")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("host mode of created: %v %v, want 0600", st, err)
+	}
+	if st, err := os.Lstat(filepath.Join(rw, "pipe")); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("host pipe: %v %v, want a FIFO", st, err)
+	}
+	if _, err := os.Lstat(filepath.Join(rw, "dev")); !os.IsNotExist(err) {
+		t.Errorf("a device node reached the host (%v)", err)
 	}
 	if l, err := os.Readlink(filepath.Join(rw, "soft")); err != nil || l != "renamed" {
 		t.Errorf("host symlink soft: %q %v", l, err)

@@ -535,6 +535,8 @@ var programUse = map[string]string{
 	"inotify":      "TestPrograms",
 	"caps":         "TestPrograms",
 	"pivot_root":   "TestPrograms",
+	"mknod":        "TestPrograms",
+	"openat2":      "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

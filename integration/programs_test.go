@@ -42,6 +42,12 @@ var comparedPrograms = []struct {
 	// pivot_root and mount(MS_MOVE) in fresh mount namespaces, with
 	// /proc/self/mountinfo and mounts after each.
 	{name: "pivot_root"},
+	// mknod(2) of every type, its errors, device nodes, and FIFOs:
+	// blocking and non-blocking opens, data, EOF, EPIPE, poll.
+	{name: "mknod"},
+	// openat2: struct open_how checks and every resolve flag, with
+	// symlinks, "..", magic links and mount crossings into /proc and /dev.
+	{name: "openat2"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

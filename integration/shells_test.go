@@ -123,6 +123,13 @@ sh -c 'kill -USR1 $$; echo not reached'; echo "child killed by USR1: $?"
 sh -c 'kill -TERM $$'; echo "child killed by TERM: $?"
 sh -c 'kill -KILL $$'; echo "child killed by KILL: $?"
 (trap 'echo "subshell got HUP"; exit 5' HUP; kill -HUP $(sh -c 'echo $PPID'); exit 9); echo "subshell: $?"`},
+	// Named pipes: mkfifo, a background reader, a writer that waits for
+	// it (and the other way round).
+	{"fifo", tmpScratch + `mkfifo f; cat f > out & echo hi > f; wait; cat out
+[ -p f ] && echo "f is a FIFO"; ls -l f | cut -c1
+(read l < f; echo "read $l") & exec 3> f; echo there >&3; exec 3>&-; wait
+{ echo one; echo two; } > f & while read l; do echo "got $l"; done < f; wait
+mkfifo f 2>/dev/null || echo "mkfifo on an existing name fails"`},
 	// kill between processes: parent to child (trapped, ignored), child
 	// to parent, one child to another.
 	{"kill", tmpScratch + `sh -c 'trap "echo child got TERM; exit 3" TERM; : > ready; while :; do sleep 0.02; done' & c=$!

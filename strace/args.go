@@ -125,6 +125,21 @@ func openMode(flagsArg int) argFn {
 
 const oCreat = 0100
 
+// aFileMode is a mode with its file type (mknod).
+var aFileMode = fn(func(v uint64) string { return fileMode(uint64(uint32(v))) })
+
+// mknodDev is mknod's device number, shown (as makedev) only for the
+// device types in argument modeArg.
+func mknodDev(modeArg int) argFn {
+	return func(c *call, i int) string {
+		if !isDevice(uint64(uint32(c.args[modeArg]))) {
+			return ""
+		}
+		d := uint32(c.args[i])
+		return makedev(uint64(d&0xfff00>>8), uint64(d&0xff|d>>12&0xfff00))
+	}
+}
+
 // ifSet shows argument i only when argument flagsArg has one of bits set.
 func ifSet(flagsArg int, bits uint64, f argFn) argFn {
 	return func(c *call, i int) string {

@@ -198,6 +198,11 @@ func TestPaths(t *testing.T) {
 		{"mkdir", unix.SYS_MKDIR, [6]uintptr{p, 0755}, errno(unix.EEXIST), `mkdir("/tmp/x", 0755) = -1 EEXIST (File exists)`},
 		{"mkdirat", unix.SYS_MKDIRAT, [6]uintptr{atFDCWDArg, p, 0700}, 0, `mkdirat(AT_FDCWD, "/tmp/x", 0700) = 0`},
 		{"rmdir", unix.SYS_RMDIR, [6]uintptr{p}, 0, `rmdir("/tmp/x") = 0`},
+		{"mknod fifo", unix.SYS_MKNOD, [6]uintptr{p, unix.S_IFIFO | 0644, 0}, 0, `mknod("/tmp/x", S_IFIFO|0644) = 0`},
+		{"mknodat chr", unix.SYS_MKNODAT, [6]uintptr{atFDCWDArg, p, unix.S_IFCHR | 0600, 0x103}, 0,
+			`mknodat(AT_FDCWD, "/tmp/x", S_IFCHR|0600, makedev(0x1, 0x3)) = 0`},
+		{"mknodat big dev", unix.SYS_MKNODAT, [6]uintptr{3, p, unix.S_IFBLK | 0600, 0x11112c70}, errno(unix.EPERM),
+			`mknodat(3, "/tmp/x", S_IFBLK|0600, makedev(0x12c, 0x11170)) = -1 EPERM (Operation not permitted)`},
 		{"unlinkat", unix.SYS_UNLINKAT, [6]uintptr{atFDCWDArg, p, unix.AT_REMOVEDIR}, 0, `unlinkat(AT_FDCWD, "/tmp/x", AT_REMOVEDIR) = 0`},
 		{"unlinkat 0", unix.SYS_UNLINKAT, [6]uintptr{3, p, 0}, 0, `unlinkat(3, "/tmp/x", 0) = 0`},
 		{"rename", unix.SYS_RENAME, [6]uintptr{p, q}, 0, `rename("/tmp/x", "/tmp/y") = 0`},
@@ -213,6 +218,24 @@ func TestPaths(t *testing.T) {
 		{"fchdir", unix.SYS_FCHDIR, [6]uintptr{3}, 0, `fchdir(3) = 0`},
 		{"newfstatat empty path", unix.SYS_NEWFSTATAT, [6]uintptr{3, empty, 0, unix.AT_EMPTY_PATH}, errno(unix.EBADF),
 			`newfstatat(3, "", NULL, AT_EMPTY_PATH) = -1 EBADF (Bad file descriptor)`},
+	})
+}
+
+func TestOpenat2(t *testing.T) {
+	m := newMem()
+	p := m.str(0x1000, "/tmp/x")
+	how := make([]byte, 24)
+	binary.LittleEndian.PutUint64(how, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC)
+	binary.LittleEndian.PutUint64(how[8:], 0o644)
+	binary.LittleEndian.PutUint64(how[16:], unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|0x40)
+	h := m.put(0x2000, how)
+	run(t, m, []tcase{
+		{"openat2", unix.SYS_OPENAT2, [6]uintptr{atFDCWDArg, p, h, 24}, 3,
+			`openat2(AT_FDCWD, "/tmp/x", {flags=O_RDWR|O_CREAT|O_CLOEXEC, mode=0644, resolve=RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH|0x40}, 24) = 3`},
+		{"openat2 small", unix.SYS_OPENAT2, [6]uintptr{3, p, h, 8}, errno(unix.EINVAL),
+			`openat2(3, "/tmp/x", 0x2000, 8) = -1 EINVAL (Invalid argument)`},
+		{"openat2 unreadable", unix.SYS_OPENAT2, [6]uintptr{3, p, badAddr, 24}, errno(unix.EFAULT),
+			`openat2(3, "/tmp/x", 0xdead0000, 24) = -1 EFAULT (Bad address)`},
 	})
 }
 

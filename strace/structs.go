@@ -107,6 +107,19 @@ func statx(c *call, addr uintptr) (string, bool) {
 	return fields(append(kv, more...)...), true
 }
 
+// openHow renders openat2's struct open_how of size n (at least its first
+// version; larger structs show their first 24 bytes).
+func openHow(c *call, addr uintptr, n uint64) (string, bool) {
+	if n < 24 {
+		return "", false
+	}
+	b, ok := c.read(addr, 24)
+	if !ok {
+		return "", false
+	}
+	return fields("flags", openFlags(le64(b, 0)), "mode", octal(le64(b, 8)), "resolve", resolveFlags.flags(le64(b, 16))), true
+}
+
 // utsname renders the first fields of struct utsname.
 func utsname(c *call, addr uintptr) (string, bool) {
 	const fieldLen = 65

@@ -31,6 +31,7 @@ var table = map[uintptr]*spec{
 	// Opening and closing.
 	unix.SYS_OPEN:         {args: a(aPath, aOpenFlags, openMode(1))},
 	unix.SYS_OPENAT:       {args: a(aDirFD, aPath, aOpenFlags, openMode(2))},
+	unix.SYS_OPENAT2:      {args: a(aDirFD, aPath, in(sized(3, openHow)), aUlong)},
 	unix.SYS_CREAT:        {args: a(aPath, aMode)},
 	unix.SYS_CLOSE:        {args: a(aFD)},
 	unix.SYS_CLOSE_RANGE:  {args: a(aUint, aUint, aHex)},
@@ -74,6 +75,8 @@ var table = map[uintptr]*spec{
 	unix.SYS_CHROOT:     {args: a(aPath)},
 	unix.SYS_MKDIR:      {args: a(aPath, aMode)},
 	unix.SYS_MKDIRAT:    {args: a(aDirFD, aPath, aMode)},
+	unix.SYS_MKNOD:      {args: a(aPath, aFileMode, mknodDev(1))},
+	unix.SYS_MKNODAT:    {args: a(aDirFD, aPath, aFileMode, mknodDev(2))},
 	unix.SYS_RMDIR:      {args: a(aPath)},
 	unix.SYS_UNLINK:     {args: a(aPath)},
 	unix.SYS_UNLINKAT:   {args: a(aDirFD, aPath, aUnlinkFlags)},

@@ -91,22 +91,32 @@ func lookupOrCreate(t *kernel.Task, r *vfs.Resolver, path string, flags, mode ui
 	}
 }
 
+// oPathFlags are the flags O_PATH keeps (openat) or allows (openat2).
+const oPathFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
 // openAt implements openat(2).
 func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode uint32) (uintptr, error) {
 	path, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
+	return openRestricted(t, dirfd, path, flags, mode, 0)
+}
+
+// openRestricted is openat(2) once the path is known, and openat2(2) with
+// the resolve flags restrict (vfs.Resolve*) once it has checked its
+// arguments.
+func openRestricted(t *kernel.Task, dirfd int32, path string, flags, mode uint32, restrict uint64) (uintptr, error) {
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return openTmpfile(t, dirfd, path, flags, mode)
+		return openTmpfile(t, dirfd, path, flags, mode, restrict)
 	}
 	if flags&unix.O_PATH != 0 {
-		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		flags &= oPathFlags
 	}
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE && flags&unix.O_PATH == 0 {
 		return 0, unix.EINVAL
 	}
-	r, err := t.Resolver(dirfd, path)
+	r, err := restrictedResolver(t, dirfd, path, restrict)
 	if err != nil {
 		return 0, err
 	}
@@ -174,8 +184,13 @@ func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) 
 		}
 	}
 	var impl vfs.FileImpl
+	special := false
 	if flags&unix.O_PATH != 0 {
 		impl = vfs.PathFile{}
+	} else if impl, special, err = openSpecial(t, p, &st, flags); special {
+		if err != nil {
+			return 0, err
+		}
 	} else if impl, err = p.Inode().Open(t, flags&^(unix.O_CREAT|unix.O_EXCL)); err != nil {
 		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
 			return 0, errCreateRace
@@ -203,11 +218,11 @@ func openPath(t *kernel.Task, r *vfs.Resolver, path string, flags, mode uint32) 
 // Directories of the sandbox's in-memory filesystems (/tmp, /dev/shm) make
 // them; others (the overlay root, binds) fail with EOPNOTSUPP, which
 // tmpfile(3) and others fall back from.
-func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (uintptr, error) {
+func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32, restrict uint64) (uintptr, error) {
 	if acc := flags & unix.O_ACCMODE; acc != unix.O_WRONLY && acc != unix.O_RDWR {
 		return 0, unix.EINVAL
 	}
-	r, err := t.Resolver(dirfd, path)
+	r, err := restrictedResolver(t, dirfd, path, restrict)
 	if err != nil {
 		return 0, err
 	}
@@ -907,8 +922,9 @@ func danglingTarget(t *kernel.Task, r *vfs.Resolver, path string) (*vfs.Resolver
 		if err != nil {
 			return r, path, err
 		}
-		r = &vfs.Resolver{NS: r.NS, Root: r.Root, Start: dir, MayLookup: r.MayLookup}
-		path = target
+		next := *r // the same root and restrictions
+		next.Start = dir
+		r, path = &next, target
 	}
 	return r, path, unix.ELOOP
 }

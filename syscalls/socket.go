@@ -217,12 +217,6 @@ func putSockaddr(t *kernel.Task, addr, lenAddr uintptr, b []byte) error {
 	return putU32(t, lenAddr, uint32(len(b)))
 }
 
-// mknoder is implemented by directories that can make special files
-// (memfs, overlay).
-type mknoder interface {
-	Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error
-}
-
 // bindPath creates the socket inode at path and binds s to it.
 func bindPath(t *kernel.Task, s *unixsock.Socket, path string) error {
 	r, err := t.Resolver(unix.AT_FDCWD, path)

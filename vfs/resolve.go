@@ -16,6 +16,52 @@ type Resolver struct {
 	// MayLookup, if set, checks that the caller may search dir (execute
 	// permission) before a name is looked up in it: EACCES if not.
 	MayLookup func(dir Inode) error
+	// Restrict limits the resolution (openat2's resolve flags): a
+	// combination of the Resolve* bits. With ResolveBeneath or
+	// ResolveInRoot, the caller sets Root to Start (see Scope).
+	Restrict uint64
+}
+
+// Restrictions on a resolution: openat2's RESOLVE_* flags, with Linux's
+// values.
+const (
+	// ResolveNoXDev: no mount crossing, down into a mount, up out of
+	// one, or by a symlink (EXDEV).
+	ResolveNoXDev = 0x01
+	// ResolveNoMagicLinks: no magic link is followed (ELOOP).
+	ResolveNoMagicLinks = 0x02
+	// ResolveNoSymlinks: no symlink at all is followed (ELOOP).
+	ResolveNoSymlinks = 0x04
+	// ResolveBeneath: the resolution never leaves Start, which is also
+	// Root: an absolute path or symlink, or ".." at Start, is EXDEV,
+	// and so is a magic link.
+	ResolveBeneath = 0x08
+	// ResolveInRoot: Start is the root: absolute paths and symlinks
+	// begin there and ".." never leaves it; a magic link is EXDEV.
+	ResolveInRoot = 0x10
+)
+
+// Scope applies restrict to r: with ResolveBeneath or ResolveInRoot, the
+// resolution's root becomes its start (a dirfd or the cwd).
+func (r *Resolver) Scope(restrict uint64) {
+	r.Restrict = restrict
+	if r.scoped() {
+		r.Root = r.Start
+	}
+}
+
+func (r *Resolver) scoped() bool { return r.Restrict&(ResolveBeneath|ResolveInRoot) != 0 }
+
+// MagicLinker is implemented by symlinks that may be magic links (procfs's
+// /proc/PID/{fd/N,exe,cwd,root}), which jump to a file rather than name a
+// path: IsMagicLink reports whether this one is.
+type MagicLinker interface {
+	IsMagicLink() bool
+}
+
+func isMagicLink(in Inode) bool {
+	m, ok := in.(MagicLinker)
+	return ok && m.IsMagicLink()
 }
 
 // Resolve returns the location path names. If follow is false a symlink in
@@ -58,6 +104,9 @@ func (r *Resolver) resolveParentBudget(ctx Context, path string, budget *int) (d
 	}
 	cur := r.Start
 	if path[0] == '/' {
+		if r.Restrict&ResolveBeneath != 0 {
+			return Path{}, "", false, unix.EXDEV
+		}
 		cur = r.Root
 	}
 	if len(comps) == 0 {
@@ -81,7 +130,8 @@ func (r *Resolver) resolveParent(ctx Context, path string, budget *int) (Path, s
 	case ".":
 		return dir, "", trailing, nil
 	case "..":
-		return r.dotdot(dir), "", trailing, nil
+		up, err := r.dotdot(dir)
+		return up, "", trailing, err
 	}
 	return dir, name, trailing, nil
 }
@@ -121,7 +171,10 @@ func (r *Resolver) walk(ctx Context, cur Path, comps []string, budget *int) (Pat
 		case ".":
 			continue
 		case "..":
-			cur = r.dotdot(cur)
+			var err error
+			if cur, err = r.dotdot(cur); err != nil {
+				return Path{}, err
+			}
 			continue
 		}
 		next, err := r.step(ctx, cur, c)
@@ -170,10 +223,18 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 			}
 			return p, nil
 		}
-		if *budget == 0 {
+		if *budget == 0 || r.Restrict&ResolveNoSymlinks != 0 {
 			return Path{}, unix.ELOOP
 		}
 		*budget--
+		if isMagicLink(p.Inode()) {
+			switch {
+			case r.Restrict&ResolveNoMagicLinks != 0:
+				return Path{}, unix.ELOOP
+			case r.scoped():
+				return Path{}, unix.EXDEV
+			}
+		}
 		if m, ok := p.Inode().(MagicLink); ok {
 			// /proc/PID/fd/N: the link is the open file itself, not
 			// its (possibly meaningless) text.
@@ -185,8 +246,12 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 			case f.Path().Dentry == nil:
 				return Path{}, &MagicFile{File: f}
 			default:
-				p = f.Path()
+				next := f.Path()
 				f.DecRef()
+				if r.Restrict&ResolveNoXDev != 0 && next.Mount != p.Mount {
+					return Path{}, unix.EXDEV
+				}
+				p = next
 				continue
 			}
 		}
@@ -202,6 +267,12 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 		}
 		start := dir
 		if target[0] == '/' {
+			switch {
+			case r.Restrict&ResolveBeneath != 0:
+				return Path{}, unix.EXDEV
+			case r.Restrict&ResolveNoXDev != 0 && dir.Mount != r.Root.Mount:
+				return Path{}, unix.EXDEV
+			}
 			start = r.Root
 		}
 		comps := splitPath(target)
@@ -218,7 +289,7 @@ func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, err
 		case ".":
 			return dir, nil
 		case "..":
-			return r.dotdot(dir), nil
+			return r.dotdot(dir)
 		default:
 			if p, err = r.step(ctx, dir, last); err != nil {
 				return Path{}, err
@@ -245,22 +316,33 @@ func (r *Resolver) step(ctx Context, cur Path, name string) (Path, error) {
 		if m == nil {
 			return next, nil
 		}
+		if r.Restrict&ResolveNoXDev != 0 {
+			return Path{}, unix.EXDEV
+		}
 		next = m.Root()
 	}
 }
 
-// dotdot returns the parent of p without ever leaving the caller's root.
-func (r *Resolver) dotdot(p Path) Path {
+// dotdot returns the parent of p without ever leaving the caller's root:
+// EXDEV instead when that would be leaving Root under ResolveBeneath, or
+// a mount under ResolveNoXDev.
+func (r *Resolver) dotdot(p Path) (Path, error) {
 	for {
 		if p.Same(r.Root) {
-			return p
+			if r.Restrict&ResolveBeneath != 0 {
+				return Path{}, unix.EXDEV
+			}
+			return p, nil
 		}
 		if p.Dentry.parent != nil {
-			return Path{Mount: p.Mount, Dentry: p.Dentry.parent}
+			return Path{Mount: p.Mount, Dentry: p.Dentry.parent}, nil
 		}
 		parent, point := parentOf(p.Mount)
 		if parent == nil {
-			return p // the namespace root, or a detached mount's
+			return p, nil // the namespace root, or a detached mount's
+		}
+		if r.Restrict&ResolveNoXDev != 0 {
+			return Path{}, unix.EXDEV
 		}
 		p = Path{Mount: parent, Dentry: point}
 	}

@@ -184,6 +184,11 @@ func (d *Dir) Symlink(ctx vfs.Context, name, target string) error {
 	return rofsErr(ctx, d, name)
 }
 
+// Mknod is mknod(2) in /dev, which is read-only.
+func (d *Dir) Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error {
+	return rofsErr(ctx, d, name)
+}
+
 // Unlink implements vfs.Inode: /dev is read-only.
 func (d *Dir) Unlink(ctx vfs.Context, name string) error { return removeErr(ctx, d, name) }
 
@@ -226,8 +231,11 @@ func (d *emptyDir) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode,
 }
 func (d *emptyDir) Mkdir(ctx vfs.Context, name string, mode uint32) error { return unix.EROFS }
 func (d *emptyDir) Symlink(ctx vfs.Context, name, target string) error    { return unix.EROFS }
-func (d *emptyDir) Unlink(ctx vfs.Context, name string) error             { return unix.ENOENT }
-func (d *emptyDir) Rmdir(ctx vfs.Context, name string) error              { return unix.ENOENT }
+func (d *emptyDir) Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error {
+	return unix.EROFS
+}
+func (d *emptyDir) Unlink(ctx vfs.Context, name string) error { return unix.ENOENT }
+func (d *emptyDir) Rmdir(ctx vfs.Context, name string) error  { return unix.ENOENT }
 func (d *emptyDir) Rename(ctx vfs.Context, o string, nd vfs.Inode, n string, f uint32) error {
 	return unix.ENOENT
 }
@@ -339,3 +347,28 @@ func (f *File) Seek(ctx vfs.Context, cur, off int64, whence int) (int64, error) 
 // DiscardsWrites implements vfs.Sink: writes to null and zero succeed
 // without reading the caller's buffer, as on Linux.
 func (f *File) DiscardsWrites() bool { return f.kind == kindNull || f.kind == kindZero }
+
+// OpenNode opens a device node made elsewhere (mknod in a tmpfs or the
+// overlay) by its type (unix.S_IFCHR or S_IFBLK) and device number, as
+// Linux finds a driver by number: the memory devices above behave as
+// moat's own /dev/null, /dev/zero, /dev/full, /dev/random and
+// /dev/urandom; every other number, and every block device, has no driver
+// in moat and fails with ENXIO.
+func OpenNode(typ uint32, rdev uint64) (vfs.FileImpl, error) {
+	if typ != unix.S_IFCHR || unix.Major(rdev) != memMajor {
+		return nil, unix.ENXIO
+	}
+	switch unix.Minor(rdev) {
+	case nullMinor:
+		return &File{kind: kindNull}, nil
+	case zeroMinor:
+		return &File{kind: kindZero}, nil
+	case fullMinor:
+		return &File{kind: kindFull}, nil
+	case randomMinor:
+		return &File{kind: kindRandom}, nil
+	case urandMinor:
+		return &File{kind: kindURandom}, nil
+	}
+	return nil, unix.ENXIO
+}

@@ -578,6 +578,18 @@ func (in *Inode) Symlink(ctx vfs.Context, name, target string) error {
 	return unix.EROFS
 }
 
+// Mknod makes a FIFO or a regular file called name (mknod(2)) in writable
+// mode; in read-only mode it is EEXIST for an existing name, else EROFS.
+func (in *Inode) Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error {
+	if in.fs.writable {
+		return in.mknod(ctx, name, mode)
+	}
+	if in.exists(name) {
+		return unix.EEXIST
+	}
+	return unix.EROFS
+}
+
 // Link implements vfs.Linker: in read-only mode EEXIST for an existing
 // name, else EROFS.
 func (in *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {

@@ -8,8 +8,8 @@ package hostfs
 // magic links: O_PATH|O_DIRECTORY) and then uses the *at call with that
 // descriptor and the single component name, which vfs.CheckName has
 // checked (not empty, not "." or "..", no "/"): mkdirat, symlinkat,
-// unlinkat, renameat2, linkat without AT_SYMLINK_FOLLOW, and openat2 with
-// O_CREAT|O_EXCL|O_NOFOLLOW. None of these follows a final symlink, so
+// mknodat (FIFOs and regular files only), unlinkat, renameat2, linkat
+// without AT_SYMLINK_FOLLOW, and openat2 with O_CREAT|O_EXCL|O_NOFOLLOW. None of these follows a final symlink, so
 // they act on the entry itself. Attribute changes open the file itself
 // (O_PATH, no final symlink) the same way and act on that descriptor:
 // fchownat(fd, "", AT_EMPTY_PATH), utimensat(fd, "", AT_EMPTY_PATH),
@@ -28,7 +28,7 @@ package hostfs
 // a directory into itself, EPERM for hard links to directories, ...);
 // like Open, a path that tries to leave the root reads as ENOENT.
 //
-// Owners: files, directories and symlinks created through the FS are
+// Owners: files, directories, FIFOs and symlinks created through the FS are
 // chowned to the caller's (vfs.Context's) UID and GID, as Linux would
 // create them; a directory with the set-group-ID bit gives new entries its
 // group, as on Linux. If the host refuses (moat runs without CAP_CHOWN and
@@ -564,6 +564,50 @@ func (in *Inode) mkdir(ctx vfs.Context, name string, mode uint32) error {
 	}
 	if want := perm | st.Mode&unix.S_ISGID; err == nil && st.Mode&0o7777 != want {
 		in.fs.chmodFD(fd, rel, unix.S_IFDIR, want)
+	}
+	return nil
+}
+
+// mknod implements Mknod in writable mode: mknodat in the directory for a
+// FIFO or a regular file, owned by the caller, with exactly mode's
+// permissions. Sockets and device nodes are not made on the host (EPERM):
+// a host socket file would lead nowhere in the sandbox, and moat never
+// gives the host device nodes made by the sandbox.
+func (in *Inode) mknod(ctx vfs.Context, name string, mode uint32) error {
+	typ := mode & unix.S_IFMT
+	switch typ {
+	case 0:
+		typ = unix.S_IFREG
+	case unix.S_IFREG, unix.S_IFIFO:
+	default:
+		return unix.EPERM
+	}
+	p := in.place()
+	rel, err := entry(p, name)
+	if err != nil {
+		return err
+	}
+	dfd, err := in.openDir(p)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	perm := mode & 0o7777
+	if err := unix.Mknodat(dfd, name, typ|perm, 0); err != nil {
+		return err
+	}
+	in.fs.changes.Add(1)
+	fd, err := openAt(dfd, name, unix.O_PATH, 0)
+	if err != nil {
+		return nil // replaced on the host already
+	}
+	defer unix.Close(fd)
+	st, err := fstat(fd)
+	if err == nil && fixOwner(ctx, dfd, fd, &st) {
+		st, err = fstat(fd)
+	}
+	if err == nil && st.Mode&unix.S_IFMT == typ && st.Mode&0o7777 != perm {
+		in.fs.chmodFD(fd, rel, typ, perm)
 	}
 	return nil
 }

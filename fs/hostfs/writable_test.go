@@ -264,6 +264,45 @@ func TestWritableSymlink(t *testing.T) {
 	vfstest.WantErr(t, r.Symlink(app, "long", strings.Repeat("x", vfs.PathMax)), unix.ENAMETOOLONG)
 }
 
+func TestWritableMknod(t *testing.T) {
+	dir, outside, fs := wtree(t)
+	r := fs.Root()
+	vfstest.Must(t, r.Mknod(app, "p", unix.S_IFIFO|0o640, 0))
+	vfstest.Must(t, r.Mknod(app, "f", 0o600, 0))
+	vfstest.Must(t, walk(t, fs, "d").Mknod(app, "p2", unix.S_IFIFO|0o604, 0))
+	for _, c := range []struct {
+		name string
+		mode uint32
+	}{{"p", unix.S_IFIFO | 0o640}, {"f", unix.S_IFREG | 0o600}, {"d/p2", unix.S_IFIFO | 0o604}} {
+		hst := hostStat(t, filepath.Join(dir, c.name))
+		if hst.Mode != c.mode {
+			t.Errorf("%s: host mode %#o, want %#o", c.name, hst.Mode, c.mode)
+		}
+		if isRoot() && (hst.Uid != app.Uid || hst.Gid != app.Gid) {
+			t.Errorf("%s: owner %d:%d", c.name, hst.Uid, hst.Gid)
+		}
+		if st, err := walk(t, fs, c.name).Stat(app); err != nil || st.Mode != c.mode {
+			t.Errorf("%s: Stat mode %#o, %v", c.name, st.Mode, err)
+		}
+	}
+	vfstest.WantErr(t, r.Mknod(app, "p", unix.S_IFIFO|0o600, 0), unix.EEXIST)
+	vfstest.WantErr(t, r.Mknod(app, "out", unix.S_IFIFO|0o600, 0), unix.EEXIST)
+	vfstest.WantErr(t, r.Mknod(app, "c", unix.S_IFCHR|0o600, unix.Mkdev(1, 3)), unix.EPERM)
+	vfstest.WantErr(t, r.Mknod(app, "b", unix.S_IFBLK|0o600, unix.Mkdev(7, 0)), unix.EPERM)
+	vfstest.WantErr(t, r.Mknod(app, "s", unix.S_IFSOCK|0o600, 0), unix.EPERM)
+	vfstest.WantErr(t, r.Mknod(app, "a/b", unix.S_IFIFO|0o600, 0), unix.EINVAL)
+	for _, n := range []string{"c", "b", "s"} {
+		mustNotExist(t, filepath.Join(dir, n))
+	}
+	mustNotExist(t, filepath.Join(outside, "p"))
+	// Read-only mode: EEXIST for an existing name, else EROFS.
+	ro, err := Open(dir)
+	vfstest.Must(t, err)
+	defer ro.Close()
+	vfstest.WantErr(t, ro.Root().Mknod(app, "p", unix.S_IFIFO|0o600, 0), unix.EEXIST)
+	vfstest.WantErr(t, ro.Root().Mknod(app, "new", unix.S_IFIFO|0o600, 0), unix.EROFS)
+}
+
 func TestWritableLink(t *testing.T) {
 	dir, outside, fs := wtree(t)
 	r := fs.Root()

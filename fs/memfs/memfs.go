@@ -1,8 +1,10 @@
 // Package memfs is an in-memory filesystem: the sandbox's tmpfs and the
 // writable upper layer of the root overlay (fs/overlay).
 //
-// It holds directories, regular files and symbolic links with Linux tmpfs
-// semantics. File data lives in a sparse map of PageSize pages, so a write at
+// It holds directories, regular files, symbolic links and the special files
+// mknod(2) makes (FIFOs, sockets, device nodes) with Linux tmpfs
+// semantics; opening a special file is the caller's (syscalls), except
+// that Open answers ENXIO for one. File data lives in a sparse map of PageSize pages, so a write at
 // a huge offset costs one page. Every filesystem has bounds set at creation
 // (Options): the bytes of file data (and symlink targets) it may hold and the
 // number of inodes; going past either is ENOSPC, as on a full tmpfs.
@@ -179,6 +181,9 @@ type Inode struct {
 
 	// Symlinks.
 	target string
+
+	// Character and block devices (mknod.go): the device number.
+	rdev uint64
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -245,6 +250,8 @@ func (in *Inode) statLocked() vfs.Stat {
 		st.Size = int64(2+len(in.entries)-in.nwo) * bogoDirentSize
 	case unix.S_IFLNK:
 		st.Size = int64(len(in.target))
+	case unix.S_IFCHR, unix.S_IFBLK:
+		st.Rdev = in.rdev
 	}
 	return st
 }

@@ -667,7 +667,12 @@ func TestCopyUpAPI(t *testing.T) {
 	vfstest.WantErr(t, err, unix.EEXIST)
 	_, err = r.CopyUpEntry("l", CopyUp{Type: unix.S_IFLNK, Attr: a, Target: "t"})
 	vfstest.Must(t, err)
-	_, err = r.CopyUpEntry("x", CopyUp{Type: unix.S_IFCHR, Attr: a})
+	x, err := r.CopyUpEntry("x", CopyUp{Type: unix.S_IFCHR, Attr: a, Rdev: unix.Mkdev(1, 3)})
+	vfstest.Must(t, err)
+	if st := stat(t, x); st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		t.Fatalf("copied-up device: mode %#o rdev %#x", st.Mode, st.Rdev)
+	}
+	_, err = r.CopyUpEntry("y", CopyUp{Type: 0o170000, Attr: a})
 	vfstest.WantErr(t, err, unix.EINVAL)
 	// A detached file that is dropped unlinked frees its space.
 	tmp, err := fs.NewFile(a)

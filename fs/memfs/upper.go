@@ -169,9 +169,10 @@ func (in *Inode) Drop() {
 
 // CopyUp describes an entry copied up from a lower layer.
 type CopyUp struct {
-	Type   uint32 // unix.S_IFREG, S_IFDIR or S_IFLNK
+	Type   uint32 // unix.S_IFREG, S_IFDIR, S_IFLNK, or a special file's type
 	Attr   Attr
 	Target string // symlinks
+	Rdev   uint64 // character and block devices
 	// Data is a detached file from NewFile holding a regular file's
 	// contents; nil makes an empty file.
 	Data *Inode
@@ -189,7 +190,7 @@ func (d *Inode) CopyUpEntry(name string, c CopyUp) (*Inode, error) {
 		return nil, err
 	}
 	switch c.Type {
-	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFLNK:
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFLNK, unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
 	default:
 		return nil, unix.EINVAL
 	}
@@ -202,10 +203,14 @@ func (d *Inode) CopyUpEntry(name string, c CopyUp) (*Inode, error) {
 		}
 	}
 	attr := c.Attr
-	return d.createLocked(nil, name, c.Type|attr.Mode&07777, c.Target, createOpts{
+	in, err := d.createLocked(nil, name, c.Type|attr.Mode&07777, c.Target, createOpts{
 		attr:         &attr,
 		keepDirTimes: true,
 		origin:       &[2]uint64{c.OriginDev, c.OriginIno},
 		data:         c.Data,
 	})
+	if err == nil && (c.Type == unix.S_IFCHR || c.Type == unix.S_IFBLK) {
+		in.rdev = c.Rdev
+	}
+	return in, err
 }

@@ -199,8 +199,8 @@ func allZero(p []byte) bool {
 // For a regular file, data is a detached upper file prepared by
 // prepareData; if it is nil and withData is set, the data is copied now
 // (with the lock held); without withData the file is copied up empty.
-// Lower files of other types than regular, directory and symlink cannot be
-// copied up (EXDEV).
+// Special files (FIFOs, sockets, devices) are copied up as themselves;
+// anything else is EXDEV.
 //
 // Preconditions: fs.mu is held for writing.
 func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data *memfs.Inode, withData bool) error {
@@ -237,6 +237,8 @@ func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data *memfs.Inode, withDat
 			defer data.Drop()
 		}
 		cu.Data = data
+	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
+		cu.Rdev = st.Rdev
 	default:
 		return unix.EXDEV
 	}

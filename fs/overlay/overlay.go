@@ -28,9 +28,9 @@
 //     life of the sandbox and match the host's; objects created in the
 //     sandbox report the upper filesystem's st_dev and st_ino. Merged
 //     directories report st_nlink 1, as overlayfs does.
-//   - Lower device nodes, FIFOs and sockets cannot be copied up: renaming or
-//     hard-linking them fails with EXDEV, changing their attributes with
-//     EROFS.
+//   - Lower device nodes, FIFOs and sockets are copied up as the same kind
+//     of file (with the device number), as overlayfs makes them in its upper
+//     layer with mknod: they can be renamed, linked and changed like others.
 //
 // Inodes: each object has one live *Inode (directories keep a weak cache of
 // their children), so copy-up and renames seen through one reference are

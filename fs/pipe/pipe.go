@@ -1,10 +1,11 @@
 // Package pipe implements pipes: a bounded in-memory buffer with a read
-// end and a write end, blocking like Linux pipes.
+// end and a write end, blocking like Linux pipes; and FIFOs (named pipes,
+// fifo.go), whose opens attach ends to one pipe per FIFO inode.
 //
-// Blocking reads and writes wait interruptibly (vfs.Wait), so a signal
-// ends them like on Linux.
+// Blocking reads, writes and FIFO opens wait interruptibly (vfs.Wait), so
+// a signal ends them like on Linux.
 //
-// Lock order: pipe.mu is a leaf lock.
+// Lock order: fifos.mu and pipe.mu are leaf locks, never held together.
 package pipe
 
 import (
@@ -38,35 +39,57 @@ type pipe struct {
 	cap     int // buffer size (F_SETPIPE_SZ)
 	readers int
 	writers int
+
+	// FIFOs only (fifo.go). rOpens and wOpens count the opens for
+	// reading and for writing, which blocked opens wait to see change
+	// (Linux's r_counter and w_counter); anonymous pipes have one of
+	// each.
+	fifo   bool
+	key    fifoKey
+	rOpens uint64
+	wOpens uint64
 }
 
 // New returns the read and write ends of a new pipe. nonblock sets
 // O_NONBLOCK on both.
 func New(nonblock bool) (r, w *vfs.FileDescription) {
-	p := &pipe{ino: nextIno.Add(1), cap: Capacity, readers: 1, writers: 1}
+	p := &pipe{ino: nextIno.Add(1), cap: Capacity, readers: 1, writers: 1, rOpens: 1, wOpens: 1}
 	var fl uint32
 	if nonblock {
 		fl = unix.O_NONBLOCK
 	}
-	r = vfs.NewFileDescription(&end{p: p, read: true}, vfs.Path{}, unix.O_RDONLY|fl)
-	w = vfs.NewFileDescription(&end{p: p}, vfs.Path{}, unix.O_WRONLY|fl)
+	r = vfs.NewFileDescription(anonEnd{&end{p: p, read: true}}, vfs.Path{}, unix.O_RDONLY|fl)
+	w = vfs.NewFileDescription(anonEnd{&end{p: p, write: true}}, vfs.Path{}, unix.O_WRONLY|fl)
 	return r, w
 }
 
-// end is one end of a pipe.
+// end is one end of a pipe: for reading, for writing, or for both (a FIFO
+// opened O_RDWR). O_NONBLOCK comes with each call's context
+// (vfs.Nonblocking).
 type end struct {
-	p    *pipe
-	read bool // O_NONBLOCK comes with each call's context (vfs.Nonblocking)
+	p     *pipe
+	read  bool
+	write bool
+	// wSeen is wOpens when a FIFO's read end was opened with O_NONBLOCK
+	// and no writer: the end reports POLLHUP only once a writer has come
+	// (and gone) since, as Linux's pipe_poll does. It is 0 otherwise,
+	// and wOpens never is for a pipe with a reader and a writer.
+	wSeen uint64
 }
+
+// anonEnd is an end of an anonymous pipe (pipe(2)), which has no inode in
+// the namespace: it stats and names itself. A FIFO's ends are plain ends,
+// which stat as their FIFO inode.
+type anonEnd struct{ *end }
 
 // IsStream implements vfs.Stream.
 func (e *end) IsStream() bool { return true }
 
 // Name returns the /proc/PID/fd link text, "pipe:[ino]".
-func (e *end) Name() string { return "pipe:[" + itoa(e.p.ino) + "]" }
+func (e anonEnd) Name() string { return "pipe:[" + itoa(e.p.ino) + "]" }
 
 // Stat implements the description's Stat: a FIFO with its inode number.
-func (e *end) Stat(ctx vfs.Context) (vfs.Stat, error) {
+func (e anonEnd) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	e.p.mu.Lock()
 	n := len(e.p.buf)
 	e.p.mu.Unlock()
@@ -103,7 +126,7 @@ func (e *end) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 // Write implements vfs.FileImpl. With no readers it fails with EPIPE (the
 // caller raises SIGPIPE).
 func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
-	if e.read {
+	if !e.write {
 		return 0, unix.EBADF
 	}
 	p := e.p
@@ -146,12 +169,23 @@ func (e *end) Write(ctx vfs.Context, src []byte, _ int64) (int, error) {
 func (e *end) Release() {
 	p := e.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if e.read {
 		p.readers--
-	} else {
+	}
+	if e.write {
 		p.writers--
 	}
+	p.notifyAllLocked()
+	p.mu.Unlock()
+	if p.fifo {
+		p.unref()
+	}
+}
+
+// notifyAllLocked wakes every waiter: an end came or went.
+//
+// Preconditions: p.mu is held.
+func (p *pipe) notifyAllLocked() {
 	p.changes.Notify()
 	p.written.Notify()
 	p.drained.Notify()
@@ -232,16 +266,17 @@ func (e *end) Readiness() uint32 {
 		if len(p.buf) > 0 {
 			r |= vfs.PollIn | vfs.PollRdNorm
 		}
-		if p.writers == 0 {
+		if p.writers == 0 && e.wSeen != p.wOpens {
 			r |= vfs.PollHup
 		}
-		return r
 	}
-	if p.cap-len(p.buf) >= atomicWrite {
-		r |= vfs.PollOut | vfs.PollWrNorm
-	}
-	if p.readers == 0 {
-		r |= vfs.PollErr
+	if e.write {
+		if p.cap-len(p.buf) >= atomicWrite {
+			r |= vfs.PollOut | vfs.PollWrNorm
+		}
+		if p.readers == 0 {
+			r |= vfs.PollErr
+		}
 	}
 	return r
 }

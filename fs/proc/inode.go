@@ -663,6 +663,11 @@ func (l *link) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	return nil, unix.ELOOP
 }
 
+// IsMagicLink implements vfs.MagicLinker: the fd, exe, cwd and root links
+// are magic links on Linux (openat2's RESOLVE_NO_MAGICLINKS refuses them);
+// self and thread-self are plain symlinks.
+func (l *link) IsMagicLink() bool { return l.kind != linkSelf && l.kind != linkThreadSelf }
+
 // MagicTarget implements vfs.MagicLink for fd links.
 func (l *link) MagicTarget(ctx vfs.Context) (*vfs.FileDescription, error) {
 	if l.kind != linkFD {
