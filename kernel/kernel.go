@@ -139,6 +139,10 @@ type ProcessArgs struct {
 	Stdio [3]*vfs.FileDescription
 	UID   uint32
 	GID   uint32
+	// Terminal, if not nil, is the controlling terminal of the first
+	// process (which leads its session); its session and foreground group
+	// are the caller's to set (init's pid, 1).
+	Terminal Terminal
 }
 
 // ExitStatus is how a process ended.
@@ -190,6 +194,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},
+		ctty:       pa.Terminal,
 	}
 	t.leader = t
 	t.threads = make(map[*Task]struct{})
