@@ -25,6 +25,7 @@ import (
 	"moat/fs/hostfd"
 	"moat/kernel"
 	"moat/syscalls"
+	"moat/vfs"
 )
 
 // Version is moat's version.
@@ -80,6 +81,16 @@ func run(args []string) int {
 	netMode := fs.String("net", "none", "network: none")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
+	var interactive, allocTTY bool
+	for _, name := range []string{"i", "interactive"} {
+		fs.BoolVar(&interactive, name, false, "keep stdin open (it always is)")
+	}
+	for _, name := range []string{"t", "tty"} {
+		fs.BoolVar(&allocTTY, name, false, "give the program a terminal: a pseudo-terminal of the sandbox, connected to moat's own")
+	}
+	for _, name := range []string{"it", "ti"} {
+		fs.BoolVar(&allocTTY, name, false, "-i and -t")
+	}
 	var binds bindFlags
 	fs.Var(&binds, "v", "bind mount `HOST:GUEST[:ro]`: a host directory or file at GUEST in the sandbox (repeatable)")
 	fs.Var(&binds, "volume", "same as -v")
@@ -92,6 +103,10 @@ func run(args []string) int {
 	}
 	if *netMode != "none" {
 		return fail(2, "run: --net %s is not supported yet (only none)", *netMode)
+	}
+	_ = interactive // stdin is always the program's
+	if allocTTY && !isTerminal(0) {
+		return fail(exitSandboxError, "the input device is not a TTY (-t needs moat's stdin to be a terminal)")
 	}
 	level := slog.LevelWarn
 	if *debug {
@@ -116,8 +131,21 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitNotFound, "%v", err)
 	}
-	stdio, err := boot.Stdio()
-	if err != nil {
+	var stdio [3]*vfs.FileDescription
+	var term *terminal
+	if allocTTY {
+		if term, err = startTerminal(sb); err != nil {
+			return fail(exitSandboxError, "%v", err)
+		}
+		defer term.close()
+		defer func() {
+			if r := recover(); r != nil {
+				term.restore()
+				panic(r)
+			}
+		}()
+		stdio = [3]*vfs.FileDescription{term.pty.Slave, term.pty.Slave, term.pty.Slave}
+	} else if stdio, err = boot.Stdio(); err != nil {
 		return fail(exitSandboxError, "%v", err)
 	}
 	// Signals that end programs reach the sandbox's init, not moat.
@@ -139,7 +167,15 @@ func run(args []string) int {
 	if err != nil {
 		return fail(2, "run: --user %s: %v", *user, err)
 	}
-	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid})
+	pa := kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid}
+	if term != nil {
+		pa.Terminal = term.pty.Terminal
+		term.pty.SetSession(1, 1) // init's session and group
+	}
+	st, err := sb.Kernel.Run(pa)
+	if term != nil {
+		term.finish()
+	}
 	if err != nil {
 		var ue *kernel.UserError
 		if errors.As(err, &ue) {
