@@ -171,6 +171,8 @@ func run(args []string) int {
 	if term != nil {
 		pa.Terminal = term.pty.Terminal
 		term.pty.SetSession(1, 1) // init's session and group
+	} else if ht := hostfd.NewTerminal(0); ht != nil {
+		pa.Terminal = ht // /dev/tty is moat's own terminal
 	}
 	st, err := sb.Kernel.Run(pa)
 	if term != nil {

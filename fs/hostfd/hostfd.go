@@ -279,3 +279,34 @@ func ForegroundGroup(fd int) (int32, bool) {
 	}
 	return v.(int32), true
 }
+
+// Terminal is moat's own terminal (the host terminal its stdin is) as the
+// controlling terminal of the sandbox's first session: /dev/tty opens it
+// again. Its foreground group and settings are those of the File
+// wrapping it (see Ioctl).
+type Terminal struct {
+	fd int
+}
+
+// NewTerminal returns the terminal host fd fd is, or nil if it is none.
+// The caller keeps fd open for the sandbox's life.
+func NewTerminal(fd int) *Terminal {
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+		return nil
+	}
+	return &Terminal{fd: fd}
+}
+
+// SessionEnded implements kernel.Terminal: the host terminal is not the
+// sandbox's to hang up.
+func (t *Terminal) SessionEnded(sid int32, hangup bool) {}
+
+// OpenControlling opens the terminal again for /dev/tty: a new host fd
+// for it.
+func (t *Terminal) OpenControlling(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	fd, err := unix.FcntlInt(uintptr(t.fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, unix.ENFILE
+	}
+	return New(fd), nil
+}
