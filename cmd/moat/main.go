@@ -60,7 +60,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 `)
