@@ -158,8 +158,10 @@ func TestRunTTY(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the prompt came back %v after Ctrl-C", d)
 	}
-	typeIn("echo still here\r")
-	sc.expect(t, "\r\nstill here\r\nmoat$ ", wait)
+	// sleep was killed by SIGINT (128+2), and the rest of the line did
+	// not run.
+	typeIn("echo status $?\r")
+	sc.expect(t, "echo status $?\r\nstatus 130\r\nmoat$ ", wait)
 	typeIn("exit 3\r")
 	select {
 	case <-done:
