@@ -19,6 +19,7 @@ import (
 type terminal struct {
 	pty     *boot.Terminal
 	saved   *unix.Termios // the host terminal's settings before raw mode
+	raw     unix.Termios  // the settings while moat runs
 	once    sync.Once
 	outDone chan struct{} // closed when the copy to the host ends
 	winch   chan os.Signal
@@ -55,6 +56,7 @@ func startTerminal(sb *boot.Sandbox) (*terminal, error) {
 	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
 	raw.Cflag = raw.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
 	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	t.raw = raw
 	if err := unix.IoctlSetTermios(0, unix.TCSETS, &raw); err != nil {
 		return nil, fmt.Errorf("putting the terminal in raw mode: %w", err)
 	}
@@ -64,9 +66,29 @@ func startTerminal(sb *boot.Sandbox) (*terminal, error) {
 			t.resize()
 		}
 	}()
+	go t.onSignals()
 	go t.copyIn()
 	go t.copyOut()
 	return t, nil
+}
+
+// fatalSignals are the signals that end a Go program that moat does not
+// pass on to the sandbox (SIGINT, SIGTERM, SIGHUP and SIGQUIT end the
+// sandbox, and moat with it, through the normal exit): the terminal is
+// restored before they take effect. (Most others are caught and ignored
+// by the Go runtime; SIGTSTP is not caught: kill -TSTP stops moat with
+// the terminal raw, as it would stop any raw-mode program.)
+var fatalSignals = []os.Signal{unix.SIGABRT, unix.SIGSTKFLT}
+
+// onSignals restores the host terminal before a fatal signal ends moat,
+// raising it again with its default action.
+func (t *terminal) onSignals() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, fatalSignals...)
+	sig := (<-ch).(unix.Signal)
+	t.restore()
+	signal.Reset(sig)
+	unix.Kill(os.Getpid(), sig)
 }
 
 // resize gives the sandbox's terminal the host terminal's size.
