@@ -15,6 +15,7 @@
 package tty
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -351,10 +352,41 @@ func (m *Master) Changed() <-chan struct{} {
 	return m.t.changes.Chan()
 }
 
+// OpenPeer opens the slave through the master (TIOCGPTPEER), without
+// making it anyone's controlling terminal unless flags ask for it: EIO
+// while it is locked.
+func (m *Master) OpenPeer(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	f, err := m.t.openSlave(ctx, flags)
+	if err != nil {
+		return nil, err
+	}
+	return &peerSlave{Slave: *f.(*Slave)}, nil
+}
+
 // Slave is an open slave (/dev/pts/N).
 type Slave struct {
 	t *Terminal
 }
+
+// OpenPeer is TIOCGPTPEER on a slave: EIO, as for any terminal that is
+// not a master.
+func (s *Slave) OpenPeer(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	return nil, unix.EIO
+}
+
+// peerSlave is a slave opened through the master (TIOCGPTPEER): it has
+// no path of its own, so it reports its device file itself.
+type peerSlave struct {
+	Slave
+}
+
+// Stat reports the slave's device file.
+func (s *peerSlave) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	return (&slaveInode{fs: s.t.fs, t: s.t}).Stat(ctx)
+}
+
+// Name is what /proc/PID/fd shows.
+func (s *peerSlave) Name() string { return "/dev/pts/" + strconv.Itoa(s.t.index) }
 
 // IsStream implements vfs.Stream.
 func (s *Slave) IsStream() bool { return true }

@@ -148,6 +148,7 @@ static void basics(void)
 	CHECK(ptsname_r(m, name, sizeof(name)));
 	SHOW("ptsname in /dev/pts: %d\n", strncmp(name, "/dev/pts/", 9) == 0);
 	CHECK(open(name, O_RDWR | O_NOCTTY));
+	CHECK(ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY));
 	CHECK(unlockpt(m));
 	int s = CHECK(open(name, O_RDWR | O_NOCTTY));
 	CHECK(fstat(s, &st));
@@ -164,6 +165,13 @@ static void basics(void)
 	CHECK(ioctl(m, TIOCGPTN, &n));
 	SHOW("TIOCGPTN matches ptsname: %d\n", n == atoi(name + 9));
 	CHECK(ioctl(s, TIOCGPTN, &n));
+	int peer = CHECK(ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+	struct stat ps;
+	CHECK(fstat(peer, &ps));
+	fstat(s, &st);
+	SHOW("peer is the slave: %d, cloexec %d\n", ps.st_rdev == st.st_rdev, fcntl(peer, F_GETFD));
+	CHECK(ioctl(s, TIOCGPTPEER, O_RDWR));
+	close(peer);
 	int lock = 7;
 	CHECK(ioctl(m, TIOCGPTLCK, &lock));
 	SHOW("locked: %d\n", lock);
@@ -177,7 +185,8 @@ static void basics(void)
 	SHOW("\nspeed %d %d\n", (int)cfgetispeed(&t), (int)cfgetospeed(&t));
 	struct termios tm;
 	CHECK(tcgetattr(m, &tm));
-	SHOW("master sees the slave's settings: %d\n", memcmp(&t, &tm, sizeof(t)) == 0);
+	SHOW("master sees the slave's settings: %d\n", t.c_iflag == tm.c_iflag && t.c_oflag == tm.c_oflag &&
+	     t.c_cflag == tm.c_cflag && t.c_lflag == tm.c_lflag && memcmp(t.c_cc, tm.c_cc, NCCS) == 0);
 	struct winsize ws = {.ws_row = 1};
 	CHECK(ioctl(s, TIOCGWINSZ, &ws));
 	SHOW("winsize %d %d\n", ws.ws_row, ws.ws_col);
