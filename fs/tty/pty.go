@@ -105,6 +105,14 @@ func newTerminal(k Kernel, fs *FS, index int, uid, gid uint32) *Terminal {
 		ctime: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
 }
 
+// DeviceAndForeground returns the slave's device number and the
+// foreground process group (0: none), for /proc/PID/stat.
+func (t *Terminal) DeviceAndForeground() (uint64, int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return unix.Mkdev(uint32(ptsMajor+t.index/256), uint32(t.index%256)), t.pgrp
+}
+
 // Index returns the terminal's number (N of /dev/pts/N).
 func (t *Terminal) Index() int { return t.index }
 

@@ -414,6 +414,22 @@ static void session_child(const char *name)
 	CHECK(ioctl(s, TIOCSCTTY, 0));
 	SHOW("fg is my group: %d\n", ioctl(s, TIOCGPGRP, &n) == 0 && n == getpgrp());
 	SHOW("tcgetsid is my session: %d\n", tcgetsid(s) == getsid(0));
+	{
+		/* /proc/self/stat: tty_nr is the slave, tpgid my group. */
+		char sb[1024];
+		int fd = open("/proc/self/stat", O_RDONLY);
+		long r = read(fd, sb, sizeof(sb) - 1);
+		close(fd);
+		sb[r > 0 ? r : 0] = 0;
+		char *p = strrchr(sb, ')');
+		int pgrp = 0, session = 0, tty_nr = 0, tpgid = 0;
+		struct stat ss;
+		fstat(s, &ss);
+		if (p && sscanf(p + 2, "%*c %*d %d %d %d %d", &pgrp, &session, &tty_nr, &tpgid) == 4)
+			SHOW("stat: pgrp %d session %d tty_nr %d tpgid %d\n", pgrp == getpgrp(), session == getsid(0),
+			     (unsigned)tty_nr == (unsigned)((minor(ss.st_rdev) & 0xff) | (major(ss.st_rdev) << 8) | ((minor(ss.st_rdev) & ~0xff) << 12)),
+			     tpgid == getpgrp());
+	}
 	int tty = CHECK(open("/dev/tty", O_RDWR));
 	struct stat a;
 	fstat(tty, &a);
