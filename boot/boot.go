@@ -294,6 +294,12 @@ func (s *Sandbox) mountPoint(p string, dir bool) (vfs.Path, error) {
 	return r.Resolve(rootCtx{}, p, true)
 }
 
+// userCtx is the context of an open made for a user.
+type userCtx struct{ uid uint32 }
+
+func (c userCtx) UID() uint32 { return c.uid }
+func (c userCtx) GID() uint32 { return c.uid }
+
 // rootCtx is the context of the sandbox setup: root.
 type rootCtx struct{}
 
@@ -352,10 +358,10 @@ type Terminal struct {
 	Master, Slave *vfs.FileDescription
 }
 
-// NewTerminal opens a new pseudo-terminal of the sandbox's /dev/pts, its
-// slave unlocked and open.
-func (s *Sandbox) NewTerminal() (*Terminal, error) {
-	impl, err := s.devpts.OpenPtmx(rootCtx{}, unix.O_RDWR)
+// NewTerminal opens a new pseudo-terminal of the sandbox's /dev/pts for
+// user uid (who owns its slave), its slave unlocked and open.
+func (s *Sandbox) NewTerminal(uid uint32) (*Terminal, error) {
+	impl, err := s.devpts.OpenPtmx(userCtx{uid}, unix.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("opening a pseudo-terminal: %w", err)
 	}

@@ -131,10 +131,14 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitNotFound, "%v", err)
 	}
+	uid, gid, err := parseUser(*user)
+	if err != nil {
+		return fail(2, "run: --user %s: %v", *user, err)
+	}
 	var stdio [3]*vfs.FileDescription
 	var term *terminal
 	if allocTTY {
-		if term, err = startTerminal(sb); err != nil {
+		if term, err = startTerminal(sb, uid); err != nil {
 			return fail(exitSandboxError, "%v", err)
 		}
 		defer term.close()
@@ -163,10 +167,6 @@ func run(args []string) int {
 			sb.Kernel.SignalFromHost(sig)
 		}
 	}()
-	uid, gid, err := parseUser(*user)
-	if err != nil {
-		return fail(2, "run: --user %s: %v", *user, err)
-	}
 	pa := kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid}
 	if term != nil {
 		pa.Terminal = term.pty.Terminal

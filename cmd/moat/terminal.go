@@ -39,8 +39,8 @@ func (hostCtx) GID() uint32 { return 0 }
 
 // startTerminal opens the sandbox's pseudo-terminal, sizes it like the
 // host terminal, puts the host terminal in raw mode and starts copying.
-func startTerminal(sb *boot.Sandbox) (*terminal, error) {
-	pty, err := sb.NewTerminal()
+func startTerminal(sb *boot.Sandbox, uid uint32) (*terminal, error) {
+	pty, err := sb.NewTerminal(uid)
 	if err != nil {
 		return nil, err
 	}

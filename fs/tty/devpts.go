@@ -41,13 +41,14 @@ type FS struct {
 	ctime vfs.Timespec
 
 	mu   sync.Mutex
-	ptys map[int]*Terminal
+	ptys map[int]*Terminal // by index, while their masters are open
+	used map[int]bool      // indices in use: until master and slaves are all closed
 }
 
 // New returns a devpts instance whose inodes report device number dev.
 func New(k Kernel, dev uint64) *FS {
 	now := time.Now()
-	return &FS{k: k, dev: dev, ptys: make(map[int]*Terminal), ctime: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
+	return &FS{k: k, dev: dev, ptys: make(map[int]*Terminal), used: make(map[int]bool), ctime: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
 }
 
 // Root returns the root directory.
@@ -61,7 +62,7 @@ func (fs *FS) OpenPtmx(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	defer fs.mu.Unlock()
 	i := 0
 	for ; i < maxPTYs; i++ {
-		if fs.ptys[i] == nil {
+		if !fs.used[i] {
 			break
 		}
 	}
@@ -70,14 +71,20 @@ func (fs *FS) OpenPtmx(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 	}
 	t := newTerminal(fs.k, fs, i, ctx.UID(), ttyGroup)
 	fs.ptys[i] = t
+	fs.used[i] = true
 	return &Master{t: t}, nil
 }
 
-// remove drops pseudo-terminal i (its master is closed).
-func (fs *FS) remove(i int) {
+// remove drops pseudo-terminal i's entry (its master is closed), and
+// with free its index too (no slave is open either; else the last slave
+// close frees it, as Linux keeps the index until the pair is gone).
+func (fs *FS) remove(i int, free bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	delete(fs.ptys, i)
+	if free {
+		delete(fs.used, i)
+	}
 }
 
 func (fs *FS) stat(ino uint64, mode uint32) vfs.Stat {

@@ -232,10 +232,10 @@ func (t *Terminal) hangup() {
 	t.pending, t.out = nil, nil
 	t.sid, t.pgrp = 0, 0
 	t.changes.Notify()
-	t.mu.Unlock()
 	if t.fs != nil {
-		t.fs.remove(t.index)
+		t.fs.remove(t.index, t.slaveOpens == 0)
 	}
+	t.mu.Unlock()
 	for _, pid := range t.k.DetachTerminal(t) {
 		t.k.SignalProcessFromTerminal(pid, unix.SIGHUP)
 		t.k.SignalProcessFromTerminal(pid, unix.SIGCONT)
@@ -542,6 +542,9 @@ func (s *Slave) Release() {
 	defer t.mu.Unlock()
 	t.slaveOpens--
 	t.changes.Notify()
+	if t.masterClosed && t.slaveOpens == 0 && t.fs != nil {
+		t.fs.remove(t.index, true)
+	}
 }
 
 // Readiness implements vfs.Poller.

@@ -273,3 +273,22 @@ func TestDevptsDirectory(t *testing.T) {
 		t.Errorf("open of a locked slave: %v", err)
 	}
 }
+
+// TestIndexReuse: a pty's number is taken until its master and slaves
+// are all closed; then the lowest free one is reused.
+func TestIndexReuse(t *testing.T) {
+	_, fs, m, s := newPair(t)
+	m.Release()
+	next, err := fs.OpenPtmx(ctx{}, unix.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := next.(*Master).t.index; i != 1 {
+		t.Errorf("index while the old slave is open: %d, want 1", i)
+	}
+	s.Release()
+	again, _ := fs.OpenPtmx(ctx{}, unix.O_RDWR)
+	if i := again.(*Master).t.index; i != 0 {
+		t.Errorf("index after the old pair is gone: %d, want 0", i)
+	}
+}
