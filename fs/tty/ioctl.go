@@ -259,7 +259,11 @@ func (t *Terminal) ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMem
 		}
 		if arg <= tcxoncOoff+1 { // TCOOFF, TCOON
 			t.mu.Lock()
-			t.stopped = arg == tcxoncOoff
+			if arg == tcxoncOoff {
+				t.stopped = true
+			} else {
+				t.start()
+			}
 			t.changes.Notify()
 			t.mu.Unlock()
 		}

@@ -13,6 +13,9 @@ const (
 	pendingMax = 64 << 10
 	inputMax   = 4095
 	outMax     = 64 << 10
+	// echoHeldMax bounds the echoes held while output is stopped
+	// (Linux's echo buffer is 4096 bytes).
+	echoHeldMax = 4096
 )
 
 // receive moves pending input through the line discipline while the read
@@ -69,7 +72,7 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 	}
 	if tm.Iflag&iIXON != 0 {
 		if tm.is(c, vSTART) {
-			t.stopped = false
+			t.start()
 			return 0
 		}
 		if tm.is(c, vSTOP) {
@@ -97,7 +100,7 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 				}
 			}
 			if tm.Iflag&iIXON != 0 {
-				t.stopped = false
+				t.start()
 			}
 			if tm.echo() {
 				t.echoChar(c)
@@ -106,7 +109,7 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 		}
 	}
 	if t.stopped && tm.Iflag&iIXON != 0 && tm.Iflag&iIXANY != 0 {
-		t.stopped = false
+		t.start()
 	}
 	if c == '\r' {
 		if tm.Iflag&iIGNCR != 0 {
@@ -316,10 +319,18 @@ func (t *Terminal) echoRaw(c byte) {
 }
 
 // put appends bytes to the output for the master, dropping what does not
-// fit.
+// fit. While output is stopped, only echoes come here: they are held
+// until it starts again.
 //
 // Preconditions: t.mu is held.
 func (t *Terminal) put(b ...byte) {
+	if t.stopped {
+		if room := echoHeldMax - len(t.held); len(b) > room {
+			b = b[:max(room, 0)]
+		}
+		t.held = append(t.held, b...)
+		return
+	}
 	if room := outMax - len(t.out); len(b) > room {
 		b = b[:max(room, 0)]
 	}
@@ -327,6 +338,20 @@ func (t *Terminal) put(b ...byte) {
 		t.out = append(t.out, b...)
 		t.changes.Notify()
 	}
+}
+
+// start restarts stopped output, with the echoes held meanwhile.
+//
+// Preconditions: t.mu is held.
+func (t *Terminal) start() {
+	if !t.stopped {
+		return
+	}
+	t.stopped = false
+	held := t.held
+	t.held = nil
+	t.put(held...)
+	t.changes.Notify()
 }
 
 // outputChar writes c with output processing (OPOST), keeping the column
@@ -417,7 +442,7 @@ func (t *Terminal) setTermios(nt Termios) {
 		}
 	}
 	if nt.Iflag&iIXON == 0 {
-		t.stopped = false
+		t.start()
 	}
 	t.changes.Notify()
 }

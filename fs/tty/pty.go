@@ -87,6 +87,7 @@ type Terminal struct {
 	col       int    // output column
 	canonCol  int    // column where the line being edited began
 	stopped   bool   // output stopped (^S, TCOOFF)
+	held      []byte // echoes while output is stopped
 
 	locked       bool // slave opens fail with EIO (TIOCSPTLCK)
 	slaveOpens   int  // open slave files

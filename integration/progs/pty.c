@@ -359,6 +359,33 @@ static void line_discipline(void)
 	show_bytes("no echoe read", buf, n);
 	n = read_until(m, buf, sizeof(buf), "\r\n");
 	show_bytes("no echoe echo", buf, n);
+	CHECK(tcsetattr(s, TCSANOW, &saved));
+
+	/* Flow control: ^S stops output (echoes wait too), ^Q starts it. */
+	xwrite(m, "\x13", 1);
+	pf.fd = s;
+	pf.events = POLLOUT;
+	int i;
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		if (poll(&pf, 1, 0) == 0)
+			break;
+		usleep(10000);
+	}
+	SHOW("^S: slave no longer writable: %d\n", i < WAIT_MS / 10);
+	CHECK(fcntl(s, F_SETFL, O_NONBLOCK));
+	CHECKV(write(s, "w", 1));
+	CHECK(fcntl(s, F_SETFL, 0));
+	xwrite(m, "e", 1);
+	n = read_for(m, buf, sizeof(buf), 200);
+	show_bytes("echo while stopped", buf, n);
+	xwrite(m, "\x11", 1);
+	n = read_until(m, buf, sizeof(buf), "e");
+	show_bytes("^Q: echo", buf, n);
+	CHECKV(poll(&pf, 1, WAIT_MS));
+	CHECK(tcflow(s, TCOOFF));
+	CHECKV(poll(&pf, 1, 0));
+	CHECK(tcflow(s, TCOON));
+	CHECKV(poll(&pf, 1, 0));
 	CHECK(tcflush(s, TCIOFLUSH));
 	CHECK(tcflow(s, TCOON));
 	CHECK(tcsendbreak(s, 0));
