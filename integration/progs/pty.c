@@ -621,6 +621,53 @@ static void job_control(void)
 	nkids = 0;
 }
 
+/* A session leader that opens the slave without O_NOCTTY gets it as its
+ * controlling terminal; when it exits, its foreground group gets SIGHUP
+ * and the session loses the terminal. */
+static void leader_exit(void)
+{
+	char name[64];
+	int m = open_master(name, sizeof(name));
+	int hup[2];
+
+	if (pipe(hup) != 0)
+		exit(98);
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		setsid();
+		int s = open(name, O_RDWR);
+		SHOW("opened without O_NOCTTY: my terminal %d\n", tcgetsid(s) == getsid(0));
+		pid_t gk = fork();
+		if (gk == 0) {
+			struct sigaction sa = {.sa_handler = on_sig};
+			rep[1] = hup[1];
+			sigaction(SIGHUP, &sa, NULL);
+			report('R');
+			for (int i = 0; i < 200; i++) {
+				usleep(10000);
+				if (open("/dev/tty", O_RDWR) < 0 && errno == ENXIO) {
+					report('X');
+					break;
+				}
+			}
+			_exit(0);
+		}
+		unsigned char c;
+		if (read(hup[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	kids[nkids++] = kid;
+	int st;
+	waitpid(kid, &st, 0);
+	SHOW("leader exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	SHOW("its foreground group: %s\n", strsignal(readbyte(hup[0])));
+	SHOW("then /dev/tty: %c\n", readbyte(hup[0]));
+	nkids = 0;
+	close(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -629,6 +676,7 @@ int main(void)
 	basics();
 	line_discipline();
 	job_control();
+	leader_exit();
 	SHOW("done\n");
 	return 0;
 }
