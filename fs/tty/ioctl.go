@@ -95,12 +95,14 @@ func (m *Master) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemor
 		}
 		t.changes.Notify()
 		return 0, nil
-	case tiocsctty, tiocnotty:
-		// The master is never a controlling terminal here.
-		if req == tiocnotty {
-			return 0, unix.ENOTTY
-		}
-		return 0, unix.EINVAL
+	case tiocsctty:
+		// The slave becomes the caller's terminal, as on Linux (the
+		// request goes to the pair's slave).
+		return 0, t.setCtty(ctx, arg == 1)
+	case tiocnotty:
+		// Linux compares the caller's terminal with the master's own
+		// and never finds it.
+		return 0, unix.ENOTTY
 	}
 	return t.ioctl(ctx, req, arg, mem, true)
 }
@@ -143,7 +145,7 @@ func (s *Slave) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory
 		t.changes.Notify()
 		return 0, nil
 	case tiocsctty:
-		return 0, t.setCtty(ctx, s, arg == 1)
+		return 0, t.setCtty(ctx, arg == 1)
 	case tiocnotty:
 		c, ok := ctx.(Caller)
 		if !ok {
@@ -154,10 +156,11 @@ func (s *Slave) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory
 	return t.ioctl(ctx, req, arg, mem, false)
 }
 
-// setCtty is TIOCSCTTY: the Caller, a session leader without a
+// setCtty is TIOCSCTTY: the caller, a session leader without a
 // controlling terminal, takes this one, if no other session has it (or
-// steal, by root). Without read access, only root may.
-func (t *Terminal) setCtty(ctx vfs.Context, s *Slave, steal bool) error {
+// steal, by root). Linux also refuses a file opened without read access
+// to callers other than root; that is not checked here.
+func (t *Terminal) setCtty(ctx vfs.Context, steal bool) error {
 	c, ok := ctx.(Caller)
 	if !ok {
 		return unix.EPERM

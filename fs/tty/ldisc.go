@@ -20,7 +20,7 @@ const (
 
 // receive moves pending input through the line discipline while the read
 // buffer has room, and returns the signals to send to the foreground
-// group (the Caller sends them once t.mu is released).
+// group (the caller sends them once t.mu is released).
 //
 // Preconditions: t.mu is held.
 func (t *Terminal) receive() []unix.Signal {

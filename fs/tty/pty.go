@@ -102,8 +102,9 @@ type Terminal struct {
 
 func newTerminal(k Kernel, fs *FS, index int, uid, gid uint32) *Terminal {
 	now := time.Now()
-	return &Terminal{k: k, fs: fs, index: index, termios: defaultTermios(), locked: true, uid: uid, gid: gid,
+	t := &Terminal{k: k, fs: fs, index: index, termios: defaultTermios(), locked: true, uid: uid, gid: gid,
 		ctime: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
+	return t
 }
 
 // DeviceAndForeground returns the slave's device number and the

@@ -668,6 +668,29 @@ static void leader_exit(void)
 	close(m);
 }
 
+/* A master can be a controlling terminal too; /dev/tty cannot reopen it. */
+static void master_ctty(void)
+{
+	char name[64];
+	int m = open_master(name, sizeof(name));
+
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		setsid();
+		CHECK(ioctl(m, TIOCSCTTY, 0));
+		CHECK(open("/dev/tty", O_RDWR));
+		CHECK(ioctl(m, TIOCNOTTY));
+		int s = CHECK(open(name, O_RDWR));
+		SHOW("the slave did not become my terminal: %d\n", tcgetsid(s) == -1 && errno == ENOTTY);
+		_exit(0);
+	}
+	kids[nkids++] = kid;
+	waitpid(kid, NULL, 0);
+	nkids = 0;
+	close(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -677,6 +700,7 @@ int main(void)
 	line_discipline();
 	job_control();
 	leader_exit();
+	master_ctty();
 	SHOW("done\n");
 	return 0;
 }
