@@ -8,7 +8,10 @@
 // checkpointed by walking it.
 //
 // Lock order (outermost first): Kernel.mu, Task.mu, a process's
-// signalHandlers.mu, the futex table, then the locks of mm and vfs.
+// signalHandlers.mu, the futex table, then the locks of mm and vfs. A
+// controlling terminal's own lock (fs/tty) comes after Kernel.mu: the
+// kernel calls into it with Kernel.mu held (SetControllingTerminal), never
+// the reverse.
 package kernel
 
 import (
