@@ -21,6 +21,7 @@ const (
 	tiocgpgrp   = 0x540f
 	tiocspgrp   = 0x5410
 	tiocoutq    = 0x5411
+	tiocsti     = 0x5412
 	tiocgwinsz  = 0x5413
 	tiocswinsz  = 0x5414
 	fionread    = 0x541b
@@ -95,6 +96,22 @@ func (m *Master) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemor
 		}
 		t.changes.Notify()
 		return 0, nil
+	case tiocsti:
+		// Input for the master's own reader: what the slave wrote.
+		if err := t.checkSTI(ctx); err != nil {
+			return 0, err
+		}
+		b, err := getByte(mem, arg)
+		if err != nil {
+			return 0, err
+		}
+		t.mu.Lock()
+		if len(t.out) < outMax {
+			t.out = append(t.out, b)
+			t.changes.Notify()
+		}
+		t.mu.Unlock()
+		return 0, nil
 	case tiocsctty:
 		// The slave becomes the caller's terminal, as on Linux (the
 		// request goes to the pair's slave).
@@ -143,6 +160,20 @@ func (s *Slave) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory
 			return 0, unix.EINVAL
 		}
 		t.changes.Notify()
+		return 0, nil
+	case tiocsti:
+		if err := t.checkSTI(ctx); err != nil {
+			return 0, err
+		}
+		b, err := getByte(mem, arg)
+		if err != nil {
+			return 0, err
+		}
+		t.mu.Lock()
+		sigs := t.receiveNow(b)
+		pg := t.pgrp
+		t.mu.Unlock()
+		t.signal(pg, sigs)
 		return 0, nil
 	case tiocsctty:
 		return 0, t.setCtty(ctx, arg == 1)
@@ -341,6 +372,27 @@ func putInt(mem vfs.IOMemory, addr uintptr, v int32) error {
 	var b [4]byte
 	le.PutUint32(b[:], uint32(v))
 	return copyOut(mem, addr, b[:])
+}
+
+// checkSTI is TIOCSTI's permission check: only a process whose
+// controlling terminal this is, or root (CAP_SYS_ADMIN on Linux), may
+// fake input.
+func (t *Terminal) checkSTI(ctx vfs.Context) error {
+	if ctx.UID() == 0 {
+		return nil
+	}
+	if c, ok := ctx.(Caller); ok && t.isCtty(c) {
+		return nil
+	}
+	return unix.EPERM
+}
+
+func getByte(mem vfs.IOMemory, addr uintptr) (byte, error) {
+	var b [1]byte
+	if _, err := mem.CopyIn(addr, b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return b[0], nil
 }
 
 func getInt(mem vfs.IOMemory, addr uintptr) (int32, error) {

@@ -53,6 +53,24 @@ func (t *Terminal) receive() []unix.Signal {
 	return sigs
 }
 
+// receiveNow processes c ahead of pending input, as typed now
+// (TIOCSTI), and returns the signals to send.
+//
+// Preconditions: t.mu is held.
+func (t *Terminal) receiveNow(c byte) []unix.Signal {
+	t.echoStart = len(t.out)
+	overflow := len(t.rq)+len(t.line) >= inputMax
+	if overflow && (!t.termios.icanon() || len(t.lines) > 0) {
+		return nil // no room: dropped
+	}
+	var sigs []unix.Signal
+	if sig := t.receiveChar(c, overflow); sig != 0 {
+		sigs = append(sigs, sig)
+	}
+	t.changes.Notify()
+	return sigs
+}
+
 // receiveChar processes one input character (n_tty's receive_char), and
 // returns a signal to send to the foreground group, or 0.
 //

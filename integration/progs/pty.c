@@ -386,6 +386,14 @@ static void line_discipline(void)
 	CHECKV(poll(&pf, 1, 0));
 	CHECK(tcflow(s, TCOON));
 	CHECKV(poll(&pf, 1, 0));
+	/* TIOCSTI: input as if typed (root may, on any terminal). */
+	CHECK(ioctl(s, TIOCSTI, "s"));
+	CHECK(ioctl(s, TIOCSTI, "\n"));
+	n = read(s, buf, sizeof(buf));
+	show_bytes("TIOCSTI read", buf, n);
+	n = read_until(m, buf, sizeof(buf), "\r\n");
+	show_bytes("TIOCSTI echo", buf, n);
+	CHECK(ioctl(s, TIOCSTI, unmapped_page()));
 	CHECK(tcflush(s, TCIOFLUSH));
 	CHECK(tcflow(s, TCOON));
 	CHECK(tcsendbreak(s, 0));
