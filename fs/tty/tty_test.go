@@ -3,6 +3,7 @@ package tty
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -290,5 +291,54 @@ func TestIndexReuse(t *testing.T) {
 	again, _ := fs.OpenPtmx(ctx{}, unix.O_RDWR)
 	if i := again.(*Master).t.index; i != 0 {
 		t.Errorf("index after the old pair is gone: %d, want 0", i)
+	}
+}
+
+// TestRandomOperations drives a pair with random input, output, settings
+// and ioctls (a hostile program's view): nothing panics, every buffer
+// stays within its bound, and nothing blocks (every call is non-blocking).
+func TestRandomOperations(t *testing.T) {
+	_, _, m, s := newPair(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	mm := &mem{b: make([]byte, 256)}
+	nb := ctx{nonblock: true}
+	buf := make([]byte, 5000)
+	reqs := []uint32{tcgets, tcsets, tcsetsw, tcsetsf, tcgets2, tcsets2, tiocgwinsz, tiocswinsz, fionread, tcflsh, tcxonc,
+		tiocgpgrp, tiocspgrp, tiocgsid, tiocoutq, tiocsti, tiocsctty, tiocnotty, tiocgptn, tiocsptlck, tiocgptlck, tcsbrk, tiocsetd, 0x54ff}
+	for i := 0; i < 20000; i++ {
+		switch r.IntN(7) {
+		case 0:
+			n := r.IntN(len(buf))
+			for j := range n {
+				buf[j] = byte(r.IntN(256))
+			}
+			m.Write(nb, buf[:n], 0)
+		case 1:
+			s.Read(nb, buf[:r.IntN(len(buf))], 0)
+		case 2:
+			s.Write(nb, buf[:r.IntN(len(buf))], 0)
+		case 3:
+			m.Read(nb, buf[:r.IntN(len(buf))], 0)
+		case 4:
+			for j := range mm.b {
+				mm.b[j] = byte(r.IntN(256))
+			}
+			s.Ioctl(nb, reqs[r.IntN(len(reqs))], uintptr(0x1000+r.IntN(300)), mm)
+		case 5:
+			m.Ioctl(nb, reqs[r.IntN(len(reqs))], uintptr(0x1000+r.IntN(300)), mm)
+		case 6:
+			m.t.mu.Lock()
+			tm := m.t.termios
+			tm.Iflag, tm.Oflag, tm.Lflag = r.Uint32(), r.Uint32(), r.Uint32()
+			tm.CC[r.IntN(numCC)] = byte(r.IntN(256))
+			m.t.setTermios(tm)
+			m.t.mu.Unlock()
+		}
+		tt := m.t
+		tt.mu.Lock()
+		if len(tt.pending) > pendingMax || len(tt.rq)+len(tt.line) > inputMax+1 || len(tt.out) > outMax || len(tt.held) > echoHeldMax {
+			t.Fatalf("step %d: pending %d, input %d, out %d, held %d", i, len(tt.pending), len(tt.rq)+len(tt.line), len(tt.out), len(tt.held))
+		}
+		tt.mu.Unlock()
 	}
 }
