@@ -9,6 +9,10 @@
 // caller's process through its vfs.Context (the Caller interface, which
 // the kernel's tasks implement).
 //
+// Not implemented: packet mode (TIOCPKT), ECHOPRT, PARMRK and parity,
+// modem-control ioctls, and TIOCSCTTY's refusal of files opened without
+// read access.
+//
 // Lock order: Kernel.mu (kernel package) is taken before Terminal.mu, and
 // Terminal.mu before FS.mu. A terminal never calls the kernel with its
 // own lock held: signals are collected and sent after unlocking.

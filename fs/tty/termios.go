@@ -157,8 +157,6 @@ func speedOf(cflag uint32) (uint32, bool) {
 	return 0, true
 }
 
-func (t *Termios) has(flag *uint32, bits uint32) bool { return *flag&bits != 0 }
-
 func (t *Termios) icanon() bool { return t.Lflag&lICANON != 0 }
 func (t *Termios) echo() bool   { return t.Lflag&lECHO != 0 }
 func (t *Termios) isig() bool   { return t.Lflag&lISIG != 0 }
