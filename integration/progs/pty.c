@@ -676,6 +676,45 @@ static void leader_exit(void)
 	close(m);
 }
 
+/* TIOCNOTTY: a member of the session gives the terminal up for itself
+ * only; the leader for the whole session, its foreground group told with
+ * SIGHUP and SIGCONT. */
+static void notty(void)
+{
+	char name[64];
+	int m = open_master(name, sizeof(name));
+
+	if (pipe(rep) != 0)
+		exit(98);
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct sigaction sa = {.sa_handler = on_sig};
+		setsid();
+		int s = CHECK(open(name, O_RDWR));
+		pid_t gk = fork();
+		if (gk == 0) {
+			CHECK(ioctl(s, TIOCNOTTY));
+			CHECK(open("/dev/tty", O_RDWR));
+			_exit(0);
+		}
+		waitpid(gk, NULL, 0);
+		SHOW("after a member's TIOCNOTTY, still mine: %d\n", tcgetsid(s) == getsid(0));
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGCONT, &sa, NULL);
+		CHECK(ioctl(s, TIOCNOTTY));
+		int a = readbyte(rep[0]), b = readbyte(rep[0]);
+		SHOW("leader's TIOCNOTTY: %s, %s\n", strsignal(a < b ? a : b), strsignal(a < b ? b : a));
+		CHECK(open("/dev/tty", O_RDWR));
+		CHECK(tcgetsid(s));
+		_exit(0);
+	}
+	kids[nkids++] = kid;
+	waitpid(kid, NULL, 0);
+	nkids = 0;
+	close(m);
+}
+
 /* A master can be a controlling terminal too; /dev/tty cannot reopen it. */
 static void master_ctty(void)
 {
@@ -708,6 +747,7 @@ int main(void)
 	line_discipline();
 	job_control();
 	leader_exit();
+	notty();
 	master_ctty();
 	SHOW("done\n");
 	return 0;
