@@ -40,6 +40,8 @@ const (
 	tiocsptlck  = 0x40045431
 	tiocgptlck  = 0x80045439
 	tiocgexcl   = 0x80045440
+	tiocpkt     = 0x5420
+	tiocgpkt    = 0x80045438
 	tcxoncOoff  = 0
 	tcxoncIon   = 3
 	tcflshIn    = 0
@@ -53,6 +55,26 @@ const (
 func (m *Master) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory) (uintptr, error) {
 	t := m.t
 	switch req {
+	case tiocpkt:
+		v, err := getInt(mem, arg)
+		if err != nil {
+			return 0, err
+		}
+		t.mu.Lock()
+		if v != 0 && !t.pkt {
+			t.pktStatus = 0
+		}
+		t.pkt = v != 0
+		t.mu.Unlock()
+		return 0, nil
+	case tiocgpkt:
+		t.mu.Lock()
+		v := int32(0)
+		if t.pkt {
+			v = 1
+		}
+		t.mu.Unlock()
+		return 0, putInt(mem, arg, v)
 	case tiocgptn:
 		return 0, putInt(mem, arg, int32(t.index))
 	case tiocsptlck:
@@ -153,9 +175,11 @@ func (s *Slave) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory
 			t.flushInput(true)
 			if arg == tcflshInOut {
 				t.out = nil
+				t.packetEvent(pktFlushWrite, 0)
 			}
 		case tcflshOut:
 			t.out = nil
+			t.packetEvent(pktFlushWrite, 0)
 		default:
 			return 0, unix.EINVAL
 		}
@@ -294,7 +318,7 @@ func (t *Terminal) ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMem
 		if arg <= tcxoncOoff+1 { // TCOOFF, TCOON
 			t.mu.Lock()
 			if arg == tcxoncOoff {
-				t.stopped = true
+				t.stop()
 			} else {
 				t.start()
 			}

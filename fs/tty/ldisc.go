@@ -94,7 +94,7 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 			return 0
 		}
 		if tm.is(c, vSTOP) {
-			t.stopped = true
+			t.stop()
 			return 0
 		}
 	}
@@ -111,6 +111,7 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 		if sig != 0 {
 			if tm.Lflag&lNOFLSH == 0 {
 				t.flushInput(false)
+				t.packetEvent(pktFlushWrite, 0)
 				// The echoes of this batch not yet written go too,
 				// as Linux clears its echo buffer.
 				if len(t.out) > t.echoStart {
@@ -358,6 +359,17 @@ func (t *Terminal) put(b ...byte) {
 	}
 }
 
+// stop stops output (^S, TCOOFF).
+//
+// Preconditions: t.mu is held.
+func (t *Terminal) stop() {
+	if t.stopped {
+		return
+	}
+	t.stopped = true
+	t.packetEvent(pktStop, pktStart)
+}
+
 // start restarts stopped output, with the echoes held meanwhile.
 //
 // Preconditions: t.mu is held.
@@ -366,6 +378,7 @@ func (t *Terminal) start() {
 		return
 	}
 	t.stopped = false
+	t.packetEvent(pktStart, pktStop)
 	held := t.held
 	t.held = nil
 	t.put(held...)
@@ -434,7 +447,37 @@ func (t *Terminal) flushInput(pending bool) {
 	if pending {
 		t.pending = nil
 	}
+	t.packetEvent(pktFlushRead, 0)
 	t.changes.Notify()
+}
+
+// Packet mode status bits (TIOCPKT_*).
+const (
+	pktData       = 0
+	pktFlushRead  = 1
+	pktFlushWrite = 2
+	pktStop       = 4
+	pktStart      = 8
+	pktNoStop     = 16
+	pktDoStop     = 32
+)
+
+// packetEvent records set (and forgets clear) in the packet-mode status
+// the master reads next, in packet mode.
+//
+// Preconditions: t.mu is held.
+func (t *Terminal) packetEvent(set, clear byte) {
+	if !t.pkt {
+		return
+	}
+	t.pktStatus = t.pktStatus&^clear | set
+	t.changes.Notify()
+}
+
+// flowControl reports whether settings tm give ^S/^Q flow control as
+// packet mode tells it (IXON with the usual characters).
+func flowControl(tm *Termios) bool {
+	return tm.Iflag&iIXON != 0 && tm.CC[vSTART] == 0o21 && tm.CC[vSTOP] == 0o23
 }
 
 // setTermios installs new settings; leaving or entering canonical mode
@@ -449,6 +492,13 @@ func (t *Terminal) setTermios(nt Termios) {
 		nt.ISpeed, nt.OSpeed = s, s
 	}
 	was := t.termios.icanon()
+	if oldFlow, newFlow := flowControl(&t.termios), flowControl(&nt); oldFlow != newFlow {
+		if newFlow {
+			t.packetEvent(pktDoStop, pktNoStop)
+		} else {
+			t.packetEvent(pktNoStop, pktDoStop)
+		}
+	}
 	t.termios = nt
 	switch now := nt.icanon(); {
 	case was && !now:

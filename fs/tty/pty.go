@@ -9,7 +9,7 @@
 // caller's process through its vfs.Context (the Caller interface, which
 // the kernel's tasks implement).
 //
-// Not implemented: packet mode (TIOCPKT), ECHOPRT, PARMRK and parity,
+// Not implemented: ECHOPRT, PARMRK and parity,
 // modem-control ioctls, and TIOCSCTTY's refusal of files opened without
 // read access.
 //
@@ -92,6 +92,8 @@ type Terminal struct {
 	canonCol  int    // column where the line being edited began
 	stopped   bool   // output stopped (^S, TCOOFF)
 	held      []byte // echoes while output is stopped
+	pkt       bool   // packet mode (TIOCPKT): master reads carry a status byte
+	pktStatus byte   // packet mode: TIOCPKT_* events not yet read
 
 	locked       bool // slave opens fail with EIO (TIOCSPTLCK)
 	slaveOpens   int  // open slave files
@@ -296,19 +298,30 @@ func (m *Master) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	otherClosed := func() bool { return t.slaveOpened && t.slaveOpens == 0 }
-	if err := t.changes.WaitUntilLocked(ctx, &t.mu, func() bool { return len(t.out) > 0 || otherClosed() }); err != nil {
+	status := func() bool { return t.pkt && t.pktStatus != 0 }
+	if err := t.changes.WaitUntilLocked(ctx, &t.mu, func() bool { return len(t.out) > 0 || otherClosed() || status() }); err != nil {
 		return 0, err
+	}
+	if status() && len(dst) > 0 {
+		dst[0] = t.pktStatus
+		t.pktStatus = 0
+		return 1, nil
 	}
 	if len(t.out) == 0 {
 		return 0, unix.EIO
 	}
-	n := copy(dst, t.out)
+	off := 0
+	if t.pkt && len(dst) > 0 {
+		dst[0] = pktData
+		off = 1
+	}
+	n := copy(dst[off:], t.out)
 	t.out = t.out[n:]
 	if len(t.out) == 0 {
 		t.out = nil
 	}
 	t.changes.Notify()
-	return n, nil
+	return off + n, nil
 }
 
 // Write implements vfs.FileImpl: input for the slave, through the line
@@ -349,6 +362,9 @@ func (m *Master) Readiness() uint32 {
 	var r uint32
 	if len(t.out) > 0 {
 		r |= vfs.PollIn | vfs.PollRdNorm
+	}
+	if t.pkt && t.pktStatus != 0 {
+		r |= vfs.PollIn | vfs.PollRdNorm | vfs.PollPri
 	}
 	if len(t.pending) < pendingMax {
 		r |= vfs.PollOut | vfs.PollWrNorm

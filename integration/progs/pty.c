@@ -715,6 +715,61 @@ static void notty(void)
 	close(m);
 }
 
+/* Packet mode: master reads carry a status byte (data, flushes, flow
+ * control changes). */
+static void pkt_read(int m, const char *what)
+{
+	struct pollfd p = {.fd = m, .events = POLLIN | POLLPRI};
+	int r = poll(&p, 1, WAIT_MS);
+	char b[64];
+
+	usleep(50000); /* natively, all of a write arrives */
+	long n = read(m, b, sizeof(b));
+	SHOW("%s: poll %d revents %#x: ", what, r, p.revents);
+	show_bytes("read", b, n);
+}
+
+static void packet_mode(void)
+{
+	char name[64];
+	int m = open_master(name, sizeof(name));
+	int s = CHECK(open(name, O_RDWR | O_NOCTTY));
+	int on = 1, g = -1;
+	struct termios t;
+
+	CHECK(ioctl(s, TIOCPKT, &on));
+	CHECK(ioctl(m, TIOCPKT, &on));
+	CHECK(ioctl(m, TIOCGPKT, &g));
+	SHOW("TIOCGPKT %d\n", g);
+	xwrite(s, "hi", 2);
+	pkt_read(m, "data");
+	CHECK(tcflow(s, TCOOFF));
+	pkt_read(m, "stop");
+	CHECK(tcflow(s, TCOON));
+	pkt_read(m, "start");
+	CHECK(tcflush(s, TCIFLUSH));
+	pkt_read(m, "input flush");
+	CHECK(tcflush(s, TCOFLUSH));
+	pkt_read(m, "output flush");
+	tcgetattr(s, &t);
+	t.c_iflag &= ~IXON;
+	CHECK(tcsetattr(s, TCSANOW, &t));
+	pkt_read(m, "no IXON");
+	t.c_iflag |= IXON;
+	CHECK(tcsetattr(s, TCSANOW, &t));
+	pkt_read(m, "IXON");
+	xwrite(m, "\x03", 1);
+	usleep(100000);
+	pkt_read(m, "^C");
+	on = 0;
+	CHECK(ioctl(m, TIOCPKT, &on));
+	xwrite(s, "x", 1);
+	pkt_read(m, "off");
+	CHECK(ioctl(m, TIOCPKT, unmapped_page()));
+	close(s);
+	close(m);
+}
+
 /* A master can be a controlling terminal too; /dev/tty cannot reopen it. */
 static void master_ctty(void)
 {
@@ -748,6 +803,7 @@ int main(void)
 	job_control();
 	leader_exit();
 	notty();
+	packet_mode();
 	master_ctty();
 	SHOW("done\n");
 	return 0;
