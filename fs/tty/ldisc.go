@@ -147,6 +147,9 @@ func (t *Terminal) receiveChar(c byte, overflow bool) unix.Signal {
 			return 0
 		case tm.is(c, vLNEXT) && tm.iexten():
 			t.lnext = true
+			if tm.echo() {
+				t.finishErasing()
+			}
 			if tm.echo() && tm.Lflag&lECHOCTL != 0 {
 				t.echoRaw('^')
 				t.echoRaw('\b')
@@ -197,6 +200,7 @@ func (t *Terminal) ordinary(c byte, overflow bool) {
 		return
 	}
 	if tm.echo() {
+		t.finishErasing()
 		if tm.icanon() && len(t.line) == 0 {
 			t.canonCol = t.col
 		}
@@ -246,6 +250,7 @@ func (t *Terminal) erase(c byte) {
 		}
 		if tm.Lflag&lECHOK == 0 || tm.Lflag&lECHOKE == 0 || tm.Lflag&lECHOE == 0 {
 			t.line = t.line[:0]
+			t.finishErasing()
 			t.echoChar(tm.CC[vKILL])
 			if tm.Lflag&lECHOK != 0 {
 				t.echoRaw('\n')
@@ -260,6 +265,7 @@ func (t *Terminal) erase(c byte) {
 			head--
 		}
 		b := t.line[head]
+		erased := append([]byte(nil), t.line[head:]...)
 		if kind == kWerase {
 			if isAlnum(b) || b == '_' {
 				seenAlnums++
@@ -270,6 +276,16 @@ func (t *Terminal) erase(c byte) {
 		t.line = t.line[:head]
 		if tm.echo() {
 			switch {
+			case tm.Lflag&lECHOPRT != 0:
+				// Erased characters are printed, between \ and /.
+				if !t.erasing {
+					t.echoRaw('\\')
+					t.erasing = true
+				}
+				t.echoChar(erased[0])
+				for _, c := range erased[1:] {
+					t.echoRaw(c)
+				}
 			case kind == kErase && tm.Lflag&lECHOE == 0:
 				t.echoChar(tm.CC[vERASE])
 			case b == '\t':
@@ -306,6 +322,19 @@ func (t *Terminal) erase(c byte) {
 		if kind == kErase {
 			break
 		}
+	}
+	if len(t.line) == 0 && tm.echo() {
+		t.finishErasing()
+	}
+}
+
+// finishErasing closes an ECHOPRT erasure with /.
+//
+// Preconditions: t.mu is held.
+func (t *Terminal) finishErasing() {
+	if t.erasing {
+		t.echoRaw('/')
+		t.erasing = false
 	}
 }
 
@@ -444,6 +473,7 @@ func (t *Terminal) outputChar(c byte) {
 // Preconditions: t.mu is held.
 func (t *Terminal) flushInput(pending bool) {
 	t.rq, t.lines, t.line = nil, nil, t.line[:0]
+	t.erasing = false
 	if pending {
 		t.pending = nil
 	}

@@ -9,7 +9,7 @@
 // caller's process through its vfs.Context (the Caller interface, which
 // the kernel's tasks implement).
 //
-// Not implemented: ECHOPRT, PARMRK and parity,
+// Not implemented: PARMRK and parity,
 // modem-control ioctls, and TIOCSCTTY's refusal of files opened without
 // read access.
 //
@@ -86,6 +86,7 @@ type Terminal struct {
 	lines     []int  // canonical mode: lengths of the complete lines at the head of rq
 	line      []byte // canonical mode: the line being edited
 	lnext     bool   // the next character is literal (VLNEXT)
+	erasing   bool   // ECHOPRT: inside a \.../ erasure
 	out       []byte // output for the master to read
 	echoStart int    // len(out) when the current input batch began
 	col       int    // output column

@@ -359,6 +359,15 @@ static void line_discipline(void)
 	show_bytes("no echoe read", buf, n);
 	n = read_until(m, buf, sizeof(buf), "\r\n");
 	show_bytes("no echoe echo", buf, n);
+	/* ECHOPRT: erased characters printed between \ and /. */
+	t = saved;
+	t.c_lflag |= ECHOPRT;
+	CHECK(tcsetattr(s, TCSANOW, &t));
+	xwrite(m, "abc\x7f\x7f" "d\x7f\x7f\x7f" "xy\x15z\n", 14);
+	n = read(s, buf, sizeof(buf));
+	show_bytes("echoprt read", buf, n);
+	n = read_until(m, buf, sizeof(buf), "\r\n");
+	show_bytes("echoprt echo", buf, n);
 	CHECK(tcsetattr(s, TCSANOW, &saved));
 
 	/* Flow control: ^S stops output (echoes wait too), ^Q starts it. */
