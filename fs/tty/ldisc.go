@@ -206,10 +206,16 @@ func (t *Terminal) ordinary(c byte, overflow bool) {
 		}
 		t.echoChar(c)
 	}
-	if tm.icanon() {
-		t.line = append(t.line, c)
-	} else {
-		t.rq = append(t.rq, c)
+	n := 1
+	if c == 0xff && tm.Iflag&iPARMRK != 0 {
+		n = 2 // a real \377 is doubled, as marks would start with it
+	}
+	for range n {
+		if tm.icanon() {
+			t.line = append(t.line, c)
+		} else {
+			t.rq = append(t.rq, c)
+		}
 	}
 }
 

@@ -9,8 +9,8 @@
 // caller's process through its vfs.Context (the Caller interface, which
 // the kernel's tasks implement).
 //
-// Not implemented: PARMRK and parity,
-// modem-control ioctls, and TIOCSCTTY's refusal of files opened without
+// Not implemented: parity and break marks (a pty has neither; PARMRK only
+// doubles \377), modem-control ioctls, and TIOCSCTTY's refusal of files opened without
 // read access.
 //
 // Lock order: Kernel.mu (kernel package) is taken before Terminal.mu, and

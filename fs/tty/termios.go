@@ -11,6 +11,7 @@ var le = binary.LittleEndian
 const (
 	// c_iflag
 	iIGNBRK  = 0o1
+	iPARMRK  = 0o10
 	iISTRIP  = 0o40
 	iINLCR   = 0o100
 	iIGNCR   = 0o200

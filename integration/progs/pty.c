@@ -359,6 +359,22 @@ static void line_discipline(void)
 	show_bytes("no echoe read", buf, n);
 	n = read_until(m, buf, sizeof(buf), "\r\n");
 	show_bytes("no echoe echo", buf, n);
+	/* PARMRK doubles \377; ISTRIP clears the high bit. */
+	t = saved;
+	t.c_lflag &= ~(ICANON | ECHO);
+	t.c_iflag |= PARMRK;
+	t.c_cc[VMIN] = 4;
+	CHECK(tcsetattr(s, TCSANOW, &t));
+	xwrite(m, "\xff\xfe\x01", 3);
+	n = read(s, buf, sizeof(buf));
+	show_bytes("parmrk", buf, n);
+	t.c_iflag = ISTRIP;
+	t.c_cc[VMIN] = 2;
+	CHECK(tcsetattr(s, TCSANOW, &t));
+	xwrite(m, "\xff\xc1", 2);
+	n = read(s, buf, sizeof(buf));
+	show_bytes("istrip", buf, n);
+	CHECK(tcsetattr(s, TCSANOW, &saved));
 	/* ECHOPRT: erased characters printed between \ and /. */
 	t = saved;
 	t.c_lflag |= ECHOPRT;
