@@ -296,6 +296,9 @@ func (m *Master) IsStream() bool { return true }
 // (after it was opened) and nothing left, EIO.
 func (m *Master) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	t := m.t
+	if len(dst) == 0 {
+		return 0, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	otherClosed := func() bool { return t.slaveOpened && t.slaveOpens == 0 }
@@ -303,7 +306,7 @@ func (m *Master) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	if err := t.changes.WaitUntilLocked(ctx, &t.mu, func() bool { return len(t.out) > 0 || otherClosed() || status() }); err != nil {
 		return 0, err
 	}
-	if status() && len(dst) > 0 {
+	if status() {
 		dst[0] = t.pktStatus
 		t.pktStatus = 0
 		return 1, nil
@@ -312,7 +315,7 @@ func (m *Master) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 		return 0, unix.EIO
 	}
 	off := 0
-	if t.pkt && len(dst) > 0 {
+	if t.pkt {
 		dst[0] = pktData
 		off = 1
 	}

@@ -223,6 +223,7 @@ static void basics(void)
 	/* The master reads EIO once the slave has been closed. */
 	char buf[64];
 	CHECK(close(s));
+	CHECKV(read(m, buf, 0));
 	CHECKV(read(m, buf, sizeof(buf)));
 	struct pollfd pf = {.fd = m, .events = POLLIN};
 	CHECKV(poll(&pf, 1, 0));
