@@ -106,17 +106,18 @@ func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 // the foreground process group is the sandbox's own (its pgids mean
 // nothing to the host), kept per host terminal.
 const (
-	tcsbrk     = 0x5409
-	tcxonc     = 0x540a
-	tcflsh     = 0x540b
-	tiocsctty  = 0x540e
-	tiocgpgrp  = 0x540f
-	tiocspgrp  = 0x5410
-	tiocoutq   = 0x5411
-	tiocswinsz = 0x5414
-	fionread   = 0x541b
-	tiocnotty  = 0x5422
-	tiocgsid   = 0x5429
+	tcsbrk      = 0x5409
+	tcxonc      = 0x540a
+	tcflsh      = 0x540b
+	tiocsctty   = 0x540e
+	tiocgpgrp   = 0x540f
+	tiocspgrp   = 0x5410
+	tiocoutq    = 0x5411
+	tiocswinsz  = 0x5414
+	fionread    = 0x541b
+	tiocnotty   = 0x5422
+	tiocgsid    = 0x5429
+	tiocgptpeer = 0x5441
 )
 
 // foreground maps a host terminal (its rdev) to the sandbox's foreground
@@ -204,6 +205,8 @@ func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory)
 		return 0, putInt(mem, arg, 1) // the terminal belongs to the sandbox's first session
 	case tiocsctty, tiocnotty:
 		return 0, nil
+	case tiocgptpeer:
+		return 0, unix.EIO // a terminal, but not a pty master here
 	}
 	return 0, unix.ENOTTY
 }
