@@ -148,10 +148,11 @@ func TestRunTTY(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Ctrl-C ends the foreground job, not the shell.
-	typeIn("sleep 100; echo after\r")
-	sc.expect(t, "sleep 100; echo after\r\n", wait)
-	time.Sleep(300 * time.Millisecond) // let sleep start
+	// Ctrl-C ends the foreground job, not the shell. The job says when it
+	// runs (in the foreground group by then), so that ^C is not typed
+	// before.
+	typeIn("sh -c 'echo started; exec sleep 100'\r")
+	sc.expect(t, "\r\nstarted\r\n", wait)
 	start := time.Now()
 	typeIn("\x03")
 	sc.expect(t, "^C", wait)
@@ -159,8 +160,7 @@ func TestRunTTY(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the prompt came back %v after Ctrl-C", d)
 	}
-	// sleep was killed by SIGINT (128+2), and the rest of the line did
-	// not run.
+	// sleep was killed by SIGINT (128+2).
 	typeIn("echo status $?\r")
 	sc.expect(t, "echo status $?\r\nstatus 130\r\nmoat$ ", wait)
 	typeIn("exit 3\r")

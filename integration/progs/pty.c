@@ -10,7 +10,7 @@
  * when the slave is closed, bad pointers and non-terminals.
  *
  * Nothing printed depends on the run: no pty numbers, no pids. Every
- * wait is bounded (WAIT_MS) and alarm(20) ends everything if something
+ * wait is bounded (WAIT_MS) and alarm(25) ends everything if something
  * still hangs. Output from the master is read until the expected end, as
  * Linux delivers it asynchronously.
  */
@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 
-#define WAIT_MS 3000
+#define WAIT_MS 5000
 
 static pid_t kids[8];
 static int nkids;
@@ -678,7 +678,7 @@ static void leader_exit(void)
 			rep[1] = hup[1];
 			sigaction(SIGHUP, &sa, NULL);
 			report('R');
-			for (int i = 0; i < 200; i++) {
+			for (int i = 0; i < 500; i++) {
 				usleep(10000);
 				if (open("/dev/tty", O_RDWR) < 0 && errno == ENXIO) {
 					report('X');
@@ -823,7 +823,7 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	signal(SIGALRM, on_alarm);
-	alarm(20);
+	alarm(25);
 	basics();
 	line_discipline();
 	job_control();
