@@ -28,6 +28,7 @@ import (
 	"moat/fs/overlay"
 
 	"moat/fs/proc"
+	"moat/fs/tty"
 	"moat/fs/unixsock"
 	"moat/kernel"
 	"moat/memory"
@@ -67,6 +68,7 @@ type Bind struct {
 type Sandbox struct {
 	Kernel *kernel.Kernel
 	mounts *vfs.MountNamespace
+	devpts *tty.FS // mounted on /dev/pts; /dev/ptmx opens its masters
 }
 
 // Device numbers of the sentry's own filesystems (major 0, like Linux's
@@ -79,6 +81,7 @@ const (
 	devSys
 	devShm
 	devEtc
+	devPts
 )
 
 // network returns the internet sockets' network for a --net mode that
@@ -174,7 +177,11 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
 		return nil, err
 	}
-	if err := s.mount("/dev", dev.New(devDev), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
+	s.devpts = tty.New(k, devPts)
+	if err := s.mount("/dev", dev.NewWith(devDev, dev.Options{Ptmx: s.devpts.OpenPtmx}), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
+		return nil, err
+	}
+	if err := s.mount("/dev/pts", s.devpts.Root(), vfs.MountOptions{FSType: "devpts", Source: "devpts"}); err != nil {
 		return nil, err
 	}
 	// POSIX shared memory and semaphores (shm_open, sem_open) live in a
@@ -200,7 +207,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
 		return nil, err
 	}
-	nextDev := uint64(devEtc + 1)
+	nextDev := uint64(devPts + 1)
 	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
 		devMu.Lock()
 		nextDev++
@@ -217,6 +224,8 @@ func New(cfg Config) (*Sandbox, error) {
 			return procfs, nil // one process tree: the same view
 		case "sysfs":
 			return proc.NewSysfs(dev, runtime.NumCPU()), nil
+		case "devpts":
+			return tty.New(k, dev).Root(), nil // a new instance, as since Linux 4.7
 		}
 		return nil, unix.ENODEV
 	})
@@ -227,6 +236,12 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	return s, nil
 }
+
+// The kernel is what terminals expect of it.
+var (
+	_ tty.Kernel = (*kernel.Kernel)(nil)
+	_ tty.Caller = (*kernel.Task)(nil)
+)
 
 // devMu guards the device numbers handed to filesystems the app mounts.
 var devMu sync.Mutex
@@ -399,6 +414,12 @@ func hostNodename() string {
 	return string(bytes.TrimRight(u.Nodename[:], "\x00"))
 }
 
+// userCtx is the context of an open made for a user.
+type userCtx struct{ uid uint32 }
+
+func (c userCtx) UID() uint32 { return c.uid }
+func (c userCtx) GID() uint32 { return c.uid }
+
 // rootCtx is the context of the sandbox setup: root.
 type rootCtx struct{}
 
@@ -447,6 +468,45 @@ func (s *Sandbox) LookPath(name, pathEnv string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: command not found in the sandbox's PATH", name)
+}
+
+// Terminal is a pseudo-terminal of the sandbox's /dev/pts for `moat run
+// -t`: moat copies between the host terminal and Master; Slave is for the
+// first process's stdin, stdout and stderr, and its controlling terminal.
+type Terminal struct {
+	*tty.Terminal
+	Master, Slave *vfs.FileDescription
+}
+
+// NewTerminal opens a new pseudo-terminal of the sandbox's /dev/pts for
+// user uid (who owns its slave), its slave unlocked and open.
+func (s *Sandbox) NewTerminal(uid uint32) (*Terminal, error) {
+	impl, err := s.devpts.OpenPtmx(userCtx{uid}, unix.O_RDWR)
+	if err != nil {
+		return nil, fmt.Errorf("opening a pseudo-terminal: %w", err)
+	}
+	t := impl.(*tty.Master).Terminal()
+	t.Unlock()
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	mp, err := r.Resolve(rootCtx{}, "/dev/ptmx", true)
+	if err != nil {
+		impl.Release()
+		return nil, fmt.Errorf("/dev/ptmx: %w", err)
+	}
+	master := vfs.NewFileDescription(impl, mp, unix.O_RDWR)
+	name := fmt.Sprintf("/dev/pts/%d", t.Index())
+	sp, err := r.Resolve(rootCtx{}, name, true)
+	if err != nil {
+		master.DecRef()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	simpl, err := sp.Inode().Open(rootCtx{}, unix.O_RDWR|unix.O_NOCTTY)
+	if err != nil {
+		master.DecRef()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Terminal{Terminal: t, Master: master, Slave: vfs.NewFileDescription(simpl, sp, unix.O_RDWR)}, nil
 }
 
 // Stdio wraps moat's own fds 0-2 for the app.

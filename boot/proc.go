@@ -36,6 +36,19 @@ func (p procProcess) PID() int32   { return p.t.TID() }
 func (p procProcess) PPID() int32  { return p.t.PPID() }
 func (p procProcess) Comm() string { return p.t.Comm() }
 
+// PGID and SID implement proc.ProcessSession.
+func (p procProcess) PGID() int32 { _, pg, _, _ := p.t.JobIDs(); return pg }
+func (p procProcess) SID() int32  { _, _, sid, _ := p.t.JobIDs(); return sid }
+
+// Terminal implements proc.ProcessTerminal.
+func (p procProcess) Terminal() (uint64, int32, bool) {
+	if ct, ok := p.t.ControllingTerminal().(interface{ DeviceAndForeground() (uint64, int32) }); ok {
+		dev, fg := ct.DeviceAndForeground()
+		return dev, fg, true
+	}
+	return 0, -1, false
+}
+
 func (p procProcess) readRange(start, end uintptr) []byte {
 	if end <= start {
 		return nil

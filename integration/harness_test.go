@@ -551,6 +551,7 @@ var programUse = map[string]string{
 	"jobctl":       "TestJobControl",
 	"signals":      "TestSignals",
 	"rename_race":  "TestBindRenameRace",
+	"pty":          "TestPty",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {

@@ -9,7 +9,9 @@
 //
 // Lock order (outermost first): Kernel.mu, Task.mu, an fsContext's mu, a
 // process's signalHandlers.mu, the futex table, then the locks of mm and
-// vfs.
+// vfs. A controlling terminal's own lock (fs/tty) comes after Kernel.mu:
+// the kernel calls into it with Kernel.mu held (SetControllingTerminal),
+// never the reverse.
 package kernel
 
 import (
@@ -174,6 +176,10 @@ type ProcessArgs struct {
 	Stdio [3]*vfs.FileDescription
 	UID   uint32
 	GID   uint32
+	// Terminal, if not nil, is the controlling terminal of the first
+	// process (which leads its session); its session and foreground group
+	// are the caller's to set (init's pid, 1).
+	Terminal Terminal
 }
 
 // ExitStatus is how a process ended.
@@ -225,6 +231,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},
+		ctty:       pa.Terminal,
 	}
 	t.leader = t
 	t.threads = make(map[*Task]struct{})

@@ -127,6 +127,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		exitSignal: a.ExitSignal,
 		pgid:       t.leader.pgid,
 		sid:        t.leader.sid,
+		ctty:       t.leader.ctty,
 		comm:       t.comm,
 		noNewPrivs: t.noNewPrivs,
 		dumpable:   t.dumpable,
@@ -242,6 +243,7 @@ func (t *Task) exitProcess() {
 	t.exitRobustList()
 	t.clearTID()
 	t.release()
+	t.sessionLeaderExit()
 	k.mu.Lock()
 	if t.vforkDone != nil {
 		close(t.vforkDone)
@@ -705,6 +707,7 @@ func (t *Task) Setsid() (int32, error) {
 		}
 	}
 	self.sid, self.pgid = self.tid, self.tid
+	self.ctty = nil
 	return self.sid, nil
 }
 

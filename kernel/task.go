@@ -91,6 +91,7 @@ type Task struct {
 	groupCodeSet bool               // a thread exited after the leader: groupCode holds its status
 	leaderDone   bool               // the leader has exited; its threads may go on
 	pgid, sid    int32              // process group and session
+	ctty         Terminal           // controlling terminal (tty.go), nil if none
 	execed       bool               // has called execve (setpgid on it is EACCES)
 	pdeathsig    unix.Signal
 	subreaper    bool

@@ -362,6 +362,8 @@ const (
 	fionclex = 0x5450
 	fioclex  = 0x5451
 	fionbio  = 0x5421
+
+	tiocgptpeer = 0x5441
 )
 
 func sysIoctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -392,10 +394,31 @@ func sysIoctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return r, err
 		}
 	}
+	if req == tiocgptpeer {
+		if p, ok := f.Impl().(interface {
+			OpenPeer(ctx vfs.Context, flags uint32) (vfs.FileImpl, error)
+		}); ok {
+			return openPeer(t, p.OpenPeer, uint32(a[2]))
+		}
+	}
 	if io, ok := f.Impl().(vfs.Ioctler); ok {
 		return io.Ioctl(ctxFor(t, f), req, a[2], t)
 	}
 	return 0, unix.ENOTTY
+}
+
+// openPeer implements TIOCGPTPEER: a new fd for a pseudo-terminal
+// master's slave, opened with flags (access mode, O_NOCTTY, O_NONBLOCK,
+// O_CLOEXEC).
+func openPeer(t *kernel.Task, open func(vfs.Context, uint32) (vfs.FileImpl, error), flags uint32) (uintptr, error) {
+	impl, err := open(t, flags)
+	if err != nil {
+		return 0, err
+	}
+	f := vfs.NewFileDescription(impl, vfs.Path{}, flags&(unix.O_ACCMODE|unix.O_NONBLOCK)|oLargefile)
+	defer f.DecRef()
+	fd, err := t.FDs().Install(f, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
+	return uintptr(fd), err
 }
 
 // fcntlLock implements the record-lock commands. The sandbox runs one

@@ -96,7 +96,7 @@ func openSpecial(t *kernel.Task, p vfs.Path, st *vfs.Stat, flags uint32) (impl v
 		impl, err = pipe.OpenFIFO(t, st.Dev, st.Ino, flags)
 		return impl, true, err
 	case unix.S_IFCHR, unix.S_IFBLK:
-		if _, own := p.Inode().(*dev.Device); own {
+		if _, own := p.Inode().(vfs.DeviceServer); own {
 			return nil, false, nil
 		}
 		impl, err = dev.OpenNode(st.Mode&unix.S_IFMT, st.Rdev)

@@ -84,7 +84,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_DUP2, sysDup2)
 	full(unix.SYS_DUP3, sysDup3)
 	partial(unix.SYS_FCNTL, sysFcntl, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD F_DUPFD_CLOEXEC; F_GETPIPE_SZ F_SETPIPE_SZ (up to 1 MiB); POSIX and OFD record locks with EDEADLK; F_ADD_SEALS F_GET_SEALS; leases are EINVAL")
-	partial(unix.SYS_IOCTL, sysIoctl, "terminals (settings, sizes, flushing, foreground group), FIONREAD, FIOCLEX, FIONCLEX, FIONBIO, TIOCOUTQ on sockets, the SIOCGIF* interface queries on any socket (setting is EPERM); others ENOTTY")
+	partial(unix.SYS_IOCTL, sysIoctl, "pseudo-terminals: TCGETS/TCSETS* (and the termios2 forms), TIOCGWINSZ/TIOCSWINSZ, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID, TCFLSH, TCXONC, TCSBRK, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSTI (root or the controlling terminal's processes), TIOCPKT/TIOCGPKT (packet mode), FIONREAD, TIOCOUTQ; modem ioctls are ENOTTY; moat's own terminal: settings and sizes passed to the host; sockets: FIONREAD, TIOCOUTQ, and the SIOCGIF* interface queries on any socket (setting is EPERM); FIONREAD, FIOCLEX, FIONCLEX, FIONBIO; others ENOTTY")
 	full(unix.SYS_PIPE, sysPipe)
 	full(unix.SYS_EVENTFD, sysEventfd)
 	full(unix.SYS_EVENTFD2, sysEventfd2)

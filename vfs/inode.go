@@ -469,6 +469,14 @@ func (PathFile) Write(Context, []byte, int64) (int, error) { return 0, unix.EBAD
 // Release implements FileImpl.
 func (PathFile) Release() {}
 
+// DeviceServer is implemented by the device inodes moat serves itself
+// (/dev's, devpts'): they open as what they are. Device nodes that mknod
+// made elsewhere carry only a number, and open by it (syscalls'
+// openSpecial).
+type DeviceServer interface {
+	ServesDevice()
+}
+
 // socketIno numbers sockets of every family, as sockfs does on Linux.
 var socketIno atomic.Uint64
 

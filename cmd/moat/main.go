@@ -27,6 +27,7 @@ import (
 	"moat/fs/inet"
 	"moat/kernel"
 	"moat/syscalls"
+	"moat/vfs"
 )
 
 // Version is moat's version.
@@ -61,7 +62,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 `)
@@ -85,6 +86,16 @@ func run(args []string) int {
 	var publish publishFlags
 	fs.Var(&publish, "p", "publish `[IP:]HOST:GUEST`: TCP connections to the host's port HOST reach the sandbox's port GUEST (--net sandbox; repeatable)")
 	fs.Var(&publish, "publish", "same as -p")
+	var interactive, allocTTY bool
+	for _, name := range []string{"i", "interactive"} {
+		fs.BoolVar(&interactive, name, false, "keep stdin open (it always is)")
+	}
+	for _, name := range []string{"t", "tty"} {
+		fs.BoolVar(&allocTTY, name, false, "give the program a terminal: a pseudo-terminal of the sandbox, connected to moat's own")
+	}
+	for _, name := range []string{"it", "ti"} {
+		fs.BoolVar(&allocTTY, name, false, "-i and -t")
+	}
 	var binds bindFlags
 	fs.Var(&binds, "v", "bind mount `HOST:GUEST[:ro]`: a host directory or file at GUEST in the sandbox (repeatable)")
 	fs.Var(&binds, "volume", "same as -v")
@@ -102,6 +113,10 @@ func run(args []string) int {
 	}
 	if len(publish) > 0 && *netMode != "sandbox" {
 		return fail(2, "run: -p needs --net sandbox")
+	}
+	_ = interactive // stdin is always the program's
+	if allocTTY && !isTerminal(0) {
+		return fail(exitSandboxError, "the input device is not a TTY (-t needs moat's stdin to be a terminal)")
 	}
 	level := slog.LevelWarn
 	if *debug {
@@ -126,8 +141,25 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitNotFound, "%v", err)
 	}
-	stdio, err := boot.Stdio()
+	uid, gid, err := parseUser(*user)
 	if err != nil {
+		return fail(2, "run: --user %s: %v", *user, err)
+	}
+	var stdio [3]*vfs.FileDescription
+	var term *terminal
+	if allocTTY {
+		if term, err = startTerminal(sb, uid); err != nil {
+			return fail(exitSandboxError, "%v", err)
+		}
+		defer term.close()
+		defer func() {
+			if r := recover(); r != nil {
+				term.restore()
+				panic(r)
+			}
+		}()
+		stdio = [3]*vfs.FileDescription{term.pty.Slave, term.pty.Slave, term.pty.Slave}
+	} else if stdio, err = boot.Stdio(); err != nil {
 		return fail(exitSandboxError, "%v", err)
 	}
 	// Signals that end programs reach the sandbox's init, not moat.
@@ -145,11 +177,17 @@ func run(args []string) int {
 			sb.Kernel.SignalFromHost(sig)
 		}
 	}()
-	uid, gid, err := parseUser(*user)
-	if err != nil {
-		return fail(2, "run: --user %s: %v", *user, err)
+	pa := kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid}
+	if term != nil {
+		pa.Terminal = term.pty.Terminal
+		term.pty.SetSession(1, 1) // init's session and group
+	} else if ht := hostfd.NewTerminal(0); ht != nil {
+		pa.Terminal = ht // /dev/tty is moat's own terminal
 	}
-	st, err := sb.Kernel.Run(kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid})
+	st, err := sb.Kernel.Run(pa)
+	if term != nil {
+		term.finish()
+	}
 	if err != nil {
 		var ue *kernel.UserError
 		if errors.As(err, &ue) {

@@ -1,7 +1,13 @@
 // Package dev implements moat's /dev: a small, fixed directory of the
 // character devices every program expects (null, zero, full, random,
-// urandom), the fd/stdin/stdout/stderr symlinks into /proc/self, and two
-// empty directories, shm and pts, that exist only as mount points.
+// urandom, tty, ptmx), the fd/stdin/stdout/stderr symlinks into
+// /proc/self, and two empty directories, shm and pts, that exist only as
+// mount points.
+//
+// tty opens the caller's controlling terminal (ENXIO without one), which
+// the caller's vfs.Context gives (ControllingTerminal). ptmx opens a new
+// pseudo-terminal master of the devpts that Options.Ptmx names (ENODEV
+// without one).
 //
 // The directory is read-only, as /dev looks to root in a container whose
 // /dev is mounted read-only: creating, removing or renaming anything fails
@@ -54,10 +60,27 @@ const (
 	kindFull
 	kindRandom
 	kindURandom
+	kindTty
+	kindPtmx
 )
+
+// Terminal device numbers.
+const (
+	ttyMajor  = 5
+	ttyMinor  = 0
+	ptmxMinor = 2
+	ttyGroup  = 5
+)
+
+// Options are the parts of /dev that come from elsewhere.
+type Options struct {
+	// Ptmx opens a new pseudo-terminal master (fs/tty's FS.OpenPtmx).
+	Ptmx func(ctx vfs.Context, flags uint32) (vfs.FileImpl, error)
+}
 
 // fs is the state shared by the inodes of one /dev instance.
 type fs struct {
+	opts Options
 	dev  uint64
 	time vfs.Timespec // creation time, used for every timestamp
 }
@@ -75,9 +98,12 @@ type Dir struct {
 }
 
 // New returns a /dev directory whose inodes report device number devNum.
-func New(devNum uint64) vfs.Inode {
+func New(devNum uint64) vfs.Inode { return NewWith(devNum, Options{}) }
+
+// NewWith is New with options.
+func NewWith(devNum uint64, opts Options) vfs.Inode {
 	now := time.Now()
-	f := &fs{dev: devNum, time: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
+	f := &fs{opts: opts, dev: devNum, time: vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}}
 	d := &Dir{fs: f}
 	ino := uint64(2) // 1 is the directory itself
 	add := func(name string, in vfs.Inode) {
@@ -87,17 +113,22 @@ func New(devNum uint64) vfs.Inode {
 	dev := func(k kind, minor uint32) *Device {
 		return &Device{fs: f, ino: ino, kind: k, rdev: unix.Mkdev(memMajor, minor)}
 	}
+	ttyDev := func(k kind, minor uint32) *Device {
+		return &Device{fs: f, ino: ino, kind: k, rdev: unix.Mkdev(ttyMajor, minor), gid: ttyGroup}
+	}
 	link := func(target string) *Symlink { return &Symlink{fs: f, ino: ino, target: target} }
 	// Keep these in name order: ReadDir returns them as they are.
 	add("fd", link("/proc/self/fd"))
 	add("full", dev(kindFull, fullMinor))
 	add("null", dev(kindNull, nullMinor))
+	add("ptmx", ttyDev(kindPtmx, ptmxMinor))
 	add("pts", &emptyDir{fs: f, ino: ino, mode: 0o755})
 	add("random", dev(kindRandom, randomMinor))
 	add("shm", &emptyDir{fs: f, ino: ino, mode: 0o1777})
 	add("stderr", link("/proc/self/fd/2"))
 	add("stdin", link("/proc/self/fd/0"))
 	add("stdout", link("/proc/self/fd/1"))
+	add("tty", ttyDev(kindTty, ttyMinor))
 	add("urandom", dev(kindURandom, urandMinor))
 	add("zero", dev(kindZero, zeroMinor))
 	return d
@@ -279,18 +310,43 @@ type Device struct {
 	ino  uint64
 	kind kind
 	rdev uint64
+	gid  uint32
 }
 
-// Stat implements vfs.Inode: crw-rw-rw- root root with the Linux rdev.
+// Stat implements vfs.Inode: crw-rw-rw- root root with the Linux rdev
+// (group tty for tty and ptmx).
+// ServesDevice implements vfs.DeviceServer.
+func (d *Device) ServesDevice() {}
+
 func (d *Device) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	st := d.fs.stat(d.ino, unix.S_IFCHR|0o666, 1)
 	st.Rdev = d.rdev
+	st.GID = d.gid
 	return st, nil
 }
 
 // Open implements vfs.Inode. O_TRUNC is accepted and ignored, as Linux
 // ignores it on character devices.
 func (d *Device) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	switch d.kind {
+	case kindTty:
+		c, ok := ctx.(interface{ ControllingTerminal() any })
+		if !ok {
+			return nil, unix.ENXIO
+		}
+		term, ok := c.ControllingTerminal().(interface {
+			OpenControlling(ctx vfs.Context, flags uint32) (vfs.FileImpl, error)
+		})
+		if !ok {
+			return nil, unix.ENXIO
+		}
+		return term.OpenControlling(ctx, flags)
+	case kindPtmx:
+		if d.fs.opts.Ptmx == nil {
+			return nil, unix.ENODEV
+		}
+		return d.fs.opts.Ptmx(ctx, flags)
+	}
 	return &File{kind: d.kind}, nil
 }
 

@@ -180,6 +180,7 @@ func TestReadDir(t *testing.T) {
 	}
 	want := map[string]uint8{
 		"null": unix.DT_CHR, "zero": unix.DT_CHR, "full": unix.DT_CHR, "random": unix.DT_CHR, "urandom": unix.DT_CHR,
+		"tty": unix.DT_CHR, "ptmx": unix.DT_CHR,
 		"fd": unix.DT_LNK, "stdin": unix.DT_LNK, "stdout": unix.DT_LNK, "stderr": unix.DT_LNK,
 		"shm": unix.DT_DIR, "pts": unix.DT_DIR,
 	}
@@ -237,5 +238,25 @@ func TestThroughVFS(t *testing.T) {
 	}
 	if _, err := r.Resolve(ctx{}, "/stdin", true); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("resolve /stdin without /proc = %v, want ENOENT", err)
+	}
+}
+
+// TestTerminalDevices checks /dev/tty and /dev/ptmx: 5:0 and 5:2, tty
+// fails with ENXIO for a caller without a controlling terminal, ptmx with
+// ENODEV when there is no devpts behind it.
+func TestTerminalDevices(t *testing.T) {
+	d := New(1)
+	for name, minor := range map[string]uint32{"tty": 0, "ptmx": 2} {
+		in := lookup(t, d, name)
+		st, _ := in.Stat(ctx{})
+		if st.Rdev != unix.Mkdev(5, minor) || st.Mode != unix.S_IFCHR|0o666 {
+			t.Errorf("%s: rdev %#x mode %#o", name, st.Rdev, st.Mode)
+		}
+	}
+	if _, err := lookup(t, d, "tty").Open(ctx{}, unix.O_RDWR); err != unix.ENXIO {
+		t.Errorf("open tty without a controlling terminal = %v, want ENXIO", err)
+	}
+	if _, err := lookup(t, d, "ptmx").Open(ctx{}, unix.O_RDWR); err != unix.ENODEV {
+		t.Errorf("open ptmx without devpts = %v, want ENODEV", err)
 	}
 }

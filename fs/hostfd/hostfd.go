@@ -106,17 +106,18 @@ func (f *File) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 // the foreground process group is the sandbox's own (its pgids mean
 // nothing to the host), kept per host terminal.
 const (
-	tcsbrk     = 0x5409
-	tcxonc     = 0x540a
-	tcflsh     = 0x540b
-	tiocsctty  = 0x540e
-	tiocgpgrp  = 0x540f
-	tiocspgrp  = 0x5410
-	tiocoutq   = 0x5411
-	tiocswinsz = 0x5414
-	fionread   = 0x541b
-	tiocnotty  = 0x5422
-	tiocgsid   = 0x5429
+	tcsbrk      = 0x5409
+	tcxonc      = 0x540a
+	tcflsh      = 0x540b
+	tiocsctty   = 0x540e
+	tiocgpgrp   = 0x540f
+	tiocspgrp   = 0x5410
+	tiocoutq    = 0x5411
+	tiocswinsz  = 0x5414
+	fionread    = 0x541b
+	tiocnotty   = 0x5422
+	tiocgsid    = 0x5429
+	tiocgptpeer = 0x5441
 )
 
 // foreground maps a host terminal (its rdev) to the sandbox's foreground
@@ -204,6 +205,8 @@ func (f *File) Ioctl(ctx vfs.Context, req uint32, arg uintptr, mem vfs.IOMemory)
 		return 0, putInt(mem, arg, 1) // the terminal belongs to the sandbox's first session
 	case tiocsctty, tiocnotty:
 		return 0, nil
+	case tiocgptpeer:
+		return 0, unix.EIO // a terminal, but not a pty master here
 	}
 	return 0, unix.ENOTTY
 }
@@ -278,4 +281,35 @@ func ForegroundGroup(fd int) (int32, bool) {
 		return 0, false
 	}
 	return v.(int32), true
+}
+
+// Terminal is moat's own terminal (the host terminal its stdin is) as the
+// controlling terminal of the sandbox's first session: /dev/tty opens it
+// again. Its foreground group and settings are those of the File
+// wrapping it (see Ioctl).
+type Terminal struct {
+	fd int
+}
+
+// NewTerminal returns the terminal host fd fd is, or nil if it is none.
+// The caller keeps fd open for the sandbox's life.
+func NewTerminal(fd int) *Terminal {
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+		return nil
+	}
+	return &Terminal{fd: fd}
+}
+
+// SessionEnded implements kernel.Terminal: the host terminal is not the
+// sandbox's to hang up.
+func (t *Terminal) SessionEnded(sid int32, hangup bool) {}
+
+// OpenControlling opens the terminal again for /dev/tty: a new host fd
+// for it.
+func (t *Terminal) OpenControlling(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	fd, err := unix.FcntlInt(uintptr(t.fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, unix.ENFILE
+	}
+	return New(fd), nil
 }

@@ -241,10 +241,18 @@ func (f *filesystem) pidStat(p, th Process) []byte {
 		utime, stime = t.CPUTime()
 	}
 	_, _, pending, shared, blocked, ignored, caught := signals(p)
+	ttyNr, tpgid := uint64(0), int32(-1)
+	if pt, ok := p.(ProcessTerminal); ok {
+		if dev, fg, ok := pt.Terminal(); ok {
+			// new_encode_dev: minor's low byte, major, minor's high bits.
+			major, minor := uint64(unix.Major(dev)), uint64(unix.Minor(dev))
+			ttyNr, tpgid = minor&0xff|major<<8|(minor&^0xff)<<12, fg
+		}
+	}
 	const legacy = 0x7fffffff // stat shows only the classic signals
 	var b []byte
-	b = fmt.Appendf(b, "%d (%s) %c %d %d %d 0 -1 0 0 0 0 0 %d %d 0 0 20 0 %d 0 %d %d %d %d 1 1 0 0 0 %d %d %d %d 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		th.PID(), comm(th), th.State(), p.PPID(), pgid, sid,
+	b = fmt.Appendf(b, "%d (%s) %c %d %d %d %d %d 0 0 0 0 0 %d %d 0 0 20 0 %d 0 %d %d %d %d 1 1 0 0 0 %d %d %d %d 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		th.PID(), comm(th), th.State(), p.PPID(), pgid, sid, ttyNr, tpgid,
 		ticks(utime), ticks(stime),
 		p.Threads(), ticks(start),
 		p.VMSizeKB()*1024, p.VMRSSKB()/4, rlimInfinity,

@@ -119,6 +119,12 @@ type ProcessSession interface {
 	SID() int32
 }
 
+// ProcessTerminal reports the controlling terminal's device number and
+// foreground process group (stat fields 7, 8). Default: none (0, -1).
+type ProcessTerminal interface {
+	Terminal() (dev uint64, fg int32, ok bool)
+}
+
 // ProcessTimes reports when the process started, as time since boot
 // (stat field 22), and the CPU time its threads used (fields 14, 15).
 // Default: 0.

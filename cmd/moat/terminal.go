@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/boot"
+)
+
+// terminal connects moat's own terminal (its stdin, and stdout) to a
+// pseudo-terminal of the sandbox for `moat run -t`: the host terminal is
+// put in raw mode, so every key reaches the sandbox's line discipline,
+// bytes are copied both ways, and window-size changes follow.
+type terminal struct {
+	pty     *boot.Terminal
+	saved   *unix.Termios // the host terminal's settings before raw mode
+	raw     unix.Termios  // the settings while moat runs
+	once    sync.Once
+	outDone chan struct{} // closed when the copy to the host ends
+	winch   chan os.Signal
+}
+
+// isTerminal reports whether host fd fd is a terminal.
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// hostCtx is the context of moat's own reads and writes of the master.
+type hostCtx struct{}
+
+func (hostCtx) UID() uint32 { return 0 }
+func (hostCtx) GID() uint32 { return 0 }
+
+// startTerminal opens the sandbox's pseudo-terminal, sizes it like the
+// host terminal, puts the host terminal in raw mode and starts copying.
+func startTerminal(sb *boot.Sandbox, uid uint32) (*terminal, error) {
+	pty, err := sb.NewTerminal(uid)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := unix.IoctlGetTermios(0, unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("reading the terminal's settings: %w", err)
+	}
+	t := &terminal{pty: pty, saved: saved, outDone: make(chan struct{}), winch: make(chan os.Signal, 1)}
+	t.resize()
+	raw := *saved
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag = raw.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	t.raw = raw
+	if err := unix.IoctlSetTermios(0, unix.TCSETS, &raw); err != nil {
+		return nil, fmt.Errorf("putting the terminal in raw mode: %w", err)
+	}
+	signal.Notify(t.winch, unix.SIGWINCH)
+	go func() {
+		for range t.winch {
+			t.resize()
+		}
+	}()
+	go t.onSignals()
+	go t.copyIn()
+	go t.copyOut()
+	return t, nil
+}
+
+// fatalSignals are the signals that end a Go program that moat does not
+// pass on to the sandbox (SIGINT, SIGTERM, SIGHUP and SIGQUIT end the
+// sandbox, and moat with it, through the normal exit): the terminal is
+// restored before they take effect. (Most others are caught and ignored
+// by the Go runtime; SIGTSTP is not caught: kill -TSTP stops moat with
+// the terminal raw, as it would stop any raw-mode program.)
+var fatalSignals = []os.Signal{unix.SIGABRT, unix.SIGSTKFLT}
+
+// onSignals restores the host terminal before a fatal signal ends moat,
+// raising it again with its default action.
+func (t *terminal) onSignals() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, fatalSignals...)
+	sig := (<-ch).(unix.Signal)
+	t.restore()
+	signal.Reset(sig)
+	unix.Kill(os.Getpid(), sig)
+}
+
+// resize gives the sandbox's terminal the host terminal's size.
+func (t *terminal) resize() {
+	if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
+		t.pty.SetWindowSize(ws.Row, ws.Col, ws.Xpixel, ws.Ypixel)
+	}
+}
+
+// copyIn copies what is typed to the master until the host's stdin ends.
+func (t *terminal) copyIn() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(0, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		if _, err := t.pty.Master.Write(hostCtx{}, buf[:n], -1); err != nil {
+			return
+		}
+	}
+}
+
+// copyOut copies the sandbox's output to moat's stdout until the last
+// slave is closed (EIO).
+func (t *terminal) copyOut() {
+	defer close(t.outDone)
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := t.pty.Master.Read(hostCtx{}, buf, -1)
+		if n > 0 {
+			if _, err := os.Stdout.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// finish is called when the sandbox has ended: moat drops its own
+// reference to the slave, and the output is copied until the sandbox's
+// last one is closed (for at most a second: a process left holding it
+// cannot keep moat from exiting).
+func (t *terminal) finish() {
+	t.pty.Slave.DecRef()
+	select {
+	case <-t.outDone:
+	case <-time.After(time.Second):
+	}
+}
+
+// restore puts the host terminal's settings back.
+func (t *terminal) restore() {
+	t.once.Do(func() {
+		signal.Stop(t.winch)
+		unix.IoctlSetTermios(0, unix.TCSETS, t.saved)
+	})
+}
+
+// close restores the host terminal and hangs up the sandbox's.
+func (t *terminal) close() {
+	t.restore()
+	t.pty.Master.DecRef()
+}
