@@ -535,6 +535,7 @@ var programUse = map[string]string{
 	"inotify":      "TestPrograms",
 	"caps":         "TestPrograms",
 	"pivot_root":   "TestPrograms",
+	"dataio":       "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

@@ -42,6 +42,8 @@ var comparedPrograms = []struct {
 	// pivot_root and mount(MS_MOVE) in fresh mount namespaces, with
 	// /proc/self/mountinfo and mounts after each.
 	{name: "pivot_root"},
+	// sendfile, copy_file_range, splice, tee, vmsplice, fallocate.
+	{name: "dataio"},
 }
 
 // TestPrograms runs every compared program natively and in moat.
