@@ -612,7 +612,7 @@ func copyFileRange(t *kernel.Task, in *vfs.FileDescription, posIn int64, out *vf
 		posOut+int64(count) > posIn && posOut < posIn+int64(count) {
 		return 0, unix.EINVAL // overlapping ranges of one file
 	}
-	if stIn.Dev != stOut.Dev {
+	if filesystemOf(t, in, stIn) != filesystemOf(t, out, stOut) {
 		return 0, unix.EXDEV // Linux copies only within one filesystem
 	}
 	if err := verifyArea(posIn, uintptr(count)); err != nil {
@@ -625,6 +625,26 @@ func copyFileRange(t *kernel.Task, in *vfs.FileDescription, posIn int64, out *vf
 		return 0, nil
 	}
 	return copyDirect(t, in, posIn, out, posOut, min(uintptr(count), maxRW))
+}
+
+// filesystemOf identifies the filesystem of f (whose Stat is st), as
+// Linux's superblock: the device number of its mount's root, which for the
+// overlay root is the overlay's even when f is a file of a lower layer.
+// Files outside the mount tree (memfds) go by their own device number.
+func filesystemOf(t *kernel.Task, f *vfs.FileDescription, st vfs.Stat) uint64 {
+	m := f.Path().Mount
+	if m == nil {
+		return st.Dev
+	}
+	root := m.Root()
+	if root.Dentry == nil {
+		return st.Dev
+	}
+	rst, err := root.Inode().Stat(t)
+	if err != nil {
+		return st.Dev
+	}
+	return rst.Dev
 }
 
 // fallocate(2) modes (linux/falloc.h).
