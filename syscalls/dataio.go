@@ -24,6 +24,9 @@ const (
 	spliceFAll      = spliceFMove | spliceFNonblock | spliceFMore | spliceFGift
 )
 
+// pageSize is the size of a pipe buffer's page (vmsplice).
+const pageSize = 4096
+
 // maxFileOffset is the largest offset of the sandbox's files (Linux's
 // MAX_LFS_FILESIZE, tmpfs's s_maxbytes).
 const maxFileOffset = 1<<63 - 1
@@ -465,7 +468,19 @@ func sysVmsplice(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err != nil {
 			return 0, epipe(t, err)
 		}
-		buf := make([]byte, 0, min(total, uintptr(room)))
+		// Linux fills one pipe buffer (a page) per page fragment of the
+		// app's memory, so an unaligned buffer fits less than the room.
+		slots := max(room/pageSize, 1)
+		var fits uintptr
+		for _, iov := range iovs {
+			for base, n := iov.base, iov.len; n > 0 && slots > 0; slots-- {
+				frag := min(n, pageSize-base%pageSize)
+				fits += frag
+				base += frag
+				n -= frag
+			}
+		}
+		buf := make([]byte, 0, min(total, uintptr(room), fits))
 		for _, iov := range iovs {
 			want := min(iov.len, uintptr(cap(buf)-len(buf)))
 			if want == 0 {

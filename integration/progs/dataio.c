@@ -98,6 +98,13 @@ static void drain(int rfd)
 	fcntl(rfd, F_SETFL, fl);
 }
 
+static volatile int alarms;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
 static int src_fd(void)
 {
 	return open("src", O_RDONLY);
@@ -150,6 +157,18 @@ static void test_sendfile(void *bad)
 	off = 100;
 	CHECKV(sendfile(sv[0], in, &off, 3000));
 	SHOW("same: %d\n", pipe_has(sv[1], 100, 3000));
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	while (write(sv[0], big, 4096) > 0)
+		;
+	while (write(sv[0], big, 1) > 0)
+		;
+	CHECKV(sendfile(sv[0], in, &off, 3000));
+	SHOW("off %ld\n", (long)off);
+	fcntl(sv[0], F_SETFL, 0);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	while (read(sv[1], big, sizeof(big)) > 0)
+		;
+	fcntl(sv[1], F_SETFL, 0);
 
 	printf("from a pipe or socket\n");
 	write(p[1], "0123456789", 10);
@@ -387,6 +406,16 @@ static void test_splice(void *bad)
 	CHECKV(splice(in, &off, q[1], NULL, 10, 0));
 	waitpid(pid, NULL, 0);
 	drain(q[0]);
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	ualarm(50000, 0);
+	CHECKV(splice(p[0], NULL, out, NULL, 10, 0));
+	ualarm(50000, 0);
+	CHECKV(tee(p[0], q[1], 10, 0));
+	ualarm(50000, 0);
+	struct iovec iov = { big, 10 };
+	CHECKV(vmsplice(p[0], &iov, 1, 0));
+	SHOW("alarms %d\n", alarms);
 	int r[2];
 	pipe(r);
 	close(r[1]);
@@ -520,6 +549,10 @@ static void test_vmsplice(void *bad)
 	SHOW("b: %.2s %s, in pipe %d\n", b, b + 8, inpipe(p[0]));
 	CHECKV(vmsplice(p[0], iov, 0, 0));
 	CHECKV(vmsplice(p[0], iov, 2, SPLICE_F_NONBLOCK));
+	iov[0].iov_base = big;
+	iov[0].iov_len = 100000;
+	CHECKV(vmsplice(p[1], iov, 1, 0));
+	drain(p[0]);
 	fill(p[1]);
 	iov[0].iov_base = a;
 	iov[0].iov_len = 3;
