@@ -96,26 +96,51 @@ func (in *Inode) allocateLocked(off, end int64) error {
 
 // zeroLocked zeroes the file data in [off, end), within the file's size
 // when punching, and with punch frees the pages the range covers whole.
+// A range larger than the file's pages (a hole punched in a huge sparse
+// file) visits only the pages that exist.
 //
 // Preconditions: fs.mu is held; in is a regular file.
 func (in *Inode) zeroLocked(off, end int64, punch bool) {
 	if punch {
 		end = min(end, in.size)
 	}
-	for pos := off; pos < end; {
-		idx, po := pos/PageSize, pos%PageSize
-		c := min(PageSize-po, end-pos)
-		if b, ok := in.chunkBytes(idx); ok {
-			clear(b[po : po+c])
-		} else if pg := in.pages[idx]; pg != nil {
-			if punch && c == PageSize {
-				delete(in.pages, idx)
-				in.fs.usedBytes -= PageSize
-			} else {
-				clear(pg[po : po+c])
-			}
+	if off >= end {
+		return
+	}
+	first, last := off/PageSize, (end-1)/PageSize
+	if last-first < int64(len(in.pages))+int64(len(in.shm))*pagesPerChunk {
+		for idx := first; idx <= last; idx++ {
+			in.zeroPageLocked(idx, off, end, punch)
 		}
-		pos += c
+		return
+	}
+	for idx := range in.pages {
+		if idx >= first && idx <= last {
+			in.zeroPageLocked(idx, off, end, punch)
+		}
+	}
+	for ci := range in.shm {
+		for idx := max(ci*pagesPerChunk, first); idx < (ci+1)*pagesPerChunk && idx <= last; idx++ {
+			in.zeroPageLocked(idx, off, end, punch)
+		}
+	}
+}
+
+// zeroPageLocked zeroes the part of page idx within [off, end), freeing
+// the page with punch if the range covers it whole.
+//
+// Preconditions: fs.mu is held; in is a regular file.
+func (in *Inode) zeroPageLocked(idx, off, end int64, punch bool) {
+	lo, hi := max(off, idx*PageSize)-idx*PageSize, min(end, (idx+1)*PageSize)-idx*PageSize
+	if b, ok := in.chunkBytes(idx); ok {
+		clear(b[lo:hi])
+	} else if pg := in.pages[idx]; pg != nil {
+		if punch && lo == 0 && hi == PageSize {
+			delete(in.pages, idx)
+			in.fs.usedBytes -= PageSize
+		} else {
+			clear(pg[lo:hi])
+		}
 	}
 }
 

@@ -58,3 +58,21 @@ func TestAllocate(t *testing.T) {
 	vfstest.WantErr(t, f.Allocate(0x08, 0, PageSize), unix.EOPNOTSUPP) // COLLAPSE_RANGE
 	vfstest.WantErr(t, f.Allocate(0, maxFileSize, 1), unix.EFBIG)
 }
+
+// A hole punched across a huge sparse file visits only its pages.
+func TestPunchHugeSparse(t *testing.T) {
+	fs, _ := newFS(t, 8*PageSize)
+	in, err := fs.Root().Create(root, "f", 0644)
+	vfstest.Must(t, err)
+	impl, err := in.Open(root, unix.O_RDWR)
+	vfstest.Must(t, err)
+	defer impl.Release()
+	f := impl.(*File)
+	_, err = f.Write(root, bytes.Repeat([]byte{1}, 2*PageSize), 1<<40)
+	vfstest.Must(t, err)
+	vfstest.Must(t, f.Truncate(1<<60))
+	vfstest.Must(t, f.Allocate(fallocPunchHole|fallocKeepSize, 100, 1<<61))
+	if u, _, _, _ := fs.Usage(); u != 0 {
+		t.Fatalf("used %d after punching everything", u)
+	}
+}
