@@ -318,7 +318,8 @@ func sysSplice(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	inPipe, _ := pipe.Of(in.Impl())
 	outPipe, _ := pipe.Of(out.Impl())
-	if inPipe && offInAddr != 0 || outPipe && offOutAddr != 0 {
+	inFIFO, outFIFO := inPipe || isHostFIFO(t, in), outPipe || isHostFIFO(t, out)
+	if inFIFO && offInAddr != 0 || outFIFO && offOutAddr != 0 {
 		return 0, unix.ESPIPE
 	}
 	var offIn, offOut int64
@@ -383,6 +384,41 @@ func sysSplice(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if offInAddr == 0 {
 			setPosition(t, in, offIn)
 		}
+	case inFIFO || outFIFO:
+		// A host pipe (the sandbox's stdin or stdout): one read and
+		// one write, blocking as the host pipe does.
+		if !inFIFO {
+			if err := spliceReadable(t, in); err != nil {
+				return 0, err
+			}
+			if offInAddr == 0 {
+				offIn = position(t, in)
+			}
+			if err := verifyArea(offIn, n); err != nil {
+				return 0, err
+			}
+		}
+		if !outFIFO {
+			if out.Flags()&unix.O_APPEND != 0 {
+				return 0, unix.EINVAL
+			}
+			if offOutAddr == 0 {
+				offOut = position(t, out)
+			}
+			if err := verifyArea(offOut, n); err != nil {
+				return 0, err
+			}
+		}
+		done, err = copyHostPipe(t, in, !inFIFO, offIn, out, !outFIFO && offOutAddr != 0, offOut, n)
+		if !inFIFO {
+			offIn += int64(done)
+			if offInAddr == 0 {
+				setPosition(t, in, offIn)
+			}
+		}
+		if !outFIFO {
+			offOut += int64(done)
+		}
 	default:
 		return 0, unix.EINVAL
 	}
@@ -400,6 +436,40 @@ func sysSplice(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		}
 	}
 	return done, nil
+}
+
+// isHostFIFO reports whether f is a host pipe (a FIFO that is not one of
+// the sandbox's own pipes), such as the sandbox's stdin or stdout.
+func isHostFIFO(t *kernel.Task, f *vfs.FileDescription) bool {
+	if !f.IsStream() {
+		return false
+	}
+	typ, err := fileType(t, f)
+	return err == nil && typ == unix.S_IFIFO
+}
+
+// copyHostPipe is splice with a host pipe on one side or both: one read
+// of up to a pipe's worth from in (at off if positional), written whole
+// to out (at outOff if outAt, else at its file offset or to the stream).
+func copyHostPipe(t *kernel.Task, in *vfs.FileDescription, positional bool, off int64, out *vfs.FileDescription, outAt bool, outOff int64, n uintptr) (uintptr, error) {
+	buf := make([]byte, min(n, pipe.Capacity))
+	at := int64(-1)
+	if positional {
+		at = off
+	}
+	got, err := in.Read(ctxFor(t, in), buf, at)
+	if got <= 0 {
+		return 0, err
+	}
+	to := int64(-1)
+	if outAt {
+		to = outOff
+	}
+	w, err := out.Write(ctxFor(t, out), buf[:got], to)
+	if w > 0 {
+		return uintptr(w), nil
+	}
+	return 0, epipe(t, err)
 }
 
 func sysTee(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
