@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -338,5 +339,41 @@ func TestFilesHostilePaths(t *testing.T) {
 		}
 		t.Parallel()
 		filesCase(t, []string{python3, "-c", pyHostile}, false)
+	})
+}
+
+// copyScript copies a 5 MB file with cp (copy_file_range) and with
+// python3's shutil.copyfile (sendfile), in /tmp, and compares the copies.
+const copyScript = tmpScratch + `head -c 5242880 /dev/urandom > big; echo "head: $?"
+cp big copy1; echo "cp: $?"
+cmp big copy1 && echo "cp: identical"
+` + python3 + ` -c "import shutil; shutil.copyfile('big', 'copy2')"; echo "shutil: $?"
+cmp big copy2 && echo "shutil: identical"
+stat -c '%n %s' big copy1 copy2
+echo done`
+
+// TestFilesCopy: cp and shutil.copyfile of a 5 MB file, natively and in
+// moat; in moat, --strace shows that they went through copy_file_range and
+// sendfile.
+func TestFilesCopy(t *testing.T) {
+	for _, p := range []string{"/usr/bin/cp", "/usr/bin/cmp", python3} {
+		if !fileExists(p) {
+			t.Skipf("%s is not on this host", p)
+		}
+	}
+	t.Parallel()
+	argv := []string{"/bin/sh", "-c", copyScript}
+	filesCase(t, argv, true)
+	t.Run("calls", func(t *testing.T) {
+		t.Parallel()
+		out, stderr, code := runMoat(t, []string{"--strace"}, argv, "")
+		if code != 0 || !strings.Contains(out, "done\n") {
+			t.Fatalf("exit status %d, stdout:\n%s\nstderr:\n%s", code, out, tail(stderr, 20))
+		}
+		for _, call := range []string{"copy_file_range(", "sendfile("} {
+			if !strings.Contains(stderr, call) {
+				t.Errorf("no %s in the strace output: the copy did not use it", call)
+			}
+		}
 	})
 }

@@ -537,6 +537,7 @@ var programUse = map[string]string{
 	"pivot_root":   "TestPrograms",
 	"mknod":        "TestPrograms",
 	"openat2":      "TestPrograms",
+	"dataio":       "TestPrograms",
 	"exit":         "TestExitStatus, TestBadInput, TestProcs",
 	"segv":         "TestExitStatus",
 	"abort":        "TestExitStatus",

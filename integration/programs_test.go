@@ -48,6 +48,8 @@ var comparedPrograms = []struct {
 	// openat2: struct open_how checks and every resolve flag, with
 	// symlinks, "..", magic links and mount crossings into /proc and /dev.
 	{name: "openat2"},
+	// sendfile, copy_file_range, splice, tee, vmsplice, fallocate.
+	{name: "dataio"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

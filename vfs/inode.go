@@ -443,6 +443,15 @@ type Truncater interface {
 	Truncate(size int64) error
 }
 
+// Allocator is implemented by FileImpls of regular files that support
+// fallocate(2): Allocate applies mode (0, FALLOC_FL_KEEP_SIZE,
+// FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE or FALLOC_FL_ZERO_RANGE, with
+// or without KEEP_SIZE) to [off, off+n); the caller has checked the
+// access mode, the file type and the range.
+type Allocator interface {
+	Allocate(mode uint32, off, n int64) error
+}
+
 // DirFile is the FileImpl of an open directory: vfs lists directories
 // through Inode.ReadDir, so there is nothing to read or write here.
 type DirFile struct{ Dir Inode }

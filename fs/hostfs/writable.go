@@ -1003,6 +1003,24 @@ func (f *File) truncate(size int64) error {
 	return nil
 }
 
+// Allocate implements vfs.Allocator with the host's fallocate(2) on the
+// file's fd: EBADF unless the file was opened for writing.
+func (f *File) Allocate(mode uint32, off, n int64) error {
+	if !f.writable {
+		return unix.EBADF
+	}
+	for {
+		err := unix.Fallocate(f.fd, mode, off, n)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && f.fs != nil {
+			f.fs.changes.Add(1)
+		}
+		return err
+	}
+}
+
 // Sync flushes the file's data and attributes to the host's storage
 // (fsync(2)), or with dataOnly only what reading the data back needs
 // (fdatasync(2)). vfs has no interface for fsync yet; this is the method

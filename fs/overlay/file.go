@@ -43,6 +43,15 @@ func (f *file) Truncate(size int64) error {
 	return unix.EINVAL
 }
 
+// Allocate forwards fallocate(2) to the upper layer's file (a file open
+// for writing is always an upper file); EOPNOTSUPP otherwise.
+func (f *file) Allocate(mode uint32, off, n int64) error {
+	if a, ok := f.impl.(vfs.Allocator); ok {
+		return a.Allocate(mode, off, n)
+	}
+	return unix.EOPNOTSUPP
+}
+
 // SharedChunk forwards shared mappings to the upper layer's file (a file
 // open for writing is always an upper file); ENODEV otherwise.
 func (f *file) SharedChunk(off int64) (platform.FileRange, int64, error) {

@@ -302,3 +302,124 @@ func (e *end) ChangedFor(events uint32) <-chan struct{} {
 	}
 	return e.p.changes.Chan()
 }
+
+// The operations below serve splice(2), tee(2), vmsplice(2) and sendfile(2)
+// to a pipe: the sentry moves the data by copying, so they only need to
+// look at a pipe's buffer, take from it and add to it under the pipe's
+// lock, with Linux's waits around them.
+
+// Of reports whether impl is an end of a pipe, and whether it is the read
+// end.
+func Of(impl vfs.FileImpl) (isPipe, readEnd bool) {
+	e, ok := endOf(impl)
+	if !ok {
+		return false, false
+	}
+	return true, e.read
+}
+
+// endOf returns the pipe end impl is: an anonymous pipe's or a FIFO's.
+func endOf(impl vfs.FileImpl) (*end, bool) {
+	switch e := impl.(type) {
+	case *end:
+		return e, true
+	case anonEnd:
+		return e.end, true
+	}
+	return nil, false
+}
+
+// pipeOf returns the pipe of impl, which the caller knows is a pipe end.
+func pipeOf(impl vfs.FileImpl) *pipe {
+	e, _ := endOf(impl)
+	return e.p
+}
+
+// Same reports whether a and b are ends of the same pipe.
+func Same(a, b vfs.FileImpl) bool {
+	ea, ok1 := endOf(a)
+	eb, ok2 := endOf(b)
+	return ok1 && ok2 && ea.p == eb.p
+}
+
+// WaitData waits until the pipe of impl (an end of a pipe) holds data or
+// has no writers, and returns how many bytes it holds (0: end of file).
+// With a non-blocking ctx it fails with EAGAIN instead of waiting.
+func WaitData(ctx vfs.Context, impl vfs.FileImpl) (int, error) {
+	p := pipeOf(impl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.changes.WaitUntilLocked(ctx, &p.mu, func() bool { return len(p.buf) != 0 || p.writers == 0 }); err != nil {
+		return 0, err
+	}
+	return len(p.buf), nil
+}
+
+// WaitRoom waits until the pipe of impl has room for at least one byte
+// and returns how much: EPIPE if it has no readers (the caller raises
+// SIGPIPE), EAGAIN with a non-blocking ctx instead of waiting.
+func WaitRoom(ctx vfs.Context, impl vfs.FileImpl) (int, error) {
+	p := pipeOf(impl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.readers == 0 {
+			return 0, unix.EPIPE
+		}
+		if room := p.cap - len(p.buf); room > 0 {
+			return room, nil
+		}
+		if vfs.Nonblocking(ctx) {
+			return 0, unix.EAGAIN
+		}
+		if err := p.changes.WaitLocked(ctx, &p.mu); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Peek copies the data at the front of the pipe into dst without
+// consuming it (tee(2)), and returns how much it copied.
+func Peek(impl vfs.FileImpl, dst []byte) int {
+	p := pipeOf(impl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return copy(dst, p.buf)
+}
+
+// Consume drops up to n bytes from the front of the pipe, as a read of
+// them would.
+func Consume(impl vfs.FileImpl, n int) {
+	p := pipeOf(impl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n = min(n, len(p.buf))
+	if n == 0 {
+		return
+	}
+	p.buf = p.buf[n:]
+	if len(p.buf) == 0 {
+		p.buf = nil
+	}
+	p.changes.Notify()
+	p.drained.Notify()
+}
+
+// Append adds as much of src as the pipe has room for, without waiting,
+// and returns how much: EPIPE if the pipe has no readers.
+func Append(impl vfs.FileImpl, src []byte) (int, error) {
+	p := pipeOf(impl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers == 0 {
+		return 0, unix.EPIPE
+	}
+	n := min(p.cap-len(p.buf), len(src))
+	if n <= 0 {
+		return 0, nil
+	}
+	p.buf = append(p.buf, src[:n]...)
+	p.changes.Notify()
+	p.written.Notify()
+	return n, nil
+}

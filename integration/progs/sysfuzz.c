@@ -85,6 +85,8 @@ static const long calls[] = {
 	SYS_clock_getres, SYS_gettimeofday, SYS_time, SYS_getrandom, SYS_sysinfo,
 	SYS_sched_getaffinity, SYS_sched_yield, SYS_umask, SYS_rt_sigaction,
 	SYS_rt_sigprocmask, SYS_rseq, 1000,
+	SYS_sendfile, SYS_copy_file_range, SYS_splice, SYS_tee, SYS_vmsplice,
+	SYS_fallocate,
 };
 static const long memcalls[] = { SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise };
 
@@ -127,6 +129,19 @@ int main(int argc, char **argv)
 			a[1] = 3 + (unsigned long)a[1] % 64;
 		if (nr == SYS_close && (unsigned int)a[0] < 3) /* fds are ints */
 			a[0] = 3;
+		/* The data-movement calls: never into fds 0-2, bounded counts,
+		 * and never waiting (there are no pipes here, but stdout may
+		 * be one). */
+		if (nr == SYS_sendfile)
+			a[0] = 3 + (unsigned long)a[0] % 64, a[3] %= 1 << 16;
+		if (nr == SYS_copy_file_range || nr == SYS_splice)
+			a[2] = 3 + (unsigned long)a[2] % 64, a[4] %= 1 << 16;
+		if (nr == SYS_splice || nr == SYS_tee || nr == SYS_vmsplice)
+			a[nr == SYS_splice ? 5 : 3] |= 2; /* SPLICE_F_NONBLOCK */
+		if (nr == SYS_tee || nr == SYS_vmsplice)
+			a[0] = 3 + (unsigned long)a[0] % 64;
+		if (nr == SYS_fallocate)
+			a[3] %= 1 << 24;
 		if (nr == SYS_rt_sigaction || nr == SYS_rt_sigprocmask)
 			a[1] = 0; /* read the state only: no handler can run yet */
 		syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
