@@ -545,6 +545,7 @@ var programUse = map[string]string{
 	"writer":       "TestWritesStayInside",
 	"rseq":         "TestRseqUnsupported",
 	"sysfuzz":      "TestSyscallFuzz",
+	"sockfuzz":     "TestSocketFuzz",
 	"threads":      "TestThreads",
 	"procs":        "TestProcs",
 	"clonevm":      "TestCloneVM",

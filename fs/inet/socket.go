@@ -2,6 +2,7 @@ package inet
 
 import (
 	"bytes"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -22,10 +23,11 @@ const allEvents = waiter.EventIn | waiter.EventPri | waiter.EventOut | waiter.Ev
 // of type SOCK_STREAM (TCP) or SOCK_DGRAM (UDP, or ICMP echo).
 type stackSocket struct {
 	base
-	st    *Stack
-	ep    tcpip.Endpoint
-	wq    *waiter.Queue
-	entry waiter.Entry
+	rdShut atomic.Bool // shutdown(SHUT_RD) was called
+	st     *Stack
+	ep     tcpip.Endpoint
+	wq     *waiter.Queue
+	entry  waiter.Entry
 }
 
 // NewSocket makes a socket(2) of the family (AF_INET or AF_INET6), the type
@@ -255,7 +257,11 @@ func (so *stackSocket) Accept(ctx vfs.Context, nonblock bool) (Socket, []byte, e
 }
 
 // Shutdown implements shutdown(2); how is SHUT_RD, SHUT_WR or SHUT_RDWR.
+// Reading stays shut even when the call fails with ENOTCONN, as on Linux.
 func (so *stackSocket) Shutdown(how int) error {
+	if how == unix.SHUT_RD || how == unix.SHUT_RDWR {
+		so.rdShut.Store(true)
+	}
 	var f tcpip.ShutdownFlags
 	switch how {
 	case unix.SHUT_RD:
@@ -315,6 +321,14 @@ func (so *stackSocket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, er
 			m = Message{N: w.n, Full: res.Total, From: encodeAddr(so.family, res.RemoteAddr)}
 			return nil
 		})
+		if err == errEOF {
+			// Shut for reading: Linux's datagram receive waits for
+			// nothing, so it says EAGAIN without blocking and 0 with.
+			if o.NonBlock {
+				return Message{}, unix.EAGAIN
+			}
+			return Message{}, nil
+		}
 		return m, err
 	}
 	for {
@@ -331,7 +345,9 @@ func (so *stackSocket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, er
 			return nil
 		})
 		switch {
-		case err == errEOF:
+		case err == errEOF, err == unix.ENOTCONN && m.N == 0 && so.rdShut.Load():
+			// The end of the peer's data, or reading shut down: Linux
+			// reports end of file even before any connection.
 			return m, nil
 		case err != nil && m.N > 0:
 			return m, nil // the error comes back on the next call

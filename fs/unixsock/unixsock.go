@@ -445,7 +445,9 @@ func (s *Socket) recv(ctx vfs.Context, q *queue, dst []byte, o Options, from str
 				q.changes.Notify()
 			}
 			msg := Message{N: n, Full: n, From: from, FDs: fds, PassCred: passcred, Cred: cred}
-			if !o.WaitAll || n == len(dst) || o.Peek || fds != nil {
+			if !o.WaitAll || o.NonBlock || n == len(dst) || o.Peek || fds != nil {
+				// MSG_DONTWAIT (or a zero timeout) wins over
+				// MSG_WAITALL: what is there, as Linux gives.
 				return msg, nil
 			}
 			// MSG_WAITALL: keep reading into the rest.

@@ -371,6 +371,18 @@ static void datagram(void)
 	CHECKV(sendto(v, (void *)1, 4, 0, (struct sockaddr *)&a, sizeof(a)));
 	close(u);
 	close(v);
+	/* shutdown of an unconnected socket: ENOTCONN, yet reading is shut. */
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	a = lo4(0);
+	CHECK(bind(u, (struct sockaddr *)&a, sizeof(a)));
+	CHECK(shutdown(u, SHUT_RD));
+	CHECKV(recv(u, buf, sizeof(buf), MSG_DONTWAIT));
+	CHECKV(recv(u, buf, sizeof(buf), 0));
+	close(u);
+	v = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(shutdown(v, SHUT_RD));
+	CHECKV(recv(v, buf, sizeof(buf), MSG_DONTWAIT));
+	close(v);
 }
 
 static void dualstack(void)

@@ -1178,6 +1178,9 @@ static void test_options(void)
 	printf("SO_RCVTIMEO %ld.%06ld len %d\n", (long)got.tv_sec, (long)got.tv_usec, (int)l);
 	CHECKV(read(sv[0], buf, 1));
 	CHECKV(recv(sv[0], buf, 1, MSG_WAITALL));
+	/* MSG_DONTWAIT wins over MSG_WAITALL: what is there, at once. */
+	CHECKV(write(sv[1], "abc", 3));
+	CHECKV(recv(sv[0], buf, 10, MSG_WAITALL | MSG_DONTWAIT));
 	tv.tv_usec = 2000000;
 	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, 8));
