@@ -267,6 +267,12 @@ func (so *hostSocket) Recv(ctx vfs.Context, dst []byte, o Options) (Message, err
 			if err == unix.EINTR {
 				return unix.EAGAIN
 			}
+			if err == unix.EAGAIN && !stream && !o.NonBlock && so.Readiness()&unix.POLLRDHUP != 0 {
+				// Shut for reading and empty: a blocking receive on
+				// Linux returns 0 rather than waiting for nothing.
+				m = Message{}
+				return nil
+			}
 			if err != nil {
 				return err
 			}
