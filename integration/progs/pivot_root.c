@@ -240,13 +240,17 @@ static void dot_dot(void)
 	touch("new/hello");
 	touch("marker");
 
-	/* A process whose root and cwd are the old root moves with it. */
-	must(pipe(p) == 0, "pipe");
+	/* A process whose root and cwd are the old root moves with it. It
+	 * says when it is in "/" (ready), and the pivot comes after that. */
+	int ready[2];
+	must(pipe(p) == 0 && pipe(ready) == 0, "pipe");
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
 		close(p[1]);
+		close(ready[0]);
 		must(chdir("/") == 0, "chdir /");
+		must(write(ready[1], "r", 1) == 1, "ready");
 		if (read(p[0], &c, 1) != 1)
 			_exit(1);
 		CHECK(access("/hello", F_OK));
@@ -258,6 +262,9 @@ static void dot_dot(void)
 		_exit(0);
 	}
 	close(p[0]);
+	close(ready[1]);
+	must(read(ready[0], &c, 1) == 1, "the other process is ready");
+	close(ready[0]);
 
 	must(chdir("new") == 0, "chdir new");
 	CHECK(pivot(".", "."));
