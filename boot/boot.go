@@ -54,6 +54,22 @@ type Config struct {
 	// Publish are host ports forwarded into the sandbox (-p; "sandbox"
 	// mode only).
 	Publish []inet.Publish
+
+	// RootWritable makes the root the host directory Rootfs itself,
+	// written in place, instead of an in-memory layer over it: an OCI
+	// bundle's rootfs, which the engine prepared for the container to
+	// write. RootReadOnly (with it) mounts it read-only once the mounts
+	// are made.
+	RootWritable, RootReadOnly bool
+	// Mounts, if not nil, replace the default mounts (/tmp, /dev,
+	// /dev/pts, /dev/shm, /proc, /sys and the /etc files naming the
+	// host) with these, in order: an OCI config's mounts, which name
+	// everything the container gets. MaskedPaths and ReadonlyPaths are
+	// then applied to them.
+	Mounts                     []Mount
+	MaskedPaths, ReadonlyPaths []string
+	// Hostname and Domainname, if set, name the sandbox (uname(2)).
+	Hostname, Domainname string
 }
 
 // Bind is a host directory or file mounted at Guest in the sandbox. Writes
@@ -66,9 +82,11 @@ type Bind struct {
 
 // Sandbox is an assembled, not yet running, sandbox.
 type Sandbox struct {
-	Kernel *kernel.Kernel
-	mounts *vfs.MountNamespace
-	devpts *tty.FS // mounted on /dev/pts; /dev/ptmx opens its masters
+	Kernel  *kernel.Kernel
+	mounts  *vfs.MountNamespace
+	devpts  *tty.FS // mounted on /dev/pts; /dev/ptmx opens its masters
+	log     *slog.Logger
+	memSize int64 // the memory file's size
 }
 
 // Device numbers of the sentry's own filesystems (major 0, like Linux's
@@ -129,27 +147,48 @@ func New(cfg Config) (*Sandbox, error) {
 	if rootDir == "" {
 		rootDir = "/"
 	}
-	lower, err := hostfs.New(rootDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+	var ns *vfs.MountNamespace
+	if cfg.RootWritable {
+		fs, err := hostfs.OpenWritable(rootDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+		}
+		ns = vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: rootDir})
+	} else {
+		lower, err := hostfs.New(rootDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+		}
+		upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
+		root, err := overlay.New(lower, upper)
+		if err != nil {
+			return nil, fmt.Errorf("building the root overlay: %w", err)
+		}
+		ns = vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 	}
-	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
-	root, err := overlay.New(lower, upper)
-	if err != nil {
-		return nil, fmt.Errorf("building the root overlay: %w", err)
-	}
-	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 
-	s := &Sandbox{mounts: ns}
+	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	netw, err := network(cfg)
 	if err != nil {
 		return nil, err
 	}
 	uts := utsname()
-	if cfg.Net == "host" {
+	switch {
+	case cfg.Hostname != "":
+		uts.Nodename = cfg.Hostname
+	case cfg.Net == "host":
 		uts.Nodename = hostNodename() // the host's network, the host's name, as a container engine does
-	} else if err := s.writeNetFiles(cfg.Net, uts.Nodename, mf); err != nil {
-		return nil, err
+	}
+	if cfg.Domainname != "" {
+		uts.Domainname = cfg.Domainname
+	}
+	if cfg.Mounts == nil && cfg.Net != "host" {
+		if err := s.writeNetFiles(cfg.Net, uts.Nodename, mf); err != nil {
+			return nil, err
+		}
 	}
 	k := kernel.New(kernel.Options{
 		Platform:    plat,
@@ -167,6 +206,7 @@ func New(cfg Config) (*Sandbox, error) {
 	s.Kernel = k
 
 	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
+	s.devpts = tty.New(k, devPts)
 	k.SetNewUnlinked(func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error) {
 		f, err := tmp.NewUnlinked(ctx, mode, sealable) // memfds live with /tmp's files
 		if err != nil {
@@ -174,22 +214,6 @@ func New(cfg Config) (*Sandbox, error) {
 		}
 		return f, nil
 	})
-	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
-		return nil, err
-	}
-	s.devpts = tty.New(k, devPts)
-	if err := s.mount("/dev", dev.NewWith(devDev, dev.Options{Ptmx: s.devpts.OpenPtmx}), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
-		return nil, err
-	}
-	if err := s.mount("/dev/pts", s.devpts.Root(), vfs.MountOptions{FSType: "devpts", Source: "devpts"}); err != nil {
-		return nil, err
-	}
-	// POSIX shared memory and semaphores (shm_open, sem_open) live in a
-	// tmpfs of their own on /dev/shm, as in a container.
-	shm := memfs.New(devShm, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
-	if err := s.mount("/dev/shm", shm.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "shm"}); err != nil {
-		return nil, err
-	}
 	procfs := proc.New(procKernel{k}, devProc, readHostProc,
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
 		proc.WithMounts(func(ctx vfs.Context) string { return mountsText(ctx, ns) }),
@@ -201,18 +225,22 @@ func New(cfg Config) (*Sandbox, error) {
 			}
 			return inet.ProcNet(k.Net(), name)
 		}))
-	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
-		return nil, err
-	}
-	if err := s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true}); err != nil {
-		return nil, err
-	}
 	nextDev := uint64(devPts + 1)
-	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
+	newDev := func() uint64 {
 		devMu.Lock()
+		defer devMu.Unlock()
 		nextDev++
-		dev := nextDev
-		devMu.Unlock()
+		return nextDev
+	}
+	if cfg.Mounts != nil {
+		if err := s.specMounts(cfg, procfs, newDev); err != nil {
+			return nil, err
+		}
+	} else if err := s.defaultMounts(tmp, procfs); err != nil {
+		return nil, err
+	}
+	k.SetNewFS(func(fstype, data string) (vfs.Inode, error) {
+		dev := newDev()
 		switch fstype {
 		case "tmpfs":
 			size, err := tmpfsSize(data, memSize/2)
@@ -234,7 +262,37 @@ func New(cfg Config) (*Sandbox, error) {
 			return nil, fmt.Errorf("-v %s:%s: %w", b.Host, b.Guest, err)
 		}
 	}
+	if cfg.RootWritable && cfg.RootReadOnly {
+		if err := ns.SetReadOnly(ns.Root(), true); err != nil {
+			return nil, fmt.Errorf("making the root read-only: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// defaultMounts makes the mounts of `moat run`: tmp on /tmp, /dev with
+// its devpts and a tmpfs on /dev/shm, /proc, and a read-only /sys.
+func (s *Sandbox) defaultMounts(tmp *memfs.FS, procfs vfs.Inode) error {
+	mf, memSize := s.Kernel.MemoryFile(), s.memSize
+	if err := s.mount("/tmp", tmp.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "tmpfs"}); err != nil {
+		return err
+	}
+	if err := s.mount("/dev", dev.NewWith(devDev, dev.Options{Ptmx: s.devpts.OpenPtmx}), vfs.MountOptions{FSType: "devtmpfs", Source: "devtmpfs"}); err != nil {
+		return err
+	}
+	if err := s.mount("/dev/pts", s.devpts.Root(), vfs.MountOptions{FSType: "devpts", Source: "devpts"}); err != nil {
+		return err
+	}
+	// POSIX shared memory and semaphores (shm_open, sem_open) live in a
+	// tmpfs of their own on /dev/shm, as in a container.
+	shm := memfs.New(devShm, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
+	if err := s.mount("/dev/shm", shm.Root(), vfs.MountOptions{FSType: "tmpfs", Source: "shm"}); err != nil {
+		return err
+	}
+	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
+		return err
+	}
+	return s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true})
 }
 
 // The kernel is what terminals expect of it.
@@ -509,21 +567,67 @@ func (s *Sandbox) NewTerminal(uid uint32) (*Terminal, error) {
 	return &Terminal{Terminal: t, Master: master, Slave: vfs.NewFileDescription(simpl, sp, unix.O_RDWR)}, nil
 }
 
+// CopyIn copies what is read from host fd fd (a terminal in raw mode) to
+// the master, as typed input, until fd ends or the terminal is hung up.
+func (t *Terminal) CopyIn(fd int) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		if _, err := t.Master.Write(rootCtx{}, buf[:n], -1); err != nil {
+			return
+		}
+	}
+}
+
+// CopyOut copies the sandbox's output from the master to w until the last
+// slave is closed (EIO) or w fails.
+func (t *Terminal) CopyOut(w io.Writer) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := t.Master.Read(rootCtx{}, buf, -1)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // Stdio wraps moat's own fds 0-2 for the app.
 func Stdio() ([3]*vfs.FileDescription, error) {
 	var out [3]*vfs.FileDescription
 	for i := 0; i < 3; i++ {
-		fl, err := unix.FcntlInt(uintptr(i), unix.F_GETFL, 0)
-		if err != nil {
+		if _, err := unix.FcntlInt(uintptr(i), unix.F_GETFL, 0); err != nil {
 			continue // closed: the app sees it closed too
 		}
 		fd, err := unix.FcntlInt(uintptr(i), unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {
 			return out, fmt.Errorf("dup of fd %d: %w", i, err)
 		}
-		out[i] = vfs.NewFileDescription(hostfd.New(fd), vfs.Path{}, uint32(fl)&(unix.O_ACCMODE|unix.O_APPEND))
+		if out[i], err = HostFile(fd); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// HostFile wraps host fd fd (a pipe, a file, a terminal, a socket the
+// caller was given) as an open file of the app; the file owns fd.
+func HostFile(fd int) (*vfs.FileDescription, error) {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return nil, fmt.Errorf("host fd %d: %w", fd, err)
+	}
+	return vfs.NewFileDescription(hostfd.New(fd), vfs.Path{}, uint32(fl)&(unix.O_ACCMODE|unix.O_APPEND)), nil
 }
 
 // auxv is the sentry's own auxiliary vector, read once at start: the app

@@ -240,6 +240,9 @@ func (t *Task) deliverSignals() {
 		if t.Stopped() && !t.parkStopped() {
 			return // killed while stopped
 		}
+		if t.k.frozen.Load() && !t.parkFrozen() {
+			return // killed while frozen
+		}
 		t.mu.Lock()
 		si, ok := t.dequeueLocked(t.sigMask)
 		oldMask := t.sigMask

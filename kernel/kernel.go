@@ -18,7 +18,9 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -83,6 +85,9 @@ type Kernel struct {
 	// zombie, waking waiters in wait4.
 	childEvent chan struct{}
 	initDone   chan struct{} // closed when the sandbox's init (tid 1) has exited
+	thaw       chan struct{} // non-nil while frozen (Freeze); closed by Thaw
+
+	frozen atomic.Bool // thaw != nil, readable without the lock
 
 	utsMu sync.Mutex
 	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
@@ -180,6 +185,13 @@ type ProcessArgs struct {
 	// process (which leads its session); its session and foreground group
 	// are the caller's to set (init's pid, 1).
 	Terminal Terminal
+	// Creds, if not nil, are the process's credentials (ids, groups,
+	// capabilities) instead of InitialCredentials(UID, GID).
+	Creds *Credentials
+	// Rlimits override the default resource limits (by RLIMIT_*).
+	Rlimits map[int]Rlimit
+	// NoNewPrivs sets the no_new_privs bit, as prctl(PR_SET_NO_NEW_PRIVS).
+	NoNewPrivs bool
 }
 
 // ExitStatus is how a process ended.
@@ -201,14 +213,12 @@ func (s ExitStatus) ShellCode() int {
 // errors (no such file, not an executable) are returned before anything
 // runs.
 func (k *Kernel) Run(pa ProcessArgs) (ExitStatus, error) {
-	t := k.newTask(pa)
-	started := make(chan error, 1)
-	done := make(chan ExitStatus, 1)
-	go t.main(pa, started, done)
-	if err := <-started; err != nil {
+	p, err := k.Load(pa)
+	if err != nil {
 		return ExitStatus{}, err
 	}
-	return <-done, nil
+	p.Start()
+	return p.Wait(), nil
 }
 
 // newTask allocates the first task.
@@ -228,10 +238,20 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		sigNotify:  make(chan struct{}, 1),
 		children:   make(map[*Task]struct{}),
 		creds:      InitialCredentials(pa.UID, pa.GID),
+		noNewPrivs: pa.NoNewPrivs,
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},
 		ctty:       pa.Terminal,
+	}
+	if pa.Creds != nil {
+		t.creds = *pa.Creds
+		t.creds.Groups = slices.Clone(pa.Creds.Groups)
+	}
+	for r, v := range pa.Rlimits {
+		if r >= 0 && r < numRlimits {
+			t.limits.l[r] = v
+		}
 	}
 	t.leader = t
 	t.threads = make(map[*Task]struct{})

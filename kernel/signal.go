@@ -266,7 +266,7 @@ func (t *Task) wake() {
 // one: they must park; so does a leader with an execve to run for a
 // thread.
 func (t *Task) deliverable() bool {
-	if t.leader.stopped.Load() || t.execPending.Load() {
+	if t.leader.stopped.Load() || t.execPending.Load() || t.k.frozen.Load() {
 		return true
 	}
 	t.mu.Lock()

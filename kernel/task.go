@@ -193,7 +193,7 @@ func (t *Task) CopyInString(addr uintptr, max int) (string, error) {
 
 // main is the task goroutine: it builds the address space, loads the
 // program, and runs it until the task exits.
-func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus) {
+func (t *Task) main(pa ProcessArgs, started chan<- error, gate <-chan struct{}, done chan<- ExitStatus) {
 	runtime.LockOSThread() // never unlocked: the thread dies with the task
 	t.hostTID.Store(int32(unix.Gettid()))
 	if err := t.start(pa); err != nil {
@@ -202,6 +202,10 @@ func (t *Task) main(pa ProcessArgs, started chan<- error, done chan<- ExitStatus
 		return
 	}
 	started <- nil
+	select {
+	case <-gate:
+	case <-t.interrupt: // killed before it ran: it dies at its first step
+	}
 	t.runSafely()
 	t.exitProcess()
 	done <- t.exitStatus

@@ -16,9 +16,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"moat/abi/linux"
@@ -46,25 +48,72 @@ func main() {
 		os.Exit(2)
 	}
 	switch os.Args[1] {
-	case "run":
-		os.Exit(run(os.Args[2:]))
-	case "syscalls":
-		printSyscalls(os.Stdout)
-	case "version", "--version":
-		fmt.Printf("moat version %s (platforms seccomp, ptrace; %s)\n", Version, runtime.Version())
+	case "version", "--version", "-v":
+		fmt.Printf("moat version %s\nspec: %s\ngo: %s\nplatforms: seccomp, ptrace\n", Version, specs.Version, runtime.Version())
+		return
 	case "help", "-h", "--help":
 		usage(os.Stdout)
+		return
+	}
+	g, rest, err := parseGlobals(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat: %v\n", err)
+		os.Exit(2)
+	}
+	if len(rest) == 0 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	cmd, args := rest[0], rest[1:]
+	switch {
+	case cmd == "run" && (isOCIRun(args) || g.given && !slices.Contains(args, "--")):
+		os.Exit(runOCI(g, "run", args))
+	case cmd == "run":
+		os.Exit(run(args))
+	case cmd == "syscalls":
+		printSyscalls(os.Stdout)
+	case ociCommands[cmd] != nil:
+		os.Exit(runOCI(g, cmd, args))
 	default:
-		fmt.Fprintf(os.Stderr, "moat: unknown command %q (try: moat help)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "moat: unknown command %q (try: moat help)\n", cmd)
 		os.Exit(2)
 	}
 }
 
+// isOCIRun tells runc's `run [--bundle B] [-d] ID` from moat's own `run
+// [flags] -- CMD`: by the flags only the former has, before any "--".
+func isOCIRun(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") {
+			switch name {
+			case "bundle", "b", "detach", "d", "pid-file", "console-socket", "no-pivot", "no-new-keyring", "keep", "preserve-fds":
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+  moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--net none|sandbox|host] [-p [IP:]HOST:GUEST]...
+           [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
+
+OCI runtime (as container engines call runc):
+  moat [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup] COMMAND ...
+    create [--bundle DIR] [--pid-file F] [--console-socket S] ID
+    start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
+    exec [--process F | ID CMD ARGS...] [--detach] [--pid-file F] [--tty] [--console-socket S]
+         [--cwd DIR] [--env K=V]... [--user UID[:GID]] ID
+    ps [--format table|json] ID | pause ID | resume ID | events [--stats] [--interval D] ID
+    run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] ID
+    list [--format table|json] [-q] | spec [--bundle DIR] | features
 `)
 }
 

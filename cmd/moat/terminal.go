@@ -31,12 +31,6 @@ func isTerminal(fd int) bool {
 	return err == nil
 }
 
-// hostCtx is the context of moat's own reads and writes of the master.
-type hostCtx struct{}
-
-func (hostCtx) UID() uint32 { return 0 }
-func (hostCtx) GID() uint32 { return 0 }
-
 // startTerminal opens the sandbox's pseudo-terminal, sizes it like the
 // host terminal, puts the host terminal in raw mode and starts copying.
 func startTerminal(sb *boot.Sandbox, uid uint32) (*terminal, error) {
@@ -67,8 +61,11 @@ func startTerminal(sb *boot.Sandbox, uid uint32) (*terminal, error) {
 		}
 	}()
 	go t.onSignals()
-	go t.copyIn()
-	go t.copyOut()
+	go t.pty.CopyIn(0)
+	go func() {
+		defer close(t.outDone)
+		t.pty.CopyOut(os.Stdout)
+	}()
 	return t, nil
 }
 
@@ -95,41 +92,6 @@ func (t *terminal) onSignals() {
 func (t *terminal) resize() {
 	if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
 		t.pty.SetWindowSize(ws.Row, ws.Col, ws.Xpixel, ws.Ypixel)
-	}
-}
-
-// copyIn copies what is typed to the master until the host's stdin ends.
-func (t *terminal) copyIn() {
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Read(0, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 {
-			return
-		}
-		if _, err := t.pty.Master.Write(hostCtx{}, buf[:n], -1); err != nil {
-			return
-		}
-	}
-}
-
-// copyOut copies the sandbox's output to moat's stdout until the last
-// slave is closed (EIO).
-func (t *terminal) copyOut() {
-	defer close(t.outDone)
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := t.pty.Master.Read(hostCtx{}, buf, -1)
-		if n > 0 {
-			if _, err := os.Stdout.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
 	}
 }
 

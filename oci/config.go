@@ -1,0 +1,175 @@
+package oci
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"moat/boot"
+	"moat/kernel"
+)
+
+// BootConfig turns a container's config into the sandbox's: the bundle's
+// rootfs written in place, the config's mounts, masked and read-only
+// paths, names, and the network its namespaces ask for.
+func BootConfig(s *specs.Spec) (boot.Config, error) {
+	cfg := boot.Config{
+		Rootfs:       s.Root.Path,
+		RootWritable: true,
+		RootReadOnly: s.Root.Readonly,
+		Mounts:       []boot.Mount{},
+		Hostname:     s.Hostname,
+		Domainname:   s.Domainname,
+		Net:          "host", // no network namespace: the host's network, as runc
+	}
+	for _, m := range s.Mounts {
+		cfg.Mounts = append(cfg.Mounts, boot.Mount{Dest: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options})
+	}
+	if s.Linux != nil {
+		cfg.MaskedPaths = s.Linux.MaskedPaths
+		cfg.ReadonlyPaths = s.Linux.ReadonlyPaths
+		if ns, ok := namespace(s, specs.NetworkNamespace); ok {
+			if ns.Path == "" {
+				cfg.Net = "none" // a new network namespace: loopback only
+			}
+			// With a path, the sentry runs in that namespace
+			// (SentryNetNS) and serves sockets from it.
+		}
+	}
+	for i, m := range cfg.Mounts {
+		if (m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind")) && !filepath.IsAbs(m.Source) {
+			return cfg, fmt.Errorf("mounts[%d]: bind source %q must be an absolute path", i, m.Source)
+		}
+	}
+	return cfg, nil
+}
+
+// SentryNetNS returns the network namespace the sentry must run in: the
+// path the engine gave (a namespace it set up, as CNI does), or "".
+func SentryNetNS(s *specs.Spec) string {
+	if ns, ok := namespace(s, specs.NetworkNamespace); ok {
+		return ns.Path
+	}
+	return ""
+}
+
+func namespace(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	if s.Linux == nil {
+		return specs.LinuxNamespace{}, false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// ProcessArgs turns a config's process into the kernel's, its program
+// found on the process's own PATH in sb. Stdio and the terminal are the
+// caller's to fill in.
+func ProcessArgs(sb *boot.Sandbox, p *specs.Process) (kernel.ProcessArgs, error) {
+	if p == nil || len(p.Args) == 0 {
+		return kernel.ProcessArgs{}, fmt.Errorf("process.args must not be empty")
+	}
+	path, err := sb.LookPath(p.Args[0], envValue(p.Env, "PATH"))
+	if err != nil {
+		return kernel.ProcessArgs{}, fmt.Errorf("exec: %q: executable file not found in $PATH", p.Args[0])
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	pa := kernel.ProcessArgs{Path: path, Argv: p.Args, Envv: p.Env, Cwd: cwd, UID: p.User.UID, GID: p.User.GID,
+		NoNewPrivs: p.NoNewPrivileges}
+	creds := kernel.InitialCredentials(p.User.UID, p.User.GID)
+	creds.Groups = append([]uint32(nil), p.User.AdditionalGids...)
+	if c := p.Capabilities; c != nil {
+		sets := []struct {
+			names []string
+			dst   *uint64
+		}{{c.Bounding, &creds.CapBounding}, {c.Effective, &creds.CapEffective}, {c.Inheritable, &creds.CapInheritable},
+			{c.Permitted, &creds.CapPermitted}, {c.Ambient, &creds.CapAmbient}}
+		for _, s := range sets {
+			bits, err := capBits(s.names)
+			if err != nil {
+				return pa, err
+			}
+			*s.dst = bits
+		}
+	}
+	pa.Creds = &creds
+	if len(p.Rlimits) > 0 {
+		pa.Rlimits = map[int]kernel.Rlimit{}
+		for _, r := range p.Rlimits {
+			n, ok := rlimitNumbers[r.Type]
+			if !ok {
+				return pa, fmt.Errorf("process.rlimits: unknown resource %q", r.Type)
+			}
+			if r.Soft > r.Hard {
+				return pa, fmt.Errorf("process.rlimits: %s: soft limit %d above the hard limit %d", r.Type, r.Soft, r.Hard)
+			}
+			pa.Rlimits[n] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
+		}
+	}
+	return pa, nil
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// capBits turns capability names (CAP_CHOWN, ...) into a set. Names this
+// kernel does not know are an error, as for runc.
+func capBits(names []string) (uint64, error) {
+	var bits uint64
+	for _, n := range names {
+		i := -1
+		for j, known := range capNames {
+			if strings.EqualFold(n, "CAP_"+known) {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return 0, fmt.Errorf("unknown capability %q", n)
+		}
+		bits |= 1 << i
+	}
+	return bits, nil
+}
+
+// capNames are the capabilities by number (capabilities(7)).
+var capNames = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+	"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+	"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE"}
+
+// rlimitNumbers are the resources by name (getrlimit(2)).
+var rlimitNumbers = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}

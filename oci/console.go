@@ -1,0 +1,70 @@
+package oci
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// A container with a terminal gets one the engine can drive: moat opens a
+// host pseudo-terminal, hands its master to the engine through the
+// console socket (as runc does), and copies between the slave, in raw
+// mode, and a pseudo-terminal of the sandbox, whose line discipline is
+// the one the container's programs see.
+
+// OpenHostPty opens a new host pseudo-terminal pair.
+func OpenHostPty() (master, slave *os.File, err error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening a host pseudo-terminal: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(mfd)
+		return nil, nil, fmt.Errorf("unlocking the host pseudo-terminal: %w", err)
+	}
+	// TIOCGPTPEER opens the slave with the flags its argument gives.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		unix.Close(mfd)
+		return nil, nil, fmt.Errorf("opening the host pseudo-terminal's slave: %w", errno)
+	}
+	sfd := int(r)
+	n, err := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+	if err != nil {
+		unix.Close(mfd)
+		unix.Close(sfd)
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(mfd), "/dev/ptmx"), os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n)), nil
+}
+
+// SendConsole sends the master to the engine's console socket, with the
+// slave's name as the message, as runc does.
+func SendConsole(socketPath string, master *os.File, name string) error {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("connecting to the console socket %s: %w", socketPath, err)
+	}
+	defer c.Close()
+	if _, _, err := c.WriteMsgUnix([]byte(name), unix.UnixRights(int(master.Fd())), nil); err != nil {
+		return fmt.Errorf("sending the terminal to the console socket: %w", err)
+	}
+	return nil
+}
+
+// MakeRaw puts host terminal fd in raw mode: every byte passes through
+// unchanged, for the sandbox's own line discipline to interpret.
+func MakeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag = t.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}

@@ -1,0 +1,240 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where container state lives unless --root says otherwise.
+const DefaultRoot = "/run/moat"
+
+// Container statuses beyond the spec's four: paused, as runc reports it.
+const StatusPaused specs.ContainerState = "paused"
+
+// validID is what runc accepts as a container id.
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// CheckID rejects ids that are empty, too long or could escape the root.
+func CheckID(id string) error {
+	if !validID.MatchString(id) || id == "." || id == ".." || len(id) > 1024 {
+		return fmt.Errorf("invalid container id format: %s", id)
+	}
+	return nil
+}
+
+// Container is a container's record in ROOT/ID/state.json: what the
+// commands that follow create need to find and describe it.
+type Container struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`       // the sentry's host pid; 0 until created
+	PidStart    uint64            `json:"pid_start"` // its start time (proc(5) field 22), to tell it from a reused pid
+	Status      string            `json:"status"`    // as last recorded; Status() checks the sentry is alive
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	CgroupPath  string            `json:"cgroup_path,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"` // poststop runs at delete
+	dir         string
+}
+
+// ErrNotExist is returned for an unknown container id.
+var ErrNotExist = errors.New("container does not exist")
+
+// Dir returns the container's state directory.
+func (c *Container) Dir() string { return c.dir }
+
+// ControlSocket is the path of the sentry's control socket.
+func (c *Container) ControlSocket() string { return filepath.Join(c.dir, "sentry.sock") }
+
+// NewContainer makes the state directory ROOT/ID, failing if the id is
+// taken.
+func NewContainer(root, id, bundle string, s *specs.Spec) (*Container, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state root %s: %w", root, err)
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id exists: %s", id)
+		}
+		return nil, err
+	}
+	c := &Container{ID: id, Bundle: bundle, Rootfs: s.Root.Path, Status: string(specs.StateCreating),
+		Created: time.Now().UTC(), Owner: "", Annotations: s.Annotations, Hooks: s.Hooks, dir: dir}
+	if err := c.Save(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads the record of container id.
+func Load(root, id string) (*Container, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s does not exist", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("container %s: state.json is corrupt: %v", id, err)
+	}
+	return c, nil
+}
+
+// List returns the records under root, by id.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if c, err := Load(root, e.Name()); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Save writes the record atomically (a reader never sees half of it).
+func (c *Container) Save() error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.dir, ".state-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(c.dir, "state.json"))
+}
+
+// SetStatus records a new status.
+func (c *Container) SetStatus(s specs.ContainerState) error {
+	c.Status = string(s)
+	return c.Save()
+}
+
+// Remove deletes the state directory.
+func (c *Container) Remove() error { return os.RemoveAll(c.dir) }
+
+// Alive reports whether the container's sentry is still running: its pid
+// exists and started when the recorded one did.
+func (c *Container) Alive() bool {
+	if c.Pid <= 0 {
+		return false
+	}
+	st, err := ProcStartTime(c.Pid)
+	return err == nil && st == c.PidStart && !isZombie(c.Pid)
+}
+
+// CurrentStatus is the status as the spec's state operation reports it:
+// the recorded one while the sentry lives, stopped once it has gone.
+func (c *Container) CurrentStatus() specs.ContainerState {
+	s := specs.ContainerState(c.Status)
+	if s == specs.StateCreating {
+		return s
+	}
+	if !c.Alive() {
+		return specs.StateStopped
+	}
+	return s
+}
+
+// State is the container's state as the spec's state operation gives it.
+func (c *Container) State() specs.State {
+	st := specs.State{Version: specs.Version, ID: c.ID, Status: c.CurrentStatus(), Bundle: c.Bundle, Annotations: c.Annotations}
+	if st.Status != specs.StateStopped {
+		st.Pid = c.Pid
+	}
+	return st
+}
+
+// ProcStartTime returns the start time of host process pid in clock ticks
+// since boot (field 22 of /proc/PID/stat).
+func ProcStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may contain spaces: fields
+	// are counted after its closing parenthesis.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// isZombie reports whether host process pid has exited and awaits its
+// parent's wait.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
+}
+
+// WaitGone waits up to d for the sentry to exit.
+func (c *Container) WaitGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for c.Alive() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// Kill sends a host signal to the sentry itself (delete --force, and a
+// container whose sentry no longer answers).
+func (c *Container) Kill(sig unix.Signal) error {
+	if !c.Alive() {
+		return nil
+	}
+	return unix.Kill(c.Pid, sig)
+}
