@@ -376,6 +376,19 @@ func TestApplyInvalidCreatesNothing(t *testing.T) {
 	if err := c.Apply(0, nil); err == nil {
 		t.Errorf("Apply(pid 0) succeeded")
 	}
+	// A value only the kernel refuses: what Apply created goes again.
+	if c.V2() || c.dirs["pids"] == "" {
+		return
+	}
+	ch := startChild(t, "sleep")
+	err = c.Apply(ch.cmd.Process.Pid, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 1 << 40}})
+	if !errors.Is(err, unix.EINVAL) || !strings.Contains(err.Error(), "pids.max") {
+		t.Errorf("Apply with pids.limit 2^40 = %v, want EINVAL from pids.max", err)
+	}
+	t.Log(err)
+	if c.exists() {
+		t.Errorf("a failed Apply left the cgroup")
+	}
 }
 
 // TestV2 runs the v2 code on a unified hierarchy: the host's, or, on a

@@ -27,7 +27,12 @@ const (
 )
 
 // check validates r before anything is written: one clear line per bad
-// value, named by its place in config.json.
+// value, named by its place in config.json. As runc does, a zero value
+// is "not set" (memory limits, cpu shares, quota and period, pids.limit,
+// blockIO weight) and -1 is "no limit".
+//
+// r.Devices is accepted and never applied: moat's application cannot
+// reach a host device (see the package comment).
 func (c *Cgroup) check(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
@@ -240,7 +245,7 @@ func (c *Cgroup) setV1(r *specs.LinuxResources, update bool) error {
 			return err
 		}
 		if err := writeFile(dir, "pids.max", pidsMax(p.Limit)); err != nil {
-			return err
+			return fmt.Errorf("linux.resources.pids.limit: %w", err)
 		}
 	}
 	if b := r.BlockIO; b != nil {
@@ -528,7 +533,7 @@ func (c *Cgroup) setV2(r *specs.LinuxResources, update bool) error {
 			return err
 		}
 		if err := writeFile(dir, "pids.max", pidsMax(p.Limit)); err != nil {
-			return err
+			return fmt.Errorf("linux.resources.pids.limit: %w", err)
 		}
 	}
 	if b := r.BlockIO; b != nil {
