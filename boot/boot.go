@@ -32,6 +32,7 @@ import (
 	"moat/fs/unixsock"
 	"moat/kernel"
 	"moat/memory"
+	"moat/oci/cgroup"
 	"moat/platform"
 	"moat/platform/ptrace"
 	"moat/platform/seccomp"
@@ -70,6 +71,9 @@ type Config struct {
 	MaskedPaths, ReadonlyPaths []string
 	// Hostname and Domainname, if set, name the sandbox (uname(2)).
 	Hostname, Domainname string
+	// Limits are the container's cgroup limits (cgroup.Cgroup.Limits),
+	// shown to the app in /proc/meminfo and /sys/fs/cgroup; nil: none.
+	Limits *cgroup.Limits
 }
 
 // Bind is a host directory or file mounted at Guest in the sandbox. Writes
@@ -86,7 +90,8 @@ type Sandbox struct {
 	mounts  *vfs.MountNamespace
 	devpts  *tty.FS // mounted on /dev/pts; /dev/ptmx opens its masters
 	log     *slog.Logger
-	memSize int64 // the memory file's size
+	memSize int64       // the memory file's size
+	limits  proc.Option // shows the container's cgroup limits in /proc and /sys
 }
 
 // Device numbers of the sentry's own filesystems (major 0, like Linux's
@@ -167,7 +172,7 @@ func New(cfg Config) (*Sandbox, error) {
 		ns = vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
 	}
 
-	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize}
+	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize, limits: limitsOption(cfg.Limits, mf)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -214,7 +219,7 @@ func New(cfg Config) (*Sandbox, error) {
 		}
 		return f, nil
 	})
-	procfs := proc.New(procKernel{k}, devProc, readHostProc,
+	procfs := proc.New(procKernel{k}, devProc, readHostProc, s.limits,
 		proc.WithRelease(k.Utsname().Release, k.Utsname().Version),
 		proc.WithMounts(func(ctx vfs.Context) string { return mountsText(ctx, ns) }),
 		proc.WithMountInfo(func(ctx vfs.Context) string { return mountinfoText(ctx, ns) }),
@@ -251,7 +256,7 @@ func New(cfg Config) (*Sandbox, error) {
 		case "proc":
 			return procfs, nil // one process tree: the same view
 		case "sysfs":
-			return proc.NewSysfs(dev, runtime.NumCPU()), nil
+			return proc.NewSysfs(dev, runtime.NumCPU(), s.limits), nil
 		case "devpts":
 			return tty.New(k, dev).Root(), nil // a new instance, as since Linux 4.7
 		}
@@ -292,7 +297,7 @@ func (s *Sandbox) defaultMounts(tmp *memfs.FS, procfs vfs.Inode) error {
 	if err := s.mount("/proc", procfs, vfs.MountOptions{FSType: "proc", Source: "proc"}); err != nil {
 		return err
 	}
-	return s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU()), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true})
+	return s.mount("/sys", proc.NewSysfs(devSys, runtime.NumCPU(), s.limits), vfs.MountOptions{FSType: "sysfs", Source: "sysfs", ReadOnly: true})
 }
 
 // The kernel is what terminals expect of it.

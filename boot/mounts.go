@@ -66,9 +66,9 @@ func (s *Sandbox) specMounts(cfg Config, procfs vfs.Inode, newDev func() uint64)
 		case "proc":
 			root = procfs
 		case "sysfs":
-			root = proc.NewSysfs(newDev(), runtime.NumCPU())
+			root = proc.NewSysfs(newDev(), runtime.NumCPU(), s.limits)
 		case "cgroup", "cgroup2":
-			sys := proc.NewSysfs(newDev(), runtime.NumCPU())
+			sys := proc.NewSysfs(newDev(), runtime.NumCPU(), s.limits)
 			in, err := lookupPath(sys, "fs/cgroup")
 			if err != nil {
 				return fmt.Errorf("mount cgroup on %s: %w", dest, err)

@@ -84,9 +84,16 @@ func (f *filesystem) generate(ctx vfs.Context, in *file) ([]byte, error) {
 	case fileCPUInfo:
 		return f.cpuinfo(), nil
 	case fileMeminfo:
-		// The host's meminfo as it is: moat does not account the
-		// sandbox's memory separately yet.
-		return f.readHost("meminfo")
+		// The host's meminfo, bounded by the container's memory limit.
+		data, err := f.readHost("meminfo")
+		if err != nil || f.limits.MemoryBytes <= 0 {
+			return data, err
+		}
+		inUse := int64(-1)
+		if f.memInUse != nil {
+			inUse = f.memInUse()
+		}
+		return limitMeminfo(data, f.limits.MemoryBytes, inUse), nil
 	case fileFilesystems:
 		return []byte(strings.Join(f.filesystems, "\n") + "\n"), nil
 	case fileLoadavg:
@@ -541,4 +548,53 @@ func (f *filesystem) sysStat() []byte {
 	b = fmt.Appendf(b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
 		boot, last, max(1, running))
 	return b
+}
+
+// limitMeminfo rewrites a meminfo text for a memory limit of limit bytes
+// of which inUse are in use (-1: unknown), if the limit is below the
+// host's MemTotal: MemTotal is the limit, MemFree and MemAvailable at
+// most what the limit leaves, and Buffers and Cached 0 (the host's page
+// cache is not the container's, and older free(1) counts "used" as total
+// - free - buffers - cached). Other lines are the host's.
+func limitMeminfo(data []byte, limit, inUse int64) []byte {
+	lines := strings.Split(string(data), "\n")
+	vals := map[string]int64{}
+	for _, l := range lines {
+		name, rest, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		if v, ok := strings.CutSuffix(strings.TrimSpace(rest), " kB"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				vals[name] = n
+			}
+		}
+	}
+	total, ok := vals["MemTotal"]
+	limitKB := limit / 1024
+	if !ok || limitKB >= total {
+		return data
+	}
+	free := limitKB
+	if inUse >= 0 {
+		free = max(0, limitKB-inUse/1024)
+	}
+	set := map[string]int64{"MemTotal": limitKB}
+	for _, n := range []string{"MemFree", "MemAvailable"} {
+		if v, ok := vals[n]; ok {
+			set[n] = min(v, free)
+		}
+	}
+	for _, n := range []string{"Buffers", "Cached"} {
+		if _, ok := vals[n]; ok {
+			set[n] = 0
+		}
+	}
+	for i, l := range lines {
+		name, _, ok := strings.Cut(l, ":")
+		if v, found := set[name]; ok && found {
+			lines[i] = fmt.Sprintf("%-16s%8d kB", name+":", v) // Linux's layout
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
 }

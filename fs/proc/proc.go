@@ -258,6 +258,28 @@ func WithCPUs(n int) Option {
 	}
 }
 
+// Limits are the resource limits of the container the sandbox runs as
+// (its host cgroup's), as the application sees them. Zero is "none".
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	// CPUQuotaMicros of CPU time per CPUPeriodMicros (quota 0: none).
+	CPUQuotaMicros, CPUPeriodMicros int64
+}
+
+// WithLimits shows the container's limits to the application, as a
+// container on Linux sees its cgroup's: in /proc/meminfo, MemTotal is the
+// memory limit (when below the host's) and MemFree and MemAvailable are
+// at most the part of it not in use (inUse, the sandbox's memory in use
+// in bytes, may be nil: then at most the limit); given to NewSysfs, it
+// fills /sys/fs/cgroup with a cgroup v2 view of the limits
+// (cgroup.controllers, memory.max, pids.max, cpu.max), whatever cgroup
+// version the host has. Without it, or with all limits zero, the
+// host's meminfo is shown as it is and /sys/fs/cgroup is empty.
+func WithLimits(l Limits, inUse func() int64) Option {
+	return func(f *filesystem) { f.limits, f.memInUse = l, inUse }
+}
+
 // Defaults for the options.
 const (
 	DefaultRelease = "6.1.0"
@@ -291,6 +313,8 @@ type filesystem struct {
 	pidMax           int32
 	cpus             int
 	net              func(name string) string
+	limits           Limits
+	memInUse         func() int64
 }
 
 // New returns the root directory of a procfs showing the processes of k.

@@ -13,7 +13,9 @@ import (
 
 // sysfs is the minimal /sys moat shows: what programs read to count CPUs
 // (/sys/devices/system/cpu/{online,possible,present} and the cpuN
-// directories glibc's get_nprocs_conf counts) and an empty /sys/fs/cgroup.
+// directories glibc's get_nprocs_conf counts) and /sys/fs/cgroup, empty
+// or, with WithLimits, the container's limits as the files of a cgroup v2
+// (cgroup.controllers, memory.max, pids.max, cpu.max).
 // It is a fixed tree: every write fails with EROFS.
 type sysfs struct {
 	dev   uint64
@@ -23,9 +25,14 @@ type sysfs struct {
 }
 
 // NewSysfs returns the root of a sysfs showing cpus CPUs (at least 1),
-// whose inodes report device number devNum.
-func NewSysfs(devNum uint64, cpus int) vfs.Inode {
+// whose inodes report device number devNum. Of the options, it uses
+// WithLimits.
+func NewSysfs(devNum uint64, cpus int, opts ...Option) vfs.Inode {
 	cpus = max(1, cpus)
+	var f filesystem
+	for _, o := range opts {
+		o(&f)
+	}
 	now := time.Now()
 	s := &sysfs{
 		dev:   devNum,
@@ -44,6 +51,11 @@ func NewSysfs(devNum uint64, cpus int) vfs.Inode {
 		s.dirs["/devices/system/cpu/cpu"+strconv.Itoa(i)] = nil
 	}
 	s.dirs["/fs/cgroup"] = nil
+	if l := f.limits; l != (Limits{}) {
+		for name, v := range cgroupFiles(l) {
+			s.files["/fs/cgroup/"+name] = v
+		}
+	}
 	// Add every path's parents.
 	add := func(p string) {
 		for p != "/" {
@@ -192,4 +204,29 @@ func (n *sysNode) Rmdir(ctx vfs.Context, name string) error { return n.modifyErr
 // Rename implements vfs.Inode.
 func (n *sysNode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newName string, flags uint32) error {
 	return n.modifyErr(oldName, false)
+}
+
+// cgroupFiles are the files of a cgroup v2 directory showing limits l:
+// "max" where there is none.
+func cgroupFiles(l Limits) map[string]string {
+	limit := func(v int64) string {
+		if v <= 0 {
+			return "max\n"
+		}
+		return strconv.FormatInt(v, 10) + "\n"
+	}
+	period := l.CPUPeriodMicros
+	if period <= 0 {
+		period = 100000 // the kernel's default CFS period
+	}
+	cpu := "max " + strconv.FormatInt(period, 10) + "\n"
+	if l.CPUQuotaMicros > 0 {
+		cpu = strconv.FormatInt(l.CPUQuotaMicros, 10) + " " + strconv.FormatInt(period, 10) + "\n"
+	}
+	return map[string]string{
+		"cgroup.controllers": "cpu memory pids\n",
+		"memory.max":         limit(l.MemoryBytes),
+		"pids.max":           limit(l.Pids),
+		"cpu.max":            cpu,
+	}
 }
