@@ -61,6 +61,29 @@ func (r *ociRuntime) must(args ...string) string {
 	return out
 }
 
+// create runs `moat create` with the container's stdio (which the
+// sentry keeps) on a file in the bundle, and returns that file's path.
+func (r *ociRuntime) create(bundle, id string, flags ...string) string {
+	r.t.Helper()
+	out := filepath.Join(bundle, id+".out")
+	f, err := os.Create(out)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	argv := []string{"--root", r.root}
+	if moatPlatform != "" {
+		argv = append(argv, "--platform", moatPlatform)
+	}
+	argv = append(append(append(argv, "create", "--bundle", bundle), flags...), id)
+	cmd := exec.Command(moatBin, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, f, f
+	if err := cmd.Run(); err != nil {
+		r.t.Fatalf("moat create %s: %v\n%s", id, err, readFile(r.t, out))
+	}
+	return out
+}
+
 // state returns the container's state.
 func (r *ociRuntime) state(id string) specs.State {
 	r.t.Helper()
@@ -145,23 +168,8 @@ func ociBundle(t *testing.T, args []string, edit func(*specs.Spec)) string {
 func TestOCILifecycle(t *testing.T) {
 	r := newOCIRuntime(t)
 	bundle := ociBundle(t, []string{"sh", "-c", `trap 'echo got TERM; exit 3' TERM; echo started; while :; do sleep 0.05; done`}, nil)
-	out := filepath.Join(bundle, "out")
 	pidFile := filepath.Join(bundle, "pid")
-	// The engine's stdio for the container: the sentry passes it on.
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(moatBin, "--root", r.root, "create", "--bundle", bundle, "--pid-file", pidFile, "c1")
-	if moatPlatform != "" {
-		cmd.Args = append([]string{moatBin, "--root", r.root, "--platform", moatPlatform}, cmd.Args[3:]...)
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Run(); err != nil {
-		b, _ := os.ReadFile(out)
-		t.Fatalf("create: %v\n%s", err, b)
-	}
-	f.Close()
+	out := r.create(bundle, "c1", "--pid-file", pidFile)
 
 	st := r.state("c1")
 	pid, _ := strconv.Atoi(readFile(t, pidFile))
@@ -262,8 +270,9 @@ func zombie(pid int) bool {
 func TestOCIConfig(t *testing.T) {
 	r := newOCIRuntime(t)
 	hostDir := hostTempDir(t)
+	os.Chmod(hostDir, 0o777) // the container's user writes there
 	os.WriteFile(filepath.Join(hostDir, "in"), []byte("from host\n"), 0o644)
-	script := `echo host=$(hostname) dom=$(cat /proc/sys/kernel/domainname) cwd=$(pwd) env=$GREETING
+	script := `echo host=$(hostname) cwd=$(pwd) env=$GREETING
 echo ids=$(id -u):$(id -g) groups=$(id -G)
 echo nofile=$(ulimit -n)
 grep -E '^Cap(Eff|Bnd)' /proc/self/status
@@ -271,8 +280,9 @@ cat /data/in; echo to host > /data/out
 echo x > /ro/f 2>/dev/null || echo ro bind refused
 touch /newfile 2>/dev/null || echo root read-only
 echo x > /tmp/t && echo tmpfs writable
-cat /proc/kcore 2>&1 | head -c 20; echo masked=$(wc -c < /proc/kcore 2>/dev/null)
+echo masked=$(wc -c < /etc/passwd) $(ls /data | wc -l)
 echo x > /proc/sys/kernel/hostname 2>/dev/null || echo proc/sys read-only
+echo $(grep MemTotal /proc/meminfo) max=$(cat /sys/fs/cgroup/memory.max) pids=$(cat /sys/fs/cgroup/pids.max)
 exit 9`
 	bundle := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
 		s.Hostname, s.Domainname = "box", "example"
@@ -280,17 +290,25 @@ exit 9`
 		s.Process.Env = append(s.Process.Env, "GREETING=hi")
 		s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{5, 7}}
 		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 512, Soft: 256}}
-		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}}
+		// A user other than root keeps capabilities across its execve
+		// only through the ambient set, as on Linux.
+		kill := []string{"CAP_KILL"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Effective: kill,
+			Permitted: kill, Inheritable: kill, Ambient: kill}
 		s.Root.Readonly = true
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/data", Type: "bind", Source: hostDir, Options: []string{"rbind", "rw"}},
 			specs.Mount{Destination: "/ro", Type: "bind", Source: hostDir, Options: []string{"rbind", "ro"}},
 			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=1777"}})
-		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/proc/kcore")
+		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/etc/passwd")
 		s.Annotations = map[string]string{"org.example.k": "v"}
+		limit, pids := int64(256<<20), int64(100)
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
+		s.Linux.CgroupsPath = "/moat-test-" + filepath.Base(hostDir)
 	})
 	stdout, errOut, code := r.moat("run", "--bundle", bundle, "c2")
-	want := `host=box dom=example cwd=/tmp env=hi
+	want := `host=box cwd=/tmp env=hi
 ids=1000:1001 groups=1001 5 7
 nofile=256
 CapEff:	0000000000000020
@@ -299,8 +317,9 @@ from host
 ro bind refused
 root read-only
 tmpfs writable
-masked=0
+masked=0 2
 proc/sys read-only
+MemTotal: 262144 kB max=268435456 pids=100
 `
 	if code != 9 || stdout != want {
 		t.Errorf("run: status %d, want 9; stderr %q\n%s", code, errOut, lineDiff(want, stdout))
@@ -310,6 +329,9 @@ proc/sys read-only
 	}
 	if ents, _ := os.ReadDir(r.root); len(ents) != 0 {
 		t.Errorf("run left state behind: %v", ents)
+	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*/moat-test-" + filepath.Base(hostDir)); len(left) != 0 {
+		t.Errorf("run left its cgroup behind: %v", left)
 	}
 }
 
@@ -325,7 +347,7 @@ func TestOCIHooks(t *testing.T) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")}, Poststart: []specs.Hook{hook("poststart")},
 			Poststop: []specs.Hook{hook("poststop")}}
 	})
-	r.must("create", "--bundle", bundle, "h1")
+	r.create(bundle, "h1")
 	var st specs.State
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "createRuntime"))), &st); err != nil || st.ID != "h1" || st.Status != specs.StateCreated || st.Pid <= 0 {
 		t.Errorf("createRuntime hook got state %+v (%v)", st, err)
@@ -402,7 +424,7 @@ func TestOCIBadInput(t *testing.T) {
 
 	// delete --force of a running container leaves nothing, on the
 	// host either.
-	r.must("create", "--bundle", good, "b2")
+	r.create(good, "b2")
 	r.must("start", "b2")
 	pid := r.state("b2").Pid
 	if _, _, code := r.moat("kill", "b2", "NOSUCHSIG"); code != 1 {
@@ -452,7 +474,7 @@ func TestOCITerminal(t *testing.T) {
 		fds, _ := syscall.ParseUnixRights(&msgs[0])
 		masterCh <- os.NewFile(uintptr(fds[0]), "master")
 	}()
-	r.must("create", "--bundle", bundle, "--console-socket", sock, "tty1")
+	r.create(bundle, "tty1", "--console-socket", sock)
 	master := <-masterCh
 	if master == nil {
 		t.Fatal("no terminal master on the console socket")

@@ -16,6 +16,7 @@ import (
 
 	"moat/boot"
 	"moat/kernel"
+	"moat/oci/cgroup"
 	"moat/vfs"
 )
 
@@ -26,6 +27,7 @@ type SentryOptions struct {
 	Root, ID      string
 	Platform      string
 	ConsoleSocket string
+	SystemdCgroup bool // cgroupsPath is systemd's slice:prefix:name
 	Log           *slog.Logger
 	// Ready is create's end of a pipe: the sentry writes "ok" once the
 	// container is created, or the error that stopped it, and closes it.
@@ -111,6 +113,17 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if _, err := os.Stat(cfg.Rootfs); err != nil {
 		return nil, fmt.Errorf("rootfs %s: %w", cfg.Rootfs, errors.Unwrap(err))
 	}
+	// The sentry joins the container's cgroup before it starts anything:
+	// the stub processes it forks for app code are counted with it.
+	if err := joinCgroup(c, spec, o.SystemdCgroup, o.Log); err != nil {
+		return nil, err
+	}
+	if c.CgroupPath != "" {
+		if cg, err := cgroup.Open(c.CgroupPath); err == nil {
+			lim := cg.Limits()
+			cfg.Limits = &lim
+		}
+	}
 	sb, err := boot.New(cfg)
 	if err != nil {
 		return nil, err
@@ -141,6 +154,40 @@ func newSentry(o SentryOptions) (*sentry, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// joinCgroup puts the sentry in the container's cgroup with the config's
+// resources applied, and records the path. A host without writable
+// cgroups runs containers that ask for no resources without one.
+func joinCgroup(c *Container, spec *specs.Spec, systemd bool, log *slog.Logger) error {
+	var res *specs.LinuxResources
+	var path string
+	if spec.Linux != nil {
+		res, path = spec.Linux.Resources, spec.Linux.CgroupsPath
+	}
+	p, err := cgroup.Path(path, c.ID, systemd)
+	if err != nil {
+		return err
+	}
+	cg, err := cgroup.Open(p)
+	if err == nil {
+		err = cg.Apply(os.Getpid(), res)
+	}
+	if err != nil {
+		if limited(res) {
+			return fmt.Errorf("cgroup %s: %w", p, err)
+		}
+		log.Info("no cgroup for the container", "path", p, "err", err)
+		return nil
+	}
+	c.CgroupPath = p
+	return c.Save()
+}
+
+// limited reports whether r asks for a limit that needs a cgroup.
+func limited(r *specs.LinuxResources) bool {
+	return r != nil && (r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
+		len(r.HugepageLimits) > 0 || len(r.Unified) > 0)
 }
 
 // detachStdio points the sentry's own fds 0-2 at /dev/null: the

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/oci"
+	"moat/oci/cgroup"
 )
 
 // The OCI runtime commands, as container engines call runc:
@@ -236,7 +237,7 @@ func create(g *globals, id, bundle, pidFile, consoleSocket string) (*exec.Cmd, e
 	}
 	cmd, err := startSentry(g, c, spec, consoleSocket)
 	if err != nil {
-		c.Remove()
+		discard(g, c)
 		return nil, err
 	}
 	if err := func() error {
@@ -262,10 +263,21 @@ func create(g *globals, id, bundle, pidFile, consoleSocket string) (*exec.Cmd, e
 	}(); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		c.Remove()
+		discard(g, c)
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// discard removes what a failed create made: the cgroup the sentry may
+// have joined, and the state.
+func discard(g *globals, c *oci.Container) {
+	if rec, err := oci.Load(g.root, c.ID); err == nil && rec.CgroupPath != "" {
+		if cg, err := cgroup.Open(rec.CgroupPath); err == nil {
+			cg.Destroy()
+		}
+	}
+	c.Remove()
 }
 
 // startSentry starts `moat sentry` for c, in the network namespace the
@@ -282,6 +294,9 @@ func startSentry(g *globals, c *oci.Container, spec *specs.Spec, consoleSocket s
 	}
 	if g.debug {
 		args = append(args, "--debug")
+	}
+	if g.systemdCgroup {
+		args = append(args, "--systemd-cgroup")
 	}
 	args = append(args, "sentry", "--id", c.ID)
 	if consoleSocket != "" {
@@ -362,7 +377,7 @@ func ociSentry(g *globals, args []string) error {
 	closeOnExecFrom(3)
 	ready := os.NewFile(3, "ready")
 	code := oci.RunSentry(oci.SentryOptions{Root: g.root, ID: id, Platform: g.platform, ConsoleSocket: consoleSocket,
-		Log: g.log, Ready: ready})
+		SystemdCgroup: g.systemdCgroup, Log: g.log, Ready: ready})
 	os.Exit(code)
 	return nil
 }
@@ -529,6 +544,10 @@ func ociDelete(g *globals, args []string) error {
 	}
 	switch st := c.CurrentStatus(); st {
 	case specs.StateStopped:
+		// Its process has exited; the sentry may still be on its way out.
+		if !c.WaitGone(2 * time.Second) {
+			stopSentry(c)
+		}
 	case specs.StateCreated, specs.StateCreating:
 		stopSentry(c)
 	default:
@@ -536,6 +555,19 @@ func ociDelete(g *globals, args []string) error {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 		}
 		stopSentry(c)
+	}
+	return cleanup(g, c)
+}
+
+// cleanup removes what a stopped container leaves: its cgroup and its
+// state, running the poststop hooks.
+func cleanup(g *globals, c *oci.Container) error {
+	if c.CgroupPath != "" {
+		if cg, err := cgroup.Open(c.CgroupPath); err == nil {
+			if err := cg.Destroy(); err != nil {
+				g.log.Warn("removing the cgroup", "path", c.CgroupPath, "err", err)
+			}
+		}
 	}
 	if c.Hooks != nil {
 		st := c.State()
@@ -677,13 +709,11 @@ func ociEvents(g *globals, args []string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := oci.Call(c.ControlSocket(), oci.Request{Op: oci.OpPs})
+		data, err := containerStats(c)
 		if err != nil {
 			return err
 		}
-		ev := map[string]any{"type": "stats", "id": id, "data": map[string]any{
-			"pids": map[string]any{"current": len(resp.Procs)},
-		}}
+		ev := map[string]any{"type": "stats", "id": id, "data": data}
 		b, _ := json.Marshal(ev)
 		fmt.Printf("%s\n", b)
 		if stats {
@@ -691,6 +721,33 @@ func ociEvents(g *globals, args []string) error {
 		}
 		time.Sleep(*interval)
 	}
+}
+
+// containerStats are the container's statistics in the shape of runc's
+// events: from its cgroup when it has one, else the process count.
+func containerStats(c *oci.Container) (map[string]any, error) {
+	resp, err := oci.Call(c.ControlSocket(), oci.Request{Op: oci.OpPs})
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]any{"pids": map[string]any{"current": len(resp.Procs)}}
+	if c.CgroupPath == "" {
+		return data, nil
+	}
+	cg, err := cgroup.Open(c.CgroupPath)
+	if err != nil {
+		return data, nil
+	}
+	st, err := cg.Stats()
+	if err != nil {
+		return data, nil
+	}
+	data["cpu"] = map[string]any{"usage": map[string]any{"total": st.CPU.Total, "user": st.CPU.User, "kernel": st.CPU.System, "percpu": st.CPU.PerCPU},
+		"throttling": map[string]any{"periods": st.CPU.Periods, "throttledPeriods": st.CPU.ThrottledPeriods, "throttledTime": st.CPU.ThrottledTime}}
+	data["memory"] = map[string]any{"usage": map[string]any{"usage": st.Memory.Usage, "max": st.Memory.MaxUsage, "limit": st.Memory.Limit, "failcnt": st.Memory.Failcnt},
+		"swap": map[string]any{"usage": st.Memory.SwapUsage, "limit": st.Memory.SwapLimit}, "raw": st.Memory.Stat}
+	data["pids"] = map[string]any{"current": len(resp.Procs), "limit": st.Pids.Limit}
+	return data, nil
 }
 
 // ociExec runs a new process in a running container.
@@ -994,7 +1051,9 @@ func ociRun(g *globals, args []string) error {
 	}()
 	cmd.Wait()
 	code := cmd.ProcessState.ExitCode()
-	c.Remove()
+	if c, err = oci.Load(g.root, id); err == nil {
+		cleanup(g, c)
+	}
 	return exitError(code)
 }
 
