@@ -92,6 +92,63 @@ type Sandbox struct {
 	log     *slog.Logger
 	memSize int64       // the memory file's size
 	limits  proc.Option // shows the container's cgroup limits in /proc and /sys
+	procfs  vfs.Inode   // the one /proc: one process tree
+	newDev  func() uint64
+}
+
+// rootNamespace makes the mount namespace of cfg's root: the host
+// directory itself (RootWritable), or an in-memory layer over it.
+func rootNamespace(cfg Config, mf *memory.File, memSize int64) (*vfs.MountNamespace, error) {
+	rootDir := cfg.Rootfs
+	if rootDir == "" {
+		rootDir = "/"
+	}
+	if cfg.RootWritable {
+		fs, err := hostfs.OpenWritable(rootDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+		}
+		return vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: rootDir}), nil
+	}
+	lower, err := hostfs.New(rootDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+	}
+	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
+	root, err := overlay.New(lower, upper)
+	if err != nil {
+		return nil, fmt.Errorf("building the root overlay: %w", err)
+	}
+	return vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"}), nil
+}
+
+// ContainerMounts builds the mount namespace of another container in the
+// sandbox (one of a pod's): its own root and mounts, from cfg's Rootfs,
+// RootWritable, RootReadOnly, Mounts, MaskedPaths and ReadonlyPaths. Its
+// processes share the sandbox's kernel, /proc and network.
+func (s *Sandbox) ContainerMounts(cfg Config) (*vfs.MountNamespace, error) {
+	ns, err := rootNamespace(cfg, s.Kernel.MemoryFile(), s.memSize)
+	if err != nil {
+		return nil, err
+	}
+	view := s.In(ns)
+	if err := view.specMounts(cfg, s.procfs, s.newDev); err != nil {
+		return nil, err
+	}
+	if cfg.RootWritable && cfg.RootReadOnly {
+		if err := ns.SetReadOnly(ns.Root(), true); err != nil {
+			return nil, fmt.Errorf("making the root read-only: %w", err)
+		}
+	}
+	return ns, nil
+}
+
+// In returns a view of the sandbox whose paths (LookPath, NewTerminal)
+// resolve in mount namespace ns.
+func (s *Sandbox) In(ns *vfs.MountNamespace) *Sandbox {
+	v := *s
+	v.mounts = ns
+	return &v
 }
 
 // Device numbers of the sentry's own filesystems (major 0, like Linux's
@@ -148,28 +205,9 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)
 	}
 
-	rootDir := cfg.Rootfs
-	if rootDir == "" {
-		rootDir = "/"
-	}
-	var ns *vfs.MountNamespace
-	if cfg.RootWritable {
-		fs, err := hostfs.OpenWritable(rootDir)
-		if err != nil {
-			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
-		}
-		ns = vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: rootDir})
-	} else {
-		lower, err := hostfs.New(rootDir)
-		if err != nil {
-			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
-		}
-		upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
-		root, err := overlay.New(lower, upper)
-		if err != nil {
-			return nil, fmt.Errorf("building the root overlay: %w", err)
-		}
-		ns = vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"})
+	ns, err := rootNamespace(cfg, mf, memSize)
+	if err != nil {
+		return nil, err
 	}
 
 	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize, limits: limitsOption(cfg.Limits, mf)}
@@ -230,6 +268,7 @@ func New(cfg Config) (*Sandbox, error) {
 			}
 			return inet.ProcNet(k.Net(), name)
 		}))
+	s.procfs = procfs
 	nextDev := uint64(devPts + 1)
 	newDev := func() uint64 {
 		devMu.Lock()
@@ -237,6 +276,7 @@ func New(cfg Config) (*Sandbox, error) {
 		nextDev++
 		return nextDev
 	}
+	s.newDev = newDev
 	if cfg.Mounts != nil {
 		if err := s.specMounts(cfg, procfs, newDev); err != nil {
 			return nil, err

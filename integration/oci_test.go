@@ -501,3 +501,49 @@ func TestOCITerminal(t *testing.T) {
 	r.waitStatus("tty1", specs.StateStopped)
 	r.must("delete", "tty1")
 }
+
+// TestOCIPod: containers carrying the CRI annotations join their pod's
+// sandbox, each with its own root; each has its own status, processes
+// and exit.
+func TestOCIPod(t *testing.T) {
+	r := newOCIRuntime(t)
+	pause := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"io.kubernetes.cri.container-type": "sandbox"}
+	})
+	app := ociBundle(t, []string{"sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.05; done"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod"}
+	})
+	os.WriteFile(filepath.Join(app, "rootfs/marker"), []byte("app root\n"), 0o644)
+	r.create(pause, "pod")
+	r.must("start", "pod")
+	r.create(app, "app")
+	podPid, appPid := r.state("pod").Pid, r.state("app").Pid
+	if appPid == podPid || appPid <= 0 {
+		t.Fatalf("the app's pid %d: want a stand-in of its own (the pod's sentry is %d)", appPid, podPid)
+	}
+	r.must("start", "app")
+	if st := r.state("app"); st.Status != specs.StateRunning {
+		t.Fatalf("app after start: %s", st.Status)
+	}
+	if out, _, code := r.moat("exec", "app", "cat", "/marker"); out != "app root\n" || code != 0 {
+		t.Errorf("exec in the app sees %q (status %d), want its own root", out, code)
+	}
+	if _, _, code := r.moat("exec", "pod", "cat", "/marker"); code == 0 {
+		t.Errorf("the pod's container sees the app's root")
+	}
+	var pids []int
+	json.Unmarshal([]byte(r.must("ps", "--format", "json", "app")), &pids)
+	if len(pids) == 0 || containsInt(pids, 1) {
+		t.Errorf("ps of the app: %v (its processes only, not the pod's init)", pids)
+	}
+	r.must("kill", "app", "TERM")
+	r.waitStatus("app", specs.StateStopped)
+	if st := r.state("pod"); st.Status != specs.StateRunning {
+		t.Errorf("the pod after its app stopped: %s", st.Status)
+	}
+	r.must("delete", "app")
+	r.must("delete", "--force", "pod")
+	if syscall.Kill(appPid, 0) == nil && !zombie(appPid) {
+		t.Errorf("stand-in %d alive after delete", appPid)
+	}
+}

@@ -86,6 +86,10 @@ func (k *Kernel) SignalFromOutside(pid int32, sig unix.Signal) error {
 	return nil
 }
 
+// Container returns the container of a pod that t's process belongs to
+// (ProcessArgs.Container of the process it descends from).
+func (t *Task) Container() string { return t.leader.container }
+
 // Processes lists the live processes (thread group leaders), in no order.
 func (k *Kernel) Processes() []*Task {
 	k.mu.Lock()

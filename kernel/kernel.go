@@ -192,6 +192,12 @@ type ProcessArgs struct {
 	Rlimits map[int]Rlimit
 	// NoNewPrivs sets the no_new_privs bit, as prctl(PR_SET_NO_NEW_PRIVS).
 	NoNewPrivs bool
+	// Mounts, if not nil, is the process's mount namespace instead of
+	// the sandbox's first (a container of a pod, with its own root).
+	Mounts *vfs.MountNamespace
+	// Container names the container of a pod the process belongs to;
+	// its descendants inherit it (Task.Container).
+	Container string
 }
 
 // ExitStatus is how a process ended.
@@ -239,6 +245,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		children:   make(map[*Task]struct{}),
 		creds:      InitialCredentials(pa.UID, pa.GID),
 		noNewPrivs: pa.NoNewPrivs,
+		container:  pa.Container,
 		fds:        vfs.NewFDTable(),
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},

@@ -132,6 +132,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		noNewPrivs: t.noNewPrivs,
 		dumpable:   t.dumpable,
 		nice:       t.leader.nice,
+		container:  t.leader.container,
 		interrupt:  make(chan struct{}),
 		sigNotify:  make(chan struct{}, 1),
 		altStack:   t.altStack,

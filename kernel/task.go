@@ -79,6 +79,7 @@ type Task struct {
 	ptimers       *posixTimers // timer_create's timers, on the leader
 	cpuTimers     [2]*cpuTimer // ITIMER_VIRTUAL and ITIMER_PROF, on the leader
 	noNewPrivs    bool
+	container     string // the leader's: the container of a pod it belongs to (ProcessArgs.Container)
 	dumpable      bool
 	nice          int32
 
@@ -235,10 +236,14 @@ func (t *Task) start(pa ProcessArgs) error {
 			}
 		}
 	}
-	root := k.opts.Mounts.Root()
-	t.fs = &fsContext{ns: k.opts.Mounts, root: root, cwd: root, umask: 0o022}
+	ns := k.opts.Mounts
+	if pa.Mounts != nil {
+		ns = pa.Mounts
+	}
+	root := ns.Root()
+	t.fs = &fsContext{ns: ns, root: root, cwd: root, umask: 0o022}
 	if pa.Cwd != "" {
-		r := &vfs.Resolver{NS: k.opts.Mounts, Root: root, Start: root}
+		r := &vfs.Resolver{NS: ns, Root: root, Start: root}
 		cwd, err := r.Resolve(t, pa.Cwd, true)
 		if err != nil {
 			return &UserError{Msg: fmt.Sprintf("%s: working directory not found in the sandbox", pa.Cwd)}

@@ -32,6 +32,11 @@ const (
 	OpPause  = "pause"
 	OpResume = "resume"
 	OpPs     = "ps"
+	// OpCreate makes another container of a pod in this sandbox, from
+	// Bundle; fds as for OpExec. The connection then stays open, as an
+	// exec's: it carries the container's exit status, and its end kills
+	// the container.
+	OpCreate = "create"
 )
 
 // maxMessage bounds one control message.
@@ -39,7 +44,12 @@ const maxMessage = 1 << 20
 
 // Request is a message to the sentry.
 type Request struct {
-	Op      string         `json:"op"`
+	Op string `json:"op"`
+	// Container is the pod container the request is for ("": the
+	// sandbox's own); Bundle is a new one's bundle (OpCreate).
+	Container string `json:"container,omitempty"`
+	Bundle    string `json:"bundle,omitempty"`
+
 	Signal  int            `json:"signal,omitempty"`
 	All     bool           `json:"all,omitempty"`
 	Process *specs.Process `json:"process,omitempty"`

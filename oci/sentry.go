@@ -34,7 +34,9 @@ type SentryOptions struct {
 	Ready io.WriteCloser
 }
 
-// sentry is a running container's sandbox and its control server.
+// sentry is a running container's sandbox and its control server. The
+// sandbox may hold more containers: a pod's, each with its own root and
+// mounts, created through OpCreate by their stand-ins (standin.go).
 //
 // Lock order: sentry.mu, then the kernel's locks.
 type sentry struct {
@@ -44,9 +46,18 @@ type sentry struct {
 	init *kernel.Process
 	term *boot.Terminal // init's terminal, if any
 
-	mu      sync.Mutex
+	mu         sync.Mutex
+	paused     bool
+	containers map[string]*container // by id; "" is the sandbox's own
+}
+
+// container is one container of the sandbox.
+type container struct {
+	init    *kernel.Process
+	view    *boot.Sandbox       // the sandbox, seen from its mounts
+	mounts  *vfs.MountNamespace // nil: the sandbox's first
+	tag     string              // its processes' kernel.Task.Container
 	started bool
-	paused  bool
 }
 
 // RunSentry builds the container's sandbox, loads its process, reports to
@@ -128,7 +139,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sentry{c: c, sb: sb, log: o.Log}
+	s := &sentry{c: c, sb: sb, log: o.Log, containers: map[string]*container{}}
 	pa, err := ProcessArgs(sb, spec.Process)
 	if err != nil {
 		return nil, err
@@ -141,7 +152,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.term, err = s.attachTerminal(host, spec.Process.ConsoleSize, pa.UID, true); err != nil {
+		if s.term, err = s.attachTerminal(sb, host, spec.Process.ConsoleSize, pa.UID, true); err != nil {
 			return nil, err
 		}
 		pa.Stdio = [3]*vfs.FileDescription{s.term.Slave, s.term.Slave, s.term.Slave}
@@ -153,6 +164,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if s.init, err = sb.Kernel.Load(pa); err != nil {
 		return nil, err
 	}
+	s.containers[""] = &container{init: s.init, view: sb}
 	return s, nil
 }
 
@@ -228,8 +240,8 @@ func (s *sentry) hostConsole(socket string) (*os.File, error) {
 // attachTerminal connects host terminal host (a slave whose master the
 // engine holds) to a new pseudo-terminal of the sandbox for user uid.
 // With winch, host's size changes (SIGWINCH to the sentry) follow.
-func (s *sentry) attachTerminal(host *os.File, size *specs.Box, uid uint32, winch bool) (*boot.Terminal, error) {
-	t, err := s.sb.NewTerminal(uid)
+func (s *sentry) attachTerminal(view *boot.Sandbox, host *os.File, size *specs.Box, uid uint32, winch bool) (*boot.Terminal, error) {
+	t, err := view.NewTerminal(uid)
 	if err != nil {
 		host.Close()
 		return nil, err
@@ -284,8 +296,12 @@ func (s *sentry) handle(conn *Conn) {
 		conn.Close()
 		return
 	}
-	if req.Op == OpExec {
+	switch req.Op {
+	case OpExec:
 		s.exec(conn, req, fds) // closes conn
+		return
+	case OpCreate:
+		s.create(conn, req, fds) // closes conn
 		return
 	}
 	closeAll(fds)
@@ -302,40 +318,45 @@ func (s *sentry) do(req Request, resp *Response) error {
 	k := s.sb.Kernel
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctr := s.containers[req.Container]
+	if ctr == nil {
+		return fmt.Errorf("container %s does not exist in this sandbox", req.Container)
+	}
 	switch req.Op {
 	case OpStart:
-		if s.started {
+		if ctr.started {
 			return errors.New("cannot start an already running container")
 		}
-		s.started = true
-		s.c.Status = string(specs.StateRunning)
-		if err := s.c.Save(); err != nil {
-			return err
+		ctr.started = true
+		if req.Container == "" {
+			s.c.Status = string(specs.StateRunning)
+			if err := s.c.Save(); err != nil {
+				return err
+			}
 		}
-		s.init.Start()
+		ctr.init.Start()
 	case OpKill:
 		sig := unix.Signal(req.Signal)
 		if req.Signal <= 0 || req.Signal > 64 {
 			return fmt.Errorf("invalid signal %d", req.Signal)
 		}
 		if !req.All {
-			return k.SignalFromOutside(s.init.PID(), sig)
+			return k.SignalFromOutside(ctr.init.PID(), sig)
 		}
-		for _, t := range k.Processes() {
-			if t.TGID() != 1 {
-				k.SignalFromOutside(t.TGID(), sig)
+		s.signalAll(ctr, sig)
+	case OpPause, OpResume:
+		if req.Container != "" {
+			return errors.New("pausing one container of a pod is not supported: pause the pod's sandbox")
+		}
+		if req.Op == OpPause {
+			if !ctr.started {
+				return errors.New("container not running")
 			}
+			k.Freeze()
+			s.paused = true
+			s.c.Status = string(StatusPaused)
+			return s.c.Save()
 		}
-		k.SignalFromOutside(1, sig)
-	case OpPause:
-		if !s.started {
-			return errors.New("container not running")
-		}
-		k.Freeze()
-		s.paused = true
-		s.c.Status = string(StatusPaused)
-		return s.c.Save()
-	case OpResume:
 		if !s.paused {
 			return errors.New("container not paused")
 		}
@@ -345,8 +366,10 @@ func (s *sentry) do(req Request, resp *Response) error {
 		return s.c.Save()
 	case OpPs:
 		for _, t := range k.Processes() {
-			resp.Procs = append(resp.Procs, ProcessInfo{PID: t.TGID(), PPID: t.PPID(), UID: t.Creds().UID,
-				State: string(t.State()), Cmd: t.Comm()})
+			if t.Container() == ctr.tag {
+				resp.Procs = append(resp.Procs, ProcessInfo{PID: t.TGID(), PPID: t.PPID(), UID: t.Creds().UID,
+					State: string(t.State()), Cmd: t.Comm()})
+			}
 		}
 	default:
 		return fmt.Errorf("unknown operation %q", req.Op)
@@ -354,73 +377,78 @@ func (s *sentry) do(req Request, resp *Response) error {
 	return nil
 }
 
-// exec starts a process in the running container and reports its pid,
-// then its exit status; the connection's further messages signal or
-// resize it, and its end kills a process still running.
-func (s *sentry) exec(conn *Conn, req Request, fds []int) {
-	defer conn.Close()
-	fail := func(err error) {
-		closeAll(fds)
-		conn.Send(Response{Error: err.Error()})
-	}
-	s.mu.Lock()
-	paused := s.paused
-	s.mu.Unlock()
-	if paused {
-		fail(errors.New("cannot exec in a paused container"))
-		return
-	}
-	pa, err := ProcessArgs(s.sb, req.Process)
-	if err != nil {
-		fail(err)
-		return
-	}
-	var term *boot.Terminal
-	if req.Process.Terminal {
-		if len(fds) != 1 {
-			fail(errors.New("exec with a terminal needs one terminal fd"))
-			return
+// signalAll sends sig to every process of ctr, its init last.
+func (s *sentry) signalAll(ctr *container, sig unix.Signal) {
+	k := s.sb.Kernel
+	for _, t := range k.Processes() {
+		if t.Container() == ctr.tag && t.TGID() != ctr.init.PID() {
+			k.SignalFromOutside(t.TGID(), sig)
 		}
-		if term, err = s.attachTerminal(os.NewFile(uintptr(fds[0]), "console"), req.Process.ConsoleSize, pa.UID, false); err != nil {
-			conn.Send(Response{Error: err.Error()})
-			return
+	}
+	k.SignalFromOutside(ctr.init.PID(), sig)
+}
+
+// stdio makes the standard files of a process started for a client from
+// the fds it passed: three (stdin, stdout, stderr), or with a terminal
+// one host terminal, connected to a new terminal of the sandbox whose
+// slave becomes the process's stdio and controlling terminal.
+func (s *sentry) stdio(view *boot.Sandbox, pa *kernel.ProcessArgs, p *specs.Process, fds []int) (*boot.Terminal, error) {
+	if p.Terminal {
+		if len(fds) != 1 {
+			closeAll(fds)
+			return nil, errors.New("a process with a terminal needs one terminal fd")
+		}
+		term, err := s.attachTerminal(view, os.NewFile(uintptr(fds[0]), "console"), p.ConsoleSize, pa.UID, false)
+		if err != nil {
+			return nil, err
 		}
 		pa.Stdio = [3]*vfs.FileDescription{term.Slave, term.Slave, term.Slave}
 		pa.Terminal = term.Terminal
-	} else {
-		if len(fds) != 3 {
-			fail(errors.New("exec needs three stdio fds"))
-			return
+		return term, nil
+	}
+	if len(fds) != 3 {
+		closeAll(fds)
+		return nil, errors.New("a process needs three stdio fds")
+	}
+	for i, fd := range fds {
+		f, err := boot.HostFile(fd)
+		if err != nil {
+			closeAll(fds[i:])
+			return nil, err
 		}
-		for i, fd := range fds {
-			if pa.Stdio[i], err = boot.HostFile(fd); err != nil {
-				fail(err)
-				return
+		pa.Stdio[i] = f
+	}
+	return nil, nil
+}
+
+// load loads a client's process with its stdio; the stdio's creation
+// references are dropped (the process holds its own).
+func (s *sentry) load(pa kernel.ProcessArgs, term *boot.Terminal) (*kernel.Process, error) {
+	p, err := s.sb.Kernel.Load(pa)
+	if term != nil {
+		term.Slave.DecRef()
+		if err == nil {
+			term.SetSession(p.PID(), p.PID())
+		} else {
+			term.Master.DecRef()
+		}
+	} else {
+		for _, f := range pa.Stdio {
+			if f != nil {
+				f.DecRef()
 			}
 		}
 	}
-	p, err := s.sb.Kernel.Load(pa)
-	if term != nil {
-		term.Slave.DecRef() // the process has its own references now
-		if err == nil {
-			term.SetSession(p.PID(), p.PID())
-		}
-	}
-	for _, f := range pa.Stdio {
-		if f != nil && term == nil {
-			f.DecRef()
-		}
-	}
-	if err != nil {
-		if term != nil {
-			term.Master.DecRef()
-		}
-		conn.Send(Response{Error: err.Error()})
-		return
-	}
-	p.Start()
-	if err := conn.Send(Response{PID: p.PID()}); err != nil {
-		s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
+	return p, err
+}
+
+// follow serves a client connection for process p after its start: the
+// client's signal and resize messages reach p, the end of the connection
+// kills p (with kill, if not nil, instead), and p's exit status is the
+// last message.
+func (s *sentry) follow(conn *Conn, p *kernel.Process, term *boot.Terminal, kill func()) {
+	if kill == nil {
+		kill = func() { s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL) }
 	}
 	go func() {
 		for {
@@ -431,7 +459,7 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 				select {
 				case <-p.Exited():
 				default:
-					s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
+					kill()
 				}
 				return
 			}
@@ -452,4 +480,130 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 		term.Master.DecRef()
 	}
 	conn.Send(Response{Exited: true, Status: st.ShellCode()})
+}
+
+// create makes another container of the pod in this sandbox and follows
+// its process like an exec's (see OpCreate); the process runs once
+// OpStart names the container. When it exits, the rest of the
+// container's processes are killed, as when a PID namespace's init
+// exits.
+func (s *sentry) create(conn *Conn, req Request, fds []int) {
+	defer conn.Close()
+	fail := func(err error) {
+		closeAll(fds)
+		conn.Send(Response{Error: err.Error()})
+	}
+	if req.Container == "" {
+		fail(errors.New("create: no container id"))
+		return
+	}
+	if err := CheckID(req.Container); err != nil {
+		fail(err)
+		return
+	}
+	spec, err := LoadSpec(req.Bundle)
+	if err != nil {
+		fail(err)
+		return
+	}
+	cfg, err := BootConfig(spec)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ns, err := s.sb.ContainerMounts(cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container}
+	pa, err := ProcessArgs(ctr.view, spec.Process)
+	if err != nil {
+		fail(err)
+		return
+	}
+	pa.Mounts, pa.Container = ns, ctr.tag
+	s.mu.Lock()
+	_, taken := s.containers[req.Container]
+	if !taken {
+		s.containers[req.Container] = ctr // reserved; init set below
+	}
+	s.mu.Unlock()
+	if taken {
+		fail(fmt.Errorf("container with id exists: %s", req.Container))
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.containers, req.Container)
+		s.mu.Unlock()
+	}()
+	term, err := s.stdio(ctr.view, &pa, spec.Process, fds)
+	if err != nil {
+		conn.Send(Response{Error: err.Error()})
+		return
+	}
+	p, err := s.load(pa, term)
+	if err != nil {
+		conn.Send(Response{Error: err.Error()})
+		return
+	}
+	s.mu.Lock()
+	ctr.init = p
+	s.mu.Unlock()
+	if err := conn.Send(Response{PID: p.PID()}); err != nil {
+		s.signalAll(ctr, unix.SIGKILL)
+	}
+	done := make(chan struct{})
+	go func() {
+		<-p.Exited()
+		s.signalAll(ctr, unix.SIGKILL)
+		close(done)
+	}()
+	s.follow(conn, p, term, func() { s.signalAll(ctr, unix.SIGKILL) })
+	<-done
+}
+
+// exec starts a process in a running container and reports its pid,
+// then its exit status; the connection's further messages signal or
+// resize it, and its end kills a process still running.
+func (s *sentry) exec(conn *Conn, req Request, fds []int) {
+	defer conn.Close()
+	fail := func(err error) {
+		closeAll(fds)
+		conn.Send(Response{Error: err.Error()})
+	}
+	s.mu.Lock()
+	paused := s.paused
+	ctr := s.containers[req.Container]
+	s.mu.Unlock()
+	switch {
+	case paused:
+		fail(errors.New("cannot exec in a paused container"))
+		return
+	case ctr == nil || ctr.init == nil:
+		fail(fmt.Errorf("container %s does not exist in this sandbox", req.Container))
+		return
+	}
+	pa, err := ProcessArgs(ctr.view, req.Process)
+	if err != nil {
+		fail(err)
+		return
+	}
+	pa.Mounts, pa.Container = ctr.mounts, ctr.tag
+	term, err := s.stdio(ctr.view, &pa, req.Process, fds)
+	if err != nil {
+		conn.Send(Response{Error: err.Error()})
+		return
+	}
+	p, err := s.load(pa, term)
+	if err != nil {
+		conn.Send(Response{Error: err.Error()})
+		return
+	}
+	p.Start()
+	if err := conn.Send(Response{PID: p.PID()}); err != nil {
+		s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
+	}
+	s.follow(conn, p, term, nil)
 }

@@ -299,6 +299,9 @@ func startSentry(g *globals, c *oci.Container, spec *specs.Spec, consoleSocket s
 		args = append(args, "--systemd-cgroup")
 	}
 	args = append(args, "sentry", "--id", c.ID)
+	if pod := oci.PodSandbox(c.ID, spec); pod != "" {
+		args = append(args, "--join", pod)
+	}
 	if consoleSocket != "" {
 		args = append(args, "--console-socket", consoleSocket)
 	}
@@ -367,18 +370,22 @@ func writePidFile(path string, pid int) error {
 // ociSentry is the sentry process itself (started by create).
 func ociSentry(g *globals, args []string) error {
 	f := newFlags("sentry")
-	var id, consoleSocket string
+	var id, consoleSocket, join string
 	f.StringVar(&id, "id", "", "")
 	f.StringVar(&consoleSocket, "console-socket", "", "")
+	f.StringVar(&join, "join", "", "")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	// Nothing the sentry inherited may reach the processes it starts.
 	closeOnExecFrom(3)
 	ready := os.NewFile(3, "ready")
-	code := oci.RunSentry(oci.SentryOptions{Root: g.root, ID: id, Platform: g.platform, ConsoleSocket: consoleSocket,
-		SystemdCgroup: g.systemdCgroup, Log: g.log, Ready: ready})
-	os.Exit(code)
+	o := oci.SentryOptions{Root: g.root, ID: id, Platform: g.platform, ConsoleSocket: consoleSocket,
+		SystemdCgroup: g.systemdCgroup, Log: g.log, Ready: ready}
+	if join != "" {
+		os.Exit(oci.RunStandIn(o, join))
+	}
+	os.Exit(oci.RunSentry(o))
 	return nil
 }
 
