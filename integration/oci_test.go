@@ -345,7 +345,10 @@ func TestOCIHooks(t *testing.T) {
 	}
 	bundle := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")}, Poststart: []specs.Hook{hook("poststart")},
-			Poststop: []specs.Hook{hook("poststop")}}
+			Poststop: []specs.Hook{hook("poststop")},
+			// In the container: its path and its output are the
+			// container's.
+			StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > /startContainer"}}}}
 	})
 	r.create(bundle, "h1")
 	var st specs.State
@@ -358,6 +361,9 @@ func TestOCIHooks(t *testing.T) {
 	r.must("start", "h1")
 	if !fileExists(filepath.Join(dir, "poststart")) {
 		t.Errorf("poststart did not run at start")
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(bundle, "rootfs/startContainer"))), &st); err != nil || st.ID != "h1" {
+		t.Errorf("startContainer hook got state %+v (%v)", st, err)
 	}
 	r.waitStatus("h1", specs.StateStopped)
 	r.must("delete", "h1")

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ type container struct {
 	mounts  *vfs.MountNamespace // nil: the sandbox's first
 	tag     string              // its processes' kernel.Task.Container
 	started bool
+	id      string       // its container id
+	bundle  string       // its bundle
+	hooks   []specs.Hook // its startContainer hooks
 }
 
 // RunSentry builds the container's sandbox, loads its process, reports to
@@ -164,7 +168,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if s.init, err = sb.Kernel.Load(pa); err != nil {
 		return nil, err
 	}
-	s.containers[""] = &container{init: s.init, view: sb}
+	s.containers[""] = &container{init: s.init, view: sb, id: c.ID, bundle: c.Bundle, hooks: startHooks(spec)}
 	return s, nil
 }
 
@@ -328,6 +332,11 @@ func (s *sentry) do(req Request, resp *Response) error {
 			return errors.New("cannot start an already running container")
 		}
 		ctr.started = true
+		st := specs.State{Version: specs.Version, ID: ctr.id, Status: specs.StateCreated, Pid: os.Getpid(), Bundle: ctr.bundle}
+		if err := s.runStartHooks(ctr, st); err != nil {
+			k.SignalFromOutside(ctr.init.PID(), unix.SIGKILL)
+			return err
+		}
 		if req.Container == "" {
 			s.c.Status = string(specs.StateRunning)
 			if err := s.c.Save(); err != nil {
@@ -375,6 +384,87 @@ func (s *sentry) do(req Request, resp *Response) error {
 		return fmt.Errorf("unknown operation %q", req.Op)
 	}
 	return nil
+}
+
+func startHooks(s *specs.Spec) []specs.Hook {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.StartContainer
+}
+
+// startHookTimeout bounds a startContainer hook without a timeout of its
+// own: a hook that never ends must not keep start from returning.
+const startHookTimeout = time.Minute
+
+// runStartHooks runs ctr's startContainer hooks in the container, as the
+// spec has them run: in its mount namespace, as root, each with the state
+// on its stdin. The first that fails stops start.
+//
+// Preconditions: s.mu is held.
+func (s *sentry) runStartHooks(ctr *container, st specs.State) error {
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, h := range ctr.hooks {
+		argv := h.Args
+		if len(argv) == 0 {
+			argv = []string{h.Path}
+		}
+		pa := kernel.ProcessArgs{Path: h.Path, Argv: argv, Envv: h.Env, Cwd: "/", Mounts: ctr.mounts, Container: ctr.tag}
+		in, out, err := hookStdio(state)
+		if err != nil {
+			return err
+		}
+		pa.Stdio = [3]*vfs.FileDescription{in, out, out}
+		p, err := s.sb.Kernel.Load(pa)
+		in.DecRef()
+		out.DecRef()
+		if err != nil {
+			return fmt.Errorf("startContainer hook #%d (%s): %v", i, h.Path, err)
+		}
+		p.Start()
+		timeout := startHookTimeout
+		if h.Timeout != nil && *h.Timeout > 0 {
+			timeout = time.Duration(*h.Timeout) * time.Second
+		}
+		select {
+		case <-p.Exited():
+		case <-time.After(timeout):
+			s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
+			p.Wait()
+			return fmt.Errorf("startContainer hook #%d (%s): timed out after %v", i, h.Path, timeout)
+		}
+		if code := p.Wait().ShellCode(); code != 0 {
+			return fmt.Errorf("startContainer hook #%d (%s): exit status %d", i, h.Path, code)
+		}
+	}
+	return nil
+}
+
+// hookStdio makes a hook's stdin, a pipe holding state, and its stdout
+// and stderr, /dev/null.
+func hookStdio(state []byte) (in, out *vfs.FileDescription, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, err
+	}
+	_, err = unix.Write(p[1], state) // well under a pipe's capacity
+	unix.Close(p[1])
+	if err != nil {
+		unix.Close(p[0])
+		return nil, nil, err
+	}
+	null, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(p[0])
+		return nil, nil, err
+	}
+	if in, err = boot.HostFile(p[0]); err == nil {
+		out, err = boot.HostFile(null)
+	}
+	return in, out, err
 }
 
 // signalAll sends sig to every process of ctr, its init last.
@@ -516,7 +606,8 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
-	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container}
+	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container, id: req.Container, bundle: req.Bundle,
+		hooks: startHooks(spec)}
 	pa, err := ProcessArgs(ctr.view, spec.Process)
 	if err != nil {
 		fail(err)
