@@ -154,21 +154,36 @@ func (ns *MountNamespace) Copy() (*MountNamespace, func(Path) Path) {
 	mountMu.RLock()
 	defer mountMu.RUnlock()
 	cp := &MountNamespace{}
-	old2new := make(map[*Mount]*Mount)
-	var clone func(m, parent *Mount) *Mount
-	clone = func(m, parent *Mount) *Mount {
-		c := &Mount{id: newMountID(), root: m.root, ns: cp, parent: parent, point: m.point,
+	// Number the copies in the order of the originals, so the copy lists
+	// its mounts in the same order (as Linux's copy_tree keeps it).
+	var all []*Mount
+	var collect func(m *Mount)
+	collect = func(m *Mount) {
+		all = append(all, m)
+		for _, c := range m.children {
+			collect(c)
+		}
+	}
+	collect(ns.root)
+	slices.SortFunc(all, func(a, b *Mount) int { return a.id - b.id })
+	old2new := make(map[*Mount]*Mount, len(all))
+	for _, m := range all {
+		old2new[m] = &Mount{id: newMountID(), root: m.root, ns: cp, point: m.point,
 			readOnly: m.readOnly, fsType: m.fsType, source: m.source}
-		old2new[m] = c
-		for _, rel := range sortedKeys(m.children) {
+	}
+	for _, m := range all {
+		c := old2new[m]
+		if m.parent != nil {
+			c.parent = old2new[m.parent]
+		}
+		for rel, child := range m.children {
 			if c.children == nil {
 				c.children = make(map[string]*Mount)
 			}
-			c.children[rel] = clone(m.children[rel], c)
+			c.children[rel] = old2new[child]
 		}
-		return c
 	}
-	cp.root = clone(ns.root, nil)
+	cp.root = old2new[ns.root]
 	return cp, func(p Path) Path {
 		if c, ok := old2new[p.Mount]; ok {
 			p.Mount = c
@@ -398,9 +413,10 @@ type MountInfo struct {
 }
 
 // Mounts lists the mounts of ns that can be reached from root (a
-// caller's root), parents before children and stacked mounts in stacking
-// order, with targets as seen from root, as /proc/PID/mounts does. The
-// namespace root's parent id is FirstMountID-1.
+// caller's root) in the order they were made (by mount ID, as Linux lists
+// /proc/PID/mounts and mountinfo), so parents come before their children
+// unless one was moved, and stacked mounts are in stacking order; targets
+// are as seen from root. The namespace root's parent id is FirstMountID-1.
 func (ns *MountNamespace) Mounts(root Path) []MountInfo {
 	mountMu.RLock()
 	defer mountMu.RUnlock()
@@ -420,6 +436,7 @@ func (ns *MountNamespace) Mounts(root Path) []MountInfo {
 		}
 	}
 	visit(ns.root)
+	slices.SortStableFunc(out, func(a, b MountInfo) int { return a.ID - b.ID })
 	return out
 }
 
