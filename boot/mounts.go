@@ -20,8 +20,8 @@ import (
 // Mount is a filesystem to mount at Dest in the sandbox, as an OCI
 // config's mounts[] entry describes it. Types: proc, sysfs, tmpfs (a
 // tmpfs on /dev gets the standard device files, as runc makes them),
-// devpts, devtmpfs, cgroup and cgroup2 (the sandbox's read-only cgroup
-// view), bind (or any type with the bind or rbind option: Source is a
+// devpts, devtmpfs, mqueue (empty: queues are not implemented), cgroup
+// and cgroup2 (the sandbox's read-only cgroup view), bind (or any type with the bind or rbind option: Source is a
 // host path). Options: ro and rw; size= and mode= for tmpfs; nosuid,
 // nodev and the propagation flags are accepted, and hold trivially (the
 // sandbox has no set-user-ID executables and no host devices); noexec is
@@ -29,14 +29,6 @@ import (
 type Mount struct {
 	Dest, Type, Source string
 	Options            []string
-}
-
-// unsupportedMountTypes are the types that are skipped with a note in the
-// log rather than failing the sandbox: they are in every engine's default
-// configuration, and what they provide is missing from the sandbox
-// either way.
-var unsupportedMountTypes = map[string]string{
-	"mqueue": "POSIX message queues are not implemented (mq_open fails with ENOSYS)",
 }
 
 // specMounts mounts cfg.Mounts in order, then masks cfg.MaskedPaths and
@@ -54,10 +46,6 @@ func (s *Sandbox) specMounts(cfg Config, procfs vfs.Inode, newDev func() uint64)
 			if err := s.bind(Bind{Host: m.Source, Guest: dest, ReadOnly: ro}); err != nil {
 				return fmt.Errorf("mount %s on %s: %w", m.Source, dest, err)
 			}
-			continue
-		}
-		if why, ok := unsupportedMountTypes[m.Type]; ok {
-			s.log.Info("mount skipped", "dest", dest, "type", m.Type, "why", why)
 			continue
 		}
 		var root vfs.Inode
@@ -82,6 +70,11 @@ func (s *Sandbox) specMounts(cfg Config, procfs vfs.Inode, newDev func() uint64)
 			} else {
 				root, devptsUsed = s.devpts.Root(), true // /dev/ptmx opens this one
 			}
+		case "mqueue":
+			// POSIX message queues are not implemented (mq_open fails
+			// with ENOSYS), so the filesystem is there, as in every
+			// engine's default configuration, and holds no queue.
+			root = memfs.New(newDev(), memfs.Options{MaxBytes: 1 << 20, MemFile: s.Kernel.MemoryFile(), RootMode: 0o1777}).Root()
 		case "tmpfs":
 			size, mode, err := tmpfsOptions(m.Options, s.memSize/2)
 			if err != nil {
