@@ -258,6 +258,73 @@ func sysUtimensat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return 0, setAttr(t, p, mask, vfs.Stat{Atime: ts[0], Mtime: ts[1]}, explicit)
 }
 
+// sysUtimes is utimes(path, times): times is NULL (now) or two timevals,
+// access then modification.
+func sysUtimes(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return futimesAt(t, unix.AT_FDCWD, a[0], a[1])
+}
+
+// sysFutimesat is futimesat(dirfd, path, times), utimes relative to dirfd
+// (a NULL path means dirfd itself).
+func sysFutimesat(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return futimesAt(t, int32(a[0]), a[1], a[2])
+}
+
+// sysUtime is utime(path, times): times is NULL (now) or a utimbuf of two
+// whole seconds, access then modification.
+func sysUtime(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	var ts *[2]vfs.Timespec
+	if a[1] != 0 {
+		b := make([]byte, 16)
+		if err := copyIn(t, a[1], b); err != nil {
+			return 0, err
+		}
+		ts = &[2]vfs.Timespec{{Sec: int64(le.Uint64(b))}, {Sec: int64(le.Uint64(b[8:]))}}
+	}
+	return setTimesAt(t, unix.AT_FDCWD, a[0], ts)
+}
+
+func futimesAt(t *kernel.Task, dirfd int32, pathAddr, timesAddr uintptr) (uintptr, error) {
+	var ts *[2]vfs.Timespec
+	if timesAddr != 0 {
+		b := make([]byte, 32)
+		if err := copyIn(t, timesAddr, b); err != nil {
+			return 0, err
+		}
+		ts = new([2]vfs.Timespec)
+		for i := range 2 {
+			sec, usec := int64(le.Uint64(b[16*i:])), int64(le.Uint64(b[16*i+8:]))
+			if usec < 0 || usec >= 1e6 {
+				return 0, unix.EINVAL
+			}
+			ts[i] = vfs.Timespec{Sec: sec, Nsec: usec * 1000}
+		}
+	}
+	return setTimesAt(t, dirfd, pathAddr, ts)
+}
+
+// setTimesAt sets both times of the file at dirfd/path (dirfd itself for a
+// NULL path), following symlinks: to ts, or to now when ts is nil.
+func setTimesAt(t *kernel.Task, dirfd int32, pathAddr uintptr, ts *[2]vfs.Timespec) (uintptr, error) {
+	explicit := ts != nil
+	if ts == nil {
+		now := time.Now()
+		n := vfs.Timespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}
+		ts = &[2]vfs.Timespec{n, n}
+	}
+	var p vfs.Path
+	var err error
+	if pathAddr == 0 {
+		p, err = fdPath(t, uintptr(uint32(dirfd)))
+	} else {
+		p, err = pathOrFD(t, dirfd, pathAddr, true, false)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 0, setAttr(t, p, unix.STATX_ATIME|unix.STATX_MTIME, vfs.Stat{Atime: ts[0], Mtime: ts[1]}, explicit)
+}
+
 func linkAt(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, newAddr uintptr, flags uint32) (uintptr, error) {
 	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL

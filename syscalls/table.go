@@ -77,6 +77,9 @@ func New() *kernel.SyscallTable {
 	}
 	full(unix.SYS_FTRUNCATE, sysFtruncate)
 	partial(unix.SYS_UTIMENSAT, sysUtimensat, "as chmod")
+	partial(unix.SYS_UTIMES, sysUtimes, "as chmod")
+	partial(unix.SYS_FUTIMESAT, sysFutimesat, "as chmod")
+	partial(unix.SYS_UTIME, sysUtime, "as chmod")
 	partial(unix.SYS_LINK, sysLink, "hard links between host files are copied up apart (overlayfs without index)")
 	partial(unix.SYS_LINKAT, sysLinkat, "as link")
 	full(unix.SYS_SYMLINKAT, sysSymlinkat)
