@@ -439,7 +439,11 @@ func ociStart(g *globals, args []string) error {
 		return err
 	}
 	if c.Hooks != nil {
-		if err := oci.RunHooks("poststart", c.Hooks.Poststart, c.State()); err != nil {
+		// The state as the process started it: running, even if it
+		// has already exited (c was loaded before the start).
+		st := c.State()
+		st.Status = specs.StateRunning
+		if err := oci.RunHooks("poststart", c.Hooks.Poststart, st); err != nil {
 			g.log.Warn(err.Error()) // the container runs on, as the spec says
 		}
 	}
