@@ -2,6 +2,7 @@ package boot
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -220,8 +221,15 @@ func mountinfoText(ctx vfs.Context, ns *vfs.MountNamespace) string {
 		if m.ReadOnly {
 			opt = "ro"
 		}
-		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", m.ID, m.ParentID,
-			unix.Major(dev), unix.Minor(dev), escapeMountPath(m.Target), opt, m.FSType, escapeMountPath(m.Source), opt)
+		// The mount's root within its filesystem: a bind mount of a host
+		// directory shows the host path, as Linux does for a bind of a
+		// directory of the host's root filesystem.
+		root := "/"
+		if m.FSType == "bind" && path.IsAbs(m.Source) {
+			root = path.Clean(m.Source)
+		}
+		fmt.Fprintf(&b, "%d %d %d:%d %s %s %s,relatime - %s %s %s\n", m.ID, m.ParentID,
+			unix.Major(dev), unix.Minor(dev), escapeMountPath(root), escapeMountPath(m.Target), opt, m.FSType, escapeMountPath(m.Source), opt)
 	}
 	return b.String()
 }
