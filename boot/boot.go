@@ -69,11 +69,24 @@ type Config struct {
 	// then applied to them.
 	Mounts                     []Mount
 	MaskedPaths, ReadonlyPaths []string
+	// Devices are device nodes and FIFOs to make after the mounts (an
+	// OCI config's linux.devices). A node for a device moat does not
+	// emulate is there with its type and numbers; opening it fails.
+	Devices []Device
 	// Hostname and Domainname, if set, name the sandbox (uname(2)).
 	Hostname, Domainname string
 	// Limits are the container's cgroup limits (cgroup.Cgroup.Limits),
 	// shown to the app in /proc/meminfo and /sys/fs/cgroup; nil: none.
 	Limits *cgroup.Limits
+}
+
+// Device is a special file to make at Path in the sandbox: Type is
+// unix.S_IFCHR, S_IFBLK or S_IFIFO, Mode the permission bits.
+type Device struct {
+	Path         string
+	Type, Mode   uint32
+	Major, Minor uint32
+	UID, GID     uint32
 }
 
 // Bind is a host directory or file mounted at Guest in the sandbox. Writes

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"runtime"
@@ -95,6 +96,11 @@ func (s *Sandbox) specMounts(cfg Config, procfs vfs.Inode, newDev func() uint64)
 			if err := s.populateDev(root, newDev()); err != nil {
 				return fmt.Errorf("populating /dev: %w", err)
 			}
+		}
+	}
+	for _, d := range cfg.Devices {
+		if err := s.makeDevice(d); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
 		}
 	}
 	for _, p := range cfg.MaskedPaths {
@@ -232,4 +238,44 @@ func lookupPath(dir vfs.Inode, p string) (vfs.Inode, error) {
 		dir = next
 	}
 	return dir, nil
+}
+
+// makeDevice makes the special file d, replacing whatever is at its path,
+// as runc does for linux.devices.
+func (s *Sandbox) makeDevice(d Device) error {
+	if !path.IsAbs(d.Path) {
+		return errors.New("the path must be absolute")
+	}
+	p := path.Clean(d.Path)
+	dir, err := s.mountPoint(path.Dir(p), true)
+	if err != nil {
+		return err
+	}
+	mk, ok := dir.Inode().(interface {
+		Mknod(ctx vfs.Context, name string, mode uint32, dev uint64) error
+	})
+	if !ok {
+		return fmt.Errorf("%s cannot hold device nodes", path.Dir(p))
+	}
+	name := path.Base(p)
+	if in, err := dir.Inode().Lookup(rootCtx{}, name); err == nil {
+		// One of the standard devices (a mount point) stays.
+		if st, err := in.Stat(rootCtx{}); err == nil && st.Mode&unix.S_IFMT == d.Type && st.Rdev == unix.Mkdev(d.Major, d.Minor) {
+			return nil
+		}
+	}
+	if err := dir.Inode().Unlink(rootCtx{}, name); err != nil && err != unix.ENOENT {
+		return err
+	}
+	if err := mk.Mknod(rootCtx{}, name, d.Type|d.Mode&0o7777, unix.Mkdev(d.Major, d.Minor)); err != nil {
+		return err
+	}
+	in, err := dir.Inode().Lookup(rootCtx{}, name)
+	if err != nil {
+		return err
+	}
+	if a, ok := in.(vfs.AttrSetter); ok {
+		return a.SetStat(rootCtx{}, unix.STATX_UID|unix.STATX_GID|unix.STATX_MODE, vfs.Stat{UID: d.UID, GID: d.GID, Mode: d.Type | d.Mode&0o7777})
+	}
+	return nil
 }

@@ -31,6 +31,29 @@ func BootConfig(s *specs.Spec) (boot.Config, error) {
 	if s.Linux != nil {
 		cfg.MaskedPaths = s.Linux.MaskedPaths
 		cfg.ReadonlyPaths = s.Linux.ReadonlyPaths
+		for i, d := range s.Linux.Devices {
+			dev := boot.Device{Path: d.Path, Major: uint32(d.Major), Minor: uint32(d.Minor), Mode: 0o666}
+			switch d.Type {
+			case "c", "u":
+				dev.Type = unix.S_IFCHR
+			case "b":
+				dev.Type = unix.S_IFBLK
+			case "p":
+				dev.Type = unix.S_IFIFO
+			default:
+				return cfg, fmt.Errorf("linux.devices[%d]: unknown type %q", i, d.Type)
+			}
+			if d.FileMode != nil {
+				dev.Mode = uint32(d.FileMode.Perm())
+			}
+			if d.UID != nil {
+				dev.UID = *d.UID
+			}
+			if d.GID != nil {
+				dev.GID = *d.GID
+			}
+			cfg.Devices = append(cfg.Devices, dev)
+		}
 		if ns, ok := namespace(s, specs.NetworkNamespace); ok {
 			if ns.Path == "" {
 				cfg.Net = "none" // a new network namespace: loopback only
