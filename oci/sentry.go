@@ -97,11 +97,14 @@ func RunSentry(o SentryOptions) int {
 
 	st := s.init.Wait()
 	s.log.Debug("container process exited", "status", st.ShellCode())
+	// Close the control socket (which unlinks it) before the record says
+	// stopped: once it does, the container may be deleted and its id
+	// reused, and a late close would unlink the new sentry's socket.
+	ln.Close()
 	s.mu.Lock()
 	s.c.Status = string(specs.StateStopped)
 	s.c.Save()
 	s.mu.Unlock()
-	ln.Close()
 	if s.term != nil {
 		s.term.Slave.DecRef()
 	}
