@@ -158,6 +158,12 @@ func (p procThread) CPUTime() (user, sys time.Duration) {
 // pthread_setname_np writes for other threads).
 func (p procThread) SetComm(name string) { p.t.SetComm(name) }
 
+// OOMScoreAdj implements proc.ProcessOOMScoreAdj.
+func (p procProcess) OOMScoreAdj() int { return p.t.Limits().OOMScoreAdj() }
+
+// SetOOMScoreAdj implements proc.ProcessOOMScoreAdj.
+func (p procProcess) SetOOMScoreAdj(v int) { p.t.Limits().SetOOMScoreAdj(v) }
+
 // Rlimits implements proc.ProcessLimits.
 func (p procProcess) Rlimits() [16]proc.Rlimit {
 	var out [16]proc.Rlimit

@@ -198,6 +198,11 @@ type ProcessArgs struct {
 	// Container names the container of a pod the process belongs to;
 	// its descendants inherit it (Task.Container).
 	Container string
+	// Umask, if not nil, is the process's file mode creation mask
+	// instead of 022.
+	Umask *uint32
+	// OOMScoreAdj is the process's /proc/PID/oom_score_adj.
+	OOMScoreAdj int
 }
 
 // ExitStatus is how a process ended.
@@ -260,6 +265,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 			t.limits.l[r] = v
 		}
 	}
+	t.limits.oomScoreAdj = int32(max(-1000, min(1000, pa.OOMScoreAdj)))
 	t.leader = t
 	t.threads = make(map[*Task]struct{})
 	k.tasks[tid] = t

@@ -21,6 +21,10 @@ const numRlimits = 16
 type Limits struct {
 	mu sync.Mutex
 	l  [numRlimits]Rlimit
+	// oomScoreAdj is /proc/PID/oom_score_adj, which Linux keeps with the
+	// limits (signal_struct): shared by threads, copied by fork. moat
+	// has no OOM killer; the value is only kept.
+	oomScoreAdj int32
 }
 
 // defaultLimits are what a process in a fresh container gets.
@@ -76,7 +80,21 @@ func (t *Task) Limits() *Limits { return t.limits }
 func (l *Limits) copy() *Limits {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return &Limits{l: l.l}
+	return &Limits{l: l.l, oomScoreAdj: l.oomScoreAdj}
+}
+
+// OOMScoreAdj returns the process's oom_score_adj.
+func (l *Limits) OOMScoreAdj() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int(l.oomScoreAdj)
+}
+
+// SetOOMScoreAdj sets the process's oom_score_adj (in [-1000, 1000]).
+func (l *Limits) SetOOMScoreAdj(v int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.oomScoreAdj = int32(max(-1000, min(1000, v)))
 }
 
 // maxTasks bounds the tasks of one sandbox whatever the app's limits and

@@ -242,6 +242,9 @@ func (t *Task) start(pa ProcessArgs) error {
 	}
 	root := ns.Root()
 	t.fs = &fsContext{ns: ns, root: root, cwd: root, umask: 0o022}
+	if pa.Umask != nil {
+		t.fs.umask = *pa.Umask & 0o777
+	}
 	if pa.Cwd != "" {
 		r := &vfs.Resolver{NS: ns, Root: root, Start: root}
 		cwd, err := r.Resolve(t, pa.Cwd, true)

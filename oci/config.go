@@ -116,7 +116,10 @@ func ProcessArgs(sb *boot.Sandbox, p *specs.Process) (kernel.ProcessArgs, error)
 		cwd = "/"
 	}
 	pa := kernel.ProcessArgs{Path: path, Argv: p.Args, Envv: p.Env, Cwd: cwd, UID: p.User.UID, GID: p.User.GID,
-		NoNewPrivs: p.NoNewPrivileges}
+		NoNewPrivs: p.NoNewPrivileges, Umask: p.User.Umask}
+	if p.OOMScoreAdj != nil {
+		pa.OOMScoreAdj = *p.OOMScoreAdj
+	}
 	creds := kernel.InitialCredentials(p.User.UID, p.User.GID)
 	creds.Groups = append([]uint32(nil), p.User.AdditionalGids...)
 	if c := p.Capabilities; c != nil {

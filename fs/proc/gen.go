@@ -71,7 +71,12 @@ func (f *filesystem) generate(ctx vfs.Context, in *file) ([]byte, error) {
 			return []byte(f.mountinfo(ctx)), nil
 		case fileCgroup:
 			return []byte("0::/\n"), nil // cgroup v2, at the namespace's root
-		case fileOOMScore, fileOOMScoreAdj:
+		case fileOOMScoreAdj:
+			if o, ok := p.(ProcessOOMScoreAdj); ok {
+				return []byte(strconv.Itoa(o.OOMScoreAdj()) + "\n"), nil
+			}
+			return []byte("0\n"), nil
+		case fileOOMScore:
 			return []byte("0\n"), nil
 		case fileFDInfo:
 			return fdinfo(p, in.fd)

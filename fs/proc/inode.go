@@ -873,7 +873,8 @@ func (o *openFile) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
 // Write implements vfs.FileImpl. Writing comm renames the process (or
 // thread) to the first 15 bytes written (a trailing newline included, as
 // on Linux); writing oom_score_adj accepts an integer in [-1000, 1000]
-// (moat has no OOM killer: the value is not kept); everything else fails.
+// (moat has no OOM killer: the value is only kept, where the process is
+// a ProcessOOMScoreAdj); everything else fails.
 func (o *openFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 	if o.fs == nil {
 		return 0, o.writeErr
@@ -889,6 +890,9 @@ func (o *openFile) Write(ctx vfs.Context, src []byte, off int64) (int, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(string(src)))
 		if err != nil || n < -1000 || n > 1000 {
 			return 0, unix.EINVAL
+		}
+		if p, ok := th.(ProcessOOMScoreAdj); ok {
+			p.SetOOMScoreAdj(n)
 		}
 		return len(src), nil
 	}

@@ -174,6 +174,13 @@ type ProcessLimits interface {
 	Rlimits() [16]Rlimit
 }
 
+// ProcessOOMScoreAdj keeps /proc/PID/oom_score_adj. Default: 0, and
+// writes are checked and dropped.
+type ProcessOOMScoreAdj interface {
+	OOMScoreAdj() int
+	SetOOMScoreAdj(v int)
+}
+
 // FDDetail is what /proc/PID/fdinfo/N shows beyond the flags.
 type FDDetail struct {
 	Pos     int64  // the file offset
