@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // maxConfigSize bounds config.json: a bundle comes from the engine, but a
@@ -63,6 +64,51 @@ func checkSpec(s *specs.Spec) error {
 	}
 	if s.Process.Cwd != "" && !filepath.IsAbs(s.Process.Cwd) {
 		return fmt.Errorf("process.cwd %q must be an absolute path", s.Process.Cwd)
+	}
+	if s.Linux != nil {
+		return checkNamespaces(s.Linux.Namespaces)
+	}
+	return nil
+}
+
+// nsTypes maps the config's namespace types to their CLONE_NEW* flags,
+// which ioctl(NS_GET_NSTYPE) returns for a namespace file.
+var nsTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// checkNamespaces rejects an unknown or repeated namespace type, and a
+// path that is not a namespace of its entry's type, as the spec requires
+// ("the runtime MUST generate an error" for a path of the wrong type).
+func checkNamespaces(nss []specs.LinuxNamespace) error {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for i, ns := range nss {
+		want, ok := nsTypes[ns.Type]
+		if !ok {
+			return fmt.Errorf("linux.namespaces[%d]: unknown type %q", i, ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("linux.namespaces[%d]: type %q given twice", i, ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces[%d]: %s: %v", i, ns.Path, err)
+		}
+		got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces[%d]: %s is not a namespace: %v", i, ns.Path, err)
+		}
+		if got != want {
+			return fmt.Errorf("linux.namespaces[%d]: %s is not a %s namespace", i, ns.Path, ns.Type)
+		}
 	}
 	return nil
 }
