@@ -902,7 +902,9 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 	if waiter {
 		ready = os.NewFile(3, "ready")
 		defer func() {
-			if err != nil {
+			// Until ready is told "ok", an error is exec's to print;
+			// after, the error is the process's exit status.
+			if err != nil && ready != nil {
 				fmt.Fprintf(ready, "%v\n", err)
 				ready.Close()
 				err = exitError(1)
@@ -959,6 +961,7 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 	if waiter {
 		io.WriteString(ready, "ok\n")
 		ready.Close()
+		ready = nil
 		detachStdio()
 	}
 	sigs := make(chan os.Signal, 16)
