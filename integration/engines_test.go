@@ -507,6 +507,7 @@ moat = [%q]
 		pm.expect(t, "abc\n", 0, "abc\n", "run", "--rm", "-i", "--env", "X=b", engineImage, "sh", "-c", `read l; echo $l`)
 		pm.expect(t, "0 0\n", 0, "", "run", "--rm", engineImage, "sh", "-c", `echo $(id -u) $(id -g)`)
 		pm.expect(t, "65534\n", 0, "", "run", "--rm", "--user", "65534", engineImage, "id", "-u")
+		pm.expect(t, "/run/podman-init\n", 4, "", "run", "--rm", "--init", engineImage, "sh", "-c", "tr '\\0' '\\n' </proc/1/cmdline | head -n 1; exit 4")
 	})
 	t.Run("network-none", func(t *testing.T) {
 		pm.expect(t, "lo\n", 0, "", "run", "--rm", "--network", "none", engineImage, "sh", "-c",
@@ -591,6 +592,14 @@ func TestDocker(t *testing.T) {
 		dk.expect(t, "abc\n", 0, "abc\n", "run", "--rm", "-i", rt, engineImage, "cat")
 		dk.expect(t, "/dev/pts/0\n", 5, "", "run", "--rm", "-t", rt, engineImage, "sh", "-c", "tty; exit 5")
 		dk.expect(t, "65534\n", 0, "", "run", "--rm", rt, "--user", "65534", engineImage, "id", "-u")
+		// --init binds /usr/bin/docker-init, a symlink to tini-static.
+		dk.expect(t, "/sbin/docker-init\n", 4, "", "run", "--rm", rt, "--init", engineImage, "sh", "-c", "tr '\\0' '\\n' </proc/1/cmdline | head -n 1; exit 4")
+		vol := hostTempDir(t)
+		os.WriteFile(filepath.Join(vol, "in"), []byte("from the host\n"), 0o644)
+		dk.expect(t, "from the host\n", 0, "", "run", "--rm", rt, "-v", vol+":/data", engineImage, "sh", "-c", "cat /data/in; echo back > /data/out")
+		if b, _ := os.ReadFile(filepath.Join(vol, "out")); string(b) != "back\n" {
+			t.Errorf("a write to a -v volume: the host file holds %q, want %q", b, "back\n")
+		}
 		_, errOut, code := dk.run(t, "", "run", "--rm", rt, engineImage, "/no/such/program")
 		if code == 0 || !strings.Contains(errOut, "/no/such/program") {
 			t.Errorf("docker run of a missing program: status %d, stderr %q; want non-zero and the error naming the program", code, errOut)
