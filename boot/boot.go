@@ -404,13 +404,19 @@ func (s *Sandbox) bind(b Bind) error {
 	if !path.IsAbs(b.Guest) || path.Clean(b.Guest) != b.Guest || b.Guest == "/" {
 		return fmt.Errorf("the sandbox path must be absolute and clean, and not /")
 	}
-	st, err := os.Stat(b.Host)
+	// A symlink is followed, as mount(2) does: a bind of docker's
+	// /usr/bin/docker-init (a link to tini-static) mounts the program.
+	host, err := filepath.EvalSymlinks(b.Host)
 	if err != nil {
 		return fmt.Errorf("not found on the host")
 	}
-	dir, name := b.Host, ""
+	st, err := os.Stat(host)
+	if err != nil {
+		return fmt.Errorf("not found on the host")
+	}
+	dir, name := host, ""
 	if !st.IsDir() {
-		dir, name = filepath.Dir(b.Host), filepath.Base(b.Host)
+		dir, name = filepath.Dir(host), filepath.Base(host)
 	}
 	var fs *hostfs.FS
 	if b.ReadOnly {

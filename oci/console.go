@@ -43,7 +43,12 @@ func OpenHostPty() (master, slave *os.File, err error) {
 // SendConsole sends the master to the engine's console socket, with the
 // slave's name as the message, as runc does.
 func SendConsole(socketPath string, master *os.File, name string) error {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	addr, done, err := SocketAddr(socketPath)
+	if err != nil {
+		return fmt.Errorf("connecting to the console socket: %w", err)
+	}
+	defer done()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("connecting to the console socket %s: %w", socketPath, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,7 +80,12 @@ type Conn struct{ c *net.UnixConn }
 
 // Dial connects to a sentry's control socket.
 func Dial(path string) (*Conn, error) {
-	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	addr, done, err := SocketAddr(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the container's sentry: %w", err)
+	}
+	defer done()
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: addr, Net: "unixpacket"})
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the container's sentry: %w", err)
 	}
@@ -172,7 +178,45 @@ func Call(path string, req Request) (Response, error) {
 // Listen makes the control socket at path.
 func Listen(path string) (*net.UnixListener, error) {
 	os.Remove(path)
-	return net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	addr, done, err := SocketAddr(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: addr, Net: "unixpacket"})
+	if err != nil {
+		return nil, err
+	}
+	if addr != path {
+		// The /proc/self/fd name is gone by then: no unlinking on close.
+		ln.SetUnlinkOnClose(false)
+	}
+	return ln, nil
+}
+
+// maxSocketPath is the longest path a sockaddr_un holds (108 bytes with
+// the terminating NUL).
+const maxSocketPath = 107
+
+// SocketAddr returns a name for unix socket path that fits a
+// sockaddr_un: path itself if short enough, else its directory, opened
+// O_PATH, as /proc/self/fd/N/BASE (engines give state directories longer
+// than 108 bytes: docker's exec root has the 64-digit id). done closes
+// that directory once the socket is bound or connected.
+func SocketAddr(path string) (addr string, done func(), err error) {
+	if len(path) <= maxSocketPath {
+		return path, func() {}, nil
+	}
+	fd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	addr = fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path))
+	if len(addr) > maxSocketPath {
+		unix.Close(fd)
+		return "", nil, fmt.Errorf("socket %s: name too long", path)
+	}
+	return addr, func() { unix.Close(fd) }, nil
 }
 
 // NewConn wraps an accepted connection.

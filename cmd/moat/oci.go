@@ -631,18 +631,19 @@ func ociPs(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	if format == "json" {
+		// Host pids, as runc gives: engines look them up on the host
+		// (docker top runs ps -ef and keeps these), where the
+		// container is the sentry and the processes it started.
+		b, _ := json.Marshal(oci.HostPids(c.Pid))
+		fmt.Printf("%s\n", b)
+		return nil
+	}
 	resp, err := oci.Call(c.ControlSocket(), oci.Request{Op: oci.OpPs})
 	if err != nil {
 		return err
 	}
 	switch format {
-	case "json":
-		pids := []int32{}
-		for _, p := range resp.Procs {
-			pids = append(pids, p.PID)
-		}
-		b, _ := json.Marshal(pids)
-		fmt.Printf("%s\n", b)
 	case "table":
 		w := tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0)
 		fmt.Fprintln(w, "UID\tPID\tPPID\tSTAT\tCMD")
@@ -906,7 +907,9 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 	if waiter {
 		ready = os.NewFile(3, "ready")
 		defer func() {
-			if err != nil {
+			// Until ready is told "ok", an error is exec's to print;
+			// after, the error is the process's exit status.
+			if err != nil && ready != nil {
 				fmt.Fprintf(ready, "%v\n", err)
 				ready.Close()
 				err = exitError(1)
@@ -963,6 +966,7 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 	if waiter {
 		io.WriteString(ready, "ok\n")
 		ready.Close()
+		ready = nil
 		detachStdio()
 	}
 	sigs := make(chan os.Signal, 16)
