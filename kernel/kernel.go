@@ -198,6 +198,10 @@ type ProcessArgs struct {
 	// Container names the container of a pod the process belongs to;
 	// its descendants inherit it (Task.Container).
 	Container string
+	// Seccomp, if not nil, is a seccomp filter program (oci/seccomp's
+	// Build) the first process starts under, as if it had installed it
+	// itself with seccomp(2) before its first instruction.
+	Seccomp []linux.SockFilter
 }
 
 // ExitStatus is how a process ended.
