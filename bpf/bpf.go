@@ -35,11 +35,49 @@ func MakeData(d linux.SeccompData) Data {
 
 // Program is a checked seccomp filter program.
 type Program struct {
-	insns []linux.SockFilter
+	insns    []linux.SockFilter
+	kernelLn int
 }
 
 // Len returns the number of instructions.
 func (p *Program) Len() int { return len(p.insns) }
+
+// KernelLen returns the number of instructions Linux counts for the
+// program against a task's total (MAX_INSNS_PER_PATH): the length of its
+// translation to eBPF, which Linux runs: three more for the prologue, two
+// per return, five per division by X, one more per conditional jump that
+// can fall through to neither target, and one more per comparison with a
+// constant that is negative as an int32.
+func (p *Program) KernelLen() int { return p.kernelLn }
+
+// translatedLen computes KernelLen (net/core/filter.c's
+// bpf_convert_filter, as it sizes a seccomp program).
+func translatedLen(insns []linux.SockFilter) int {
+	n := 3
+	for _, in := range insns {
+		switch in.Code {
+		case retK, retA:
+			n += 2
+		case divX:
+			n += 5
+		case jeqK, jgtK, jgeK, jsetK, jeqX, jgtX, jgeX, jsetX:
+			if in.Code&linux.BPF_X == 0 && int32(in.K) < 0 {
+				n++ // the constant goes through a register
+			}
+			switch {
+			case in.Jf == 0:
+				n++
+			case in.Jt == 0 && in.Code&0xf0 != linux.BPF_JSET:
+				n++ // inverted
+			default:
+				n += 2 // a jump and a BPF_JA
+			}
+		default:
+			n++
+		}
+	}
+	return n
+}
 
 // Instructions returns a copy of the program.
 func (p *Program) Instructions() []linux.SockFilter {
@@ -144,7 +182,7 @@ func Compile(insns []linux.SockFilter) (*Program, error) {
 	if !memoryInitialized(insns) {
 		return nil, unix.EINVAL
 	}
-	return &Program{insns: append([]linux.SockFilter(nil), insns...)}, nil
+	return &Program{insns: append([]linux.SockFilter(nil), insns...), kernelLn: translatedLen(insns)}, nil
 }
 
 // memoryInitialized reports whether every scratch-memory load reads a

@@ -96,3 +96,31 @@ func BenchmarkRun(b *testing.B) {
 		p.Run(&d)
 	}
 }
+
+func TestKernelLen(t *testing.T) {
+	big := make([]linux.SockFilter, linux.BPF_MAXINSNS)
+	big[0], big[len(big)-1] = retAllow, retAllow
+	for i := 1; i < len(big)-1; i++ {
+		big[i] = stmt(ldImm, uint32(i))
+	}
+	// A filter as programs write them: check the arch (a constant
+	// negative as an int32), then one call.
+	typical := []linux.SockFilter{
+		stmt(ldWAbs, 4), jmp(jeqK, linux.AUDIT_ARCH_X86_64, 1, 0), stmt(retK, linux.SECCOMP_RET_KILL_PROCESS),
+		stmt(ldWAbs, 0), jmp(jeqK, 39, 0, 1), stmt(retK, linux.SECCOMP_RET_ERRNO|1), retAllow,
+	}
+	both := []linux.SockFilter{jmp(jsetK, 1, 1, 2), stmt(ldxImm, 1), stmt(divX, 0), retAllow}
+	for _, c := range []struct {
+		name string
+		prog []linux.SockFilter
+		want int
+	}{{"4096 instructions", big, 4101}, {"typical", typical, 14}, {"jset and div", both, 3 + 2 + 1 + 5 + 2}} {
+		p, err := Compile(c.prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.KernelLen(); got != c.want {
+			t.Errorf("%s: KernelLen = %d, want %d", c.name, got, c.want)
+		}
+	}
+}

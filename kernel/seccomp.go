@@ -70,8 +70,9 @@ func (t *Task) SetSeccompStrict() error {
 // SetSeccompFilter adds prog to the task's filters, with the
 // SECCOMP_SET_MODE_FILTER flags TSYNC, TSYNC_ESRCH and LOG (others are the
 // caller's to check). It fails with EINVAL in strict mode and ENOMEM when
-// the task's filters would exceed SeccompMaxProgInsns instructions
-// (counting 4 more per existing filter, as Linux does). With TSYNC every
+// the task's filters would exceed SeccompMaxProgInsns instructions,
+// counted as Linux counts them (bpf.Program.KernelLen, and 4 more per
+// existing filter). With TSYNC every
 // other thread of the process gets the same filters, and no_new_privs if
 // the caller has it; if one cannot (it is in strict mode, or has filters
 // that are not an ancestor of the caller's) nothing changes and its tid
@@ -88,9 +89,9 @@ func (t *Task) SetSeccompFilter(prog *bpf.Program, flags uint32) (int32, error) 
 		}
 		old = cur.filter
 	}
-	total := prog.Len()
+	total := prog.KernelLen()
 	for f := old; f != nil; f = f.prev {
-		total += f.prog.Len() + 4
+		total += f.prog.KernelLen() + 4
 	}
 	if total > linux.SeccompMaxProgInsns {
 		return 0, unix.ENOMEM
