@@ -85,6 +85,13 @@ func (p procProcess) Caps() (inheritable, permitted, effective, bounding, ambien
 	c := p.t.Creds()
 	return c.CapInheritable, c.CapPermitted, c.CapEffective, c.CapBounding, c.CapAmbient
 }
+
+// NoNewPrivs implements proc.ProcessSeccomp.
+func (p procProcess) NoNewPrivs() bool { return p.t.Flags().NoNewPrivs }
+
+// Seccomp implements proc.ProcessSeccomp.
+func (p procProcess) Seccomp() (mode, filters int) { return p.t.Seccomp() }
+
 func (p procProcess) VMSizeKB() uint64 {
 	total, _ := p.t.MM().VirtualSize()
 	return total / 1024

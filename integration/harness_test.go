@@ -554,6 +554,7 @@ var programUse = map[string]string{
 	"signals":      "TestSignals",
 	"rename_race":  "TestBindRenameRace",
 	"pty":          "TestPty",
+	"seccomp":      "TestSeccomp",
 }
 
 func TestEveryProgramIsUsed(t *testing.T) {

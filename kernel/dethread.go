@@ -22,6 +22,7 @@ type execRequest struct {
 	argv, envv     []string
 	creds          Credentials
 	sigMask        uint64
+	seccomp        *seccompState // the thread's, which the process keeps
 }
 
 // execFromThread hands req to t's leader and ends t.
@@ -44,6 +45,7 @@ func (t *Task) execFromThread(req *execRequest) error {
 	t.mu.Lock()
 	req.creds, req.sigMask = t.creds, t.sigMask
 	t.mu.Unlock()
+	req.seccomp = t.seccomp.Load()
 	l.execReq = req
 	var others []*Task
 	for o := range l.threads {
@@ -67,6 +69,9 @@ func (t *Task) runExecRequest() {
 	k.mu.Lock()
 	req := t.execReq
 	t.execReq = nil
+	if req != nil {
+		t.seccomp.Store(req.seccomp)
+	}
 	k.mu.Unlock()
 	t.execPending.Store(false)
 	if req == nil {

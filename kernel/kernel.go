@@ -203,6 +203,10 @@ type ProcessArgs struct {
 	Umask *uint32
 	// OOMScoreAdj is the process's /proc/PID/oom_score_adj.
 	OOMScoreAdj int
+	// Seccomp, if not nil, is a seccomp filter program (oci/seccomp's
+	// Build) the first process starts under, as if it had installed it
+	// itself with seccomp(2) before its first instruction.
+	Seccomp []linux.SockFilter
 }
 
 // ExitStatus is how a process ended.

@@ -139,6 +139,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		vmShared:   sp != nil,
 	}
 	t.mu.Unlock()
+	c.seccomp.Store(t.seccomp.Load())
 	if f&CloneNewNS != 0 {
 		c.fs.unshareMounts()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/vfs"
 )
 
@@ -138,6 +139,11 @@ type SigInfo struct {
 	// Overrun is a timer signal's overrun count (SI_TIMER; PID holds the
 	// timer id), filled in when it is dequeued from timer.
 	Overrun int32
+	// Errno, Syscall and Arch are a seccomp SIGSYS's si_errno (the
+	// filter's data), si_syscall and si_arch; Addr is its si_call_addr.
+	Errno   int32
+	Syscall int32
+	Arch    uint32
 	timer   *posixTimer
 }
 
@@ -156,8 +162,13 @@ const (
 func (si *SigInfo) Encode() []byte {
 	b := make([]byte, 128)
 	le.PutUint32(b[0:], uint32(si.Signo))
+	le.PutUint32(b[4:], uint32(si.Errno))
 	le.PutUint32(b[8:], uint32(si.Code))
 	switch {
+	case si.Signo == int32(unix.SIGSYS) && si.Code == linux.SYS_SECCOMP:
+		le.PutUint64(b[16:], si.Addr)
+		le.PutUint32(b[24:], uint32(si.Syscall))
+		le.PutUint32(b[28:], si.Arch)
 	case si.Code == SITimer:
 		le.PutUint32(b[16:], uint32(si.PID))
 		le.PutUint32(b[20:], uint32(si.Overrun))

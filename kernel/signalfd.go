@@ -1,6 +1,10 @@
 package kernel
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"moat/abi/linux"
+)
 
 // The kernel side of signalfd(2) (fs/signalfd): a signalfd reads the
 // pending signals of the task that reads it, its own and its process's.
@@ -36,6 +40,7 @@ func (t *Task) SignalfdReadiness(set uint64) (bool, <-chan struct{}) {
 func (si *SigInfo) encodeSignalfd() []byte {
 	b := make([]byte, 128)
 	le.PutUint32(b[0:], uint32(si.Signo))
+	le.PutUint32(b[4:], uint32(si.Errno))
 	le.PutUint32(b[8:], uint32(si.Code))
 	le.PutUint32(b[12:], uint32(si.PID))
 	le.PutUint32(b[16:], si.UID)
@@ -44,6 +49,11 @@ func (si *SigInfo) encodeSignalfd() []byte {
 	le.PutUint64(b[48:], si.Value)
 	if si.Code > 0 && si.Code < SIKernel && isFaultSignal(unix.Signal(si.Signo)) {
 		le.PutUint64(b[72:], si.Addr)
+	}
+	if si.Signo == int32(unix.SIGSYS) && si.Code == linux.SYS_SECCOMP {
+		le.PutUint32(b[84:], uint32(si.Syscall)) // ssi_syscall
+		le.PutUint64(b[88:], si.Addr)            // ssi_call_addr
+		le.PutUint32(b[96:], si.Arch)            // ssi_arch
 	}
 	return b
 }

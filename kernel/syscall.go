@@ -94,8 +94,18 @@ func (t *Task) doSyscall() {
 	args := arch.Args(&t.regs)
 	var ret uintptr
 	var err error
+	int80 := t.isInt80()
+	if sc := t.seccomp.Load(); sc != nil {
+		// The app's own seccomp filters decide first (seccomp.go).
+		if ret, run := t.seccompCheck(sc, nr, args, int80); !run {
+			if t.k.opts.Strace != nil && !t.exiting {
+				fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, ret, t))
+			}
+			return
+		}
+	}
 	s := t.k.syscalls.Lookup(nr)
-	if t.isInt80() {
+	if int80 {
 		// The 32-bit system-call ABI (int $0x80 from 64-bit code) is
 		// not supported: its numbers and arguments mean other things.
 		t.k.log.Debug("32-bit system call refused", "nr", nr, "pid", t.tid)

@@ -81,7 +81,10 @@ type Task struct {
 	noNewPrivs    bool
 	container     string // the leader's: the container of a pod it belongs to (ProcessArgs.Container)
 	dumpable      bool
-	nice          int32
+	// seccomp is the app's own seccomp mode and filters (seccomp.go);
+	// nil when it has none.
+	seccomp atomic.Pointer[seccompState]
+	nice    int32
 
 	// The process tree, guarded by Kernel.mu. A process is its leader
 	// task (leader == itself) and the leader's threads.
@@ -273,6 +276,9 @@ func (t *Task) start(pa ProcessArgs) error {
 	}
 	t.exePath = path
 	t.regs = k.opts.Platform.InitialRegisters(res.Entry, res.SP)
+	if pa.Seccomp != nil {
+		return t.installInitialSeccomp(pa.Seccomp)
+	}
 	return nil
 }
 

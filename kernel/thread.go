@@ -90,6 +90,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 		ctx:        k.opts.Platform.NewContext(),
 	}
 	t.mu.Unlock()
+	c.seccomp.Store(t.seccomp.Load())
 	leader.threads[c] = struct{}{}
 	k.tasks[tid] = c
 	k.mu.Unlock()

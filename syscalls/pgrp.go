@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/arch"
 	"moat/kernel"
 )
@@ -42,6 +43,7 @@ const (
 	prSetName           = 15
 	prGetName           = 16
 	prGetSeccomp        = 21
+	prSetSeccomp        = 22
 	prSetNoNewPrivs     = 38
 	prGetNoNewPrivs     = 39
 	prSetChildSubreaper = 36
@@ -90,7 +92,18 @@ func sysPrctl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		copy(b, t.Comm())
 		return 0, copyOut(t, a[1], b)
 	case prGetSeccomp:
-		return 0, nil // no seccomp filter of the app's own yet
+		// In strict mode the prctl call itself is fatal before it gets
+		// here, as on Linux.
+		mode, _ := t.Seccomp()
+		return uintptr(mode), nil
+	case prSetSeccomp:
+		switch a[1] {
+		case linux.SECCOMP_MODE_STRICT:
+			return doSeccomp(t, linux.SECCOMP_SET_MODE_STRICT, 0, 0) // prctl ignores the filter argument
+		case linux.SECCOMP_MODE_FILTER:
+			return doSeccomp(t, linux.SECCOMP_SET_MODE_FILTER, 0, a[2])
+		}
+		return 0, unix.EINVAL
 	case prSetNoNewPrivs:
 		if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
 			return 0, unix.EINVAL

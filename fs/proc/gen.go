@@ -322,7 +322,7 @@ func bitmap(n int, set func(bit int) bool) string {
 
 // pidStatus is /proc/PID/status, in Linux's field order and format.
 // Values the Process interfaces do not give are Linux's for a process
-// without them (no locked memory, no seccomp, no context switches
+// without them (no locked memory, no context switches
 // counted...). Without ProcessCreds, capabilities are those Linux gives a
 // process after execve: all for effective uid 0, none otherwise.
 //
@@ -412,9 +412,16 @@ func (f *filesystem) pidStatus(p, th Process) []byte {
 	w("CapEff:\t%016x\n", capEff)
 	w("CapBnd:\t%016x\n", capBnd)
 	w("CapAmb:\t%016x\n", capAmb)
-	w("NoNewPrivs:\t0\n")
-	w("Seccomp:\t0\n")
-	w("Seccomp_filters:\t0\n")
+	var nnp, scMode, scFilters int
+	if s, ok := th.(ProcessSeccomp); ok {
+		if s.NoNewPrivs() {
+			nnp = 1
+		}
+		scMode, scFilters = s.Seccomp()
+	}
+	w("NoNewPrivs:\t%d\n", nnp)
+	w("Seccomp:\t%d\n", scMode)
+	w("Seccomp_filters:\t%d\n", scFilters)
 	cpus := f.cpus
 	w("Cpus_allowed:\t%s\n", bitmap(cpus, func(int) bool { return true }))
 	if cpus == 1 {

@@ -143,6 +143,14 @@ type ProcessCreds interface {
 	Caps() (inheritable, permitted, effective, bounding, ambient uint64)
 }
 
+// ProcessSeccomp reports a thread's no_new_privs bit, seccomp mode
+// (SECCOMP_MODE_*) and number of seccomp filters (status NoNewPrivs,
+// Seccomp, Seccomp_filters). Default: 0, disabled, none.
+type ProcessSeccomp interface {
+	NoNewPrivs() bool
+	Seccomp() (mode, filters int)
+}
+
 // ProcessSignals reports signal state (status SigQ..SigCgt, stat fields
 // 31-34). Bit n-1 stands for signal n. Default: all zero, and an unlimited
 // RLIMIT_SIGPENDING.
