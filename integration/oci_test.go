@@ -555,3 +555,24 @@ func TestOCIPod(t *testing.T) {
 		t.Errorf("stand-in %d alive after delete", appPid)
 	}
 }
+
+// TestOCISeccomp: the config's linux.seccomp holds for the container's
+// process, its children and the processes exec'd into it.
+func TestOCISeccomp(t *testing.T) {
+	r := newOCIRuntime(t)
+	eperm := uint(1)
+	bundle := ociBundle(t, []string{"sh", "-c", "mkdir /tmp/d || echo init refused; sleep 30"}, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+	})
+	out := r.create(bundle, "sc")
+	r.must("start", "sc")
+	stdout, stderr, _ := r.moat("exec", "sc", "sh", "-c", "mkdir /tmp/e || echo exec refused; echo ok > /tmp/f && cat /tmp/f")
+	if stdout != "exec refused\nok\n" || !strings.Contains(stderr, "Operation not permitted") {
+		t.Errorf("exec under the container's filter: stdout %q, stderr %q", stdout, stderr)
+	}
+	r.must("delete", "--force", "sc")
+	if got := readFile(t, out); !strings.Contains(got, "Operation not permitted") || !strings.Contains(got, "init refused") {
+		t.Errorf("init under the filter: %q", got)
+	}
+}

@@ -8,8 +8,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/boot"
 	"moat/kernel"
+	"moat/oci/seccomp"
 )
 
 // BootConfig turns a container's config into the sandbox's: the bundle's
@@ -98,6 +100,20 @@ func hasOption(opts []string, o string) bool {
 		}
 	}
 	return false
+}
+
+// Seccomp compiles the config's linux.seccomp (nil without one): the
+// filter every process of the container runs under, its init's and the
+// exec'd ones', enforced by moat's kernel.
+func Seccomp(s *specs.Spec) ([]linux.SockFilter, error) {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	f, err := seccomp.Build(s.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return f, nil
 }
 
 // ProcessArgs turns a config's process into the kernel's, its program

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"moat/abi/linux"
 	"moat/boot"
 	"moat/kernel"
 	"moat/oci/cgroup"
@@ -59,9 +60,10 @@ type container struct {
 	mounts  *vfs.MountNamespace // nil: the sandbox's first
 	tag     string              // its processes' kernel.Task.Container
 	started bool
-	id      string       // its container id
-	bundle  string       // its bundle
-	hooks   []specs.Hook // its startContainer hooks
+	seccomp []linux.SockFilter // the filter its processes run under
+	id      string             // its container id
+	bundle  string             // its bundle
+	hooks   []specs.Hook       // its startContainer hooks
 }
 
 // RunSentry builds the container's sandbox, loads its process, reports to
@@ -151,6 +153,9 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pa.Seccomp, err = Seccomp(spec); err != nil {
+		return nil, err
+	}
 	if spec.Process.Terminal {
 		if o.ConsoleSocket == "" {
 			return nil, errors.New("process.terminal is set but no --console-socket was given")
@@ -171,7 +176,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if s.init, err = sb.Kernel.Load(pa); err != nil {
 		return nil, err
 	}
-	s.containers[""] = &container{init: s.init, view: sb, id: c.ID, bundle: c.Bundle, hooks: startHooks(spec)}
+	s.containers[""] = &container{init: s.init, view: sb, id: c.ID, bundle: c.Bundle, hooks: startHooks(spec), seccomp: pa.Seccomp}
 	return s, nil
 }
 
@@ -612,10 +617,14 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container, id: req.Container, bundle: req.Bundle,
 		hooks: startHooks(spec)}
 	pa, err := ProcessArgs(ctr.view, spec.Process)
+	if err == nil {
+		pa.Seccomp, err = Seccomp(spec)
+	}
 	if err != nil {
 		fail(err)
 		return
 	}
+	ctr.seccomp = pa.Seccomp
 	pa.Mounts, pa.Container = ns, ctr.tag
 	s.mu.Lock()
 	_, taken := s.containers[req.Container]
@@ -684,6 +693,7 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
+	pa.Seccomp = ctr.seccomp
 	pa.Mounts, pa.Container = ctr.mounts, ctr.tag
 	term, err := s.stdio(ctr.view, &pa, req.Process, fds)
 	if err != nil {
