@@ -131,15 +131,15 @@ func Build(s *specs.LinuxSeccomp) ([]linux.SockFilter, error) {
 	} else {
 		a.jump(linux.BPF_JGE, linux.X32_SYSCALL_BIT, "badarch", "")
 	}
-	a.dispatch("x86_64", native)
+	a.dispatch("x86_64", native, def)
 	if x32 {
 		a.label("x32")
-		a.dispatch("x32", rx32)
+		a.dispatch("x32", rx32, def)
 	}
 	if x86 {
 		a.label("x86")
 		a.load(offNr)
-		a.dispatch("x86", rx86)
+		a.dispatch("x86", rx86, def)
 	}
 	a.label("default")
 	a.ret(def)
@@ -342,53 +342,89 @@ func (a *asm) assemble() ([]linux.SockFilter, error) {
 	return a.insns, nil
 }
 
-// dispatch emits the search for the call's number (in A) among the
-// groups and each group's rules; calls without rules go to "default".
-func (a *asm) dispatch(prefix string, m map[uint32]*group) {
+// span is a run of system call numbers [lo, hi] that the filter treats
+// alike: one number with argument rules (g), or numbers that all end in
+// act (the default for numbers without rules).
+type span struct {
+	lo, hi uint32
+	g      *group // rules with conditions for lo (== hi), or nil
+	act    uint32
+}
+
+// spans covers every number from 0 up with the groups' rules, merging
+// neighbours that end alike: an allow-list of hundreds of calls becomes a
+// few dozen ranges, as the filter then searches.
+func spans(groups []*group, def uint32) []span {
+	var out []span
+	add := func(sp span) {
+		if n := len(out); n > 0 && sp.g == nil && out[n-1].g == nil && out[n-1].act == sp.act && out[n-1].hi+1 == sp.lo {
+			out[n-1].hi = sp.hi
+			return
+		}
+		out = append(out, sp)
+	}
+	next := uint32(0)
+	for _, g := range groups {
+		if g.nr > next {
+			add(span{lo: next, hi: g.nr - 1, act: def})
+		}
+		if len(g.conditional) > 0 {
+			add(span{lo: g.nr, hi: g.nr, g: g})
+		} else {
+			add(span{lo: g.nr, hi: g.nr, act: *g.always})
+		}
+		next = g.nr + 1
+	}
+	add(span{lo: next, hi: ^uint32(0), act: def})
+	return out
+}
+
+// dispatch emits the search for the call's number (in A) among the spans
+// of the groups, each span's leaf ending in a return.
+func (a *asm) dispatch(prefix string, m map[uint32]*group, def uint32) {
 	groups := make([]*group, 0, len(m))
 	for _, g := range m {
 		groups = append(groups, g)
 	}
 	sort.Slice(groups, func(i, j int) bool { return groups[i].nr < groups[j].nr })
-	labels := make([]string, len(groups))
-	for i := range groups {
-		labels[i] = fmt.Sprintf("%s.nr%d", prefix, groups[i].nr)
-	}
-	a.search(groups, labels)
-	for i, g := range groups {
-		a.label(labels[i])
-		for _, r := range g.conditional {
-			next := a.newLabel("next")
-			for _, c := range r.conds {
-				a.compare(c, next)
-			}
-			a.ret(r.act)
-			a.label(next)
-		}
-		if g.always != nil {
-			a.ret(*g.always)
-		} else {
-			a.ja("default")
-		}
-	}
+	a.search(spans(groups, def))
 }
 
-// search emits a binary search of A among the groups' numbers, jumping
-// to the matching label, or to "default".
-func (a *asm) search(groups []*group, labels []string) {
-	if len(groups) <= 4 {
-		for i, g := range groups {
-			a.jump(linux.BPF_JEQ, g.nr, labels[i], "")
-		}
-		a.ja("default")
+// search emits a binary search of A among spans, sorted and covering
+// every number, and each span's leaf.
+func (a *asm) search(sp []span) {
+	if len(sp) == 1 {
+		a.leaf(sp[0])
 		return
 	}
-	mid := len(groups) / 2
+	mid := len(sp) / 2
 	right := a.newLabel("right")
-	a.jump(linux.BPF_JGE, groups[mid].nr, right, "")
-	a.search(groups[:mid], labels[:mid])
+	a.jump(linux.BPF_JGE, sp[mid].lo, right, "")
+	a.search(sp[:mid])
 	a.label(right)
-	a.search(groups[mid:], labels[mid:])
+	a.search(sp[mid:])
+}
+
+// leaf returns a span's action, or for a call with argument rules tries
+// them in order, then its unconditional rule or the default.
+func (a *asm) leaf(sp span) {
+	if sp.g == nil {
+		a.ret(sp.act)
+		return
+	}
+	for _, r := range sp.g.conditional {
+		next := a.newLabel("next")
+		for _, c := range r.conds {
+			a.compare(c, next)
+		}
+		a.ret(r.act)
+		a.label(next)
+	}
+	if sp.g.always != nil {
+		a.ret(*sp.g.always)
+	} else {
+		a.ja("default")
+	}
 }
 
 // compare emits one argument comparison: it falls through if it holds
