@@ -46,7 +46,7 @@ type sentry struct {
 	sb   *boot.Sandbox
 	log  *slog.Logger
 	init *kernel.Process
-	term *boot.Terminal // init's terminal, if any
+	term *console // init's terminal, if any
 
 	mu         sync.Mutex
 	paused     bool
@@ -109,6 +109,7 @@ func RunSentry(o SentryOptions) int {
 	s.mu.Unlock()
 	if s.term != nil {
 		s.term.Slave.DecRef()
+		s.term.finish()
 	}
 	// The kernel kills every other process when init exits; give exec
 	// clients a moment to be told.
@@ -252,12 +253,13 @@ func (s *sentry) hostConsole(socket string) (*os.File, error) {
 // attachTerminal connects host terminal host (a slave whose master the
 // engine holds) to a new pseudo-terminal of the sandbox for user uid.
 // With winch, host's size changes (SIGWINCH to the sentry) follow.
-func (s *sentry) attachTerminal(view *boot.Sandbox, host *os.File, size *specs.Box, uid uint32, winch bool) (*boot.Terminal, error) {
-	t, err := view.NewTerminal(uid)
+func (s *sentry) attachTerminal(view *boot.Sandbox, host *os.File, size *specs.Box, uid uint32, winch bool) (*console, error) {
+	bt, err := view.NewTerminal(uid)
 	if err != nil {
 		host.Close()
 		return nil, err
 	}
+	t := &console{Terminal: bt, drained: make(chan struct{})}
 	fd := int(host.Fd())
 	if err := MakeRaw(fd); err != nil {
 		s.log.Debug("host terminal not raw", "err", err)
@@ -282,12 +284,37 @@ func (s *sentry) attachTerminal(view *boot.Sandbox, host *os.File, size *specs.B
 			}
 		}()
 	}
-	go t.CopyIn(fd)
+	// The reader has an fd of its own: it may be blocked in read(2)
+	// when the writer closes host.
+	if in, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3); err == nil {
+		go func() {
+			t.CopyIn(in)
+			unix.Close(in)
+		}()
+	}
 	go func() {
 		t.CopyOut(host)
 		host.Close()
+		close(t.drained)
 	}()
 	return t, nil
+}
+
+// console is a terminal of the sandbox connected to a host terminal.
+type console struct {
+	*boot.Terminal
+	drained chan struct{} // closed when the output is all copied (the last slave closed)
+}
+
+// finish waits (a second at most: a process left holding the slave must
+// not hold this up) for the output to reach the host terminal, then hangs
+// up the sandbox's terminal.
+func (c *console) finish() {
+	select {
+	case <-c.drained:
+	case <-time.After(time.Second):
+	}
+	c.Master.DecRef()
 }
 
 // serve answers control connections until ln is closed.
@@ -490,7 +517,7 @@ func (s *sentry) signalAll(ctr *container, sig unix.Signal) {
 // the fds it passed: three (stdin, stdout, stderr), or with a terminal
 // one host terminal, connected to a new terminal of the sandbox whose
 // slave becomes the process's stdio and controlling terminal.
-func (s *sentry) stdio(view *boot.Sandbox, pa *kernel.ProcessArgs, p *specs.Process, fds []int) (*boot.Terminal, error) {
+func (s *sentry) stdio(view *boot.Sandbox, pa *kernel.ProcessArgs, p *specs.Process, fds []int) (*console, error) {
 	if p.Terminal {
 		if len(fds) != 1 {
 			closeAll(fds)
@@ -521,7 +548,7 @@ func (s *sentry) stdio(view *boot.Sandbox, pa *kernel.ProcessArgs, p *specs.Proc
 
 // load loads a client's process with its stdio; the stdio's creation
 // references are dropped (the process holds its own).
-func (s *sentry) load(pa kernel.ProcessArgs, term *boot.Terminal) (*kernel.Process, error) {
+func (s *sentry) load(pa kernel.ProcessArgs, term *console) (*kernel.Process, error) {
 	p, err := s.sb.Kernel.Load(pa)
 	if term != nil {
 		term.Slave.DecRef()
@@ -544,7 +571,7 @@ func (s *sentry) load(pa kernel.ProcessArgs, term *boot.Terminal) (*kernel.Proce
 // client's signal and resize messages reach p, the end of the connection
 // kills p (with kill, if not nil, instead), and p's exit status is the
 // last message.
-func (s *sentry) follow(conn *Conn, p *kernel.Process, term *boot.Terminal, kill func()) {
+func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func()) {
 	if kill == nil {
 		kill = func() { s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL) }
 	}
@@ -575,7 +602,7 @@ func (s *sentry) follow(conn *Conn, p *kernel.Process, term *boot.Terminal, kill
 	}()
 	st := p.Wait()
 	if term != nil {
-		term.Master.DecRef()
+		term.finish() // the output reaches the engine before the status
 	}
 	conn.Send(Response{Exited: true, Status: st.ShellCode()})
 }
