@@ -626,10 +626,14 @@ static void job_control(void)
 	show_bytes("^C echo", buf, n);
 	xwrite(m, "\x1c", 1);
 	SHOW("^\\: %s\n", strsignal(readbyte(rep[0])));
+	/* Read each echo before the next signal character: one flushes the
+	 * output queue (no NOFLSH), so an echo left unread may be lost. */
+	n = read_until(m, buf, sizeof(buf), "^\\");
+	show_bytes("^\\ echo", buf, n);
 	xwrite(m, "\x1a", 1);
 	SHOW("^Z: %s\n", strsignal(readbyte(rep[0])));
 	n = read_until(m, buf, sizeof(buf), "^Z");
-	show_bytes("^\\ ^Z echo", buf, n);
+	show_bytes("^Z echo", buf, n);
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
 	CHECK(ioctl(m, TIOCSWINSZ, &ws));
 	SHOW("winch: %s\n", strsignal(readbyte(rep[0])));
