@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -175,6 +176,16 @@ func TestOCILifecycle(t *testing.T) {
 	pid, _ := strconv.Atoi(readFile(t, pidFile))
 	if st.Status != specs.StateCreated || st.Pid != pid || pid <= 0 || st.ID != "c1" || st.Bundle != bundle {
 		t.Fatalf("after create: state %+v, pid file %d", st, pid)
+	}
+	// The sentry runs in host namespaces of its own for those the config
+	// asks for (defence in depth; the host sees them as a runc
+	// container's).
+	for _, ns := range []string{"pid", "ipc", "uts", "mnt", "net"} {
+		mine, _ := os.Readlink("/proc/self/ns/" + ns)
+		its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil || its == mine {
+			t.Errorf("sentry's %s namespace %q (%v): want one of its own, not %q", ns, its, err, mine)
+		}
 	}
 	if _, _, code := r.moat("create", "--bundle", bundle, "c1"); code != 1 {
 		t.Errorf("create of an id in use: status %d, want 1", code)

@@ -20,7 +20,12 @@ import (
 const maxConfigSize = 16 << 20
 
 // LoadSpec reads and checks BUNDLE/config.json.
-func LoadSpec(bundle string) (*specs.Spec, error) {
+func LoadSpec(bundle string) (*specs.Spec, error) { return loadSpec(bundle, true) }
+
+// loadSpec is LoadSpec; without paths, namespace paths are not opened (the
+// sentry reads the config in PID and mount namespaces of its own, where
+// the engine's /proc/PID/ns paths name nothing; create checked them).
+func loadSpec(bundle string, paths bool) (*specs.Spec, error) {
 	p := filepath.Join(bundle, "config.json")
 	f, err := os.Open(p)
 	if err != nil {
@@ -42,7 +47,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("%s: malformed: %v", p, err)
 	}
-	if err := checkSpec(&s); err != nil {
+	if err := checkSpec(&s, paths); err != nil {
 		return nil, fmt.Errorf("%s: %v", p, err)
 	}
 	if !filepath.IsAbs(s.Root.Path) {
@@ -52,7 +57,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 }
 
 // checkSpec rejects configurations moat cannot run at all.
-func checkSpec(s *specs.Spec) error {
+func checkSpec(s *specs.Spec, paths bool) error {
 	if s.Root == nil || s.Root.Path == "" {
 		return errors.New("root.path is required")
 	}
@@ -66,7 +71,7 @@ func checkSpec(s *specs.Spec) error {
 		return fmt.Errorf("process.cwd %q must be an absolute path", s.Process.Cwd)
 	}
 	if s.Linux != nil {
-		return checkNamespaces(s.Linux.Namespaces)
+		return checkNamespaces(s.Linux.Namespaces, paths)
 	}
 	return nil
 }
@@ -83,7 +88,7 @@ var nsTypes = map[specs.LinuxNamespaceType]int{
 // checkNamespaces rejects an unknown or repeated namespace type, and a
 // path that is not a namespace of its entry's type, as the spec requires
 // ("the runtime MUST generate an error" for a path of the wrong type).
-func checkNamespaces(nss []specs.LinuxNamespace) error {
+func checkNamespaces(nss []specs.LinuxNamespace, paths bool) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for i, ns := range nss {
 		want, ok := nsTypes[ns.Type]
@@ -94,7 +99,7 @@ func checkNamespaces(nss []specs.LinuxNamespace) error {
 			return fmt.Errorf("linux.namespaces[%d]: type %q given twice", i, ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Path == "" {
+		if ns.Path == "" || !paths {
 			continue
 		}
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

@@ -72,13 +72,53 @@ func BootConfig(s *specs.Spec) (boot.Config, error) {
 	return cfg, nil
 }
 
-// SentryNetNS returns the network namespace the sentry must run in: the
-// path the engine gave (a namespace it set up, as CNI does), or "".
-func SentryNetNS(s *specs.Spec) string {
-	if ns, ok := namespace(s, specs.NetworkNamespace); ok {
-		return ns.Path
+// NamespaceJoin is a host namespace the sentry joins: its setns(2) type
+// and the path the engine gave.
+type NamespaceJoin struct {
+	Type int
+	Path string
+}
+
+// SentryNamespaces returns the host namespaces the sentry runs in, for
+// defence in depth and so that the host sees the container's namespaces
+// as a runc container's: new ones (clone flags) for the config's pid,
+// ipc, uts, mount and network namespaces without a path, and the ones it
+// joins for those with one (a network namespace the engine set up, as CNI
+// does). The container's own namespaces are the sandbox's, implemented
+// in the sentry; types the config leaves out are shared with the host
+// (no network namespace: the host's network). User, cgroup and time
+// namespaces are the sandbox's only.
+func SentryNamespaces(s *specs.Spec) (clone uintptr, join []NamespaceJoin, err error) {
+	if s.Linux == nil {
+		return 0, nil, nil
 	}
-	return ""
+	flags := map[specs.LinuxNamespaceType]int{
+		specs.PIDNamespace: unix.CLONE_NEWPID, specs.IPCNamespace: unix.CLONE_NEWIPC,
+		specs.UTSNamespace: unix.CLONE_NEWUTS, specs.MountNamespace: unix.CLONE_NEWNS,
+		specs.NetworkNamespace: unix.CLONE_NEWNET,
+	}
+	for _, ns := range s.Linux.Namespaces {
+		f, ok := flags[ns.Type]
+		switch {
+		case !ok:
+		case ns.Path == "":
+			clone |= uintptr(f)
+			if f == unix.CLONE_NEWPID {
+				// The sentry mounts its PID namespace's /proc.
+				clone |= unix.CLONE_NEWNS
+			}
+		case ns.Type == specs.MountNamespace:
+			// setns(2) into a mount namespace needs a single-threaded
+			// process; the container's mounts are the sandbox's anyway.
+			return 0, nil, fmt.Errorf("linux.namespaces: joining a mount namespace by path (%s) is not supported", ns.Path)
+		default:
+			join = append(join, NamespaceJoin{Type: f, Path: ns.Path})
+			if f == unix.CLONE_NEWPID {
+				clone |= unix.CLONE_NEWNS
+			}
+		}
+	}
+	return clone, join, nil
 }
 
 func namespace(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {

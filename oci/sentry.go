@@ -30,7 +30,11 @@ type SentryOptions struct {
 	Platform      string
 	ConsoleSocket string
 	SystemdCgroup bool // cgroupsPath is systemd's slice:prefix:name
-	Log           *slog.Logger
+	// HostPid and HostPidStart identify the sentry on the host (it may
+	// be pid 1 of a PID namespace of its own): what engines see.
+	HostPid      int
+	HostPidStart uint64
+	Log          *slog.Logger
 	// Ready is create's end of a pipe: the sentry writes "ok" once the
 	// container is created, or the error that stopped it, and closes it.
 	Ready io.WriteCloser
@@ -84,8 +88,7 @@ func RunSentry(o SentryOptions) int {
 		o.Ready.Close()
 		return 1
 	}
-	s.c.Pid = os.Getpid()
-	s.c.PidStart, _ = ProcStartTime(s.c.Pid)
+	s.c.Pid, s.c.PidStart = o.HostPid, o.HostPidStart
 	s.c.Status = string(specs.StateCreated)
 	if err := s.c.Save(); err != nil {
 		fmt.Fprintf(o.Ready, "saving state: %v\n", err)
@@ -122,7 +125,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadSpec(c.Bundle)
+	spec, err := loadSpec(c.Bundle, false)
 	if err != nil {
 		return nil, err
 	}
@@ -626,7 +629,7 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
-	spec, err := LoadSpec(req.Bundle)
+	spec, err := loadSpec(req.Bundle, false)
 	if err != nil {
 		fail(err)
 		return

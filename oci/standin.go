@@ -58,7 +58,7 @@ func RunStandIn(o SentryOptions, sandboxID string) int {
 	if !pod.Alive() {
 		return fail(fmt.Errorf("the pod's sandbox container %s is not running", sandboxID))
 	}
-	spec, err := LoadSpec(c.Bundle)
+	spec, err := loadSpec(c.Bundle, false)
 	if err != nil {
 		return fail(err)
 	}

@@ -313,7 +313,15 @@ func startSentry(g *globals, c *oci.Container, spec *specs.Spec, consoleSocket s
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
-	if err := startIn(cmd, oci.SentryNetNS(spec)); err != nil {
+	var clone uintptr
+	var join []oci.NamespaceJoin
+	if oci.PodSandbox(c.ID, spec) == "" { // a pod's container's stand-in needs none
+		if clone, join, err = oci.SentryNamespaces(spec); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	if err := startIn(cmd, clone, join); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -330,24 +338,29 @@ func startSentry(g *globals, c *oci.Container, spec *specs.Spec, consoleSocket s
 	return cmd, nil
 }
 
-// startIn starts cmd; with netns, in that network namespace: it is forked
-// from a thread that joined it, and that thread is then discarded.
-func startIn(cmd *exec.Cmd, netns string) error {
-	if netns == "" {
+// startIn starts cmd in new host namespaces (clone flags) and in the
+// ones it joins: it is forked from a thread that joined them, and that
+// thread is then discarded.
+func startIn(cmd *exec.Cmd, clone uintptr, join []oci.NamespaceJoin) error {
+	cmd.SysProcAttr.Cloneflags |= clone
+	if len(join) == 0 {
 		return cmd.Start()
 	}
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		fd, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- fmt.Errorf("network namespace %s: %w", netns, err)
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("joining network namespace %s: %w", netns, err)
-			return
+		for _, ns := range join {
+			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				done <- fmt.Errorf("namespace %s: %w", ns.Path, err)
+				return
+			}
+			err = unix.Setns(fd, ns.Type)
+			unix.Close(fd)
+			if err != nil {
+				done <- fmt.Errorf("joining namespace %s: %w", ns.Path, err)
+				return
+			}
 		}
 		done <- cmd.Start()
 	}()
@@ -382,6 +395,13 @@ func ociSentry(g *globals, args []string) error {
 	ready := os.NewFile(3, "ready")
 	o := oci.SentryOptions{Root: g.root, ID: id, Platform: g.platform, ConsoleSocket: consoleSocket,
 		SystemdCgroup: g.systemdCgroup, Log: g.log, Ready: ready}
+	if join == "" {
+		var err error
+		if o.HostPid, o.HostPidStart, err = oci.EnterSentryPidNS(); err != nil {
+			fmt.Fprintf(ready, "%v\n", err)
+			os.Exit(1)
+		}
+	}
 	if join != "" {
 		os.Exit(oci.RunStandIn(o, join))
 	}
