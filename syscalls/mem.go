@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"math"
+
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
@@ -60,7 +62,9 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 		defer f.DecRef()
-		if off < 0 || uint64(off)+uint64(length) < uint64(off) {
+		// Linux's file_mmap_ok: the mapping must end within the largest
+		// file size (MAX_LFS_FILESIZE).
+		if off < 0 || uint64((length+4095)&^4095) > uint64(math.MaxInt64-off) {
 			return 0, unix.EOVERFLOW
 		}
 		st, err := f.Stat(t)
