@@ -107,17 +107,40 @@ type Sandbox struct {
 	limits  proc.Option // shows the container's cgroup limits in /proc and /sys
 	procfs  vfs.Inode   // the one /proc: one process tree
 	newDev  func() uint64
+	rw      *writableFSes // the writable host filesystems, shared by views
+}
+
+// writableFSes are the sandbox's writable host filesystems (binds, a
+// writable root): shared mappings of their files are cached in the memory
+// file, and written back at the end (Sync).
+type writableFSes struct {
+	mf   *memory.File
+	mu   sync.Mutex
+	list []*hostfs.FS
+}
+
+// open opens dir as a writable host filesystem of the sandbox.
+func (w *writableFSes) open(dir string) (*hostfs.FS, error) {
+	fs, err := hostfs.OpenWritable(dir)
+	if err != nil {
+		return nil, err
+	}
+	fs.SetMemoryFile(w.mf) // shared mappings of its files are cached there
+	w.mu.Lock()
+	w.list = append(w.list, fs)
+	w.mu.Unlock()
+	return fs, nil
 }
 
 // rootNamespace makes the mount namespace of cfg's root: the host
 // directory itself (RootWritable), or an in-memory layer over it.
-func rootNamespace(cfg Config, mf *memory.File, memSize int64) (*vfs.MountNamespace, error) {
+func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes) (*vfs.MountNamespace, error) {
 	rootDir := cfg.Rootfs
 	if rootDir == "" {
 		rootDir = "/"
 	}
 	if cfg.RootWritable {
-		fs, err := hostfs.OpenWritable(rootDir)
+		fs, err := rw.open(rootDir)
 		if err != nil {
 			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 		}
@@ -140,7 +163,7 @@ func rootNamespace(cfg Config, mf *memory.File, memSize int64) (*vfs.MountNamesp
 // RootWritable, RootReadOnly, Mounts, MaskedPaths and ReadonlyPaths. Its
 // processes share the sandbox's kernel, /proc and network.
 func (s *Sandbox) ContainerMounts(cfg Config) (*vfs.MountNamespace, error) {
-	ns, err := rootNamespace(cfg, s.Kernel.MemoryFile(), s.memSize)
+	ns, err := rootNamespace(cfg, s.Kernel.MemoryFile(), s.memSize, s.rw)
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +241,13 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)
 	}
 
-	ns, err := rootNamespace(cfg, mf, memSize)
+	rw := &writableFSes{mf: mf}
+	ns, err := rootNamespace(cfg, mf, memSize, rw)
 	if err != nil {
 		return nil, err
 	}
 
-	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize, limits: limitsOption(cfg.Limits, mf)}
+	s := &Sandbox{mounts: ns, log: cfg.Log, memSize: memSize, limits: limitsOption(cfg.Limits, mf), rw: rw}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -422,7 +446,7 @@ func (s *Sandbox) bind(b Bind) error {
 	if b.ReadOnly {
 		fs, err = hostfs.Open(dir)
 	} else {
-		fs, err = hostfs.OpenWritable(dir)
+		fs, err = s.rw.open(dir)
 	}
 	if err != nil {
 		return err
@@ -438,6 +462,22 @@ func (s *Sandbox) bind(b Bind) error {
 		return err
 	}
 	return s.mounts.Mount(at, root, vfs.MountOptions{FSType: "bind", Source: b.Host, ReadOnly: b.ReadOnly})
+}
+
+// Sync writes back to the host what shared mappings of files of writable
+// binds hold and have not written back yet (processes still running when
+// the sandbox ends), and returns the first error.
+func (s *Sandbox) Sync() error {
+	s.rw.mu.Lock()
+	list := append([]*hostfs.FS(nil), s.rw.list...)
+	s.rw.mu.Unlock()
+	var first error
+	for _, fs := range list {
+		if err := fs.Sync(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // mountPoint resolves p in the sandbox, creating it as a directory (or,

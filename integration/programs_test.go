@@ -50,6 +50,9 @@ var comparedPrograms = []struct {
 	{name: "openat2"},
 	// sendfile, copy_file_range, splice, tee, vmsplice, fallocate.
 	{name: "dataio"},
+	// Truncating a mapped file in /tmp: SIGBUS past the new end in
+	// shared and private mappings, in this process and another.
+	{name: "mmap_truncate"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

@@ -303,6 +303,26 @@ func (m *MappedFile) SharedChunk(off int64) (platform.FileRange, int64, error) {
 	return platform.FileRange{}, 0, unix.ENODEV
 }
 
+// CanShare reports whether the file can be mapped MAP_SHARED at off
+// (ENODEV if not): the file's own answer where it gives one (host files
+// of writable binds), else whether SharedChunk works.
+func (m *MappedFile) CanShare(off int64) error {
+	if c, ok := m.f.Impl().(interface{ CanShare() error }); ok {
+		return c.CanShare()
+	}
+	_, _, err := m.SharedChunk(off)
+	return err
+}
+
+// Mappers returns the reverse map of the file's mappings, for files whose
+// filesystem keeps one (see mm.Mappers).
+func (m *MappedFile) Mappers() *mm.Mappers {
+	if r, ok := m.f.Impl().(interface{ Mappers() *mm.Mappers }); ok {
+		return r.Mappers()
+	}
+	return nil
+}
+
 // ContentKey implements mm.CachedFile for files that can give one (host
 // files of the read-only layer).
 func (m *MappedFile) ContentKey() (any, bool) {

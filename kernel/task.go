@@ -322,6 +322,7 @@ func (t *Task) run() {
 		if t.exiting {
 			return
 		}
+		t.mm.ApplyPending() // truncations of files it maps
 		t.inApp.Store(true)
 		if t.deliverable() || t.killedBy.Load() != 0 {
 			t.inApp.Store(false) // arrived since delivery: go round again

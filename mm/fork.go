@@ -12,7 +12,10 @@ import "moat/platform"
 // creating thread).
 func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
+	// Truncations of mapped files first: the child must not inherit what
+	// they take away.
+	mm.applyPendingLocked()
 	// Write-protect first: from here on a write by another thread of
 	// this process faults and waits for the lock, so the child gets the
 	// memory as it is now.
@@ -30,9 +33,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	}
 	for _, v := range mm.vmas {
 		nv := *v
-		if nv.file != nil {
-			incRef(nv.file)
-		}
+		c.addVMA(&nv)
 		c.vmas = append(c.vmas, &nv)
 	}
 	c.pmas = make([]pma, 0, len(mm.pmas))

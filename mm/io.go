@@ -51,6 +51,10 @@ func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, f
 			if err := mm.unshare(memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd)), true); err != nil {
 				return int(cur - addr), unix.EFAULT
 			}
+			if v.tracked() {
+				off := v.off + int64(cur-v.start)
+				v.maps.wb.MarkDirty(off, off+int64(segEnd-cur))
+			}
 		}
 		for i := mm.pmaIndex(cur); cur < segEnd; i++ {
 			p := mm.pmas[i]

@@ -103,6 +103,7 @@ type vma struct {
 	file       MappableFile // nil for anonymous memory
 	off        int64        // file offset of start
 	name       string       // "[heap]", "[stack]", or "" (file name comes from file)
+	maps       *Mappers     // the file's reverse map, if it has one
 }
 
 // limit returns the end of the part of v that the app can touch: v.end,
@@ -232,6 +233,15 @@ type MemoryManager struct {
 
 	// Where the loader put argv and envp, for /proc/PID/cmdline, environ.
 	argStart, argEnd, envStart, envEnd uintptr
+
+	// dropped holds the files of VMAs removed under mu, let go by
+	// unlock once mu is released (mappers.go).
+	dropped []dropped
+
+	// pending are truncations of mapped files to apply (mappers.go);
+	// hasPending is set while there are some.
+	pending    []pendingCut
+	hasPending atomic.Bool
 }
 
 // New returns an empty memory manager running in as, whose user range ends
@@ -292,19 +302,18 @@ func (mm *MemoryManager) EnvRange() (uintptr, uintptr) {
 // Release frees all memory and destroys the platform address space.
 func (mm *MemoryManager) Release() {
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	for _, p := range mm.pmas {
 		mm.release(p)
 	}
-	for _, v := range mm.vmas {
-		if v.file != nil {
-			decRef(v.file)
-		}
-	}
+	vmas := mm.vmas
 	mm.pmas, mm.vmas = nil, nil
 	if mm.as != nil {
 		mm.as.Release()
 		mm.as = nil
+	}
+	for _, v := range vmas {
+		mm.dropVMA(v)
 	}
 }
 
@@ -379,7 +388,7 @@ func (mm *MemoryManager) splitVMA(addr uintptr) {
 	hi.start = addr
 	if hi.file != nil {
 		hi.off += int64(addr - v.start)
-		incRef(hi.file) // each VMA holds its own reference
+		mm.addVMA(&hi) // each VMA holds its own reference
 	}
 	v.end = addr
 	if v.growsDown {
@@ -447,14 +456,16 @@ func (mm *MemoryManager) unmap(start, end uintptr) error {
 	if lo == hi {
 		return nil
 	}
-	for _, v := range mm.vmas[lo:hi] {
-		if v.file != nil {
-			decRef(v.file)
-		}
-	}
+	gone := append([]*vma(nil), mm.vmas[lo:hi]...)
 	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
 	mm.freeBacking(start, end)
-	return mm.as.Unmap(start, end-start)
+	err := mm.as.Unmap(start, end-start)
+	// Only now, with the pages out of the address space: letting go of a
+	// file may free its shared memory.
+	for _, v := range gone {
+		mm.dropVMA(v)
+	}
+	return err
 }
 
 // mergeAdjacent coalesces VMAs that became compatible neighbours, keeping
@@ -467,6 +478,9 @@ func (mm *MemoryManager) mergeAdjacent() {
 		if n := len(out); n > 0 && canMerge(out[n-1], v) {
 			out[n-1].end = v.end
 			if v.file != nil {
+				if v.maps != nil {
+					v.maps.remove(mm)
+				}
 				decRef(v.file) // out[n-1] keeps its reference to the same file
 			}
 			if v.name != "" { // parts of a stack: the upper one is named
@@ -699,11 +713,28 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 			return ErrBus
 		}
 	}
+	tracked := v.tracked()
 	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
 		p := mm.pmas[i]
 		s, e := max(p.start, start), min(p.end, end)
 		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
-		if err := mm.as.MapFile(s, fr, p.mapPerms(v.perms)); err != nil {
+		perms := p.mapPerms(v.perms)
+		if tracked {
+			perms.Write = false // writable once dirty, below
+		}
+		if err := mm.as.MapFile(s, fr, perms); err != nil {
+			return err
+		}
+	}
+	if tracked && at.Write {
+		// A store to a written-back file's page: the page becomes dirty
+		// and writable (until the next write-back protects it again).
+		pageAddr := memory.RoundDown(addr)
+		off := v.off + int64(pageAddr-v.start)
+		v.maps.wb.MarkDirty(off, off+pageSize)
+		p := mm.pmas[mm.pmaIndex(pageAddr)]
+		fr := platform.FileRange{Offset: p.off + int64(pageAddr-p.start), Length: pageSize}
+		if err := mm.as.MapFile(pageAddr, fr, v.perms); err != nil {
 			return err
 		}
 	}

@@ -33,7 +33,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		return 0, unix.ENOMEM
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	var addr uintptr
 	switch {
 	case o.Fixed || o.NoReplace:
@@ -86,15 +86,17 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		shared = &sharedMem{fr: fr}
 		shared.refs.Store(1)
 	}
-	if o.File != nil {
-		incRef(o.File) // the VMA's own reference
-	}
-	mm.insertVMA(&vma{
+	v := &vma{
 		start: addr, end: addr + length,
 		perms: o.Perms, maxPerms: o.MaxPerms,
 		private: o.Private, growsDown: o.GrowsDown,
 		file: o.File, off: o.Offset, name: o.Name,
-	})
+	}
+	if o.File != nil {
+		v.maps = mappersOf(o.File)
+	}
+	mm.insertVMA(v)
+	mm.addVMA(v) // the VMA's own reference
 	if shared != nil {
 		i := mm.pmaIndex(addr)
 		mm.pmas = append(mm.pmas, pma{})
@@ -148,7 +150,7 @@ func (mm *MemoryManager) MUnmap(addr, length uintptr) error {
 		return unix.EINVAL
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	return mm.unmap(addr, end)
 }
 
@@ -173,7 +175,7 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 		at.Read = true
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	if prot&(unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 {
 		i := mm.vmaIndex(addr)
 		if i == len(mm.vmas) || mm.vmas[i].start >= end {
@@ -215,7 +217,7 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 // request cannot be met.
 func (mm *MemoryManager) Brk(addr uintptr) uintptr {
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	if addr < mm.brkStart || addr > mm.maxAddr {
 		return mm.brk
 	}
@@ -256,7 +258,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 		return 0, unix.EINVAL
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	v := mm.lookupVMA(oldAddr) // mremap never grows the stack
 	if v == nil || oldAddr+oldSize > v.end {
 		return 0, unix.EFAULT
@@ -364,7 +366,7 @@ func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 		return nil
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	defer mm.unlock()
 	mapped := true
 	cur := addr
 	for i := mm.vmaIndex(addr); cur < end; i++ {
@@ -396,3 +398,52 @@ func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 // RandomPages returns a random multiple of the page size below n pages, for
 // address-space layout randomization.
 func RandomPages(n uint64) uintptr { return uintptr(rand.Uint64N(n)) * pageSize }
+
+// MSync implements msync(2): the dirty pages of written-back files
+// (WriteBack) mapped shared in the range reach their storage, on stable
+// storage with MS_SYNC. Shared mappings of the sandbox's own files are
+// the files' memory, and private mappings are copies: nothing to do for
+// them. ENOMEM if part of the range is not mapped (after syncing the
+// rest, as Linux).
+func (mm *MemoryManager) MSync(addr, length uintptr, flags int) error {
+	if addr&(pageSize-1) != 0 || flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 ||
+		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
+		return unix.EINVAL
+	}
+	end := addr + memory.RoundUp(length)
+	if end < addr {
+		return unix.ENOMEM
+	}
+	var wbs []WriteBack
+	mapped := true
+	mm.mu.Lock()
+	cur := addr
+	for i := mm.vmaIndex(addr); cur < end; i++ {
+		if i == len(mm.vmas) || mm.vmas[i].start >= end {
+			mapped = false
+			break
+		}
+		v := mm.vmas[i]
+		if v.start > cur {
+			mapped = false
+		}
+		if v.tracked() && !containsWB(wbs, v.maps.wb) {
+			wbs = append(wbs, v.maps.wb)
+		}
+		cur = v.end
+	}
+	mm.unlock()
+	var err error
+	for _, wb := range wbs {
+		if e := wb.WriteBack(flags&unix.MS_SYNC != 0); e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return unix.EIO
+	}
+	if !mapped {
+		return unix.ENOMEM
+	}
+	return nil
+}

@@ -117,6 +117,9 @@ func RunSentry(o SentryOptions) int {
 	// The kernel kills every other process when init exits; give exec
 	// clients a moment to be told.
 	time.Sleep(50 * time.Millisecond)
+	if err := s.sb.Sync(); err != nil {
+		s.log.Warn("writing back shared mappings of bind-mounted files", "err", err)
+	}
 	return st.ShellCode()
 }
 

@@ -1,11 +1,12 @@
 package syscalls
 
 import (
+	"math"
+
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
 	"moat/kernel"
-	"moat/memory"
 	"moat/mm"
 	"moat/platform"
 )
@@ -61,7 +62,9 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			return 0, err
 		}
 		defer f.DecRef()
-		if off < 0 || uint64(off)+uint64(length) < uint64(off) {
+		// Linux's file_mmap_ok: the mapping must end within the largest
+		// file size (MAX_LFS_FILESIZE).
+		if off < 0 || uint64((length+4095)&^4095) > uint64(math.MaxInt64-off) {
 			return 0, unix.EOVERFLOW
 		}
 		st, err := f.Stat(t)
@@ -94,14 +97,17 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 				}
 			}
 			// Files whose memory can be shared (the sandbox's own, in
-			// memory) are mapped shared; others (host files) only
-			// read-only, as private copies.
-			if _, _, err := mf.SharedChunk(off); err != nil {
+			// memory, and host files of writable binds, cached in
+			// memory and written back) are mapped shared; others (host
+			// files of the read-only root and ro binds, which nothing
+			// in the sandbox can change) only read-only, as private
+			// copies.
+			if err := mf.CanShare(off); err != nil {
 				if at.Write || o.MaxPerms.Write {
 					if !at.Write {
 						o.MaxPerms.Write = false // mprotect cannot make the copy writable
 					} else {
-						return 0, unix.ENODEV // support: shared writable mappings of host files are not implemented
+						return 0, unix.ENODEV
 					}
 				}
 				o.Private = true
@@ -133,21 +139,10 @@ func sysMadvise(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return 0, t.MM().MAdvise(a[0], a[1], int(a[2]))
 }
 
-// sysMsync checks its arguments as Linux does and otherwise has nothing to
-// do: shared file mappings are the file's own memory (memfs), and other
-// file mappings are private copies.
+// sysMsync writes back the dirty pages of shared mappings of host files
+// (writable binds) in the range; shared mappings of the sandbox's own
+// files are the files' memory, and other file mappings are private
+// copies.
 func sysMsync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	addr, length, flags := a[0], a[1], a[2]
-	if addr&(memory.PageSize-1) != 0 || flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 ||
-		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
-		return 0, unix.EINVAL
-	}
-	end := addr + memory.RoundUp(length)
-	if end < addr {
-		return 0, unix.ENOMEM
-	}
-	if !t.MM().RangeMapped(addr, end) {
-		return 0, unix.ENOMEM
-	}
-	return 0, nil
+	return 0, t.MM().MSync(a[0], a[1], int(a[2]))
 }

@@ -127,7 +127,7 @@ func New() *kernel.SyscallTable {
 	full(unix.SYS_PIPE2, sysPipe2)
 
 	// Memory.
-	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED file mappings share the file's memory for the sandbox's own files; writable ones of host files (bind mounts) are ENODEV, read-only ones private copies")
+	partial(unix.SYS_MMAP, sysMmap, "MAP_SHARED file mappings share the file's memory (host files of rw binds: cached in the sandbox, written back on msync, fsync, munmap and exit, so host processes see stores only then); read-only host files are mapped as private copies")
 	full(unix.SYS_MSYNC, sysMsync)
 	full(unix.SYS_MUNMAP, sysMunmap)
 	full(unix.SYS_MPROTECT, sysMprotect)

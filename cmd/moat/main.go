@@ -237,6 +237,9 @@ func run(args []string) int {
 	if term != nil {
 		term.finish()
 	}
+	if serr := sb.Sync(); serr != nil {
+		logger.Warn("writing back shared mappings of bind-mounted files", "err", serr)
+	}
 	if err != nil {
 		var ue *kernel.UserError
 		if errors.As(err, &ue) {

@@ -50,11 +50,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"moat/memory"
 	"moat/vfs"
 )
 
@@ -78,6 +80,11 @@ type FS struct {
 	// created holds, briefly, the descriptor Create opened for a new
 	// file, for the Open that follows it (writable.go).
 	created createdFiles
+	// mf holds the caches of files mapped shared (shared.go); nil: no
+	// shared writable mappings.
+	mf *memory.File
+	// shared are the caches of files mapped shared, by host inode.
+	shared sharedFiles
 }
 
 // DefaultAttrTimeout is how long Stat reuses the attributes of an earlier
@@ -649,6 +656,12 @@ type File struct {
 	fs *FS
 	// writable: the file was opened for writing (O_WRONLY, O_RDWR).
 	writable bool
+	// dev and ino identify the host file, in writable mode.
+	dev, ino uint64
+	// sf is the cache of the file for shared mappings once the file was
+	// mapped (shared.go); the file holds a reference to it.
+	sf       atomic.Pointer[sharedFile]
+	attachMu sync.Mutex
 }
 
 var (
@@ -671,6 +684,11 @@ func (f *File) Read(ctx vfs.Context, dst []byte, off int64) (int, error) {
 		}
 		if err != nil {
 			return 0, err
+		}
+		if sf := f.shared(); sf != nil {
+			// Shared mappings' stores not yet written back.
+			sf.read(dst[:n], off)
+			sf.put()
 		}
 		return n, nil
 	}
@@ -723,9 +741,13 @@ func (f *File) seek(off int64, whence int) (int64, error) {
 	}
 }
 
-// Release implements vfs.FileImpl: it closes the host fd.
+// Release implements vfs.FileImpl: it closes the host fd, and lets go
+// of the file's cache for shared mappings.
 func (f *File) Release() {
 	if !f.closed.Swap(true) {
+		if sf := f.sf.Swap(nil); sf != nil {
+			sf.put()
+		}
 		unix.Close(f.fd)
 	}
 }

@@ -905,6 +905,16 @@ func (fs *FS) truncatePath(rel string, want *unix.Stat_t, size int64) error {
 	if st.Dev != want.Dev || st.Ino != want.Ino {
 		return unix.ENOENT // replaced on the host meanwhile
 	}
+	return fs.truncateFD(fd, &st, size)
+}
+
+// truncateFD truncates the file fd (open for writing), whose attributes
+// are st, to size, through its cache for shared mappings if it has one.
+func (fs *FS) truncateFD(fd int, st *unix.Stat_t, size int64) error {
+	if sf, _ := fs.getShared(fileID{st.Dev, st.Ino}, -1, false, false); sf != nil {
+		defer sf.put()
+		return sf.truncate(fd, size)
+	}
 	return ftruncate(fd, size)
 }
 
@@ -931,7 +941,7 @@ func (in *Inode) openWritable(flags uint32) (vfs.FileImpl, error) {
 	if fd, ok := in.fs.created.take(in.dev, in.ino); ok {
 		// Just created: open(O_CREAT) may write whatever the mode,
 		// and does not truncate the new file.
-		return &File{fd: fd, fs: in.fs, writable: acc != unix.O_RDONLY}, nil
+		return &File{fd: fd, fs: in.fs, writable: acc != unix.O_RDONLY, dev: in.dev, ino: in.ino}, nil
 	}
 	host := int(acc)
 	if acc == unix.O_RDONLY && trunc {
@@ -952,7 +962,7 @@ func (in *Inode) openWritable(flags uint32) (vfs.FileImpl, error) {
 		err = unix.EACCES
 	}
 	if err == nil && trunc {
-		if err = ftruncate(fd, 0); err == nil {
+		if err = in.fs.truncateFD(fd, &st, 0); err == nil {
 			in.fs.changes.Add(1)
 		}
 	}
@@ -960,31 +970,26 @@ func (in *Inode) openWritable(flags uint32) (vfs.FileImpl, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &File{fd: fd, fs: in.fs, writable: acc != unix.O_RDONLY}, nil
+	return &File{fd: fd, fs: in.fs, writable: acc != unix.O_RDONLY, dev: st.Dev, ino: st.Ino}, nil
 }
 
 // write is Write for a file open for writing: pwrite(2) until src is
-// written or the host fails.
+// written or the host fails, into the file's cache for shared mappings
+// too if it has one.
 func (f *File) write(src []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	done := 0
-	for done < len(src) {
-		n, err := unix.Pwrite(f.fd, src[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			if done == 0 {
-				return 0, err
-			}
-			break
-		}
-		if n == 0 {
-			break
-		}
-		done += n
+	var done int
+	var err error
+	if sf := f.shared(); sf != nil {
+		done, err = sf.write(f.fd, src, off)
+		sf.put()
+	} else {
+		done, err = pwriteAll(f.fd, src, off)
+	}
+	if done == 0 && err != nil {
+		return 0, err
 	}
 	if done > 0 && f.fs != nil {
 		f.fs.changes.Add(1)
@@ -994,7 +999,14 @@ func (f *File) write(src []byte, off int64) (int, error) {
 
 // truncate is Truncate for a file open for writing.
 func (f *File) truncate(size int64) error {
-	if err := ftruncate(f.fd, size); err != nil {
+	var err error
+	if sf := f.shared(); sf != nil {
+		err = sf.truncate(f.fd, size)
+		sf.put()
+	} else {
+		err = ftruncate(f.fd, size)
+	}
+	if err != nil {
 		return err
 	}
 	if f.fs != nil {
@@ -1008,6 +1020,14 @@ func (f *File) truncate(size int64) error {
 func (f *File) Allocate(mode uint32, off, n int64) error {
 	if !f.writable {
 		return unix.EBADF
+	}
+	if sf := f.shared(); sf != nil {
+		defer sf.put()
+		err := sf.allocate(f.fd, mode, off, n)
+		if err == nil && f.fs != nil {
+			f.fs.changes.Add(1)
+		}
+		return err
 	}
 	for {
 		err := unix.Fallocate(f.fd, mode, off, n)
@@ -1026,6 +1046,13 @@ func (f *File) Allocate(mode uint32, off, n int64) error {
 // (fdatasync(2)). vfs has no interface for fsync yet; this is the method
 // one would call.
 func (f *File) Sync(dataOnly bool) error {
+	if sf := f.shared(); sf != nil {
+		err := sf.WriteBack(false) // shared mappings' stores first
+		sf.put()
+		if err != nil {
+			return err
+		}
+	}
 	for {
 		var err error
 		if dataOnly {

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/abi/linux"
+	"moat/mm"
 	"moat/vfs"
 )
 
@@ -115,6 +116,12 @@ func (in *Inode) truncateLocked(size int64) error {
 			}
 		}
 		in.truncateShmLocked(size)
+	} else if tail := in.size % PageSize; tail != 0 {
+		// Growing: stores through a shared mapping past the old end,
+		// in its last page, must not show up as data.
+		if b, ok := in.chunkBytes(in.size / PageSize); ok {
+			clear(b[tail:])
+		}
 	}
 	in.size = size
 	return nil
@@ -173,17 +180,27 @@ func (f *File) Truncate(size int64) error {
 	}
 	in := f.in
 	in.fs.mu.Lock()
-	defer in.fs.mu.Unlock()
-	if size == in.size {
+	old := in.size
+	if size == old {
+		in.fs.mu.Unlock()
 		return nil
 	}
 	if err := in.truncateLocked(size); err != nil {
+		in.fs.mu.Unlock()
 		return err
 	}
 	now := in.fs.timeNow()
 	in.mtime, in.ctime = now, now
+	in.fs.mu.Unlock()
+	if size < old {
+		in.maps.Truncated(size) // after fs.mu: the fault path takes it under mm's lock
+	}
 	return nil
 }
+
+// Mappers returns the file's reverse map (mm.Mappers), so that
+// truncation reaches the pages every address space maps.
+func (f *File) Mappers() *mm.Mappers { return &f.in.maps }
 
 // Stat returns the attributes of the file's inode (fstat).
 func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.in.Stat(ctx) }

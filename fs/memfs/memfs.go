@@ -25,7 +25,9 @@
 // that filesystem (directory entries, attributes, data, accounting). It is a
 // leaf lock: memfs never calls out of the package while holding it, so
 // callers may hold their own locks when calling in. Lock order (outermost
-// first): vfs locks, overlay.FS.mu, memfs FS.mu.
+// first): vfs locks, overlay.FS.mu, mm's locks (a fault reads the file),
+// memfs FS.mu. A truncation reaches the file's mappings (Inode.maps, an
+// mm.Mappers) only after releasing FS.mu.
 package memfs
 
 import (
@@ -36,6 +38,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/memory"
+	"moat/mm"
 	"moat/platform"
 	"moat/vfs"
 )
@@ -167,6 +170,10 @@ type Inode struct {
 	pages map[int64]*page
 	shm   map[int64]platform.FileRange // by chunk index
 	seals uint32                       // memfd seals (memfd.go)
+	// maps are the address spaces that map the file, whose pages past
+	// the end a truncation takes away. It has its own lock, taken
+	// without fs.mu.
+	maps mm.Mappers
 
 	xattrs   map[string][]byte // extended attributes (xattr.go)
 	linkable bool              // an O_TMPFILE file that linkat may name
@@ -743,6 +750,12 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 		return vfs.PathFile{}, nil
 	}
 	in.fs.mu.Lock()
+	shrunk := false
+	defer func() {
+		if shrunk {
+			in.maps.Truncated(0) // after fs.mu (deferred before this)
+		}
+	}()
 	defer in.fs.mu.Unlock()
 	switch {
 	case in.whiteout:
@@ -761,9 +774,11 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 		return nil, unix.ENOENT
 	}
 	if flags&unix.O_TRUNC != 0 {
+		had := in.size > 0
 		if err := in.truncateLocked(0); err != nil {
 			return nil, err
 		}
+		shrunk = had
 		now := in.fs.timeNow()
 		in.mtime, in.ctime = now, now
 	}
@@ -778,8 +793,14 @@ func (in *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 // the caller's.
 func (in *Inode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
 	in.fs.mu.Lock()
-	defer in.fs.mu.Unlock()
-	return in.setStatLocked(mask, st)
+	old := in.size
+	err := in.setStatLocked(mask, st)
+	shrunk := err == nil && mask&unix.STATX_SIZE != 0 && in.size < old
+	in.fs.mu.Unlock()
+	if shrunk {
+		in.maps.Truncated(st.Size)
+	}
+	return err
 }
 
 // Preconditions: fs.mu is held.

@@ -3,6 +3,7 @@ package overlay
 import (
 	"golang.org/x/sys/unix"
 
+	"moat/mm"
 	"moat/platform"
 	"moat/vfs"
 )
@@ -61,6 +62,16 @@ func (f *file) SharedChunk(off int64) (platform.FileRange, int64, error) {
 		return s.SharedChunk(off)
 	}
 	return platform.FileRange{}, 0, unix.ENODEV
+}
+
+// Mappers forwards the upper layer's reverse map of mappings (see
+// mm.Mappers); lower files have none: the sandbox cannot change them
+// without copying them up, and a mapping keeps the lower file.
+func (f *file) Mappers() *mm.Mappers {
+	if m, ok := f.impl.(interface{ Mappers() *mm.Mappers }); ok {
+		return m.Mappers()
+	}
+	return nil
 }
 
 // ContentKey forwards the lower layer's file-cache key (see
