@@ -214,7 +214,13 @@ func (t *Task) State() byte {
 func (t *Task) ThreadCount() int {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	return 1 + len(t.leader.threads)
+	n := 1
+	for o := range t.leader.threads {
+		if !o.threadGone.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // waitJobEventLocked returns the stop or continue of child c that a wait

@@ -79,7 +79,8 @@ type Task struct {
 	ptimers       *posixTimers // timer_create's timers, on the leader
 	cpuTimers     [2]*cpuTimer // ITIMER_VIRTUAL and ITIMER_PROF, on the leader
 	noNewPrivs    bool
-	container     string // the leader's: the container of a pod it belongs to (ProcessArgs.Container)
+	threadGone    atomic.Bool // a thread past its exit's clear of the tid: not counted (ThreadCount)
+	container     string      // the leader's: the container of a pod it belongs to (ProcessArgs.Container)
 	dumpable      bool
 	// seccomp is the app's own seccomp mode and filters (seccomp.go);
 	// nil when it has none.

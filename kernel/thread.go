@@ -138,6 +138,9 @@ func (t *Task) exitThread() {
 	t.accountThreadExit()
 	defer t.fds.Drop()
 	t.exitRobustList()
+	// A thread that pthread_join can see gone (its tid cleared) is no
+	// longer one of the process's threads, though it finishes leaving.
+	t.threadGone.Store(true)
 	t.clearTID()
 	if sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {
 		sp.ExitThread()
