@@ -296,6 +296,7 @@ echo x > /tmp/t && echo tmpfs writable
 echo masked=$(wc -c < /etc/passwd) $(ls /data | wc -l)
 echo x > /proc/sys/kernel/hostname 2>/dev/null || echo proc/sys read-only
 echo $(grep MemTotal /proc/meminfo) max=$(cat /sys/fs/cgroup/memory.max) pids=$(cat /sys/fs/cgroup/pids.max)
+timeout 1 nc -l -p 80 >/dev/null 2>&1; [ $? = 1 ] || echo port 80 bound as a user
 exit 9`
 	bundle := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
 		s.Hostname, s.Domainname = "box", "example"
@@ -319,6 +320,8 @@ exit 9`
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
 		s.Linux.CgroupsPath = "/moat-test-" + filepath.Base(hostDir)
+		// As docker sets it: any user may bind any port.
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.core.somaxconn": "1024"}
 	})
 	stdout, errOut, code := r.moat("run", "--bundle", bundle, "c2")
 	want := `host=box cwd=/tmp env=hi
@@ -333,6 +336,7 @@ tmpfs writable
 masked=0 2
 proc/sys read-only
 MemTotal: 262144 kB max=268435456 pids=100
+port 80 bound as a user
 `
 	if code != 9 || stdout != want {
 		t.Errorf("run: status %d, want 9; stderr %q\n%s", code, errOut, lineDiff(want, stdout))
@@ -409,6 +413,9 @@ func TestOCIBadInput(t *testing.T) {
 	badRlimit := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
 		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1}}
 	})
+	badSysctl := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"vm.swappiness": "10"}
+	})
 	badMount := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nfs", Source: "server:/x"})
 	})
@@ -424,6 +431,7 @@ func TestOCIBadInput(t *testing.T) {
 		{"no such program", []string{"create", "--bundle", noProgram, "b1"}, "/no/such/program"},
 		{"unknown rlimit", []string{"create", "--bundle", badRlimit, "b1"}, "RLIMIT_BOGUS"},
 		{"unsupported mount", []string{"create", "--bundle", badMount, "b1"}, "nfs"},
+		{"host-wide sysctl", []string{"create", "--bundle", badSysctl, "b1"}, "vm.swappiness"},
 		{"bad id", []string{"create", "--bundle", good, "../escape"}, "invalid container id"},
 		{"unknown id state", []string{"state", "nope"}, "does not exist"},
 		{"unknown id start", []string{"start", "nope"}, "does not exist"},

@@ -166,6 +166,19 @@ func (t *Task) SetHostname(name string, domain bool) error {
 	return nil
 }
 
+// SetUTSNames sets the host name (if not "") and the domain name (if not
+// nil) from outside the sandbox (an OCI config's sysctls).
+func (k *Kernel) SetUTSNames(host string, domain *string) {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if host != "" {
+		k.uts.Nodename = host
+	}
+	if domain != nil {
+		k.uts.Domainname = *domain
+	}
+}
+
 // Uptime returns how long the sandbox has run.
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }
 

@@ -155,6 +155,11 @@ func newSentry(o SentryOptions) (*sentry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Linux != nil {
+		if err := applySysctls(sb.Kernel, spec.Linux.Sysctl, o.Log); err != nil {
+			return nil, err
+		}
+	}
 	s := &sentry{c: c, sb: sb, log: o.Log, containers: map[string]*container{}}
 	pa, err := ProcessArgs(sb, spec.Process)
 	if err != nil {

@@ -20,6 +20,8 @@ type Network interface {
 	Interfaces() []Interface
 	// Routes returns its routes.
 	Routes() []Route
+	// Sysctls returns its settings.
+	Sysctls() *Sysctls
 }
 
 // Socket is an AF_INET or AF_INET6 socket, as the socket system calls use

@@ -1,7 +1,6 @@
 package inet
 
 import (
-	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
@@ -22,7 +21,8 @@ const MaxHostSockets = 16384
 // whitelist: none whose value holds a pointer, none that reaches the
 // host's firewall tables), and no raw sockets.
 type Host struct {
-	open atomic.Int64
+	open    atomic.Int64
+	sysctls Sysctls
 
 	pollOnce sync.Once
 	poller   *poller
@@ -118,22 +118,16 @@ func retry(fn func() error) error {
 
 // Bind implements Socket.
 func (so *hostSocket) Bind(ctx vfs.Context, b []byte) error {
-	if err := checkPort(ctx, b); err != nil {
+	// The sandbox's own rule for low ports, before the host (where moat
+	// may well be root) sees the bind.
+	if err := so.h.sysctls.checkPort(ctx, b); err != nil {
 		return err
 	}
 	return retry(func() error { return rawBind(so.fd, b) })
 }
 
-// checkPort refuses ports below 1024 to a sandbox user who is not root,
-// before the host (where moat may well be root) sees the bind.
-func checkPort(ctx vfs.Context, b []byte) error {
-	if len(b) >= 4 && ctx.UID() != 0 {
-		if port := binary.BigEndian.Uint16(b[2:]); port != 0 && port < 1024 {
-			return unix.EACCES // support: privilege for low ports is euid 0 (CAP_NET_BIND_SERVICE)
-		}
-	}
-	return nil
-}
+// Sysctls implements Network.
+func (h *Host) Sysctls() *Sysctls { return &h.sysctls }
 
 // Connect implements Socket: the host connect is non-blocking, and a
 // blocking one waits here, interruptibly, for its outcome.

@@ -142,8 +142,8 @@ func (so *stackSocket) Bind(ctx vfs.Context, b []byte) error {
 	if so.family == unix.AF_INET6 && Family(b) != unix.AF_INET6 {
 		return unix.EAFNOSUPPORT
 	}
-	if fa.Port != 0 && fa.Port < 1024 && ctx.UID() != 0 {
-		return unix.EACCES // support: privilege for low ports is euid 0 (CAP_NET_BIND_SERVICE)
+	if err := so.st.sysctls.mayBind(ctx, fa.Port); err != nil {
+		return err
 	}
 	if fa.Addr.Len() != 0 && !isLocal(fa.Addr) && !so.st.hasAddr(fa.Addr) {
 		return unix.EADDRNOTAVAIL

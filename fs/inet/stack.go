@@ -51,7 +51,12 @@ type Stack struct {
 	s    *stack.Stack
 	err  error
 	open atomic.Int64 // sockets open on it
+
+	sysctls Sysctls
 }
+
+// Sysctls implements Network.
+func (st *Stack) Sysctls() *Sysctls { return &st.sysctls }
 
 // MaxStackSockets bounds the sockets open on a sandbox's stack at once
 // (each holds buffers in the sentry): more is ENFILE.
