@@ -284,6 +284,7 @@ func New(cfg Config) (*Sandbox, error) {
 		MinSigStkSz: auxv[51],
 	})
 	s.Kernel = k
+	k.SetSync(s.Sync)
 
 	tmp := memfs.New(devTmp, memfs.Options{MaxBytes: memSize / 2, MemFile: mf})
 	s.devpts = tty.New(k, devPts)

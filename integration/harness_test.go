@@ -528,6 +528,7 @@ var programUse = map[string]string{
 	"mmap_shared":   "TestPrograms",
 	"mmap_truncate": "TestPrograms, TestMmapBind",
 	"mmap_hostfile": "TestMmapBind",
+	"mmap_sync":     "TestMmapBindSync",
 	"locks":         "TestPrograms",
 	"memfd":         "TestPrograms",
 	"unix_sockets":  "TestPrograms",

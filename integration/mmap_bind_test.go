@@ -32,6 +32,22 @@ func TestMmapBind(t *testing.T) {
 	compareWith(t, bind, "", prog("mmap_truncate"), dir)
 }
 
+// TestMmapBindSync runs progs/mmap_sync.c in moat with a host directory
+// bound twice, writable and read-only: stores through a shared mapping of
+// a file of the writable bind reach the host file on sync(2) and
+// syncfs(2), which the program sees through the read-only bind (which
+// reads the host file itself).
+func TestMmapBindSync(t *testing.T) {
+	t.Parallel()
+	dir := hostTempDir(t)
+	flags := []string{"-v", dir + ":/w", "-v", dir + ":/r:ro"}
+	stdout, stderr, code := runMoat(t, flags, []string{prog("mmap_sync"), "/w/f", "/r/f"}, "")
+	want := "ftruncate(fd, 4096): ok\nafter sync: read 63: stored, then sync\nsyncfs(fd): ok\nafter syncfs: read 63: stored, then syncfs\n"
+	if code != 0 || stdout != want {
+		t.Fatalf("moat exit %d\nstdout (- want, + got):\n%s\nstderr:\n%s", code, lineDiff(want, stdout), stderr)
+	}
+}
+
 // TestSqliteWALBind runs the sqlite3 shell in WAL mode on a database in a
 // writable bind (WAL mode keeps its index in a shared mapping of the -shm
 // file): writers in two processes at once, then a reader, all inside one

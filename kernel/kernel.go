@@ -91,6 +91,8 @@ type Kernel struct {
 
 	utsMu sync.Mutex
 	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
+
+	syncFn func() error // set once before the sandbox runs (SetSync)
 }
 
 // New returns a kernel with no tasks.
@@ -112,6 +114,19 @@ func New(opts Options) *Kernel {
 // after the kernel).
 func (k *Kernel) SetNewUnlinked(fn func(ctx vfs.Context, mode uint32, sealable bool) (vfs.FileImpl, error)) {
 	k.opts.NewUnlinked = fn
+}
+
+// SetSync sets the function sync(2) calls to write back what the sandbox's
+// filesystems hold for the host (dirty shared mappings of host files).
+func (k *Kernel) SetSync(fn func() error) { k.syncFn = fn }
+
+// Sync writes back what the sandbox's filesystems hold for the host (see
+// SetSync) and returns the first error.
+func (k *Kernel) Sync() error {
+	if k.syncFn == nil {
+		return nil
+	}
+	return k.syncFn()
 }
 
 // SetNewFS sets Options.NewFS.

@@ -579,16 +579,31 @@ func sysFsync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return fsyn
 
 func sysFdatasync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return fsync(t, a[0], true) }
 
-// sysSync flushes nothing: the sandbox's own layers are in memory, and
-// bind-mounted host files are flushed per file (fsync).
-func sysSync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return 0, nil }
+// sysSync writes back the dirty shared mappings of host files (writable
+// binds, an on-disk upper layer) to the host files. sync(2) cannot fail.
+func sysSync(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	t.Kernel().Sync()
+	return 0, nil
+}
 
+// FSSyncer is implemented by inodes whose filesystem holds data for the
+// host (hostfs: shared mappings of its files); syncfs(2) calls it.
+type FSSyncer interface{ SyncFS() error }
+
+// sysSyncfs writes back the dirty shared mappings of the host files of the
+// filesystem of fd; other filesystems hold nothing for the host. Errors of
+// the write-back are returned, as Linux's syncfs reports writeback errors.
 func sysSyncfs(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	f, err := getFile(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	f.DecRef()
+	defer f.DecRef()
+	if p := f.Path(); p.Dentry != nil {
+		if s, ok := p.Inode().(FSSyncer); ok {
+			return 0, s.SyncFS()
+		}
+	}
 	return 0, nil
 }
 

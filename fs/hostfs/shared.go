@@ -15,7 +15,7 @@ package hostfs
 // every address space that maps the file), and written back to the host
 // file with pwrite. What this costs: host processes see stores through a
 // mapping only after a write-back, which happens on msync, fsync or
-// fdatasync of the file, munmap of a writable shared mapping, exit of the
+// fdatasync of the file, sync(2) or syncfs(2), munmap of a writable shared mapping, exit of the
 // last process mapping it, and the closing of the file's last mapping or
 // descriptor (Linux's page cache makes them visible at once); and changes
 // the host makes to a file while the sandbox has it cached are not seen
@@ -591,3 +591,6 @@ func (fs *FS) Sync() error {
 	}
 	return first
 }
+
+// SyncFS is Sync for syncfs(2) of a file of the FS.
+func (in *Inode) SyncFS() error { return in.fs.Sync() }
