@@ -541,6 +541,7 @@ var programUse = map[string]string{
 	"mknod":         "TestPrograms",
 	"openat2":       "TestPrograms",
 	"dataio":        "TestPrograms",
+	"fsize":         "TestPrograms",
 	"exit":          "TestExitStatus, TestBadInput, TestProcs",
 	"segv":          "TestExitStatus",
 	"abort":         "TestExitStatus",

@@ -53,6 +53,9 @@ var comparedPrograms = []struct {
 	// Truncating a mapped file in /tmp: SIGBUS past the new end in
 	// shared and private mappings, in this process and another.
 	{name: "mmap_truncate"},
+	// RLIMIT_FSIZE on writes, truncation, fallocate, copy_file_range,
+	// sendfile and splice into files: EFBIG, SIGXFSZ, short writes.
+	{name: "fsize"},
 }
 
 // TestPrograms runs every compared program natively and in moat.

@@ -76,6 +76,9 @@ func (l *Limits) Set(r int, v Rlimit, privileged bool) (Rlimit, error) {
 // Limits returns the task's resource limits.
 func (t *Task) Limits() *Limits { return t.limits }
 
+// FileSizeLimit implements vfs.FileSizeLimiter: t's RLIMIT_FSIZE.
+func (t *Task) FileSizeLimit() uint64 { return t.limits.Get(unix.RLIMIT_FSIZE).Cur }
+
 // copy returns an independent copy (fork).
 func (l *Limits) copy() *Limits {
 	l.mu.Lock()

@@ -175,7 +175,21 @@ func truncatePath(t *kernel.Task, p vfs.Path, size int64) (uintptr, error) {
 	if st.IsDir() {
 		return 0, unix.EISDIR
 	}
+	if err := truncateLimit(t, st.Size, size); err != nil {
+		return 0, err
+	}
 	return 0, setAttr(t, p, unix.STATX_SIZE, vfs.Stat{Size: size}, false)
+}
+
+// truncateLimit applies RLIMIT_FSIZE to a truncation from size old to
+// size, as Linux's inode_newsize_ok: growing a file beyond the limit
+// fails with EFBIG and sends SIGXFSZ.
+func truncateLimit(t *kernel.Task, old, size int64) error {
+	if limit := t.FileSizeLimit(); size > old && uint64(size) > limit {
+		t.SendSignalSelf(unix.SIGXFSZ)
+		return unix.EFBIG
+	}
+	return nil
 }
 
 func sysTruncate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -196,6 +210,11 @@ func sysFtruncate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	if tr, ok := f.Impl().(vfs.Truncater); ok {
+		if st, err := f.Stat(t); err == nil {
+			if err := truncateLimit(t, st.Size, int64(a[1])); err != nil {
+				return 0, err
+			}
+		}
 		if err := tr.Truncate(int64(a[1])); err != nil {
 			return 0, err
 		}

@@ -83,10 +83,23 @@ func copyOutOffset(t *kernel.Task, addr uintptr, off int64) error {
 
 // epipe raises SIGPIPE for an EPIPE from a write, as write(2) does.
 func epipe(t *kernel.Task, err error) error {
-	if err == unix.EPIPE {
+	switch err {
+	case unix.EPIPE:
 		t.SendSignalSelf(unix.SIGPIPE)
+	case unix.EFBIG:
+		xfsz(t)
 	}
 	return err
+}
+
+// xfsz sends SIGXFSZ to t for a write or truncation that failed with EFBIG
+// while t has a finite RLIMIT_FSIZE: vfs refuses writes that start at or
+// beyond it with EFBIG (see vfs.FileSizeLimiter), and with a finite limit
+// no write reaches the largest offset, Linux's other EFBIG.
+func xfsz(t *kernel.Task) {
+	if t.FileSizeLimit() != kernel.RLimInfinity {
+		t.SendSignalSelf(unix.SIGXFSZ)
+	}
 }
 
 // spliceReadable returns EINVAL for files splice cannot read from:
@@ -137,12 +150,47 @@ func pipeToFile(t *kernel.Task, in *vfs.FileDescription, out *vfs.FileDescriptio
 	}
 	buf := make([]byte, min(n, uintptr(avail)))
 	got := pipe.Peek(in.Impl(), buf)
-	w, err := out.Write(ctxFor(t, out), buf[:got], off)
-	if w > 0 {
-		pipe.Consume(in.Impl(), w)
-		return uintptr(w), nil
+	// Like Linux's iter_file_splice_write, write until all of it is
+	// written or the file refuses the rest: a write cut short at
+	// RLIMIT_FSIZE is followed by one that fails there (and so sends
+	// SIGXFSZ, as Linux does).
+	done, err := spliceWrite(t, out, buf[:got], off)
+	if done > 0 {
+		pipe.Consume(in.Impl(), done)
+		return uintptr(done), nil
 	}
 	return 0, epipe(t, err)
+}
+
+// spliceWrite writes p to out at off (or at its file offset when off < 0)
+// as Linux's iter_file_splice_write does: until all of p is written or
+// out refuses the rest. So a write cut short at RLIMIT_FSIZE is followed
+// by one that fails there, which sends SIGXFSZ, as on Linux. The error is
+// returned only when nothing was written.
+func spliceWrite(t *kernel.Task, out *vfs.FileDescription, p []byte, off int64) (int, error) {
+	ctx := ctxFor(t, out)
+	done := 0
+	for done < len(p) {
+		at := off
+		if off >= 0 {
+			at = off + int64(done)
+		}
+		w, err := out.Write(ctx, p[done:], at)
+		done += w
+		if err != nil {
+			if done == 0 {
+				return 0, err
+			}
+			if err == unix.EFBIG {
+				xfsz(t)
+			}
+			break
+		}
+		if w == 0 || t.Killed() {
+			break
+		}
+	}
+	return done, nil
 }
 
 // pipeToPipe moves (or with !consume, copies: tee) up to n bytes from the
@@ -178,7 +226,7 @@ func pipeToPipe(t *kernel.Task, in, out *vfs.FileDescription, n uintptr, nonbloc
 // in, or a short write; it returns what was written.
 func copyDirect(t *kernel.Task, in *vfs.FileDescription, off int64, out *vfs.FileDescription, outOff int64, n uintptr) (uintptr, error) {
 	buf := make([]byte, min(n, ioChunk))
-	inCtx, outCtx := ctxFor(t, in), ctxFor(t, out)
+	inCtx := ctxFor(t, in)
 	var done uintptr
 	for done < n {
 		want := min(n-done, uintptr(len(buf)))
@@ -193,7 +241,7 @@ func copyDirect(t *kernel.Task, in *vfs.FileDescription, off int64, out *vfs.Fil
 		if outOff >= 0 {
 			pos = outOff + int64(done)
 		}
-		w, err := out.Write(outCtx, buf[:got], pos)
+		w, err := spliceWrite(t, out, buf[:got], pos)
 		done += uintptr(w)
 		if err != nil {
 			if done > 0 {

@@ -118,13 +118,13 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int6
 		w, err := f.Write(ctx, buf[:got], pos)
 		done += uintptr(w)
 		if err != nil {
-			if err == unix.EPIPE {
-				t.SendSignalSelf(unix.SIGPIPE)
-			}
 			if done > 0 {
+				if err == unix.EPIPE {
+					t.SendSignalSelf(unix.SIGPIPE)
+				}
 				return done, nil
 			}
-			return 0, err
+			return 0, epipe(t, err)
 		}
 		if w < got || cerr != nil || n == 0 {
 			break

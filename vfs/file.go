@@ -205,7 +205,14 @@ func (f *FileDescription) write(ctx Context, src []byte, off int64) (int, error)
 		return f.impl.Write(ctx, src, 0)
 	}
 	appending := f.flags.Load()&unix.O_APPEND != 0
-	if off >= 0 && !appending || f.ownsPosition() {
+	if f.ownsPosition() {
+		return f.impl.Write(ctx, src, off)
+	}
+	if off >= 0 && !appending {
+		src, err := f.limitWrite(ctx, src, off)
+		if err != nil {
+			return 0, err
+		}
 		return f.impl.Write(ctx, src, off)
 	}
 	f.mu.Lock()
@@ -218,11 +225,43 @@ func (f *FileDescription) write(ctx Context, src []byte, off int64) (int, error)
 		}
 		pos = st.Size
 	}
+	src, err := f.limitWrite(ctx, src, pos)
+	if err != nil {
+		return 0, err
+	}
 	n, err := f.impl.Write(ctx, src, pos)
 	if off < 0 { // pwrite leaves the file offset alone
 		f.off = pos + int64(n)
 	}
 	return n, err
+}
+
+// FileSizeLimiter is implemented by Contexts that have a limit on the size
+// of the files they write (RLIMIT_FSIZE): ^uint64(0) for none.
+type FileSizeLimiter interface {
+	FileSizeLimit() uint64
+}
+
+// limitWrite applies ctx's file size limit to a write of src at pos of a
+// regular file, as Linux's generic_write_checks: a write starting at or
+// beyond the limit fails with EFBIG (the caller sends SIGXFSZ), one
+// crossing it is cut short at the limit; an empty write always succeeds.
+func (f *FileDescription) limitWrite(ctx Context, src []byte, pos int64) ([]byte, error) {
+	l, ok := ctx.(FileSizeLimiter)
+	if !ok || len(src) == 0 || pos < 0 {
+		return src, nil
+	}
+	limit := l.FileSizeLimit()
+	if limit == ^uint64(0) || uint64(pos)+uint64(len(src)) <= limit {
+		return src, nil
+	}
+	if st, err := f.Stat(ctx); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return src, nil
+	}
+	if uint64(pos) >= limit {
+		return nil, unix.EFBIG
+	}
+	return src[:limit-uint64(pos)], nil
 }
 
 // maxOffset is the largest file offset Linux allows on a regular file
