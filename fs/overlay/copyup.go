@@ -25,7 +25,7 @@ func (fs *FS) ensureUpper(ctx vfs.Context, n *Inode, withData bool) error {
 	if n.upperInode() != nil {
 		return nil
 	}
-	var data *memfs.Inode
+	var data upperData
 	if withData {
 		var err error
 		if data, err = fs.prepareData(ctx, n); err != nil {
@@ -45,7 +45,7 @@ func (fs *FS) ensureUpper(ctx vfs.Context, n *Inode, withData bool) error {
 // there is nothing to copy. The caller must Drop the result.
 //
 // Preconditions: fs.mu is not held.
-func (fs *FS) prepareData(ctx vfs.Context, n *Inode) (*memfs.Inode, error) {
+func (fs *FS) prepareData(ctx vfs.Context, n *Inode) (upperData, error) {
 	if n.typ != unix.S_IFREG || n.upperInode() != nil || n.lower == nil {
 		return nil, nil
 	}
@@ -60,7 +60,7 @@ func (fs *FS) prepareData(ctx vfs.Context, n *Inode) (*memfs.Inode, error) {
 // used under it: its error counts only if the inode still needs copying
 // up by then (another caller may have done it meanwhile).
 type preparedData struct {
-	data *memfs.Inode
+	data upperData
 	err  error
 }
 
@@ -93,7 +93,7 @@ func (fs *FS) copyUpPreparedLocked(ctx vfs.Context, n *Inode, p preparedData) er
 // copyData copies the lower regular file lower (with attributes st) into a
 // new detached upper file. Pages of zeros and holes are not stored. It fails
 // with ENOSPC without reading anything if the file cannot fit.
-func (fs *FS) copyData(ctx vfs.Context, lower vfs.Inode, st *vfs.Stat) (*memfs.Inode, error) {
+func (fs *FS) copyData(ctx vfs.Context, lower vfs.Inode, st *vfs.Stat) (upperData, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, unix.EXDEV
 	}
@@ -107,11 +107,10 @@ func (fs *FS) copyData(ctx vfs.Context, lower vfs.Inode, st *vfs.Stat) (*memfs.I
 	if sparse && st.Blocks*512 < need {
 		need = st.Blocks * 512
 	}
-	used, limit, _, _ := fs.upper.Usage()
-	if need > limit-used {
+	if need > fs.upper.room() {
 		return nil, unix.ENOSPC
 	}
-	tmp, err := fs.upper.NewFile(attrOf(st))
+	tmp, err := fs.upper.newFile(ctx, attrOf(st))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +168,7 @@ func (fs *FS) copyData(ctx vfs.Context, lower vfs.Inode, st *vfs.Stat) (*memfs.I
 
 // writeNonZero writes p at off to f, skipping page-aligned runs of zeros so
 // that they stay holes.
-func writeNonZero(f *memfs.Inode, p []byte, off int64) error {
+func writeNonZero(f upperData, p []byte, off int64) error {
 	for len(p) > 0 {
 		// Up to the next page boundary.
 		n := int(memfs.PageSize - off%memfs.PageSize)
@@ -203,7 +202,7 @@ func allZero(p []byte) bool {
 // anything else is EXDEV.
 //
 // Preconditions: fs.mu is held for writing.
-func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data *memfs.Inode, withData bool) error {
+func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data upperData, withData bool) error {
 	if n.upper != nil {
 		return nil
 	}
@@ -222,7 +221,7 @@ func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data *memfs.Inode, withDat
 	if typ != n.typ {
 		return unix.EIO // the host changed the lower tree under us
 	}
-	cu := memfs.CopyUp{Type: typ, Attr: attrOf(&st), OriginDev: st.Dev, OriginIno: st.Ino}
+	cu := copyUpSpec{Type: typ, Attr: attrOf(&st), OriginDev: st.Dev, OriginIno: st.Ino}
 	switch typ {
 	case unix.S_IFDIR:
 	case unix.S_IFLNK:
@@ -242,7 +241,7 @@ func (fs *FS) copyUpLocked(ctx vfs.Context, n *Inode, data *memfs.Inode, withDat
 	default:
 		return unix.EXDEV
 	}
-	up, err := p.upper.CopyUpEntry(n.name, cu)
+	up, err := p.upper.copyUpEntry(ctx, n.name, cu)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ import (
 type FS struct {
 	mu      sync.RWMutex
 	cacheMu sync.Mutex
-	upper   *memfs.FS
+	upper   upperLayer
 	root    *Inode
 }
 
@@ -74,7 +74,7 @@ type Inode struct {
 	// Guarded by fs.mu.
 	parent *Inode // nil for the root
 	name   string
-	upper  *memfs.Inode // nil until created or copied up
+	upper  upperNode // nil until created or copied up
 	dead   bool         // removed from the namespace
 
 	// Guarded by fs.cacheMu.
@@ -88,7 +88,16 @@ var _ vfs.Inode = (*Inode)(nil)
 // under the memfs upper. The upper's root takes the lower root's
 // attributes.
 func New(lower vfs.Inode, upper *memfs.FS) (vfs.Inode, error) {
-	if lower == nil || upper == nil {
+	if upper == nil {
+		return nil, unix.EINVAL
+	}
+	return newFS(lower, memUpper{upper}, true)
+}
+
+// newFS returns the root of an overlay of lower under upper; with setRoot
+// the upper root takes the lower root's attributes.
+func newFS(lower vfs.Inode, upper upperLayer, setRoot bool) (vfs.Inode, error) {
+	if lower == nil {
 		return nil, unix.EINVAL
 	}
 	st, err := lower.Stat(nil)
@@ -98,8 +107,10 @@ func New(lower vfs.Inode, upper *memfs.FS) (vfs.Inode, error) {
 	if !st.IsDir() {
 		return nil, unix.ENOTDIR
 	}
-	ur := upper.Root()
-	ur.SetAttr(attrOf(&st))
+	ur := upper.root()
+	if setRoot {
+		ur.SetAttr(attrOf(&st))
+	}
 	ur.SetOrigin(st.Dev, st.Ino)
 	fs := &FS{upper: upper}
 	fs.root = &Inode{fs: fs, typ: unix.S_IFDIR, lower: lower, upper: ur}
@@ -171,9 +182,12 @@ func (n *Inode) lookupLocked(ctx vfs.Context, name string) (*Inode, error) {
 	if c := n.cachedChild(name); c != nil {
 		return c, nil
 	}
-	var up *memfs.Inode
+	var up upperNode
 	if n.upper != nil {
-		up = n.upper.Child(name)
+		var err error
+		if up, err = n.upper.child(ctx, name); err != nil {
+			return nil, err
+		}
 		if up != nil && up.IsWhiteout() {
 			return nil, unix.ENOENT
 		}
@@ -241,7 +255,7 @@ func (n *Inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	return c, nil
 }
 
-func (n *Inode) upperInode() *memfs.Inode {
+func (n *Inode) upperInode() upperNode {
 	n.fs.mu.RLock()
 	defer n.fs.mu.RUnlock()
 	return n.upper
@@ -293,7 +307,10 @@ func (n *Inode) readDirLocked(ctx vfs.Context) ([]vfs.Dirent, error) {
 	var out []vfs.Dirent
 	var hidden map[string]bool
 	if n.upper != nil {
-		ents := n.upper.Entries()
+		ents, err := n.upper.entries(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if n.lower != nil {
 			hidden = make(map[string]bool, len(ents))
 		}
@@ -301,14 +318,14 @@ func (n *Inode) readDirLocked(ctx vfs.Context) ([]vfs.Dirent, error) {
 			if hidden != nil {
 				hidden[e.Name] = true
 			}
-			if e.Inode.IsWhiteout() {
+			if e.Node.IsWhiteout() {
 				continue
 			}
-			ino := e.Inode.Ino()
-			if _, oino, ok := e.Inode.Origin(); ok {
+			ino := e.Node.Ino()
+			if _, oino, ok := e.Node.Origin(); ok {
 				ino = oino
 			}
-			out = append(out, vfs.Dirent{Name: e.Name, Ino: ino, Type: vfs.DirentType(e.Inode.Type())})
+			out = append(out, vfs.Dirent{Name: e.Name, Ino: ino, Type: vfs.DirentType(e.Node.Type())})
 		}
 	}
 	if n.lower != nil {
@@ -361,7 +378,7 @@ func (n *Inode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
 
 // mknod creates the entry name in directory n with makeUpper, after copying
 // n up.
-func (n *Inode) mknod(ctx vfs.Context, name string, makeUpper func(dir *memfs.Inode) (*memfs.Inode, error)) (*Inode, error) {
+func (n *Inode) mknod(ctx vfs.Context, name string, makeUpper func(dir upperNode) (upperNode, error)) (*Inode, error) {
 	if err := vfs.CheckName(name); err != nil {
 		return nil, err
 	}
@@ -389,12 +406,8 @@ func (n *Inode) mknod(ctx vfs.Context, name string, makeUpper func(dir *memfs.In
 
 // Create implements vfs.Inode.
 func (n *Inode) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	c, err := n.mknod(ctx, name, func(dir *memfs.Inode) (*memfs.Inode, error) {
-		in, err := dir.Create(ctx, name, mode)
-		if err != nil {
-			return nil, err
-		}
-		return in.(*memfs.Inode), nil
+	c, err := n.mknod(ctx, name, func(dir upperNode) (upperNode, error) {
+		return dir.create(ctx, name, mode)
 	})
 	if err != nil {
 		return nil, err
@@ -405,19 +418,16 @@ func (n *Inode) Create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, er
 // Mkdir implements vfs.Inode. The new directory is opaque: a lower
 // directory of the same name (hidden by a whiteout) never shows through.
 func (n *Inode) Mkdir(ctx vfs.Context, name string, mode uint32) error {
-	_, err := n.mknod(ctx, name, func(dir *memfs.Inode) (*memfs.Inode, error) {
-		return dir.MkdirOpaque(ctx, name, mode, true)
+	_, err := n.mknod(ctx, name, func(dir upperNode) (upperNode, error) {
+		return dir.mkdirOpaque(ctx, name, mode)
 	})
 	return err
 }
 
 // Symlink implements vfs.Inode.
 func (n *Inode) Symlink(ctx vfs.Context, name, target string) error {
-	_, err := n.mknod(ctx, name, func(dir *memfs.Inode) (*memfs.Inode, error) {
-		if err := dir.Symlink(ctx, name, target); err != nil {
-			return nil, err
-		}
-		return dir.Child(name), nil
+	_, err := n.mknod(ctx, name, func(dir upperNode) (upperNode, error) {
+		return dir.symlink(ctx, name, target)
 	})
 	return err
 }
@@ -456,10 +466,11 @@ func (n *Inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if err := fs.copyUpLocked(ctx, n, nil, true); err != nil {
 		return err
 	}
-	if err := n.upper.Link(ctx, name, t.upper); err != nil {
+	up, err := n.upper.link(ctx, name, t.upper)
+	if err != nil {
 		return err
 	}
-	c := &Inode{fs: fs, typ: t.typ, parent: n, name: name, upper: t.upper}
+	c := &Inode{fs: fs, typ: t.typ, parent: n, name: name, upper: up}
 	fs.cacheMu.Lock()
 	n.setChildLocked(name, c)
 	fs.cacheMu.Unlock()
@@ -493,12 +504,12 @@ func (n *Inode) removeLocked(ctx vfs.Context, name string, c *Inode) error {
 	switch {
 	case n.lowerHas(ctx, name, c):
 		if err = fs.copyUpLocked(ctx, n, nil, true); err == nil {
-			err = n.upper.Whiteout(ctx, name)
+			err = n.upper.whiteout(ctx, name)
 		}
 	case c.typ == unix.S_IFDIR:
-		err = n.upper.Rmdir(ctx, name)
+		err = n.upper.rmdir(ctx, name)
 	default:
-		err = n.upper.Unlink(ctx, name)
+		err = n.upper.unlink(ctx, name)
 	}
 	if err != nil {
 		return err
@@ -660,7 +671,7 @@ func (n *Inode) Rename(ctx vfs.Context, oldName string, newDir vfs.Inode, newNam
 	if !exchange && n.lowerHas(ctx, oldName, src) {
 		memFlags |= unix.RENAME_WHITEOUT
 	}
-	if err := n.upper.Rename(ctx, oldName, q.upper, newName, memFlags); err != nil {
+	if err := n.upper.rename(ctx, oldName, q.upper, newName, memFlags); err != nil {
 		return err
 	}
 	fs.cacheMu.Lock()
