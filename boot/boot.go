@@ -42,11 +42,15 @@ import (
 
 // Config is what a sandbox is built from.
 type Config struct {
-	Platform string    // "seccomp" (default) or "ptrace"
-	Rootfs   string    // host directory for the read-only lower layer; "" = "/"
-	Binds    []Bind    // host directories and files mounted into the sandbox (-v)
-	Strace   io.Writer // nil: no tracing
-	Log      *slog.Logger
+	Platform string // "seccomp" (default) or "ptrace"
+	Rootfs   string // host directory for the read-only lower layer; "" = "/"
+	// Upper, if set, is the host directory that keeps the root overlay's
+	// upper layer (in overlayfs's format, see fs/overlay/disk.go) instead
+	// of memory: empty, or the upper layer of an earlier run.
+	Upper  string
+	Binds  []Bind    // host directories and files mounted into the sandbox (-v)
+	Strace io.Writer // nil: no tracing
+	Log    *slog.Logger
 	// Net is the network mode: "none" (or ""): loopback only, on the
 	// sandbox's own TCP/IP stack; "sandbox": that stack with eth0 routed
 	// through the sentry to the host's network (NAT); "host": internet
@@ -132,6 +136,15 @@ func (w *writableFSes) open(dir string) (*hostfs.FS, error) {
 	return fs, nil
 }
 
+// add makes fs, opened elsewhere, one of the sandbox's writable host
+// filesystems.
+func (w *writableFSes) add(fs *hostfs.FS) {
+	fs.SetMemoryFile(w.mf)
+	w.mu.Lock()
+	w.list = append(w.list, fs)
+	w.mu.Unlock()
+}
+
 // rootNamespace makes the mount namespace of cfg's root: the host
 // directory itself (RootWritable), or an in-memory layer over it.
 func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes) (*vfs.MountNamespace, error) {
@@ -149,6 +162,14 @@ func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes)
 	lower, err := hostfs.New(rootDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
+	}
+	if cfg.Upper != "" {
+		root, fs, err := overlay.NewOnDisk(lower, cfg.Upper)
+		if err != nil {
+			return nil, fmt.Errorf("--upper %s: %w", cfg.Upper, err)
+		}
+		rw.add(fs)
+		return vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"}), nil
 	}
 	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
 	root, err := overlay.New(lower, upper)

@@ -101,7 +101,7 @@ func isOCIRun(args []string) bool {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--net none|sandbox|host] [-p [IP:]HOST:GUEST]...
-           [--platform seccomp|ptrace] [--rootfs DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+           [--platform seccomp|ptrace] [--rootfs DIR] [--upper DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 
@@ -126,6 +126,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	rootfs := fs.String("rootfs", "", "host `DIR` to use as the sandbox's read-only root (default: the host's /)")
+	upper := fs.String("upper", "", "host `DIR` that keeps what the sandbox writes to its root (overlayfs's upper-layer format; empty, or the upper of an earlier run) instead of memory")
 	strace := fs.Bool("strace", false, "trace system calls on stderr")
 	debug := fs.Bool("debug", false, "log the sentry's debug messages on stderr")
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
@@ -172,13 +173,18 @@ func run(args []string) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
+	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Upper: *upper, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}
 	if *rootfs != "" {
 		if st, err := os.Stat(*rootfs); err != nil || !st.IsDir() {
 			return fail(exitSandboxError, "--rootfs %s: not a directory on the host", *rootfs)
+		}
+	}
+	if *upper != "" {
+		if st, err := os.Stat(*upper); err != nil || !st.IsDir() {
+			return fail(exitSandboxError, "--upper %s: not a directory on the host", *upper)
 		}
 	}
 	sb, err := boot.New(cfg)

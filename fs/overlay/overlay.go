@@ -75,7 +75,7 @@ type Inode struct {
 	parent *Inode // nil for the root
 	name   string
 	upper  upperNode // nil until created or copied up
-	dead   bool         // removed from the namespace
+	dead   bool      // removed from the namespace
 
 	// Guarded by fs.cacheMu.
 	children map[string]weak.Pointer[Inode]

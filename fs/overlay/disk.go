@@ -1,0 +1,503 @@
+package overlay
+
+// The upper layer on disk (moat run --upper DIR).
+//
+// Format: the same as Linux overlayfs's upper directory, so that DIR can be
+// inspected with ordinary tools, reused by a later run, or even mounted by
+// the kernel's overlayfs over the same lower tree:
+//
+//   - every object the sandbox created or copied up is the same kind of
+//     host object at the same path under DIR (regular files with their
+//     data, directories, symlinks, hard links, FIFOs, sockets and device
+//     nodes made by mknod), with the sandbox's owner, mode and times: moat
+//     runs as root on the host, so it sets them for real, as overlayfs
+//     does (keep DIR where only root can reach it: the sandbox's root may
+//     have made set-user-ID files and device nodes in it);
+//   - a removed lower entry is a whiteout: a 0:0 character device;
+//   - a directory made by mkdir (which hides a lower directory of the same
+//     name) carries the xattr trusted.overlay.opaque=y;
+//   - the sandbox's own extended attributes are the host file's; names in
+//     trusted.overlay.* are refused (EPERM) and hidden, so that the
+//     sandbox cannot forge whiteouts or opacity;
+//   - DIR itself is the upper root and is marked with the xattr
+//     trusted.moat.upper=1 at first use: a later run accepts DIR if it is
+//     empty or marked.
+//
+// Why this format rather than one of moat's own: it needs no translation
+// (a stat of an upper file is a host stat), nothing in it is hidden in a
+// private database that could disagree with the tree, and it is the format
+// every container tool already knows. What it does not keep: the lower
+// st_ino a copied-up object reports is remembered only while the sandbox
+// runs (overlayfs's trusted.overlay.origin is a file handle that moat
+// cannot make portably); a later run reports the upper file's own.
+//
+// Every change goes through fs/hostfs's writable mode, which acts on
+// descriptors opened beneath DIR without following symlinks, so nothing
+// the sandbox does (symlinks pointing out, "..", renames of directories)
+// reaches anything outside DIR. Copy-up writes the data to an unnamed
+// file (O_TMPFILE) in DIR and links it in place once complete.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"moat/fs/hostfs"
+	"moat/vfs"
+)
+
+const (
+	xattrOpaque     = "trusted.overlay.opaque"
+	xattrUserOpaque = "user.overlay.opaque" // overlayfs's userxattr variant, read only
+	xattrMarker     = "trusted.moat.upper"
+	overlayPrefix   = "trusted.overlay."
+)
+
+// NewOnDisk returns the root of an overlay of lower under an upper layer
+// kept in the host directory dir, which must be empty or an upper layer
+// that an earlier NewOnDisk made.
+func NewOnDisk(lower vfs.Inode, dir string) (vfs.Inode, *hostfs.FS, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	fs, err := hostfs.OpenWritable(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	root := fs.Root()
+	ents, err := root.ReadDir(nil)
+	if err != nil {
+		fs.Close()
+		return nil, nil, err
+	}
+	marked := false
+	if v, err := root.HostGetXattr(xattrMarker); err == nil && string(v) == "1" {
+		marked = true
+	}
+	fresh := false
+	switch {
+	case marked:
+	case len(ents) == 0:
+		if err := root.HostSetXattr(xattrMarker, []byte("1"), 0); err != nil {
+			fs.Close()
+			return nil, nil, fmt.Errorf("%s: cannot mark it as an upper layer: %w", dir, err)
+		}
+		fresh = true
+	default:
+		fs.Close()
+		return nil, nil, fmt.Errorf("%s is neither empty nor an upper layer of an earlier run", dir)
+	}
+	u := &diskUpper{fs: fs}
+	r, err := newFS(lower, u, fresh)
+	if err != nil {
+		fs.Close()
+		return nil, nil, err
+	}
+	return r, fs, nil
+}
+
+// diskUpper is an upper layer in a host directory.
+type diskUpper struct {
+	fs       *hostfs.FS
+	rootNode *diskNode
+}
+
+func (u *diskUpper) root() upperNode {
+	if u.rootNode == nil {
+		u.rootNode = &diskNode{u: u, in: u.fs.Root(), typ: unix.S_IFDIR}
+	}
+	return u.rootNode
+}
+
+func (u *diskUpper) newFile(ctx vfs.Context, a Attr) (upperData, error) {
+	t, err := u.fs.NewTempFile()
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (u *diskUpper) room() int64 {
+	s, err := u.fs.Statfs()
+	if err != nil {
+		return 0
+	}
+	return int64(s.Bavail) * s.Bsize
+}
+
+// diskNode is an object of a diskUpper: a host inode, with what the
+// overlay asks of it decided at lookup.
+type diskNode struct {
+	u      *diskUpper
+	in     *hostfs.Inode
+	typ    uint32
+	isWh   bool
+	opaque bool
+
+	hasOrigin            bool
+	originDev, originIno uint64
+}
+
+// node makes the node for the host inode hin.
+func (u *diskUpper) node(hin *hostfs.Inode) *diskNode {
+	d := &diskNode{u: u, in: hin, typ: hin.Type()}
+	switch d.typ {
+	case unix.S_IFCHR:
+		if st, err := hin.Stat(nil); err == nil && st.Rdev == 0 {
+			d.isWh = true
+		}
+	case unix.S_IFDIR:
+		for _, x := range []string{xattrOpaque, xattrUserOpaque} {
+			if v, err := hin.HostGetXattr(x); err == nil && string(v) == "y" {
+				d.opaque = true
+			}
+		}
+	}
+	return d
+}
+
+func (d *diskNode) Type() uint32     { return d.typ }
+func (d *diskNode) IsDir() bool      { return d.typ == unix.S_IFDIR }
+func (d *diskNode) IsWhiteout() bool { return d.isWh }
+func (d *diskNode) Opaque() bool     { return d.opaque }
+func (d *diskNode) Origin() (uint64, uint64, bool) {
+	return d.originDev, d.originIno, d.hasOrigin
+}
+func (d *diskNode) SetOrigin(dev, ino uint64) {
+	d.originDev, d.originIno, d.hasOrigin = dev, ino, true
+}
+
+func (d *diskNode) Ino() uint64 {
+	st, err := d.in.Stat(nil)
+	if err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// SetAttr gives the object a's attributes (the root, at first use).
+func (d *diskNode) SetAttr(a Attr) {
+	d.setAttr(a)
+}
+
+func (d *diskNode) setAttr(a Attr) error {
+	mask := uint32(unix.STATX_UID | unix.STATX_GID | unix.STATX_ATIME | unix.STATX_MTIME)
+	if d.typ != unix.S_IFLNK {
+		mask |= unix.STATX_MODE
+	}
+	return d.in.SetStat(nil, mask, vfs.Stat{Mode: a.Mode, UID: a.UID, GID: a.GID, Atime: a.Atime, Mtime: a.Mtime})
+}
+
+func (d *diskNode) child(ctx vfs.Context, name string) (upperNode, error) {
+	c, err := d.in.Lookup(ctx, name)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.u.node(c.(*hostfs.Inode)), nil
+}
+
+func (d *diskNode) entries(ctx vfs.Context) ([]upperEntry, error) {
+	ents, err := d.in.ReadDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]upperEntry, 0, len(ents))
+	for _, e := range ents {
+		c, err := d.child(ctx, e.Name)
+		if err != nil || c == nil {
+			continue // gone meanwhile
+		}
+		out = append(out, upperEntry{Name: e.Name, Node: c})
+	}
+	return out, nil
+}
+
+func (d *diskNode) Stat(ctx vfs.Context) (vfs.Stat, error)   { return d.in.Stat(ctx) }
+func (d *diskNode) Readlink(ctx vfs.Context) (string, error) { return d.in.Readlink(ctx) }
+func (d *diskNode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	return d.in.Open(ctx, flags)
+}
+func (d *diskNode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
+	return d.in.SetStat(ctx, mask, st)
+}
+
+func checkXattrName(name string) error {
+	if strings.HasPrefix(name, overlayPrefix) {
+		return unix.EPERM
+	}
+	return nil
+}
+
+func (d *diskNode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
+	if checkXattrName(name) != nil || d.typ != unix.S_IFREG && d.typ != unix.S_IFDIR {
+		return nil, unix.ENODATA
+	}
+	if d.in == d.u.fs.Root() && name == xattrMarker {
+		return nil, unix.ENODATA
+	}
+	return d.in.HostGetXattr(name)
+}
+
+func (d *diskNode) ListXattr(ctx vfs.Context) ([]string, error) {
+	if d.typ != unix.S_IFREG && d.typ != unix.S_IFDIR {
+		return nil, nil
+	}
+	names, err := d.in.HostListXattr()
+	out := names[:0]
+	for _, n := range names {
+		if checkXattrName(n) == nil && !(d.in == d.u.fs.Root() && n == xattrMarker) {
+			out = append(out, n)
+		}
+	}
+	return out, err
+}
+
+func (d *diskNode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) error {
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
+	if d.in == d.u.fs.Root() && name == xattrMarker {
+		return unix.EPERM
+	}
+	return d.in.HostSetXattr(name, value, flags)
+}
+
+func (d *diskNode) RemoveXattr(ctx vfs.Context, name string) error {
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
+	if d.in == d.u.fs.Root() && name == xattrMarker {
+		return unix.EPERM
+	}
+	return d.in.HostRemoveXattr(name)
+}
+
+// clearWhiteout removes a whiteout at name, if there is one, before a new
+// entry takes its place.
+func (d *diskNode) clearWhiteout(ctx vfs.Context, name string) error {
+	c, err := d.child(ctx, name)
+	if err != nil || c == nil || !c.IsWhiteout() {
+		return err
+	}
+	return d.in.Unlink(ctx, name)
+}
+
+// lookupNew returns the node of the entry name just made.
+func (d *diskNode) lookupNew(ctx vfs.Context, name string) (upperNode, error) {
+	c, err := d.child(ctx, name)
+	if err == nil && c == nil {
+		err = unix.ENOENT
+	}
+	return c, err
+}
+
+func (d *diskNode) create(ctx vfs.Context, name string, mode uint32) (upperNode, error) {
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	in, err := d.in.Create(ctx, name, mode)
+	if err != nil {
+		return nil, err
+	}
+	return d.u.node(in.(*hostfs.Inode)), nil
+}
+
+func (d *diskNode) mkdirOpaque(ctx vfs.Context, name string, mode uint32) (upperNode, error) {
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := d.in.Mkdir(ctx, name, mode); err != nil {
+		return nil, err
+	}
+	c, err := d.lookupNew(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cd := c.(*diskNode)
+	if err := cd.in.HostSetXattr(xattrOpaque, []byte("y"), 0); err != nil {
+		d.in.Rmdir(ctx, name)
+		return nil, err
+	}
+	cd.opaque = true
+	return cd, nil
+}
+
+func (d *diskNode) symlink(ctx vfs.Context, name, target string) (upperNode, error) {
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := d.in.Symlink(ctx, name, target); err != nil {
+		return nil, err
+	}
+	return d.lookupNew(ctx, name)
+}
+
+func (d *diskNode) mknod(ctx vfs.Context, name string, mode uint32, dev uint64) (upperNode, error) {
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := d.in.MknodSpecial(ctx, name, mode, dev); err != nil {
+		return nil, err
+	}
+	return d.lookupNew(ctx, name)
+}
+
+func (d *diskNode) link(ctx vfs.Context, name string, target upperNode) (upperNode, error) {
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := d.in.Link(ctx, name, target.(*diskNode).in); err != nil {
+		return nil, err
+	}
+	c, err := d.lookupNew(ctx, name)
+	if err == nil {
+		t := target.(*diskNode)
+		c.(*diskNode).originDev, c.(*diskNode).originIno, c.(*diskNode).hasOrigin = t.originDev, t.originIno, t.hasOrigin
+	}
+	return c, err
+}
+
+// purgeWhiteouts removes the whiteouts in directory d, so that it can be
+// removed or replaced once the merged view shows it empty.
+func (d *diskNode) purgeWhiteouts(ctx vfs.Context) error {
+	ents, err := d.entries(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Node.IsWhiteout() {
+			return unix.ENOTEMPTY
+		}
+	}
+	for _, e := range ents {
+		if err := d.in.Unlink(ctx, e.Name); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *diskNode) whiteout(ctx vfs.Context, name string) error {
+	c, err := d.child(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c == nil:
+	case c.IsWhiteout():
+		return nil
+	case c.IsDir():
+		if err := c.(*diskNode).purgeWhiteouts(ctx); err != nil {
+			return err
+		}
+		if err := d.in.Rmdir(ctx, name); err != nil {
+			return err
+		}
+	default:
+		if err := d.in.Unlink(ctx, name); err != nil {
+			return err
+		}
+	}
+	return d.in.MakeWhiteout(name)
+}
+
+func (d *diskNode) unlink(ctx vfs.Context, name string) error { return d.in.Unlink(ctx, name) }
+
+func (d *diskNode) rmdir(ctx vfs.Context, name string) error {
+	if c, err := d.child(ctx, name); err == nil && c != nil && c.IsDir() {
+		if err := c.(*diskNode).purgeWhiteouts(ctx); err != nil {
+			return err
+		}
+	}
+	return d.in.Rmdir(ctx, name)
+}
+
+func (d *diskNode) rename(ctx vfs.Context, oldName string, newDir upperNode, newName string, flags uint32) error {
+	nd := newDir.(*diskNode)
+	wh := flags&unix.RENAME_WHITEOUT != 0
+	flags &^= unix.RENAME_WHITEOUT
+	if flags&unix.RENAME_EXCHANGE == 0 {
+		c, err := nd.child(ctx, newName)
+		if err != nil {
+			return err
+		}
+		switch {
+		case c == nil:
+		case c.IsWhiteout():
+			if err := nd.in.Unlink(ctx, newName); err != nil {
+				return err
+			}
+		case c.IsDir():
+			if err := c.(*diskNode).purgeWhiteouts(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := d.in.Rename(ctx, oldName, nd.in, newName, flags); err != nil {
+		return err
+	}
+	if wh {
+		return d.in.MakeWhiteout(oldName)
+	}
+	return nil
+}
+
+// copyUpEntry makes name in d as c describes, with exactly c's attributes
+// and without changing d's times.
+func (d *diskNode) copyUpEntry(ctx vfs.Context, name string, c copyUpSpec) (upperNode, error) {
+	dst, err := d.in.Stat(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.clearWhiteout(ctx, name); err != nil {
+		return nil, err
+	}
+	switch c.Type {
+	case unix.S_IFDIR:
+		err = d.in.Mkdir(nil, name, 0o700)
+	case unix.S_IFLNK:
+		err = d.in.Symlink(nil, name, c.Target)
+	case unix.S_IFREG:
+		if t, ok := c.Data.(*hostfs.TempFile); ok && t != nil {
+			err = d.in.LinkTempFile(t, name)
+		} else {
+			_, err = d.in.Create(nil, name, 0o600)
+		}
+	case unix.S_IFIFO:
+		err = d.in.Mknod(nil, name, unix.S_IFIFO|0o600, 0)
+	case unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
+		err = d.in.MknodSpecial(rootCtx{}, name, c.Type|0o600, c.Rdev)
+	default:
+		return nil, unix.EINVAL
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.lookupNew(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	dn := n.(*diskNode)
+	if err := dn.setAttr(c.Attr); err != nil {
+		return nil, err
+	}
+	dn.SetOrigin(c.OriginDev, c.OriginIno)
+	d.in.SetStat(nil, unix.STATX_ATIME|unix.STATX_MTIME, dst) // copy-up is invisible
+	return dn, nil
+}
+
+// rootCtx is the sentry itself as a vfs.Context: root.
+type rootCtx struct{}
+
+func (rootCtx) UID() uint32 { return 0 }
+func (rootCtx) GID() uint32 { return 0 }
