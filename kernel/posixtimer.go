@@ -117,15 +117,18 @@ func (t *Task) TimerCreate(clock int32, ev *Sigevent) (int32, error) {
 
 // expire sends the timer's signal, or counts an overrun while the last one
 // is still pending.
-func (pt *posixTimer) expire() {
+func (pt *posixTimer) expire(n uint64) {
 	if pt.ev.Notify == SigevNone {
 		return
 	}
 	pt.mu.Lock()
+	// Expiries beyond the one whose signal is queued are overruns.
+	extra := n - 1
 	if pt.pending {
-		if pt.overrun < 1<<31-1 {
-			pt.overrun++
-		}
+		extra = n
+	}
+	pt.overrun = int32(min(uint64(pt.overrun)+extra, 1<<31-1))
+	if pt.pending {
 		pt.mu.Unlock()
 		return
 	}

@@ -22,7 +22,7 @@ func (t *Task) realTimer() *ktime.Timer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.itimer == nil {
-		l.itimer = ktime.New(func() {
+		l.itimer = ktime.New(func(uint64) { // SIGALRM is not queued twice: late expiries merge
 			l.queueGroupSignal(SigInfo{Signo: int32(unix.SIGALRM), Code: SIKernel})
 		})
 	}

@@ -1,6 +1,10 @@
 // Package ktime provides the interval timer that the kernel's itimers,
 // POSIX timers and timerfd files share: armed for a delay, then re-armed
-// every interval, calling a function at each expiry.
+// every interval, calling a function at each expiry with the number of
+// intervals that have passed since the last (more than one when the
+// firing came late: a loaded host must not lose expirations, and the
+// next expiry stays on the interval's grid, as Linux's hrtimer_forward
+// keeps it).
 //
 // An expiry and a Set never overlap: Set waits for an expiry in progress,
 // and an expiry of an earlier setting never runs after a Set returns, so a
@@ -16,7 +20,7 @@ import (
 
 // Timer is an interval timer.
 type Timer struct {
-	fire func()
+	fire func(n uint64)
 
 	fireMu sync.Mutex // held while fire runs, and by Set
 
@@ -27,8 +31,9 @@ type Timer struct {
 	interval time.Duration
 }
 
-// New returns a disarmed timer that calls fire at each expiry.
-func New(fire func()) *Timer { return &Timer{fire: fire} }
+// New returns a disarmed timer that calls fire at each expiry, with the
+// number of expirations (at least 1).
+func New(fire func(n uint64)) *Timer { return &Timer{fire: fire} }
 
 // Get returns the time left (zero: disarmed; never zero while armed, as
 // Linux reports) and the interval.
@@ -69,23 +74,25 @@ func (tm *Timer) SetAndClear(d, interval time.Duration, expired bool, clear func
 	switch {
 	case expired:
 		if interval > 0 {
-			tm.armLocked(interval)
+			tm.armLocked(time.Now().Add(interval))
 		}
 		tm.mu.Unlock()
-		tm.fire()
+		tm.fire(1)
 		return oldLeft, oldInterval
 	case d > 0:
-		tm.armLocked(d)
+		tm.armLocked(time.Now().Add(d))
 	}
 	tm.mu.Unlock()
 	return oldLeft, oldInterval
 }
 
+// armLocked arms the timer to expire at at.
+//
 // Preconditions: tm.mu is held.
-func (tm *Timer) armLocked(d time.Duration) {
+func (tm *Timer) armLocked(at time.Time) {
 	gen := tm.gen
-	tm.expiry = time.Now().Add(d)
-	tm.t = time.AfterFunc(d, func() {
+	tm.expiry = at
+	tm.t = time.AfterFunc(time.Until(at), func() {
 		tm.fireMu.Lock()
 		defer tm.fireMu.Unlock()
 		tm.mu.Lock()
@@ -93,11 +100,21 @@ func (tm *Timer) armLocked(d time.Duration) {
 			tm.mu.Unlock()
 			return
 		}
-		tm.expiry = time.Time{}
-		if tm.interval > 0 {
-			tm.armLocked(tm.interval)
+		n := uint64(1)
+		if iv := tm.interval; iv > 0 {
+			// Every interval that has passed is an expiry; the next
+			// is the first still to come on the grid.
+			next := at.Add(iv)
+			if late := time.Since(next); late >= 0 {
+				k := uint64(late/iv) + 1
+				n += k
+				next = next.Add(time.Duration(k) * iv)
+			}
+			tm.armLocked(next)
+		} else {
+			tm.expiry = time.Time{}
 		}
 		tm.mu.Unlock()
-		tm.fire()
+		tm.fire(n)
 	})
 }

@@ -33,10 +33,10 @@ func New(clock int32, nonblock bool) *vfs.FileDescription {
 		fl |= unix.O_NONBLOCK
 	}
 	tm := &Timer{clock: clock}
-	tm.Timer = ktime.New(func() {
+	tm.Timer = ktime.New(func(n uint64) {
 		tm.mu.Lock()
 		defer tm.mu.Unlock()
-		tm.count++
+		tm.count += n
 		tm.changes.Notify()
 	})
 	return vfs.NewFileDescription(tm, vfs.Path{}, fl)
