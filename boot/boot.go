@@ -43,7 +43,11 @@ import (
 // Config is what a sandbox is built from.
 type Config struct {
 	Platform string // "seccomp" (default) or "ptrace"
-	Rootfs   string // host directory for the read-only lower layer; "" = "/"
+	// SyscallPatch turns syscall-site patching on the seccomp platform
+	// "on" or "off"; "" takes MOAT_SYSCALL_PATCH from the environment
+	// (on or 1), else off.
+	SyscallPatch string
+	Rootfs       string // host directory for the read-only lower layer; "" = "/"
 	// Upper, if set, is the host directory that keeps the root overlay's
 	// upper layer (in overlayfs's format, see fs/overlay/disk.go) instead
 	// of memory: empty, or the upper layer of an earlier run.
@@ -238,6 +242,14 @@ func network(cfg Config) (inet.Network, error) {
 	return nil, fmt.Errorf("unknown network mode %q", cfg.Net)
 }
 
+// syscallPatch resolves Config.SyscallPatch.
+func syscallPatch(v string) bool {
+	if v == "" {
+		v = os.Getenv("MOAT_SYSCALL_PATCH")
+	}
+	return v == "on" || v == "1"
+}
+
 // New builds a sandbox.
 func New(cfg Config) (*Sandbox, error) {
 	memSize := hostMemTotal()
@@ -254,7 +266,12 @@ func New(cfg Config) (*Sandbox, error) {
 	case "ptrace":
 		plat, err = ptrace.New(mf.FD(), code)
 	case "", "seccomp":
-		plat, err = seccomp.New(mf, code)
+		var sp *seccomp.Platform
+		sp, err = seccomp.New(mf, code)
+		if err == nil {
+			sp.SetSyscallPatching(syscallPatch(cfg.SyscallPatch))
+			plat = sp
+		}
 	default:
 		return nil, fmt.Errorf("unknown platform %q (seccomp or ptrace)", cfg.Platform)
 	}

@@ -343,6 +343,9 @@ func (t *Task) run() {
 		switch ev.Kind {
 		case platform.EventSyscall:
 			t.lastFaultCount = 0
+			if ev.SyscallInsn {
+				t.mm.PatchSyscall(uintptr(t.regs.Rip), t.regs.Orig_rax)
+			}
 			t.doSyscall()
 		case platform.EventFault:
 			t.handleFault(ev)

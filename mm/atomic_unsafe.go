@@ -35,3 +35,9 @@ func (mm *MemoryManager) AtomicUpdate32(addr uintptr, f func(old uint32) uint32)
 		}
 	}
 }
+
+// storeUint64 atomically stores v into b, an aligned 8-byte word of the
+// sentry's mapping of the memory file.
+func storeUint64(b []byte, v uint64) {
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&b[0])), v)
+}

@@ -30,6 +30,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		brk:        mm.brk,
 		stackLimit: mm.stackLimit,
 		argStart:   mm.argStart, argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd,
+		patch: mm.patch.fork(),
 	}
 	for _, v := range mm.vmas {
 		nv := *v

@@ -234,6 +234,9 @@ type MemoryManager struct {
 	// Where the loader put argv and envp, for /proc/PID/cmdline, environ.
 	argStart, argEnd, envStart, envEnd uintptr
 
+	// patch holds the rewritten system-call sites (patch.go).
+	patch *patches
+
 	// dropped holds the files of VMAs removed under mu, let go by
 	// unlock once mu is released (mappers.go).
 	dropped []dropped
@@ -456,6 +459,7 @@ func (mm *MemoryManager) unmap(start, end uintptr) error {
 	if lo == hi {
 		return nil
 	}
+	mm.unpatch(start, end)
 	gone := append([]*vma(nil), mm.vmas[lo:hi]...)
 	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
 	mm.freeBacking(start, end)

@@ -203,6 +203,7 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 	if !mm.roomToSplit(addr, end) {
 		return unix.ENOMEM
 	}
+	mm.unpatch(addr, end)
 	lo, hi := mm.vmasIn(addr, end)
 	for _, v := range mm.vmas[lo:hi] {
 		v.perms = at
@@ -308,6 +309,7 @@ func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, erro
 	if hi-lo != 1 {
 		return 0, unix.EFAULT
 	}
+	mm.unpatch(from, from+oldSize)
 	v := mm.vmas[lo]
 	mm.vmas = append(mm.vmas[:lo], mm.vmas[hi:]...)
 	backing := mm.takeBacking(from, from+oldSize)

@@ -91,6 +91,10 @@ type Event struct {
 	Access AccessType // for EventFault
 	Signal int        // host signal number for EventFault and EventSignal
 	Code   int32      // si_code
+	// SyscallInsn: an EventSyscall stopped at a `syscall` instruction
+	// at Rip-2 (not entered from a patched site), so the site may be
+	// worth patching (platform/syspatch).
+	SyscallInsn bool
 }
 
 func (e Event) String() string {

@@ -101,7 +101,7 @@ func isOCIRun(args []string) bool {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   moat run [-it] [-v HOST:GUEST[:ro]]... [--user UID[:GID]] [--net none|sandbox|host] [-p [IP:]HOST:GUEST]...
-           [--platform seccomp|ptrace] [--rootfs DIR] [--upper DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
+           [--platform seccomp|ptrace] [--syscall-patch on|off] [--rootfs DIR] [--upper DIR] [--cwd DIR] [--strace] [--debug] -- CMD [ARGS...]
   moat syscalls
   moat version
 
@@ -132,6 +132,7 @@ func run(args []string) int {
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack), sandbox (that stack with eth0 10.0.2.15 routed to the host's network through moat), or host (the host's network, through sockets moat opens)")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
+	syscallPatch := fs.String("syscall-patch", "", "on the seccomp platform, rewrite recognised system-call sites in app text to enter moat without a signal: on or off (default: $MOAT_SYSCALL_PATCH, else off)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
 	var publish publishFlags
 	fs.Var(&publish, "p", "publish `[IP:]HOST:GUEST`: TCP connections to the host's port HOST reach the sandbox's port GUEST (--net sandbox; repeatable)")
@@ -173,7 +174,10 @@ func run(args []string) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := boot.Config{Platform: *plat, Rootfs: *rootfs, Upper: *upper, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
+	if *syscallPatch != "" && *syscallPatch != "on" && *syscallPatch != "off" {
+		return fail(2, "run: --syscall-patch %s: neither on nor off", *syscallPatch)
+	}
+	cfg := boot.Config{Platform: *plat, SyscallPatch: *syscallPatch, Rootfs: *rootfs, Upper: *upper, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}

@@ -92,7 +92,11 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		if err := as.installFilter(th); err != nil {
 			return platform.Event{}, err
 		}
-		if err := stub.SetRegs(as.s.PID, regs); err != nil {
+		first := *regs
+		if as.p.patch {
+			first.Gs_base = uint64(slotAddr(th.slot.idx)) // the trampoline's way to sysmsg
+		}
+		if err := stub.SetRegs(as.s.PID, &first); err != nil {
 			return platform.Event{}, as.s.Failed(err)
 		}
 		if err := stub.Resume(unix.PTRACE_DETACH, as.s.PID, 0); err != nil {
@@ -110,11 +114,26 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 			}
 			th.fsBase = regs.Fs_base
 		}
-		uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
-		if err != nil {
-			return platform.Event{}, err
+		if le.Uint32(th.msg[offKick:]) != 0 {
+			// A kick the trampoline deferred and an upgrade then
+			// overtook: report it now, without running app code.
+			le.PutUint32(th.msg[offKick:], 0)
+			return platform.Event{Kind: platform.EventInterrupt}, nil
 		}
-		putGregs(uc[ucGregs:], regs)
+		if th.mode != modeFrame && !trampCanReturn(regs) {
+			if err := th.upgrade(); err != nil {
+				return platform.Event{}, err
+			}
+		}
+		if th.mode != modeFrame {
+			putGregs(th.msg[offGregs:], regs)
+		} else {
+			uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+			if err != nil {
+				return platform.Event{}, err
+			}
+			putGregs(uc[ucGregs:], regs)
+		}
 		th.inEvent = false
 		th.handling = ewma(th.handling, time.Since(th.eventAt))
 		spin := uint32(0)
@@ -133,8 +152,51 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	return th.event(regs)
 }
 
+// Flags the trampoline's return sets (arithmetic ones and DF); the others
+// must be as the trampoline found them (it cannot read them: only bit 1
+// and IF are assumed), or the return goes through a signal frame.
+const (
+	trampFlags     = 0x8d5 | 0x400
+	trampBaseFlags = 0x202
+)
+
+// trampCanReturn reports whether the trampoline's return can produce regs.
+func trampCanReturn(regs *arch.Registers) bool {
+	return regs.Eflags&^trampFlags == trampBaseFlags && regs.Cs == arch.UserCS && regs.Ss == arch.UserSS
+}
+
+// upgrade makes the thread, waiting in the trampoline, trap into the
+// handler, so that it waits with a signal frame: the way to its FP state,
+// to any register state on return, and to clone.
+func (th *thread) upgrade() error {
+	th.post(stUpgrade, 0)
+	if err := th.waitEvent(); err != nil {
+		return err
+	}
+	th.inEvent = true
+	th.mode = le.Uint32(th.msg[offMode:])
+	if th.mode != modeFrame || unix.Signal(le.Uint64(th.msg[offSigno:])) != unix.SIGSYS {
+		return fmt.Errorf("seccomp: the trampoline did not trap (mode %d)", th.mode)
+	}
+	return nil
+}
+
 // event decodes the stub's event into regs.
 func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
+	th.mode = le.Uint32(th.msg[offMode:])
+	switch th.mode {
+	case modeFrame:
+	case modeTramp, modeKick:
+		getGregs(th.msg[offGregs:], regs)
+		regs.Cs, regs.Ss = arch.UserCS, arch.UserSS
+		if th.mode == modeKick {
+			return platform.Event{Kind: platform.EventInterrupt}, nil
+		}
+		regs.Orig_rax = regs.Rax
+		return platform.Event{Kind: platform.EventSyscall}, nil
+	default:
+		return platform.Event{}, fmt.Errorf("seccomp: stub reported mode %d", th.mode)
+	}
 	signo := unix.Signal(le.Uint64(th.msg[offSigno:]))
 	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
 	if err != nil {
@@ -155,7 +217,7 @@ func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
 		if le.Uint32(si[siArch:]) != auditArchX8664 {
 			regs.Orig_rax = ^uint64(0) // a 32-bit system call: no such call here
 		}
-		return platform.Event{Kind: platform.EventSyscall}, nil
+		return platform.Event{Kind: platform.EventSyscall, SyscallInsn: true}, nil
 	case unix.SIGSEGV:
 		g := uc[ucGregs:]
 		errCode := le.Uint64(g[8*gERR:])
@@ -252,6 +314,11 @@ func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
 	if err != nil {
 		return nil, err
 	}
+	if th.mode != modeFrame {
+		if err := th.upgrade(); err != nil {
+			return nil, err
+		}
+	}
 	fp, err := th.fpFrame()
 	if err == errNoFPFrame {
 		return initFPState(), nil
@@ -274,6 +341,11 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	th, err := as.current()
 	if err != nil {
 		return err
+	}
+	if th.mode != modeFrame {
+		if err := th.upgrade(); err != nil {
+			return err
+		}
 	}
 	dst, err := th.fpFrame()
 	if err == errNoFPFrame {

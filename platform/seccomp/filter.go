@@ -63,6 +63,7 @@ var gates = []gateRule{
 	{offGateClone, []gateCall{{unix.SYS_CLONE, 0, []uint64{threadCloneFlags, threadCloneFlagsTLS}}}},
 	{offGateAltstack, []gateCall{{unix.SYS_SIGALTSTACK, -1, nil}}},
 	{offGateSigreturn, []gateCall{{unix.SYS_RT_SIGRETURN, -1, nil}}},
+	{offGateSetgs, []gateCall{{unix.SYS_ARCH_PRCTL, 0, []uint64{archSetGS}}}},
 }
 
 // asm is a tiny classic-BPF assembler with labels, so that jump offsets
@@ -202,6 +203,11 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_RT_SIGRETURN, gate(offGateSigreturn), args{}, retAllow},
 		{unix.SYS_EXECVE, gate(offGateSigreturn), args{}, retKillProcess},
 		{unix.SYS_RT_SIGRETURN, gate(offInject), args{}, retTrap},
+		{unix.SYS_ARCH_PRCTL, gate(offGateSetgs), args{0: archSetGS}, retAllow},
+		{unix.SYS_ARCH_PRCTL, gate(offGateSetgs), args{0: 0x1002}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateSetgs), args{4: stub.MemFD}, retKillProcess},
+		{unix.SYS_FUTEX, uint64(codePage + offTrampEntry + 2), args{}, retTrap},
+		{unix.SYS_GETPID, uint64(codePage + offTrampTail + 2), args{}, retTrap},
 		{unix.SYS_FUTEX, gate(offGateWake) + 1<<32, args{}, retTrap},
 	}
 	for _, c := range cases {

@@ -19,6 +19,21 @@
 # the ucontext), SYSCALL (run the system call described in sysmsg, store
 # the result, report EVENT again) or CLONE (the same for clone, whose child
 # is a new stub thread starting at thread_start).
+#
+# With syscall-site patching on, app code also enters through tramp_entry
+# (from a patched site's stub: eax = the system call number, rcx = the
+# address to return to), without a signal: it saves the app's registers
+# into sysmsg's gregs (ucontext layout), reports EVENT with MODE_TRAMP and
+# waits in the same loop; RESUME then returns through tramp_tail, which
+# loads the registers the sentry wrote there and jumps to their rip. The
+# trampoline runs on the app's stack and must never touch it (the app may
+# have unmapped it, or keep data in its red zone): it finds sysmsg through
+# the gs base, which each stub thread points at its slot (the platform owns
+# gs: app code does not get its own gs base on this platform). A kick that
+# lands in the trampoline is deferred (KICK flag, reported at RESUME as
+# MODE_KICK) or, in the tail, reported as if the app had been reached.
+# UPGRADE makes a thread waiting in the trampoline trap into handler, so
+# that the sentry gets a signal frame (FP state, sigreturn) after all.
 
 	.intel_syntax noprefix
 
@@ -28,6 +43,11 @@
 	.set ST_RESUME, 2
 	.set ST_SYSCALL, 3
 	.set ST_CLONE, 4
+	.set ST_UPGRADE, 5
+
+	.set MODE_FRAME, 0
+	.set MODE_TRAMP, 1
+	.set MODE_KICK, 2
 
 	.set OFF_STATE, 0
 	.set OFF_SIGNO, 8
@@ -37,17 +57,58 @@
 	.set OFF_ARGS, 40
 	.set OFF_RET, 88
 	.set OFF_SPIN, 96
+	.set OFF_MODE, 112
+	.set OFF_KICK, 116
+	.set OFF_SELF, 120
+	.set OFF_PROBE, 128
+	.set OFF_GREGS, 3072
 	.set OFF_SETUP_STACK, 256
 
 	.set SYS_rt_sigreturn, 15
 	.set SYS_sigaltstack, 131
 	.set SYS_futex, 202
+	.set SYS_getpid, 39
+	.set SYS_arch_prctl, 158
+	.set ARCH_SET_GS, 0x1001
+	.set KICK_SIGNAL, 23		# SIGURG, stub.KickSignal
+
+	# gregs indices (ucontext layout); UC_GREGS is their offset there.
+	.set UC_GREGS, 40
+	.set G_R8, 0
+	.set G_R9, 1
+	.set G_R10, 2
+	.set G_R11, 3
+	.set G_R12, 4
+	.set G_R13, 5
+	.set G_R14, 6
+	.set G_R15, 7
+	.set G_RDI, 8
+	.set G_RSI, 9
+	.set G_RBP, 10
+	.set G_RBX, 11
+	.set G_RDX, 12
+	.set G_RAX, 13
+	.set G_RCX, 14
+	.set G_RSP, 15
+	.set G_RIP, 16
+	.set G_EFL, 17
 	.set FUTEX_WAIT, 0
 	.set FUTEX_WAKE, 1
 
+	.macro LOAD_ARGS		# no call: the trampoline has no stack
+	mov rax, [r12+OFF_NR]
+	mov rdi, [r12+OFF_ARGS]
+	mov rsi, [r12+OFF_ARGS+8]
+	mov rdx, [r12+OFF_ARGS+16]
+	mov r10, [r12+OFF_ARGS+24]
+	mov r8, [r12+OFF_ARGS+32]
+	mov r9, [r12+OFF_ARGS+40]
+	.endm
+
 	.text
 	.globl inject, handler, restorer, thread_start
-	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn
+	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
+	.globl tramp_entry, tramp_tail, tramp_tail_end
 inject:				# for system calls injected under ptrace during setup
 	syscall
 	int3
@@ -56,6 +117,35 @@ inject:				# for system calls injected under ptrace during setup
 handler:			# rdi = signo, rsi = siginfo, rdx = ucontext
 	mov r12, rsp
 	and r12, SLOT_MASK	# this thread's sysmsg
+	cmp edi, KICK_SIGNAL
+	jne frame_event
+	mov rax, [rdx+UC_GREGS+8*G_RIP]
+	lea rcx, [rip+handler]
+	xor rcx, rax
+	shr rcx, 12
+	jnz frame_event		# kicked in app code
+	lea rcx, [rip+tramp_tail]
+	cmp rax, rcx
+	jb kick_defer
+	lea rcx, [rip+tramp_tail_end]
+	cmp rax, rcx
+	jae kick_defer
+	# Kicked in the trampoline's tail: report it as a kick of the app at
+	# the state the sentry asked for, which the tail was loading.
+	mov r13, rdi
+	mov r14, rsi
+	lea rsi, [r12+OFF_GREGS]
+	lea rdi, [rdx+UC_GREGS]
+	mov ecx, 18
+	rep movsq
+	mov rdi, r13
+	mov rsi, r14
+	jmp frame_event
+kick_defer:			# kicked in the trampoline before its tail
+	mov dword ptr [r12+OFF_KICK], 1
+	ret			# to restorer, back into the trampoline
+frame_event:
+	mov dword ptr [r12+OFF_MODE], MODE_FRAME
 	mov [r12+OFF_SIGNO], rdi
 	mov [r12+OFF_INFO], rsi
 	mov [r12+OFF_UCTX], rdx
@@ -91,8 +181,14 @@ got:
 	cmp eax, ST_SYSCALL
 	je call
 	cmp eax, ST_CLONE
+	je clone
+	cmp eax, ST_UPGRADE
 	jne wait
-	call load_args
+	mov eax, SYS_getpid	# not at a gate: traps into handler (MODE_TRAMP only)
+	syscall
+	ud2
+clone:
+	LOAD_ARGS
 gate_clone:
 	syscall
 	test rax, rax
@@ -100,23 +196,15 @@ gate_clone:
 	mov [r12+OFF_RET], rax
 	jmp notify
 call:
-	call load_args
+	LOAD_ARGS
 gate_call:
 	syscall
 	mov [r12+OFF_RET], rax
 	jmp notify
 resume:
+	cmp dword ptr [r12+OFF_MODE], MODE_FRAME
+	jne tramp_resume
 	ret				# to restorer: the kernel pushed sa_restorer
-
-load_args:
-	mov rax, [r12+OFF_NR]
-	mov rdi, [r12+OFF_ARGS]
-	mov rsi, [r12+OFF_ARGS+8]
-	mov rdx, [r12+OFF_ARGS+16]
-	mov r10, [r12+OFF_ARGS+24]
-	mov r8, [r12+OFF_ARGS+32]
-	mov r9, [r12+OFF_ARGS+40]
-	ret
 
 	.balign 16
 thread_start:			# a new stub thread: rsp is inside its slot
@@ -127,6 +215,14 @@ thread_start:			# a new stub thread: rsp is inside its slot
 	mov eax, SYS_sigaltstack
 gate_altstack:
 	syscall
+	mov rsi, [r12+OFF_SELF]	# set by the sentry when patching is on
+	test rsi, rsi
+	jz 1f
+	mov edi, ARCH_SET_GS
+	mov eax, SYS_arch_prctl
+gate_setgs:
+	syscall
+1:
 	mov rsp, [r12+OFF_UCTX]	# the frame the sentry built: pretcode, then ucontext
 	sub rsp, 8
 	jmp notify		# RESUME then returns through rt_sigreturn of that frame
@@ -137,3 +233,86 @@ restorer:
 gate_sigreturn:
 	syscall
 	ud2
+
+	.balign 16
+tramp_entry:			# eax = NR, rcx = return address; r11 is free
+	mov gs:[OFF_GREGS+8*G_R12], r12
+	mov r12, gs:[OFF_SELF]
+	mov [r12+OFF_GREGS+8*G_RAX], rax
+	mov [r12+OFF_GREGS+8*G_RCX], rcx
+	mov [r12+OFF_GREGS+8*G_RIP], rcx
+	mov [r12+OFF_GREGS+8*G_R8], r8
+	mov [r12+OFF_GREGS+8*G_R9], r9
+	mov [r12+OFF_GREGS+8*G_R10], r10
+	mov [r12+OFF_GREGS+8*G_R13], r13
+	mov [r12+OFF_GREGS+8*G_R14], r14
+	mov [r12+OFF_GREGS+8*G_R15], r15
+	mov [r12+OFF_GREGS+8*G_RDI], rdi
+	mov [r12+OFF_GREGS+8*G_RSI], rsi
+	mov [r12+OFF_GREGS+8*G_RBP], rbp
+	mov [r12+OFF_GREGS+8*G_RBX], rbx
+	mov [r12+OFF_GREGS+8*G_RDX], rdx
+	mov [r12+OFF_GREGS+8*G_RSP], rsp
+	# rflags without the stack: the arithmetic flags through lahf and
+	# seto, the direction flag through which way lodsb moves rsi.
+	lahf
+	seto al
+	movzx edx, ah
+	and edx, 0xd5
+	or edx, 0x202
+	movzx ebx, al
+	shl ebx, 11
+	or edx, ebx
+	lea rsi, [r12+OFF_PROBE]
+	mov rdi, rsi
+	lodsb
+	cmp rsi, rdi
+	setb bl			# moved down: DF was set
+	movzx ebx, bl
+	shl ebx, 10
+	or edx, ebx
+	mov [r12+OFF_GREGS+8*G_EFL], rdx
+	mov [r12+OFF_GREGS+8*G_R11], rdx	# as syscall leaves r11
+	mov dword ptr [r12+OFF_MODE], MODE_TRAMP
+	jmp notify
+
+tramp_resume:			# r12 = sysmsg
+	cmp dword ptr [r12+OFF_KICK], 0
+	jne tramp_kicked
+tramp_tail:
+	mov rax, [r12+OFF_GREGS+8*G_EFL]
+	bt eax, 10
+	jnc 1f
+	std
+	jmp 2f
+1:	cld
+2:	mov ecx, eax
+	shr ecx, 11
+	and ecx, 1		# OF
+	mov ah, al		# SF ZF AF PF CF, for sahf
+	mov al, cl
+	mov rbx, [r12+OFF_GREGS+8*G_RBX]
+	mov rcx, [r12+OFF_GREGS+8*G_RCX]
+	mov rdx, [r12+OFF_GREGS+8*G_RDX]
+	mov rsi, [r12+OFF_GREGS+8*G_RSI]
+	mov rdi, [r12+OFF_GREGS+8*G_RDI]
+	mov rbp, [r12+OFF_GREGS+8*G_RBP]
+	mov rsp, [r12+OFF_GREGS+8*G_RSP]
+	mov r8, [r12+OFF_GREGS+8*G_R8]
+	mov r9, [r12+OFF_GREGS+8*G_R9]
+	mov r10, [r12+OFF_GREGS+8*G_R10]
+	mov r11, [r12+OFF_GREGS+8*G_R11]
+	mov r13, [r12+OFF_GREGS+8*G_R13]
+	mov r14, [r12+OFF_GREGS+8*G_R14]
+	mov r15, [r12+OFF_GREGS+8*G_R15]
+	add al, 0x7f		# OF = (al == 1)
+	sahf
+	mov rax, [r12+OFF_GREGS+8*G_RAX]
+	mov r12, [r12+OFF_GREGS+8*G_R12]
+	jmp gs:[OFF_GREGS+8*G_RIP]
+tramp_tail_end:
+
+tramp_kicked:			# kicked while waiting: report that instead
+	mov dword ptr [r12+OFF_KICK], 0
+	mov dword ptr [r12+OFF_MODE], MODE_KICK
+	jmp notify

@@ -34,7 +34,10 @@ import (
 	"moat/arch"
 	"moat/platform"
 	"moat/platform/stub"
+	"moat/platform/syspatch"
 )
+
+var _ syspatch.Patcher = (*addressSpace)(nil)
 
 // The stub's platform pages, at the top of the user address range: the
 // code page, and below it one slot per stub thread. A slot is 128 KiB,
@@ -69,6 +72,15 @@ const (
 	// offTIDWord is non-zero while the slot's host thread lives: the
 	// kernel clears it when the thread exits (CLONE_CHILD_CLEARTID).
 	offTIDWord = 104
+	// Syscall-site patching (see handler.S): what the stub waits with
+	// (modeFrame: a signal frame; modeTramp, modeKick: entered from a
+	// patched site, registers in gregs), a kick deferred by the handler,
+	// the slot's own address (non-zero only with patching on), a byte
+	// the trampoline probes, and the trampoline's registers.
+	offMode  = 112
+	offKick  = 116
+	offSelf  = 120
+	offGregs = 3072
 
 	// Scratch areas used while setting the stub up.
 	offSetupStack  = 256 // stack_t
@@ -83,6 +95,14 @@ const (
 	stResume  = 2 // the sentry is done: return to the app
 	stSyscall = 3 // the sentry asks the stub to make a system call
 	stClone   = 4 // the same for clone: a new stub thread
+	stUpgrade = 5 // a thread in the trampoline: trap into the handler
+)
+
+// Values of the mode word.
+const (
+	modeFrame = 0
+	modeTramp = 1
+	modeKick  = 2
 )
 
 // Spinning. A round trip through the sentry takes a few microseconds, and
@@ -124,7 +144,14 @@ type Platform struct {
 	code platform.FileRange
 	prog *stub.Program
 	filt []byte
+	// patch: syscall-site patching is on (SetSyscallPatching).
+	patch bool
 }
+
+// SetSyscallPatching turns syscall-site patching on or off for address
+// spaces created afterwards: the memory manager then rewrites recognised
+// system-call sites (platform/syspatch) to enter through tramp_entry.
+func (p *Platform) SetSyscallPatching(on bool) { p.patch = on }
 
 var _ platform.Platform = (*Platform)(nil)
 
@@ -144,6 +171,9 @@ func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
 	}
 	if err := checkFilter(filter); err != nil {
 		return nil, err
+	}
+	if offSetupFilter+8*len(filter) > offGregs {
+		return nil, fmt.Errorf("seccomp: the stub filter does not fit sysmsg")
 	}
 	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter)}, nil
 }
@@ -273,6 +303,11 @@ func (as *addressSpace) setup() error {
 		return fmt.Errorf("seccomp: mapping the signal stack: %w", err)
 	}
 	th.putStackT()
+	if as.p.patch {
+		// The gs base itself comes with the first run's registers
+		// (every injected call resets the registers).
+		le.PutUint64(th.msg[offSelf:], uint64(base))
+	}
 	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
 		return fmt.Errorf("seccomp: sigaltstack: %w", err)
 	}
@@ -341,6 +376,25 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 	return err
 }
 
+// archSetGS is arch_prctl's ARCH_SET_GS.
+const archSetGS = 0x1001
+
+// SyscallEntry implements syspatch.Patcher.
+func (as *addressSpace) SyscallEntry() (uintptr, bool) {
+	if !as.p.patch {
+		return 0, false
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	n := 0
+	for _, sl := range as.slots {
+		if sl != nil && (sl.inUse || le.Uint32(as.p.mf.Bytes(sl.sysmsg)[offTIDWord:]) != 0) {
+			n++
+		}
+	}
+	return codePage + offTrampEntry, n == 1
+}
+
 // Interrupt implements platform.AddressSpace: it kills the stub and wakes
 // the sentry threads waiting for it, which then notice the death.
 func (as *addressSpace) Interrupt() {
@@ -391,6 +445,9 @@ func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, 
 	}
 	th := as.newThread(sl, 0)
 	th.putStackT()
+	if as.p.patch {
+		le.PutUint64(th.msg[offSelf:], uint64(base))
+	}
 	th.buildStartFrame()
 	le.PutUint32(th.msg[offTIDWord:], 1)
 	flags := uintptr(threadCloneFlags)

@@ -20,6 +20,7 @@ type thread struct {
 	alt     []byte // the sentry's view of the alternate stack
 	hostTID int
 	inEvent bool   // waiting in the handler with a frame
+	mode    uint32 // what it waits with (modeFrame, or in the trampoline)
 	fsBase  uint64 // the stub thread's fs base as last set
 
 	// Adaptive spinning (see maxSentrySpin): spins in a row that ended in
@@ -85,6 +86,13 @@ func (th *thread) post(state uint32, nr uintptr, args ...uintptr) {
 func (th *thread) request(state uint32, nr uintptr, args ...uintptr) (uintptr, error) {
 	if !th.inEvent {
 		return 0, fmt.Errorf("seccomp: address-space operation while the stub runs app code")
+	}
+	if state == stClone && th.mode != modeFrame {
+		// The new thread must start with every signal blocked, as
+		// from the handler.
+		if err := th.upgrade(); err != nil {
+			return 0, err
+		}
 	}
 	th.post(state, nr, args...)
 	if err := th.waitEvent(); err != nil {

@@ -1,0 +1,255 @@
+package mm
+
+import (
+	"encoding/binary"
+
+	"moat/platform"
+	"moat/platform/syspatch"
+)
+
+// Syscall-site patching (platform/syspatch): after a system call trapped at
+// a recognised `mov $NR, %eax; syscall` in the app's text, the mov is
+// rewritten into a jump to a per-site stub, in a page of stubs that this
+// file maps near the site (a "[moat-syscall]" VMA, r-x). Patching happens
+// only where nothing can notice but a reader of the code bytes:
+//
+//   - the platform says the address space has a single thread (the one
+//     stopped at the site), so no other is executing the bytes;
+//   - the site is in a private file mapping whose permissions are exactly
+//     r-x (program and library text, never anonymous memory, so never JIT
+//     code; never writable);
+//   - the rewritten bytes lie in one aligned 8-byte word, written with one
+//     atomic store (as is undoing it), and the sequence in one page;
+//   - the bytes are the sequence loading exactly the number that trapped,
+//     not preceded by a prefix byte.
+//
+// The page is unshared first (copy-on-write), so the file, other processes
+// and the file cache keep the original bytes. Anything that changes the
+// site's page or its stubs' page — munmap, mprotect, mremap, a MAP_FIXED
+// over it — first restores the original bytes (if they are still the
+// patched ones), so a program that makes its text writable finds it as it
+// was. A fork copies the patches with the memory; exec drops them.
+
+// patchSite is one rewritten site.
+type patchSite struct {
+	word    uintptr // the aligned 8-byte word holding the rewritten bytes
+	orig    uint64  // its contents before the patch
+	patched uint64  // and after
+	stubs   uintptr // the stub page the site jumps to
+}
+
+// patches is an address space's patched sites and stub pages.
+type patches struct {
+	sites   map[uintptr]patchSite // by site address
+	refused map[uintptr]bool      // sites found unpatchable
+	pages   map[uintptr]int       // stub pages: stubs used in each
+}
+
+// maxRefused bounds the memory of refused sites.
+const maxRefused = 4096
+
+// stubPageName names stub pages in /proc/PID/maps.
+const stubPageName = "[moat-syscall]"
+
+var textPerms = platform.AccessType{Read: true, Execute: true}
+
+// PatchSyscall considers patching the system-call site that ends at rip,
+// where a system call numbered nr has just trapped (platform.Event's
+// SyscallInsn). It does nothing unless the platform address space
+// implements syspatch.Patcher with patching on.
+func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64) {
+	p, ok := mm.as.(syspatch.Patcher)
+	if !ok {
+		return
+	}
+	entry, sole := p.SyscallEntry()
+	if entry == 0 || !sole || rip < syspatch.SiteLen+1 {
+		return
+	}
+	site := rip - syspatch.SiteLen
+	mm.mu.Lock()
+	defer mm.unlock()
+	if mm.patch == nil {
+		mm.patch = &patches{sites: map[uintptr]patchSite{}, refused: map[uintptr]bool{}, pages: map[uintptr]int{}}
+	}
+	pp := mm.patch
+	if _, done := pp.sites[site]; done || pp.refused[site] {
+		return
+	}
+	if !mm.patchSite(site, nr, entry) && len(pp.refused) < maxRefused {
+		pp.refused[site] = true
+	}
+}
+
+// patchSite checks and patches one site.
+//
+// Preconditions: mm.mu is held; mm.patch is set.
+func (mm *MemoryManager) patchSite(site uintptr, nr uint64, entry uintptr) bool {
+	if !syspatch.Placeable(site) {
+		return false
+	}
+	v := mm.lookupVMA(site)
+	if v == nil || v.file == nil || !v.private || v.perms != textPerms ||
+		site+syspatch.SiteLen > v.limit() {
+		return false
+	}
+	word := site &^ 7
+	lo, hi := min(word, site-1), max(word+8, site+syspatch.SiteLen)
+	buf := make([]byte, hi-lo)
+	if _, err := mm.access(lo, len(buf), platform.Read, false, false, func(b []byte, off int) { copy(buf[off:], b) }); err != nil {
+		return false
+	}
+	if !syspatch.Match(buf[site-1-lo], buf[site-lo:], nr) {
+		return false
+	}
+	stub, ok := mm.stubFor(site)
+	if !ok {
+		return false
+	}
+	jmp, ok := syspatch.Jump(site, stub)
+	if !ok {
+		return false
+	}
+	code := syspatch.Stub(uint32(nr), site+syspatch.SiteLen, entry)
+	if _, err := mm.access(stub, len(code), platform.NoAccess, true, true, func(b []byte, off int) { copy(b, code[off:]) }); err != nil {
+		return false
+	}
+	var w [8]byte
+	copy(w[:], buf[word-lo:])
+	orig := binary.LittleEndian.Uint64(w[:])
+	copy(w[site-word:], jmp[:])
+	patched := binary.LittleEndian.Uint64(w[:])
+	if _, err := mm.access(word, 8, platform.NoAccess, true, true, func(b []byte, off int) { storeUint64(b, patched) }); err != nil {
+		return false
+	}
+	pp := mm.patch
+	pp.pages[stub&^(pageSize-1)]++
+	pp.sites[site] = patchSite{word: word, orig: orig, patched: patched, stubs: stub &^ (pageSize - 1)}
+	return true
+}
+
+// reach bounds the distance from a site to its stub (rel32, with room).
+const reach = 1<<31 - 2*pageSize
+
+func inReach(site, stub uintptr) bool {
+	if stub > site {
+		return stub-site < reach
+	}
+	return site-stub < reach
+}
+
+// stubFor returns room for one more stub within a jump of site, mapping a
+// new stub page if needed.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) stubFor(site uintptr) (uintptr, bool) {
+	pp := mm.patch
+	for page, n := range pp.pages {
+		if n < pageSize/syspatch.StubSize && inReach(site, page) {
+			return page + uintptr(n)*syspatch.StubSize, true
+		}
+	}
+	if len(mm.vmas)+1 > maxMapCount {
+		return 0, false
+	}
+	page, ok := mm.stubPageNear(site)
+	if !ok {
+		return 0, false
+	}
+	mm.insertVMA(&vma{start: page, end: page + pageSize, perms: textPerms, maxPerms: textPerms, private: true, name: stubPageName})
+	pp.pages[page] = 0
+	return page, true
+}
+
+// stubPageNear picks a free page within reach of site: the highest free
+// page below the site's mapping (where the program's and libraries' own
+// neighbours are, away from the heap, which grows up from above the
+// program), else the lowest above it that is not in the way of brk or of
+// a stack growing down.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) stubPageNear(site uintptr) (uintptr, bool) {
+	i := mm.vmaIndex(site) // the site's VMA
+	for j := i; j >= 0; j-- {
+		lo := uintptr(minAddr)
+		if j > 0 {
+			lo = mm.vmas[j-1].end
+		}
+		top := mm.vmas[j].start
+		if j < len(mm.vmas) && mm.vmas[j].growsDown {
+			continue
+		}
+		if top >= lo+pageSize {
+			page := top - pageSize
+			if !inReach(site, page) {
+				return 0, false
+			}
+			return page, true
+		}
+	}
+	for j := i + 1; j <= len(mm.vmas); j++ {
+		page := mm.vmas[j-1].end
+		end := mm.maxAddr
+		if j < len(mm.vmas) {
+			end = mm.vmas[j].start
+			if mm.vmas[j].growsDown {
+				continue
+			}
+		}
+		if page >= mm.brkStart && page < mm.brkStart+1<<30 {
+			page = max(page, mm.brkStart+1<<30)
+		}
+		if page+pageSize > end {
+			continue
+		}
+		if !inReach(site, page) {
+			return 0, false
+		}
+		return page, true
+	}
+	return 0, false
+}
+
+// unpatch restores the sites whose bytes or stubs are in [start, end),
+// before a change there (munmap, mprotect, mremap, MAP_FIXED).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) unpatch(start, end uintptr) {
+	pp := mm.patch
+	if pp == nil || len(pp.sites) == 0 && len(pp.pages) == 0 {
+		return
+	}
+	for page := range pp.pages {
+		if page < end && page+pageSize > start {
+			delete(pp.pages, page)
+		}
+	}
+	for site, s := range pp.sites {
+		_, pageKept := pp.pages[s.stubs]
+		if pageKept && !(s.word < end && s.word+8 > start) {
+			continue
+		}
+		delete(pp.sites, site)
+		mm.access(s.word, 8, platform.NoAccess, true, true, func(b []byte, off int) {
+			if binary.LittleEndian.Uint64(b) == s.patched {
+				storeUint64(b, s.orig)
+			}
+		})
+	}
+}
+
+// forkPatches returns a copy of the patches for a forked address space,
+// which has the same memory.
+func (pp *patches) fork() *patches {
+	if pp == nil {
+		return nil
+	}
+	c := &patches{sites: make(map[uintptr]patchSite, len(pp.sites)), refused: map[uintptr]bool{}, pages: make(map[uintptr]int, len(pp.pages))}
+	for k, v := range pp.sites {
+		c.sites[k] = v
+	}
+	for k, v := range pp.pages {
+		c.pages[k] = v
+	}
+	return c
+}
