@@ -1,0 +1,139 @@
+package mm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"moat/platform"
+	"moat/platform/syspatch"
+)
+
+// patchAS is a fakeAS with patching on.
+type patchAS struct {
+	*fakeAS
+	sole bool
+}
+
+const testEntry = 0x7ffffffe01c0
+
+func (a *patchAS) SyscallEntry() (uintptr, bool) { return testEntry, a.sole }
+
+
+// patchEnv maps a file whose bytes at off are code (preceded by a nop)
+// at 0x400000 with perms, and returns the environment.
+func patchEnv(t *testing.T, off int, code []byte, perms platform.AccessType, sole bool) (*env, *fakeFile) {
+	e := newEnv(t)
+	e.mm.as = &patchAS{fakeAS: e.as, sole: sole}
+	f := newFakeFile(3*pageSize, 1)
+	f.data[off-1] = 0x90
+	copy(f.data[off:], code)
+	e.mmap(MMapOpts{Addr: 0x400000, Length: 3 * pageSize, Fixed: true, Perms: perms, MaxPerms: platform.AnyAccess, Private: true, File: f})
+	return e, f
+}
+
+var getpidSite = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+
+func TestPatchSyscall(t *testing.T) {
+	const site = 0x400000 + 0x100
+	e, f := patchEnv(t, 0x100, getpidSite, rx, true)
+	e.mm.PatchSyscall(site+7, 39)
+	got := e.read(site, 7)
+	if got[0] != 0xe9 || !bytes.Equal(got[5:], []byte{0x0f, 0x05}) {
+		t.Fatalf("site reads % x, want a jmp rel32 followed by the syscall", got)
+	}
+	stub := uintptr(int64(site+5) + int64(int32(binary.LittleEndian.Uint32(got[1:]))))
+	if !strings.Contains(strings.Join(e.mapsLines(), "\n"), stubPageName) {
+		t.Errorf("no %s page in the maps:\n%s", stubPageName, strings.Join(e.mapsLines(), "\n"))
+	}
+	want := syspatch.Stub(39, site+7, testEntry)
+	if s := e.read(stub, len(want)); !bytes.Equal(s, want[:]) {
+		t.Errorf("stub at %#x is % x, want % x", stub, s, want)
+	}
+	if !bytes.Equal(f.data[0x100:0x107], getpidSite) {
+		t.Errorf("the file changed: % x", f.data[0x100:0x107])
+	}
+	// A second site in the same page shares the stub page.
+	// Making the text writable restores the original bytes.
+	if err := e.mm.MProtect(0x400000, pageSize, 3); err != nil {
+		t.Fatal(err)
+	}
+	e.expectBytes(site, getpidSite)
+	// Back to r-x: the next trap patches again.
+	if err := e.mm.MProtect(0x400000, pageSize, 5); err != nil {
+		t.Fatal(err)
+	}
+	e.mm.PatchSyscall(site+7, 39)
+	if e.read(site, 1)[0] != 0xe9 {
+		t.Fatalf("not patched again after mprotect r-x")
+	}
+	// Unmapping the stub page restores the site too.
+	if err := e.mm.MUnmap(stub&^(pageSize-1), pageSize); err != nil {
+		t.Fatal(err)
+	}
+	e.expectBytes(site, getpidSite)
+}
+
+func TestPatchSyscallFork(t *testing.T) {
+	const site = 0x400000 + 0x100
+	e, _ := patchEnv(t, 0x100, getpidSite, rx, true)
+	e.mm.PatchSyscall(site+7, 39)
+	c, err := e.mm.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetAddressSpace(newFakeAS(t))
+	if err := c.MProtect(0x400000, pageSize, 3); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 7)
+	if _, err := c.CopyIn(site, b); err != nil || !bytes.Equal(b, getpidSite) {
+		t.Errorf("child's site after mprotect: % x, %v; want the original bytes", b, err)
+	}
+	if e.read(site, 1)[0] != 0xe9 {
+		t.Errorf("the parent's site changed with the child's")
+	}
+	c.Release()
+}
+
+func TestPatchSyscallRefused(t *testing.T) {
+	rwx := platform.AnyAccess
+	for _, c := range []struct {
+		name  string
+		off   int
+		code  []byte
+		perms platform.AccessType
+		sole  bool
+		nr    uint64
+	}{
+		{"another number", 0x100, getpidSite, rx, true, 40},
+		{"not the sequence", 0x100, []byte{0xb9, 39, 0, 0, 0, 0x0f, 0x05}, rx, true, 39},
+		{"after a REX prefix (mov r8d)", 0x101, append([]byte{0x41}, getpidSite...), rx, true, 39},
+		{"writable text", 0x100, getpidSite, rwx, true, 39},
+		{"not in one aligned word", 0x104, getpidSite, rx, true, 39},
+		{"across a page boundary", pageSize - 5, getpidSite, rx, true, 39},
+		{"other threads", 0x100, getpidSite, rx, false, 39},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _ := patchEnv(t, c.off, c.code, c.perms, c.sole)
+			site := uintptr(0x400000 + c.off + len(c.code) - 7)
+			e.mm.PatchSyscall(site+7, c.nr)
+			e.expectBytes(site, c.code[len(c.code)-7:])
+			if strings.Contains(strings.Join(e.mapsLines(), "\n"), stubPageName) {
+				t.Errorf("a stub page was mapped")
+			}
+		})
+	}
+	t.Run("anonymous memory", func(t *testing.T) {
+		e := newEnv(t)
+		e.mm.as = &patchAS{fakeAS: e.as, sole: true}
+		addr := e.anon(0x500000, pageSize, platform.ReadWrite)
+		e.write(addr+0x100, getpidSite)
+		if err := e.mm.MProtect(addr, pageSize, 5); err != nil {
+			t.Fatal(err)
+		}
+		e.mm.PatchSyscall(addr+0x107, 39)
+		e.expectBytes(addr+0x100, getpidSite)
+	})
+}
