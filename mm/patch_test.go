@@ -20,7 +20,6 @@ const testEntry = 0x7ffffffe01c0
 
 func (a *patchAS) SyscallEntry() (uintptr, bool) { return testEntry, a.sole }
 
-
 // patchEnv maps a file whose bytes at off are code (preceded by a nop)
 // at 0x400000 with perms, and returns the environment.
 func patchEnv(t *testing.T, off int, code []byte, perms platform.AccessType, sole bool) (*env, *fakeFile) {
