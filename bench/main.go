@@ -148,7 +148,7 @@ func run() int {
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
-	flag.StringVar(&platforms, "platforms", "ptrace,seccomp", "comma-separated moat platforms (`moat run --platform P`), one column each")
+	flag.StringVar(&platforms, "platforms", "ptrace,seccomp", "comma-separated moat platforms (`moat run --platform P`), one column each; seccomp+patch is seccomp with --syscall-patch on")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
@@ -282,6 +282,19 @@ func parsePlatforms(list string) ([]string, error) {
 		return nil, errors.New("no platform given")
 	}
 	return out, nil
+}
+
+// platformFlags splits a -platforms column name into the platform and
+// extra flags: "seccomp+patch" is seccomp with --syscall-patch on (and
+// plain "seccomp" has it off, whatever the environment says).
+func platformFlags(p string) (string, []string) {
+	if name, ok := strings.CutSuffix(p, "+patch"); ok {
+		return name, []string{"--syscall-patch", "on"}
+	}
+	if p == "seccomp" {
+		return p, []string{"--syscall-patch", "off"}
+	}
+	return p, nil
 }
 
 // bindCPU binds the calling goroutine's OS thread to one CPU. Processes
@@ -673,9 +686,12 @@ func (b *bench) measureAll(ctx context.Context, wls []workload) []Row {
 			}
 			// --platform after -moat-flags, so that the column is what
 			// it says even if -moat-flags has a --platform too.
+			name, extra := platformFlags(p)
 			argv := append([]string{b.moat, "run"}, b.cfg.moatFlags...)
-			argv = append(argv, "--platform", p, "--")
-			sides[k] = append(sides[k], side{&m.Side, append(argv, withTmpDir(wl.argv, moatTmp)...), wl.unsupported[p], false})
+			argv = append(argv, "--platform", name)
+			argv = append(argv, extra...)
+			argv = append(argv, "--")
+			sides[k] = append(sides[k], side{&m.Side, append(argv, withTmpDir(wl.argv, moatTmp)...), wl.unsupported[name], false})
 		}
 	}
 	for i := 0; i < b.cfg.runs && ctx.Err() == nil; i++ {
