@@ -11,6 +11,18 @@
 // The hand-off is a bounded spin and then a futex wait on the sysmsg state
 // word, on both sides.
 //
+// Syscall-site patching (SetSyscallPatching; moat run --syscall-patch on,
+// off by default): the memory manager rewrites recognised system-call
+// sites of app text into jumps to stubs that enter through tramp_entry,
+// which hands the registers over in sysmsg without a signal (see
+// handler.S, platform/syspatch and mm/patch.go). A thread that entered
+// there waits in modeTramp; whatever needs a signal frame (FP state,
+// returning with flags the trampoline cannot restore, clone) first
+// upgrades it: it traps into the handler, and the sentry then has a frame
+// as for any trapped call. Each stub thread's gs base points at its slot
+// while patching is on, so the app's own gs base is not the host's (it
+// never was: the sentry keeps it in the registers only).
+//
 // Trust: everything the sentry reads from the stub's pages (state, signal
 // number, frame addresses, registers) is written by code the app could
 // imitate, so every address is checked against the stub's own pages before
