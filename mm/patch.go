@@ -8,7 +8,8 @@ import (
 )
 
 // Syscall-site patching (platform/syspatch): after a system call trapped at
-// a recognised `mov $NR, %eax; syscall` in the app's text, the mov is
+// a recognised sequence such as `mov $NR, %eax; syscall` in the app's text,
+// the instruction before the syscall is
 // rewritten into a jump to a per-site stub, in a page of stubs that this
 // file maps near the site (a "[moat-syscall]" VMA, r-x). Patching happens
 // only where nothing can notice but a reader of the code bytes:
@@ -20,8 +21,8 @@ import (
 //     code; never writable);
 //   - the rewritten bytes lie in one aligned 8-byte word, written with one
 //     atomic store (as is undoing it), and the sequence in one page;
-//   - the bytes are the sequence loading exactly the number that trapped,
-//     not preceded by a prefix byte.
+//   - the bytes are a recognised sequence (loading exactly the number that
+//     trapped, for a mov to eax), not preceded by a prefix byte.
 //
 // The page is unshared first (copy-on-write), so the file, other processes
 // and the file cache keep the original bytes. Anything that changes the
@@ -110,7 +111,7 @@ func (mm *MemoryManager) patchSite(site uintptr, nr uint64, entry uintptr) bool 
 	if !ok {
 		return false
 	}
-	code := syspatch.Stub(uint32(nr), site+syspatch.SiteLen, entry)
+	code := syspatch.Stub([syspatch.PatchLen]byte(buf[site-lo:]), site+syspatch.SiteLen, entry)
 	if _, err := mm.access(stub, len(code), platform.NoAccess, true, true, func(b []byte, off int) { copy(b, code[off:]) }); err != nil {
 		return false
 	}

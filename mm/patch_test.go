@@ -46,7 +46,7 @@ func TestPatchSyscall(t *testing.T) {
 	if !strings.Contains(strings.Join(e.mapsLines(), "\n"), stubPageName) {
 		t.Errorf("no %s page in the maps:\n%s", stubPageName, strings.Join(e.mapsLines(), "\n"))
 	}
-	want := syspatch.Stub(39, site+7, testEntry)
+	want := syspatch.Stub([5]byte(getpidSite), site+7, testEntry)
 	if s := e.read(stub, len(want)); !bytes.Equal(s, want[:]) {
 		t.Errorf("stub at %#x is % x, want % x", stub, s, want)
 	}

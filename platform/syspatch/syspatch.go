@@ -4,19 +4,20 @@
 // (mm/patch.go), the platform provides the entry the rewritten code jumps to
 // (platform/seccomp's handler.S, tramp_entry).
 //
-// The one sequence recognised is
+// The sequences recognised are a 5-byte instruction followed by `syscall`:
 //
-//	b8 imm32   mov $NR, %eax
-//	0f 05      syscall
+//	b8 imm32        mov $NR, %eax         (glibc's and musl's wrappers)
+//	4c 8b 4c 24 08  mov 0x8(%rsp), %r9    (glibc's syscall(2))
+//	0f 05           syscall
 //
-// (glibc's and musl's system-call wrappers). Only the 5-byte mov is
-// rewritten, into a `jmp rel32` to a per-site stub; the `syscall` after it
-// stays, so that a branch to it from elsewhere, and the sentry's restart of
-// an interrupted call (rip back by 2), still find a real system-call
-// instruction (which then traps the slow way). The stub loads what the
-// sequence would have: eax = NR, and rcx = the address after the syscall
-// (as the syscall instruction sets rcx), then jumps to the platform's entry
-// through r11 (which the syscall instruction clobbers too).
+// Only the 5-byte instruction is rewritten, into a `jmp rel32` to a
+// per-site stub; the `syscall` after it stays, so that a branch to it from
+// elsewhere, and the sentry's restart of an interrupted call (rip back by
+// 2), still find a real system-call instruction (which then traps the slow
+// way). The stub executes the replaced instruction (neither depends on
+// where it runs), loads rcx with the address after the syscall (as the
+// syscall instruction sets rcx), and jumps to the platform's entry through
+// r11 (which the syscall instruction clobbers too).
 package syspatch
 
 import "encoding/binary"
@@ -56,17 +57,22 @@ func isPrefix(b byte) bool {
 	return false
 }
 
+// loadR9 is `mov 0x8(%rsp), %r9`, the instruction before glibc's
+// syscall(2)'s system call.
+var loadR9 = [PatchLen]byte{0x4c, 0x8b, 0x4c, 0x24, 0x08}
+
 // Match reports whether code, the SiteLen bytes that ended with the
 // system call that trapped with number nr, preceded by the byte before
-// them, is the recognised sequence loading exactly nr.
+// them, is a recognised sequence (a mov of an immediate to eax must load
+// exactly nr).
 func Match(before byte, code []byte, nr uint64) bool {
-	if len(code) < SiteLen || code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05 {
+	if len(code) < SiteLen || code[5] != 0x0f || code[6] != 0x05 || isPrefix(before) {
 		return false
 	}
-	if uint64(binary.LittleEndian.Uint32(code[1:])) != nr {
-		return false
+	if code[0] == 0xb8 {
+		return uint64(binary.LittleEndian.Uint32(code[1:])) == nr
 	}
-	return !isPrefix(before)
+	return [PatchLen]byte(code[:PatchLen]) == loadR9
 }
 
 // Placeable reports whether a site at addr may be patched: the rewritten
@@ -90,15 +96,15 @@ func Jump(from, to uintptr) ([PatchLen]byte, bool) {
 	return b, true
 }
 
-// Stub returns the code of a site's stub: mov $nr, %eax; movabs $ret,
+// Stub returns the code of a site's stub: the replaced instruction insn
+// (a site's first PatchLen bytes, as Match accepted them); movabs $ret,
 // %rcx; movabs $entry, %r11; jmp *%r11, padded with int3.
-func Stub(nr uint32, ret, entry uintptr) [StubSize]byte {
+func Stub(insn [PatchLen]byte, ret, entry uintptr) [StubSize]byte {
 	var b [StubSize]byte
 	for i := range b {
 		b[i] = 0xcc
 	}
-	b[0] = 0xb8
-	binary.LittleEndian.PutUint32(b[1:], nr)
+	copy(b[:], insn[:])
 	b[5], b[6] = 0x48, 0xb9
 	binary.LittleEndian.PutUint64(b[7:], uint64(ret))
 	b[15], b[16] = 0x49, 0xbb

@@ -22,6 +22,8 @@ func TestMatch(t *testing.T) {
 		{"mov to ecx", 0x90, []byte{0xb9, 39, 0, 0, 0, 0x0f, 0x05}, 39, false},
 		{"int 0x80", 0x90, []byte{0xb8, 39, 0, 0, 0, 0xcd, 0x80}, 39, false},
 		{"short", 0x90, site[:6], 39, false},
+		{"syscall(2)'s mov 0x8(%rsp), %r9", 0xc8, []byte{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}, 39, true},
+		{"mov 0x10(%rsp), %r9", 0xc8, []byte{0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x0f, 0x05}, 39, false},
 	} {
 		if got := Match(c.before, c.code, c.nr); got != c.want {
 			t.Errorf("%s: Match = %v, want %v", c.name, got, c.want)
@@ -49,7 +51,7 @@ func TestJumpAndStub(t *testing.T) {
 	if _, ok := Jump(0x401000, 0x7fff00000000); ok {
 		t.Errorf("a jump beyond 2 GiB was encoded")
 	}
-	s := Stub(39, 0x401007, 0x7ffffffe01c0)
+	s := Stub([PatchLen]byte{0xb8, 39, 0, 0, 0}, 0x401007, 0x7ffffffe01c0)
 	want := []byte{0xb8, 39, 0, 0, 0, 0x48, 0xb9, 0x07, 0x10, 0x40, 0, 0, 0, 0, 0, 0x49, 0xbb, 0xc0, 0x01, 0xfe, 0xff, 0xff, 0x7f, 0, 0, 0x41, 0xff, 0xe3}
 	if !bytes.Equal(s[:len(want)], want) {
 		t.Errorf("Stub = % x, want % x", s[:len(want)], want)
