@@ -556,6 +556,7 @@ var programUse = map[string]string{
 	"sync":          "TestSync",
 	"jobctl":        "TestJobControl",
 	"signals":       "TestSignals",
+	"syspatch":      "TestSyscallPatch",
 	"rename_race":   "TestBindRenameRace",
 	"pty":           "TestPty",
 	"seccomp":       "TestSeccomp",
