@@ -18,25 +18,25 @@ func (in *Inode) MakeWhiteout(name string) error {
 	return in.mknodAt(name, unix.S_IFCHR, 0)
 }
 
-// MknodSpecial makes a socket, or a character or block device with number
-// dev, called name in directory in, owned by the caller, with exactly
-// mode's permissions: the upper layer keeps what the sandbox made, as
-// overlayfs does. (The sandbox never opens host device nodes: vfs opens
-// special files by their identity and device number, and Open of one is
-// EACCES.) FIFOs and regular files: Mknod.
+// MknodSpecial makes a socket called name in directory in, owned by the
+// caller, with mode's permissions (mode must not carry set-ID bits: see
+// fs/overlay's encodings); FIFOs and regular files: Mknod. Device nodes
+// are never made on the host (EPERM): fs/overlay keeps the sandbox's as
+// placeholders (NewTempFile, LinkTempFile), and MakeWhiteout makes the one
+// harmless kind, 0:0.
 func (in *Inode) MknodSpecial(ctx vfs.Context, name string, mode uint32, dev uint64) error {
 	typ := mode & unix.S_IFMT
 	switch typ {
 	case unix.S_IFSOCK:
-		dev = 0
 	case unix.S_IFCHR, unix.S_IFBLK:
+		return unix.EPERM
 	default:
 		return in.Mknod(ctx, name, mode, dev)
 	}
 	if !in.fs.writable {
 		return unix.EROFS
 	}
-	if err := in.mknodAt(name, typ|mode&0o7777, dev); err != nil {
+	if err := in.mknodAt(name, typ|mode&0o7777, 0); err != nil {
 		return err
 	}
 	c, err := in.Lookup(ctx, name)
@@ -70,9 +70,13 @@ func (in *Inode) mknodAt(name string, mode uint32, dev uint64) error {
 }
 
 // withProcPath calls fn with a /proc/self/fd path that leads to exactly
-// the file of in (a regular file or directory: the path is followed).
+// the file of in (a regular file, directory, FIFO or socket: the path is
+// followed, and leads to the inode itself without opening it; never a
+// symlink or device node).
 func (in *Inode) withProcPath(fn func(path string) error) error {
-	if in.typ != unix.S_IFREG && in.typ != unix.S_IFDIR {
+	switch in.typ {
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFIFO, unix.S_IFSOCK:
+	default:
 		return unix.EPERM
 	}
 	rel, err := in.path()
@@ -99,7 +103,7 @@ func (in *Inode) withProcPath(fn func(path string) error) error {
 }
 
 // HostGetXattr returns the host extended attribute name of in (a regular
-// file or directory; others: EPERM).
+// file, directory, FIFO or socket; others: EPERM).
 func (in *Inode) HostGetXattr(name string) ([]byte, error) {
 	var val []byte
 	err := in.withProcPath(func(p string) error {
@@ -179,6 +183,18 @@ func (fs *FS) NewTempFile() (*TempFile, error) {
 	}
 	return &TempFile{fd: fd}, nil
 }
+
+// SetXattr sets the host extended attribute name of the file.
+func (t *TempFile) SetXattr(name string, value []byte) error {
+	return unix.Fsetxattr(t.fd, name, value, 0)
+}
+
+// Chown sets the file's owner and group.
+func (t *TempFile) Chown(uid, gid uint32) error { return unix.Fchown(t.fd, int(uid), int(gid)) }
+
+// Chmod sets the file's permission bits (after Chown, which may clear
+// set-ID bits).
+func (t *TempFile) Chmod(mode uint32) error { return unix.Fchmod(t.fd, mode&0o7777) }
 
 // WriteAt writes p at off.
 func (t *TempFile) WriteAt(p []byte, off int64) (int, error) { return pwriteAll(t.fd, p, off) }
