@@ -41,10 +41,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"moat/fs/dev"
 	"moat/fs/hostfs"
 	"moat/vfs"
 )
@@ -66,6 +68,9 @@ func NewOnDisk(lower vfs.Inode, dir string) (vfs.Inode, *hostfs.FS, error) {
 	}
 	if !st.IsDir() {
 		return nil, nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := checkDirOwner(dir, st); err != nil {
+		return nil, nil, err
 	}
 	fs, err := hostfs.OpenWritable(dir)
 	if err != nil {
@@ -95,6 +100,14 @@ func NewOnDisk(lower vfs.Inode, dir string) (vfs.Inode, *hostfs.FS, error) {
 		return nil, nil, fmt.Errorf("%s is neither empty nor an upper layer of an earlier run", dir)
 	}
 	u := &diskUpper{fs: fs}
+	if err := u.loadRoot(); err != nil {
+		fs.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := root.SetStat(nil, unix.STATX_MODE, vfs.Stat{Mode: rootHostMode}); err != nil {
+		fs.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	r, err := newFS(lower, u, fresh)
 	if err != nil {
 		fs.Close()
@@ -103,15 +116,38 @@ func NewOnDisk(lower vfs.Inode, dir string) (vfs.Inode, *hostfs.FS, error) {
 	return r, fs, nil
 }
 
+// checkDirOwner refuses a DIR that someone other than moat's user could
+// have put things in: one owned by another user, or writable by its group
+// or by others. (Its contents are the sandbox's root filesystem; moat
+// narrows DIR to mode 0700 itself, see NewOnDisk.)
+func checkDirOwner(dir string, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s is owned by uid %d, not by moat's user (%d)", dir, st.Uid, os.Geteuid())
+	}
+	if st.Mode&0o022 != 0 {
+		return fmt.Errorf("%s is writable by its group or others (mode %04o): make it 0700", dir, st.Mode&0o7777)
+	}
+	return nil
+}
+
 // diskUpper is an upper layer in a host directory.
 type diskUpper struct {
 	fs       *hostfs.FS
 	rootNode *diskNode
+
+	// The upper root's real mode and owner (xattrMode, xattrOwner of
+	// DIR): the sandbox's "/".
+	mu                         sync.Mutex
+	rootPerm, rootUID, rootGID uint32
 }
 
 func (u *diskUpper) root() upperNode {
 	if u.rootNode == nil {
-		u.rootNode = &diskNode{u: u, in: u.fs.Root(), typ: unix.S_IFDIR}
+		u.rootNode = &diskNode{u: u, in: u.fs.Root(), typ: unix.S_IFDIR, isRoot: true}
 	}
 	return u.rootNode
 }
@@ -140,6 +176,12 @@ type diskNode struct {
 	typ    uint32
 	isWh   bool
 	opaque bool
+	isRoot bool
+
+	// placeholder: a device node of the sandbox, on the host an empty
+	// regular file carrying xattrRdev; typ and rdev are the device's.
+	placeholder bool
+	rdev        uint64
 
 	hasOrigin            bool
 	originDev, originIno uint64
@@ -152,6 +194,14 @@ func (u *diskUpper) node(hin *hostfs.Inode) *diskNode {
 	case unix.S_IFCHR:
 		if st, err := hin.Stat(nil); err == nil && st.Rdev == 0 {
 			d.isWh = true
+		}
+	case unix.S_IFREG:
+		if st, err := hin.Stat(nil); err == nil && st.Mode&encodedHint != 0 && st.Size == 0 {
+			if v, err := hin.HostGetXattr(xattrRdev); err == nil {
+				if typ, rdev, ok := parseRdev(v); ok {
+					d.typ, d.rdev, d.placeholder = typ, rdev, true
+				}
+			}
 		}
 	case unix.S_IFDIR:
 		for _, x := range []string{xattrOpaque, xattrUserOpaque} {
@@ -192,7 +242,7 @@ func (d *diskNode) setAttr(a Attr) error {
 	if d.typ != unix.S_IFLNK {
 		mask |= unix.STATX_MODE
 	}
-	return d.in.SetStat(nil, mask, vfs.Stat{Mode: a.Mode, UID: a.UID, GID: a.GID, Atime: a.Atime, Mtime: a.Mtime})
+	return d.setStat(nil, mask, vfs.Stat{Mode: a.Mode, UID: a.UID, GID: a.GID, Atime: a.Atime, Mtime: a.Mtime})
 }
 
 func (d *diskNode) child(ctx vfs.Context, name string) (upperNode, error) {
@@ -222,64 +272,90 @@ func (d *diskNode) entries(ctx vfs.Context) ([]upperEntry, error) {
 	return out, nil
 }
 
-func (d *diskNode) Stat(ctx vfs.Context) (vfs.Stat, error)   { return d.in.Stat(ctx) }
-func (d *diskNode) Readlink(ctx vfs.Context) (string, error) { return d.in.Readlink(ctx) }
-func (d *diskNode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
-	return d.in.Open(ctx, flags)
-}
-func (d *diskNode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
-	return d.in.SetStat(ctx, mask, st)
+func (d *diskNode) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	st, err := d.in.Stat(ctx)
+	if err != nil {
+		return st, err
+	}
+	return d.present(st), nil
 }
 
-func checkXattrName(name string) error {
-	if strings.HasPrefix(name, overlayPrefix) {
-		return unix.EPERM
+func (d *diskNode) Readlink(ctx vfs.Context) (string, error) { return d.in.Readlink(ctx) }
+
+// Open opens d's host file; a device placeholder opens as the device
+// (vfs opens device nodes by number before asking the filesystem, so this
+// is a fallback that never reaches the empty host file).
+func (d *diskNode) Open(ctx vfs.Context, flags uint32) (vfs.FileImpl, error) {
+	if d.placeholder {
+		if flags&unix.O_PATH != 0 {
+			return vfs.PathFile{}, nil
+		}
+		return dev.OpenNode(d.typ, d.rdev)
 	}
-	return nil
+	impl, err := d.in.Open(ctx, flags)
+	if err != nil || d.typ != unix.S_IFREG || flags&unix.O_ACCMODE == unix.O_RDONLY {
+		return impl, err
+	}
+	if hf, ok := impl.(*hostfs.File); ok {
+		if st, err := d.in.Stat(ctx); err == nil && st.Mode&encodedHint != 0 {
+			return &killPrivFile{File: hf, d: d}, nil
+		}
+	}
+	return impl, nil
+}
+
+func (d *diskNode) SetStat(ctx vfs.Context, mask uint32, st vfs.Stat) error {
+	return d.setStat(ctx, mask, st)
+}
+
+// hasXattrs reports whether the sandbox's extended attributes of d are
+// kept (regular files and directories, as before).
+func (d *diskNode) hasXattrs() bool {
+	return !d.placeholder && (d.typ == unix.S_IFREG || d.typ == unix.S_IFDIR)
 }
 
 func (d *diskNode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
-	if checkXattrName(name) != nil || d.typ != unix.S_IFREG && d.typ != unix.S_IFDIR {
+	host, ok := hostXattrName(name)
+	if !ok || !d.hasXattrs() {
 		return nil, unix.ENODATA
 	}
-	if d.in == d.u.fs.Root() && name == xattrMarker {
-		return nil, unix.ENODATA
-	}
-	return d.in.HostGetXattr(name)
+	return d.in.HostGetXattr(host)
 }
 
 func (d *diskNode) ListXattr(ctx vfs.Context) ([]string, error) {
-	if d.typ != unix.S_IFREG && d.typ != unix.S_IFDIR {
+	if !d.hasXattrs() {
 		return nil, nil
 	}
 	names, err := d.in.HostListXattr()
 	out := names[:0]
 	for _, n := range names {
-		if checkXattrName(n) == nil && !(d.in == d.u.fs.Root() && n == xattrMarker) {
-			out = append(out, n)
+		if app, ok := appXattrName(n); ok {
+			out = append(out, app)
 		}
 	}
 	return out, err
 }
 
 func (d *diskNode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) error {
-	if err := checkXattrName(name); err != nil {
-		return err
-	}
-	if d.in == d.u.fs.Root() && name == xattrMarker {
+	host, ok := hostXattrName(name)
+	if !ok {
 		return unix.EPERM
 	}
-	return d.in.HostSetXattr(name, value, flags)
+	if !d.hasXattrs() {
+		return unix.EPERM
+	}
+	return d.in.HostSetXattr(host, value, flags)
 }
 
 func (d *diskNode) RemoveXattr(ctx vfs.Context, name string) error {
-	if err := checkXattrName(name); err != nil {
-		return err
-	}
-	if d.in == d.u.fs.Root() && name == xattrMarker {
+	host, ok := hostXattrName(name)
+	if !ok {
 		return unix.EPERM
 	}
-	return d.in.HostRemoveXattr(name)
+	if !d.hasXattrs() {
+		return unix.EPERM
+	}
+	return d.in.HostRemoveXattr(host)
 }
 
 // clearWhiteout removes a whiteout at name, if there is one, before a new
@@ -305,11 +381,61 @@ func (d *diskNode) create(ctx vfs.Context, name string, mode uint32) (upperNode,
 	if err := d.clearWhiteout(ctx, name); err != nil {
 		return nil, err
 	}
-	in, err := d.in.Create(ctx, name, mode)
+	in, err := d.in.Create(ctx, name, mode&^setIDBits)
 	if err != nil {
 		return nil, err
 	}
-	return d.u.node(in.(*hostfs.Inode)), nil
+	return d.encodeNew(ctx, name, d.u.node(in.(*hostfs.Inode)), mode)
+}
+
+// encodeNew gives the new entry name, n, made on the host without mode's
+// set-ID bits, its real mode.
+func (d *diskNode) encodeNew(ctx vfs.Context, name string, n *diskNode, mode uint32) (upperNode, error) {
+	if mode&setIDBits == 0 {
+		return n, nil
+	}
+	if err := n.setStat(ctx, unix.STATX_MODE, vfs.Stat{Mode: mode & 0o7777}); err != nil {
+		d.in.Unlink(ctx, name)
+		return nil, err
+	}
+	return n, nil
+}
+
+// makePlaceholder makes name in d a device placeholder for a device of
+// type typ and number rdev, with real permissions perm, owned by uid:gid:
+// an unnamed empty file given its xattrs and host mode (encodedHint only)
+// before it is linked in place, so it is never seen half made.
+func (d *diskNode) makePlaceholder(ctx vfs.Context, name string, typ, perm uint32, rdev uint64, uid, gid uint32) (upperNode, error) {
+	t, err := d.u.fs.NewTempFile()
+	if err != nil {
+		return nil, err
+	}
+	defer t.Drop()
+	for _, step := range []func() error{
+		func() error { return t.Chown(uid, gid) },
+		func() error { return t.SetXattr(xattrRdev, formatRdev(typ, rdev)) },
+		func() error { return t.SetXattr(xattrMode, formatPerm(perm)) },
+		func() error { return t.Chmod(encodedHint) },
+		func() error { return d.in.LinkTempFile(t, name) },
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return d.lookupNew(ctx, name)
+}
+
+// newOwner is the owner of a new entry of d made by ctx, as Linux gives
+// it: the caller's, with the directory's group if it is set-group-ID.
+func (d *diskNode) newOwner(ctx vfs.Context) (uint32, uint32) {
+	if ctx == nil {
+		return 0, 0
+	}
+	uid, gid := ctx.UID(), ctx.GID()
+	if st, err := d.Stat(ctx); err == nil && st.Mode&unix.S_ISGID != 0 {
+		gid = st.GID
+	}
+	return uid, gid
 }
 
 func (d *diskNode) mkdirOpaque(ctx vfs.Context, name string, mode uint32) (upperNode, error) {
@@ -346,10 +472,19 @@ func (d *diskNode) mknod(ctx vfs.Context, name string, mode uint32, dev uint64) 
 	if err := d.clearWhiteout(ctx, name); err != nil {
 		return nil, err
 	}
-	if err := d.in.MknodSpecial(ctx, name, mode, dev); err != nil {
+	switch typ := mode & unix.S_IFMT; typ {
+	case unix.S_IFCHR, unix.S_IFBLK:
+		uid, gid := d.newOwner(ctx)
+		return d.makePlaceholder(ctx, name, typ, mode&0o7777, dev, uid, gid)
+	}
+	if err := d.in.MknodSpecial(ctx, name, mode&^setIDBits, dev); err != nil {
 		return nil, err
 	}
-	return d.lookupNew(ctx, name)
+	n, err := d.lookupNew(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return d.encodeNew(ctx, name, n.(*diskNode), mode)
 }
 
 func (d *diskNode) link(ctx vfs.Context, name string, target upperNode) (upperNode, error) {
@@ -475,15 +610,21 @@ func (d *diskNode) copyUpEntry(ctx vfs.Context, name string, c copyUpSpec) (uppe
 		}
 	case unix.S_IFIFO:
 		err = d.in.Mknod(nil, name, unix.S_IFIFO|0o600, 0)
-	case unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
-		err = d.in.MknodSpecial(rootCtx{}, name, c.Type|0o600, c.Rdev)
+	case unix.S_IFSOCK:
+		err = d.in.MknodSpecial(rootCtx{}, name, c.Type|0o600, 0)
+	case unix.S_IFCHR, unix.S_IFBLK:
 	default:
 		return nil, unix.EINVAL
 	}
 	if err != nil {
 		return nil, err
 	}
-	n, err := d.lookupNew(ctx, name)
+	var n upperNode
+	if c.Type == unix.S_IFCHR || c.Type == unix.S_IFBLK {
+		n, err = d.makePlaceholder(ctx, name, c.Type, 0, c.Rdev, 0, 0)
+	} else {
+		n, err = d.lookupNew(ctx, name)
+	}
 	if err != nil {
 		return nil, err
 	}
