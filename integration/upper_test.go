@@ -187,3 +187,158 @@ func TestUpperDirErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUpperNoHostPrivileges: what the sandbox's root makes that would be a
+// privilege on the host (a set-user-ID copy of a binary, owned by root;
+// device nodes, among them the host's first disk, 8:0, mode 0666;
+// security.capability) is, in a later run on the same DIR, exactly what
+// it made, and on the host nothing of the kind: DIR holds no set-ID file,
+// no device node but whiteouts, no security.* xattr, and is root's, mode
+// 0700.
+func TestUpperNoHostPrivileges(t *testing.T) {
+	t.Parallel()
+	base := hostTempDir(t)
+	upper := hostTempDir(t)
+	lower := filepath.Join(base, "lower")
+	if err := os.MkdirAll(lower, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lower, "gone"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := exec.LookPath("python3")
+	python := err == nil
+
+	// A v2 security.capability value: cap_net_raw, permitted and
+	// effective.
+	const caps = "0100000200200000000000000000000000000000"
+	first := `set -e
+cd ` + lower + `
+cp /bin/true suidtrue
+chown 0:0 suidtrue
+chmod 4755 suidtrue
+cp /bin/true sgidtrue
+chmod 2755 sgidtrue
+mknod null c 1 3
+chmod 666 null
+mknod sda c 8 0
+chmod 666 sda
+mknod blk b 8 0
+ln null null2
+mkfifo fifo
+rm gone
+`
+	if python {
+		first += `python3 -c '
+import os
+os.setxattr("suidtrue", "security.capability", bytes.fromhex("` + caps + `"))
+os.setxattr("suidtrue", "trusted.app", b"t")
+for n in ("trusted.moat.mode", "trusted.overlay.opaque", "trusted.moat.x.security.capability"):
+    try:
+        os.setxattr("suidtrue", n, b"1")
+        print("set", n)
+    except OSError as e:
+        print(n, e.errno)
+'
+`
+	}
+	flags := []string{"--upper", upper}
+	stdout, stderr, code := runMoat(t, flags, []string{"/bin/sh", "-c", first}, "")
+	wantFirst := ""
+	if python {
+		wantFirst = "trusted.moat.mode 1\ntrusted.overlay.opaque 1\ntrusted.moat.x.security.capability 1\n"
+	}
+	if code != 0 || stdout != wantFirst {
+		t.Fatalf("first run: exit %d\nstdout (- want, + got):\n%s\nstderr:\n%s", code, lineDiff(wantFirst, stdout), stderr)
+	}
+
+	checkHost := func(when string) {
+		t.Helper()
+		err := filepath.Walk(upper, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); err != nil {
+				return err
+			}
+			typ := st.Mode & unix.S_IFMT
+			if typ != unix.S_IFDIR && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+				t.Errorf("%s: host %s is set-ID: %o", when, p, st.Mode)
+			}
+			if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && st.Rdev != 0 {
+				t.Errorf("%s: host %s is a device node %d:%d", when, p, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+			}
+			buf := make([]byte, 64<<10)
+			n, _ := unix.Llistxattr(p, buf)
+			for _, x := range strings.Split(string(buf[:max(n, 0)]), "\x00") {
+				if strings.HasPrefix(x, "security.") || strings.HasPrefix(x, "system.") ||
+					strings.HasPrefix(x, "trusted.") && !strings.HasPrefix(x, "trusted.moat.") && !strings.HasPrefix(x, "trusted.overlay.") {
+					t.Errorf("%s: host %s has xattr %s", when, p, x)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(upper, &st); err != nil || st.Mode&0o7777 != 0o700 || st.Uid != 0 {
+			t.Errorf("%s: host %s: %v mode %o uid %d", when, upper, err, st.Mode&0o7777, st.Uid)
+		}
+		var wh unix.Stat_t
+		if err := unix.Lstat(filepath.Join(upper, lower, "gone"), &wh); err != nil || wh.Mode&unix.S_IFMT != unix.S_IFCHR || wh.Rdev != 0 {
+			t.Errorf("%s: upper gone is not a whiteout: %v %o", when, err, wh.Mode)
+		}
+	}
+	checkHost("after the first run")
+
+	second := `cd ` + lower + `
+stat -c '%n %F %a %u:%g' suidtrue sgidtrue null null2 sda blk fifo
+stat -c '%n %t:%T %s' null sda blk
+echo discarded > null && echo written
+wc -c < null
+cat sda || echo sda has no driver
+./suidtrue && echo ran
+test -e gone || echo gone is gone
+stat -c '%a %u:%g' /
+`
+	want := `suidtrue regular file 4755 0:0
+sgidtrue regular file 2755 0:0
+null character special file 666 0:0
+null2 character special file 666 0:0
+sda character special file 666 0:0
+blk block special file 644 0:0
+fifo fifo 644 0:0
+null 1:3 0
+sda 8:0 0
+blk 8:0 0
+written
+0
+sda has no driver
+ran
+gone is gone
+755 0:0
+`
+	if python {
+		second += `python3 -c '
+import os
+print(os.getxattr("suidtrue", "security.capability").hex())
+print(os.getxattr("suidtrue", "trusted.app").decode())
+print(sorted(os.listxattr("suidtrue")))
+for n in ("trusted.moat.mode", "trusted.moat.x.security.capability"):
+    try:
+        os.getxattr("suidtrue", n)
+        print("got", n)
+    except OSError as e:
+        print(n, e.errno)
+'
+`
+		want += caps + "\nt\n['security.capability', 'trusted.app']\ntrusted.moat.mode 61\ntrusted.moat.x.security.capability 61\n"
+	}
+	stdout, stderr, code = runMoat(t, flags, []string{"/bin/sh", "-c", second}, "")
+	if code != 0 || stdout != want {
+		t.Fatalf("second run: exit %d\nstdout (- want, + got):\n%s\nstderr:\n%s", code, lineDiff(want, stdout), stderr)
+	}
+	checkHost("after the second run")
+}
