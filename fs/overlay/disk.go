@@ -2,40 +2,80 @@ package overlay
 
 // The upper layer on disk (moat run --upper DIR).
 //
-// Format: the same as Linux overlayfs's upper directory, so that DIR can be
-// inspected with ordinary tools, reused by a later run, or even mounted by
-// the kernel's overlayfs over the same lower tree:
+// Format: Linux overlayfs's upper directory, so that DIR can be inspected
+// with ordinary tools, reused by a later run, or mounted by the kernel's
+// overlayfs over the same lower tree, except for what would be a
+// privilege on the host (below):
 //
 //   - every object the sandbox created or copied up is the same kind of
 //     host object at the same path under DIR (regular files with their
-//     data, directories, symlinks, hard links, FIFOs, sockets and device
-//     nodes made by mknod), with the sandbox's owner, mode and times: moat
-//     runs as root on the host, so it sets them for real, as overlayfs
-//     does (keep DIR where only root can reach it: the sandbox's root may
-//     have made set-user-ID files and device nodes in it);
+//     data, directories, symlinks, hard links, FIFOs and sockets), with the
+//     sandbox's owner, mode and times: moat runs as root on the host, so it
+//     sets them for real, as overlayfs does;
 //   - a removed lower entry is a whiteout: a 0:0 character device;
 //   - a directory made by mkdir (which hides a lower directory of the same
 //     name) carries the xattr trusted.overlay.opaque=y;
-//   - the sandbox's own extended attributes are the host file's; names in
-//     trusted.overlay.* are refused (EPERM) and hidden, so that the
-//     sandbox cannot forge whiteouts or opacity;
 //   - DIR itself is the upper root and is marked with the xattr
 //     trusted.moat.upper=1 at first use: a later run accepts DIR if it is
-//     empty or marked.
+//     empty or marked, and only if it is owned by moat's user and not
+//     writable by its group or others.
 //
-// Why this format rather than one of moat's own: it needs no translation
-// (a stat of an upper file is a host stat), nothing in it is hidden in a
-// private database that could disagree with the tree, and it is the format
-// every container tool already knows. What it does not keep: the lower
-// st_ino a copied-up object reports is remembered only while the sandbox
-// runs (overlayfs's trusted.overlay.origin is a file handle that moat
-// cannot make portably); a later run reports the upper file's own.
+// Moat-private encodings. The sandbox's root may make set-user-ID copies
+// of root's binaries, device nodes (8:0, the host's disk, mode 0666) and
+// file capabilities; made for real in DIR they would be privileges for
+// any host user who can reach DIR. So the host never sees them as what
+// they are (encode.go):
+//
+//   - set-ID bits: a non-directory's host mode never has S_ISUID or
+//     S_ISGID; its real permission bits are in trusted.moat.mode (octal
+//     text), and its host mode has the sticky bit as the hint that says so
+//     (Linux ignores sticky on non-directories), so that only such files
+//     cost an xattr read per stat. Directories keep their mode: set-group-
+//     ID on a directory only gives new entries its group (the host must do
+//     that), set-user-ID means nothing there. chmod and chown in the
+//     sandbox update the encoding; chown clears set-ID bits and so does a
+//     write by a caller without CAP_FSETID, as Linux and memfs do;
+//   - device nodes (other than 0:0 whiteouts) are never made on the host:
+//     a device is an empty regular file of host mode 1000 (sticky only: no
+//     one but root may even read it) with trusted.moat.rdev = "c MAJ:MIN"
+//     or "b MAJ:MIN" and its real mode in trusted.moat.mode; the sandbox
+//     sees and opens the device (dev.OpenNode: the memory devices, ENXIO
+//     for others). FIFOs and sockets stay real nodes: the host grants
+//     nothing through them, and overlayfs reads them as they are;
+//   - extended attributes: the sandbox's user.* are the host file's
+//     (except user.overlay.*, which overlayfs and moat read as overlay
+//     metadata); every other name it sets (security.capability, which the
+//     host kernel honours on exec, security.selinux, system.posix_acl_*,
+//     trusted.*) is kept as trusted.moat.x.NAME and shown as NAME. The
+//     sandbox cannot see or set trusted.moat.* and trusted.overlay.*
+//     (ENODATA, EPERM), so it cannot forge encodings, whiteouts or
+//     opacity; host xattrs it did not make (an LSM's labels) are hidden;
+//   - DIR itself stays the host's (mode 0700, its owner): the sandbox's
+//     "/" has its real mode and owner in DIR's trusted.moat.mode and
+//     trusted.moat.owner, so that chmod 777 / or chown / in the sandbox
+//     opens nothing on the host.
+//
+// A kernel overlayfs mount of DIR shows these encodings (empty files for
+// devices, set-ID bits missing, trusted.moat.* xattrs): that is the
+// price of a DIR that is safe to leave on the host.
+//
+// Why overlayfs's format otherwise rather than one of moat's own: it
+// needs little translation (a stat of an upper file is a host stat),
+// nothing in it is hidden in a private database that could disagree with
+// the tree, and it is the format every container tool already knows. What
+// it does not keep: the lower st_ino a copied-up object reports is
+// remembered only while the sandbox runs (overlayfs's
+// trusted.overlay.origin is a file handle that moat cannot make
+// portably); a later run reports the upper file's own.
 //
 // Every change goes through fs/hostfs's writable mode, which acts on
 // descriptors opened beneath DIR without following symlinks, so nothing
 // the sandbox does (symlinks pointing out, "..", renames of directories)
-// reaches anything outside DIR. Copy-up writes the data to an unnamed
-// file (O_TMPFILE) in DIR and links it in place once complete.
+// reaches anything outside DIR; hard links are made only between files of
+// DIR (hostfs refuses others with EXDEV, and a lower target is copied up
+// first). Copy-up writes the data to an unnamed file (O_TMPFILE) in DIR
+// and links it in place once complete; device placeholders are made the
+// same way, with their xattrs, so that none is ever seen half made.
 
 import (
 	"errors"

@@ -1,7 +1,13 @@
 // Package overlay is the sandbox's root filesystem: a read-only lower tree
 // (normally fs/hostfs, the host's "/" or a --rootfs directory) under a
-// writable in-memory upper layer (a fs/memfs), with the semantics of Linux
-// overlayfs. Nothing is ever written to the lower layer.
+// writable upper layer, with the semantics of Linux overlayfs. Nothing is
+// ever written to the lower layer. The upper layer is in memory (a
+// fs/memfs), or with moat run --upper in a host directory in overlayfs's
+// format (disk.go), where set-ID bits, device nodes and xattrs outside
+// user.* are moat-private encodings (encode.go): the sandbox's root makes
+// them for real there, and the host must not see a set-user-ID root
+// binary, a device node or security.capability where it would honour
+// them.
 //
 //   - Lookups prefer the upper layer, then the lower one. A directory that
 //     exists in both is merged: ReadDir is the union, upper entries win,
@@ -30,7 +36,8 @@
 //     directories report st_nlink 1, as overlayfs does.
 //   - Lower device nodes, FIFOs and sockets are copied up as the same kind
 //     of file (with the device number), as overlayfs makes them in its upper
-//     layer with mknod: they can be renamed, linked and changed like others.
+//     layer with mknod: they can be renamed, linked and changed like others
+//     (an on-disk upper keeps device nodes as placeholders: disk.go).
 //
 // Inodes: each object has one live *Inode (directories keep a weak cache of
 // their children), so copy-up and renames seen through one reference are
