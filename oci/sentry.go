@@ -625,6 +625,11 @@ func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func(
 // exits.
 func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	defer conn.Close()
+	rootFD := -1
+	if req.RootFD && len(fds) > 0 {
+		rootFD, fds = fds[len(fds)-1], fds[:len(fds)-1]
+		defer unix.Close(rootFD) // the root's filesystems hold their own
+	}
 	fail := func(err error) {
 		closeAll(fds)
 		conn.Send(Response{Error: err.Error()})
@@ -641,6 +646,10 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	if err != nil {
 		fail(err)
 		return
+	}
+	if rootFD >= 0 {
+		// The stand-in's view of the root (see Request.RootFD).
+		spec.Root.Path = fmt.Sprintf("/proc/self/fd/%d", rootFD)
 	}
 	cfg, err := BootConfig(spec)
 	if err != nil {
