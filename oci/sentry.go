@@ -581,8 +581,8 @@ func (s *sentry) load(pa kernel.ProcessArgs, term *console) (*kernel.Process, er
 // follow serves a client connection for process p after its start: the
 // client's signal and resize messages reach p, the end of the connection
 // kills p (with kill, if not nil, instead), and p's exit status is the
-// last message.
-func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func()) {
+// last message, sent after exited (if not nil) has run.
+func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill, exited func()) {
 	if kill == nil {
 		kill = func() { s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL) }
 	}
@@ -614,6 +614,9 @@ func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func(
 	st := p.Wait()
 	if term != nil {
 		term.finish() // the output reaches the engine before the status
+	}
+	if exited != nil {
+		exited()
 	}
 	conn.Send(Response{Exited: true, Status: st.ShellCode()})
 }
@@ -656,11 +659,17 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
-	ns, err := s.sb.ContainerMounts(cfg)
+	ns, release, err := s.sb.ContainerMounts(cfg)
 	if err != nil {
 		fail(err)
 		return
 	}
+	// Until the container is gone (every way out of here).
+	defer func() {
+		if err := release(); err != nil {
+			s.log.Warn("writing back shared mappings of bind-mounted files", "container", req.Container, "err", err)
+		}
+	}()
 	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container, id: req.Container, bundle: req.Bundle,
 		hooks: startHooks(spec)}
 	pa, err := ProcessArgs(ctr.view, spec.Process)
@@ -704,14 +713,34 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	if err := conn.Send(Response{PID: p.PID()}); err != nil {
 		s.signalAll(ctr, unix.SIGKILL)
 	}
-	done := make(chan struct{})
-	go func() {
-		<-p.Exited()
+	// The container has exited when its init has and the rest of its
+	// processes, killed then, are gone; its mounts are released before
+	// the stand-in is told (the engine unmounts the rootfs once it
+	// sees the container exit).
+	s.follow(conn, p, term, func() { s.signalAll(ctr, unix.SIGKILL) }, func() {
 		s.signalAll(ctr, unix.SIGKILL)
-		close(done)
-	}()
-	s.follow(conn, p, term, func() { s.signalAll(ctr, unix.SIGKILL) })
-	<-done
+		s.waitGone(ctr)
+		if err := release(); err != nil {
+			s.log.Warn("writing back shared mappings of bind-mounted files", "container", req.Container, "err", err)
+		}
+	})
+}
+
+// waitGone waits until no process of ctr is left (5 seconds at most).
+func (s *sentry) waitGone(ctr *container) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		left := false
+		for _, t := range s.sb.Kernel.Processes() {
+			if t.Container() == ctr.tag {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return
+		}
+	}
+	s.log.Warn("processes of the container left after its init's exit", "container", ctr.id)
 }
 
 // exec starts a process in a running container and reports its pid,
@@ -756,5 +785,5 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 	if err := conn.Send(Response{PID: p.PID()}); err != nil {
 		s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
 	}
-	s.follow(conn, p, term, nil)
+	s.follow(conn, p, term, nil, nil)
 }
