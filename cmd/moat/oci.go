@@ -544,6 +544,13 @@ func ociKill(g *globals, args []string) error {
 		}
 	}
 	c, err := loadLive(g, pos[0])
+	if all && c != nil && c.CurrentStatus() == specs.StateStopped {
+		// Nothing is left to signal (a stopped container's processes
+		// are gone): runc's kill --all succeeds too. containerd's shim
+		// sends it when the init of a container sharing a PID
+		// namespace (a pod's) has exited.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
