@@ -56,6 +56,10 @@ type Config struct {
 	Binds  []Bind    // host directories and files mounted into the sandbox (-v)
 	Strace io.Writer // nil: no tracing
 	Log    *slog.Logger
+	// RootfsName is the root's mount source as /proc/mounts shows it,
+	// when Rootfs is not the path to show (an fd's /proc/self/fd/N);
+	// "": Rootfs.
+	RootfsName string
 	// Net is the network mode: "none" (or ""): loopback only, on the
 	// sandbox's own TCP/IP stack; "sandbox": that stack with eth0 routed
 	// through the sentry to the host's network (NAT); "host": internet
@@ -177,7 +181,11 @@ func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes,
 		if opened != nil {
 			*opened = append(*opened, fs)
 		}
-		return vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: rootDir}), nil
+		source := rootDir
+		if cfg.RootfsName != "" {
+			source = cfg.RootfsName
+		}
+		return vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: source}), nil
 	}
 	lowerFS, err := hostfs.Open(rootDir)
 	if err != nil {

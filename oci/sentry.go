@@ -650,6 +650,7 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
+	rootName := spec.Root.Path
 	if rootFD >= 0 {
 		// The stand-in's view of the root (see Request.RootFD).
 		spec.Root.Path = fmt.Sprintf("/proc/self/fd/%d", rootFD)
@@ -659,6 +660,7 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
+	cfg.RootfsName = rootName
 	ns, release, err := s.sb.ContainerMounts(cfg)
 	if err != nil {
 		fail(err)
