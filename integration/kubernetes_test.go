@@ -339,8 +339,11 @@ while :; do sleep 1; done`)
 	execFails("exited with 3", "", "exec", "-s", server, "sh", "-c", "echo out; echo err >&2; exit 3")
 	cri.expect(t, "moat-pod\n\n\n", 0, "", "exec", "-s", server, "hostname")
 	cri.expect(t, podIP+"\n\n\n", 0, "", "exec", "-s", client, "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")
-	// Each container has its own root.
+	// Each container has its own root: its bundle's rootfs, which
+	// containerd mounted after the pod started.
 	cri.expect(t, "client's own\n\n\n", 0, "", "exec", "-s", client, "cat", "/own")
+	rootfs := filepath.Join(dir, "state", "io.containerd.runtime.v2.task", "k8s.io", client, "rootfs")
+	cri.expect(t, rootfs+"\n\n\n", 0, "", "exec", "-s", client, "awk", `$2 == "/" {print $1}`, "/proc/mounts")
 	execFails("exited with 1", "", "exec", "-s", server, "test", "-e", "/own")
 	// Streaming exec (through the CRI plugin's stream server): stdin,
 	// and a terminal (crictl wants one on its own stdin: script gives
@@ -353,6 +356,8 @@ while :; do sleep 1; done`)
 	if _, err := exec.LookPath("script"); err == nil {
 		out, _, code := run(t, runOpts{argv: []string{"script", "-qec", fmt.Sprintf("stty rows 24 cols 80; %s --config %s exec -it %s sh -c 'tty; i=0; until [ -n \"$(stty size 2>/dev/null)\" ] || [ $i = 50 ]; do sleep 0.1; i=$((i+1)); done; stty size; exit 5'",
 			crictlBin, crictlConf, client), "/dev/null"}, env: hostEnv(), timeout: engineTimeout})
+		// script, its stdin at end of file, types a NUL (echoed ^@).
+		out = strings.ReplaceAll(out, "^@", "")
 		if !strings.Contains(out, "/dev/pts/0\r\n24 80\r\n") || !strings.Contains(out, "exit code 5") || code != 1 {
 			t.Errorf("crictl exec -it: status %d, output %q; want the terminal, its size, and exit code 5", code, out)
 		}
