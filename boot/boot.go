@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,10 @@ type Config struct {
 	Binds  []Bind    // host directories and files mounted into the sandbox (-v)
 	Strace io.Writer // nil: no tracing
 	Log    *slog.Logger
+	// RootfsName is the root's mount source as /proc/mounts shows it,
+	// when Rootfs is not the path to show (an fd's /proc/self/fd/N);
+	// "": Rootfs.
+	RootfsName string
 	// Net is the network mode: "none" (or ""): loopback only, on the
 	// sandbox's own TCP/IP stack; "sandbox": that stack with eth0 routed
 	// through the sentry to the host's network (NAT); "host": internet
@@ -116,6 +121,9 @@ type Sandbox struct {
 	procfs  vfs.Inode   // the one /proc: one process tree
 	newDev  func() uint64
 	rw      *writableFSes // the writable host filesystems, shared by views
+	// opened, in a view that ContainerMounts builds, collects the host
+	// filesystems its mounts open.
+	opened *[]*hostfs.FS
 }
 
 // writableFSes are the sandbox's writable host filesystems (binds, a
@@ -149,9 +157,18 @@ func (w *writableFSes) add(fs *hostfs.FS) {
 	w.mu.Unlock()
 }
 
+// remove forgets fs (closed with its container's mounts).
+func (w *writableFSes) remove(fs *hostfs.FS) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = slices.DeleteFunc(w.list, func(x *hostfs.FS) bool { return x == fs })
+}
+
 // rootNamespace makes the mount namespace of cfg's root: the host
 // directory itself (RootWritable), or an in-memory layer over it.
-func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes) (*vfs.MountNamespace, error) {
+//
+// With opened not nil, the host filesystems it opens are added to it.
+func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes, opened *[]*hostfs.FS) (*vfs.MountNamespace, error) {
 	rootDir := cfg.Rootfs
 	if rootDir == "" {
 		rootDir = "/"
@@ -161,22 +178,35 @@ func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes)
 		if err != nil {
 			return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 		}
-		return vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: rootDir}), nil
+		if opened != nil {
+			*opened = append(*opened, fs)
+		}
+		source := rootDir
+		if cfg.RootfsName != "" {
+			source = cfg.RootfsName
+		}
+		return vfs.NewMountNamespace(fs.Root(), vfs.MountOptions{FSType: "bind", Source: source}), nil
 	}
-	lower, err := hostfs.New(rootDir)
+	lowerFS, err := hostfs.Open(rootDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening root %s: %w", rootDir, err)
 	}
+	if opened != nil {
+		*opened = append(*opened, lowerFS)
+	}
 	if cfg.Upper != "" {
-		root, fs, err := overlay.NewOnDisk(lower, cfg.Upper)
+		root, fs, err := overlay.NewOnDisk(lowerFS.Root(), cfg.Upper)
 		if err != nil {
 			return nil, fmt.Errorf("--upper %s: %w", cfg.Upper, err)
 		}
 		rw.add(fs)
+		if opened != nil {
+			*opened = append(*opened, fs)
+		}
 		return vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "overlay", Source: "overlay"}), nil
 	}
 	upper := memfs.New(devUpper, memfs.Options{MaxBytes: memSize / 2, RootMode: 0o755, MemFile: mf})
-	root, err := overlay.New(lower, upper)
+	root, err := overlay.New(lowerFS.Root(), upper)
 	if err != nil {
 		return nil, fmt.Errorf("building the root overlay: %w", err)
 	}
@@ -187,21 +217,48 @@ func rootNamespace(cfg Config, mf *memory.File, memSize int64, rw *writableFSes)
 // sandbox (one of a pod's): its own root and mounts, from cfg's Rootfs,
 // RootWritable, RootReadOnly, Mounts, MaskedPaths and ReadonlyPaths. Its
 // processes share the sandbox's kernel, /proc and network.
-func (s *Sandbox) ContainerMounts(cfg Config) (*vfs.MountNamespace, error) {
-	ns, err := rootNamespace(cfg, s.Kernel.MemoryFile(), s.memSize, s.rw)
+//
+// release writes back and closes the host filesystems the mounts opened,
+// once the container's processes are gone: their host fds (the root's
+// above all) would keep the engine from unmounting the container's
+// rootfs, as containerd does when the container exits. Files still open
+// stay usable until closed.
+func (s *Sandbox) ContainerMounts(cfg Config) (ns *vfs.MountNamespace, release func() error, err error) {
+	var opened []*hostfs.FS
+	release = func() error {
+		var first error
+		for _, fs := range opened {
+			if fs.Writable() {
+				if err := fs.Sync(); err != nil && first == nil {
+					first = err
+				}
+				s.rw.remove(fs)
+			}
+			fs.Close()
+		}
+		opened = nil
+		return first
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	ns, err = rootNamespace(cfg, s.Kernel.MemoryFile(), s.memSize, s.rw, &opened)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	view := s.In(ns)
+	view.opened = &opened
 	if err := view.specMounts(cfg, s.procfs, s.newDev); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.RootWritable && cfg.RootReadOnly {
 		if err := ns.SetReadOnly(ns.Root(), true); err != nil {
-			return nil, fmt.Errorf("making the root read-only: %w", err)
+			return nil, nil, fmt.Errorf("making the root read-only: %w", err)
 		}
 	}
-	return ns, nil
+	return ns, release, nil
 }
 
 // In returns a view of the sandbox whose paths (LookPath, NewTerminal)
@@ -280,7 +337,7 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 
 	rw := &writableFSes{mf: mf}
-	ns, err := rootNamespace(cfg, mf, memSize, rw)
+	ns, err := rootNamespace(cfg, mf, memSize, rw, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -489,6 +546,9 @@ func (s *Sandbox) bind(b Bind) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.opened != nil {
+		*s.opened = append(*s.opened, fs)
 	}
 	var root vfs.Inode = fs.Root()
 	if name != "" {

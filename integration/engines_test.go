@@ -99,7 +99,7 @@ func busyboxImage(t *testing.T) string {
 	needBusybox(t)
 	imageOnce.Do(func() {
 		imagePath = filepath.Join(workDir, "busybox-image.tar")
-		imageErr = makeBusyboxImage(imagePath)
+		imageErr = makeBusyboxImage(imagePath, engineImage, []string{"sh"})
 	})
 	if imageErr != nil {
 		t.Fatalf("making the busybox image: %v", imageErr)
@@ -107,7 +107,9 @@ func busyboxImage(t *testing.T) string {
 	return imagePath
 }
 
-func makeBusyboxImage(path string) error {
+// makeBusyboxImage writes the image, tagged name, with cmd as its
+// command.
+func makeBusyboxImage(path, name string, cmd []string) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return err
@@ -152,7 +154,7 @@ func makeBusyboxImage(path string) error {
 		"created":      now.UTC().Format(time.RFC3339),
 		"config": map[string]any{
 			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd":        []string{"sh"},
+			"Cmd":        cmd,
 			"WorkingDir": "/",
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + sum(layer.Bytes())}},
@@ -160,7 +162,7 @@ func makeBusyboxImage(path string) error {
 	})
 	configName := sum(config) + ".json"
 	manifest, _ := json.Marshal([]map[string]any{{
-		"Config": configName, "RepoTags": []string{engineImage}, "Layers": []string{"layer.tar"},
+		"Config": configName, "RepoTags": []string{name}, "Layers": []string{"layer.tar"},
 	}})
 	var archive bytes.Buffer
 	aw := tar.NewWriter(&archive)

@@ -34,9 +34,10 @@ const (
 	OpResume = "resume"
 	OpPs     = "ps"
 	// OpCreate makes another container of a pod in this sandbox, from
-	// Bundle; fds as for OpExec. The connection then stays open, as an
-	// exec's: it carries the container's exit status, and its end kills
-	// the container.
+	// Bundle; fds as for OpExec, then (RootFD) the container's root
+	// directory. The connection then stays open, as an exec's: it
+	// carries the container's exit status, and its end kills the
+	// container.
 	OpCreate = "create"
 )
 
@@ -50,6 +51,12 @@ type Request struct {
 	// sandbox's own); Bundle is a new one's bundle (OpCreate).
 	Container string `json:"container,omitempty"`
 	Bundle    string `json:"bundle,omitempty"`
+	// RootFD: the last fd of an OpCreate is the container's root
+	// directory (O_PATH), opened by the stand-in in the host's mount
+	// namespace. The pod's sentry has a mount namespace of its own,
+	// copied when the pod started: it does not see a mount the engine
+	// made later, as containerd's shim mounts each container's rootfs.
+	RootFD bool `json:"rootfd,omitempty"`
 
 	Signal  int            `json:"signal,omitempty"`
 	All     bool           `json:"all,omitempty"`

@@ -581,8 +581,8 @@ func (s *sentry) load(pa kernel.ProcessArgs, term *console) (*kernel.Process, er
 // follow serves a client connection for process p after its start: the
 // client's signal and resize messages reach p, the end of the connection
 // kills p (with kill, if not nil, instead), and p's exit status is the
-// last message.
-func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func()) {
+// last message, sent after exited (if not nil) has run.
+func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill, exited func()) {
 	if kill == nil {
 		kill = func() { s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL) }
 	}
@@ -615,6 +615,9 @@ func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func(
 	if term != nil {
 		term.finish() // the output reaches the engine before the status
 	}
+	if exited != nil {
+		exited()
+	}
 	conn.Send(Response{Exited: true, Status: st.ShellCode()})
 }
 
@@ -625,6 +628,11 @@ func (s *sentry) follow(conn *Conn, p *kernel.Process, term *console, kill func(
 // exits.
 func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	defer conn.Close()
+	rootFD := -1
+	if req.RootFD && len(fds) > 0 {
+		rootFD, fds = fds[len(fds)-1], fds[:len(fds)-1]
+		defer unix.Close(rootFD) // the root's filesystems hold their own
+	}
 	fail := func(err error) {
 		closeAll(fds)
 		conn.Send(Response{Error: err.Error()})
@@ -642,16 +650,28 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		fail(err)
 		return
 	}
+	rootName := spec.Root.Path
+	if rootFD >= 0 {
+		// The stand-in's view of the root (see Request.RootFD).
+		spec.Root.Path = fmt.Sprintf("/proc/self/fd/%d", rootFD)
+	}
 	cfg, err := BootConfig(spec)
 	if err != nil {
 		fail(err)
 		return
 	}
-	ns, err := s.sb.ContainerMounts(cfg)
+	cfg.RootfsName = rootName
+	ns, release, err := s.sb.ContainerMounts(cfg)
 	if err != nil {
 		fail(err)
 		return
 	}
+	// Until the container is gone (every way out of here).
+	defer func() {
+		if err := release(); err != nil {
+			s.log.Warn("writing back shared mappings of bind-mounted files", "container", req.Container, "err", err)
+		}
+	}()
 	ctr := &container{view: s.sb.In(ns), mounts: ns, tag: req.Container, id: req.Container, bundle: req.Bundle,
 		hooks: startHooks(spec)}
 	pa, err := ProcessArgs(ctr.view, spec.Process)
@@ -695,14 +715,34 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 	if err := conn.Send(Response{PID: p.PID()}); err != nil {
 		s.signalAll(ctr, unix.SIGKILL)
 	}
-	done := make(chan struct{})
-	go func() {
-		<-p.Exited()
+	// The container has exited when its init has and the rest of its
+	// processes, killed then, are gone; its mounts are released before
+	// the stand-in is told (the engine unmounts the rootfs once it
+	// sees the container exit).
+	s.follow(conn, p, term, func() { s.signalAll(ctr, unix.SIGKILL) }, func() {
 		s.signalAll(ctr, unix.SIGKILL)
-		close(done)
-	}()
-	s.follow(conn, p, term, func() { s.signalAll(ctr, unix.SIGKILL) })
-	<-done
+		s.waitGone(ctr)
+		if err := release(); err != nil {
+			s.log.Warn("writing back shared mappings of bind-mounted files", "container", req.Container, "err", err)
+		}
+	})
+}
+
+// waitGone waits until no process of ctr is left (5 seconds at most).
+func (s *sentry) waitGone(ctr *container) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		left := false
+		for _, t := range s.sb.Kernel.Processes() {
+			if t.Container() == ctr.tag {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return
+		}
+	}
+	s.log.Warn("processes of the container left after its init's exit", "container", ctr.id)
 }
 
 // exec starts a process in a running container and reports its pid,
@@ -747,5 +787,5 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 	if err := conn.Send(Response{PID: p.PID()}); err != nil {
 		s.sb.Kernel.SignalFromOutside(p.PID(), unix.SIGKILL)
 	}
-	s.follow(conn, p, term, nil)
+	s.follow(conn, p, term, nil, nil)
 }

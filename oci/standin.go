@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // A container of a pod runs in the sandbox of the pod's first container
@@ -83,7 +84,15 @@ func RunStandIn(o SentryOptions, sandboxID string) int {
 		defer slave.Close()
 		fds = []int{int(slave.Fd())}
 	}
-	if err := up.Send(Request{Op: OpCreate, Container: o.ID, Bundle: c.Bundle}, fds...); err != nil {
+	// The root as the host sees it now: the engine may have mounted it
+	// after the pod's sentry took its copy of the host's mounts.
+	root, err := unix.Open(spec.Root.Path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("rootfs %s: %w", spec.Root.Path, err))
+	}
+	err = up.Send(Request{Op: OpCreate, Container: o.ID, Bundle: c.Bundle, RootFD: true}, append(fds, root)...)
+	unix.Close(root)
+	if err != nil {
 		return fail(err)
 	}
 	var resp Response

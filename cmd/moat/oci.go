@@ -544,6 +544,13 @@ func ociKill(g *globals, args []string) error {
 		}
 	}
 	c, err := loadLive(g, pos[0])
+	if all && c != nil && c.CurrentStatus() == specs.StateStopped {
+		// Nothing is left to signal (a stopped container's processes
+		// are gone): runc's kill --all succeeds too. containerd's shim
+		// sends it when the init of a container sharing a PID
+		// namespace (a pod's) has exited.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -941,7 +948,14 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 		return err
 	}
 	defer conn.Close()
+	// Signals are caught from before the terminal reaches the engine:
+	// the engine may resize it as soon as it has the master (the CRI
+	// plugin does once the process has started), and that SIGWINCH
+	// must not be lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
 	var slave *os.File
+	ctty := false // slave is our controlling terminal: its resizes reach us
 	fds := []int{0, 1, 2}
 	if p.Terminal {
 		if consoleSocket == "" {
@@ -955,6 +969,7 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 		}
 		slave = s
 		defer slave.Close()
+		ctty = unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0) == nil
 		if consoleSocket != "" {
 			err = oci.SendConsole(consoleSocket, master, slave.Name())
 			master.Close()
@@ -989,9 +1004,7 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 		ready = nil
 		detachStdio()
 	}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	if slave != nil && unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0) != nil {
+	if slave != nil && !ctty {
 		slave.Close() // not our controlling terminal: resizes cannot reach us
 		slave = nil
 	}
