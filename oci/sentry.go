@@ -95,7 +95,7 @@ func RunSentry(o SentryOptions) int {
 		o.Ready.Close()
 		return 1
 	}
-	detachStdio()
+	DetachStdio()
 	io.WriteString(o.Ready, "ok\n")
 	o.Ready.Close()
 	go s.serve(ln)
@@ -226,10 +226,12 @@ func limited(r *specs.LinuxResources) bool {
 		len(r.HugepageLimits) > 0 || len(r.Unified) > 0)
 }
 
-// detachStdio points the sentry's own fds 0-2 at /dev/null: the
-// container's process has its own references to the engine's fds, and
-// the sentry's messages go to the log, never into the container's output.
-func detachStdio() {
+// DetachStdio points the process's own fds 0-2 at /dev/null. The sentry:
+// the container's process has its own references to the engine's fds,
+// and the sentry's messages go to the log, never into the container's
+// output. exec's stand-in: the engine's pipes must reach end-of-file
+// when the container's process closes them, not when the stand-in exits.
+func DetachStdio() {
 	null, err := unix.Open("/dev/null", unix.O_RDWR, 0)
 	if err != nil {
 		return
@@ -557,6 +559,17 @@ func (s *sentry) stdio(view *boot.Sandbox, pa *kernel.ProcessArgs, p *specs.Proc
 	return nil, nil
 }
 
+// loadWithStdio loads a client's process pa (config process p) with its
+// stdio made from the fds the client passed (stdio, load).
+func (s *sentry) loadWithStdio(view *boot.Sandbox, pa kernel.ProcessArgs, p *specs.Process, fds []int) (*kernel.Process, *console, error) {
+	term, err := s.stdio(view, &pa, p, fds)
+	if err != nil {
+		return nil, nil, err
+	}
+	proc, err := s.load(pa, term)
+	return proc, term, err
+}
+
 // load loads a client's process with its stdio; the stdio's creation
 // references are dropped (the process holds its own).
 func (s *sentry) load(pa kernel.ProcessArgs, term *console) (*kernel.Process, error) {
@@ -699,12 +712,7 @@ func (s *sentry) create(conn *Conn, req Request, fds []int) {
 		delete(s.containers, req.Container)
 		s.mu.Unlock()
 	}()
-	term, err := s.stdio(ctr.view, &pa, spec.Process, fds)
-	if err != nil {
-		conn.Send(Response{Error: err.Error()})
-		return
-	}
-	p, err := s.load(pa, term)
+	p, term, err := s.loadWithStdio(ctr.view, pa, spec.Process, fds)
 	if err != nil {
 		conn.Send(Response{Error: err.Error()})
 		return
@@ -773,12 +781,7 @@ func (s *sentry) exec(conn *Conn, req Request, fds []int) {
 	}
 	pa.Seccomp = ctr.seccomp
 	pa.Mounts, pa.Container = ctr.mounts, ctr.tag
-	term, err := s.stdio(ctr.view, &pa, req.Process, fds)
-	if err != nil {
-		conn.Send(Response{Error: err.Error()})
-		return
-	}
-	p, err := s.load(pa, term)
+	p, term, err := s.loadWithStdio(ctr.view, pa, req.Process, fds)
 	if err != nil {
 		conn.Send(Response{Error: err.Error()})
 		return

@@ -112,7 +112,7 @@ func RunStandIn(o SentryOptions, sandboxID string) int {
 	if err := c.Save(); err != nil {
 		return fail(err)
 	}
-	detachStdio()
+	DetachStdio()
 	io.WriteString(o.Ready, "ok\n")
 	o.Ready.Close()
 	go relayAll(ln, pod.ControlSocket(), c)

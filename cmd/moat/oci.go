@@ -1002,7 +1002,7 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 		io.WriteString(ready, "ok\n")
 		ready.Close()
 		ready = nil
-		detachStdio()
+		oci.DetachStdio()
 	}
 	if slave != nil && !ctty {
 		slave.Close() // not our controlling terminal: resizes cannot reach us
@@ -1034,20 +1034,6 @@ func runExec(g *globals, c *oci.Container, p *specs.Process, consoleSocket, pidF
 			return exitError(m.Status)
 		}
 	}
-}
-
-// detachStdio points this process's fds 0-2 at /dev/null: the engine's
-// pipes must reach end-of-file when the container's process closes them,
-// not when this stand-in exits.
-func detachStdio() {
-	null, err := unix.Open("/dev/null", unix.O_RDWR, 0)
-	if err != nil {
-		return
-	}
-	for fd := 0; fd < 3; fd++ {
-		unix.Dup2(null, fd)
-	}
-	unix.Close(null)
 }
 
 // listFlag collects a repeatable string flag.
