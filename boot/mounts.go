@@ -183,13 +183,8 @@ func (s *Sandbox) mountAt(p string, in vfs.Inode, fstype string) error {
 // mask hides p (an OCI config's maskedPaths): a directory under an empty
 // read-only tmpfs, a file under /dev/null. A missing path is left alone.
 func (s *Sandbox) mask(p string, devNum uint64) error {
-	root := s.mounts.Root()
-	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
-	at, err := r.Resolve(rootCtx{}, p, true)
-	if err == unix.ENOENT || err == unix.ENOTDIR {
-		return nil
-	}
-	if err != nil {
+	at, ok, err := s.lookupExisting(p)
+	if !ok {
 		return err
 	}
 	st, err := at.Inode().Stat(rootCtx{})
@@ -213,19 +208,26 @@ const memfsMinBytes = 4096
 // readOnly makes p (an OCI config's readonlyPaths) read-only, by mounting
 // what is there on itself read-only. A missing path is left alone.
 func (s *Sandbox) readOnly(p string) error {
-	root := s.mounts.Root()
-	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
-	at, err := r.Resolve(rootCtx{}, p, true)
-	if err == unix.ENOENT || err == unix.ENOTDIR {
-		return nil
-	}
-	if err != nil {
+	at, ok, err := s.lookupExisting(p)
+	if !ok {
 		return err
 	}
 	if at.IsMountRoot() {
 		return s.mounts.SetReadOnly(at, true)
 	}
 	return s.mounts.Mount(at, at.Inode(), vfs.MountOptions{FSType: at.Mount.FSType(), Source: p, ReadOnly: true})
+}
+
+// lookupExisting resolves p in the sandbox: ok false with a nil error
+// when it does not exist (a path to leave alone).
+func (s *Sandbox) lookupExisting(p string) (at vfs.Path, ok bool, err error) {
+	root := s.mounts.Root()
+	r := &vfs.Resolver{NS: s.mounts, Root: root, Start: root}
+	at, err = r.Resolve(rootCtx{}, p, true)
+	if err == unix.ENOENT || err == unix.ENOTDIR {
+		return at, false, nil
+	}
+	return at, err == nil, err
 }
 
 // lookupPath walks the relative path p from directory dir.
