@@ -51,7 +51,7 @@ func DefaultSpec() *specs.Spec {
 
 // Features describes what the runtime implements (`moat features`).
 func Features() *features.Features {
-	yes := true
+	yes, no := true, false
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -67,6 +67,20 @@ func Features() *features.Features {
 				return out
 			}(),
 			Cgroup: &features.Cgroup{V1: &yes, V2: &yes},
+			// Enforced by moat's kernel (oci/seccomp): no user
+			// notification.
+			Seccomp: &features.Seccomp{
+				Enabled: &yes,
+				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+					"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"},
+				Operators: []string{"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
+				Archs:          []string{"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"},
+				KnownFlags:     []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+				SupportedFlags: []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
+			},
+			Apparmor: &features.Apparmor{Enabled: &no},
+			Selinux:  &features.Selinux{Enabled: &no},
 		},
 		Annotations: map[string]string{"io.github.moat.version": Version},
 	}
