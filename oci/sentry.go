@@ -54,6 +54,7 @@ type sentry struct {
 
 	mu         sync.Mutex
 	paused     bool
+	followers  int                   // follow calls in progress: clients still to be told an exit
 	containers map[string]*container // by id; "" is the sandbox's own
 }
 
@@ -114,9 +115,10 @@ func RunSentry(o SentryOptions) int {
 		s.term.Slave.DecRef()
 		s.term.finish()
 	}
-	// The kernel kills every other process when init exits; give exec
-	// clients a moment to be told.
-	time.Sleep(50 * time.Millisecond)
+	// The kernel kills every other process when init exits: their
+	// clients (exec's stand-ins) are told their status before the
+	// sentry goes.
+	s.waitFollowers(time.Second)
 	if err := s.sb.Sync(); err != nil {
 		s.log.Warn("writing back shared mappings of bind-mounted files", "err", err)
 	}
@@ -432,6 +434,21 @@ func (s *sentry) do(req Request, resp *Response) error {
 		return fmt.Errorf("unknown operation %q", req.Op)
 	}
 	return nil
+}
+
+// waitFollowers waits, at most d, until no client waits to be told its
+// process's exit.
+func (s *sentry) waitFollowers(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		n := s.followers
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func startHooks(s *specs.Spec) []specs.Hook {
