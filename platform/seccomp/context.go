@@ -141,8 +141,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 			spin = stubSpin
 		}
 		le.PutUint32(th.msg[offSpin:], spin)
-		storeState(th.msg, stResume)
-		futexWake(th.msg)
+		setState(th.msg, stResume)
 	}
 	if err := th.waitEvent(); err != nil {
 		return platform.Event{}, err

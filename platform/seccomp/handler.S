@@ -13,8 +13,8 @@
 # handler runs on the alternate stack for SIGSYS (a trapped system call),
 # the synchronous fault signals and the sentry's kick signal. It publishes
 # the signal number, siginfo and ucontext addresses in sysmsg, sets state
-# to EVENT and wakes the sentry, then waits (a bounded spin, then
-# FUTEX_WAIT) until the sentry sets state to RESUME (return through the
+# to EVENT and wakes the sentry if it sleeps (SLEEPING), then waits (a
+# bounded spin, then SLEEPING and FUTEX_WAIT) until the sentry sets state to RESUME (return through the
 # restorer's rt_sigreturn, with whatever registers the sentry wrote into
 # the ucontext), SYSCALL (run the system call described in sysmsg, store
 # the result, report EVENT again) or CLONE (the same for clone, whose child
@@ -44,6 +44,7 @@
 	.set ST_SYSCALL, 3
 	.set ST_CLONE, 4
 	.set ST_UPGRADE, 5
+	.set ST_SLEEPING, 0x100		# or'ed in by the side that sleeps
 
 	.set MODE_FRAME, 0
 	.set MODE_TRAMP, 1
@@ -152,6 +153,8 @@ frame_event:
 notify:
 	mov eax, ST_EVENT
 	xchg [r12+OFF_STATE], eax	# a store with a full barrier
+	test eax, ST_SLEEPING		# wake the sentry only if it sleeps
+	jz wait
 	lea rdi, [r12+OFF_STATE]
 	mov esi, FUTEX_WAKE
 	mov edx, 1
@@ -162,14 +165,25 @@ wait:
 	mov ecx, [r12+OFF_SPIN]
 spin:
 	mov eax, [r12+OFF_STATE]
+	and eax, ~ST_SLEEPING
 	cmp eax, ST_EVENT
 	jne got
 	pause
 	dec ecx
 	jg spin
+	# Say "asleep" before sleeping: the sentry's exchange of the next
+	# state then either fails this compare-and-swap or sees the bit and
+	# wakes us; FUTEX_WAIT itself fails if the word changed since.
+	mov eax, ST_EVENT
+	mov edx, ST_EVENT|ST_SLEEPING
+	lock cmpxchg [r12+OFF_STATE], edx
+	je sleep
+	cmp eax, ST_EVENT|ST_SLEEPING	# already marked (after EINTR)
+	jne wait			# changed: look again
+sleep:
 	lea rdi, [r12+OFF_STATE]
 	mov esi, FUTEX_WAIT
-	mov edx, ST_EVENT
+	mov edx, ST_EVENT|ST_SLEEPING
 	xor r10d, r10d
 	mov eax, SYS_futex
 gate_wait:

@@ -9,7 +9,8 @@
 // only to build the stub, and detached before the app first runs.
 //
 // The hand-off is a bounded spin and then a futex wait on the sysmsg state
-// word, on both sides.
+// word, on both sides; a side calls FUTEX_WAKE only when the other has
+// marked the word as sleeping (stSleeping).
 //
 // Syscall-site patching (SetSyscallPatching; moat run --syscall-patch on,
 // off by default): the memory manager rewrites recognised system-call
@@ -108,6 +109,14 @@ const (
 	stSyscall = 3 // the sentry asks the stub to make a system call
 	stClone   = 4 // the same for clone: a new stub thread
 	stUpgrade = 5 // a thread in the trampoline: trap into the handler
+
+	// stSleeping, or'ed into the value a side waits on, says that side
+	// sleeps (or is about to) in FUTEX_WAIT: the other side sets the
+	// next value with an exchange and calls FUTEX_WAKE only if the old
+	// value had it. A side that is still spinning costs no wake. The bit
+	// belongs to the stub while the state is stEvent (it waits for the
+	// sentry's reply), to the sentry otherwise.
+	stSleeping = 0x100
 )
 
 // Values of the mode word.

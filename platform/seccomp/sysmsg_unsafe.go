@@ -16,7 +16,23 @@ func word(page []byte, off int) *uint32 {
 
 func loadState(page []byte) uint32 { return atomic.LoadUint32(word(page, offState)) }
 
-func storeState(page []byte, v uint32) { atomic.StoreUint32(word(page, offState), v) }
+// setState publishes v (a value without stSleeping) and wakes the stub
+// only if it had said it sleeps: the exchange is a full barrier, and the
+// stub sets stSleeping with a compare-and-swap before FUTEX_WAIT on the
+// value with the bit, so either the stub sees v before it sleeps (its
+// swap or futex's own check fails) or the sentry sees its bit here. The
+// stub may write anything there: a bit it forged costs a spurious wake.
+func setState(page []byte, v uint32) {
+	if atomic.SwapUint32(word(page, offState), v)&stSleeping != 0 {
+		futexWake(page)
+	}
+}
+
+// markSleeping sets stSleeping in the state word if it still holds v,
+// and reports whether it did.
+func markSleeping(page []byte, v uint32) bool {
+	return atomic.CompareAndSwapUint32(word(page, offState), v, v|stSleeping)
+}
 
 // futexWake wakes a stub waiting on the state word.
 func futexWake(page []byte) {

@@ -77,8 +77,7 @@ func (th *thread) post(state uint32, nr uintptr, args ...uintptr) {
 		le.PutUint64(th.msg[offArgs+8*i:], uint64(a))
 	}
 	th.inEvent = false
-	storeState(th.msg, state)
-	futexWake(th.msg)
+	setState(th.msg, state)
 }
 
 // request makes the stub thread, waiting in its handler, run a system call
@@ -114,7 +113,7 @@ func (th *thread) waitEvent() error {
 	if th.spinFails < spinFailLimit || th.waits%probeEvery == 0 {
 		for start := time.Now(); time.Since(start) < maxSentrySpin; {
 			for i := 0; i < 64; i++ {
-				if loadState(th.msg) == stEvent {
+				if th.hasEvent() {
 					th.spinFails = 0
 					return nil
 				}
@@ -125,11 +124,16 @@ func (th *thread) waitEvent() error {
 	timeout := unix.NsecToTimespec(int64(50 * time.Millisecond))
 	for {
 		v := loadState(th.msg)
-		if v == stEvent {
+		if v&^stSleeping == stEvent {
 			return nil
 		}
+		// Say so before sleeping (see setState); if the stub changed
+		// the word meanwhile, FUTEX_WAIT returns at once.
+		if v&stSleeping == 0 && markSleeping(th.msg, v) {
+			v |= stSleeping
+		}
 		futexWait(th.msg, v, &timeout)
-		if loadState(th.msg) == stEvent {
+		if th.hasEvent() {
 			return nil
 		}
 		s := th.as.s
@@ -144,6 +148,10 @@ func (th *thread) waitEvent() error {
 		}
 	}
 }
+
+// hasEvent reports whether the stub has reported an event. The stub may
+// already have marked the word as sleeping in its own wait for the reply.
+func (th *thread) hasEvent() bool { return loadState(th.msg)&^stSleeping == stEvent }
 
 // frame returns n bytes of the thread's signal stack at the stub address
 // addr, which the app could have forged: it must lie inside the stack.
