@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/abi/linux"
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -444,9 +445,19 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 	}
 	t.blocked.Store(true)
 	defer t.blocked.Store(false)
+	hinted := false
 	for {
 		if t.deliverable() {
 			return ErrRestartSys
+		}
+		if !hinted {
+			select {
+			case <-ready:
+				return nil
+			default:
+			}
+			t.blocking()
+			hinted = true
 		}
 		select {
 		case <-ready:
@@ -457,6 +468,14 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 			return unix.EINTR
 		case <-t.sigNotify:
 		}
+	}
+}
+
+// blocking tells the platform that the task's system call is about to
+// block (platform.Blocker).
+func (t *Task) blocking() {
+	if b, ok := t.ctx.(platform.Blocker); ok {
+		b.Blocking()
 	}
 }
 
@@ -669,6 +688,7 @@ func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time
 	}
 	t.blocked.Store(true)
 	defer t.blocked.Store(false)
+	t.blocking()
 	for {
 		i, _, _ := reflect.Select(cases)
 		switch {

@@ -195,6 +195,15 @@ type Kicker interface {
 	Kick()
 }
 
+// Blocker is implemented by contexts that want to know when their thread's
+// current system call is about to block in the sentry (a futex wait, a
+// read of an empty pipe): the seccomp stub then stops spinning for the
+// reply and sleeps. Called from the task's own sentry thread, only while
+// the thread is stopped in a system call.
+type Blocker interface {
+	Blocking()
+}
+
 // CPUClock is implemented by address spaces that can tell the CPU time
 // their host threads, live and exited, have used running the app.
 type CPUClock interface {

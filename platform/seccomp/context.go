@@ -54,6 +54,17 @@ type context struct {
 // Release implements platform.Context.
 func (c *context) Release() {}
 
+// Blocking implements platform.Blocker: the stub, spinning for the reply
+// to a call that now blocks, stops spinning and sleeps (handler.S checks
+// the spin word as it spins), and the call's handling time stays out of
+// the average that sets the next spin.
+func (c *context) Blocking() {
+	if th := c.th.Load(); th != nil && th.inEvent {
+		th.blocked = true
+		le.PutUint32(th.msg[offSpin:], 0)
+	}
+}
+
 // ThreadCPUTime implements platform.ThreadCPUClock.
 func (c *context) ThreadCPUTime() time.Duration {
 	if th := c.th.Load(); th != nil {
@@ -135,7 +146,10 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 			putGregs(uc[ucGregs:], regs)
 		}
 		th.inEvent = false
-		th.handling = ewma(th.handling, time.Since(th.eventAt))
+		if !th.blocked {
+			th.handling = ewma(th.handling, time.Since(th.eventAt))
+		}
+		th.blocked = false
 		spin := uint32(0)
 		if th.handling < spinWorthIt {
 			spin = stubSpin

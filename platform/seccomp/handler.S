@@ -169,8 +169,11 @@ spin:
 	cmp eax, ST_EVENT
 	jne got
 	pause
+	cmp dword ptr [r12+OFF_SPIN], 0	# the sentry: the call blocks
+	je 1f
 	dec ecx
 	jg spin
+1:
 	# Say "asleep" before sleeping: the sentry's exchange of the next
 	# state then either fails this compare-and-swap or sees the bit and
 	# wakes us; FUTEX_WAIT itself fails if the word changed since.

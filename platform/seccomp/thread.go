@@ -20,6 +20,7 @@ type thread struct {
 	alt     []byte // the sentry's view of the alternate stack
 	hostTID int
 	inEvent bool   // waiting in the handler with a frame
+	blocked bool   // the current system call blocked (Blocking)
 	mode    uint32 // what it waits with (modeFrame, or in the trampoline)
 	fsBase  uint64 // the stub thread's fs base as last set
 
