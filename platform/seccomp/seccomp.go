@@ -143,8 +143,16 @@ const (
 //     at once, and the call stays out of the average, so the fast calls
 //     around it (the write of a pipe ping-pong) still find the stub
 //     spinning, with no FUTEX_WAKE. Measured (7 interleaved runs, medians):
-//     futex ping-pong 145 -> 137 us, pipe 151 -> 138 us, unix socketpair
-//     145 -> 137 us; getpid unchanged.
+//     futex ping-pong 153 -> 136 us, pipe 138 -> 113 us, unix socketpair
+//     144 -> 121 us; getpid unchanged.
+//
+// Tried and not kept (same VM, interleaved medians): other spin bounds
+// (stub 1000 pauses, sentry 10 or 20 us) moved nothing beyond the noise.
+// Binding each stub thread and its sentry thread to one CPU, as the
+// ptrace platform does, with no spinning (useless on one CPU): futex
+// ping-pong 151 -> 45 us and pipe 139 -> 121 us, but getpid 3.6 -> 8.9 us;
+// without binding and without spinning, getpid is 56 us (every hand-off
+// wakes an idle vCPU). Binding with spinning is worse on every row.
 //
 // Measured on the 2-core development VM (a getpid loop and a shell loop of
 // 100 fork+exec): always spinning 50 us / 4000 pauses gave getpid 4.6 us
