@@ -142,9 +142,10 @@ const (
 //     the spin word, which the spinning stub re-reads, so the stub sleeps
 //     at once, and the call stays out of the average, so the fast calls
 //     around it (the write of a pipe ping-pong) still find the stub
-//     spinning, with no FUTEX_WAKE. Measured (7 interleaved runs, medians):
+//     spinning, with no FUTEX_WAKE. Measured with this and the sleeping
+//     bit, each bench workload run directly, 11 interleaved runs, medians:
 //     futex ping-pong 153 -> 136 us, pipe 138 -> 113 us, unix socketpair
-//     144 -> 121 us; getpid unchanged.
+//     144 -> 121 us; getpid unchanged (see README for go run ./bench).
 //
 // Tried and not kept (same VM, interleaved medians): other spin bounds
 // (stub 1000 pauses, sentry 10 or 20 us) moved nothing beyond the noise.

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -141,4 +142,52 @@ func TestGatesAreNarrow(t *testing.T) {
 func TestReleaseKillsStub(t *testing.T) {
 	_, as, _ := newTestSpace(t)
 	platformtest.ReleaseKillsStub(t, as, as.(*addressSpace).s.PID)
+}
+
+// TestHandOffSleepers resumes a stub that has stopped spinning and sleeps
+// (its sleeping bit set in the state word), and one the sentry told to
+// sleep at once because its call blocks (Blocking).
+func TestHandOffSleepers(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	// mov eax, 39; syscall (four times); mov eax, 60; syscall
+	getpid := []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+	var code []byte
+	for i := 0; i < 4; i++ {
+		code = append(code, getpid...)
+	}
+	code = append(code, 0xb8, 60, 0, 0, 0, 0x0f, 0x05)
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	want := func(nr uint64) {
+		t.Helper()
+		ev, err := ctx.Switch(as, &regs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind != platform.EventSyscall || regs.Orig_rax != nr {
+			t.Fatalf("got %v orig_rax=%d, want system call %d", ev, regs.Orig_rax, nr)
+		}
+	}
+	want(39)
+	want(39) // resumed from a first call that was quick: the stub spins
+	th, err := as.(*addressSpace).current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stub spins at most stubSpin pauses, then marks itself asleep.
+	deadline := time.Now().Add(5 * time.Second)
+	for loadState(th.msg) != stEvent|stSleeping {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %#x, want the stub asleep (%#x)", loadState(th.msg), stEvent|stSleeping)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	want(39)
+	ctx.(platform.Blocker).Blocking()
+	if spin := binary.LittleEndian.Uint32(th.msg[offSpin:]); spin != 0 {
+		t.Fatalf("spin word %d after Blocking, want 0", spin)
+	}
+	want(39)
+	want(60)
 }
