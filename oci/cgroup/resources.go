@@ -239,14 +239,8 @@ func (c *Cgroup) setV1(r *specs.LinuxResources, update bool) error {
 			return err
 		}
 	}
-	if p := r.Pids; p != nil && p.Limit != 0 {
-		dir, err := c.need("pids", "linux.resources.pids")
-		if err != nil {
-			return err
-		}
-		if err := writeFile(dir, "pids.max", pidsMax(p.Limit)); err != nil {
-			return fmt.Errorf("linux.resources.pids.limit: %w", err)
-		}
+	if err := c.pids(r.Pids); err != nil {
+		return err
 	}
 	if b := r.BlockIO; b != nil {
 		if err := c.blkioV1(b); err != nil {
@@ -527,14 +521,8 @@ func (c *Cgroup) setV2(r *specs.LinuxResources, update bool) error {
 			return err
 		}
 	}
-	if p := r.Pids; p != nil && p.Limit != 0 {
-		dir, err := c.need("pids", "linux.resources.pids")
-		if err != nil {
-			return err
-		}
-		if err := writeFile(dir, "pids.max", pidsMax(p.Limit)); err != nil {
-			return fmt.Errorf("linux.resources.pids.limit: %w", err)
-		}
+	if err := c.pids(r.Pids); err != nil {
+		return err
 	}
 	if b := r.BlockIO; b != nil {
 		if err := c.ioV2(b); err != nil {
@@ -679,6 +667,21 @@ func (c *Cgroup) ioV2(b *specs.LinuxBlockIO) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// pids writes the pids limit (the same file in both versions).
+func (c *Cgroup) pids(p *specs.LinuxPids) error {
+	if p == nil || p.Limit == 0 {
+		return nil
+	}
+	dir, err := c.need("pids", "linux.resources.pids")
+	if err != nil {
+		return err
+	}
+	if err := writeFile(dir, "pids.max", pidsMax(p.Limit)); err != nil {
+		return fmt.Errorf("linux.resources.pids.limit: %w", err)
 	}
 	return nil
 }
