@@ -214,6 +214,21 @@ func TestOCILifecycle(t *testing.T) {
 		t.Errorf("ps --format json: %v %v, want the sentry's pid %d among them", pids, err, r.state("c1").Pid)
 	}
 
+	// events --stats: one record of the container's statistics, from its
+	// cgroup.
+	var ev struct {
+		Type string
+		ID   string
+		Data struct {
+			Pids   struct{ Current int }
+			Memory struct{ Usage struct{ Usage uint64 } }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.must("events", "--stats", "c1")), &ev); err != nil || ev.Type != "stats" || ev.ID != "c1" ||
+		ev.Data.Pids.Current < 1 || ev.Data.Memory.Usage.Usage == 0 {
+		t.Errorf("events --stats: %+v (%v)", ev, err)
+	}
+
 	// pause stops the app without it noticing; resume lets it go on.
 	r.must("pause", "c1")
 	if st := r.state("c1"); st.Status != "paused" {
