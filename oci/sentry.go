@@ -17,6 +17,7 @@ import (
 
 	"moat/abi/linux"
 	"moat/boot"
+	"moat/fs/hostfd"
 	"moat/kernel"
 	"moat/oci/cgroup"
 	"moat/vfs"
@@ -276,7 +277,7 @@ func (s *sentry) attachTerminal(view *boot.Sandbox, host *os.File, size *specs.B
 	}
 	t := &console{Terminal: bt, drained: make(chan struct{})}
 	fd := int(host.Fd())
-	if err := MakeRaw(fd); err != nil {
+	if _, err := hostfd.MakeRaw(fd); err != nil {
 		s.log.Debug("host terminal not raw", "err", err)
 	}
 	resize := func() {

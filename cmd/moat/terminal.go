@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/boot"
+	"moat/fs/hostfd"
 )
 
 // terminal connects moat's own terminal (its stdin, and stdout) to a
@@ -19,7 +20,6 @@ import (
 type terminal struct {
 	pty     *boot.Terminal
 	saved   *unix.Termios // the host terminal's settings before raw mode
-	raw     unix.Termios  // the settings while moat runs
 	once    sync.Once
 	outDone chan struct{} // closed when the copy to the host ends
 	winch   chan os.Signal
@@ -38,20 +38,14 @@ func startTerminal(sb *boot.Sandbox, uid uint32) (*terminal, error) {
 	if err != nil {
 		return nil, err
 	}
-	saved, err := unix.IoctlGetTermios(0, unix.TCGETS)
-	if err != nil {
+	t := &terminal{pty: pty, outDone: make(chan struct{}), winch: make(chan os.Signal, 1)}
+	t.resize()
+	saved, err := hostfd.MakeRaw(0)
+	if saved == nil {
 		return nil, fmt.Errorf("reading the terminal's settings: %w", err)
 	}
-	t := &terminal{pty: pty, saved: saved, outDone: make(chan struct{}), winch: make(chan os.Signal, 1)}
-	t.resize()
-	raw := *saved
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag = raw.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	t.raw = raw
-	if err := unix.IoctlSetTermios(0, unix.TCSETS, &raw); err != nil {
+	t.saved = saved
+	if err != nil {
 		return nil, fmt.Errorf("putting the terminal in raw mode: %w", err)
 	}
 	signal.Notify(t.winch, unix.SIGWINCH)

@@ -269,6 +269,23 @@ func (f *File) Readiness() uint32 {
 // pollers check it periodically.
 func (f *File) Changed() <-chan struct{} { return nil }
 
+// MakeRaw puts host terminal fd in raw mode, every byte passing through
+// unchanged for the sandbox's own line discipline to interpret, and
+// returns the settings it had.
+func MakeRaw(fd int) (saved *unix.Termios, err error) {
+	saved, err = unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	t := *saved
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag = t.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return saved, unix.IoctlSetTermios(fd, unix.TCSETS, &t)
+}
+
 // ForegroundGroup returns the sandbox's foreground process group on the
 // terminal that host fd fd refers to, if the sandbox has set one.
 func ForegroundGroup(fd int) (int32, bool) {
