@@ -162,8 +162,10 @@ func (c *Container) Alive() bool {
 	if c.Pid <= 0 {
 		return false
 	}
-	st, err := ProcStartTime(c.Pid)
-	return err == nil && st == c.PidStart && !isZombie(c.Pid)
+	// A zombie (or a dead task) has exited and awaits its parent's
+	// wait: it is not running.
+	state, start, err := procStat(c.Pid)
+	return err == nil && start == c.PidStart && state != 'Z' && state != 'X'
 }
 
 // CurrentStatus is the status as the spec's state operation reports it:
@@ -191,32 +193,29 @@ func (c *Container) State() specs.State {
 // ProcStartTime returns the start time of host process pid in clock ticks
 // since boot (field 22 of /proc/PID/stat).
 func ProcStartTime(pid int) (uint64, error) {
+	_, start, err := procStat(pid)
+	return start, err
+}
+
+// procStat reads host process pid's state letter (field 3) and start time
+// (field 22) from /proc/PID/stat.
+func procStat(pid int) (state byte, start uint64, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name, in parentheses, may contain spaces: fields
 	// are counted after its closing parenthesis.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// isZombie reports whether host process pid has exited and awaits its
-// parent's wait.
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], start, err
 }
 
 // WaitGone waits up to d for the sentry to exit.
