@@ -150,18 +150,5 @@ func (k *Kernel) Frozen() bool { return k.frozen.Load() }
 // parkFrozen blocks t while the sandbox is frozen. It returns false when
 // t is killed meanwhile.
 func (t *Task) parkFrozen() bool {
-	k := t.k
-	for {
-		k.mu.Lock()
-		ch := k.thaw
-		k.mu.Unlock()
-		if ch == nil {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-t.interrupt:
-			return false
-		}
-	}
+	return t.parkWhile(func() chan struct{} { return t.k.thaw })
 }

@@ -157,10 +157,17 @@ func (t *Task) groupStop(sig unix.Signal) {
 // parkStopped blocks t while its process is stopped. It returns true when
 // the process is continued, false when t is killed.
 func (t *Task) parkStopped() bool {
+	return t.parkWhile(func() chan struct{} { return t.leader.jobStop })
+}
+
+// parkWhile blocks t while gate, read under the kernel lock, gives a
+// channel (closed when t may go on; nil: go on). It returns false when t
+// is killed meanwhile.
+func (t *Task) parkWhile(gate func() chan struct{}) bool {
 	k := t.k
 	for {
 		k.mu.Lock()
-		ch := t.leader.jobStop
+		ch := gate()
 		k.mu.Unlock()
 		if ch == nil {
 			return true
