@@ -706,8 +706,16 @@ func (s *Sandbox) mount(path string, fs vfs.Inode, opts vfs.MountOptions) error 
 }
 
 // LookPath finds an executable the way execvp does, in the sandbox: a name
-// with a slash is used as is, otherwise each PATH directory is tried.
-func (s *Sandbox) LookPath(name, pathEnv string) (string, error) {
+// with a slash is used as is, otherwise each directory of the PATH in env
+// (the process's environment) is tried.
+func (s *Sandbox) LookPath(name string, env []string) (string, error) {
+	var pathEnv string
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "PATH" {
+			pathEnv = v
+			break
+		}
+	}
 	if strings.Contains(name, "/") {
 		return name, nil
 	}

@@ -163,7 +163,7 @@ func ProcessArgs(sb *boot.Sandbox, p *specs.Process) (kernel.ProcessArgs, error)
 	if p == nil || len(p.Args) == 0 {
 		return kernel.ProcessArgs{}, fmt.Errorf("process.args must not be empty")
 	}
-	path, err := sb.LookPath(p.Args[0], envValue(p.Env, "PATH"))
+	path, err := sb.LookPath(p.Args[0], p.Env)
 	if err != nil {
 		return kernel.ProcessArgs{}, fmt.Errorf("exec: %q: executable file not found in $PATH", p.Args[0])
 	}
@@ -207,15 +207,6 @@ func ProcessArgs(sb *boot.Sandbox, p *specs.Process) (kernel.ProcessArgs, error)
 		}
 	}
 	return pa, nil
-}
-
-func envValue(env []string, key string) string {
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }
 
 // capBits turns capability names (CAP_CHOWN, ...) into a set. Names this

@@ -196,7 +196,7 @@ func run(args []string) int {
 		return fail(exitSandboxError, "cannot start sandbox: %v", err)
 	}
 	env := os.Environ()
-	path, err := sb.LookPath(argv[0], envValue(env, "PATH"))
+	path, err := sb.LookPath(argv[0], env)
 	if err != nil {
 		return fail(exitNotFound, "%v", err)
 	}
@@ -348,15 +348,6 @@ func (b *bindFlags) Set(v string) error {
 	}
 	*b = append(*b, bd)
 	return nil
-}
-
-func envValue(env []string, key string) string {
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }
 
 // printSyscalls prints the support table: every x86-64 system call with a
