@@ -272,12 +272,22 @@ func create(g *globals, id, bundle, pidFile, consoleSocket string) (*exec.Cmd, e
 // discard removes what a failed create made: the cgroup the sentry may
 // have joined, and the state.
 func discard(g *globals, c *oci.Container) {
-	if rec, err := oci.Load(g.root, c.ID); err == nil && rec.CgroupPath != "" {
-		if cg, err := cgroup.Open(rec.CgroupPath); err == nil {
-			cg.Destroy()
-		}
+	if rec, err := oci.Load(g.root, c.ID); err == nil {
+		removeCgroup(g, rec) // the sentry may have recorded one
 	}
 	c.Remove()
+}
+
+// removeCgroup removes the container's cgroup, if it has one.
+func removeCgroup(g *globals, c *oci.Container) {
+	if c.CgroupPath == "" {
+		return
+	}
+	if cg, err := cgroup.Open(c.CgroupPath); err == nil {
+		if err := cg.Destroy(); err != nil {
+			g.log.Warn("removing the cgroup", "path", c.CgroupPath, "err", err)
+		}
+	}
 }
 
 // startSentry starts `moat sentry` for c, in the network namespace the
@@ -600,13 +610,7 @@ func ociDelete(g *globals, args []string) error {
 // cleanup removes what a stopped container leaves: its cgroup and its
 // state, running the poststop hooks.
 func cleanup(g *globals, c *oci.Container) error {
-	if c.CgroupPath != "" {
-		if cg, err := cgroup.Open(c.CgroupPath); err == nil {
-			if err := cg.Destroy(); err != nil {
-				g.log.Warn("removing the cgroup", "path", c.CgroupPath, "err", err)
-			}
-		}
-	}
+	removeCgroup(g, c)
 	if c.Hooks != nil {
 		st := c.State()
 		st.Status = specs.StateStopped
