@@ -72,6 +72,10 @@ func BootConfig(s *specs.Spec) (boot.Config, error) {
 	return cfg, nil
 }
 
+// sentryNamespaces are the kinds of host namespace the sentry itself runs
+// in (SentryNamespaces).
+const sentryNamespaces = unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNS | unix.CLONE_NEWNET
+
 // NamespaceJoin is a host namespace the sentry joins: its setns(2) type
 // and the path the engine gave.
 type NamespaceJoin struct {
@@ -92,15 +96,10 @@ func SentryNamespaces(s *specs.Spec) (clone uintptr, join []NamespaceJoin, err e
 	if s.Linux == nil {
 		return 0, nil, nil
 	}
-	flags := map[specs.LinuxNamespaceType]int{
-		specs.PIDNamespace: unix.CLONE_NEWPID, specs.IPCNamespace: unix.CLONE_NEWIPC,
-		specs.UTSNamespace: unix.CLONE_NEWUTS, specs.MountNamespace: unix.CLONE_NEWNS,
-		specs.NetworkNamespace: unix.CLONE_NEWNET,
-	}
 	for _, ns := range s.Linux.Namespaces {
-		f, ok := flags[ns.Type]
+		f := nsTypes[ns.Type]
 		switch {
-		case !ok:
+		case f&sentryNamespaces == 0:
 		case ns.Path == "":
 			clone |= uintptr(f)
 			if f == unix.CLONE_NEWPID {
