@@ -383,11 +383,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return oci.WriteFileAtomic(path, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // ociSentry is the sentry process itself (started by create).
