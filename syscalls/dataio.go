@@ -351,19 +351,12 @@ func sysSplice(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if flags&^spliceFAll != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := getFile(t, inFD)
+	in, out, err := getReadWrite(t, inFD, outFD)
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := getFile(t, outFD)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
 	inPipe, _ := pipe.Of(in.Impl())
 	outPipe, _ := pipe.Of(out.Impl())
 	inFIFO, outFIFO := inPipe || isHostFIFO(t, in), outPipe || isHostFIFO(t, out)
@@ -528,19 +521,12 @@ func sysTee(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	in, err := getFile(t, inFD)
+	in, out, err := getReadWrite(t, inFD, outFD)
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := getFile(t, outFD)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
 	inPipe, _ := pipe.Of(in.Impl())
 	outPipe, _ := pipe.Of(out.Impl())
 	if !inPipe || !outPipe || pipe.Same(in.Impl(), out.Impl()) {
@@ -854,4 +840,23 @@ func sysFallocate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	vfs.NotifyFile(f, vfs.InModify)
 	return 0, nil
+}
+
+// getReadWrite returns, with a reference each, the open files of inFD,
+// which must be readable, and outFD, which must be writable (EBADF), as
+// splice and tee take them.
+func getReadWrite(t *kernel.Task, inFD, outFD uintptr) (in, out *vfs.FileDescription, err error) {
+	if in, err = getFile(t, inFD); err != nil {
+		return nil, nil, err
+	}
+	if out, err = getFile(t, outFD); err != nil {
+		in.DecRef()
+		return nil, nil, err
+	}
+	if !in.Readable() || !out.Writable() {
+		in.DecRef()
+		out.DecRef()
+		return nil, nil, unix.EBADF
+	}
+	return in, out, nil
 }
