@@ -97,71 +97,54 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		}
 		c.th.Store(th)
 	}
-	if !as.running {
-		// First run: seal the stub, start the app from ptrace and let
-		// go of it.
-		if err := as.installFilter(th); err != nil {
+	if !th.inEvent {
+		return platform.Event{}, fmt.Errorf("seccomp: switch while the app runs")
+	}
+	if regs.Fs_base != th.fsBase {
+		if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
 			return platform.Event{}, err
 		}
-		first := *regs
-		if as.p.patch {
-			first.Gs_base = uint64(slotAddr(th.slot.idx)) // the trampoline's way to sysmsg
-		}
-		if err := stub.SetRegs(as.s.PID, &first); err != nil {
-			return platform.Event{}, as.s.Failed(err)
-		}
-		if err := stub.Resume(unix.PTRACE_DETACH, as.s.PID, 0); err != nil {
-			return platform.Event{}, as.s.Failed(err)
-		}
-		as.running = true
 		th.fsBase = regs.Fs_base
-	} else {
-		if !th.inEvent {
-			return platform.Event{}, fmt.Errorf("seccomp: switch while the app runs")
-		}
-		if regs.Fs_base != th.fsBase {
-			if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
-				return platform.Event{}, err
-			}
-			th.fsBase = regs.Fs_base
-		}
-		if le.Uint32(th.msg[offKick:]) != 0 {
-			// A kick the trampoline deferred and an upgrade then
-			// overtook: report it now, without running app code.
-			le.PutUint32(th.msg[offKick:], 0)
-			return platform.Event{Kind: platform.EventInterrupt}, nil
-		}
-		if th.mode != modeFrame && !trampCanReturn(regs) {
-			if err := th.upgrade(); err != nil {
-				return platform.Event{}, err
-			}
-		}
-		if th.mode != modeFrame {
-			putGregs(th.msg[offGregs:], regs)
-		} else {
-			uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
-			if err != nil {
-				return platform.Event{}, err
-			}
-			putGregs(uc[ucGregs:], regs)
-		}
-		th.inEvent = false
-		if !th.blocked {
-			th.handling = ewma(th.handling, time.Since(th.eventAt))
-		}
-		th.blocked = false
-		spin := uint32(0)
-		if th.handling < spinWorthIt {
-			spin = stubSpin
-		}
-		le.PutUint32(th.msg[offSpin:], spin)
-		setState(th.msg, stResume)
 	}
+	if le.Uint32(th.msg[offKick:]) != 0 {
+		// A kick the trampoline deferred and an upgrade then
+		// overtook: report it now, without running app code.
+		le.PutUint32(th.msg[offKick:], 0)
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	if th.mode != modeFrame && !trampCanReturn(regs) {
+		if err := th.upgrade(); err != nil {
+			return platform.Event{}, err
+		}
+	}
+	if th.mode != modeFrame {
+		putGregs(th.msg[offGregs:], regs)
+	} else {
+		uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+		if err != nil {
+			return platform.Event{}, err
+		}
+		putGregs(uc[ucGregs:], regs)
+	}
+	th.inEvent = false
+	if !th.blocked {
+		th.handling = ewma(th.handling, time.Since(th.eventAt))
+	}
+	th.blocked = false
+	spin := uint32(0)
+	if th.handling < spinWorthIt {
+		spin = stubSpin
+	}
+	le.PutUint32(th.msg[offSpin:], spin)
+	setState(th.msg, stResume)
 	if err := th.waitEvent(); err != nil {
 		return platform.Event{}, err
 	}
 	th.inEvent = true
 	th.eventAt = time.Now()
+	if err := th.batchFailed(); err != nil {
+		return platform.Event{}, err
+	}
 	return th.event(regs)
 }
 
@@ -315,14 +298,6 @@ var errNoFPFrame = fmt.Errorf("seccomp: no FP state in this frame")
 // FPState implements platform.Context.
 func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
 	as := pas.(*addressSpace)
-	if !as.running {
-		buf := make([]byte, 16<<10)
-		n, err := stub.GetRegset(as.s.PID, buf)
-		if err != nil {
-			return nil, as.s.Failed(err)
-		}
-		return arch.FPState(buf[:n]), nil
-	}
 	th, err := as.current()
 	if err != nil {
 		return nil, err
@@ -347,9 +322,6 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	as := pas.(*addressSpace)
 	if len(fp) == 0 {
 		return unix.EINVAL
-	}
-	if !as.running {
-		return as.s.Failed(stub.SetRegset(as.s.PID, fp))
 	}
 	th, err := as.current()
 	if err != nil {

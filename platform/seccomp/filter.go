@@ -36,34 +36,70 @@ const (
 	threadCloneFlagsTLS = threadCloneFlags | unix.CLONE_SETTLS
 )
 
-// gateRule is what one gate may call: system call numbers, each with an
-// optional check of one argument's 32-bit halves.
+// forkCloneFlags is the zygote's clone at gate_fork: a new process, the
+// sentry's child (CLONE_PARENT), sharing nothing; its exit signal is the
+// zygote's (SIGCHLD).
+const forkCloneFlags = unix.CLONE_PARENT
+
+// gateRule is what one gate may call: system call numbers, each with
+// optional checks of arguments (both 32-bit halves).
 type gateRule struct {
 	off   uintptr
 	calls []gateCall
 }
 
 type gateCall struct {
-	nr      uint32
-	argIdx  int      // -1: no argument check
-	allowed []uint64 // values the argument may have
+	nr   uint32
+	args []argCheck // all must hold
+}
+
+// argCheck: argument idx must be one of allowed.
+type argCheck struct {
+	idx     int
+	allowed []uint64
+}
+
+// call is a gateCall with no argument check; callArg one with a check of
+// one argument.
+func call(nr uint32) gateCall { return gateCall{nr: nr} }
+func callArg(nr uint32, idx int, allowed ...uint64) gateCall {
+	return gateCall{nr, []argCheck{{idx, allowed}}}
 }
 
 // gates lists every gate of handler.S and what it may do.
+//
+// gate_fork and gate_sys serve the zygote and its new children only: a
+// child seals itself (sealFilter) before any app code runs, so app code
+// that jumps to gate_fork is killed. gate_sys adds nothing an app could
+// use against the host: its parent's pid, a parent-death signal that can
+// only be SIGKILL, more seccomp filters on itself (which can only narrow
+// what it may do; no flags, so no listener fd), and what gate_call allows.
 var gates = []gateRule{
-	{offGateWake, []gateCall{{unix.SYS_FUTEX, -1, nil}}},
-	{offGateWait, []gateCall{{unix.SYS_FUTEX, -1, nil}}},
+	{offGateWake, []gateCall{call(unix.SYS_FUTEX)}},
+	{offGateWait, []gateCall{call(unix.SYS_FUTEX)}},
 	{offGateCall, []gateCall{
-		{unix.SYS_MMAP, 4, []uint64{stub.MemFD}}, // only the memory file
-		{unix.SYS_MUNMAP, -1, nil},
-		{unix.SYS_MPROTECT, -1, nil},
-		{unix.SYS_ARCH_PRCTL, -1, nil},
-		{unix.SYS_EXIT, -1, nil}, // a stub thread ending
+		callArg(unix.SYS_MMAP, 4, stub.MemFD), // only the memory file
+		call(unix.SYS_MUNMAP),
+		call(unix.SYS_MPROTECT),
+		call(unix.SYS_ARCH_PRCTL),
+		call(unix.SYS_EXIT), // a stub thread ending
 	}},
-	{offGateClone, []gateCall{{unix.SYS_CLONE, 0, []uint64{threadCloneFlags, threadCloneFlagsTLS}}}},
-	{offGateAltstack, []gateCall{{unix.SYS_SIGALTSTACK, -1, nil}}},
-	{offGateSigreturn, []gateCall{{unix.SYS_RT_SIGRETURN, -1, nil}}},
-	{offGateSetgs, []gateCall{{unix.SYS_ARCH_PRCTL, 0, []uint64{archSetGS}}}},
+	{offGateClone, []gateCall{callArg(unix.SYS_CLONE, 0, threadCloneFlags, threadCloneFlagsTLS)}},
+	{offGateAltstack, []gateCall{call(unix.SYS_SIGALTSTACK)}},
+	{offGateSigreturn, []gateCall{call(unix.SYS_RT_SIGRETURN)}},
+	{offGateSetgs, []gateCall{callArg(unix.SYS_ARCH_PRCTL, 0, archSetGS)}},
+	{offGateBatch, []gateCall{
+		callArg(unix.SYS_MMAP, 4, stub.MemFD),
+		call(unix.SYS_MUNMAP),
+	}},
+	{offGateFork, []gateCall{callArg(unix.SYS_CLONE, 0, forkCloneFlags)}},
+	{offGateSys, []gateCall{
+		call(unix.SYS_GETPPID),
+		{unix.SYS_PRCTL, []argCheck{{0, []uint64{unix.PR_SET_PDEATHSIG}}, {1, []uint64{uint64(unix.SIGKILL)}}}},
+		{unix.SYS_SECCOMP, []argCheck{{0, []uint64{unix.SECCOMP_SET_MODE_FILTER}}, {1, []uint64{0}}}},
+		call(unix.SYS_MUNMAP),
+		call(unix.SYS_EXIT),
+	}},
 }
 
 // asm is a tiny classic-BPF assembler with labels, so that jump offsets
@@ -127,20 +163,31 @@ func stubFilter() ([]bpf.RawInstruction, error) {
 		a.load(dataNR)
 		for j, c := range g.calls {
 			next := fmt.Sprintf("gate%d.%d", i, j+1)
-			if c.argIdx < 0 {
+			if len(c.args) == 0 {
 				a.jeq(c.nr, "allow", "")
 				continue
 			}
 			a.jeq(c.nr, "", next)
-			for k, v := range c.allowed {
-				nextVal := fmt.Sprintf("gate%d.%d.%d", i, j, k+1)
-				a.load(dataArg0 + 8*uint32(c.argIdx))
-				a.jeq(uint32(v), "", nextVal)
-				a.load(dataArg0 + 8*uint32(c.argIdx) + 4)
-				a.jeq(uint32(v>>32), "allow", nextVal)
-				a.label(nextVal)
+			for m, ac := range c.args {
+				// Each check falls through to the next when one of
+				// its values matches; the last allows.
+				ok := fmt.Sprintf("gate%d.%d.arg%d", i, j, m+1)
+				if m == len(c.args)-1 {
+					ok = "allow"
+				}
+				for k, v := range ac.allowed {
+					nextVal := fmt.Sprintf("gate%d.%d.%d.%d", i, j, m, k+1)
+					a.load(dataArg0 + 8*uint32(ac.idx))
+					a.jeq(uint32(v), "", nextVal)
+					a.load(dataArg0 + 8*uint32(ac.idx) + 4)
+					a.jeq(uint32(v>>32), ok, nextVal)
+					a.label(nextVal)
+				}
+				a.ret(retKillProcess)
+				if ok != "allow" {
+					a.label(ok)
+				}
 			}
-			a.ret(retKillProcess)
 			a.label(next)
 			a.load(dataNR)
 		}
@@ -209,6 +256,24 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_FUTEX, uint64(codePage + offTrampEntry + 2), args{}, retTrap},
 		{unix.SYS_GETPID, uint64(codePage + offTrampTail + 2), args{}, retTrap},
 		{unix.SYS_FUTEX, gate(offGateWake) + 1<<32, args{}, retTrap},
+		{unix.SYS_CLONE, gate(offGateFork), args{0: forkCloneFlags}, retAllow},
+		{unix.SYS_CLONE, gate(offGateFork), args{0: threadCloneFlags}, retKillProcess},
+		{unix.SYS_CLONE, gate(offGateClone), args{0: forkCloneFlags}, retKillProcess},
+		{unix.SYS_GETPPID, gate(offGateSys), args{}, retAllow},
+		{unix.SYS_PRCTL, gate(offGateSys), args{unix.PR_SET_PDEATHSIG, uint64(unix.SIGKILL)}, retAllow},
+		{unix.SYS_PRCTL, gate(offGateSys), args{unix.PR_SET_PDEATHSIG, 0}, retKillProcess},
+		{unix.SYS_PRCTL, gate(offGateSys), args{unix.PR_SET_NO_NEW_PRIVS, uint64(unix.SIGKILL)}, retKillProcess},
+		{unix.SYS_SECCOMP, gate(offGateSys), args{unix.SECCOMP_SET_MODE_FILTER, 0}, retAllow},
+		{unix.SYS_SECCOMP, gate(offGateSys), args{unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER}, retKillProcess},
+		{unix.SYS_SECCOMP, gate(offGateSys), args{unix.SECCOMP_SET_MODE_STRICT, 0}, retKillProcess},
+		{unix.SYS_MUNMAP, gate(offGateSys), args{}, retAllow},
+		{unix.SYS_EXIT, gate(offGateSys), args{}, retAllow},
+		{unix.SYS_MMAP, gate(offGateSys), args{4: stub.MemFD}, retKillProcess},
+		{unix.SYS_GETPPID, gate(offGateCall), args{}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateBatch), args{4: stub.MemFD}, retAllow},
+		{unix.SYS_MMAP, gate(offGateBatch), args{4: 3}, retKillProcess},
+		{unix.SYS_MUNMAP, gate(offGateBatch), args{}, retAllow},
+		{unix.SYS_MPROTECT, gate(offGateBatch), args{}, retKillProcess},
 	}
 	for _, c := range cases {
 		// The kernel loads seccomp_data's 32-bit words in host order;
@@ -230,6 +295,53 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		}
 		if uint32(got) != c.want {
 			return fmt.Errorf("stub filter: syscall %d at %#x with %v gives %#x, want %#x", c.nr, c.ip, c.a, got, c.want)
+		}
+	}
+	return nil
+}
+
+// sealFilter returns the filter every stub the zygote forks installs on
+// itself before app code runs: gate_fork, which its inherited filter
+// allows, now kills it.
+func sealFilter() ([]bpf.RawInstruction, error) {
+	a := &asm{labels: map[string]int{}, jumps: map[int][2]string{}}
+	a.load(dataIPHigh)
+	a.jeq(uint32(codePage>>32), "", "allow")
+	a.load(dataIPLow)
+	a.jeq(uint32(codePage&0xffffffff)+uint32(offGateFork)+2, "kill", "allow")
+	a.label("kill")
+	a.ret(retKillProcess)
+	a.label("allow")
+	a.ret(retAllow)
+	return a.assemble()
+}
+
+// checkSeal checks that the seal kills at gate_fork and nowhere else.
+func checkSeal(prog []bpf.RawInstruction) error {
+	vm, err := bpf.NewVM(mustDisassemble(prog))
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		ip   uint64
+		want uint32
+	}{
+		{codePage + offGateFork + 2, retKillProcess},
+		{codePage + offGateClone + 2, retAllow},
+		{codePage + offGateFork + 2 + 1<<32, retAllow},
+		{0x401000, retAllow},
+	} {
+		data := make([]byte, 64)
+		binary.BigEndian.PutUint32(data[dataNR:], unix.SYS_CLONE)
+		binary.BigEndian.PutUint32(data[dataArch:], auditArchX8664)
+		binary.BigEndian.PutUint32(data[dataIPLow:], uint32(c.ip))
+		binary.BigEndian.PutUint32(data[dataIPHigh:], uint32(c.ip>>32))
+		got, err := vm.Run(data)
+		if err != nil {
+			return err
+		}
+		if uint32(got) != c.want {
+			return fmt.Errorf("seal filter: clone at %#x gives %#x, want %#x", c.ip, got, c.want)
 		}
 	}
 	return nil

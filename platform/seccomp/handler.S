@@ -34,6 +34,21 @@
 # MODE_KICK) or, in the tail, reported as if the app had been reached.
 # UPGRADE makes a thread waiting in the trampoline trap into handler, so
 # that the sentry gets a signal frame (FP state, sigreturn) after all.
+#
+# Before it acts on any state the sentry sets, a stub thread first runs
+# the address-space operations (mmap of the memory file, munmap) the
+# sentry queued in sysmsg's batch (at most BATCH_MAX; the first failure
+# is kept in BATCH_ERR and ends the batch), so that the mappings a fault
+# or a system call needs cost no round trip of their own.
+#
+# FORK, sent only to the platform's zygote (a stub that never runs app
+# code), makes a new stub process with clone(CLONE_PARENT) at gate_fork:
+# the sentry's child, a copy of the zygote, whose sysmsg slot the sentry
+# has just mapped at the stack the clone gets. The child (fork_child) first
+# makes itself die with the sentry (PR_SET_PDEATHSIG, then checks that
+# its parent is still the one the zygote had), seals itself with the
+# filter in the zygote's sysmsg (no gate_fork for app code), unmaps the
+# zygote's slot and starts as a new thread does, at thread_start.
 
 	.intel_syntax noprefix
 
@@ -44,6 +59,7 @@
 	.set ST_SYSCALL, 3
 	.set ST_CLONE, 4
 	.set ST_UPGRADE, 5
+	.set ST_FORK, 6
 	.set ST_SLEEPING, 0x100		# or'ed in by the side that sleeps
 
 	.set MODE_FRAME, 0
@@ -62,14 +78,31 @@
 	.set OFF_KICK, 116
 	.set OFF_SELF, 120
 	.set OFF_PROBE, 128
+	.set OFF_BATCH_N, 136
+	.set OFF_BATCH_ERR, 140
+	.set OFF_BATCH, 512		# entries: nr, prot (u32 each), addr, len, offset
+	.set BATCH_ENTRY, 32
+	.set BATCH_MAX, 80
 	.set OFF_GREGS, 3072
 	.set OFF_SETUP_STACK, 256
+	.set OFF_SEAL_PROG, 512		# the zygote's: struct sock_fprog of the seal
+
+	.set SLOT_SIZE, 0x20000
 
 	.set SYS_rt_sigreturn, 15
 	.set SYS_sigaltstack, 131
 	.set SYS_futex, 202
 	.set SYS_getpid, 39
 	.set SYS_arch_prctl, 158
+	.set SYS_getppid, 110
+	.set SYS_prctl, 157
+	.set SYS_seccomp, 317
+	.set SYS_munmap, 11
+	.set SYS_exit, 60
+	.set MAP_SHARED_FIXED, 0x11
+	.set PR_SET_PDEATHSIG, 1
+	.set SIGKILL, 9
+	.set SECCOMP_SET_MODE_FILTER, 1
 	.set ARCH_SET_GS, 0x1001
 	.set KICK_SIGNAL, 23		# SIGURG, stub.KickSignal
 
@@ -109,6 +142,7 @@
 	.text
 	.globl inject, handler, restorer, thread_start
 	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
+	.globl gate_fork, gate_sys, fork_child, gate_batch
 	.globl tramp_entry, tramp_tail, tramp_tail_end
 inject:				# for system calls injected under ptrace during setup
 	syscall
@@ -193,17 +227,52 @@ gate_wait:
 	syscall
 	jmp wait
 got:
+	cmp dword ptr [r12+OFF_BATCH_N], 0
+	jne drain
+dispatch:
 	cmp eax, ST_RESUME
 	je resume
 	cmp eax, ST_SYSCALL
 	je call
 	cmp eax, ST_CLONE
 	je clone
+	cmp eax, ST_FORK
+	je fork
 	cmp eax, ST_UPGRADE
 	jne wait
 	mov eax, SYS_getpid	# not at a gate: traps into handler (MODE_TRAMP only)
 	syscall
 	ud2
+drain:				# registers are the frame's or gregs': free to use
+	mov r14d, [r12+OFF_BATCH_N]
+	mov dword ptr [r12+OFF_BATCH_N], 0
+	cmp r14d, BATCH_MAX
+	jbe 1f
+	mov r14d, BATCH_MAX
+1:
+	lea r13, [r12+OFF_BATCH]
+2:
+	mov eax, [r13]
+	mov edx, [r13+4]
+	mov rdi, [r13+8]
+	mov rsi, [r13+16]
+	mov r9, [r13+24]
+	mov r10d, MAP_SHARED_FIXED
+	xor r8d, r8d		# stub.MemFD
+gate_batch:
+	syscall
+	cmp rax, -4095
+	jae 3f
+	add r13, BATCH_ENTRY
+	dec r14d
+	jnz 2b
+	jmp 4f
+3:
+	mov [r12+OFF_BATCH_ERR], eax
+4:
+	mov eax, [r12+OFF_STATE]
+	and eax, ~ST_SLEEPING
+	jmp dispatch
 clone:
 	LOAD_ARGS
 gate_clone:
@@ -218,6 +287,49 @@ gate_call:
 	syscall
 	mov [r12+OFF_RET], rax
 	jmp notify
+fork:				# the zygote, in its handler (a stack to call with)
+	mov eax, SYS_getppid
+	call sys
+	mov r13, rax		# the sentry, as the child must still see it
+	LOAD_ARGS
+gate_fork:
+	syscall
+	test rax, rax
+	jz fork_child
+	mov [r12+OFF_RET], rax
+	jmp notify
+
+	.balign 16
+fork_child:			# rsp: the new slot's stack; r12: the zygote's sysmsg
+	mov edi, PR_SET_PDEATHSIG
+	mov esi, SIGKILL
+	mov eax, SYS_prctl
+	call sys
+	mov eax, SYS_getppid
+	call sys
+	cmp rax, r13
+	jne fork_fail		# the sentry went before the prctl took
+	mov edi, SECCOMP_SET_MODE_FILTER
+	xor esi, esi
+	lea rdx, [r12+OFF_SEAL_PROG]
+	mov eax, SYS_seccomp
+	call sys
+	test rax, rax
+	jnz fork_fail		# never run app code unsealed
+	mov rdi, r12
+	mov esi, SLOT_SIZE
+	mov eax, SYS_munmap
+	call sys
+	jmp thread_start
+fork_fail:
+	xor edi, edi
+	mov eax, SYS_exit
+	call sys
+	ud2
+sys:				# a system call for fork and fork_child
+gate_sys:
+	syscall
+	ret
 resume:
 	cmp dword ptr [r12+OFF_MODE], MODE_FRAME
 	jne tramp_resume

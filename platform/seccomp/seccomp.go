@@ -5,8 +5,14 @@
 // that both map (sysmsg) and waits; the sentry reads and writes the app's
 // registers directly in the signal frame — also memory-file memory — and
 // tells the handler to return. Faults take the same path, with the
-// hardware error code. No ptrace call is on the hot path: ptrace is used
-// only to build the stub, and detached before the app first runs.
+// hardware error code. No ptrace call is on the hot path: ptrace builds
+// only the zygote (see zygote), a sealed stub parked in its handler that
+// every app stub is forked from, already set up.
+//
+// Address-space operations (mmap of the memory file, munmap) of an address
+// space with one thread are queued in sysmsg and run by the stub before it
+// next acts (addressSpace.op), so the mappings a fault needs cost no round
+// trip of their own.
 //
 // The hand-off is a bounded spin and then a futex wait on the sysmsg state
 // word, on both sides; a side calls FUTEX_WAKE only when the other has
@@ -39,6 +45,7 @@ package seccomp
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -95,11 +102,25 @@ const (
 	offSelf  = 120
 	offGregs = 3072
 
+	// The batch of queued address-space operations (see handler.S): a
+	// count, the first failure's -errno, and the entries (nr and prot as
+	// u32, then addr, length, offset), which end where gregs begin.
+	offBatchN   = 136
+	offBatchErr = 140
+	offBatch    = 512
+	batchEntry  = 32
+	batchMax    = (offGregs - offBatch) / batchEntry
+
 	// Scratch areas used while setting the stub up.
 	offSetupStack  = 256 // stack_t
 	offSetupAction = 320 // struct kernel_sigaction
 	offSetupProg   = 512 // struct sock_fprog
 	offSetupFilter = 1024
+
+	// The zygote's seal filter for its children, where its own filter
+	// was set up (handler.S's OFF_SEAL_PROG).
+	offSealProg   = offSetupProg
+	offSealFilter = offSetupFilter
 )
 
 // Values of the state word.
@@ -109,6 +130,7 @@ const (
 	stSyscall = 3 // the sentry asks the stub to make a system call
 	stClone   = 4 // the same for clone: a new stub thread
 	stUpgrade = 5 // a thread in the trampoline: trap into the handler
+	stFork    = 6 // the zygote: fork a new stub (clone at gate_fork)
 
 	// stSleeping, or'ed into the value a side waits on, says that side
 	// sleeps (or is about to) in FUTEX_WAIT: the other side sets the
@@ -181,8 +203,14 @@ type Platform struct {
 	code platform.FileRange
 	prog *stub.Program
 	filt []byte
+	seal []byte // sealFilter, encoded
 	// patch: syscall-site patching is on (SetSyscallPatching).
 	patch bool
+
+	zmu    sync.Mutex // serialises forks; guards zygote, keeper and live
+	zygote *zygote
+	keeper chan chan zygoteResult
+	live   int // address spaces forked and not yet released
 }
 
 // SetSyscallPatching turns syscall-site patching on or off for address
@@ -212,7 +240,14 @@ func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
 	if offSetupFilter+8*len(filter) > offGregs {
 		return nil, fmt.Errorf("seccomp: the stub filter does not fit sysmsg")
 	}
-	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter)}, nil
+	seal, err := sealFilter()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assembling the seal filter: %w", err)
+	}
+	if err := checkSeal(seal); err != nil {
+		return nil, err
+	}
+	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter), seal: encodeFilter(seal)}, nil
 }
 
 // Name implements platform.Platform.
@@ -232,9 +267,9 @@ func (p *Platform) NewContext() platform.Context { return &context{} }
 // addressSpace is one stub process: its slots, and the stub threads that
 // run the app's threads, each driven by one sentry OS thread.
 type addressSpace struct {
-	p       *Platform
-	s       *stub.Stub
-	running bool // detached from ptrace: the app runs
+	p      *Platform
+	s      *stub.Stub
+	forked bool // from the zygote (not the zygote itself)
 
 	mu      sync.Mutex
 	slots   [MaxThreads]*slot
@@ -252,20 +287,242 @@ type slot struct {
 // ewma folds a new sample into a running average (weight 1/4).
 func ewma(avg, sample time.Duration) time.Duration { return avg + (sample-avg)/4 }
 
-// NewAddressSpace implements platform.Platform.
+// NewAddressSpace implements platform.Platform: a new stub, forked from
+// the zygote, waiting in thread_start for its first Switch.
 //
 // Preconditions: the calling goroutine is locked to its OS thread.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	as := &addressSpace{p: p, threads: make(map[int]*thread)}
+	sl, _, err := as.newSlot()
+	if err != nil {
+		return nil, err
+	}
+	if sl.idx != 0 {
+		panic("seccomp: a new address space's first slot is not slot 0")
+	}
+	th := as.newThread(sl, 0)
+	th.putStackT()
+	if p.patch {
+		le.PutUint64(th.msg[offSelf:], uint64(slotAddr(0)))
+	}
+	th.buildStartFrame()
+	pid, err := p.forkStub(sl)
+	if err != nil {
+		as.freeSlots()
+		return nil, err
+	}
+	as.s, as.forked = stub.Adopt(pid), true
+	th.hostTID = pid
+	if err := th.waitEvent(); err != nil {
+		as.Release()
+		return nil, fmt.Errorf("seccomp: a new stub did not start: %w", err)
+	}
+	th.inEvent = true
+	th.eventAt = time.Now()
+	as.threads[unix.Gettid()] = th
+	return as, nil
+}
+
+// forkStub has the zygote fork a stub whose first thread runs in slot 0,
+// sl. A dead zygote is replaced once.
+func (p *Platform) forkStub(sl *slot) (int, error) {
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	for retried := false; ; retried = true {
+		if p.zygote == nil {
+			z, err := p.startZygote()
+			if err != nil {
+				return 0, err
+			}
+			p.zygote = z
+		}
+		z := p.zygote
+		pid, err := z.fork(sl)
+		if err == nil {
+			p.live++
+			return pid, nil
+		}
+		if !z.as.s.Dead() || retried {
+			return 0, err
+		}
+		z.as.Release()
+		p.zygote = nil
+	}
+}
+
+// released counts an address space forked from the zygote as gone; with
+// the last one the zygote and its keeper go too (a sandbox that ends
+// leaves nothing running; the next address space starts a new zygote).
+func (p *Platform) released() {
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.live--; p.live > 0 || p.zygote == nil {
+		return
+	}
+	p.zygote.as.Release()
+	p.zygote = nil
+	close(p.keeper) // its thread exits with it
+	p.keeper = nil
+}
+
+// A zygote is the stub every app stub is forked from (handler.S's FORK):
+// started once under ptrace, set up like any stub (code page, handlers,
+// filter) and then parked in its handler, where it runs only what the
+// sentry asks. Forking it costs a clone of a nearly empty process, where
+// starting a stub costs an exec and some twenty ptrace round trips
+// (measured: 1.3 ms per address space before, see the package comment).
+//
+// The zygote and, through CLONE_PARENT, every stub are children of one
+// sentry thread that never exits (the keeper): a parent-death signal
+// follows the parent thread, not the process.
+type zygote struct {
+	as *addressSpace
+	th *thread
+}
+
+// zygoteSlot is the zygote's own slot: the highest, so that its children
+// start in slot 0 as any stub's first thread does.
+const zygoteSlot = MaxThreads - 1
+
+// startZygote starts a zygote on the keeper thread, starting the keeper
+// the first time.
+//
+// Preconditions: p.zmu is held.
+func (p *Platform) startZygote() (*zygote, error) {
+	if p.keeper == nil {
+		p.keeper = make(chan chan zygoteResult)
+		go p.keep(p.keeper)
+	}
+	reply := make(chan zygoteResult)
+	p.keeper <- reply
+	r := <-reply
+	return r.z, r.err
+}
+
+type zygoteResult struct {
+	z   *zygote
+	err error
+}
+
+// keep is the keeper goroutine: it holds its OS thread for the life of
+// the sentry and starts zygotes on it.
+func (p *Platform) keep(reqs chan chan zygoteResult) {
+	runtime.LockOSThread() // never unlocked: stubs die with this thread
+	for reply := range reqs {
+		z, err := p.newZygote()
+		reply <- zygoteResult{z, err}
+	}
+}
+
+// newZygote starts a stub under ptrace, sets it up, seals it with the
+// stub filter and lets it run into its handler, where it waits.
+//
+// Preconditions: called on the keeper thread.
+func (p *Platform) newZygote() (*zygote, error) {
 	s, err := p.prog.Start(p.mf.FD(), p.code.Offset, codePage)
 	if err != nil {
 		return nil, err
 	}
 	as := &addressSpace{p: p, s: s, threads: make(map[int]*thread)}
-	if err := as.setup(); err != nil {
+	z, err := as.setupZygote()
+	if err != nil {
 		as.Release()
 		return nil, err
 	}
-	return as, nil
+	return z, nil
+}
+
+// setupZygote maps the zygote's slot and installs the handler for every
+// handled signal on its alternate stack, then the filter, through
+// injected system calls while the stub is stopped under ptrace; then it
+// starts the stub at a system call, which traps into the handler.
+func (as *addressSpace) setupZygote() (*zygote, error) {
+	p, s := as.p, as.s
+	sm, err := p.mf.Allocate(4096)
+	if err != nil {
+		return nil, err
+	}
+	alt, err := p.mf.Allocate(altStackLen)
+	if err != nil {
+		p.mf.Free(sm)
+		return nil, err
+	}
+	sl := &slot{idx: zygoteSlot, sysmsg: sm, alt: alt, inUse: true}
+	as.slots[zygoteSlot] = sl
+	th := as.newThread(sl, s.PID)
+	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
+	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	base := slotAddr(sl.idx)
+	if _, err := s.Syscall(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sm.Offset)); err != nil {
+		return nil, fmt.Errorf("seccomp: mapping sysmsg: %w", err)
+	}
+	if _, err := s.Syscall(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(alt.Offset)); err != nil {
+		return nil, fmt.Errorf("seccomp: mapping the signal stack: %w", err)
+	}
+	th.putStackT()
+	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
+		return nil, fmt.Errorf("seccomp: sigaltstack: %w", err)
+	}
+	le.PutUint64(th.msg[offSetupAction:], codePage+offHandler)
+	le.PutUint64(th.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
+	le.PutUint64(th.msg[offSetupAction+16:], codePage+offRestorer)
+	le.PutUint64(th.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
+	for _, sig := range handledSignals {
+		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), base+offSetupAction, 0, 8); err != nil {
+			return nil, fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
+		}
+	}
+	clear(th.msg[offSetupStack:])
+	if err := as.installFilter(th); err != nil {
+		return nil, err
+	}
+	// The seal each child installs, read from here (handler.S).
+	copy(th.msg[offSealFilter:], p.seal)
+	le.PutUint16(th.msg[offSealProg:], uint16(len(p.seal)/8))
+	le.PutUint64(th.msg[offSealProg+8:], uint64(base+offSealFilter))
+	// Run: a system call that is at no gate traps into the handler.
+	regs := s.Template()
+	regs.Rip = uint64(codePage + offInject)
+	regs.Rax = unix.SYS_GETPID
+	if err := stub.SetRegs(s.PID, &regs); err != nil {
+		return nil, s.Failed(err)
+	}
+	if err := stub.Resume(unix.PTRACE_DETACH, s.PID, 0); err != nil {
+		return nil, s.Failed(err)
+	}
+	if err := th.waitEvent(); err != nil {
+		return nil, err
+	}
+	th.inEvent = true
+	if th.mode = le.Uint32(th.msg[offMode:]); th.mode != modeFrame || unix.Signal(le.Uint64(th.msg[offSigno:])) != unix.SIGSYS {
+		return nil, fmt.Errorf("seccomp: the zygote did not trap (mode %d)", th.mode)
+	}
+	// A fork is a few requests in a row: spin between them.
+	le.PutUint32(th.msg[offSpin:], stubSpin)
+	return &zygote{as: as, th: th}, nil
+}
+
+// fork maps sl, the new stub's first slot, in the zygote at slot 0 (the
+// child inherits the mapping; the zygote's next fork replaces it) and
+// forks the child onto its stack.
+//
+// Preconditions: p.zmu is held.
+func (z *zygote) fork(sl *slot) (int, error) {
+	th := z.th
+	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
+	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	base := slotAddr(sl.idx)
+	if _, err := th.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
+		return 0, err
+	}
+	if _, err := th.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
+		return 0, err
+	}
+	pid, err := th.request(stFork, unix.SYS_CLONE, forkCloneFlags, base+slotSize-16)
+	if err != nil {
+		return 0, err
+	}
+	return int(pid), nil
 }
 
 // current returns the stub thread the calling sentry OS thread drives.
@@ -319,54 +576,8 @@ const (
 	saRestorer = 0x04000000
 )
 
-// setup maps the first thread's slot and installs the handler for every
-// handled signal on its alternate stack, through injected system calls
-// while the stub is stopped under ptrace. The filter comes last, in
-// installFilter.
-func (as *addressSpace) setup() error {
-	sl, _, err := as.newSlot()
-	if err != nil {
-		return err
-	}
-	th := as.newThread(sl, as.s.PID)
-	s := as.s
-	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
-	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
-	base := slotAddr(sl.idx)
-	if _, err := s.Syscall(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
-		return fmt.Errorf("seccomp: mapping sysmsg: %w", err)
-	}
-	if _, err := s.Syscall(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
-		return fmt.Errorf("seccomp: mapping the signal stack: %w", err)
-	}
-	th.putStackT()
-	if as.p.patch {
-		// The gs base itself comes with the first run's registers
-		// (every injected call resets the registers).
-		le.PutUint64(th.msg[offSelf:], uint64(base))
-	}
-	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
-		return fmt.Errorf("seccomp: sigaltstack: %w", err)
-	}
-	le.PutUint64(th.msg[offSetupAction:], codePage+offHandler)
-	le.PutUint64(th.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
-	le.PutUint64(th.msg[offSetupAction+16:], codePage+offRestorer)
-	le.PutUint64(th.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
-	for _, sig := range handledSignals {
-		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), base+offSetupAction, 0, 8); err != nil {
-			return fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
-		}
-	}
-	clear(th.msg[offSetupStack:])
-	as.mu.Lock()
-	as.threads[unix.Gettid()] = th
-	as.mu.Unlock()
-	return nil
-}
-
-// installFilter installs the stub's seccomp filter: the last injected
-// system calls, made just before the app first runs (after it, an
-// injected call would trap).
+// installFilter installs the stub filter in the zygote: the last
+// injected system calls (after it, an injected call would trap).
 func (as *addressSpace) installFilter(th *thread) error {
 	base := slotAddr(th.slot.idx)
 	copy(th.msg[offSetupFilter:], as.p.filt)
@@ -382,12 +593,8 @@ func (as *addressSpace) installFilter(th *thread) error {
 	return nil
 }
 
-// request makes the calling sentry thread's stub thread run a system call:
-// through ptrace before the app first runs, through sysmsg afterwards.
+// request makes the calling sentry thread's stub thread run a system call.
 func (as *addressSpace) request(nr uintptr, args ...uintptr) (uintptr, error) {
-	if !as.running {
-		return as.s.Syscall(nr, args...)
-	}
 	th, err := as.current()
 	if err != nil {
 		return 0, err
@@ -397,14 +604,71 @@ func (as *addressSpace) request(nr uintptr, args ...uintptr) (uintptr, error) {
 
 // MapFile implements platform.AddressSpace.
 func (as *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType) error {
-	_, err := as.request(unix.SYS_MMAP, addr, fr.Length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(fr.Offset))
-	return err
+	return as.op(unix.SYS_MMAP, addr, fr.Length, at.Prot(), fr.Offset)
 }
 
 // Unmap implements platform.AddressSpace.
 func (as *addressSpace) Unmap(addr, length uintptr) error {
-	_, err := as.request(unix.SYS_MUNMAP, addr, length)
+	return as.op(unix.SYS_MUNMAP, addr, length, 0, 0)
+}
+
+// op maps part of the memory file (shared, fixed) or unmaps: queued in
+// the batch that the stub thread runs before it next acts (handler.S)
+// when that is safe, else as a request of its own, which runs the batch
+// first.
+//
+// Queueing is safe only while the address space has a single stub thread
+// and that thread waits in an event: no app code can run before the
+// batch has, and every later operation, from the same sentry thread,
+// runs after it. With more threads, an operation that takes access away
+// (fork's unmapping of writable memory) must be done before it returns.
+func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64) error {
+	th, err := as.current()
+	if err != nil {
+		return err
+	}
+	if th.inEvent && as.soleThread() {
+		// n is in memory app code can write (never while it waits
+		// here, but another stub of the sandbox could map it): it
+		// only ever indexes after the bound check.
+		if n := le.Uint32(th.msg[offBatchN:]); n < batchMax {
+			e := th.msg[offBatch+n*batchEntry:]
+			le.PutUint32(e[0:], uint32(nr))
+			le.PutUint32(e[4:], uint32(prot))
+			le.PutUint64(e[8:], uint64(addr))
+			le.PutUint64(e[16:], uint64(length))
+			le.PutUint64(e[24:], uint64(off))
+			le.PutUint32(th.msg[offBatchN:], n+1)
+			return nil
+		}
+	}
+	if nr == unix.SYS_MMAP {
+		_, err = th.request(stSyscall, nr, addr, length, uintptr(prot), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(off))
+	} else {
+		_, err = th.request(stSyscall, nr, addr, length)
+	}
 	return err
+}
+
+// soleThread reports whether the address space has one stub thread: no
+// other slot is in use or still has a live host thread.
+func (as *addressSpace) soleThread() bool {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return as.liveSlotsLocked() == 1
+}
+
+// liveSlotsLocked counts the slots in use or with a live host thread.
+//
+// Preconditions: as.mu is held.
+func (as *addressSpace) liveSlotsLocked() int {
+	n := 0
+	for _, sl := range as.slots {
+		if sl != nil && (sl.inUse || le.Uint32(as.p.mf.Bytes(sl.sysmsg)[offTIDWord:]) != 0) {
+			n++
+		}
+	}
+	return n
 }
 
 // Protect implements platform.AddressSpace.
@@ -421,15 +685,7 @@ func (as *addressSpace) SyscallEntry() (uintptr, bool) {
 	if !as.p.patch {
 		return 0, false
 	}
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	n := 0
-	for _, sl := range as.slots {
-		if sl != nil && (sl.inUse || le.Uint32(as.p.mf.Bytes(sl.sysmsg)[offTIDWord:]) != 0) {
-			n++
-		}
-	}
-	return codePage + offTrampEntry, n == 1
+	return codePage + offTrampEntry, as.soleThread()
 }
 
 // Interrupt implements platform.AddressSpace: it kills the stub and wakes
@@ -455,9 +711,6 @@ func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, 
 	parent, err := as.current()
 	if err != nil {
 		return nil, err
-	}
-	if !as.running {
-		return nil, fmt.Errorf("seccomp: thread before the app runs")
 	}
 	sl, fresh, err := as.newSlot()
 	if err != nil {
@@ -534,10 +787,20 @@ func (as *addressSpace) ExitThread() {
 // Release implements platform.AddressSpace.
 func (as *addressSpace) Release() {
 	as.s.Kill()
-	for _, sl := range as.slots {
+	as.freeSlots()
+	if as.forked {
+		as.forked = false // a second Release counts nothing
+		as.p.released()
+	}
+}
+
+// freeSlots frees the memory of every slot.
+func (as *addressSpace) freeSlots() {
+	for i, sl := range as.slots {
 		if sl != nil {
 			as.p.mf.Free(sl.sysmsg)
 			as.p.mf.Free(sl.alt)
+			as.slots[i] = nil
 		}
 	}
 }

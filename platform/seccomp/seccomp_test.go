@@ -2,6 +2,10 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"moat/memory"
 	"moat/platform"
 	"moat/platform/platformtest"
+	"moat/platform/stub"
 )
 
 // newTestSpace returns the platform, an address space and the memory
@@ -105,29 +110,39 @@ func TestFPState(t *testing.T) {
 }
 
 // TestGatesAreNarrow jumps from app code into the handler's gates with
-// system calls the platform never makes: the filter must kill the stub.
+// system calls the platform never makes there, or (gate_fork) that only
+// the zygote may make: the filters must kill the stub.
 func TestGatesAreNarrow(t *testing.T) {
 	cases := []struct {
-		name string
-		gate uintptr
-		nr   uint32
-		r8   uint32 // mmap's fd
+		name     string
+		gate     uintptr
+		nr       uint32
+		rdi, rsi uint32
+		r8       uint32 // mmap's fd
 	}{
-		{"getpid at the call gate", offGateCall, unix.SYS_GETPID, 0},
-		{"openat at the call gate", offGateCall, unix.SYS_OPENAT, 0},
-		{"mmap of another fd at the call gate", offGateCall, unix.SYS_MMAP, 3},
-		{"execve at the futex gate", offGateWake, unix.SYS_EXECVE, 0},
-		{"kill at the sigreturn gate", offGateSigreturn, unix.SYS_KILL, 0},
+		{"getpid at the call gate", offGateCall, unix.SYS_GETPID, 0, 0, 0},
+		{"openat at the call gate", offGateCall, unix.SYS_OPENAT, 0, 0, 0},
+		{"mmap of another fd at the call gate", offGateCall, unix.SYS_MMAP, 0, 0, 3},
+		{"execve at the futex gate", offGateWake, unix.SYS_EXECVE, 0, 0, 0},
+		{"kill at the sigreturn gate", offGateSigreturn, unix.SYS_KILL, 0, 0, 0},
+		{"a stub's fork at the fork gate", offGateFork, unix.SYS_CLONE, unix.CLONE_PARENT, 0, 0},
+		{"mprotect at the batch gate", offGateBatch, unix.SYS_MPROTECT, 0, 0, 0},
+		{"no parent-death signal at the sys gate", offGateSys, unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, 0, 0},
+		{"a seccomp listener at the sys gate", offGateSys, unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, as, mf := newTestSpace(t)
 			gate := uint64(codePage + c.gate)
-			// mov eax, nr; mov r8d, fd; movabs rcx, gate-2; jmp rcx
-			code := []byte{0xb8, 0, 0, 0, 0, 0x41, 0xb8, 0, 0, 0, 0, 0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
+			// mov eax, nr; mov edi, rdi; mov esi, rsi; mov r8d, fd;
+			// movabs rcx, gate; jmp rcx
+			code := []byte{0xb8, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0, 0xbe, 0, 0, 0, 0, 0x41, 0xb8, 0, 0, 0, 0,
+				0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
 			binary.LittleEndian.PutUint32(code[1:], c.nr)
-			binary.LittleEndian.PutUint32(code[7:], c.r8)
-			binary.LittleEndian.PutUint64(code[13:], gate) // the gate label is the syscall instruction
+			binary.LittleEndian.PutUint32(code[6:], c.rdi)
+			binary.LittleEndian.PutUint32(code[11:], c.rsi)
+			binary.LittleEndian.PutUint32(code[17:], c.r8)
+			binary.LittleEndian.PutUint64(code[23:], gate) // the gate label is the syscall instruction
 			platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
 			ctx := p.NewContext()
 			regs := p.InitialRegisters(base, 0)
@@ -136,6 +151,90 @@ func TestGatesAreNarrow(t *testing.T) {
 				t.Fatalf("Switch = %v, %v; want the stub killed by its filter", ev, err)
 			}
 		})
+	}
+}
+
+// TestForkedStub checks what a stub forked from the zygote is: the
+// sentry's own child, holding no file but the memory file; and that the
+// zygote goes with the last address space.
+func TestForkedStub(t *testing.T) {
+	p, as, _ := newTestSpace(t)
+	pid := as.(*addressSpace).s.PID
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid ...
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if ppid, _ := strconv.Atoi(f[1]); ppid != os.Getpid() {
+		t.Errorf("stub's parent is %d, want the sentry (%d)", ppid, os.Getpid())
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fds) != 1 || fds[0].Name() != strconv.Itoa(stub.MemFD) {
+		var names []string
+		for _, fd := range fds {
+			names = append(names, fd.Name())
+		}
+		t.Errorf("stub's fds %v, want only the memory file (%d)", names, stub.MemFD)
+	}
+	p.zmu.Lock()
+	z := p.zygote
+	p.zmu.Unlock()
+	if z == nil {
+		t.Fatal("no zygote while an address space lives")
+	}
+	as.Release()
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.zygote != nil || p.keeper != nil {
+		t.Error("the zygote outlived the last address space")
+	}
+	if err := unix.Kill(z.as.s.PID, 0); err != unix.ESRCH {
+		t.Errorf("kill(zygote, 0) = %v, want ESRCH", err)
+	}
+}
+
+// TestBatchedOps queues mappings and an unmapping, which the stub runs
+// before the app's next instruction, and a mapping the host refuses,
+// which fails the next Switch.
+func TestBatchedOps(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	// mov eax, [base+0x1000]; mov eax, [base+0x2000]; mov eax, 60; syscall
+	code := []byte{0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint32(code[3:], base+0x1000)
+	binary.LittleEndian.PutUint32(code[10:], base+0x2000)
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	platformtest.MapPage(t, mf, as, base+0x1000, []byte{1}, platform.Read)
+	platformtest.MapPage(t, mf, as, base+0x2000, []byte{2}, platform.Read)
+	if err := as.Unmap(base+0x2000, 0x1000); err != nil {
+		t.Fatal(err)
+	}
+	th, err := as.(*addressSpace).current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.LittleEndian.Uint32(th.msg[offBatchN:]); n != 4 {
+		t.Fatalf("%d operations queued, want 4", n)
+	}
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	ev, err := ctx.Switch(as, &regs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != platform.EventFault || ev.Addr != base+0x2000 {
+		t.Fatalf("got %+v, want a fault at the unmapped page %#x", ev, base+0x2000)
+	}
+	// A mapping at an unaligned address: EINVAL, reported by the Switch
+	// that ran it.
+	if err := as.MapFile(base+0x2001, platform.FileRange{Offset: 0, Length: 0x1000}, platform.Read); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Switch(as, &regs); err == nil || !strings.Contains(err.Error(), "invalid argument") {
+		t.Fatalf("Switch = %v, want the queued mapping's EINVAL", err)
 	}
 }
 

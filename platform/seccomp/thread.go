@@ -99,11 +99,24 @@ func (th *thread) request(state uint32, nr uintptr, args ...uintptr) (uintptr, e
 		return 0, err
 	}
 	th.inEvent = true
+	if err := th.batchFailed(); err != nil {
+		return 0, err
+	}
 	r := int64(le.Uint64(th.msg[offRet:]))
 	if r < 0 && r >= -4095 {
 		return 0, unix.Errno(-r)
 	}
 	return uintptr(r), nil
+}
+
+// batchFailed returns, once, the failure of a queued address-space
+// operation that the stub reported (as.op).
+func (th *thread) batchFailed() error {
+	if e := int32(le.Uint32(th.msg[offBatchErr:])); e != 0 {
+		le.PutUint32(th.msg[offBatchErr:], 0)
+		return fmt.Errorf("seccomp: a queued address-space operation failed: %v", unix.Errno(-e))
+	}
+	return nil
 }
 
 // waitEvent waits until the stub thread reports an event: spin (see

@@ -5,8 +5,9 @@
 // into it while it is stopped.
 //
 // Stubs die with the sentry: they are traced with PTRACE_O_EXITKILL and
-// have a parent-death signal of SIGKILL, and they live in their own process
-// group so terminal signals meant for moat never reach them.
+// have a parent-death signal of SIGKILL (a platform that forks stubs from
+// a stub sets it again in each), and they live in their own process group
+// so terminal signals meant for moat never reach them.
 //
 // ptrace binds a tracee to the OS thread that attached it: every method
 // must be called from the OS thread that called Start. There are no locks.
@@ -89,6 +90,11 @@ func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, erro
 	return s, nil
 }
 
+// Adopt returns the Stub of process pid, a stub another stub forked as
+// the caller's child (it is not traced: only Kill, Kick, Interrupt and
+// the liveness and CPU-time queries apply).
+func Adopt(pid int) *Stub { return &Stub{PID: pid} }
+
 func (s *Stub) init(codeOff int64, codeAddr uintptr) error {
 	ws, err := Wait(s.PID)
 	if err != nil {
@@ -113,6 +119,12 @@ func (s *Stub) init(codeOff int64, codeAddr uintptr) error {
 		return fmt.Errorf("mapping stub code: %w", err)
 	}
 	s.code = codeAddr
+	// Only the memory file stays open: the stub would otherwise hold
+	// whatever the sentry had open without close-on-exec (its stdio, a
+	// pipe a caller reads to its end).
+	if _, err := s.Syscall(unix.SYS_CLOSE_RANGE, MemFD+1, ^uintptr(0)>>32, 0); err != nil {
+		return fmt.Errorf("emptying stub: close_range: %w", err)
+	}
 	for _, m := range maps {
 		if m[0] >= 0x800000000000 { // [vsyscall] cannot be unmapped
 			continue
