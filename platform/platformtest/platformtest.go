@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -99,11 +100,16 @@ func FPState(t *testing.T, p platform.Platform, as platform.AddressSpace, mf *me
 	}
 }
 
-// ReleaseKillsStub checks that releasing as ends its stub process pid.
+// ReleaseKillsStub checks that releasing as ends its stub process pid
+// (and reaps it) within a second.
 func ReleaseKillsStub(t *testing.T, as platform.AddressSpace, pid int) {
 	t.Helper()
 	as.Release()
-	if err := unix.Kill(pid, 0); err != unix.ESRCH {
-		t.Fatalf("stub %d still exists after Release (kill: %v)", pid, err)
+	var err error
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if err = unix.Kill(pid, 0); err == unix.ESRCH {
+			return
+		}
 	}
+	t.Fatalf("stub %d still exists a second after Release (kill: %v)", pid, err)
 }

@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -210,13 +211,25 @@ type Platform struct {
 	zmu    sync.Mutex // serialises forks; guards zygote, keeper and live
 	zygote *zygote
 	keeper chan chan zygoteResult
-	live   int // address spaces forked and not yet released
+	spare  *addressSpace // forked ahead, not handed out yet
+	// live counts address spaces handed out and not yet released. It
+	// rises only with zmu held; Release lowers it without (a fork in
+	// progress holds zmu) and takes zmu only when it reaches zero.
+	live atomic.Int64
 }
 
 // SetSyscallPatching turns syscall-site patching on or off for address
 // spaces created afterwards: the memory manager then rewrites recognised
 // system-call sites (platform/syspatch) to enter through tramp_entry.
-func (p *Platform) SetSyscallPatching(on bool) { p.patch = on }
+func (p *Platform) SetSyscallPatching(on bool) {
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	p.patch = on
+	if p.spare != nil { // set up for the old setting
+		p.spare.Release()
+		p.spare = nil
+	}
+}
 
 var _ platform.Platform = (*Platform)(nil)
 
@@ -267,9 +280,11 @@ func (p *Platform) NewContext() platform.Context { return &context{} }
 // addressSpace is one stub process: its slots, and the stub threads that
 // run the app's threads, each driven by one sentry OS thread.
 type addressSpace struct {
-	p      *Platform
-	s      *stub.Stub
-	forked bool // from the zygote (not the zygote itself)
+	p        *Platform
+	s        *stub.Stub
+	counted  bool    // handed out by NewAddressSpace, in p.live
+	first    *thread // the thread the stub started with
+	released bool
 
 	mu      sync.Mutex
 	slots   [MaxThreads]*slot
@@ -288,10 +303,54 @@ type slot struct {
 func ewma(avg, sample time.Duration) time.Duration { return avg + (sample-avg)/4 }
 
 // NewAddressSpace implements platform.Platform: a new stub, forked from
-// the zygote, waiting in thread_start for its first Switch.
-//
-// Preconditions: the calling goroutine is locked to its OS thread.
+// the zygote, waiting in thread_start for its first Switch. One is forked
+// ahead (the spare), off the caller's path: an exec or fork takes it and
+// leaves the next one to a goroutine of its own.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	p.zmu.Lock()
+	as := p.spare
+	p.spare = nil
+	var err error
+	if as == nil {
+		as, err = p.forkSpaceLocked()
+	}
+	if err == nil {
+		p.live.Add(1)
+		as.counted = true
+	}
+	p.zmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	th := as.first
+	th.eventAt = time.Now()
+	as.mu.Lock()
+	as.threads[unix.Gettid()] = th
+	as.mu.Unlock()
+	go p.refill()
+	return as, nil
+}
+
+// refill forks the next spare address space, unless there is one or no
+// address space is in use (the sandbox may have ended).
+func (p *Platform) refill() {
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.spare != nil || p.live.Load() == 0 {
+		return
+	}
+	as, err := p.forkSpaceLocked()
+	if err != nil {
+		return // the next NewAddressSpace forks, and reports, itself
+	}
+	p.spare = as
+}
+
+// forkSpaceLocked forks a stub from the zygote and waits until it has
+// started: its first thread waits in slot 0 for a Switch.
+//
+// Preconditions: p.zmu is held.
+func (p *Platform) forkSpaceLocked() (*addressSpace, error) {
 	as := &addressSpace{p: p, threads: make(map[int]*thread)}
 	sl, _, err := as.newSlot()
 	if err != nil {
@@ -301,33 +360,32 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		panic("seccomp: a new address space's first slot is not slot 0")
 	}
 	th := as.newThread(sl, 0)
+	as.first = th
 	th.putStackT()
 	if p.patch {
 		le.PutUint64(th.msg[offSelf:], uint64(slotAddr(0)))
 	}
 	th.buildStartFrame()
-	pid, err := p.forkStub(sl)
+	pid, err := p.forkStubLocked(sl)
 	if err != nil {
 		as.freeSlots()
 		return nil, err
 	}
-	as.s, as.forked = stub.Adopt(pid), true
+	as.s = stub.Adopt(pid)
 	th.hostTID = pid
 	if err := th.waitEvent(); err != nil {
 		as.Release()
 		return nil, fmt.Errorf("seccomp: a new stub did not start: %w", err)
 	}
 	th.inEvent = true
-	th.eventAt = time.Now()
-	as.threads[unix.Gettid()] = th
 	return as, nil
 }
 
-// forkStub has the zygote fork a stub whose first thread runs in slot 0,
-// sl. A dead zygote is replaced once.
-func (p *Platform) forkStub(sl *slot) (int, error) {
-	p.zmu.Lock()
-	defer p.zmu.Unlock()
+// forkStubLocked has the zygote fork a stub whose first thread runs in
+// slot 0, sl. A dead zygote is replaced once.
+//
+// Preconditions: p.zmu is held.
+func (p *Platform) forkStubLocked(sl *slot) (int, error) {
 	for retried := false; ; retried = true {
 		if p.zygote == nil {
 			z, err := p.startZygote()
@@ -339,7 +397,6 @@ func (p *Platform) forkStub(sl *slot) (int, error) {
 		z := p.zygote
 		pid, err := z.fork(sl)
 		if err == nil {
-			p.live++
 			return pid, nil
 		}
 		if !z.as.s.Dead() || retried {
@@ -354,15 +411,24 @@ func (p *Platform) forkStub(sl *slot) (int, error) {
 // the last one the zygote and its keeper go too (a sandbox that ends
 // leaves nothing running; the next address space starts a new zygote).
 func (p *Platform) released() {
-	p.zmu.Lock()
-	defer p.zmu.Unlock()
-	if p.live--; p.live > 0 || p.zygote == nil {
+	if p.live.Add(-1) > 0 {
 		return
 	}
-	p.zygote.as.Release()
-	p.zygote = nil
-	close(p.keeper) // its thread exits with it
-	p.keeper = nil
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.live.Load() > 0 {
+		return // handed out again meanwhile
+	}
+	if p.spare != nil {
+		p.spare.Release()
+		p.spare = nil
+	}
+	if p.zygote != nil {
+		p.zygote.as.Release()
+		p.zygote = nil
+		close(p.keeper) // its thread exits with it
+		p.keeper = nil
+	}
 }
 
 // A zygote is the stub every app stub is forked from (handler.S's FORK):
@@ -784,12 +850,23 @@ func (as *addressSpace) ExitThread() {
 	}
 }
 
-// Release implements platform.AddressSpace.
+// Release implements platform.AddressSpace. The stub is killed now and
+// reaped by a goroutine of its own, which then frees its slots: a dying
+// process takes tens of microseconds to go, and nobody needs to wait for
+// it (its threads all wait in the handler, where they touch only their
+// slots).
 func (as *addressSpace) Release() {
-	as.s.Kill()
-	as.freeSlots()
-	if as.forked {
-		as.forked = false // a second Release counts nothing
+	if !as.released {
+		as.released = true
+		as.s.Interrupt()
+		as.s.MarkDead()
+		go func() {
+			as.s.Reap()
+			as.freeSlots()
+		}()
+	}
+	if as.counted {
+		as.counted = false // a second Release counts nothing
 		as.p.released()
 	}
 }

@@ -155,9 +155,7 @@ func (th *thread) waitEvent() error {
 			s.MarkDead()
 			return platform.ErrAddressSpaceDead
 		}
-		var ws unix.WaitStatus
-		if pid, _ := unix.Wait4(s.PID, &ws, unix.WNOHANG|unix.WALL, nil); pid == s.PID {
-			s.MarkDead()
+		if s.TryReap() {
 			return platform.ErrAddressSpaceDead
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -61,6 +62,9 @@ type Stub struct {
 	code uintptr // where InjectCode is
 	tmpl arch.Registers
 	dead bool
+	// reaped: waited for (its pid may be reused); Interrupt may read it
+	// from any goroutine.
+	reaped atomic.Bool
 }
 
 // Start starts a stub holding only the memory file (as fd MemFD) and,
@@ -237,8 +241,13 @@ func (s *Stub) Failed(err error) error {
 func (s *Stub) MarkDead() { s.dead = true }
 
 // Interrupt kills the stub without waiting for it; any goroutine may call
-// it.
-func (s *Stub) Interrupt() { unix.Kill(s.PID, unix.SIGKILL) }
+// it. A stub reaped already is not signalled: its pid may be another
+// process's now.
+func (s *Stub) Interrupt() {
+	if !s.reaped.Load() {
+		unix.Kill(s.PID, unix.SIGKILL)
+	}
+}
 
 // KickSignal is the host signal that stops a stub's app code for the
 // sentry: its default action is to be ignored, so a stray one is harmless.
@@ -255,18 +264,37 @@ func (s *Stub) Code() uintptr { return s.code }
 
 // Kill kills and reaps the stub.
 func (s *Stub) Kill() {
-	unix.Kill(s.PID, unix.SIGKILL)
+	s.Interrupt()
+	s.Reap()
+}
+
+// Reap waits for the stub, killed already, to end and reaps it.
+func (s *Stub) Reap() {
 	var ws unix.WaitStatus
-	for {
+	for !s.reaped.Load() {
 		_, err := unix.Wait4(s.PID, &ws, unix.WALL, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || ws.Exited() || ws.Signaled() {
-			break
+			s.reaped.Store(true)
 		}
 	}
 	s.dead = true
+}
+
+// TryReap reaps the stub if it has ended, and reports whether it has.
+func (s *Stub) TryReap() bool {
+	if s.reaped.Load() {
+		return true
+	}
+	var ws unix.WaitStatus
+	if pid, _ := unix.Wait4(s.PID, &ws, unix.WNOHANG|unix.WALL, nil); pid == s.PID && (ws.Exited() || ws.Signaled()) {
+		s.reaped.Store(true)
+		s.dead = true
+		return true
+	}
+	return false
 }
 
 // Colocate binds the stub and the calling (tracer) thread to the CPU the
