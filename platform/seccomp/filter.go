@@ -88,6 +88,7 @@ var gates = []gateRule{
 	{offGateAltstack, []gateCall{call(unix.SYS_SIGALTSTACK)}},
 	{offGateSigreturn, []gateCall{call(unix.SYS_RT_SIGRETURN)}},
 	{offGateSetgs, []gateCall{callArg(unix.SYS_ARCH_PRCTL, 0, archSetGS)}},
+	{offGateYield, []gateCall{call(unix.SYS_SCHED_YIELD)}},
 	{offGateBatch, []gateCall{
 		callArg(unix.SYS_MMAP, 4, stub.MemFD),
 		call(unix.SYS_MUNMAP),
@@ -274,6 +275,8 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_MMAP, gate(offGateBatch), args{4: 3}, retKillProcess},
 		{unix.SYS_MUNMAP, gate(offGateBatch), args{}, retAllow},
 		{unix.SYS_MPROTECT, gate(offGateBatch), args{}, retKillProcess},
+		{unix.SYS_SCHED_YIELD, gate(offGateYield), args{}, retAllow},
+		{unix.SYS_GETPID, gate(offGateYield), args{}, retKillProcess},
 	}
 	for _, c := range cases {
 		// The kernel loads seccomp_data's 32-bit words in host order;

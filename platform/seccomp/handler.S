@@ -95,6 +95,8 @@
 	.set SYS_getpid, 39
 	.set SYS_arch_prctl, 158
 	.set SYS_getppid, 110
+	.set SYS_sched_yield, 24
+	.set YIELD_EVERY, 256		# spins between yields, a power of two
 	.set SYS_prctl, 157
 	.set SYS_seccomp, 317
 	.set SYS_munmap, 11
@@ -142,7 +144,7 @@
 	.text
 	.globl inject, handler, restorer, thread_start
 	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
-	.globl gate_fork, gate_sys, fork_child, gate_batch
+	.globl gate_fork, gate_sys, fork_child, gate_batch, gate_yield
 	.globl tramp_entry, tramp_tail, tramp_tail_end
 inject:				# for system calls injected under ptrace during setup
 	syscall
@@ -196,7 +198,7 @@ notify:
 gate_wake:
 	syscall
 wait:
-	mov ecx, [r12+OFF_SPIN]
+	mov r15d, [r12+OFF_SPIN]	# (rcx goes in sched_yield)
 spin:
 	mov eax, [r12+OFF_STATE]
 	and eax, ~ST_SLEEPING
@@ -205,8 +207,16 @@ spin:
 	pause
 	cmp dword ptr [r12+OFF_SPIN], 0	# the sentry: the call blocks
 	je 1f
-	dec ecx
-	jg spin
+	dec r15d
+	jle 1f
+	test r15d, YIELD_EVERY-1
+	jnz spin
+	# Now and then let a thread that waits for this CPU run (the
+	# sentry's, on two cores): sched_yield returns at once if none does.
+	mov eax, SYS_sched_yield
+gate_yield:
+	syscall
+	jmp spin
 1:
 	# Say "asleep" before sleeping: the sentry's exchange of the next
 	# state then either fails this compare-and-swap or sees the bit and

@@ -132,6 +132,9 @@ func (th *thread) waitEvent() error {
 					return nil
 				}
 			}
+			// As the stub does (handler.S): let a thread waiting
+			// for this CPU run, maybe the stub itself.
+			unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 		th.spinFails++
 	}
