@@ -34,9 +34,21 @@ func patchEnv(t *testing.T, off int, code []byte, perms platform.AccessType, sol
 
 var getpidSite = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
 
+// trap reports patchAfter traps of call nr at the site ending at rip,
+// enough to have it patched.
+func trap(m *MemoryManager, rip uintptr, nr uint64) {
+	for i := 0; i < patchAfter; i++ {
+		m.PatchSyscall(rip, nr)
+	}
+}
+
 func TestPatchSyscall(t *testing.T) {
 	const site = 0x400000 + 0x100
 	e, f := patchEnv(t, 0x100, getpidSite, rx, true)
+	for i := 1; i < patchAfter; i++ {
+		e.mm.PatchSyscall(site+7, 39)
+		e.expectBytes(site, getpidSite) // not yet: a site is patched once it has trapped patchAfter times
+	}
 	e.mm.PatchSyscall(site+7, 39)
 	got := e.read(site, 7)
 	if got[0] != 0xe9 || !bytes.Equal(got[5:], []byte{0x0f, 0x05}) {
@@ -59,11 +71,11 @@ func TestPatchSyscall(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.expectBytes(site, getpidSite)
-	// Back to r-x: the next trap patches again.
+	// Back to r-x: the next traps patch again.
 	if err := e.mm.MProtect(0x400000, pageSize, 5); err != nil {
 		t.Fatal(err)
 	}
-	e.mm.PatchSyscall(site+7, 39)
+	trap(e.mm, site+7, 39)
 	if e.read(site, 1)[0] != 0xe9 {
 		t.Fatalf("not patched again after mprotect r-x")
 	}
@@ -77,7 +89,7 @@ func TestPatchSyscall(t *testing.T) {
 func TestPatchSyscallFork(t *testing.T) {
 	const site = 0x400000 + 0x100
 	e, _ := patchEnv(t, 0x100, getpidSite, rx, true)
-	e.mm.PatchSyscall(site+7, 39)
+	trap(e.mm, site+7, 39)
 	c, err := e.mm.Fork()
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +129,7 @@ func TestPatchSyscallRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e, _ := patchEnv(t, c.off, c.code, c.perms, c.sole)
 			site := uintptr(0x400000 + c.off + len(c.code) - 7)
-			e.mm.PatchSyscall(site+7, c.nr)
+			trap(e.mm, site+7, c.nr)
 			e.expectBytes(site, c.code[len(c.code)-7:])
 			if strings.Contains(strings.Join(e.mapsLines(), "\n"), stubPageName) {
 				t.Errorf("a stub page was mapped")
@@ -132,7 +144,7 @@ func TestPatchSyscallRefused(t *testing.T) {
 		if err := e.mm.MProtect(addr, pageSize, 5); err != nil {
 			t.Fatal(err)
 		}
-		e.mm.PatchSyscall(addr+0x107, 39)
+		trap(e.mm, addr+0x107, 39)
 		e.expectBytes(addr+0x100, getpidSite)
 	})
 }
