@@ -85,14 +85,11 @@ var textPerms = platform.AccessType{Read: true, Execute: true}
 // implements syspatch.Patcher with patching on.
 func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64) {
 	p, ok := mm.as.(syspatch.Patcher)
-	if !ok {
+	if !ok || framed[nr] || rip < syspatch.SiteLen+1 {
 		return
 	}
 	entry, sole := p.SyscallEntry()
-	if entry == 0 || !sole || rip < syspatch.SiteLen+1 {
-		return
-	}
-	if framed[nr] {
+	if entry == 0 || !sole {
 		return
 	}
 	site := rip - syspatch.SiteLen

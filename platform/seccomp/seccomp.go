@@ -721,6 +721,12 @@ func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64
 func (as *addressSpace) soleThread() bool {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	if as.slots[1] == nil {
+		// Slots are taken lowest first and never given back before
+		// Release: only slot 0 was ever used (a single-threaded
+		// program's case, asked on every trapped call).
+		return as.slots[0] != nil
+	}
 	return as.liveSlotsLocked() == 1
 }
 
