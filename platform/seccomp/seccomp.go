@@ -563,8 +563,6 @@ func (as *addressSpace) setupZygote() (*zygote, error) {
 	if th.mode = le.Uint32(th.msg[offMode:]); th.mode != modeFrame || unix.Signal(le.Uint64(th.msg[offSigno:])) != unix.SIGSYS {
 		return nil, fmt.Errorf("seccomp: the zygote did not trap (mode %d)", th.mode)
 	}
-	// A fork is a few requests in a row: spin between them.
-	le.PutUint32(th.msg[offSpin:], stubSpin)
 	return &zygote{as: as, th: th}, nil
 }
 
@@ -578,12 +576,16 @@ func (z *zygote) fork(sl *slot) (int, error) {
 	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
 	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
 	base := slotAddr(sl.idx)
+	// Spin between the requests of this fork, and sleep after its last:
+	// a zygote spinning on would take a CPU from the child it just made.
+	le.PutUint32(th.msg[offSpin:], stubSpin)
 	if _, err := th.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
 		return 0, err
 	}
 	if _, err := th.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
 		return 0, err
 	}
+	le.PutUint32(th.msg[offSpin:], 0)
 	pid, err := th.request(stFork, unix.SYS_CLONE, forkCloneFlags, base+slotSize-16)
 	if err != nil {
 		return 0, err
