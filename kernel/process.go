@@ -176,6 +176,12 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 func (c *Task) startCloned(t *Task, a CloneArgs, childMM *mm.MemoryManager, tid int32) {
 	f := a.Flags
 	arch.SetReturn(&c.regs, 0)
+	// Clone copies the FP state (control words, vector registers) too.
+	if fp, err := t.ctx.FPState(t.mm.AddressSpace()); err == nil {
+		c.startFP = fp
+	} else {
+		t.k.log.Debug("clone: the parent's FP state is unreadable; the child starts with the initial state", "tid", t.tid, "err", err)
+	}
 	if a.Stack != 0 {
 		c.regs.Rsp = uint64(a.Stack)
 	}
@@ -198,6 +204,18 @@ func putTID(m *mm.MemoryManager, addr uintptr, tid int32) {
 	m.CopyOut(addr, b) // a bad address is ignored, as Linux ignores it
 }
 
+// applyStartFP gives a cloned task, before it first runs, the FP state
+// its parent had at the clone.
+func (t *Task) applyStartFP() {
+	if t.startFP == nil {
+		return
+	}
+	if err := t.ctx.SetFPState(t.mm.AddressSpace(), t.startFP); err != nil {
+		t.k.log.Debug("clone: cannot set the child's FP state; it starts with the initial state", "tid", t.tid, "err", err)
+	}
+	t.startFP = nil
+}
+
 // forkMain is a forked task's goroutine: it gives the copied memory an
 // address space of its own, then runs the child.
 func (c *Task) forkMain() {
@@ -210,6 +228,7 @@ func (c *Task) forkMain() {
 	} else {
 		c.mm.SetAddressSpace(as)
 		c.ctx = c.k.opts.Platform.NewContext()
+		c.applyStartFP()
 		c.runSafely()
 	}
 	c.finish()

@@ -47,6 +47,9 @@ type Task struct {
 
 	mu       sync.Mutex
 	vmShared bool // mm is the parent's (CLONE_VM without CLONE_THREAD) until exec
+	// startFP is the FP state a cloned task starts with, its parent's at
+	// the clone (applyStartFP).
+	startFP  arch.FPState
 	creds    Credentials
 	fds      *vfs.FDTable
 	fs       *fsContext // shared by the threads of a process

@@ -108,6 +108,7 @@ func (t *Task) threadMain(sp platform.ThreadSpawner, h platform.Thread) {
 		t.k.log.Error("cannot start a thread", "tid", t.tid, "err", err)
 		t.exitWithSignal(unix.SIGKILL)
 	} else {
+		t.applyStartFP()
 		t.runSafely()
 	}
 	t.finish()

@@ -3,8 +3,9 @@
  * mutexes and condition variables (futexes), thread-local storage,
  * pthread_exit values, detached threads, getpid/gettid relations, a
  * signal sent with tgkill to a thread that spins in user code without
- * system calls, and a thread that calls exit_group (exit()) ending the
- * whole process.
+ * system calls, a thread that calls exit_group (exit()) ending the
+ * whole process, and the FP state (SSE control word, x87 control word)
+ * that a new thread and a fork child inherit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <xmmintrin.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -91,6 +93,21 @@ static void *execer(void *arg)
 	execve("/bin/busybox", argv, NULL);
 	printf("execve: %d\n", errno);
 	return NULL;
+}
+
+/* The SSE and x87 control words, as clone must copy them. */
+static void show_fp(const char *who)
+{
+	unsigned short cw;
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	printf("%s: mxcsr %#x x87 cw %#x\n", who, _mm_getcsr(), cw);
+	fflush(stdout);
+}
+
+static void *fp_thread(void *arg)
+{
+	show_fp("new thread");
+	return arg;
 }
 
 int main(void)
@@ -174,5 +191,22 @@ int main(void)
 	waitpid(pid, &st, 0);
 	printf("exec from the main thread with others running: %s %d\n",
 	       WIFEXITED(st) ? "exited" : "killed", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+
+	/* Round toward zero, flush to zero; x87 precision to single. */
+	_mm_setcsr((_mm_getcsr() & ~0x6000) | 0x6000 | 0x8000);
+	unsigned short cw;
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	cw = (cw & ~0x300) | 0x000;
+	__asm__ volatile("fldcw %0" : : "m"(cw));
+	show_fp("main");
+	pthread_t f;
+	pthread_create(&f, NULL, fp_thread, NULL);
+	pthread_join(f, NULL);
+	pid = fork();
+	if (pid == 0) {
+		show_fp("fork child");
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
 	return 0;
 }

@@ -334,7 +334,7 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	}
 	dst, err := th.fpFrame()
 	if err == errNoFPFrame {
-		return nil // the thread starts with initial FP state anyway
+		return th.putStartFP(fp) // a new thread, yet to start
 	}
 	if err != nil {
 		return err

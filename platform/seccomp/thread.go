@@ -46,13 +46,21 @@ func (th *thread) putStackT() {
 	le.PutUint64(th.msg[offSetupStack+16:], altStackLen)
 }
 
-// startFrameOff is where a new thread's first frame lives on its stack.
-const startFrameOff = altStackLen - 4096
+// startFrameOff is where a new thread's first frame lives on its stack,
+// and startFPOff where FP state for it goes (putStartFP), up to the top
+// but for what a forked stub pushes there before it starts (handler.S's
+// fork_child).
+const (
+	startFrameOff = altStackLen - 16<<10
+	startFPOff    = (startFrameOff + 8 + ucSize + siSize + 63) &^ 63 // xrstor wants 64-byte alignment
+	startFPMax    = altStackLen - 64 - startFPOff
+)
 
 // buildStartFrame writes the signal frame a new stub thread returns
 // through (rt_sigreturn) to start the app thread: the sentry fills in the
-// registers at its first Switch; no FP state (the thread starts with the
-// FP registers in their initial state) and no blocked signals.
+// registers at its first Switch; no FP state unless putStartFP gives it
+// (else the thread starts with the FP registers in their initial state),
+// and no blocked signals.
 func (th *thread) buildStartFrame() {
 	frame := uint64(slotAddr(th.slot.idx)) + altStackOff + startFrameOff
 	b := th.alt[startFrameOff : startFrameOff+8+ucSize+siSize]
@@ -65,6 +73,22 @@ func (th *thread) buildStartFrame() {
 	le.PutUint64(th.msg[offUctx:], frame+8)
 	le.PutUint64(th.msg[offInfo:], frame+8+ucSize)
 	le.PutUint64(th.msg[offSigno:], 0)
+}
+
+// putStartFP gives the start frame (buildStartFrame), which the thread
+// has not returned through yet, FP state to restore: fp, a signal frame's
+// xsave area (FPState of another thread on this platform).
+func (th *thread) putStartFP(fp arch.FPState) error {
+	frame := uint64(slotAddr(th.slot.idx)) + altStackOff + startFrameOff
+	if le.Uint64(th.msg[offUctx:]) != frame+8 {
+		return errNoFPFrame // not a start frame: nowhere to put it
+	}
+	if len(fp) > startFPMax {
+		return unix.EINVAL
+	}
+	copy(th.alt[startFPOff:], fp)
+	le.PutUint64(th.alt[startFrameOff+8+ucFPState:], uint64(slotAddr(th.slot.idx))+altStackOff+startFPOff)
+	return nil
 }
 
 // post asks the stub thread to make a system call without waiting.
