@@ -169,9 +169,20 @@ const (
 //     bit, each bench workload run directly, 11 interleaved runs, medians:
 //     futex ping-pong 153 -> 136 us, pipe 138 -> 113 us, unix socketpair
 //     144 -> 121 us; getpid unchanged (see README for go run ./bench).
+//   - A spinning side yields the CPU now and then (sched_yield: the stub
+//     every 256 pauses, the sentry every 64 checks), which returns at
+//     once when nothing else is runnable. perf sched showed woken threads
+//     waiting 70-90 us on average for a CPU a spinner held, often the
+//     very thread it waited for. With the yields (bench, 5 runs each):
+//     fork+exit+wait 1.24 -> 0.64 ms, fork+exec+wait 3.02 -> 1.75 ms, sh
+//     loop 525 -> 396 ms, pthread create+join 370 -> 269 us; getpid and
+//     the ping-pongs unchanged. Yielding every 32, 64 or 128 pauses, or
+//     every 16 or 512 sentry checks, was no better.
 //
 // Tried and not kept (same VM, interleaved medians): other spin bounds
-// (stub 1000 pauses, sentry 10 or 20 us) moved nothing beyond the noise.
+// (stub 1000 pauses, sentry 10 or 20 us) moved nothing beyond the noise;
+// with the yields, stub 1000 or 16000 pauses, sentry 10 or 200 us, or a
+// sentry that never stops spinning, neither.
 // Binding each stub thread and its sentry thread to one CPU, as the
 // ptrace platform does, with no spinning (useless on one CPU): futex
 // ping-pong 151 -> 45 us and pipe 139 -> 121 us, but getpid 3.6 -> 8.9 us;
