@@ -36,7 +36,13 @@
 // use. The stub holds the memory file (fd stub.MemFD), so app code that
 // jumps to the handler's mmap gate can map any part of it: the platform
 // protects the host, not one process of a sandbox from another (each
-// sandbox has its own memory file).
+// sandbox has its own memory file). That includes the zygote's sysmsg and
+// the seal filter there: app code that writes it can have the zygote fork
+// processes that run app code unknown to the sentry. They are no escape:
+// the stub filter confines them as any stub (no file, socket or signal;
+// only the gates' calls), they die with the sentry (parent-death signal)
+// and the sandbox's pids and CPU limits bound them. A pid the zygote
+// reports is trusted only if it names a child of the sentry.
 //
 // Every operation on an AddressSpace or Context must come from the OS
 // thread that created the address space (ptrace during setup requires
@@ -382,6 +388,10 @@ func (p *Platform) forkSpaceLocked() (*addressSpace, error) {
 		as.freeSlots()
 		return nil, err
 	}
+	if err := checkChild(pid); err != nil {
+		as.freeSlots()
+		return nil, err
+	}
 	as.s = stub.Adopt(pid)
 	th.hostTID = pid
 	if err := th.waitEvent(); err != nil {
@@ -390,6 +400,18 @@ func (p *Platform) forkSpaceLocked() (*addressSpace, error) {
 	}
 	th.inEvent = true
 	return as, nil
+}
+
+// checkChild checks a pid the zygote reported, from its sysmsg in the
+// memory file, which app code can map: before the sentry ever signals it
+// (Release kills it), it must at least be a child of the sentry, not just
+// any process.
+func checkChild(pid int) error {
+	var si unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		return fmt.Errorf("seccomp: the zygote reported pid %d, not a child of the sentry: %w", pid, err)
+	}
+	return nil
 }
 
 // forkStubLocked has the zygote fork a stub whose first thread runs in

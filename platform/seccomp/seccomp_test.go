@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -287,4 +288,24 @@ func TestHandOffSleepers(t *testing.T) {
 	}
 	want(39)
 	want(60)
+}
+
+// TestCheckChild: a pid the zygote reports is accepted only if it names a
+// child of the sentry.
+func TestCheckChild(t *testing.T) {
+	if err := checkChild(os.Getppid()); err == nil {
+		t.Errorf("checkChild(parent) = nil, want an error")
+	}
+	if err := checkChild(1); err == nil {
+		t.Errorf("checkChild(1) = nil, want an error")
+	}
+	cmd := exec.Command("/bin/sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no /bin/sleep to start a child: %v", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if err := checkChild(cmd.Process.Pid); err != nil {
+		t.Errorf("checkChild(a child) = %v, want nil", err)
+	}
 }
