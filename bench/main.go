@@ -148,7 +148,7 @@ func run() int {
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
-	flag.StringVar(&platforms, "platforms", "ptrace,seccomp", "comma-separated moat platforms (`moat run --platform P`), one column each; seccomp+patch is seccomp with --syscall-patch on")
+	flag.StringVar(&platforms, "platforms", "ptrace,seccomp,seccomp+patch", "comma-separated moat platforms (`moat run --platform P`), one column each; seccomp is seccomp with --syscall-patch off, seccomp+patch with it on (moat's default)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())

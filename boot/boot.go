@@ -46,7 +46,7 @@ type Config struct {
 	Platform string // "seccomp" (default) or "ptrace"
 	// SyscallPatch turns syscall-site patching on the seccomp platform
 	// "on" or "off"; "" takes MOAT_SYSCALL_PATCH from the environment
-	// (on or 1), else off.
+	// (off or 0 turn it off), else on.
 	SyscallPatch string
 	Rootfs       string // host directory for the read-only lower layer; "" = "/"
 	// Upper, if set, is the host directory that keeps the root overlay's
@@ -299,12 +299,16 @@ func network(cfg Config) (inet.Network, error) {
 	return nil, fmt.Errorf("unknown network mode %q", cfg.Net)
 }
 
-// syscallPatch resolves Config.SyscallPatch.
+// syscallPatch resolves Config.SyscallPatch: on unless turned off. It is
+// the default since it measured faster (bench/, seccomp vs seccomp+patch,
+// 7 runs: getpid 4.00 vs 1.15 us, gcc -c 163 vs 145 ms, python3 start 74
+// vs 69 ms, sh loop 422 vs 405 ms) and slower on no row beyond the
+// machine's run-to-run noise (fork, exec and keep-alive HTTP within 1-4%).
 func syscallPatch(v string) bool {
 	if v == "" {
 		v = os.Getenv("MOAT_SYSCALL_PATCH")
 	}
-	return v == "on" || v == "1"
+	return v != "off" && v != "0"
 }
 
 // New builds a sandbox.

@@ -45,6 +45,9 @@ func needEngineHost(t *testing.T) {
 	if moatPlatform != "" && moatPlatform != "seccomp" {
 		t.Skipf("MOAT_PLATFORM=%s: the engines run moat on its default platform (seccomp), tested in that run", moatPlatform)
 	}
+	if p := os.Getenv("MOAT_SYSCALL_PATCH"); p == "off" || p == "0" {
+		t.Skipf("MOAT_SYSCALL_PATCH=%s: the engines run moat with its defaults (patching on), tested in that run", p)
+	}
 }
 
 var aptMu sync.Mutex

@@ -132,7 +132,7 @@ func run(args []string) int {
 	cwd := fs.String("cwd", "", "working directory in the sandbox (default: /)")
 	netMode := fs.String("net", "none", "network: none (loopback only, on the sandbox's own TCP/IP stack), sandbox (that stack with eth0 10.0.2.15 routed to the host's network through moat), or host (the host's network, through sockets moat opens)")
 	plat := fs.String("platform", "seccomp", "how app code runs: seccomp (fast), or ptrace (the reference)")
-	syscallPatch := fs.String("syscall-patch", "", "on the seccomp platform, rewrite recognised system-call sites in app text to enter moat without a signal: on or off (default: $MOAT_SYSCALL_PATCH, else off)")
+	syscallPatch := fs.String("syscall-patch", "", "on the seccomp platform, rewrite recognised system-call sites in app text to enter moat without a signal: on or off (default: $MOAT_SYSCALL_PATCH, else on)")
 	user := fs.String("user", "", "run as `UID[:GID]` inside the sandbox (default: root, 0:0)")
 	var publish publishFlags
 	fs.Var(&publish, "p", "publish `[IP:]HOST:GUEST`: TCP connections to the host's port HOST reach the sandbox's port GUEST (--net sandbox; repeatable)")
