@@ -323,6 +323,9 @@ func ewma(avg, sample time.Duration) time.Duration { return avg + (sample-avg)/4
 // the zygote, waiting in thread_start for its first Switch. One is forked
 // ahead (the spare), off the caller's path: an exec or fork takes it and
 // leaves the next one to a goroutine of its own.
+//
+// Preconditions: the calling goroutine is locked to its OS thread, which
+// is the one that drives the address space's first thread.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	p.zmu.Lock()
 	as := p.spare
@@ -472,8 +475,8 @@ func (p *Platform) released() {
 // (measured: 1.3 ms per address space before, see the package comment).
 //
 // The zygote and, through CLONE_PARENT, every stub are children of one
-// sentry thread that never exits (the keeper): a parent-death signal
-// follows the parent thread, not the process.
+// sentry thread that does not exit while any of them lives (the keeper):
+// a parent-death signal follows the parent thread, not the process.
 type zygote struct {
 	as *addressSpace
 	th *thread
@@ -503,8 +506,8 @@ type zygoteResult struct {
 	err error
 }
 
-// keep is the keeper goroutine: it holds its OS thread for the life of
-// the sentry and starts zygotes on it.
+// keep is the keeper goroutine: it holds its OS thread while address
+// spaces live (until released closes reqs) and starts zygotes on it.
 func (p *Platform) keep(reqs chan chan zygoteResult) {
 	runtime.LockOSThread() // never unlocked: stubs die with this thread
 	for reply := range reqs {
