@@ -63,7 +63,7 @@ func cacheOf(mf *memory.File) *fileCache {
 // content key, reading it with read on a miss. The range stays valid as
 // long as the caller holds a reference on the pages it uses (it must
 // IncRef them before the cache could drop them: under the cache lock).
-func (fc *fileCache) chunk(key any, c int64, read func(dst []byte, off int64) error, use func(fr platform.FileRange) error) error {
+func (fc *fileCache) chunk(key any, c int64, read func(fr platform.FileRange, off int64) error, use func(fr platform.FileRange) error) error {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	k := cacheKey{key, c}
@@ -75,7 +75,7 @@ func (fc *fileCache) chunk(key any, c int64, read func(dst []byte, off int64) er
 	if err != nil {
 		return err
 	}
-	if err := read(fc.mf.Bytes(fr), c*fileChunk); err != nil {
+	if err := read(fr, c*fileChunk); err != nil {
 		fc.mf.Free(fr)
 		return err
 	}
@@ -114,8 +114,8 @@ func DropFileCache(mf *memory.File) {
 // Preconditions: mm.mu is held; v.file is a CachedFile with key.
 func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr) error {
 	fc := cacheOf(mm.mf)
-	read := func(dst []byte, off int64) error {
-		v.file.ReadAt(dst, off) // a short read leaves zeros, as back's does
+	read := func(fr platform.FileRange, off int64) error {
+		mm.mf.ReadFrom(fr, v.file, off) // a short read leaves zeros, as back's does
 		return nil
 	}
 	i := mm.pmaIndex(start)

@@ -608,7 +608,7 @@ func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
 			return err
 		}
 		if v.file != nil {
-			v.file.ReadAt(mm.mf.Bytes(fr), v.off+int64(cur-v.start)) // a short read leaves zeros
+			mm.mf.ReadFrom(fr, v.file, v.off+int64(cur-v.start)) // a short read leaves zeros
 		}
 		mm.pmas = append(mm.pmas, pma{})
 		copy(mm.pmas[i+1:], mm.pmas[i:])
