@@ -31,6 +31,7 @@ import (
 	"moat/memory"
 	"moat/mm"
 	"moat/platform"
+	"moat/vdso"
 	"moat/vfs"
 )
 
@@ -75,6 +76,7 @@ type Kernel struct {
 	log      *slog.Logger
 	syscalls *SyscallTable
 	start    time.Time
+	vdso     []byte // the vDSO image every program gets (package vdso)
 
 	futex futexTable
 
@@ -97,7 +99,12 @@ type Kernel struct {
 
 // New returns a kernel with no tasks.
 func New(opts Options) *Kernel {
+	var timeEntry uintptr
+	if te, ok := opts.Platform.(platform.TimeEntry); ok {
+		timeEntry = te.TimeEntry()
+	}
 	return &Kernel{
+		vdso:       vdso.Image(timeEntry),
 		opts:       opts,
 		log:        opts.Log,
 		syscalls:   opts.Syscalls,
@@ -330,6 +337,7 @@ func (k *Kernel) loaderArgs(t *Task, path string, argv, envv []string) loader.Ar
 		Argv: argv, Envv: envv, ExecFn: path,
 		UID: t.creds.UID, EUID: t.creds.EUID, GID: t.creds.GID, EGID: t.creds.EGID,
 		HWCap: k.opts.HWCap, HWCap2: k.opts.HWCap2, Platform: "x86_64", MinSigStkSz: k.opts.MinSigStkSz,
+		VDSO: k.vdso,
 	}
 	rand.Read(a.Random[:])
 	a.OpenInterp = func(path string) (mm.MappableFile, error) {

@@ -34,6 +34,7 @@ const (
 	atRandom      = 25
 	atHWCap2      = 26
 	atExecFn      = 31
+	atSysinfoEhdr = 33
 	atMinSigStkSz = 51
 )
 
@@ -71,6 +72,10 @@ type Args struct {
 	MinSigStkSz   uint64 // AT_MINSIGSTKSZ, 0 to omit
 
 	Random [16]byte // AT_RANDOM bytes
+
+	// VDSO is the vDSO image (package vdso), mapped like Linux maps its
+	// own and named at AT_SYSINFO_EHDR; nil for none.
+	VDSO []byte
 
 	// OpenInterp opens a PT_INTERP program interpreter by its path in
 	// the sandbox; nil refuses dynamically linked executables.
@@ -146,7 +151,15 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 		return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map stack: " + err.Error()}
 	}
 
-	sp, err := buildStack(m, stackTop, a, []auxEntry{
+	var aux []auxEntry
+	if len(a.VDSO) > 0 {
+		at, err := mapVDSO(m, a.VDSO)
+		if err != nil {
+			return Result{}, &Error{Errno: unix.ENOMEM, Msg: "cannot map the vDSO: " + err.Error()}
+		}
+		aux = append(aux, auxEntry{atSysinfoEhdr, uint64(at)})
+	}
+	sp, err := buildStack(m, stackTop, a, append(aux, []auxEntry{
 		{atPhdr, phdrAddr},
 		{atPhent, phdrSize},
 		{atPhnum, uint64(img.hdr.phnum)},
@@ -162,11 +175,22 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 		{atClkTck, 100},
 		{atHWCap, a.HWCap},
 		{atHWCap2, a.HWCap2},
-	})
+	}...))
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Entry: start, SP: sp}, nil
+}
+
+// mapVDSO maps the vDSO image read+execute where mmap would put it, named
+// [vdso] as on Linux (which, like here, lets a debugger make it writable).
+func mapVDSO(m *mm.MemoryManager, img []byte) (uintptr, error) {
+	rx := platform.AccessType{Read: true, Execute: true}
+	at, err := m.MMap(mm.MMapOpts{Length: memory.RoundUp(uintptr(len(img))), Perms: rx, MaxPerms: platform.AnyAccess, Private: true, Name: "[vdso]"})
+	if err != nil {
+		return 0, err
+	}
+	return at, m.CopyOutForce(at, img)
 }
 
 // span returns the page-aligned start and the end of the image's loadable

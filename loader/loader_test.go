@@ -19,6 +19,7 @@ import (
 	"moat/memory"
 	"moat/mm"
 	"moat/platform"
+	"moat/vdso"
 )
 
 // testMaxAddr is the ptrace platform's user range end.
@@ -862,6 +863,42 @@ func TestLoadSegmentsWhereTheStackGoes(t *testing.T) {
 		// image may have been replaced.
 		if l, _ := vmaAt(m, uintptr(lo+pageSize)); !strings.HasPrefix(l, strconv.FormatUint(lo+pageSize, 16)+"-"+strconv.FormatUint(hi, 16)+" rw-p") {
 			t.Fatalf("image VMA changed by the stack: %q (sp %#x)\n%s", l, res.SP, m.Maps())
+		}
+	}
+}
+
+// TestLoadVDSO: with a vDSO image the process gets it mapped r-x as
+// [vdso], named at AT_SYSINFO_EHDR; without one, neither.
+func TestLoadVDSO(t *testing.T) {
+	bin := compile(t, "-static")
+	img := vdso.Image(0x7fff12345000)
+	for _, with := range []bool{true, false} {
+		m, _ := newMM(t)
+		a := testArgs()
+		if with {
+			a.VDSO = img
+		}
+		res, err := Load(m, openFile(t, bin), a)
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		s := readStack(t, m, res.SP)
+		at, ok := s.aux[atSysinfoEhdr]
+		if !with {
+			if ok || strings.Contains(m.Maps(), "[vdso]") {
+				t.Fatalf("a vDSO without an image: AT_SYSINFO_EHDR %#x\n%s", at, m.Maps())
+			}
+			continue
+		}
+		if !ok {
+			t.Fatal("no AT_SYSINFO_EHDR")
+		}
+		if l, ok := vmaAt(m, uintptr(at)); !ok || !strings.HasSuffix(l, " [vdso]") || !strings.Contains(l, " r-xp ") {
+			t.Fatalf("AT_SYSINFO_EHDR %#x is not in an r-x [vdso] VMA: %q", at, l)
+		}
+		got := make([]byte, len(img))
+		if _, err := m.CopyIn(uintptr(at), got); err != nil || !bytes.Equal(got, img) {
+			t.Fatalf("the [vdso] VMA does not hold the image (%v)", err)
 		}
 	}
 }

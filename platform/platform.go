@@ -175,6 +175,14 @@ var ErrAddressSpaceDead = fmt.Errorf("platform: address space died")
 // Thread is a host thread of an address space, made by SpawnThread.
 type Thread interface{}
 
+// TimeEntry is implemented by platforms whose app address spaces have an
+// entry for the host time calls of moat's vDSO (package vdso): an address
+// to call with the system call in eax (clock_gettime or clock_getres of a
+// host clock, gettimeofday, time), which it makes and returns.
+type TimeEntry interface {
+	TimeEntry() uintptr
+}
+
 // ThreadSpawner is implemented by address spaces that run several app
 // threads, each on its own host thread driven by its own sentry thread.
 type ThreadSpawner interface {

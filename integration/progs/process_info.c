@@ -6,7 +6,7 @@
  * arch_prctl set_tid_address set_robust_list prlimit64 getrlimit setrlimit
  * clock_gettime clock_getres gettimeofday time nanosleep clock_nanosleep
  * getrandom sysinfo sched_getaffinity sched_yield umask rt_sigaction
- * rt_sigprocmask, and an unknown syscall number.
+ * rt_sigprocmask, an unknown syscall number, and the vDSO's time calls.
  *
  * Nothing that legitimately differs between a host process and a sandboxed
  * one is printed (ids, times, limits): only relations between values. rseq
@@ -15,11 +15,14 @@
 #include "check.h"
 
 #include <asm/prctl.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/random.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
@@ -170,6 +173,14 @@ static long long ns(const struct timespec *t)
 	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
+static sigjmp_buf segv_jump;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(segv_jump, 1);
+}
+
 static void clocks(void)
 {
 	static const struct {
@@ -228,6 +239,32 @@ static void clocks(void)
 	long t2 = 0;
 	CHECK(syscall(SYS_time, &t2));
 	SHOW("time(&t) stores it: %d\n", t2 >= t && t2 - t <= 1);
+
+	/* The vDSO: present, an ELF image, and its calls (which libc makes)
+	 * behave as Linux's: host clocks, CPU clocks, NULL and bad pointers. */
+	const unsigned char *vdso = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+	SHOW("vDSO at AT_SYSINFO_EHDR: %d, an ELF image: %d\n", vdso != NULL,
+	     vdso != NULL && vdso[0] == 0x7f && vdso[1] == 'E' && vdso[2] == 'L' && vdso[3] == 'F');
+	SHOW("libc clock_getres(MONOTONIC, NULL) = %d\n", clock_getres(CLOCK_MONOTONIC, NULL));
+	errno = 0;
+	int r = clock_gettime(1000, &v);
+	SHOW("libc clock_gettime(1000) = %d errno %d\n", r, errno);
+	syscall(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, &a);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &v);
+	SHOW("libc PROCESS_CPUTIME_ID non-decreasing: %d\n", ns(&v) >= ns(&a));
+	syscall(SYS_clock_gettime, CLOCK_REALTIME, &a);
+	gettimeofday(&tv, NULL);
+	SHOW("libc gettimeofday close to REALTIME: %d\n", tv.tv_sec - a.tv_sec >= 0 && tv.tv_sec - a.tv_sec <= 1);
+	time_t tt = 0;
+	SHOW("libc time(&t) stores what it returns: %d\n", time(&tt) == tt && tt - a.tv_sec >= -1 && tt - a.tv_sec <= 1);
+	signal(SIGSEGV, on_segv);
+	if (sigsetjmp(segv_jump, 1) == 0) {
+		int r = clock_gettime(CLOCK_MONOTONIC, (struct timespec *)8);
+		SHOW("libc clock_gettime(bad pointer) returned %d\n", r);
+	} else {
+		SHOW("libc clock_gettime(bad pointer): SIGSEGV\n");
+	}
+	signal(SIGSEGV, SIG_DFL);
 }
 
 static void sleeps(void)

@@ -41,6 +41,11 @@ const (
 // zygote's (SIGCHLD).
 const forkCloneFlags = unix.CLONE_PARENT
 
+// hostClocks are the clocks moat serves from the host's (syscalls'
+// clockID), which the vDSO reads through gate_time.
+var hostClocks = []uint64{unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW,
+	unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI}
+
 // gateRule is what one gate may call: system call numbers, each with
 // optional checks of arguments (both 32-bit halves).
 type gateRule struct {
@@ -89,6 +94,13 @@ var gates = []gateRule{
 	{offGateSigreturn, []gateCall{call(unix.SYS_RT_SIGRETURN)}},
 	{offGateSetgs, []gateCall{callArg(unix.SYS_ARCH_PRCTL, 0, archSetGS)}},
 	{offGateYield, []gateCall{call(unix.SYS_SCHED_YIELD)}},
+	// The vDSO's time calls: the host's clocks, which are moat's.
+	{offGateTime, []gateCall{
+		callArg(unix.SYS_CLOCK_GETTIME, 0, hostClocks...),
+		callArg(unix.SYS_CLOCK_GETRES, 0, hostClocks...),
+		call(unix.SYS_GETTIMEOFDAY),
+		call(unix.SYS_TIME),
+	}},
 	{offGateBatch, []gateCall{
 		callArg(unix.SYS_MMAP, 4, stub.MemFD),
 		call(unix.SYS_MUNMAP),
@@ -276,6 +288,15 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_MUNMAP, gate(offGateBatch), args{}, retAllow},
 		{unix.SYS_MPROTECT, gate(offGateBatch), args{}, retKillProcess},
 		{unix.SYS_SCHED_YIELD, gate(offGateYield), args{}, retAllow},
+		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_MONOTONIC}, retAllow},
+		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_TAI}, retAllow},
+		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_PROCESS_CPUTIME_ID}, retKillProcess},
+		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_MONOTONIC | 1<<32}, retKillProcess},
+		{unix.SYS_CLOCK_GETRES, gate(offGateTime), args{unix.CLOCK_REALTIME}, retAllow},
+		{unix.SYS_GETTIMEOFDAY, gate(offGateTime), args{}, retAllow},
+		{unix.SYS_TIME, gate(offGateTime), args{}, retAllow},
+		{unix.SYS_GETPID, gate(offGateTime), args{}, retKillProcess},
+		{unix.SYS_CLOCK_GETTIME, 0x401000, args{unix.CLOCK_MONOTONIC}, retTrap},
 		{unix.SYS_GETPID, gate(offGateYield), args{}, retKillProcess},
 	}
 	for _, c := range cases {

@@ -145,6 +145,7 @@
 	.globl inject, handler, restorer, thread_start
 	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
 	.globl gate_fork, gate_sys, fork_child, gate_batch, gate_yield
+	.globl time_entry, gate_time, time_entry_end
 	.globl tramp_entry, tramp_tail, tramp_tail_end
 inject:				# for system calls injected under ptrace during setup
 	syscall
@@ -161,6 +162,13 @@ handler:			# rdi = signo, rsi = siginfo, rdx = ucontext
 	xor rcx, rax
 	shr rcx, 12
 	jnz frame_event		# kicked in app code
+	lea rcx, [rip+time_entry]
+	cmp rax, rcx
+	jb 1f
+	lea rcx, [rip+time_entry_end]
+	cmp rax, rcx
+	jb frame_event		# in the vDSO's time entry: app code too
+1:
 	lea rcx, [rip+tramp_tail]
 	cmp rax, rcx
 	jb kick_defer
@@ -365,6 +373,13 @@ gate_setgs:
 	mov rsp, [r12+OFF_UCTX]	# the frame the sentry built: pretcode, then ucontext
 	sub rsp, 8
 	jmp notify		# RESUME then returns through rt_sigreturn of that frame
+
+	.balign 16
+time_entry:			# the vDSO's host time calls (vdso/vdso.S): called
+gate_time:			# with the call in eax
+	syscall
+	ret
+time_entry_end:
 
 	.balign 16
 restorer:

@@ -280,6 +280,12 @@ func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
 	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter), seal: encodeFilter(seal)}, nil
 }
 
+var _ platform.TimeEntry = (*Platform)(nil)
+
+// TimeEntry implements platform.TimeEntry: handler.S's time_entry, at
+// gate_time, which the stub filter lets make only those host calls.
+func (p *Platform) TimeEntry() uintptr { return codePage + offTimeEntry }
+
 // Name implements platform.Platform.
 func (p *Platform) Name() string { return "seccomp" }
 

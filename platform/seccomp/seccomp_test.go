@@ -309,3 +309,17 @@ func TestCheckChild(t *testing.T) {
 		t.Errorf("checkChild(a child) = %v, want nil", err)
 	}
 }
+
+// TestHandlerCodeLinked: no RIP-relative lea in the code page was left
+// with a zero displacement, as an unlinked object's relocations leave one
+// (gen.sh links handler.S for that reason; before it did, the kick checks
+// compared against the next instruction's address).
+func TestHandlerCodeLinked(t *testing.T) {
+	c := handlerCode
+	for i := 0; i+7 <= len(c); i++ {
+		if (c[i] == 0x48 || c[i] == 0x4c) && c[i+1] == 0x8d && c[i+2]&0xc7 == 0x05 &&
+			c[i+3] == 0 && c[i+4] == 0 && c[i+5] == 0 && c[i+6] == 0 {
+			t.Errorf("lea with a zero RIP-relative displacement at %#x", i)
+		}
+	}
+}
