@@ -300,10 +300,12 @@ func network(cfg Config) (inet.Network, error) {
 }
 
 // syscallPatch resolves Config.SyscallPatch: on unless turned off. It is
-// the default since it measured faster (bench/, seccomp vs seccomp+patch,
-// 7 runs: getpid 4.00 vs 1.15 us, gcc -c 163 vs 145 ms, python3 start 74
-// vs 69 ms, sh loop 422 vs 405 ms) and slower on no row beyond the
-// machine's run-to-run noise (fork, exec and keep-alive HTTP within 1-4%).
+// the default because system calls cost 2-3x less with it (bench/,
+// seccomp vs seccomp+patch, 7 runs: getpid 3.9 vs 1.2 us, open+close
+// 13.9 vs 8.0 us, stat 6.3 vs 3.1 us) and the whole suite passes with it.
+// On process-heavy rows the two trade places from run to run (python3
+// start 74 vs 69 ms in one run, 68 vs 75 in the next), except
+// fork+exit+wait, 1-9% slower with it in each of four runs.
 func syscallPatch(v string) bool {
 	if v == "" {
 		v = os.Getenv("MOAT_SYSCALL_PATCH")
