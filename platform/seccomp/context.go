@@ -101,8 +101,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		return platform.Event{}, fmt.Errorf("seccomp: switch while the app runs")
 	}
 	if regs.Fs_base != th.fsBase {
-		if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, 0x1002 /* ARCH_SET_FS */, uintptr(regs.Fs_base)); err != nil {
-			return platform.Event{}, err
+		// The thread's own: queued (run before it returns to the app)
+		// whatever the other threads do.
+		if !th.queue(unix.SYS_ARCH_PRCTL, 0, archSetFS, regs.Fs_base, 0) {
+			if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, archSetFS, uintptr(regs.Fs_base)); err != nil {
+				return platform.Event{}, err
+			}
 		}
 		th.fsBase = regs.Fs_base
 	}

@@ -104,6 +104,7 @@ var gates = []gateRule{
 	{offGateBatch, []gateCall{
 		callArg(unix.SYS_MMAP, 4, stub.MemFD),
 		call(unix.SYS_MUNMAP),
+		callArg(unix.SYS_ARCH_PRCTL, 0, archSetFS), // the thread's own fs base
 	}},
 	{offGateFork, []gateCall{callArg(unix.SYS_CLONE, 0, forkCloneFlags)}},
 	{offGateSys, []gateCall{
@@ -287,6 +288,8 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_MMAP, gate(offGateBatch), args{4: 3}, retKillProcess},
 		{unix.SYS_MUNMAP, gate(offGateBatch), args{}, retAllow},
 		{unix.SYS_MPROTECT, gate(offGateBatch), args{}, retKillProcess},
+		{unix.SYS_ARCH_PRCTL, gate(offGateBatch), args{archSetFS}, retAllow},
+		{unix.SYS_ARCH_PRCTL, gate(offGateBatch), args{archSetGS}, retKillProcess},
 		{unix.SYS_SCHED_YIELD, gate(offGateYield), args{}, retAllow},
 		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_MONOTONIC}, retAllow},
 		{unix.SYS_CLOCK_GETTIME, gate(offGateTime), args{unix.CLOCK_TAI}, retAllow},

@@ -36,10 +36,11 @@
 # that the sentry gets a signal frame (FP state, sigreturn) after all.
 #
 # Before it acts on any state the sentry sets, a stub thread first runs
-# the address-space operations (mmap of the memory file, munmap) the
-# sentry queued in sysmsg's batch (at most BATCH_MAX; the first failure
-# is kept in BATCH_ERR and ends the batch), so that the mappings a fault
-# or a system call needs cost no round trip of their own.
+# the calls the sentry queued in sysmsg's batch: address-space operations
+# (mmap of the memory file, munmap) and its own fs base (arch_prctl
+# ARCH_SET_FS); at most BATCH_MAX, the first failure kept in BATCH_ERR
+# ending the batch. The mappings a fault needs, or a new fs base, then
+# cost no round trip of their own.
 #
 # FORK, sent only to the platform's zygote (a stub that never runs app
 # code), makes a new stub process with clone(CLONE_PARENT) at gate_fork:

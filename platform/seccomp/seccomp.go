@@ -758,20 +758,8 @@ func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64
 	if err != nil {
 		return err
 	}
-	if th.inEvent && as.soleThread() {
-		// n is in memory app code can write (never while it waits
-		// here, but another stub of the sandbox could map it): it
-		// only ever indexes after the bound check.
-		if n := le.Uint32(th.msg[offBatchN:]); n < batchMax {
-			e := th.msg[offBatch+n*batchEntry:]
-			le.PutUint32(e[0:], uint32(nr))
-			le.PutUint32(e[4:], uint32(prot))
-			le.PutUint64(e[8:], uint64(addr))
-			le.PutUint64(e[16:], uint64(length))
-			le.PutUint64(e[24:], uint64(off))
-			le.PutUint32(th.msg[offBatchN:], n+1)
-			return nil
-		}
+	if th.inEvent && as.soleThread() && th.queue(uint32(nr), uint32(prot), uint64(addr), uint64(length), uint64(off)) {
+		return nil
 	}
 	if nr == unix.SYS_MMAP {
 		_, err = th.request(stSyscall, nr, addr, length, uintptr(prot), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(off))
@@ -779,6 +767,29 @@ func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64
 		_, err = th.request(stSyscall, nr, addr, length)
 	}
 	return err
+}
+
+// queue appends a call to the thread's batch (handler.S's drain: eax =
+// nr, edx = prot, rdi = a, rsi = b, r9 = c) and reports whether there was
+// room.
+//
+// Preconditions: th waits in an event.
+func (th *thread) queue(nr, prot uint32, a, b, c uint64) bool {
+	// n is in memory app code can write (never while the thread waits
+	// here, but another stub of the sandbox could map it): it only ever
+	// indexes after the bound check.
+	n := le.Uint32(th.msg[offBatchN:])
+	if n >= batchMax {
+		return false
+	}
+	e := th.msg[offBatch+n*batchEntry:]
+	le.PutUint32(e[0:], nr)
+	le.PutUint32(e[4:], prot)
+	le.PutUint64(e[8:], a)
+	le.PutUint64(e[16:], b)
+	le.PutUint64(e[24:], c)
+	le.PutUint32(th.msg[offBatchN:], n+1)
+	return true
 }
 
 // soleThread reports whether the address space has one stub thread: no
@@ -814,8 +825,11 @@ func (as *addressSpace) Protect(addr, length uintptr, at platform.AccessType) er
 	return err
 }
 
-// archSetGS is arch_prctl's ARCH_SET_GS.
-const archSetGS = 0x1001
+// arch_prctl's ARCH_SET_GS and ARCH_SET_FS.
+const (
+	archSetGS = 0x1001
+	archSetFS = 0x1002
+)
 
 // SyscallEntry implements syspatch.Patcher.
 func (as *addressSpace) SyscallEntry() (uintptr, bool) {

@@ -323,3 +323,25 @@ func TestHandlerCodeLinked(t *testing.T) {
 		}
 	}
 }
+
+// TestFSBaseQueued: a new fs base goes in the batch with the mappings and
+// is the thread's by its first instruction.
+func TestFSBaseQueued(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	// mov rbx, fs:[0]; mov eax, 39; syscall
+	code := []byte{0x64, 0x48, 0x8b, 0x1c, 0x25, 0, 0, 0, 0, 0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	data := make([]byte, 8)
+	binary.LittleEndian.PutUint64(data, 0x1122334455667788)
+	platformtest.MapPage(t, mf, as, base+0x3000, data, platform.Read)
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	regs.Fs_base = base + 0x3000
+	ev, err := ctx.Switch(as, &regs)
+	if err != nil || ev.Kind != platform.EventSyscall {
+		t.Fatalf("Switch = %+v, %v", ev, err)
+	}
+	if regs.Rbx != 0x1122334455667788 {
+		t.Fatalf("fs:[0] read %#x, want the page at the new fs base", regs.Rbx)
+	}
+}
