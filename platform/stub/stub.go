@@ -40,6 +40,17 @@ func NewProgram() (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create for stub: %w", err)
 	}
+	// Start execs /proc/self/fd/N in a child that has just put the memory
+	// file at fd MemFD: N must not be MemFD (it is when moat's stdin is
+	// closed), or the child would exec the memory file (EACCES).
+	if fd <= MemFD {
+		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, MemFD+1)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("memfd_create for stub: %w", err)
+		}
+		fd = high
+	}
 	f := os.NewFile(uintptr(fd), "moat-stub")
 	if _, err := f.Write(stubELF()); err != nil {
 		f.Close()
@@ -84,7 +95,8 @@ func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, erro
 	}
 	pid, err := syscall.ForkExec(p.path, []string{"moat-stub"}, attr)
 	if err != nil {
-		return nil, fmt.Errorf("starting stub: %w", err)
+		l, _ := os.Readlink(p.path)
+		return nil, fmt.Errorf("starting stub (%s -> %s, memory file at fd %d): %w", p.path, l, memFD, err)
 	}
 	s := &Stub{PID: pid, code: stubELFCode}
 	if err := s.init(codeOff, codeAddr); err != nil {
