@@ -50,7 +50,6 @@
 package seccomp
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -546,19 +545,6 @@ func (p *Platform) newZygote() (*zygote, error) {
 		}
 	}
 	s, err := p.prog.Start(p.mf.FD(), p.code.Offset, codePage)
-	for tries := 1; errors.Is(err, unix.EACCES) && tries < 3; tries++ {
-		// Exec of the stub's memfd fails now and then with EACCES
-		// right after another sandbox of the same process ended
-		// (boot's tests, about one run in four), while a new memfd
-		// execs at once. The cause is not understood; a new program
-		// is the workaround.
-		prog, perr := stub.NewProgram()
-		if perr != nil {
-			break
-		}
-		p.prog = prog
-		s, err = p.prog.Start(p.mf.FD(), p.code.Offset, codePage)
-	}
 	if err != nil {
 		unpin(0)
 		return nil, err

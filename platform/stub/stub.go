@@ -28,10 +28,15 @@ import (
 	"moat/platform"
 )
 
-// Program is the stub executable, written once per sentry.
+// Program is the stub executable, written once per sentry. Its memfd is
+// never closed: it lives as long as the sentry (one per platform). It is
+// a raw fd, not an *os.File, whose finalizer would close it once the
+// Program is unreachable: in a process that made and dropped several
+// sandboxes (boot's tests), an exec of a later program's memfd then
+// failed with EACCES now and then (never with old programs kept alive).
 type Program struct {
-	path string   // as the kernel can exec it
-	file *os.File // keeps the sealed memfd open
+	path string // as the kernel can exec it
+	fd   int
 }
 
 // NewProgram writes the stub ELF to a sealed memfd.
@@ -51,17 +56,23 @@ func NewProgram() (*Program, error) {
 		}
 		fd = high
 	}
-	f := os.NewFile(uintptr(fd), "moat-stub")
-	if _, err := f.Write(stubELF()); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("writing stub: %w", err)
+	for b := stubELF(); len(b) > 0; {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("writing stub: %w", err)
+		}
+		b = b[n:]
 	}
 	// Seal it: nobody can change what stubs execute.
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, fmt.Errorf("sealing stub: %w", err)
 	}
-	return &Program{path: fmt.Sprintf("/proc/self/fd/%d", fd), file: f}, nil
+	return &Program{path: fmt.Sprintf("/proc/self/fd/%d", fd), fd: fd}, nil
 }
 
 // MemFD is the memory file's fd number inside every stub.
@@ -95,8 +106,7 @@ func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, erro
 	}
 	pid, err := syscall.ForkExec(p.path, []string{"moat-stub"}, attr)
 	if err != nil {
-		l, _ := os.Readlink(p.path)
-		return nil, fmt.Errorf("starting stub (%s -> %s, memory file at fd %d): %w", p.path, l, memFD, err)
+		return nil, fmt.Errorf("starting stub (%s): %w", p.path, err)
 	}
 	s := &Stub{PID: pid, code: stubELFCode}
 	if err := s.init(codeOff, codeAddr); err != nil {
