@@ -345,3 +345,27 @@ func TestFSBaseQueued(t *testing.T) {
 		t.Fatalf("fs:[0] read %#x, want the page at the new fs base", regs.Rbx)
 	}
 }
+
+// TestZygoteReplaced: a zygote that died (killed from outside) is
+// replaced, and new address spaces still start.
+func TestZygoteReplaced(t *testing.T) {
+	p, _, _ := newTestSpace(t)
+	p.zmu.Lock()
+	zpid := p.zygote.as.s.PID
+	p.zmu.Unlock()
+	if err := unix.Kill(zpid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // the spare, then forks from a new zygote
+		as, err := p.NewAddressSpace()
+		if err != nil {
+			t.Fatalf("NewAddressSpace %d after the zygote died: %v", i, err)
+		}
+		defer as.Release()
+	}
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.zygote == nil || p.zygote.as.s.PID == zpid {
+		t.Errorf("the dead zygote (%d) was not replaced", zpid)
+	}
+}
