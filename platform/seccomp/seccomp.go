@@ -566,27 +566,15 @@ func (p *Platform) newZygote() (*zygote, error) {
 // calling beforeRun just before.
 func (as *addressSpace) setupZygote(beforeRun func()) (*zygote, error) {
 	p, s := as.p, as.s
-	sm, err := p.mf.Allocate(4096)
+	sl, err := as.allocSlotLocked(zygoteSlot)
 	if err != nil {
 		return nil, err
 	}
-	alt, err := p.mf.Allocate(altStackLen)
-	if err != nil {
-		p.mf.Free(sm)
-		return nil, err
-	}
-	sl := &slot{idx: zygoteSlot, sysmsg: sm, alt: alt, inUse: true}
-	as.slots[zygoteSlot] = sl
 	th := as.newThread(sl, s.PID)
-	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
-	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	if err := mapSlot(s.Syscall, sl); err != nil {
+		return nil, fmt.Errorf("seccomp: mapping the zygote's slot: %w", err)
+	}
 	base := slotAddr(sl.idx)
-	if _, err := s.Syscall(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sm.Offset)); err != nil {
-		return nil, fmt.Errorf("seccomp: mapping sysmsg: %w", err)
-	}
-	if _, err := s.Syscall(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(alt.Offset)); err != nil {
-		return nil, fmt.Errorf("seccomp: mapping the signal stack: %w", err)
-	}
 	th.putStackT()
 	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
 		return nil, fmt.Errorf("seccomp: sigaltstack: %w", err)
@@ -636,20 +624,14 @@ func (as *addressSpace) setupZygote(beforeRun func()) (*zygote, error) {
 // Preconditions: p.zmu is held.
 func (z *zygote) fork(sl *slot) (int, error) {
 	th := z.th
-	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
-	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
-	base := slotAddr(sl.idx)
 	// Spin between the requests of this fork, and sleep after its last:
 	// a zygote spinning on would take a CPU from the child it just made.
 	le.PutUint32(th.msg[offSpin:], stubSpin)
-	if _, err := th.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
-		return 0, err
-	}
-	if _, err := th.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
+	if err := mapSlot(th.syscaller(), sl); err != nil {
 		return 0, err
 	}
 	le.PutUint32(th.msg[offSpin:], 0)
-	pid, err := th.request(stFork, unix.SYS_CLONE, forkCloneFlags, base+slotSize-16)
+	pid, err := th.request(stFork, unix.SYS_CLONE, forkCloneFlags, slotAddr(sl.idx)+slotSize-16)
 	if err != nil {
 		return 0, err
 	}
@@ -674,18 +656,8 @@ func (as *addressSpace) newSlot() (sl *slot, fresh bool, err error) {
 	defer as.mu.Unlock()
 	for i, sl := range as.slots {
 		if sl == nil {
-			sm, err := as.p.mf.Allocate(4096)
-			if err != nil {
-				return nil, false, err
-			}
-			alt, err := as.p.mf.Allocate(altStackLen)
-			if err != nil {
-				as.p.mf.Free(sm)
-				return nil, false, err
-			}
-			sl = &slot{idx: i, sysmsg: sm, alt: alt, inUse: true}
-			as.slots[i] = sl
-			return sl, true, nil
+			sl, err := as.allocSlotLocked(i)
+			return sl, err == nil, err
 		}
 		if !sl.inUse && le.Uint32(as.p.mf.Bytes(sl.sysmsg)[offTIDWord:]) == 0 {
 			clear(as.p.mf.Bytes(sl.sysmsg))
@@ -694,6 +666,42 @@ func (as *addressSpace) newSlot() (sl *slot, fresh bool, err error) {
 		}
 	}
 	return nil, false, unix.EAGAIN
+}
+
+// allocSlotLocked allocates the memory of slot i, in use from now on.
+//
+// Preconditions: as.mu is held, or as is not shared yet; slot i is nil.
+func (as *addressSpace) allocSlotLocked(i int) (*slot, error) {
+	sm, err := as.p.mf.Allocate(4096)
+	if err != nil {
+		return nil, err
+	}
+	alt, err := as.p.mf.Allocate(altStackLen)
+	if err != nil {
+		as.p.mf.Free(sm)
+		return nil, err
+	}
+	sl := &slot{idx: i, sysmsg: sm, alt: alt, inUse: true}
+	as.slots[i] = sl
+	return sl, nil
+}
+
+// mapSlot maps sl's sysmsg page and signal stack into the stub with sys,
+// which makes a system call there (injected under ptrace, or a request).
+func mapSlot(sys func(nr uintptr, args ...uintptr) (uintptr, error), sl *slot) error {
+	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
+	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	base := slotAddr(sl.idx)
+	if _, err := sys(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
+		return err
+	}
+	_, err := sys(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset))
+	return err
+}
+
+// syscaller returns th's requests as mapSlot's sys.
+func (th *thread) syscaller() func(nr uintptr, args ...uintptr) (uintptr, error) {
+	return func(nr uintptr, args ...uintptr) (uintptr, error) { return th.request(stSyscall, nr, args...) }
 }
 
 // Signals the handler takes: trapped system calls and synchronous faults.
@@ -875,12 +883,7 @@ func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, 
 	}
 	base := slotAddr(sl.idx)
 	if fresh {
-		rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
-		shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
-		if _, err := parent.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
-			return fail(err)
-		}
-		if _, err := parent.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset)); err != nil {
+		if err := mapSlot(parent.syscaller(), sl); err != nil {
 			return fail(err)
 		}
 	}
