@@ -53,11 +53,7 @@ func (in *Inode) mknodAt(name string, mode uint32, dev uint64) error {
 	if !in.fs.writable {
 		return unix.EROFS
 	}
-	p := in.place()
-	if _, err := entry(p, name); err != nil {
-		return err
-	}
-	dfd, err := in.openDir(p)
+	_, _, dfd, err := in.openEntryDir(name)
 	if err != nil {
 		return err
 	}
@@ -216,11 +212,7 @@ func (in *Inode) LinkTempFile(t *TempFile, name string) error {
 	if !in.fs.writable {
 		return unix.EROFS
 	}
-	p := in.place()
-	if _, err := entry(p, name); err != nil {
-		return err
-	}
-	dfd, err := in.openDir(p)
+	_, _, dfd, err := in.openEntryDir(name)
 	if err != nil {
 		return err
 	}

@@ -315,6 +315,18 @@ func (in *Inode) openDir(p place) (int, error) {
 	return in.fs.open(p.rel, unix.O_PATH|unix.O_DIRECTORY)
 }
 
+// openEntryDir is entry and then openDir for name in in, at its current
+// place: what an operation that makes an entry starts with. The caller
+// closes dfd.
+func (in *Inode) openEntryDir(name string) (p place, rel string, dfd int, err error) {
+	p = in.place()
+	if rel, err = entry(p, name); err != nil {
+		return p, "", -1, err
+	}
+	dfd, err = in.openDir(p)
+	return p, rel, dfd, err
+}
+
 // entry checks the name of a new entry of the directory at p and returns
 // its path.
 func entry(p place, name string) (string, error) {
@@ -501,12 +513,7 @@ func (fs *FS) utimesFD(fd int, rel string, ts *[2]unix.Timespec) error {
 // create implements Create in writable mode: openat2(O_CREAT|O_EXCL) in
 // the directory, owned by the caller, with exactly mode's permissions.
 func (in *Inode) create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, error) {
-	p := in.place()
-	rel, err := entry(p, name)
-	if err != nil {
-		return nil, err
-	}
-	dfd, err := in.openDir(p)
+	p, rel, dfd, err := in.openEntryDir(name)
 	if err != nil {
 		return nil, err
 	}
@@ -538,12 +545,7 @@ func (in *Inode) create(ctx vfs.Context, name string, mode uint32) (vfs.Inode, e
 
 // mkdir implements Mkdir in writable mode (mkdirat).
 func (in *Inode) mkdir(ctx vfs.Context, name string, mode uint32) error {
-	p := in.place()
-	rel, err := entry(p, name)
-	if err != nil {
-		return err
-	}
-	dfd, err := in.openDir(p)
+	_, rel, dfd, err := in.openEntryDir(name)
 	if err != nil {
 		return err
 	}
@@ -582,12 +584,7 @@ func (in *Inode) mknod(ctx vfs.Context, name string, mode uint32) error {
 	default:
 		return unix.EPERM
 	}
-	p := in.place()
-	rel, err := entry(p, name)
-	if err != nil {
-		return err
-	}
-	dfd, err := in.openDir(p)
+	_, rel, dfd, err := in.openEntryDir(name)
 	if err != nil {
 		return err
 	}
