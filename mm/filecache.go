@@ -2,6 +2,7 @@ package mm
 
 import (
 	"container/list"
+	"errors"
 	"sync"
 
 	"moat/memory"
@@ -60,9 +61,10 @@ func cacheOf(mf *memory.File) *fileCache {
 }
 
 // chunk returns the memory-file range holding chunk c of the file with
-// content key, reading it with read on a miss. The range stays valid as
-// long as the caller holds a reference on the pages it uses (it must
-// IncRef them before the cache could drop them: under the cache lock).
+// content key, reading it with read on a miss; with read nil, a miss
+// returns errNotCached. The range stays valid as long as the caller holds
+// a reference on the pages it uses (it must IncRef them before the cache
+// could drop them: under the cache lock).
 func (fc *fileCache) chunk(key any, c int64, read func(fr platform.FileRange, off int64) error, use func(fr platform.FileRange) error) error {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
@@ -70,6 +72,9 @@ func (fc *fileCache) chunk(key any, c int64, read func(fr platform.FileRange, of
 	if e, ok := fc.entries[k]; ok {
 		fc.lru.MoveToFront(e.lru)
 		return use(e.fr)
+	}
+	if read == nil {
+		return errNotCached
 	}
 	fr, err := fc.mf.Allocate(fileChunk)
 	if err != nil {
@@ -108,15 +113,23 @@ func DropFileCache(mf *memory.File) {
 	}
 }
 
+// errNotCached: the chunk is not in the cache (chunk without read).
+var errNotCached = errors.New("not cached")
+
 // backCached backs the gaps of [start, end) in v, a private mapping of a
-// CachedFile, with the cache's chunks, copy-on-write.
+// CachedFile, with the cache's chunks, copy-on-write. With onlyCached it
+// reads nothing: gaps whose chunk the cache does not hold stay gaps, and
+// it returns the ranges it backed (adjacent ones merged).
 //
 // Preconditions: mm.mu is held; v.file is a CachedFile with key.
-func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr) error {
+func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr, onlyCached bool) (backed []addrRange, err error) {
 	fc := cacheOf(mm.mf)
 	read := func(fr platform.FileRange, off int64) error {
 		mm.mf.ReadFrom(fr, v.file, off) // a short read leaves zeros, as back's does
 		return nil
+	}
+	if onlyCached {
+		read = nil
 	}
 	i := mm.pmaIndex(start)
 	cur := start
@@ -139,13 +152,57 @@ func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr) error {
 			mm.pmas = append(mm.pmas, pma{})
 			copy(mm.pmas[i+1:], mm.pmas[i:])
 			mm.pmas[i] = pma{start: cur, end: pieceEnd, off: piece.Offset, cow: true}
+			i++
+			if n := len(backed); n > 0 && backed[n-1].end == cur {
+				backed[n-1].end = pieceEnd
+			} else if onlyCached {
+				backed = append(backed, addrRange{cur, pieceEnd})
+			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && err != errNotCached {
+			return nil, err
+		}
+		cur = pieceEnd
+	}
+	return backed, nil
+}
+
+// premapCached maps, ahead of use, the pages of [start, end) in v that
+// the file cache holds, if v is a private mapping of a CachedFile that
+// the app may access: a process that maps a library some process has
+// used already (every exec of a dynamic program maps the same libc) then
+// does not fault on it page chunk by page chunk, each fault a round trip
+// through the sentry. Nothing is read: chunks not cached are left to
+// faults. Mapping is cheap where the platform queues it (seccomp, one
+// thread); elsewhere a map costs about what a fault does, so at most
+// premapMax bytes are mapped per call.
+//
+// Preconditions: mm.mu is held; start lies in v (end is clipped to it).
+func (mm *MemoryManager) premapCached(v *vma, start, end uintptr) error {
+	if v.file == nil || !v.private || v.perms == platform.NoAccess {
+		return nil
+	}
+	cf, ok := v.file.(CachedFile)
+	if !ok {
+		return nil
+	}
+	key, ok := cf.ContentKey()
+	if !ok {
+		return nil
+	}
+	end = min(end, v.limit(), start+premapMax)
+	if start >= end {
+		return nil
+	}
+	backed, err := mm.backCached(v, key, start, end, true)
+	if err != nil {
+		return err
+	}
+	for _, r := range backed {
+		if err := mm.mapBacked(v, r.start, r.end); err != nil {
 			return err
 		}
-		i++
-		cur = pieceEnd
 	}
 	return nil
 }

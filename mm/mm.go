@@ -51,7 +51,20 @@ const (
 	// cowChunk is the granularity of copy-on-write copies: a write to
 	// memory shared since a fork copies the aligned piece around it.
 	cowChunk = 64 << 10
+
+	// premapMax bounds what one mmap or fault maps ahead of use
+	// (premapCached), and remapMax the backing pieces an mprotect maps
+	// again with the new permissions (one platform map each).
+	premapMax = 4 << 20
+	remapMax  = 64
+
+	// stackChunk is what a fault in a stack backs: the pages below it,
+	// where the stack grows next.
+	stackChunk = 64 << 10
 )
+
+// addrRange is a range of app addresses, [start, end).
+type addrRange struct{ start, end uintptr }
 
 // MappableFile is a file the app maps: the memory manager copies its data
 // into private pages on demand. Adjacent mappings of one file merge only
@@ -588,7 +601,8 @@ func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
 	}
 	if cf, ok := v.file.(CachedFile); ok && v.file != nil {
 		if key, ok := cf.ContentKey(); ok {
-			return mm.backCached(v, key, start, end)
+			_, err := mm.backCached(v, key, start, end, false)
+			return err
 		}
 	}
 	i := mm.pmaIndex(start)
@@ -672,8 +686,8 @@ func (mm *MemoryManager) chunk(v *vma, addr uintptr) (start, end uintptr, ok boo
 	start = max(v.start, addr&^(size-1))
 	end = min(limit, (addr&^(size-1))+size)
 	if v.growsDown { // stacks grow down: back the pages below, not above
-		start = max(v.start, memory.RoundDown(addr))
-		end = min(v.end, start+64<<10)
+		end = memory.RoundDown(addr) + pageSize
+		start = max(v.start, end-min(end, stackChunk))
 	}
 	return start, end, true
 }
@@ -717,20 +731,15 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 			return ErrBus
 		}
 	}
-	tracked := v.tracked()
-	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
-		p := mm.pmas[i]
-		s, e := max(p.start, start), min(p.end, end)
-		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
-		perms := p.mapPerms(v.perms)
-		if tracked {
-			perms.Write = false // writable once dirty, below
-		}
-		if err := mm.as.MapFile(s, fr, perms); err != nil {
-			return err
-		}
+	if err := mm.mapBacked(v, start, end); err != nil {
+		return err
 	}
-	if tracked && at.Write {
+	// Fault-around: the rest of a cached file's pages near the fault.
+	around := max(v.start, start-min(start, premapMax/2))
+	if err := mm.premapCached(v, around, end+premapMax/2); err != nil {
+		return err
+	}
+	if v.tracked() && at.Write {
 		// A store to a written-back file's page: the page becomes dirty
 		// and writable (until the next write-back protects it again).
 		pageAddr := memory.RoundDown(addr)
@@ -743,6 +752,48 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 		}
 	}
 	return nil
+}
+
+// mapBacked maps the backing of [start, end), which lies in v, into the
+// address space with the permissions v gives it (mapPerms; a write-back
+// cache's pages read-only until dirty), pieces adjacent in the memory file
+// as one mapping. Gaps stay unmapped.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr) error {
+	if v.perms == platform.NoAccess {
+		return nil
+	}
+	tracked := v.tracked()
+	var cur platform.FileRange
+	var curAddr uintptr
+	var curPerms platform.AccessType
+	flush := func() error {
+		if cur.Length == 0 {
+			return nil
+		}
+		err := mm.as.MapFile(curAddr, cur, curPerms)
+		cur.Length = 0
+		return err
+	}
+	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
+		p := mm.pmas[i]
+		s, e := max(p.start, start), min(p.end, end)
+		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
+		perms := p.mapPerms(v.perms)
+		if tracked {
+			perms.Write = false // writable once dirty (HandleFault)
+		}
+		if cur.Length != 0 && curAddr+cur.Length == s && cur.Offset+int64(cur.Length) == fr.Offset && curPerms == perms {
+			cur.Length += fr.Length
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		cur, curAddr, curPerms = fr, s, perms
+	}
+	return flush()
 }
 
 // unshare gives the private pages of [start, end) (page aligned) backing

@@ -51,7 +51,7 @@ type mapCall struct {
 	at   platform.AccessType
 }
 
-type addrRange struct{ addr, length uintptr }
+type callRange struct{ addr, length uintptr }
 
 // fakeAS implements platform.AddressSpace without a process: it records
 // calls and keeps a page table of what would be mapped.
@@ -59,8 +59,8 @@ type fakeAS struct {
 	t        *testing.T
 	pages    map[uintptr]fakePage
 	maps     []mapCall
-	unmaps   []addrRange
-	protects []addrRange
+	unmaps   []callRange
+	protects []callRange
 	released int
 }
 
@@ -86,7 +86,7 @@ func (a *fakeAS) Unmap(addr, length uintptr) error {
 	if addr%pg != 0 || length%pg != 0 || addr+length < addr {
 		a.t.Errorf("Unmap(%#x, %#x): unaligned", addr, length)
 	}
-	a.unmaps = append(a.unmaps, addrRange{addr, length})
+	a.unmaps = append(a.unmaps, callRange{addr, length})
 	for p := range a.pages {
 		if p >= addr && p < addr+length {
 			delete(a.pages, p)
@@ -96,7 +96,7 @@ func (a *fakeAS) Unmap(addr, length uintptr) error {
 }
 
 func (a *fakeAS) Protect(addr, length uintptr, at platform.AccessType) error {
-	a.protects = append(a.protects, addrRange{addr, length})
+	a.protects = append(a.protects, callRange{addr, length})
 	for p, fp := range a.pages {
 		if p >= addr && p < addr+length {
 			fp.at = at
@@ -130,6 +130,7 @@ type fakeFile struct {
 	data      []byte
 	refs      int // references held by VMAs (mm.RefCounted)
 	underflow bool
+	reads     int // ReadAt calls
 }
 
 func (f *fakeFile) IncRef() { f.refs++ }
@@ -142,6 +143,7 @@ func (f *fakeFile) DecRef() {
 }
 
 func (f *fakeFile) ReadAt(dst []byte, off int64) (int, error) {
+	f.reads++
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
@@ -481,7 +483,7 @@ func TestMMapFixedNoReplace(t *testing.T) {
 	const x = 0x10000000
 	e.anon(x, 2*pg, rw)
 	e.write(x, []byte("keep"))
-	for _, r := range []addrRange{{x, 2 * pg}, {x - pg, 2 * pg}, {x + pg, 4 * pg}, {x - pg, 8 * pg}} {
+	for _, r := range []callRange{{x, 2 * pg}, {x - pg, 2 * pg}, {x + pg, 4 * pg}, {x - pg, 8 * pg}} {
 		_, err := e.mm.MMap(MMapOpts{Addr: r.addr, Length: r.length, NoReplace: true, Perms: ro, MaxPerms: rwx, Private: true})
 		wantErr(t, fmt.Sprintf("MAP_FIXED_NOREPLACE at %#x+%#x", r.addr, r.length), err, unix.EEXIST)
 	}

@@ -103,6 +103,9 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		copy(mm.pmas[i+1:], mm.pmas[i:])
 		mm.pmas[i] = pma{start: addr, end: addr + length, off: shared.fr.Offset, shared: shared}
 	}
+	// Only a speed-up: what fails to map here faults in later, and a
+	// dead address space fails the next switch.
+	_ = mm.premapCached(v, v.start, v.end)
 	mm.mergeAdjacent()
 	return addr, nil
 }
@@ -209,9 +212,23 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 		v.perms = at
 	}
 	mm.mergeAdjacent()
-	// Drop the platform mappings; faults map them again with the new
-	// permissions.
-	return mm.as.Unmap(addr, end-addr)
+	// Drop the platform mappings and map what is backed again with the
+	// new permissions (ld.so's RELRO mprotect would otherwise cost a
+	// fault per chunk it has just relocated); when that is much, faults
+	// map it as it is used.
+	if err := mm.as.Unmap(addr, end-addr); err != nil {
+		return err
+	}
+	if pl, ph := mm.pmaIndex(addr), mm.pmaIndex(end); ph-pl > remapMax {
+		return nil
+	}
+	for i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
+		v := mm.vmas[i]
+		if err := mm.mapBacked(v, max(v.start, addr), min(v.end, end)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Brk implements brk(2): it returns the new break, or the old one if the

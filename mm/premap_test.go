@@ -1,0 +1,156 @@
+package mm
+
+import (
+	"bytes"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"moat/platform"
+)
+
+// mappedPages returns how many pages of [start, end) the fake platform maps.
+func (a *fakeAS) mappedPages(start, end uintptr) int {
+	n := 0
+	for p := start; p < end; p += pg {
+		if _, ok := a.pages[p]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPremapCached checks mapping ahead of use of private mappings of a
+// cached file: a fault maps its own chunk, read from the file, and the
+// chunks around it that the cache holds (read by another address space
+// meanwhile), nothing else; a new mapping is mapped at mmap where cached,
+// copy-on-write (no write permission even where the VMA allows it), with
+// nothing read; an inaccessible mapping maps nothing; and mprotect maps
+// what is backed again with the new permissions instead of leaving it to
+// faults.
+func TestPremapCached(t *testing.T) {
+	e := newEnv(t)
+	const w = 0x30000000
+	const size = 3 * fileChunk
+	f := &cachedFile{fakeFile: newFakeFile(size, 9), key: "k"}
+	newSpace := func() *cowSpace {
+		m := New(e.mf, newFakeAS(t), testMaxAddr)
+		m.SetLayout(testMmapBase, testBrkStart)
+		return &cowSpace{mm: m, as: m.as.(*fakeAS)}
+	}
+	mapIn := func(s *cowSpace, at platform.AccessType) {
+		t.Helper()
+		if _, err := s.mm.MMap(MMapOpts{Addr: w, Length: size, Fixed: true, Perms: at, MaxPerms: rwx, Private: true, File: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := &cowSpace{mm: e.mm, as: e.as}, newSpace()
+
+	// Nothing cached yet: mmap maps nothing and reads nothing.
+	mapIn(a, ro)
+	mapIn(b, ro)
+	if n := a.as.mappedPages(w, w+size) + b.as.mappedPages(w, w+size); n != 0 {
+		t.Fatalf("%d pages mapped before anything was cached", n)
+	}
+	if f.reads != 0 {
+		t.Fatalf("mmap read the file %d times", f.reads)
+	}
+	// b's faults read and map their own chunks only.
+	appRead(t, e.mf, b, w)
+	if n := b.as.mappedPages(w, w+size); n != int(fileChunk/pg) {
+		t.Fatalf("after one fault %d pages are mapped, want the chunk's %d", n, fileChunk/pg)
+	}
+	appRead(t, e.mf, b, w+2*fileChunk)
+	// A fault of a's maps the chunks b's faults cached, too.
+	appRead(t, e.mf, a, w+fileChunk)
+	for p := uintptr(w); p < w+size; p += pg {
+		fp, ok := a.as.pages[p]
+		if !ok {
+			t.Fatalf("page %#x not mapped after a fault in the chunk next to it", p)
+		}
+		if bp, ok := b.as.pages[p]; ok && bp.off != fp.off {
+			t.Fatalf("page %#x: not the cached copy", p)
+		}
+	}
+
+	// A new writable mapping of the file is mapped at once, without write
+	// permission; a write copies.
+	c := newSpace()
+	mapIn(c, rw)
+	for p := uintptr(w); p < w+size; p += pg {
+		fp, ok := c.as.pages[p]
+		if !ok || fp.at != ro || fp.off != a.as.pages[p].off {
+			t.Fatalf("page %#x premapped %v %v at %#x, want read-only at the cached %#x", p, ok, fp.at, fp.off, a.as.pages[p].off)
+		}
+	}
+	appWrite(t, e.mf, c, w+pg, bytes.Repeat([]byte{0xaa}, int(pg)))
+	if !bytes.Equal(appRead(t, e.mf, a, w+pg), f.data[pg:2*pg]) {
+		t.Fatal("a write through a premapped page reached the cached copy")
+	}
+
+	// mprotect: the backed pages stay mapped, with the new permissions
+	// (copy-on-write pages still without write); PROT_NONE unmaps.
+	if err := c.mm.MProtect(w, size, unix.PROT_READ|unix.PROT_EXEC); err != nil {
+		t.Fatal(err)
+	}
+	for p := uintptr(w); p < w+size; p += pg {
+		if fp, ok := c.as.pages[p]; !ok || fp.at != rx {
+			t.Fatalf("page %#x mapped %v %v after mprotect to r-x", p, ok, fp.at)
+		}
+	}
+	if err := c.mm.MProtect(w, size, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		t.Fatal(err)
+	}
+	if at := c.as.pages[w+cowChunk].at; at != ro { // beyond the copy the write made
+		t.Fatalf("a shared cached page is mapped %v after mprotect to rw-", at)
+	}
+	if at := c.as.pages[w+pg].at; at != rw {
+		t.Fatalf("the written (private) page is mapped %v after mprotect to rw-", at)
+	}
+	if err := c.mm.MProtect(w, size, unix.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.as.mappedPages(w, w+size); n != 0 {
+		t.Fatalf("%d pages mapped after mprotect to PROT_NONE", n)
+	}
+
+	// An inaccessible mapping of cached pages maps nothing.
+	d := newSpace()
+	mapIn(d, none)
+	if n := d.as.mappedPages(w, w+size); n != 0 {
+		t.Fatalf("%d pages of a PROT_NONE mapping are mapped", n)
+	}
+
+	if f.reads != 3*int(fileChunk/(256<<10)) {
+		t.Fatalf("the file was read %d times, want once per chunk", f.reads)
+	}
+	for _, s := range []*cowSpace{b, c, d} {
+		s.mm.Release()
+	}
+	if err := e.mm.MUnmap(w, size); err != nil {
+		t.Fatal(err)
+	}
+	DropFileCache(e.mf)
+	if got := e.mf.InUse(); got != e.base {
+		t.Fatalf("%d bytes in use after everything let go, want %d", got, e.base)
+	}
+}
+
+// TestStackFaultBacksBelow checks that a fault in a stack maps the pages
+// below it, where the stack grows next, not above, where it has been.
+func TestStackFaultBacksBelow(t *testing.T) {
+	e := newEnv(t)
+	const top = 0x7ff000000000
+	start := uintptr(top - 64*pg)
+	e.mmap(MMapOpts{Addr: start, Length: 64 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true, GrowsDown: true, Name: "[stack]"})
+	if err := e.mm.HandleFault(top-8, wr); err != nil {
+		t.Fatal(err)
+	}
+	want := uintptr(stackChunk)
+	if n := e.as.mappedPages(start, top); n != int(want/pg) {
+		t.Fatalf("a fault at the top of the stack mapped %d pages, want the %d below it", n, want/pg)
+	}
+	if _, ok := e.as.pages[top-want]; !ok {
+		t.Fatal("the lowest page of the chunk is not mapped")
+	}
+}
