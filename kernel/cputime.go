@@ -46,6 +46,15 @@ func hostThreadCPU(tid int) time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// sentryCPU returns the CPU time t's sentry thread has spent on t.
+func (t *Task) sentryCPU() time.Duration {
+	tid := int(t.hostTID.Load())
+	if tid == 0 {
+		return 0
+	}
+	return max(hostThreadCPU(tid)-time.Duration(t.hostCPUBase.Load()), 0)
+}
+
 // addressSpaceCPU returns the CPU time the host threads of m's address
 // space have used.
 func addressSpaceCPU(as platform.AddressSpace) time.Duration {
@@ -59,7 +68,7 @@ func addressSpaceCPU(as platform.AddressSpace) time.Duration {
 // RUSAGE_THREAD). A platform that cannot tell threads apart reports the
 // address space's time, which is the thread's when it has no others.
 func (t *Task) ThreadCPU() CPUUsage {
-	u := CPUUsage{Sys: hostThreadCPU(int(t.hostTID.Load()))}
+	u := CPUUsage{Sys: t.sentryCPU()}
 	if c, ok := t.ctx.(platform.ThreadCPUClock); ok {
 		u.User = c.ThreadCPUTime()
 	} else if m := t.MM(); m != nil {
@@ -79,13 +88,10 @@ func (t *Task) ProcessCPU() CPUUsage {
 		return l.cpu.final
 	}
 	u := l.cpu.gone
-	var tids []int
-	for _, o := range l.membersLocked() {
-		tids = append(tids, int(o.hostTID.Load()))
-	}
+	members := l.membersLocked()
 	k.mu.Unlock()
-	for _, tid := range tids {
-		u.Sys += hostThreadCPU(tid)
+	for _, o := range members {
+		u.Sys += o.sentryCPU()
 	}
 	l.mu.Lock()
 	m, shared := l.mm, l.vmShared
@@ -117,7 +123,7 @@ func (t *Task) StartTime() time.Duration {
 // accountThreadExit keeps an exiting thread's system time in its
 // process. It runs on the thread's own goroutine.
 func (t *Task) accountThreadExit() {
-	sys := hostThreadCPU(int(t.hostTID.Load()))
+	sys := t.sentryCPU()
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
 	t.leader.cpu.gone.Sys += sys

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -219,8 +218,8 @@ func (t *Task) applyStartFP() {
 // forkMain is a forked task's goroutine: it gives the copied memory an
 // address space of its own, then runs the child.
 func (c *Task) forkMain() {
-	runtime.LockOSThread() // never unlocked: the thread dies with the task
-	c.hostTID.Store(int32(unix.Gettid()))
+	c.bindHostThread()
+	defer c.unbindHostThread()
 	as, err := c.k.opts.Platform.NewAddressSpace()
 	if err != nil {
 		c.k.log.Error("cannot create the address space of a forked process", "tid", c.tid, "err", err)

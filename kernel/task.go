@@ -3,7 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -110,9 +109,11 @@ type Task struct {
 	vforkDone    chan struct{} // closed when a CLONE_VFORK child execs or exits
 
 	// CPU accounting (cputime.go), on the leader, guarded by Kernel.mu;
-	// hostTID is the task's sentry OS thread.
-	cpu     cpuAccount
-	hostTID atomic.Int32
+	// hostTID is the task's sentry OS thread (0 once the task let it go),
+	// and hostCPUBase the thread's CPU time when the task took it.
+	cpu         cpuAccount
+	hostTID     atomic.Int32
+	hostCPUBase atomic.Int64
 
 	// An execve a thread handed to the leader (dethread.go): execReq is
 	// guarded by Kernel.mu, execPending mirrors it for lock-free checks.
@@ -202,8 +203,8 @@ func (t *Task) CopyInString(addr uintptr, max int) (string, error) {
 // main is the task goroutine: it builds the address space, loads the
 // program, and runs it until the task exits.
 func (t *Task) main(pa ProcessArgs, started chan<- error, gate <-chan struct{}, done chan<- ExitStatus) {
-	runtime.LockOSThread() // never unlocked: the thread dies with the task
-	t.hostTID.Store(int32(unix.Gettid()))
+	t.bindHostThread()
+	defer t.unbindHostThread()
 	if err := t.start(pa); err != nil {
 		t.release()
 		started <- err

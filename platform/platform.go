@@ -197,6 +197,14 @@ type ThreadSpawner interface {
 	ExitThread()
 }
 
+// ThreadReuser is implemented by platforms whose contexts leave nothing
+// on the sentry thread that drove them (no ptrace attachment, no CPU
+// binding): when a task ends, its thread may serve the next one instead
+// of exiting with it.
+type ThreadReuser interface {
+	SentryThreadsReusable() bool
+}
+
 // Kicker is implemented by contexts that can stop their own thread's app
 // code (AddressSpace.Kick stops the first thread only).
 type Kicker interface {

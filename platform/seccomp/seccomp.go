@@ -300,6 +300,12 @@ func (p *Platform) InitialRegisters(entry, sp uintptr) arch.Registers {
 // NewContext implements platform.Platform.
 func (p *Platform) NewContext() platform.Context { return &context{} }
 
+// SentryThreadsReusable implements platform.ThreadReuser: a context keeps
+// its state in sysmsg and the address space, none on the sentry thread
+// (which the address space finds by thread id only while it drives one of
+// its threads).
+func (p *Platform) SentryThreadsReusable() bool { return true }
+
 // addressSpace is one stub process: its slots, and the stub threads that
 // run the app's threads, each driven by one sentry OS thread.
 type addressSpace struct {
