@@ -42,6 +42,10 @@ const (
 	exitNotFound     = 127 // the command does not exist in the sandbox
 )
 
+// init runs on the main thread, before the Go runtime starts most of its
+// threads, which inherit the setting.
+func init() { kernel.PreciseSleeps() }
+
 func main() {
 	if len(os.Args) < 2 {
 		usage(os.Stderr)
