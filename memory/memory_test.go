@@ -23,9 +23,18 @@ func newFile(t *testing.T, size int64) *File {
 	return f
 }
 
+// newFreeListFile is newFile with no kept ranges: every Free punches out
+// and goes to the free list, whose workings the test is about.
+func newFreeListFile(t *testing.T, size int64) *File {
+	f := newFile(t, size)
+	f.keepLimit = 0
+	return f
+}
+
 // checkInvariants verifies the allocator's bookkeeping: the free list is
 // sorted, coalesced, page aligned and below end, nothing free touches end,
-// and allocated plus free bytes add up to end.
+// kept ranges are below end and overlap no free range, and allocated,
+// free and kept bytes add up to end.
 func checkInvariants(t *testing.T, f *File) {
 	t.Helper()
 	f.mu.Lock()
@@ -46,8 +55,25 @@ func checkInvariants(t *testing.T, f *File) {
 		}
 		free += int64(r.Length)
 	}
-	if f.inUse+free != f.end {
-		t.Fatalf("inUse %#x + free %#x != end %#x", f.inUse, free, f.end)
+	var kept int64
+	for n, offs := range f.kept {
+		for _, off := range offs {
+			if n == 0 || off%PageSize != 0 || off+int64(n)*PageSize > f.end {
+				t.Fatalf("kept range of %d pages at %#x: empty, unaligned or beyond end %#x", n, off, f.end)
+			}
+			for _, r := range f.free {
+				if off < r.Offset+int64(r.Length) && r.Offset < off+int64(n)*PageSize {
+					t.Fatalf("kept range of %d pages at %#x overlaps free %+v", n, off, r)
+				}
+			}
+			kept += int64(n) * PageSize
+		}
+	}
+	if kept != f.keptBytes || kept > f.keepLimit {
+		t.Fatalf("kept ranges add up to %#x, keptBytes %#x, limit %#x", kept, f.keptBytes, f.keepLimit)
+	}
+	if f.inUse+free+kept != f.end {
+		t.Fatalf("inUse %#x + free %#x + kept %#x != end %#x", f.inUse, free, kept, f.end)
 	}
 	if f.end > f.size || f.inUse < 0 {
 		t.Fatalf("end %#x size %#x inUse %#x", f.end, f.size, f.inUse)
@@ -99,7 +125,7 @@ func TestAllocateRoundsAndAligns(t *testing.T) {
 }
 
 func TestFreeCoalesces(t *testing.T) {
-	f := newFile(t, 1<<20)
+	f := newFreeListFile(t, 1<<20)
 	var rs []platform.FileRange
 	for range 5 {
 		rs = append(rs, mustAllocate(t, f, PageSize))
@@ -126,7 +152,7 @@ func TestFreeCoalesces(t *testing.T) {
 }
 
 func TestFreeTopReturnsToBump(t *testing.T) {
-	f := newFile(t, 1<<20)
+	f := newFreeListFile(t, 1<<20)
 	a := mustAllocate(t, f, PageSize)
 	b := mustAllocate(t, f, 2*PageSize)
 	c := mustAllocate(t, f, PageSize)
@@ -154,7 +180,7 @@ func TestFreeZeroLengthIsNoop(t *testing.T) {
 }
 
 func TestZeroedAfterFreeAllocate(t *testing.T) {
-	f := newFile(t, 1<<20)
+	f := newFreeListFile(t, 1<<20)
 	a := mustAllocate(t, f, 2*PageSize)
 	guard := mustAllocate(t, f, PageSize) // keeps a off the top of the file
 	for i := range f.Bytes(a) {
@@ -196,7 +222,7 @@ func TestDecommitZeroesButKeepsAllocated(t *testing.T) {
 }
 
 func TestENOMEMWhenFull(t *testing.T) {
-	f := newFile(t, 8*PageSize)
+	f := newFreeListFile(t, 8*PageSize)
 	var rs []platform.FileRange
 	for range 8 {
 		rs = append(rs, mustAllocate(t, f, PageSize))
@@ -227,7 +253,7 @@ func TestENOMEMWhenFull(t *testing.T) {
 }
 
 func TestInUseAccounting(t *testing.T) {
-	f := newFile(t, 1<<24)
+	f := newFreeListFile(t, 1<<24)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var live []platform.FileRange
 	var want int64
@@ -277,5 +303,106 @@ func TestRound(t *testing.T) {
 		if got := RoundDown(c.in); got != c.down {
 			t.Errorf("RoundDown(%#x) = %#x, want %#x", c.in, got, c.down)
 		}
+	}
+}
+
+// TestKeptRanges checks small freed ranges are kept committed and handed
+// out again zeroed, split when no kept range is as long, up to the limit
+// (beyond it they are punched out and go to the free list); that a large
+// allocation that finds no room gets the kept ranges' room; and, with
+// random allocations and frees, that no range is handed out twice.
+func TestKeptRanges(t *testing.T) {
+	f := newFile(t, 64*PageSize)
+	f.keepLimit = 4 * PageSize
+	a := mustAllocate(t, f, 3*PageSize)
+	b := mustAllocate(t, f, 2*PageSize)
+	mustAllocate(t, f, PageSize) // keeps them off the top of the file
+	for _, r := range []platform.FileRange{a, b} {
+		for i := range f.Bytes(r) {
+			f.Bytes(r)[i] = 0x5a
+		}
+	}
+	f.Free(a)
+	if f.keptBytes != int64(a.Length) || len(f.free) != 0 || f.InUse() != 3*PageSize {
+		t.Fatalf("after freeing 3 pages: kept %#x, free %+v, InUse %#x; want them kept", f.keptBytes, f.free, f.InUse())
+	}
+	if f.Bytes(a)[0] != 0x5a {
+		t.Fatal("a kept range was punched out")
+	}
+	f.Free(b) // over the limit: punched out
+	if f.keptBytes != int64(a.Length) || len(f.free) != 1 || f.Bytes(b)[0] != 0 {
+		t.Fatalf("after freeing 2 more pages: kept %#x, free %+v, first byte %#x; want them punched out", f.keptBytes, f.free, f.Bytes(b)[0])
+	}
+	checkInvariants(t, f)
+	// A 1-page allocation takes part of the kept range, zeroed, and
+	// keeps the rest.
+	c := mustAllocate(t, f, PageSize)
+	if c.Offset < a.Offset || c.Offset >= a.Offset+int64(a.Length) {
+		t.Fatalf("1-page allocation at %#x, want part of the kept %+v", c.Offset, a)
+	}
+	for i, x := range f.Bytes(c) {
+		if x != 0 {
+			t.Fatalf("byte %d of a reused kept page is %#x", i, x)
+		}
+	}
+	if f.keptBytes != 2*PageSize {
+		t.Fatalf("kept %#x after taking a page of 3, want 2 pages", f.keptBytes)
+	}
+	checkInvariants(t, f)
+	// Fill the file: the last allocation fits only where the kept pages
+	// are, and gets them.
+	f.mu.Lock()
+	for {
+		if _, err := f.allocateLocked(PageSize); err != nil {
+			break
+		}
+	}
+	f.mu.Unlock()
+	checkInvariants(t, f)
+	d, err := f.Allocate(2 * PageSize)
+	if err != nil {
+		t.Fatalf("Allocate with only kept pages left: %v", err)
+	}
+	if f.keptBytes != 0 {
+		t.Fatalf("kept %#x after the kept pages were needed", f.keptBytes)
+	}
+	for i, x := range f.Bytes(d) {
+		if x != 0 {
+			t.Fatalf("byte %d of a formerly kept page is %#x", i, x)
+		}
+	}
+	checkInvariants(t, f)
+
+	// Random use: never the same page twice, always zeroed.
+	g := newFile(t, 1<<22)
+	g.keepLimit = 64 * PageSize
+	rng := rand.New(rand.NewPCG(3, 4))
+	var live []platform.FileRange
+	owner := map[int64]int{}
+	for step := range 3000 {
+		if len(live) > 0 && rng.IntN(2) == 0 {
+			j := rng.IntN(len(live))
+			for o := live[j].Offset; o < live[j].Offset+int64(live[j].Length); o += PageSize {
+				delete(owner, o)
+			}
+			g.Free(live[j])
+			live = append(live[:j], live[j+1:]...)
+		} else {
+			fr := mustAllocate(t, g, uintptr(rng.IntN(20*PageSize)+1))
+			for i, x := range g.Bytes(fr) {
+				if x != 0 {
+					t.Fatalf("step %d: byte %d of a new range is %#x", step, i, x)
+				}
+			}
+			for o := fr.Offset; o < fr.Offset+int64(fr.Length); o += PageSize {
+				if s, ok := owner[o]; ok {
+					t.Fatalf("step %d: page %#x handed out again (first at step %d)", step, o, s)
+				}
+				owner[o] = step
+			}
+			g.Bytes(fr)[0] = 0xff
+			live = append(live, fr)
+		}
+		checkInvariants(t, g)
 	}
 }

@@ -14,7 +14,7 @@ import (
 func TestRefsAgainstModel(t *testing.T) {
 	const npages = 32
 	for seed := range uint64(20) {
-		f := newFile(t, 1<<20)
+		f := newFreeListFile(t, 1<<20)
 		base := mustAllocate(t, f, npages*PageSize)
 		refs := make([]int, npages) // the model: references per page
 		for i := range refs {
