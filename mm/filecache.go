@@ -200,7 +200,7 @@ func (mm *MemoryManager) premapCached(v *vma, start, end uintptr) error {
 		return err
 	}
 	for _, r := range backed {
-		if err := mm.mapBacked(v, r.start, r.end); err != nil {
+		if err := mm.mapBacked(v, r.start, r.end, false); err != nil {
 			return err
 		}
 	}

@@ -19,7 +19,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	// Write-protect first: from here on a write by another thread of
 	// this process faults and waits for the lock, so the child gets the
 	// memory as it is now.
-	if err := mm.dropWritableMappings(); err != nil {
+	if err := mm.writeProtect(); err != nil {
 		return nil, err
 	}
 	c := &MemoryManager{
@@ -53,9 +53,38 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	return c, nil
 }
 
+// writeProtect makes the app's mappings of writable private VMAs
+// read-only, so that the next write there faults: it maps what is backed
+// again without write permission, or, if that is more than remapMax
+// pieces, removes the mappings. Reads then do not fault; the parent of a
+// fork (a shell) reads its stack and data at once. VMAs, not pmas, decide:
+// a pma may span VMAs that mprotect split.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) writeProtect() error {
+	n := 0
+	for _, v := range mm.vmas {
+		if v.private && v.perms.Write {
+			for i := mm.pmaIndex(v.start); i < len(mm.pmas) && mm.pmas[i].start < v.end; i++ {
+				n++
+			}
+		}
+	}
+	if n > remapMax {
+		return mm.dropWritableMappings()
+	}
+	for _, v := range mm.vmas {
+		if v.private && v.perms.Write {
+			if err := mm.mapBacked(v, v.start, v.end, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // dropWritableMappings removes the app's mappings of writable private
-// VMAs (runs of adjacent ones at a time), so that the next write there
-// faults. VMAs, not pmas, decide: a pma may span VMAs that mprotect split.
+// VMAs (runs of adjacent ones at a time).
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) dropWritableMappings() error {

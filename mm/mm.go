@@ -731,7 +731,7 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 			return ErrBus
 		}
 	}
-	if err := mm.mapBacked(v, start, end); err != nil {
+	if err := mm.mapBacked(v, start, end, false); err != nil {
 		return err
 	}
 	// Fault-around: the rest of a cached file's pages near the fault.
@@ -756,15 +756,15 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 
 // mapBacked maps the backing of [start, end), which lies in v, into the
 // address space with the permissions v gives it (mapPerms; a write-back
-// cache's pages read-only until dirty), pieces adjacent in the memory file
-// as one mapping. Gaps stay unmapped.
+// cache's pages read-only until dirty; none writable with readOnly),
+// pieces adjacent in the memory file as one mapping. Gaps stay unmapped.
 //
 // Preconditions: mm.mu is held.
-func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr) error {
+func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr, readOnly bool) error {
 	if v.perms == platform.NoAccess {
 		return nil
 	}
-	tracked := v.tracked()
+	tracked := v.tracked() || readOnly
 	var cur platform.FileRange
 	var curAddr uintptr
 	var curPerms platform.AccessType

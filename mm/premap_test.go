@@ -154,3 +154,52 @@ func TestStackFaultBacksBelow(t *testing.T) {
 		t.Fatal("the lowest page of the chunk is not mapped")
 	}
 }
+
+// TestForkWriteProtects checks that fork leaves the parent's written
+// memory mapped read-only rather than unmapped, so that only writes fault,
+// and that with more pieces than remapMax it unmaps them instead.
+func TestForkWriteProtects(t *testing.T) {
+	e := newEnv(t)
+	const w = 0x30000000
+	e.anon(w, 4*pg, rw)
+	e.write(w, bytes.Repeat([]byte{1}, int(4*pg)))
+	for p := uintptr(w); p < w+4*pg; p += pg {
+		if err := e.mm.HandleFault(p, wr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	child, err := e.mm.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.SetAddressSpace(newFakeAS(t))
+	for p := uintptr(w); p < w+4*pg; p += pg {
+		if fp, ok := e.as.pages[p]; !ok || fp.at != ro {
+			t.Fatalf("parent page %#x after fork: mapped %v %v, want read-only", p, ok, fp.at)
+		}
+	}
+	a := &cowSpace{mm: e.mm, as: e.as}
+	appWrite(t, e.mf, a, w, bytes.Repeat([]byte{2}, int(pg)))
+	if got := appRead(t, e.mf, &cowSpace{mm: child, as: child.as.(*fakeAS)}, w); got[0] != 1 {
+		t.Fatalf("the child sees the parent's write after fork: %d", got[0])
+	}
+	child.Release()
+
+	// Many pieces: unmapped instead.
+	const many = 0x40000000
+	for i := uintptr(0); i < remapMax+1; i++ {
+		e.anon(many+2*i*pg, pg, rw)
+		if err := e.mm.HandleFault(many+2*i*pg, wr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	child2, err := e.mm.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child2.SetAddressSpace(newFakeAS(t))
+	defer child2.Release()
+	if n := e.as.mappedPages(many, many+2*(remapMax+1)*pg) + e.as.mappedPages(w, w+4*pg); n != 0 {
+		t.Fatalf("%d writable pages still mapped after a fork with %d pieces", n, remapMax+5)
+	}
+}

@@ -224,7 +224,7 @@ func (mm *MemoryManager) MProtect(addr, length uintptr, prot int) error {
 	}
 	for i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
 		v := mm.vmas[i]
-		if err := mm.mapBacked(v, max(v.start, addr), min(v.end, end)); err != nil {
+		if err := mm.mapBacked(v, max(v.start, addr), min(v.end, end), false); err != nil {
 			return err
 		}
 	}
