@@ -94,12 +94,16 @@ func (t *Task) doSyscall() {
 	args := arch.Args(&t.regs)
 	var ret uintptr
 	var err error
+	var traced string // the call as --strace prints it, rendered at entry
+	if t.k.opts.Strace != nil && strace.AtEntry(nr) {
+		traced = strace.FormatCall(nr, args, 0, t)
+	}
 	int80 := t.isInt80()
 	if sc := t.seccomp.Load(); sc != nil {
 		// The app's own seccomp filters decide first (seccomp.go).
 		if ret, run := t.seccompCheck(sc, nr, args, int80); !run {
 			if t.k.opts.Strace != nil && !t.exiting {
-				fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, ret, t))
+				t.straceLine(traced, nr, args, ret)
 			}
 			return
 		}
@@ -126,13 +130,13 @@ func (t *Task) doSyscall() {
 		t.restart = errno
 		arch.SetReturn(&t.regs, uintptr(^uint64(unix.EINTR)+1))
 		if t.k.opts.Strace != nil {
-			fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, uintptr(^uint64(errno)+1), t))
+			t.straceLine(traced, nr, args, uintptr(^uint64(errno)+1))
 		}
 		return
 	}
 	if err == errExit {
 		if t.k.opts.Strace != nil {
-			fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, 0, t))
+			t.straceLine(traced, nr, args, 0)
 		}
 		return
 	}
@@ -146,8 +150,17 @@ func (t *Task) doSyscall() {
 	}
 	arch.SetReturn(&t.regs, ret)
 	if t.k.opts.Strace != nil {
-		fmt.Fprintln(t.k.opts.Strace, strace.Format(nr, args, ret, t))
+		t.straceLine(traced, nr, args, ret)
 	}
+}
+
+// straceLine prints a completed system call for --strace: call is its
+// name and arguments if rendered at entry (strace.AtEntry), else "".
+func (t *Task) straceLine(call string, nr uintptr, args [6]uintptr, ret uintptr) {
+	if call == "" {
+		call = strace.FormatCall(nr, args, ret, t)
+	}
+	fmt.Fprintln(t.k.opts.Strace, call+strace.FormatResult(nr, args, ret, t))
 }
 
 // isInt80 reports whether the system-call stop came from `int $0x80`

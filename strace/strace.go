@@ -76,21 +76,38 @@ type spec struct {
 	ret      retFn    // nil means signed decimal
 	custom   customFn // if non-nil, replaces args
 	noReturn bool     // the call does not return (exit): result is "?"
+	// atEntry: the arguments must be read before the call runs (a
+	// successful execve replaces the memory they point to).
+	atEntry bool
 }
 
 // Format renders one completed system call: name(args) = result, as strace
 // prints it. ret is the raw return value (rax) as the app sees it: negative
 // values -4095..-1 are -errno.
 func Format(nr uintptr, args [6]uintptr, ret uintptr, mem Memory) string {
+	return FormatCall(nr, args, ret, mem) + FormatResult(nr, args, ret, mem)
+}
+
+// AtEntry reports whether the arguments of system call nr must be
+// rendered (FormatCall) before the call runs: execve's point into memory
+// that a successful call replaces.
+func AtEntry(nr uintptr) bool {
+	s := table[nr]
+	return s != nil && s.atEntry
+}
+
+// FormatCall renders a system call's name and arguments: name(args). ret
+// is its result, which says how much of a buffer it filled (read), or 0
+// at entry.
+func FormatCall(nr uintptr, args [6]uintptr, ret uintptr, mem Memory) string {
 	c := &call{nr: nr, args: args, ret: ret, mem: mem}
-	s := table[nr] // nil if unknown
-	var b strings.Builder
-	b.WriteString(linux.SyscallName(nr))
-	b.WriteByte('(')
-	b.WriteString(strings.Join(c.formatArgs(s), ", "))
-	b.WriteString(") = ")
-	b.WriteString(c.formatRet(s))
-	return b.String()
+	return linux.SyscallName(nr) + "(" + strings.Join(c.formatArgs(table[nr]), ", ") + ")"
+}
+
+// FormatResult renders a completed system call's result: " = result".
+func FormatResult(nr uintptr, args [6]uintptr, ret uintptr, mem Memory) string {
+	c := &call{nr: nr, args: args, ret: ret, mem: mem}
+	return " = " + c.formatRet(table[nr])
 }
 
 // formatArgs renders the argument list of c according to s.

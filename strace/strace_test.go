@@ -383,6 +383,18 @@ func TestExecve(t *testing.T) {
 		{"execve bad argv", unix.SYS_EXECVE, [6]uintptr{path, badArgv, 0}, errno(unix.EFAULT),
 			`execve("/bin/ls", 0x4000, NULL) = -1 EFAULT (Bad address)`},
 	})
+	// A successful execve replaces the memory its arguments were in: they
+	// are rendered at entry, the result after.
+	if !AtEntry(unix.SYS_EXECVE) || !AtEntry(unix.SYS_EXECVEAT) || AtEntry(unix.SYS_READ) {
+		t.Fatal("AtEntry: want execve and execveat only")
+	}
+	args := [6]uintptr{path, argv, envp}
+	call := FormatCall(unix.SYS_EXECVE, args, 0, m)
+	m.regions = map[uintptr][]byte{} // the new program's memory
+	want := `execve("/bin/ls", ["ls", "-l", "` + strings.Repeat("x", 32) + `"...], 0x3000 /* 2 vars */) = 0`
+	if got := call + FormatResult(unix.SYS_EXECVE, args, 0, m); got != want {
+		t.Fatalf("execve rendered at entry:\n got  %s\n want %s", got, want)
+	}
 }
 
 func TestFDCalls(t *testing.T) {
