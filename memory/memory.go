@@ -53,10 +53,12 @@ type File struct {
 // such ranges, most of them one or two pages (copy-on-write pieces, the
 // parts of chunks a process had to itself), for about 190 us of hole
 // punching per iteration; clearing a kept page through the sentry's
-// mapping costs well under a microsecond.
+// mapping costs well under a microsecond. The bound is small because the
+// kept memory stays charged to the sandbox (its cgroup's memory limit
+// counts it) while the app sees it as free.
 const (
 	keepPages = 16
-	keepMax   = 64 << 20
+	keepMax   = 16 << 20
 )
 
 // New creates a memory file that can hold at most size bytes (rounded to
