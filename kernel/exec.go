@@ -9,6 +9,7 @@ import (
 
 	"moat/loader"
 	"moat/mm"
+	"moat/platform"
 	"moat/vfs"
 )
 
@@ -99,12 +100,22 @@ func (t *Task) ExecveAt(dirfd int32, path string, flags int, argv, envv []string
 func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, envv []string) error {
 
 	k := t.k
-	as, err := k.opts.Platform.NewAddressSpace()
-	if err != nil {
-		k.log.Error("execve: cannot create an address space", "err", err)
-		return unix.ENOMEM
+	// The new program is loaded into a memory manager of its own, which
+	// gets the old program's address space, emptied, once there is no
+	// way back (platform.Recycler), or else a new one now.
+	rec, recycle := k.opts.Platform.(platform.Recycler)
+	recycle = recycle && !t.vmShared
+	var m *mm.MemoryManager
+	if recycle {
+		m = mm.NewDetached(k.opts.MemFile, k.opts.Platform.MaxUserAddress())
+	} else {
+		as, err := k.opts.Platform.NewAddressSpace()
+		if err != nil {
+			k.log.Error("execve: cannot create an address space", "err", err)
+			return unix.ENOMEM
+		}
+		m = mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
 	}
-	m := mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
 	m.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
 	mf := mappable(t, f)
 	res, err := loader.Load(m, mf, k.loaderArgs(t, path, argv, envv))
@@ -129,9 +140,16 @@ func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, e
 	t.clearChildTID, t.robustList = 0, 0
 	t.creds.execCreds()
 	t.mu.Unlock()
-	if shared {
+	switch {
+	case shared:
 		leaveSharedVM(old) // the parent's address space goes on
-	} else {
+	case recycle:
+		if err := t.recycleAddressSpace(rec, old, m); err != nil {
+			k.log.Error("execve: the new program has no address space; it is killed", "err", err)
+			t.exitWithSignal(unix.SIGKILL)
+			return errExit
+		}
+	default:
 		t.accountAddressSpaceGone(old.AddressSpace())
 		old.Release()
 	}
@@ -156,6 +174,25 @@ func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, e
 	}
 	k.mu.Unlock()
 	return nil
+}
+
+// recycleAddressSpace gives m, loaded but detached, the address space of
+// old, the program execve replaces, emptied; if that fails, a new one. The
+// address space's CPU time goes on counting, as the process's does.
+func (t *Task) recycleAddressSpace(rec platform.Recycler, old, m *mm.MemoryManager) error {
+	as := old.AddressSpace()
+	if err := rec.Recycle(as); err != nil {
+		t.k.log.Debug("execve: cannot reuse the address space; making a new one", "err", err)
+		t.accountAddressSpaceGone(as)
+		old.Release()
+		nas, err := t.k.opts.Platform.NewAddressSpace()
+		if err != nil {
+			return err
+		}
+		return m.Attach(nas)
+	}
+	old.Detach() // its memory; the mappings went with Recycle
+	return m.Attach(as)
 }
 
 // scriptInterp recognizes a #! script and returns its interpreter and

@@ -317,21 +317,64 @@ func (mm *MemoryManager) EnvRange() (uintptr, uintptr) {
 
 // Release frees all memory and destroys the platform address space.
 func (mm *MemoryManager) Release() {
+	if as := mm.Detach(); as != nil {
+		as.Release()
+	}
+}
+
+// Detach frees all memory as Release does, but leaves the platform address
+// space to the caller instead of destroying it, and returns it (nil if
+// none): the caller empties it for a new program (platform.Recycler).
+func (mm *MemoryManager) Detach() platform.AddressSpace {
 	mm.mu.Lock()
 	defer mm.unlock()
 	for _, p := range mm.pmas {
 		mm.release(p)
 	}
 	vmas := mm.vmas
-	mm.pmas, mm.vmas = nil, nil
-	if mm.as != nil {
-		mm.as.Release()
-		mm.as = nil
-	}
+	as := mm.as
+	mm.pmas, mm.vmas, mm.as = nil, nil, nil
 	for _, v := range vmas {
 		mm.dropVMA(v)
 	}
+	if _, ok := as.(detached); ok {
+		return nil
+	}
+	return as
 }
+
+// NewDetached returns a memory manager whose mappings reach no platform
+// address space until Attach gives it one: a program can be loaded into it
+// while the address space it will run in still runs the old one (execve).
+func NewDetached(mf *memory.File, maxAddr uintptr) *MemoryManager {
+	return New(mf, detached{}, maxAddr)
+}
+
+// Attach gives a memory manager made by NewDetached its platform address
+// space, empty, and maps into it everything backed so far (what the loader
+// wrote, and file pages the cache held).
+func (mm *MemoryManager) Attach(as platform.AddressSpace) error {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.as = as
+	for _, v := range mm.vmas {
+		if err := mm.mapBacked(v, v.start, v.end, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detached stands for the platform address space of a memory manager that
+// has none yet (NewDetached): what would be mapped is only backed.
+type detached struct{}
+
+func (detached) MapFile(uintptr, platform.FileRange, platform.AccessType) error { return nil }
+func (detached) Unmap(uintptr, uintptr) error                                   { return nil }
+func (detached) Protect(uintptr, uintptr, platform.AccessType) error            { return nil }
+func (detached) Interrupt()                                                     {}
+func (detached) Kick()                                                          {}
+func (detached) Release()                                                       {}
 
 // --- VMA bookkeeping. All of it requires mm.mu. ---
 

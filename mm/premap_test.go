@@ -203,3 +203,43 @@ func TestForkWriteProtects(t *testing.T) {
 		t.Fatalf("%d writable pages still mapped after a fork with %d pieces", n, remapMax+5)
 	}
 }
+
+// TestDetachedLoad checks the exec path's memory managers: one made by
+// NewDetached backs what is written into it and maps nothing until Attach,
+// which maps everything backed; Detach frees the memory but hands the
+// address space back without releasing it.
+func TestDetachedLoad(t *testing.T) {
+	e := newEnv(t)
+	m := NewDetached(e.mf, testMaxAddr)
+	m.SetLayout(testMmapBase, testBrkStart)
+	const w = 0x30000000
+	if _, err := m.MMap(MMapOpts{Addr: w, Length: 4 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CopyOutForce(w+pg, []byte("loaded")); err != nil {
+		t.Fatal(err)
+	}
+	as := newFakeAS(t)
+	if err := m.Attach(as); err != nil {
+		t.Fatal(err)
+	}
+	if n := as.mappedPages(w, w+4*pg); n != 1 {
+		t.Fatalf("Attach mapped %d pages, want the 1 written", n)
+	}
+	s := &cowSpace{mm: m, as: as}
+	if got := appRead(t, e.mf, s, w+pg); string(got[:6]) != "loaded" {
+		t.Fatalf("read %q through the attached mapping", got[:6])
+	}
+	if got := m.Detach(); got != as {
+		t.Fatalf("Detach returned %v, want the attached address space", got)
+	}
+	if as.released != 0 {
+		t.Fatal("Detach released the address space")
+	}
+	if got := e.mf.InUse(); got != e.base {
+		t.Fatalf("%d bytes in use after Detach, want %d", got, e.base)
+	}
+	if NewDetached(e.mf, testMaxAddr).Detach() != nil {
+		t.Fatal("Detach of a memory manager never attached returned an address space")
+	}
+}

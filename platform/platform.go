@@ -197,6 +197,16 @@ type ThreadSpawner interface {
 	ExitThread()
 }
 
+// Recycler is implemented by platforms that can empty an address space for
+// a new program (execve) instead of replacing it with a new one: Recycle
+// removes every app mapping, and the thread the calling sentry thread
+// drives starts the next program with the initial FP state. The other
+// threads of the address space have exited. On failure the caller
+// releases it and makes a new one.
+type Recycler interface {
+	Recycle(AddressSpace) error
+}
+
 // ThreadReuser is implemented by platforms whose contexts leave nothing
 // on the sentry thread that drove them (no ptrace attachment, no CPU
 // binding): when a task ends, its thread may serve the next one instead

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -110,10 +111,15 @@ static void *fp_thread(void *arg)
 	return arg;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pthread_t th[8];
 	long sum = 0;
+
+	if (argc > 1 && strcmp(argv[1], "show-fp") == 0) {
+		show_fp("after exec"); /* execve resets them */
+		return 0;
+	}
 
 	for (long i = 0; i < 8; i++)
 		pthread_create(&th[i], NULL, adder, (void *)i);
@@ -206,6 +212,12 @@ int main(void)
 	if (pid == 0) {
 		show_fp("fork child");
 		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", argv[0], "show-fp", (char *)NULL);
+		_exit(127);
 	}
 	waitpid(pid, &st, 0);
 	return 0;

@@ -965,6 +965,39 @@ func (as *addressSpace) Release() {
 	}
 }
 
+var _ platform.Recycler = (*Platform)(nil)
+
+// Recycle implements platform.Recycler: one munmap of the app's whole
+// range (queued, with a single thread) empties the stub, and the calling
+// thread's signal frame loses its FP state, so that its return starts the
+// new program with the initial one (rt_sigreturn without FP state resets
+// it). The stub, its slots and the thread stay: an exec costs no fork from
+// the zygote (the spare stays), no kill and no reap.
+func (p *Platform) Recycle(pas platform.AddressSpace) error {
+	as, ok := pas.(*addressSpace)
+	if !ok || as.s.Dead() {
+		return platform.ErrAddressSpaceDead
+	}
+	th, err := as.current()
+	if err != nil {
+		return err
+	}
+	if !th.inEvent {
+		return fmt.Errorf("seccomp: recycling an address space while the app runs")
+	}
+	if th.mode != modeFrame {
+		if err := th.upgrade(); err != nil {
+			return err
+		}
+	}
+	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+	if err != nil {
+		return err
+	}
+	le.PutUint64(uc[ucFPState:], 0)
+	return as.Unmap(0, maxUserAddress)
+}
+
 // freeSlots frees the memory of every slot.
 func (as *addressSpace) freeSlots() {
 	for i, sl := range as.slots {
