@@ -261,19 +261,21 @@ func (t *Task) start(pa ProcessArgs) error {
 		}
 		t.fs.cwd = cwd
 	}
-	as, err := k.opts.Platform.NewAddressSpace()
-	if err != nil {
-		return err
-	}
-	t.mm = mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
-	t.mm.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
-	t.ctx = k.opts.Platform.NewContext()
 	f, path, execPath, argv, err := t.openProgram(pa.Path, pa.Argv)
 	if err != nil {
 		return execError(pa.Path, err)
 	}
 	defer f.DecRef()
 	mf := mappable(t, f)
+	mm.Prefetch(k.opts.MemFile, mf, prefetchMax) // while the address space starts
+	as, err := k.opts.Platform.NewAddressSpace()
+	if err != nil {
+		mf.DecRef()
+		return err
+	}
+	t.mm = mm.New(k.opts.MemFile, as, k.opts.Platform.MaxUserAddress())
+	t.mm.SetStackLimit(uintptr(t.limits.Get(unix.RLIMIT_STACK).Cur))
+	t.ctx = k.opts.Platform.NewContext()
 	res, err := loader.Load(t.mm, mf, k.loaderArgs(t, execPath, argv, pa.Envv))
 	mf.DecRef()
 	if err != nil {
@@ -286,6 +288,9 @@ func (t *Task) start(pa ProcessArgs) error {
 	}
 	return nil
 }
+
+// prefetchMax bounds what of the first program is read ahead (mm.Prefetch).
+const prefetchMax = 8 << 20
 
 // UserError is a failure to report to the user as one line.
 type UserError struct{ Msg string }

@@ -243,3 +243,34 @@ func TestDetachedLoad(t *testing.T) {
 		t.Fatal("Detach of a memory manager never attached returned an address space")
 	}
 }
+
+// TestPrefetch checks that Prefetch fills the file cache from the start of
+// the file, up to the length asked for, so that a mapping made afterwards
+// is mapped at once without reading the file.
+func TestPrefetch(t *testing.T) {
+	e := newEnv(t)
+	f := &cachedFile{fakeFile: newFakeFile(3*fileChunk+100, 5), key: "prefetch"}
+	<-Prefetch(e.mf, f, 2*fileChunk)
+	if f.reads == 0 || f.refs != 0 {
+		t.Fatalf("after Prefetch: %d reads, %d references held", f.reads, f.refs)
+	}
+	reads := f.reads
+	const w = 0x30000000
+	if _, err := e.mm.MMap(MMapOpts{Addr: w, Length: 4 * fileChunk, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.as.mappedPages(w, w+4*fileChunk); n != int(2*fileChunk/pg) {
+		t.Fatalf("%d pages premapped, want the %d prefetched", n, 2*fileChunk/pg)
+	}
+	if f.reads != reads {
+		t.Fatal("the mapping read the file again")
+	}
+	if got := appRead(t, e.mf, &cowSpace{mm: e.mm, as: e.as}, w+fileChunk+pg); !bytes.Equal(got, f.data[fileChunk+pg:fileChunk+2*pg]) {
+		t.Fatal("a prefetched page does not hold the file's data")
+	}
+	<-Prefetch(e.mf, &fakeFile{}, 1<<20) // not a CachedFile: nothing to do
+	if err := e.mm.MUnmap(w, 4*fileChunk); err != nil {
+		t.Fatal(err)
+	}
+	DropFileCache(e.mf)
+}
