@@ -147,12 +147,7 @@ func DropFileCache(mf *memory.File) {
 // python3's start 52.6 -> 49.9 ms (medians of 25 and 15 interleaved runs).
 func Prefetch(mf *memory.File, f MappableFile, length int64) <-chan struct{} {
 	done := make(chan struct{})
-	cf, ok := f.(CachedFile)
-	if !ok {
-		close(done)
-		return done
-	}
-	key, ok := cf.ContentKey()
+	key, ok := contentKey(f)
 	if !ok {
 		close(done)
 		return done
@@ -164,10 +159,7 @@ func Prefetch(mf *memory.File, f MappableFile, length int64) <-chan struct{} {
 	go func() {
 		defer close(done)
 		defer decRef(f)
-		read := func(fr platform.FileRange, off int64) error {
-			mf.ReadFrom(fr, f, off)
-			return nil
-		}
+		read := fileReader(mf, f)
 		keep := func(platform.FileRange) error { return nil } // the cache's own reference
 		for c := int64(0); c*fileChunk < length; c++ {
 			if fc.chunk(key, c, read, keep) != nil {
@@ -176,6 +168,32 @@ func Prefetch(mf *memory.File, f MappableFile, length int64) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// contentKey returns f's content key if it is a CachedFile that has one.
+func contentKey(f MappableFile) (any, bool) {
+	if cf, ok := f.(CachedFile); ok {
+		return cf.ContentKey()
+	}
+	return nil, false
+}
+
+// vmaKey returns the content key of v's file if v is a private mapping
+// of a file whose chunks the cache shares (a host fstat, for host files).
+func vmaKey(v *vma) (any, bool) {
+	if v.file == nil || !v.private {
+		return nil, false
+	}
+	return contentKey(v.file)
+}
+
+// fileReader returns the cache's read function for chunks of f: a short
+// read leaves zeros.
+func fileReader(mf *memory.File, f MappableFile) func(fr platform.FileRange, off int64) error {
+	return func(fr platform.FileRange, off int64) error {
+		mf.ReadFrom(fr, f, off)
+		return nil
+	}
 }
 
 // errNotCached: the chunk is not in the cache (chunk without read).
@@ -189,10 +207,7 @@ var errNotCached = errors.New("not cached")
 // Preconditions: mm.mu is held; v.file is a CachedFile with key.
 func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr, onlyCached bool) (backed []addrRange, err error) {
 	fc := cacheOf(mm.mf)
-	read := func(fr platform.FileRange, off int64) error {
-		mm.mf.ReadFrom(fr, v.file, off) // a short read leaves zeros, as back's does
-		return nil
-	}
+	read := fileReader(mm.mf, v.file)
 	if onlyCached {
 		read = nil
 	}
@@ -243,17 +258,10 @@ func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr, onlyCac
 // thread); elsewhere a map costs about what a fault does, so at most
 // premapMax bytes are mapped per call.
 //
-// Preconditions: mm.mu is held; start lies in v (end is clipped to it).
-func (mm *MemoryManager) premapCached(v *vma, start, end uintptr) error {
-	if v.file == nil || !v.private || v.perms == platform.NoAccess {
-		return nil
-	}
-	cf, ok := v.file.(CachedFile)
-	if !ok {
-		return nil
-	}
-	key, ok := cf.ContentKey()
-	if !ok {
+// Preconditions: mm.mu is held; start lies in v (end is clipped to it);
+// key is vmaKey(v).
+func (mm *MemoryManager) premapCached(v *vma, key any, start, end uintptr) error {
+	if v.perms == platform.NoAccess {
 		return nil
 	}
 	end = min(end, v.limit(), start+premapMax)

@@ -639,14 +639,20 @@ func (mm *MemoryManager) freeBacking(start, end uintptr) {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
+	key, cached := vmaKey(v)
+	return mm.backKeyed(v, key, cached, start, end)
+}
+
+// backKeyed is back, given vmaKey(v).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) backKeyed(v *vma, key any, cached bool, start, end uintptr) error {
 	if v.file != nil && !v.private {
 		return mm.backShared(v, start, end)
 	}
-	if cf, ok := v.file.(CachedFile); ok && v.file != nil {
-		if key, ok := cf.ContentKey(); ok {
-			_, err := mm.backCached(v, key, start, end, false)
-			return err
-		}
+	if cached {
+		_, err := mm.backCached(v, key, start, end, false)
+		return err
 	}
 	i := mm.pmaIndex(start)
 	cur := start
@@ -756,7 +762,8 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 	if !ok {
 		return ErrBus
 	}
-	if err := mm.back(v, start, end); err != nil {
+	key, cached := vmaKey(v) // a host fstat: once per fault
+	if err := mm.backKeyed(v, key, cached, start, end); err != nil {
 		return ErrBus // out of memory: Linux would OOM-kill; SIGBUS is the honest analogue
 	}
 	if v.perms.Write {
@@ -777,10 +784,12 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 	if err := mm.mapBacked(v, start, end, false); err != nil {
 		return err
 	}
-	// Fault-around: the rest of a cached file's pages near the fault.
-	around := max(v.start, start-min(start, premapMax/2))
-	if err := mm.premapCached(v, around, end+premapMax/2); err != nil {
-		return err
+	if cached {
+		// Fault-around: the rest of the file's cached pages near the fault.
+		around := max(v.start, start-min(start, premapMax/2))
+		if err := mm.premapCached(v, key, around, end+premapMax/2); err != nil {
+			return err
+		}
 	}
 	if v.tracked() && at.Write {
 		// A store to a written-back file's page: the page becomes dirty
@@ -807,7 +816,7 @@ func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr, readOnly bool) er
 	if v.perms == platform.NoAccess {
 		return nil
 	}
-	tracked := v.tracked() || readOnly
+	noWrite := readOnly || v.tracked()
 	var cur platform.FileRange
 	var curAddr uintptr
 	var curPerms platform.AccessType
@@ -824,8 +833,8 @@ func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr, readOnly bool) er
 		s, e := max(p.start, start), min(p.end, end)
 		fr := platform.FileRange{Offset: p.off + int64(s-p.start), Length: e - s}
 		perms := p.mapPerms(v.perms)
-		if tracked {
-			perms.Write = false // writable once dirty (HandleFault)
+		if noWrite {
+			perms.Write = false // a write-back cache's: writable once dirty (HandleFault)
 		}
 		if cur.Length != 0 && curAddr+cur.Length == s && cur.Offset+int64(cur.Length) == fr.Offset && curPerms == perms {
 			cur.Length += fr.Length

@@ -103,9 +103,11 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		copy(mm.pmas[i+1:], mm.pmas[i:])
 		mm.pmas[i] = pma{start: addr, end: addr + length, off: shared.fr.Offset, shared: shared}
 	}
-	// Only a speed-up: what fails to map here faults in later, and a
-	// dead address space fails the next switch.
-	_ = mm.premapCached(v, v.start, v.end)
+	if key, ok := vmaKey(v); ok {
+		// Only a speed-up: what fails to map here faults in later, and a
+		// dead address space fails the next switch.
+		_ = mm.premapCached(v, key, v.start, v.end)
+	}
 	mm.mergeAdjacent()
 	return addr, nil
 }
