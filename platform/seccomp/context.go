@@ -124,7 +124,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if th.mode != modeFrame {
 		putGregs(th.msg[offGregs:], regs)
 	} else {
-		uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+		uc, err := th.ucontext()
 		if err != nil {
 			return platform.Event{}, err
 		}
@@ -165,6 +165,21 @@ func trampCanReturn(regs *arch.Registers) bool {
 	return regs.Eflags&^trampFlags == trampBaseFlags && regs.Cs == arch.UserCS && regs.Ss == arch.UserSS
 }
 
+// toFrame makes the thread wait with a signal frame: upgraded if it waits
+// in the trampoline.
+func (th *thread) toFrame() error {
+	if th.mode == modeFrame {
+		return nil
+	}
+	return th.upgrade()
+}
+
+// ucontext returns the ucontext of the signal frame the thread waits with
+// (modeFrame), checked to lie in its signal stack.
+func (th *thread) ucontext() ([]byte, error) {
+	return th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+}
+
 // upgrade makes the thread, waiting in the trampoline, trap into the
 // handler, so that it waits with a signal frame: the way to its FP state,
 // to any register state on return, and to clone.
@@ -198,7 +213,7 @@ func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
 		return platform.Event{}, fmt.Errorf("seccomp: stub reported mode %d", th.mode)
 	}
 	signo := unix.Signal(le.Uint64(th.msg[offSigno:]))
-	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+	uc, err := th.ucontext()
 	if err != nil {
 		return platform.Event{}, err
 	}
@@ -277,7 +292,7 @@ func putGregs(g []byte, r *arch.Registers) {
 
 // fpFrame returns the xsave area of the current frame.
 func (th *thread) fpFrame() ([]byte, error) {
-	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+	uc, err := th.ucontext()
 	if err != nil {
 		return nil, err
 	}
@@ -306,10 +321,8 @@ func (c *context) FPState(pas platform.AddressSpace) (arch.FPState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if th.mode != modeFrame {
-		if err := th.upgrade(); err != nil {
-			return nil, err
-		}
+	if err := th.toFrame(); err != nil {
+		return nil, err
 	}
 	fp, err := th.fpFrame()
 	if err == errNoFPFrame {
@@ -331,10 +344,8 @@ func (c *context) SetFPState(pas platform.AddressSpace, fp arch.FPState) error {
 	if err != nil {
 		return err
 	}
-	if th.mode != modeFrame {
-		if err := th.upgrade(); err != nil {
-			return err
-		}
+	if err := th.toFrame(); err != nil {
+		return err
 	}
 	dst, err := th.fpFrame()
 	if err == errNoFPFrame {

@@ -985,12 +985,10 @@ func (p *Platform) Recycle(pas platform.AddressSpace) error {
 	if !th.inEvent {
 		return fmt.Errorf("seccomp: recycling an address space while the app runs")
 	}
-	if th.mode != modeFrame {
-		if err := th.upgrade(); err != nil {
-			return err
-		}
+	if err := th.toFrame(); err != nil {
+		return err
 	}
-	uc, err := th.frame(le.Uint64(th.msg[offUctx:]), ucSize)
+	uc, err := th.ucontext()
 	if err != nil {
 		return err
 	}

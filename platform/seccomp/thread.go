@@ -111,10 +111,10 @@ func (th *thread) request(state uint32, nr uintptr, args ...uintptr) (uintptr, e
 	if !th.inEvent {
 		return 0, fmt.Errorf("seccomp: address-space operation while the stub runs app code")
 	}
-	if state == stClone && th.mode != modeFrame {
+	if state == stClone {
 		// The new thread must start with every signal blocked, as
 		// from the handler.
-		if err := th.upgrade(); err != nil {
+		if err := th.toFrame(); err != nil {
 			return 0, err
 		}
 	}
