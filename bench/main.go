@@ -408,6 +408,7 @@ func (b *bench) prepareMoat(ctx context.Context) {
 	out := filepath.Join(b.cfg.workdir, "moat")
 	b.progress("building ./cmd/moat")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/moat")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the README builds it
 	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.moatErr = fmt.Errorf("go build ./cmd/moat: %v: %s", err, lastLines(string(msg), 3))

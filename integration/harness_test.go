@@ -110,10 +110,12 @@ func testMain(m *testing.M) int {
 				fail("finding the module root: %v", err)
 				return
 			}
+			// As the README builds it: without cgo (see there).
 			cmd := exec.Command(goTool(), "build", "-o", moatBin, "moat/cmd/moat")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
-				fail("building moat (go build -o %s moat/cmd/moat in %s) failed: %v\n%s",
+				fail("building moat (CGO_ENABLED=0 go build -o %s moat/cmd/moat in %s) failed: %v\n%s",
 					moatBin, root, err, out)
 			}
 		}()
