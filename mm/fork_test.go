@@ -242,10 +242,14 @@ func TestSharedFileMapping(t *testing.T) {
 // the file cache.
 type cachedFile struct {
 	*fakeFile
-	key any
+	key  any
+	keys int // ContentKey calls (a host fstat each for a real file)
 }
 
-func (f *cachedFile) ContentKey() (any, bool) { return f.key, true }
+func (f *cachedFile) ContentKey() (any, bool) {
+	f.keys++
+	return f.key, true
+}
 
 // TestFileCache maps one cached file privately in two address spaces:
 // both map the same memory-file pages until one writes, which copies;

@@ -639,8 +639,24 @@ func (mm *MemoryManager) freeBacking(start, end uintptr) {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
+	if mm.backed(start, end) {
+		return nil // the common case of copy-in and -out: no file to ask
+	}
 	key, cached := vmaKey(v)
 	return mm.backKeyed(v, key, cached, start, end)
+}
+
+// backed reports whether every page of [start, end) has backing.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) backed(start, end uintptr) bool {
+	for i := mm.pmaIndex(start); start < end; i++ {
+		if i == len(mm.pmas) || mm.pmas[i].start > start {
+			return false
+		}
+		start = mm.pmas[i].end
+	}
+	return true
 }
 
 // backKeyed is back, given vmaKey(v).

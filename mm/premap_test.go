@@ -274,3 +274,36 @@ func TestPrefetch(t *testing.T) {
 	}
 	DropFileCache(e.mf)
 }
+
+// TestCopyInBackedAsksNoKey: copying in from file pages that are backed
+// already asks the file nothing (its content key is a host fstat): only
+// the copy that backs them does. isInt80 on ptrace, and every path an app
+// passes from its .rodata, copy in this way.
+func TestCopyInBackedAsksNoKey(t *testing.T) {
+	e := newEnv(t)
+	const w = 0x30000000
+	f := &cachedFile{fakeFile: newFakeFile(fileChunk, 5), key: "k"}
+	if _, err := e.mm.MMap(MMapOpts{Addr: w, Length: fileChunk, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f}); err != nil {
+		t.Fatal(err)
+	}
+	var b [16]byte
+	if _, err := e.mm.CopyIn(w+100, b[:]); err != nil { // backs the page
+		t.Fatal(err)
+	}
+	asked := f.keys
+	for i := 0; i < 5; i++ {
+		if _, err := e.mm.CopyIn(w+100, b[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.keys - asked; n != 0 {
+		t.Errorf("five copies in from a backed page asked the file's content key %d times, want 0", n)
+	}
+	if want := f.data[100:116]; string(b[:]) != string(want) {
+		t.Errorf("copied in %x, want %x", b, want)
+	}
+	if err := e.mm.MUnmap(w, fileChunk); err != nil {
+		t.Fatal(err)
+	}
+	DropFileCache(e.mf)
+}
