@@ -87,9 +87,10 @@ var errExit = fmt.Errorf("task exited")
 // (rt_sigreturn): rax must not be overwritten with a result.
 var errRegsRestored = fmt.Errorf("registers restored")
 
-// doSyscall serves the system call the task is stopped at. With --strace
-// each call is printed as strace(1) prints it for a single process.
-func (t *Task) doSyscall() {
+// doSyscall serves the system call the task is stopped at, which came
+// from `int $0x80` if int80. With --strace each call is printed as
+// strace(1) prints it for a single process.
+func (t *Task) doSyscall(int80 bool) {
 	nr := arch.SyscallNo(&t.regs)
 	args := arch.Args(&t.regs)
 	var ret uintptr
@@ -98,7 +99,6 @@ func (t *Task) doSyscall() {
 	if t.k.opts.Strace != nil && strace.AtEntry(nr) {
 		traced = strace.FormatCall(nr, args, 0, t)
 	}
-	int80 := t.isInt80()
 	if sc := t.seccomp.Load(); sc != nil {
 		// The app's own seccomp filters decide first (seccomp.go).
 		if ret, run := t.seccompCheck(sc, nr, args, int80); !run {

@@ -355,7 +355,7 @@ func (t *Task) run() {
 			if ev.SyscallInsn {
 				t.mm.PatchSyscall(uintptr(t.regs.Rip), t.regs.Orig_rax)
 			}
-			t.doSyscall()
+			t.doSyscall(ev.Int80 || !ev.ABIKnown && t.isInt80())
 		case platform.EventFault:
 			t.handleFault(ev)
 		case platform.EventInterrupt:

@@ -95,6 +95,10 @@ type Event struct {
 	// at Rip-2 (not entered from a patched site), so the site may be
 	// worth patching (platform/syspatch).
 	SyscallInsn bool
+	// ABIKnown: the platform itself knows which entry an EventSyscall
+	// came through, and Int80 says whether it was `int $0x80` (the 32-bit
+	// ABI); otherwise the sentry reads the instruction before Rip to tell.
+	ABIKnown, Int80 bool
 }
 
 func (e Event) String() string {

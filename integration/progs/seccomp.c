@@ -348,6 +348,26 @@ static void errno_action(void)
 	show_state("six filters");
 }
 
+/* The 32-bit entry: a filter sees AUDIT_ARCH_I386 and the i386 number
+ * (20 is getpid there, and is nothing in particular on x86-64). */
+static void int80_arch(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 20, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 78),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	nnp();
+	CHECK(install(0, f, sizeof(f) / sizeof(f[0])));
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "r8", "r9", "r10", "r11", "memory");
+	LINE("int $0x80 getpid under a filter of the i386 ABI: %ld", r);
+	CHECKV(syscall(SYS_getppid) > 0); /* the 64-bit entry is not caught */
+}
+
 /* Arguments: the high half of args[1] is 1, with the low half 0x10. */
 static void arg_filter(void)
 {
@@ -612,6 +632,7 @@ int main(int argc, char **argv)
 	strict_with_signal();
 	child("errno actions", errno_action);
 	child("arguments", arg_filter);
+	child("int $0x80", int80_arch);
 	child("trap", trap_action);
 	child("trap blocked", trap_blocked);
 	child("trap ignored", trap_ignored);

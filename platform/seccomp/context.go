@@ -208,7 +208,7 @@ func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
 			return platform.Event{Kind: platform.EventInterrupt}, nil
 		}
 		regs.Orig_rax = regs.Rax
-		return platform.Event{Kind: platform.EventSyscall}, nil
+		return platform.Event{Kind: platform.EventSyscall, ABIKnown: true}, nil
 	default:
 		return platform.Event{}, fmt.Errorf("seccomp: stub reported mode %d", th.mode)
 	}
@@ -230,9 +230,9 @@ func (th *thread) event(regs *arch.Registers) (platform.Event, error) {
 		}
 		regs.Orig_rax = uint64(int64(int32(le.Uint32(si[siSyscall:]))))
 		if le.Uint32(si[siArch:]) != auditArchX8664 {
-			regs.Orig_rax = ^uint64(0) // a 32-bit system call: no such call here
+			return platform.Event{Kind: platform.EventSyscall, ABIKnown: true, Int80: true}, nil
 		}
-		return platform.Event{Kind: platform.EventSyscall, SyscallInsn: true}, nil
+		return platform.Event{Kind: platform.EventSyscall, SyscallInsn: true, ABIKnown: true}, nil
 	case unix.SIGSEGV:
 		g := uc[ucGregs:]
 		errCode := le.Uint64(g[8*gERR:])
