@@ -96,7 +96,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	}
 	childMM := t.mm
 	if sp == nil {
-		if childMM, err = t.mm.Fork(); err != nil {
+		if childMM, err = t.mm.Fork(uintptr(t.regs.Rsp)); err != nil {
 			return 0, err
 		}
 	}

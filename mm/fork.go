@@ -1,6 +1,9 @@
 package mm
 
-import "moat/platform"
+import (
+	"moat/memory"
+	"moat/platform"
+)
 
 // Fork returns a copy of the address space for a child process: the same
 // VMAs, and private memory shared copy-on-write: both address spaces
@@ -9,8 +12,9 @@ import "moat/platform"
 // then copy or take over the pages). Shared anonymous memory stays
 // shared. The copy has no platform address space yet: the child's task
 // attaches one with SetAddressSpace (platforms bind address spaces to the
-// creating thread).
-func (mm *MemoryManager) Fork() (*MemoryManager, error) {
+// creating thread). sp is the forking thread's stack pointer (see
+// ownStack).
+func (mm *MemoryManager) Fork(sp uintptr) (*MemoryManager, error) {
 	mm.mu.Lock()
 	defer mm.unlock()
 	// Truncations of mapped files first: the child must not inherit what
@@ -50,7 +54,31 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		}
 		c.pmas = append(c.pmas, *p)
 	}
+	mm.ownStack(c, sp)
 	return c, nil
+}
+
+// ownStack gives the child c its own copy of the stack around sp, and the
+// parent its pages there back, writable: both write there as soon as the
+// fork returns, and a copy now (a few pages) costs less than a
+// copy-on-write fault in each, each a round trip through the sentry. If
+// the copy cannot be made, both fault as usual.
+//
+// Preconditions: mm.mu is held; c is the fork's child, not yet shared.
+func (mm *MemoryManager) ownStack(c *MemoryManager, sp uintptr) {
+	v := mm.findVMA(sp)
+	if v == nil || !v.private || !v.perms.Write || v.tracked() {
+		return
+	}
+	page := uintptr(memory.RoundDown(sp))
+	lo, hi := max(v.start, page-pageSize), min(v.end, page+pageSize)
+	if c.unshare(lo, hi, false) != nil {
+		return
+	}
+	mm.splitPMA(lo)
+	mm.splitPMA(hi)
+	mm.takeUnshared(lo, hi)
+	mm.mapBacked(v, lo, hi, false) // a failure leaves the write to fault
 }
 
 // writeProtect makes the app's mappings of writable private VMAs
@@ -62,25 +90,35 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) writeProtect() error {
-	n := 0
-	for _, v := range mm.vmas {
-		if v.private && v.perms.Write {
-			for i := mm.pmaIndex(v.start); i < len(mm.pmas) && mm.pmas[i].start < v.end; i++ {
-				n++
-			}
-		}
-	}
-	if n > remapMax {
+	writable := func(v *vma) bool { return v.private && v.perms.Write }
+	if mm.pieces(writable) > remapMax {
 		return mm.dropWritableMappings()
 	}
 	for _, v := range mm.vmas {
-		if v.private && v.perms.Write {
+		if writable(v) {
 			if err := mm.mapBacked(v, v.start, v.end, true); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// pieces counts the backing pieces of the VMAs that want says, as
+// mapBacked would map them at most (a pma that spans two VMAs counts in
+// each).
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) pieces(want func(*vma) bool) int {
+	n := 0
+	for _, v := range mm.vmas {
+		if want(v) {
+			for i := mm.pmaIndex(v.start); i < len(mm.pmas) && mm.pmas[i].start < v.end; i++ {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // dropWritableMappings removes the app's mappings of writable private
@@ -111,9 +149,23 @@ func (mm *MemoryManager) dropWritableMappings() error {
 }
 
 // SetAddressSpace attaches the platform address space a forked memory
-// manager runs in.
+// manager runs in, and maps there what is backed, if that is at most
+// remapMax pieces: the child goes on where the parent was, and reads its
+// code, stack and data at once, each fault a round trip through the
+// sentry. Private pages are mapped read-only (they are copy-on-write). A
+// mapping that fails is left to the faults (a dead address space fails
+// the child's first switch).
 func (mm *MemoryManager) SetAddressSpace(as platform.AddressSpace) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	mm.as = as
+	accessible := func(v *vma) bool { return v.perms != platform.NoAccess }
+	if mm.pieces(accessible) > remapMax {
+		return
+	}
+	for _, v := range mm.vmas {
+		if mm.mapBacked(v, v.start, v.end, false) != nil {
+			return
+		}
+	}
 }

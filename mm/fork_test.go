@@ -122,7 +122,7 @@ func TestForkCopyOnWrite(t *testing.T) {
 						t.Fatalf("seed %d step %d: CopyIn of page %d: %v, got %#x..., want %#x...", seed, step, i, err, got[0], s.model[i][0])
 					}
 				case op < 9 && len(spaces) < 5:
-					c, err := s.mm.Fork()
+					c, err := s.mm.Fork(0)
 					if err != nil {
 						t.Fatalf("Fork: %v", err)
 					}
@@ -194,7 +194,7 @@ func TestSharedFileMapping(t *testing.T) {
 	f := &sharedFile{fakeFile: newFakeFile(200<<10, 1), mf: e.mf, chunks: map[int64]platform.FileRange{}}
 	const w = 0x20000000
 	addr := e.mmap(MMapOpts{Addr: w, Length: 128 << 10, Fixed: true, Perms: rw, MaxPerms: rwx, File: f, Offset: 64 << 10})
-	c, err := e.mm.Fork()
+	c, err := e.mm.Fork(0)
 	if err != nil {
 		t.Fatal(err)
 	}

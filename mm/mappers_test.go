@@ -49,7 +49,7 @@ func TestTruncatedMappings(t *testing.T) {
 	e.expectBytes(y, g.data)
 	g.data = g.data[:pg]
 	g.maps.Truncated(int64(pg))
-	c, err := e.mm.Fork()
+	c, err := e.mm.Fork(0)
 	if err != nil {
 		t.Fatal(err)
 	}

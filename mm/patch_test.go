@@ -90,7 +90,7 @@ func TestPatchSyscallFork(t *testing.T) {
 	const site = 0x400000 + 0x100
 	e, _ := patchEnv(t, 0x100, getpidSite, rx, true)
 	trap(e.mm, site+7, 39)
-	c, err := e.mm.Fork()
+	c, err := e.mm.Fork(0)
 	if err != nil {
 		t.Fatal(err)
 	}

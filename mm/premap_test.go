@@ -168,14 +168,20 @@ func TestForkWriteProtects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	child, err := e.mm.Fork()
+	child, err := e.mm.Fork(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	child.SetAddressSpace(newFakeAS(t))
+	cas := newFakeAS(t)
+	child.SetAddressSpace(cas)
 	for p := uintptr(w); p < w+4*pg; p += pg {
 		if fp, ok := e.as.pages[p]; !ok || fp.at != ro {
 			t.Fatalf("parent page %#x after fork: mapped %v %v, want read-only", p, ok, fp.at)
+		}
+		// The child's address space maps the same pages, read-only,
+		// before it runs: its reads do not fault.
+		if cp, ok := cas.pages[p]; !ok || cp.at != ro || cp.off != e.as.pages[p].off {
+			t.Fatalf("child page %#x after fork: mapped %v %+v, want read-only at the parent's offset", p, ok, cp)
 		}
 	}
 	a := &cowSpace{mm: e.mm, as: e.as}
@@ -193,14 +199,61 @@ func TestForkWriteProtects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	child2, err := e.mm.Fork()
+	child2, err := e.mm.Fork(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	child2.SetAddressSpace(newFakeAS(t))
+	c2as := newFakeAS(t)
+	child2.SetAddressSpace(c2as)
 	defer child2.Release()
 	if n := e.as.mappedPages(many, many+2*(remapMax+1)*pg) + e.as.mappedPages(w, w+4*pg); n != 0 {
 		t.Fatalf("%d writable pages still mapped after a fork with %d pieces", n, remapMax+5)
+	}
+	if n := len(c2as.pages); n != 0 {
+		t.Fatalf("the child of a fork with %d pieces has %d pages mapped before it runs, want none", remapMax+5, n)
+	}
+}
+
+// TestForkOwnsStack: the pages at and below the forking thread's stack
+// pointer are copied for the child at the fork, so neither the child nor
+// the parent faults to write there; the rest stays shared copy-on-write.
+func TestForkOwnsStack(t *testing.T) {
+	e := newEnv(t)
+	const w = 0x30000000
+	e.anon(w, 8*pg, rw)
+	e.write(w, bytes.Repeat([]byte{1}, int(8*pg)))
+	for p := uintptr(w); p < w+8*pg; p += pg {
+		if err := e.mm.HandleFault(p, wr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp := uintptr(w + 5*pg + 0x123) // own: pages 4 and 5
+	child, err := e.mm.Fork(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas := newFakeAS(t)
+	child.SetAddressSpace(cas)
+	defer child.Release()
+	for i := uintptr(0); i < 8; i++ {
+		p := w + i*pg
+		pp, cp := e.as.pages[p], cas.pages[p]
+		own := i == 4 || i == 5
+		if own && (pp.at != rw || cp.at != rw || pp.off == cp.off) {
+			t.Errorf("page %d (at the stack pointer): parent %+v, child %+v; want each its own, writable", i, pp, cp)
+		}
+		if !own && (pp.at != ro || cp.at != ro || pp.off != cp.off) {
+			t.Errorf("page %d: parent %+v, child %+v; want one page, read-only in both", i, pp, cp)
+		}
+	}
+	a, c := &cowSpace{mm: e.mm, as: e.as}, &cowSpace{mm: child, as: cas}
+	appWrite(t, e.mf, a, w+5*pg, []byte{2})
+	appWrite(t, e.mf, c, w+4*pg, []byte{3})
+	if got := appRead(t, e.mf, c, w+5*pg); got[0] != 1 {
+		t.Errorf("the child sees the parent's write to its stack: %d", got[0])
+	}
+	if got := appRead(t, e.mf, a, w+4*pg); got[0] != 1 {
+		t.Errorf("the parent sees the child's write to its stack: %d", got[0])
 	}
 }
 
