@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"slices"
 	"sort"
 
 	"moat/platform"
@@ -36,13 +37,13 @@ func (f *File) DecRef(fr platform.FileRange) {
 	}
 	var free []platform.FileRange
 	f.mu.Lock()
-	f.adjustLocked(fr.Offset, fr.Offset+int64(fr.Length), func(extra int32) int32 {
+	lo, hi := f.adjustLocked(fr.Offset, fr.Offset+int64(fr.Length), func(extra int32) int32 {
 		return extra - 1 // -1: the last reference, freed below
 	})
-	// adjustLocked leaves pieces that dropped to -1 as segments; take
-	// them out and free them.
-	kept := f.refs[:0]
-	for _, s := range f.refs {
+	// adjustLocked leaves pieces that dropped to -1 as segments, among
+	// those it rewrote; take them out and free them.
+	kept := lo
+	for _, s := range f.refs[lo:hi] {
 		if s.extra < 0 {
 			if n := len(free); n > 0 && free[n-1].Offset+int64(free[n-1].Length) == s.start {
 				free[n-1].Length += uintptr(s.end - s.start)
@@ -51,9 +52,10 @@ func (f *File) DecRef(fr platform.FileRange) {
 			}
 			continue
 		}
-		kept = append(kept, s)
+		f.refs[kept] = s
+		kept++
 	}
-	f.refs = kept
+	f.refs = slices.Delete(f.refs, kept, hi)
 	f.mu.Unlock()
 	for _, r := range free {
 		f.Free(r)
@@ -71,34 +73,41 @@ func (f *File) Shared(fr platform.FileRange) bool {
 
 // adjustLocked replaces the extra count of every page in [start, end) by
 // fn(extra), where unrecorded pages have extra 0, and keeps the segment
-// list sorted, coalesced and free of zero counts.
+// list sorted, coalesced and free of zero counts. Only the segments that
+// overlap [start, end), and a neighbour on each side to coalesce with, are
+// rewritten, in place: a fork or exit adjusts each of its pieces in turn,
+// and the list holds every shared piece of the sandbox. It returns the
+// range of f.refs that it rewrote.
 //
 // Preconditions: f.mu is held.
-func (f *File) adjustLocked(start, end int64, fn func(extra int32) int32) {
-	var out []refSeg
+func (f *File) adjustLocked(start, end int64, fn func(extra int32) int32) (lo, hi int) {
 	i := sort.Search(len(f.refs), func(i int) bool { return f.refs[i].end > start })
-	out = append(out, f.refs[:i]...)
+	j := i
+	for j < len(f.refs) && f.refs[j].start < end {
+		j++
+	}
+	lo, hi = max(i-1, 0), min(j+1, len(f.refs))
+	out := make([]refSeg, 0, hi-lo+2*(j-i)+2)
+	out = append(out, f.refs[lo:i]...)
 	cur := start
-	for ; i < len(f.refs) && f.refs[i].start < end; i++ {
-		s := f.refs[i]
+	for _, s := range f.refs[i:j] {
 		if s.start < cur { // the part before start keeps its count
 			out = append(out, refSeg{s.start, cur, s.extra})
 		}
 		if cur < s.start { // a gap: unrecorded pages
 			out = append(out, refSeg{cur, s.start, fn(0)})
 		}
-		lo := max(s.start, cur)
-		hi := min(s.end, end)
-		out = append(out, refSeg{lo, hi, fn(s.extra)})
+		a, b := max(s.start, cur), min(s.end, end)
+		out = append(out, refSeg{a, b, fn(s.extra)})
 		if s.end > end {
 			out = append(out, refSeg{end, s.end, s.extra})
 		}
-		cur = hi
+		cur = b
 	}
 	if cur < end {
 		out = append(out, refSeg{cur, end, fn(0)})
 	}
-	out = append(out, f.refs[i:]...)
+	out = append(out, f.refs[j:hi]...)
 	// Drop zero counts and coalesce equal neighbours.
 	kept := out[:0]
 	for _, s := range out {
@@ -111,5 +120,6 @@ func (f *File) adjustLocked(start, end int64, fn func(extra int32) int32) {
 		}
 		kept = append(kept, s)
 	}
-	f.refs = kept
+	f.refs = slices.Replace(f.refs, lo, hi, kept...)
+	return lo, lo + len(kept)
 }
