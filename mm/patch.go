@@ -158,6 +158,15 @@ func (mm *MemoryManager) patchSite(site uintptr, nr uint64, entry uintptr) bool 
 	pp := mm.patch
 	pp.pages[stub&^(pageSize-1)]++
 	pp.sites[site] = patchSite{word: word, orig: orig, patched: patched, stubs: stub &^ (pageSize - 1)}
+	// Map the patched page (a copy now) and the stub page at once: the
+	// thread runs through both as soon as it returns, and a fault on
+	// each would cost more round trips than the patch saves a program
+	// that makes the call only a few more times.
+	for _, page := range []uintptr{word &^ (pageSize - 1), stub &^ (pageSize - 1)} {
+		if pv := mm.lookupVMA(page); pv != nil {
+			mm.mapBacked(pv, page, page+pageSize, false) // a failure leaves it to the fault
+		}
+	}
 	return true
 }
 

@@ -65,6 +65,15 @@ func TestPatchSyscall(t *testing.T) {
 	if !bytes.Equal(f.data[0x100:0x107], getpidSite) {
 		t.Errorf("the file changed: % x", f.data[0x100:0x107])
 	}
+	// The patched copy of the site's page and the stub page are mapped
+	// already: the thread returns through them without faulting.
+	for _, page := range []uintptr{site &^ (pageSize - 1), stub &^ (pageSize - 1)} {
+		i := e.mm.pmaIndex(page)
+		p := e.mm.pmas[i]
+		if fp, ok := e.as.pages[page]; !ok || fp.at != rx || fp.off != p.off+int64(page-p.start) {
+			t.Errorf("page %#x after the patch: mapped %v %+v, want r-x at its backing", page, ok, fp)
+		}
+	}
 	// A second site in the same page shares the stub page.
 	// Making the text writable restores the original bytes.
 	if err := e.mm.MProtect(0x400000, pageSize, 3); err != nil {
