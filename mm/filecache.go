@@ -86,8 +86,13 @@ func (fc *fileCache) chunk(key any, c int64, read func(fr platform.FileRange, of
 		if read == nil {
 			return errNotCached // not yet
 		}
+		// The channel, not the field: the loader sets the field to nil,
+		// under the lock, as it closes the channel; read after the
+		// unlock, the field may be nil, and a receive from nil blocks
+		// for ever.
+		loading := e.loading
 		fc.mu.Unlock()
-		<-e.loading
+		<-loading
 		fc.mu.Lock()
 	}
 	if read == nil {
