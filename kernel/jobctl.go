@@ -49,11 +49,13 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 	for _, o := range l.membersLocked() {
 		o.mu.Lock()
 		o.sigQueue = discardSignals(o.sigQueue, discard)
+		o.nQueued.Store(int32(len(o.sigQueue)))
 		o.mu.Unlock()
 	}
 	h := l.sig
 	h.mu.Lock()
 	h.shared = discardSignals(h.shared, discard)
+	h.nShared.Store(int32(len(h.shared)))
 	h.mu.Unlock()
 	var notify *Task
 	var si SigInfo
@@ -110,7 +112,7 @@ func (l *Task) jobNotifyLocked(code int32, sig unix.Signal) (*Task, SigInfo) {
 	if act.Flags&saNocldstop != 0 {
 		return nil, SigInfo{}
 	}
-	si := SigInfo{Signo: int32(unix.SIGCHLD), Code: code, PID: l.tid, UID: l.creds.UID, Status: int32(sig)}
+	si := SigInfo{Signo: int32(unix.SIGCHLD), Code: code, PID: l.tid, UID: l.Creds().UID, Status: int32(sig)}
 	return p, si
 }
 
@@ -235,7 +237,7 @@ func (t *Task) ThreadCount() int {
 //
 // Preconditions: Kernel.mu is held; c is a leader.
 func (c *Task) waitJobEventLocked(options uint32) (WaitResult, bool) {
-	r := WaitResult{PID: c.tid, UID: c.creds.UID}
+	r := WaitResult{PID: c.tid}
 	switch {
 	case options&WUNTRACED != 0 && c.waitStop && c.jobStop != nil:
 		r.Stopped = c.stopSig
@@ -250,5 +252,6 @@ func (c *Task) waitJobEventLocked(options uint32) (WaitResult, bool) {
 	default:
 		return WaitResult{}, false
 	}
+	r.UID = c.Creds().UID // under c.mu: an exec changes them
 	return r, true
 }
