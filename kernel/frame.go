@@ -243,6 +243,9 @@ func (t *Task) deliverSignals() {
 		if t.k.frozen.Load() && !t.parkFrozen() {
 			return // killed while frozen
 		}
+		if t.nothingQueued() {
+			break // the common case, without the locks
+		}
 		t.mu.Lock()
 		si, ok := t.dequeueLocked(t.sigMask)
 		oldMask := t.sigMask

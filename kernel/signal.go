@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,7 +48,8 @@ type signalHandlers struct {
 	mu      sync.Mutex
 	actions [NumSignals]SigAction
 	shared  []SigInfo
-	queued  vfs.Changes // notified whenever a signal is queued to the process (signalfd)
+	nShared atomic.Int32 // len(shared), as Task.nQueued
+	queued  vfs.Changes  // notified whenever a signal is queued to the process (signalfd)
 }
 
 // SigBit returns the mask bit of signal sig.
@@ -244,6 +246,7 @@ func (t *Task) enqueue(si SigInfo, group bool) bool {
 	}
 	if queued {
 		*q = append(*q, si)
+		t.noteQueues()
 		h.queued.Notify()
 	}
 	h.mu.Unlock()
@@ -281,6 +284,9 @@ func (t *Task) deliverable() bool {
 	if t.leader.stopped.Load() || t.execPending.Load() || t.k.frozen.Load() {
 		return true
 	}
+	if t.nothingQueued() {
+		return false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range t.sigQueue {
@@ -305,12 +311,31 @@ func (t *Task) deliverable() bool {
 // Preconditions: t.mu is held.
 func (t *Task) dequeueLocked(mask uint64) (SigInfo, bool) {
 	if si, ok := dequeueFrom(&t.sigQueue, mask); ok {
+		t.nQueued.Store(int32(len(t.sigQueue)))
 		return si, true
 	}
 	h := t.sig
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return dequeueFrom(&h.shared, mask)
+	si, ok := dequeueFrom(&h.shared, mask)
+	h.nShared.Store(int32(len(h.shared)))
+	return si, ok
+}
+
+// noteQueues records the lengths of t's queue and its process's.
+//
+// Preconditions: t.mu and t.sig.mu are held.
+func (t *Task) noteQueues() {
+	t.nQueued.Store(int32(len(t.sigQueue)))
+	t.sig.nShared.Store(int32(len(t.sig.shared)))
+}
+
+// nothingQueued reports, without locks, that no signal is queued to t or
+// its process. One queued after the check is not missed: the queuer wakes
+// t, which kicks it out of app code if it got there (inApp, set before
+// deliverable's check).
+func (t *Task) nothingQueued() bool {
+	return t.nQueued.Load() == 0 && t.sig.nShared.Load() == 0
 }
 
 // dequeueFrom removes the lowest-numbered signal not in mask from q.
@@ -388,6 +413,7 @@ func (t *Task) ForceSignal(si SigInfo) {
 		h.mu.Unlock()
 	}
 	t.sigQueue = append(t.sigQueue, si)
+	t.nQueued.Store(int32(len(t.sigQueue)))
 	t.mu.Unlock()
 }
 
