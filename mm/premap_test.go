@@ -161,19 +161,8 @@ func TestStackFaultBacksBelow(t *testing.T) {
 func TestForkWriteProtects(t *testing.T) {
 	e := newEnv(t)
 	const w = 0x30000000
-	e.anon(w, 4*pg, rw)
-	e.write(w, bytes.Repeat([]byte{1}, int(4*pg)))
-	for p := uintptr(w); p < w+4*pg; p += pg {
-		if err := e.mm.HandleFault(p, wr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	child, err := e.mm.Fork(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cas := newFakeAS(t)
-	child.SetAddressSpace(cas)
+	e.writtenAnon(w, 4*pg)
+	child, cas := e.forkChild(0)
 	for p := uintptr(w); p < w+4*pg; p += pg {
 		if fp, ok := e.as.pages[p]; !ok || fp.at != ro {
 			t.Fatalf("parent page %#x after fork: mapped %v %v, want read-only", p, ok, fp.at)
@@ -199,12 +188,7 @@ func TestForkWriteProtects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	child2, err := e.mm.Fork(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2as := newFakeAS(t)
-	child2.SetAddressSpace(c2as)
+	child2, c2as := e.forkChild(0)
 	defer child2.Release()
 	if n := e.as.mappedPages(many, many+2*(remapMax+1)*pg) + e.as.mappedPages(w, w+4*pg); n != 0 {
 		t.Fatalf("%d writable pages still mapped after a fork with %d pieces", n, remapMax+5)
@@ -214,26 +198,39 @@ func TestForkWriteProtects(t *testing.T) {
 	}
 }
 
+// writtenAnon maps n bytes of anonymous rw- memory at w, filled with 1s
+// and mapped writable by write faults, as a process that wrote it has it.
+func (e *env) writtenAnon(w, n uintptr) {
+	e.anon(w, n, rw)
+	e.write(w, bytes.Repeat([]byte{1}, int(n)))
+	for p := w; p < w+n; p += pg {
+		if err := e.mm.HandleFault(p, wr); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// forkChild forks e's memory manager at stack pointer sp and attaches a
+// fake address space to the child.
+func (e *env) forkChild(sp uintptr) (*MemoryManager, *fakeAS) {
+	child, err := e.mm.Fork(sp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	as := newFakeAS(e.t)
+	child.SetAddressSpace(as)
+	return child, as
+}
+
 // TestForkOwnsStack: the pages at and below the forking thread's stack
 // pointer are copied for the child at the fork, so neither the child nor
 // the parent faults to write there; the rest stays shared copy-on-write.
 func TestForkOwnsStack(t *testing.T) {
 	e := newEnv(t)
 	const w = 0x30000000
-	e.anon(w, 8*pg, rw)
-	e.write(w, bytes.Repeat([]byte{1}, int(8*pg)))
-	for p := uintptr(w); p < w+8*pg; p += pg {
-		if err := e.mm.HandleFault(p, wr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.writtenAnon(w, 8*pg)
 	sp := uintptr(w + 5*pg + 0x123) // own: pages 4 and 5
-	child, err := e.mm.Fork(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cas := newFakeAS(t)
-	child.SetAddressSpace(cas)
+	child, cas := e.forkChild(sp)
 	defer child.Release()
 	for i := uintptr(0); i < 8; i++ {
 		p := w + i*pg
