@@ -4,7 +4,11 @@
 // once, then again only after a change of the file that may raise one of
 // its events (vfs.EdgePoller; any change for files that cannot tell);
 // files that cannot report changes at all are served level-triggered.
-// EPOLLONESHOT disables an interest after it reports once.
+// EPOLLONESHOT disables an interest after it reports once. A waiter also
+// wakes when the interest list gains or changes an entry, as on Linux,
+// where epoll_ctl wakes epoll_wait when the added or modified file is
+// ready: a thread may block on an instance before another adds the file
+// it waits for (Go's network poller does).
 //
 // Lock order: Instance.mu is a leaf lock (readiness is checked with it
 // released).
@@ -59,6 +63,9 @@ type Instance struct {
 	mu    sync.Mutex
 	items map[int32]*interest
 	order []int32 // fds in insertion order, for a stable report order
+	// listed is notified when an interest is added or modified, which
+	// waiters must see: their channels are those of the old list.
+	listed vfs.Changes
 }
 
 // New returns a new epoll file.
@@ -100,6 +107,7 @@ func (in *Instance) Add(fd int32, f *vfs.FileDescription, events uint32, data ui
 	f.IncRef()
 	in.items[fd] = &interest{file: f, events: events, data: data}
 	in.order = append(in.order, fd)
+	in.listed.Notify()
 	return nil
 }
 
@@ -115,6 +123,7 @@ func (in *Instance) Modify(fd int32, events uint32, data uint64) error {
 		return unix.EINVAL
 	}
 	it.events, it.data, it.disabled, it.reported = events, data, false, false
+	in.listed.Notify()
 	return nil
 }
 
@@ -146,7 +155,8 @@ type Event struct {
 }
 
 // Ready returns up to max ready events, and the channels to wait on for
-// changes when there are none (nil entries: files that must be polled).
+// changes when there are none (nil entries: files that must be polled),
+// among them the interest list's own (Add, Modify).
 // The events are consumed: one-shot and edge-triggered interests do not
 // report them again.
 func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
@@ -161,9 +171,9 @@ func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bo
 			items = append(items, it)
 		}
 	}
+	chans := []<-chan struct{}{in.listed.Chan()} // taken with the list
 	in.mu.Unlock()
 	var out []Event
-	var chans []<-chan struct{}
 	periodic := false
 	for _, it := range items {
 		edge := it.events&EPOLLET != 0
