@@ -252,3 +252,11 @@ func mountinfoText(ctx vfs.Context, ns *vfs.MountNamespace) string {
 func escapeMountPath(s string) string {
 	return strings.NewReplacer(" ", `\040`, "\t", `\011`, "\n", `\012`, `\`, `\134`).Replace(s)
 }
+
+// SigQueue implements proc.ProcessSignals.
+func (p procProcess) SigQueue() (queued, limit uint64) { return p.t.SigQueue() }
+
+// SigMasks implements proc.ProcessSignals.
+func (p procProcess) SigMasks() (pending, sharedPending, blocked, ignored, caught uint64) {
+	return p.t.SigMasks()
+}

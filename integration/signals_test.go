@@ -1,6 +1,9 @@
 package integration
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestSignals runs progs/signals.c (the order of pending standard and
 // real-time signals released at once, sa_mask, SA_NODEFER, SA_RESETHAND,
@@ -22,4 +25,28 @@ func TestSignals(t *testing.T) {
 	t.Run("native-deterministic", func(t *testing.T) {
 		nativeDeterministic(t, argv, "done\n")
 	})
+}
+
+// TestIgnoredAtStart starts moat the way nohup, or a shell's background
+// job, starts a program: with SIGHUP and SIGINT ignored. The program in
+// the sandbox starts with them ignored too, as exec keeps them: its
+// /proc/self/status says so, and it survives both sent to itself. The
+// shell's own status shows the signal it catches. The same command runs
+// natively for comparison.
+func TestIgnoredAtStart(t *testing.T) {
+	t.Parallel()
+	inner := []string{"/bin/busybox", "sh", "-c",
+		`trap 'echo USR1' USR1; grep -E 'SigIgn|SigCgt' /proc/self/status; grep -E 'SigIgn|SigCgt' /proc/$$/status; kill -HUP $$; kill -INT $$; kill -USR1 $$; echo survived`}
+	wrap := func(argv []string) []string {
+		return append([]string{"/bin/busybox", "sh", "-c", `trap '' HUP INT; exec "$@"`, "sh"}, argv...)
+	}
+	nOut, _, nCode := runNative(t, wrap(inner), "")
+	mOut, mErr, mCode := run(t, runOpts{argv: wrap(moatArgv(nil, inner))})
+	want := "SigIgn:\t0000000000000003\nSigCgt:\t0000000000000000\n"
+	if !strings.HasPrefix(nOut, want) || !strings.Contains(nOut, "USR1\nsurvived\n") || nCode != 0 {
+		t.Fatalf("natively: status %d, output %q; want 0, and %q first", nCode, nOut, want)
+	}
+	if mOut != nOut || mCode != nCode {
+		t.Errorf("in moat: status %d, output %q, stderr %q; want %d and %q", mCode, mOut, mErr, nCode, nOut)
+	}
 }

@@ -242,6 +242,11 @@ type ProcessArgs struct {
 	// Build) the first process starts under, as if it had installed it
 	// itself with seccomp(2) before its first instruction.
 	Seccomp []linux.SockFilter
+	// Ignored is a mask (SigBit) of signals the process starts with
+	// ignored, as a program execed by a process that ignores them does
+	// (nohup's SIGHUP, the SIGINT of a background job). SIGKILL and
+	// SIGSTOP cannot be ignored and are left out.
+	Ignored uint64
 }
 
 // ExitStatus is how a process ended.
@@ -294,6 +299,11 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 		limits:     defaultLimits(),
 		sig:        &signalHandlers{},
 		ctty:       pa.Terminal,
+	}
+	for sig := 1; sig <= NumSignals; sig++ {
+		if pa.Ignored&SigBit(sig)&^unblockable != 0 {
+			t.sig.actions[sig-1].Handler = SigIgn
+		}
 	}
 	if pa.Creds != nil {
 		t.creds = *pa.Creds

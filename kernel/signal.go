@@ -756,3 +756,58 @@ func (t *Task) RestoreTemporaryMask(err error) {
 		t.savedMask = nil
 	}
 }
+
+// SigMasks returns t's signal state as /proc/PID/status shows it, bit
+// n-1 standing for signal n: the signals pending for t and for its
+// process, t's blocked mask, and the signals its process ignores and
+// catches.
+func (t *Task) SigMasks() (pending, shared, blocked, ignored, caught uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.sigQueue {
+		pending |= SigBit(int(p.Signo))
+	}
+	blocked = t.sigMask
+	h := t.sig
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.shared {
+		shared |= SigBit(int(p.Signo))
+	}
+	for i, a := range h.actions {
+		switch a.Handler {
+		case SigDfl:
+		case SigIgn:
+			ignored |= SigBit(i + 1)
+		default:
+			caught |= SigBit(i + 1)
+		}
+	}
+	return pending, shared, blocked, ignored, caught
+}
+
+// SigQueue returns the number of signals queued to the tasks of t's real
+// user, as Linux charges them (to the receiver's user), and t's
+// RLIMIT_SIGPENDING: status's SigQ.
+func (t *Task) SigQueue() (queued, limit uint64) {
+	uid := t.Creds().UID
+	limit = t.limits.Get(unix.RLIMIT_SIGPENDING).Cur
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	counted := make(map[*signalHandlers]bool)
+	for _, o := range k.tasks {
+		o.mu.Lock()
+		if o.creds.UID == uid {
+			queued += uint64(len(o.sigQueue))
+			if h := o.sig; h != nil && !counted[h] {
+				counted[h] = true
+				h.mu.Lock()
+				queued += uint64(len(h.shared))
+				h.mu.Unlock()
+			}
+		}
+		o.mu.Unlock()
+	}
+	return queued, limit
+}

@@ -225,9 +225,21 @@ func run(args []string) int {
 	} else if stdio, err = boot.Stdio(); err != nil {
 		return fail(exitSandboxError, "%v", err)
 	}
-	// Signals that end programs reach the sandbox's init, not moat.
+	// Signals that end programs reach the sandbox's init, not moat;
+	// those moat was started with ignored stay ignored, by moat and by
+	// the program, as exec keeps them (nohup's SIGHUP, the SIGINT of a
+	// job a shell runs in the background). Go can tell only for these
+	// two: it takes over the others before main.
 	hostSignals := make(chan os.Signal, 4)
-	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	forward, ignored := []os.Signal{unix.SIGTERM, unix.SIGQUIT}, uint64(0)
+	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGHUP} {
+		if signal.Ignored(sig) {
+			ignored |= kernel.SigBit(int(sig))
+		} else {
+			forward = append(forward, sig)
+		}
+	}
+	signal.Notify(hostSignals, forward...)
 	go func() {
 		for s := range hostSignals {
 			sig := s.(unix.Signal)
@@ -240,7 +252,7 @@ func run(args []string) int {
 			sb.Kernel.SignalFromHost(sig)
 		}
 	}()
-	pa := kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid}
+	pa := kernel.ProcessArgs{Path: path, Argv: argv, Envv: env, Cwd: *cwd, Stdio: stdio, UID: uid, GID: gid, Ignored: ignored}
 	if term != nil {
 		pa.Terminal = term.pty.Terminal
 		term.pty.SetSession(1, 1) // init's session and group
