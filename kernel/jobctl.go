@@ -73,6 +73,12 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 	}
 }
 
+// jobControlSignal reports whether sig is SIGCONT or a stop signal, whose
+// queueing first discards pending ones of the other kind (prepareSignal).
+func jobControlSignal(sig unix.Signal) bool {
+	return sig == unix.SIGCONT || stopSignals&SigBit(int(sig)) != 0
+}
+
 // discardSignals returns q without the signals in set.
 func discardSignals(q []SigInfo, set uint64) []SigInfo {
 	kept := q[:0]

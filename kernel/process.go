@@ -307,6 +307,13 @@ func (t *Task) exitProcess() {
 		}
 		notify = p
 	}
+	// The parent's signal is pending before a wait can see the zombie, as
+	// on Linux, where both happen under the tasklist lock: a waitid with
+	// WNOWAIT, then a read of a signalfd, finds the SIGCHLD.
+	if notify != nil && !jobControlSignal(t.exitSignal) {
+		notify.queueGroupSignalLocked(si)
+		notify = nil
+	}
 	if t.parent == nil || t.parent.autoReaps() {
 		t.reapLocked()
 	} else {
@@ -318,7 +325,7 @@ func (t *Task) exitProcess() {
 	for _, o := range victims {
 		o.kill(unix.SIGKILL)
 	}
-	if notify != nil {
+	if notify != nil { // an exit signal with job control (clone's choice)
 		notify.queueGroupSignal(si)
 	}
 	for _, c := range orphans {

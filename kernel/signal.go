@@ -218,8 +218,25 @@ func (t *Task) queueGroupSignal(si SigInfo) { t.enqueue(si, true) }
 // unless blocked, as on Linux; a standard signal already pending on the
 // queue is not queued twice.
 func (t *Task) enqueue(si SigInfo, group bool) bool {
+	t.prepareSignal(unix.Signal(si.Signo))
+	return t.add(si, group, false)
+}
+
+// queueGroupSignalLocked is queueGroupSignal for a caller that holds the
+// kernel lock, so that the signal is pending before anything else the
+// caller does under the lock is seen (an exiting child's SIGCHLD before
+// its zombie). sig must not be SIGCONT or a stop signal, whose job control
+// takes the kernel lock.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) queueGroupSignalLocked(si SigInfo) {
+	t.add(si, true, true)
+}
+
+// add is enqueue after the job control of SIGCONT and stop signals
+// (prepareSignal); kernelLocked says whether the caller holds Kernel.mu.
+func (t *Task) add(si SigInfo, group, kernelLocked bool) bool {
 	sig := int(si.Signo)
-	t.prepareSignal(unix.Signal(sig))
 	act, _ := t.SigAction(sig, nil)
 	h := t.sig
 	t.mu.Lock()
@@ -253,6 +270,8 @@ func (t *Task) enqueue(si SigInfo, group bool) bool {
 	t.mu.Unlock()
 	switch {
 	case !queued:
+	case group && kernelLocked:
+		t.pickThreadLocked(unix.Signal(sig)).wake()
 	case group:
 		t.pickThread(unix.Signal(sig)).wake()
 	default:
