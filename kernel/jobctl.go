@@ -57,20 +57,15 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 	h.shared = discardSignals(h.shared, discard)
 	h.nShared.Store(int32(len(h.shared)))
 	h.mu.Unlock()
-	var notify *Task
-	var si SigInfo
 	if sig == unix.SIGCONT && l.jobStop != nil {
 		close(l.jobStop)
 		l.jobStop = nil
 		l.stopped.Store(false)
 		l.waitStop, l.waitCont = false, true
-		notify, si = l.jobNotifyLocked(cldContinued, unix.SIGCONT)
+		l.notifyParentLocked(cldContinued, unix.SIGCONT)
 		k.childEventLocked()
 	}
 	k.mu.Unlock()
-	if notify != nil {
-		notify.queueGroupSignal(si)
-	}
 }
 
 // jobControlSignal reports whether sig is SIGCONT or a stop signal, whose
@@ -104,22 +99,23 @@ func (l *Task) membersLocked() []*Task {
 	return ms
 }
 
-// jobNotifyLocked returns the parent that gets the SIGCHLD reporting a stop or continue of l, and the siginfo, or nil when the
-// parent asked not to hear of them (SA_NOCLDSTOP) or has none.
+// notifyParentLocked queues the SIGCHLD that reports a stop or continue
+// of l to its parent, unless the parent asked not to hear of them
+// (SA_NOCLDSTOP) or it has none. It is queued before the state change
+// can be seen by a wait (the caller's childEventLocked), as on Linux.
 //
 // Preconditions: Kernel.mu is held; l is a leader.
-func (l *Task) jobNotifyLocked(code int32, sig unix.Signal) (*Task, SigInfo) {
+func (l *Task) notifyParentLocked(code int32, sig unix.Signal) {
 	p := l.parent
 	if p == nil || p.zombie {
-		return nil, SigInfo{}
+		return
 	}
 	act, _ := p.SigAction(int(unix.SIGCHLD), nil)
 	const saNocldstop = 1
 	if act.Flags&saNocldstop != 0 {
-		return nil, SigInfo{}
+		return
 	}
-	si := SigInfo{Signo: int32(unix.SIGCHLD), Code: code, PID: l.tid, UID: l.Creds().UID, Status: int32(sig)}
-	return p, si
+	p.queueGroupSignalLocked(SigInfo{Signo: int32(unix.SIGCHLD), Code: code, PID: l.tid, UID: l.Creds().UID, Status: int32(sig)})
 }
 
 // groupStop stops t's process with sig (the default action of a stop
@@ -137,15 +133,13 @@ func (t *Task) groupStop(sig unix.Signal) {
 		k.mu.Unlock()
 		return
 	}
-	var notify *Task
-	var si SigInfo
 	var others []*Task
 	if l.jobStop == nil {
 		l.jobStop = make(chan struct{})
 		l.stopped.Store(true)
 		l.stopSig = sig
 		l.waitStop, l.waitCont = true, false
-		notify, si = l.jobNotifyLocked(cldStopped, sig)
+		l.notifyParentLocked(cldStopped, sig)
 		for _, o := range l.membersLocked() {
 			if o != t {
 				others = append(others, o)
@@ -156,9 +150,6 @@ func (t *Task) groupStop(sig unix.Signal) {
 	k.mu.Unlock()
 	for _, o := range others {
 		o.wake()
-	}
-	if notify != nil {
-		notify.queueGroupSignal(si)
 	}
 }
 
