@@ -48,14 +48,12 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 	l := t.leader
 	for _, o := range l.membersLocked() {
 		o.mu.Lock()
-		o.sigQueue = discardSignals(o.sigQueue, discard)
-		o.nQueued.Store(int32(len(o.sigQueue)))
+		o.sigQueue.discard(discard)
 		o.mu.Unlock()
 	}
 	h := l.sig
 	h.mu.Lock()
-	h.shared = discardSignals(h.shared, discard)
-	h.nShared.Store(int32(len(h.shared)))
+	h.shared.discard(discard)
 	h.mu.Unlock()
 	if sig == unix.SIGCONT && l.jobStop != nil {
 		close(l.jobStop)
@@ -72,19 +70,6 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 // queueing first discards pending ones of the other kind (prepareSignal).
 func jobControlSignal(sig unix.Signal) bool {
 	return sig == unix.SIGCONT || stopSignals&SigBit(int(sig)) != 0
-}
-
-// discardSignals returns q without the signals in set.
-func discardSignals(q []SigInfo, set uint64) []SigInfo {
-	kept := q[:0]
-	for _, p := range q {
-		if set&SigBit(int(p.Signo)) == 0 {
-			kept = append(kept, p)
-		} else if p.timer != nil {
-			p.timer.taken(&p) // the timer may queue its next one
-		}
-	}
-	return kept
 }
 
 // membersLocked returns the leader l and its threads.

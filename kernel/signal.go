@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,9 +46,8 @@ const (
 type signalHandlers struct {
 	mu      sync.Mutex
 	actions [NumSignals]SigAction
-	shared  []SigInfo
-	nShared atomic.Int32 // len(shared), as Task.nQueued
-	queued  vfs.Changes  // notified whenever a signal is queued to the process (signalfd)
+	shared  signalQueue // process-directed signals
+	queued  vfs.Changes // notified whenever a signal is queued to the process (signalfd)
 }
 
 // SigBit returns the mask bit of signal sig.
@@ -252,18 +250,12 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) bool {
 	}
 	queued := true
 	if sig < 32 {
-		for _, p := range *q {
-			if int(p.Signo) == sig {
-				queued = false
-				break
-			}
-		}
-	} else if len(*q) >= maxQueuedSignals {
+		queued = !q.has(int32(sig))
+	} else if len(q.list) >= maxQueuedSignals {
 		queued = false // beyond RLIMIT_SIGPENDING: dropped, as Linux drops it
 	}
 	if queued {
-		*q = append(*q, si)
-		t.noteQueues()
+		q.push(si)
 		h.queued.Notify()
 	}
 	h.mu.Unlock()
@@ -308,20 +300,13 @@ func (t *Task) deliverable() bool {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, p := range t.sigQueue {
-		if t.sigMask&SigBit(int(p.Signo)) == 0 {
-			return true
-		}
+	if t.sigQueue.mask()&^t.sigMask != 0 {
+		return true
 	}
 	h := t.sig
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, p := range h.shared {
-		if t.sigMask&SigBit(int(p.Signo)) == 0 {
-			return true
-		}
-	}
-	return false
+	return h.shared.mask()&^t.sigMask != 0
 }
 
 // dequeueLocked removes and returns the lowest-numbered pending signal
@@ -329,24 +314,13 @@ func (t *Task) deliverable() bool {
 //
 // Preconditions: t.mu is held.
 func (t *Task) dequeueLocked(mask uint64) (SigInfo, bool) {
-	if si, ok := dequeueFrom(&t.sigQueue, mask); ok {
-		t.nQueued.Store(int32(len(t.sigQueue)))
+	if si, ok := t.sigQueue.dequeue(mask); ok {
 		return si, true
 	}
 	h := t.sig
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	si, ok := dequeueFrom(&h.shared, mask)
-	h.nShared.Store(int32(len(h.shared)))
-	return si, ok
-}
-
-// noteQueues records the lengths of t's queue and its process's.
-//
-// Preconditions: t.mu and t.sig.mu are held.
-func (t *Task) noteQueues() {
-	t.nQueued.Store(int32(len(t.sigQueue)))
-	t.sig.nShared.Store(int32(len(t.sig.shared)))
+	return h.shared.dequeue(mask)
 }
 
 // nothingQueued reports, without locks, that no signal is queued to t or
@@ -354,30 +328,7 @@ func (t *Task) noteQueues() {
 // t, which kicks it out of app code if it got there (inApp, set before
 // deliverable's check).
 func (t *Task) nothingQueued() bool {
-	return t.nQueued.Load() == 0 && t.sig.nShared.Load() == 0
-}
-
-// dequeueFrom removes the lowest-numbered signal not in mask from q.
-func dequeueFrom(q *[]SigInfo, mask uint64) (SigInfo, bool) {
-	best := -1
-	for i, p := range *q {
-		if mask&SigBit(int(p.Signo)) != 0 {
-			continue
-		}
-		if best < 0 || p.Signo < (*q)[best].Signo {
-			best = i
-		}
-	}
-	if best < 0 {
-		return SigInfo{}, false
-	}
-	si := (*q)[best]
-	*q = append((*q)[:best], (*q)[best+1:]...)
-	if si.timer != nil {
-		si.timer.taken(&si)
-		si.timer = nil
-	}
-	return si, true
+	return t.sigQueue.empty() && t.sig.shared.empty()
 }
 
 // PendingSet returns the pending signals, t's own and its process's
@@ -385,17 +336,10 @@ func dequeueFrom(q *[]SigInfo, mask uint64) (SigInfo, bool) {
 func (t *Task) PendingSet() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var set uint64
-	for _, p := range t.sigQueue {
-		set |= SigBit(int(p.Signo))
-	}
 	h := t.sig
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, p := range h.shared {
-		set |= SigBit(int(p.Signo))
-	}
-	return set
+	return t.sigQueue.mask() | h.shared.mask()
 }
 
 // SendSignalSelf sends sig to the task itself (kill of its own pid, a
@@ -431,8 +375,7 @@ func (t *Task) ForceSignal(si SigInfo) {
 		h.actions[sig-1].Handler = SigDfl
 		h.mu.Unlock()
 	}
-	t.sigQueue = append(t.sigQueue, si)
-	t.nQueued.Store(int32(len(t.sigQueue)))
+	t.sigQueue.push(si)
 	t.mu.Unlock()
 }
 
@@ -783,16 +726,11 @@ func (t *Task) RestoreTemporaryMask(err error) {
 func (t *Task) SigMasks() (pending, shared, blocked, ignored, caught uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, p := range t.sigQueue {
-		pending |= SigBit(int(p.Signo))
-	}
-	blocked = t.sigMask
+	pending, blocked = t.sigQueue.mask(), t.sigMask
 	h := t.sig
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, p := range h.shared {
-		shared |= SigBit(int(p.Signo))
-	}
+	shared = h.shared.mask()
 	for i, a := range h.actions {
 		switch a.Handler {
 		case SigDfl:
@@ -818,11 +756,11 @@ func (t *Task) SigQueue() (queued, limit uint64) {
 	for _, o := range k.tasks {
 		o.mu.Lock()
 		if o.creds.UID == uid {
-			queued += uint64(len(o.sigQueue))
+			queued += uint64(len(o.sigQueue.list))
 			if h := o.sig; h != nil && !counted[h] {
 				counted[h] = true
 				h.mu.Lock()
-				queued += uint64(len(h.shared))
+				queued += uint64(len(h.shared.list))
 				h.mu.Unlock()
 			}
 		}

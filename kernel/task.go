@@ -55,11 +55,7 @@ type Task struct {
 	limits   *Limits
 	sig      *signalHandlers
 	sigMask  uint64
-	sigQueue []SigInfo
-	// nQueued is len(sigQueue), stored under mu with every change and
-	// read without it: the run loop's check, before every return to the
-	// app, that nothing is queued (deliverSignals, deliverable).
-	nQueued  atomic.Int32
+	sigQueue signalQueue // thread-directed signals, guarded by mu
 	altStack SignalStack
 	// sigNotify wakes a blocked system call when a signal arrives.
 	sigNotify chan struct{}
