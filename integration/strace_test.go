@@ -14,6 +14,9 @@ import (
 // plain moat run, not a native one: TestPrograms does that).
 // Lines may carry a prefix such as a thread id; the regexps are not
 // anchored at the start.
+//
+// Lines carry [pid N] once the sandbox has a second task (thread or
+// process), and not before.
 func TestStrace(t *testing.T) {
 	t.Parallel()
 	argv := []string{prog("files_io")}
@@ -37,11 +40,32 @@ func TestStrace(t *testing.T) {
 			t.Errorf("--strace output has no line matching\n\t%s", w)
 		}
 	}
+	// Lines before a second task exists have no prefix.
+	if strings.HasPrefix(stderr, "[pid ") {
+		t.Errorf("--strace prefixed the first line with [pid N] while the sandbox had one task")
+	}
 	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
 		t.Errorf("moat printed a Go panic or stack trace")
 	}
 	if t.Failed() {
 		t.Logf("moat stderr (first 60 lines):\n%s", head(stderr, 60))
+	}
+
+	// Once there is a second process, every line says whose it is, as
+	// with strace -f.
+	_, stderr, code = runMoat(t, []string{"--strace"}, []string{"/bin/busybox", "sh", "-c", "/bin/busybox true; exit 3"}, "")
+	for _, w := range []string{
+		`^\[pid +1\] (clone|vfork|fork)\(.* = 2$`,
+		`^\[pid +2\] execve\("/bin/busybox", \["/bin/busybox", "true"\].* = 0$`,
+		`^\[pid +1\] wait4\(.* = 2$`,
+		`^\[pid +1\] exit_group\(3\) += \?$`,
+	} {
+		if !regexp.MustCompile(`(?m)` + w).MatchString(stderr) {
+			t.Errorf("--strace of two processes has no line matching\n\t%s\nstderr (first 60 lines):\n%s", w, head(stderr, 60))
+		}
+	}
+	if code != 3 {
+		t.Errorf("the shell's status in moat: %d, want 3", code)
 	}
 }
 

@@ -90,6 +90,9 @@ type Kernel struct {
 	thaw       chan struct{} // non-nil while frozen (Freeze); closed by Thaw
 
 	frozen atomic.Bool // thaw != nil, readable without the lock
+	// manyTasks is set once the sandbox has had a second task: from then
+	// on --strace lines say whose they are, as strace -f does.
+	manyTasks atomic.Bool
 
 	utsMu sync.Mutex
 	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
@@ -276,6 +279,16 @@ func (k *Kernel) Run(pa ProcessArgs) (ExitStatus, error) {
 	return p.Wait(), nil
 }
 
+// addTaskLocked enters t in the task table.
+//
+// Preconditions: Kernel.mu is held.
+func (k *Kernel) addTaskLocked(t *Task) {
+	k.tasks[t.tid] = t
+	if len(k.tasks) > 1 {
+		k.manyTasks.Store(true)
+	}
+}
+
 // newTask allocates the first task.
 func (k *Kernel) newTask(pa ProcessArgs) *Task {
 	k.mu.Lock()
@@ -317,7 +330,7 @@ func (k *Kernel) newTask(pa ProcessArgs) *Task {
 	t.limits.oomScoreAdj = int32(max(-1000, min(1000, pa.OOMScoreAdj)))
 	t.leader = t
 	t.threads = make(map[*Task]struct{})
-	k.tasks[tid] = t
+	k.addTaskLocked(t)
 	return t
 }
 

@@ -148,7 +148,7 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		c.vforkDone = make(chan struct{})
 	}
 	parent.children[c] = struct{}{}
-	k.tasks[tid] = c
+	k.addTaskLocked(c)
 	k.mu.Unlock()
 
 	c.startCloned(t, a, childMM, tid)

@@ -160,6 +160,9 @@ func (t *Task) straceLine(call string, nr uintptr, args [6]uintptr, ret uintptr)
 	if call == "" {
 		call = strace.FormatCall(nr, args, ret, t)
 	}
+	if t.k.manyTasks.Load() {
+		call = fmt.Sprintf("[pid %5d] %s", t.tid, call)
+	}
 	fmt.Fprintln(t.k.opts.Strace, call+strace.FormatResult(nr, args, ret, t))
 }
 

@@ -92,7 +92,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	t.mu.Unlock()
 	c.seccomp.Store(t.seccomp.Load())
 	leader.threads[c] = struct{}{}
-	k.tasks[tid] = c
+	k.addTaskLocked(c)
 	k.mu.Unlock()
 
 	c.startCloned(t, a, t.mm, tid)
