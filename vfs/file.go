@@ -25,6 +25,12 @@ type FileDescription struct {
 
 	hasLocks atomic.Bool // has held OFD locks or a flock (lock.go)
 
+	// onRelease holds what runs when the last reference is dropped
+	// (OnRelease), by key; released is set then, under relMu.
+	relMu     sync.Mutex
+	onRelease map[any]func()
+	released  bool
+
 	mu      sync.Mutex
 	off     int64
 	dirents []Dirent // directory listing snapshot taken at the first getdents
@@ -42,6 +48,45 @@ func NewFileDescription(impl FileImpl, path Path, flags uint32) *FileDescription
 
 // IncRef takes a reference.
 func (f *FileDescription) IncRef() { f.refs.Add(1) }
+
+// TryIncRef takes a reference unless the last one has been dropped, for
+// holders that keep no reference of their own (OnRelease).
+func (f *FileDescription) TryIncRef() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// OnRelease registers fn, under key, to run when the last reference to f
+// is dropped, before f is released, with no lock of f's held. It is for
+// holders that must not keep f open, as an epoll interest list does not
+// on Linux: closing a file's last descriptor removes it from every epoll
+// set. It reports false, registering nothing, if f is already released.
+func (f *FileDescription) OnRelease(key any, fn func()) bool {
+	f.relMu.Lock()
+	defer f.relMu.Unlock()
+	if f.released {
+		return false
+	}
+	if f.onRelease == nil {
+		f.onRelease = make(map[any]func())
+	}
+	f.onRelease[key] = fn
+	return true
+}
+
+// CancelRelease drops the OnRelease registration under key.
+func (f *FileDescription) CancelRelease(key any) {
+	f.relMu.Lock()
+	defer f.relMu.Unlock()
+	delete(f.onRelease, key)
+}
 
 // RefWatcher is implemented by file implementations that want to know
 // when a reference other than the last is dropped (AF_UNIX sockets, whose
@@ -66,6 +111,13 @@ func (f *FileDescription) DecRef() {
 		return
 	}
 	if n == 0 {
+		f.relMu.Lock()
+		hooks := f.onRelease
+		f.onRelease, f.released = nil, true
+		f.relMu.Unlock()
+		for _, fn := range hooks {
+			fn()
+		}
 		f.releaseOFDLocks()
 		if Watched() && f.accMode&unix.O_PATH == 0 {
 			if f.writable() {

@@ -10,8 +10,15 @@
 // ready: a thread may block on an instance before another adds the file
 // it waits for (Go's network poller does).
 //
+// An interest does not keep its file open, as on Linux: when the file's
+// last descriptor is closed, it leaves the interest list
+// (vfs.FileDescription.OnRelease), so a pipe's write end closed while
+// registered still gives its reader end-of-file, and the fd number can be
+// added again.
+//
 // Lock order: Instance.mu is a leaf lock (readiness is checked with it
-// released).
+// released, and no file reference is dropped with it held: the last one
+// runs the file's release hooks, which take it).
 package epoll
 
 import (
@@ -32,7 +39,7 @@ const (
 )
 
 type interest struct {
-	file     *vfs.FileDescription
+	file     *vfs.FileDescription // not a reference: see forget
 	events   uint32
 	data     uint64
 	disabled bool // EPOLLONESHOT after reporting
@@ -86,29 +93,63 @@ func (in *Instance) Read(vfs.Context, []byte, int64) (int, error) { return 0, un
 // Write implements vfs.FileImpl.
 func (in *Instance) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EINVAL }
 
-// Release implements vfs.FileImpl: it drops the interest list's files.
+// Release implements vfs.FileImpl: it forgets the interest list.
 func (in *Instance) Release() {
 	in.mu.Lock()
 	items := in.items
 	in.items, in.order = nil, nil
 	in.mu.Unlock()
-	for _, it := range items {
-		it.file.DecRef()
+	for fd, it := range items {
+		it.file.CancelRelease(releaseKey{in, fd})
 	}
 }
 
-// Add adds fd (open as f) to the interest list.
+// releaseKey names an interest's registration with its file's release
+// hooks.
+type releaseKey struct {
+	in *Instance
+	fd int32
+}
+
+// Add adds fd (open as f, which the caller holds a reference on) to the
+// interest list.
 func (in *Instance) Add(fd int32, f *vfs.FileDescription, events uint32, data uint64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.items == nil {
+		return unix.EBADF // released (an epoll fd cannot be used after close)
+	}
 	if _, ok := in.items[fd]; ok {
 		return unix.EEXIST
 	}
-	f.IncRef()
+	f.OnRelease(releaseKey{in, fd}, func() { in.forget(fd, f) })
 	in.items[fd] = &interest{file: f, events: events, data: data}
 	in.order = append(in.order, fd)
 	in.listed.Notify()
 	return nil
+}
+
+// forget removes fd's interest if it is still f's: f's last descriptor
+// was closed.
+func (in *Instance) forget(fd int32, f *vfs.FileDescription) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if it, ok := in.items[fd]; ok && it.file == f {
+		in.removeLocked(fd)
+	}
+}
+
+// removeLocked drops fd from the interest list.
+//
+// Preconditions: in.mu is held; fd is in it.
+func (in *Instance) removeLocked(fd int32) {
+	delete(in.items, fd)
+	for i, x := range in.order {
+		if x == fd {
+			in.order = append(in.order[:i], in.order[i+1:]...)
+			break
+		}
+	}
 }
 
 // Modify changes fd's events and data.
@@ -132,19 +173,13 @@ func (in *Instance) Delete(fd int32) error {
 	in.mu.Lock()
 	it, ok := in.items[fd]
 	if ok {
-		delete(in.items, fd)
-		for i, x := range in.order {
-			if x == fd {
-				in.order = append(in.order[:i], in.order[i+1:]...)
-				break
-			}
-		}
+		in.removeLocked(fd)
 	}
 	in.mu.Unlock()
 	if !ok {
 		return unix.ENOENT
 	}
-	it.file.DecRef()
+	it.file.CancelRelease(releaseKey{in, fd})
 	return nil
 }
 
@@ -167,12 +202,19 @@ func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bo
 	in.mu.Lock()
 	var items []*interest
 	for _, fd := range in.order {
-		if it := in.items[fd]; !it.disabled {
+		// A reference for the look: the list holds none, and the
+		// last descriptor may be closed meanwhile.
+		if it := in.items[fd]; !it.disabled && it.file.TryIncRef() {
 			items = append(items, it)
 		}
 	}
 	chans := []<-chan struct{}{in.listed.Chan()} // taken with the list
 	in.mu.Unlock()
+	defer func() { // with in.mu released: a last reference runs forget
+		for _, it := range items {
+			it.file.DecRef()
+		}
+	}()
 	var out []Event
 	periodic := false
 	for _, it := range items {

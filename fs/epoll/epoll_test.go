@@ -74,3 +74,32 @@ func TestWaiterSeesInterestList(t *testing.T) {
 		t.Fatalf("after Modify: events %+v, want one with data 9", evs)
 	}
 }
+
+// TestCloseLeavesInterestList checks that an interest does not keep its
+// file open, as on Linux: closing the last descriptor of a pipe's write
+// end, registered, gives the read end its hang-up, takes the write end
+// out of the list, and frees the fd number for another file.
+func TestCloseLeavesInterestList(t *testing.T) {
+	ef, in := New()
+	defer ef.DecRef()
+	r, w := pipe.New(true)
+	defer r.DecRef()
+	vfstest.Must(t, in.Add(4, w, vfs.PollOut, 1))
+	if evs, _, _ := in.Ready(8); len(evs) != 1 || evs[0].Data != 1 {
+		t.Fatalf("write end registered: events %+v, want one with data 1", evs)
+	}
+	w.DecRef() // the app closes its only descriptor of the write end
+	if r.Readiness()&vfs.PollHup == 0 {
+		t.Fatal("the read end has no hang-up: the interest list kept the write end open")
+	}
+	if evs, _, _ := in.Ready(8); len(evs) != 0 {
+		t.Fatalf("after the close: events %+v, want none", evs)
+	}
+	r2, w2 := pipe.New(true)
+	defer r2.DecRef()
+	defer w2.DecRef()
+	vfstest.Must(t, in.Add(4, w2, vfs.PollOut, 2))
+	if evs, _, _ := in.Ready(8); len(evs) != 1 || evs[0].Data != 2 {
+		t.Fatalf("the fd added again for another file: events %+v, want one with data 2", evs)
+	}
+}
