@@ -325,6 +325,9 @@ func (f *FileDescription) Seek(ctx Context, off int64, whence int) (int64, error
 	if f.Flags()&unix.O_PATH != 0 {
 		return 0, unix.EBADF
 	}
+	if _, ok := f.impl.(NoopSeeker); ok {
+		return 0, nil // never moved: a stream's position stays 0
+	}
 	if f.isStream() {
 		return 0, unix.ESPIPE
 	}

@@ -18,10 +18,11 @@ import (
 const maxValue = 1<<64 - 2
 
 type counter struct {
-	mu        sync.Mutex
-	v         uint64
-	semaphore bool
-	changes   vfs.Changes
+	vfs.AnonInode // Stat, IsStream, NoopSeek
+	mu            sync.Mutex
+	v             uint64
+	semaphore     bool
+	changes       vfs.Changes
 }
 
 // New returns an eventfd description with the initial value and flags
@@ -35,16 +36,8 @@ func New(initval uint32, semaphore, nonblock bool) *vfs.FileDescription {
 	return vfs.NewFileDescription(c, vfs.Path{}, fl)
 }
 
-// IsStream implements vfs.Stream.
-func (c *counter) IsStream() bool { return true }
-
 // Name is what /proc/PID/fd shows.
 func (c *counter) Name() string { return "anon_inode:[eventfd]" }
-
-// Stat reports an anonymous inode.
-func (c *counter) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Dev: 0xd, Ino: 1, Mode: 0o600, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
-}
 
 // Read implements vfs.FileImpl.
 func (c *counter) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {

@@ -48,12 +48,13 @@ type watch struct {
 
 // Instance is an inotify instance.
 type Instance struct {
-	mu      sync.Mutex
-	queue   []event
-	watches map[int32]*watch
-	byKey   map[vfs.WatchKey]int32
-	nextWD  int32
-	changes vfs.Changes
+	vfs.AnonInode // Stat, IsStream, NoopSeek
+	mu            sync.Mutex
+	queue         []event
+	watches       map[int32]*watch
+	byKey         map[vfs.WatchKey]int32
+	nextWD        int32
+	changes       vfs.Changes
 }
 
 // New returns an inotify file (O_NONBLOCK per nonblock).
@@ -201,9 +202,6 @@ func (in *Instance) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 
 // Write implements vfs.FileImpl: inotify files are not writable.
 func (in *Instance) Write(vfs.Context, []byte, int64) (int, error) { return 0, unix.EINVAL }
-
-// IsStream implements vfs.Stream.
-func (in *Instance) IsStream() bool { return true }
 
 // Name is what /proc/PID/fd shows.
 func (in *Instance) Name() string { return "anon_inode:inotify" }

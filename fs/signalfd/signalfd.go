@@ -29,7 +29,8 @@ type Task interface {
 
 // File is a signalfd's state.
 type File struct {
-	owner Task
+	vfs.AnonInode // Stat, IsStream, NoopSeek
+	owner         Task
 
 	mu   sync.Mutex
 	mask uint64
@@ -60,14 +61,6 @@ func (f *File) getMask() uint64 {
 
 // Name is what /proc/PID/fd shows.
 func (f *File) Name() string { return "anon_inode:[signalfd]" }
-
-// IsStream implements vfs.Stream.
-func (f *File) IsStream() bool { return true }
-
-// Stat reports an anonymous inode.
-func (f *File) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Dev: 0xd, Ino: 3, Mode: 0o600, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
-}
 
 // Read implements vfs.FileImpl: as many pending signals as fit in dst,
 // blocking until there is one.

@@ -17,6 +17,7 @@ import (
 
 // Timer is a timerfd's state: an interval timer counting expirations.
 type Timer struct {
+	vfs.AnonInode // Stat, IsStream, NoopSeek
 	*ktime.Timer
 	clock int32 // the host clock absolute times are measured on
 
@@ -60,14 +61,6 @@ func (tm *Timer) Clock() int32 { return tm.clock }
 
 // Name is what /proc/PID/fd shows.
 func (tm *Timer) Name() string { return "anon_inode:[timerfd]" }
-
-// IsStream implements vfs.Stream.
-func (tm *Timer) IsStream() bool { return true }
-
-// Stat reports an anonymous inode.
-func (tm *Timer) Stat(ctx vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Dev: 0xd, Ino: 2, Mode: 0o600, Nlink: 1, UID: ctx.UID(), GID: ctx.GID(), Blksize: 4096}, nil
-}
 
 // Read implements vfs.FileImpl: the number of expirations since the last
 // read, blocking until there is one.
