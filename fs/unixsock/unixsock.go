@@ -860,7 +860,7 @@ func (s *Socket) Readiness() uint32 {
 	if in.reset && s.typ != unix.SOCK_DGRAM {
 		r |= vfs.PollErr
 	}
-	inWrClosed := in.wrClosed
+	rcvShut := in.wrClosed || in.rdClosed // Linux's RCV_SHUTDOWN
 	if out != nil && out.shared != in.shared {
 		in.mu.Unlock()
 		out.mu.Lock()
@@ -877,7 +877,10 @@ func (s *Socket) Readiness() uint32 {
 		// it is writable (as Linux says).
 		r |= vfs.PollOut | vfs.PollWrNorm
 	}
-	if s.typ != unix.SOCK_DGRAM && out.rdClosed && inWrClosed {
+	// Hung up once shut down both ways (Linux's SHUTDOWN_MASK): for
+	// reading by this end or the peer's writer, for writing by this end
+	// or the peer's reader.
+	if s.typ != unix.SOCK_DGRAM && rcvShut && (out.wrClosed || out.rdClosed) {
 		r |= vfs.PollHup
 	}
 	return r
