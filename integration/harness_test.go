@@ -527,6 +527,7 @@ var programUse = map[string]string{
 	"badptr":        "TestPrograms",
 	"devfiles":      "TestPrograms",
 	"sigevents":     "TestPrograms",
+	"epoll":         "TestPrograms",
 	"mmap_shared":   "TestPrograms",
 	"mmap_truncate": "TestPrograms, TestMmapBind",
 	"mmap_hostfile": "TestMmapBind",

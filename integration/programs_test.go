@@ -19,6 +19,10 @@ var comparedPrograms = []struct {
 	{name: "badptr"},
 	// signalfd, timer_create, timerfds on CLOCK_REALTIME.
 	{name: "sigevents"},
+	// epoll: epoll_ctl's errors in Linux's order, nesting and ELOOP,
+	// triggering modes, hang-ups, closing registered fds, EFAULT, wake-ups
+	// of waiting threads, epoll_pwait's signal mask.
+	{name: "epoll"},
 	{name: "mmap_shared"},
 	// fcntl record locks and flock between processes.
 	{name: "locks"},

@@ -54,7 +54,7 @@ func epollOf(t *kernel.Task, epfd uintptr) (*vfs.FileDescription, *epoll.Instanc
 	if err != nil {
 		return nil, nil, err
 	}
-	in, ok := f.Impl().(*epoll.Instance)
+	in, ok := epoll.Of(f)
 	if !ok {
 		f.DecRef()
 		return nil, nil, unix.EINVAL
@@ -62,40 +62,51 @@ func epollOf(t *kernel.Task, epfd uintptr) (*vfs.FileDescription, *epoll.Instanc
 	return f, in, nil
 }
 
+// sysEpollCtl checks in Linux's order: the event (EFAULT), both fds
+// (EBADF), the target's pollability (EPERM), epfd being an epoll file
+// other than the target (EINVAL), EPOLLEXCLUSIVE's limits (EINVAL), then
+// the operation (ELOOP, EEXIST, ENOENT, EINVAL for an unknown one).
 func sysEpollCtl(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	ef, in, err := epollOf(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	defer ef.DecRef()
 	op, fd := int(a[1]), int32(a[2])
-	f, err := t.FDs().Get(fd)
-	if err != nil {
-		return 0, err
-	}
-	defer f.DecRef()
-	if f == ef {
-		return 0, unix.EINVAL
-	}
-	if _, ok := f.Impl().(vfs.Poller); !ok {
-		return 0, unix.EPERM // regular files and directories cannot be watched, as on Linux
-	}
 	var events uint32
 	var data uint64
-	if op != unix.EPOLL_CTL_DEL {
+	if op != unix.EPOLL_CTL_DEL { // even an unknown op: Linux reads its event
 		b := make([]byte, 12) // struct epoll_event is packed on x86-64
 		if err := copyIn(t, a[3], b); err != nil {
 			return 0, err
 		}
 		events, data = le.Uint32(b), le.Uint64(b[4:])
 	}
+	ef, err := getFile(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer ef.DecRef()
+	f, err := t.FDs().Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if _, ok := f.Impl().(vfs.Poller); !ok {
+		return 0, unix.EPERM // regular files and directories cannot be watched, as on Linux
+	}
+	in, ok := epoll.Of(ef)
+	if !ok || f == ef {
+		return 0, unix.EINVAL
+	}
+	if op != unix.EPOLL_CTL_DEL && events&epoll.EPOLLEXCL != 0 {
+		_, nested := epoll.Of(f)
+		if op == unix.EPOLL_CTL_MOD || op == unix.EPOLL_CTL_ADD && (nested || events&^epoll.ExclusiveOK != 0) {
+			return 0, unix.EINVAL
+		}
+	}
 	switch op {
 	case unix.EPOLL_CTL_ADD:
 		return 0, in.Add(fd, f, events, data)
 	case unix.EPOLL_CTL_MOD:
-		return 0, in.Modify(fd, events, data)
+		return 0, in.Modify(fd, f, events, data)
 	case unix.EPOLL_CTL_DEL:
-		return 0, in.Delete(fd)
+		return 0, in.Delete(fd, f)
 	}
 	return 0, unix.EINVAL
 }
@@ -105,26 +116,26 @@ func epollWait(t *kernel.Task, epfd, eventsAddr uintptr, max int32, deadline tim
 	if max <= 0 || max > (1<<31-1)/12 {
 		return 0, unix.EINVAL
 	}
+	if !accessOK(eventsAddr, uintptr(max)*12) {
+		return 0, unix.EFAULT
+	}
 	ef, in, err := epollOf(t, epfd)
 	if err != nil {
 		return 0, err
 	}
 	defer ef.DecRef()
-	if !accessOK(eventsAddr, uintptr(max)*12) {
-		return 0, unix.EFAULT
+	deliver := func(evs []epoll.Event) error {
+		b := make([]byte, 12*len(evs))
+		for i, e := range evs {
+			le.PutUint32(b[12*i:], e.Events)
+			le.PutUint64(b[12*i+4:], e.Data)
+		}
+		return copyOut(t, eventsAddr, b)
 	}
 	for {
-		evs, chans, periodic := in.Ready(int(max))
-		if len(evs) > 0 {
-			b := make([]byte, 12*len(evs))
-			for i, e := range evs {
-				le.PutUint32(b[12*i:], e.Events)
-				le.PutUint64(b[12*i+4:], e.Data)
-			}
-			if err := copyOut(t, eventsAddr, b); err != nil {
-				return 0, err
-			}
-			return uintptr(len(evs)), nil
+		n, chans, periodic, err := in.Report(int(max), deliver)
+		if err != nil || n > 0 {
+			return uintptr(n), err
 		}
 		if noWait || !deadline.IsZero() && !time.Now().Before(deadline) {
 			return 0, nil
@@ -165,7 +176,7 @@ func sysEpollPwait(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	d, noWait := msDeadline(int32(a[3]))
 	n, err := epollWait(t, a[0], a[1], int32(a[2]), d, noWait)
 	if masked {
-		t.RestoreTemporaryMask(err)
+		restoreEpollMask(t, err)
 	}
 	return n, err
 }
@@ -181,7 +192,18 @@ func sysEpollPwait2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	}
 	n, err := epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
 	if masked {
-		t.RestoreTemporaryMask(err)
+		restoreEpollMask(t, err)
 	}
 	return n, err
+}
+
+// restoreEpollMask ends epoll_pwait's temporary signal mask, unless a
+// signal interrupted the wait (EINTR, never restarted): that signal is
+// delivered under the temporary mask, whose frame restores the old one,
+// as Linux's restore_saved_sigmask_unless.
+func restoreEpollMask(t *kernel.Task, err error) {
+	if err == unix.EINTR {
+		return // deliverSignals restores it
+	}
+	t.RestoreTemporaryMask(err)
 }

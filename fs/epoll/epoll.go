@@ -1,24 +1,40 @@
 // Package epoll implements epoll instances: an interest list of open
 // files, each with the events it waits for, built on the vfs.Poller
-// readiness of those files. An edge-triggered interest (EPOLLET) reports
-// once, then again only after a change of the file that may raise one of
-// its events (vfs.EdgePoller; any change for files that cannot tell);
-// files that cannot report changes at all are served level-triggered.
-// EPOLLONESHOT disables an interest after it reports once. A waiter also
-// wakes when the interest list gains or changes an entry, as on Linux,
-// where epoll_ctl wakes epoll_wait when the added or modified file is
-// ready: a thread may block on an instance before another adds the file
-// it waits for (Go's network poller does).
+// readiness of those files.
 //
-// An interest does not keep its file open, as on Linux: when the file's
-// last descriptor is closed, it leaves the interest list
-// (vfs.FileDescription.OnRelease), so a pipe's write end closed while
-// registered still gives its reader end-of-file, and the fd number can be
-// added again.
+// An interest belongs to a pair, the open file and the fd number it was
+// added under, as on Linux: a dup of the fd is another interest, and a new
+// file under the old number is not the registered one. It does not keep
+// its file open: when the file's last descriptor is closed, it leaves the
+// interest list (vfs.FileDescription.OnRelease), so a pipe's write end
+// closed while registered still gives its reader end-of-file.
 //
-// Lock order: Instance.mu is a leaf lock (readiness is checked with it
-// released, and no file reference is dropped with it held: the last one
-// runs the file's release hooks, which take it).
+// An edge-triggered interest (EPOLLET) reports once, then again only after
+// a change of the file that may raise one of its events (vfs.EdgePoller).
+// Files that cannot tell which readiness a change may raise (sockets) may
+// report an edge again after a change that raised none, and files that
+// cannot report changes at all (a nested epoll instance) report it again
+// at every wait, as level-triggered: an edge may come twice, never be
+// lost. EPOLLONESHOT disables an interest after it reports once. A
+// level-triggered interest that reports goes to the back of the report
+// order, so that with few events per wait the ready files take turns.
+// Events are consumed only once they have reached the app (Report): a
+// wait that fails with EFAULT leaves them to the next.
+//
+// A waiter also wakes when the interest list gains or changes an entry,
+// as on Linux, where epoll_ctl wakes epoll_wait when the added or modified
+// file is ready: a thread may block on an instance before another adds the
+// file it waits for (Go's network poller does).
+//
+// Instances nest (an epoll file in another's list) at most maxNests deep
+// and never in a loop (ELOOP, Add), as on Linux: a nested instance's
+// readiness is its list's, looked at recursively.
+//
+// Lock order: Instance.reportMu (an outer instance's before an inner's
+// Instance.mu: a nested look takes no reportMu), then nestMu, then
+// Instance.mu, a leaf: files' readiness is checked with it released, and
+// no file reference is dropped with it held (the last one runs the file's
+// release hooks, which take it and nestMu).
 package epoll
 
 import (
@@ -38,8 +54,20 @@ const (
 	EPOLLET      = 1 << 31
 )
 
+// ExclusiveOK are the events EPOLLEXCLUSIVE may come with.
+const ExclusiveOK = vfs.PollIn | vfs.PollOut | vfs.PollErr | vfs.PollHup | EPOLLWAKEUP | EPOLLET | EPOLLEXCL
+
+// maxNests is Linux's EP_MAX_NESTS: how deep instances may nest.
+const maxNests = 4
+
+// key names an interest: the file and the fd it was added under.
+type key struct {
+	fd   int32
+	file *vfs.FileDescription // not a reference: see forget
+}
+
 type interest struct {
-	file     *vfs.FileDescription // not a reference: see forget
+	key
 	events   uint32
 	data     uint64
 	disabled bool // EPOLLONESHOT after reporting
@@ -67,25 +95,42 @@ func (it *interest) armed() bool {
 
 // Instance is an epoll instance.
 type Instance struct {
+	vfs.AnonInode // Stat, IsStream, NoopSeek
+
+	// reportMu makes a report and its consumption one step (Report), so
+	// that two waiters do not both take one edge.
+	reportMu sync.Mutex
+
 	mu    sync.Mutex
-	items map[int32]*interest
-	order []int32 // fds in insertion order, for a stable report order
+	items map[key]*interest // nil once released
+	order []key             // the report order
 	// listed is notified when an interest is added or modified, which
 	// waiters must see: their channels are those of the old list.
 	listed vfs.Changes
+
+	// parents counts, by instance, the interests that hold this one in
+	// other instances' lists. Guarded by nestMu.
+	parents map[*Instance]int
 }
+
+// nestMu guards every Instance.parents, and makes the loop check and the
+// insertion of a nested instance one step.
+var nestMu sync.Mutex
 
 // New returns a new epoll file.
 func New() (*vfs.FileDescription, *Instance) {
-	in := &Instance{items: make(map[int32]*interest)}
+	in := &Instance{items: make(map[key]*interest)}
 	return vfs.NewFileDescription(in, vfs.Path{}, unix.O_RDWR), in
+}
+
+// Of returns the instance f is, if it is an epoll file.
+func Of(f *vfs.FileDescription) (*Instance, bool) {
+	in, ok := f.Impl().(*Instance)
+	return in, ok
 }
 
 // Name is what /proc/PID/fd shows.
 func (in *Instance) Name() string { return "anon_inode:[eventpoll]" }
-
-// IsStream implements vfs.Stream.
-func (in *Instance) IsStream() bool { return true }
 
 // Read implements vfs.FileImpl: epoll files cannot be read.
 func (in *Instance) Read(vfs.Context, []byte, int64) (int, error) { return 0, unix.EINVAL }
@@ -99,8 +144,9 @@ func (in *Instance) Release() {
 	items := in.items
 	in.items, in.order = nil, nil
 	in.mu.Unlock()
-	for fd, it := range items {
-		it.file.CancelRelease(releaseKey{in, fd})
+	for k := range items {
+		k.file.CancelRelease(releaseKey{in, k})
+		in.unnest(k.file)
 	}
 }
 
@@ -108,59 +154,156 @@ func (in *Instance) Release() {
 // hooks.
 type releaseKey struct {
 	in *Instance
-	fd int32
+	k  key
 }
 
-// Add adds fd (open as f, which the caller holds a reference on) to the
-// interest list.
+// Add adds fd, open as f (which the caller holds a reference on), to the
+// interest list: EEXIST if it is there, ELOOP if f is an epoll instance
+// that would nest too deep or in a loop.
 func (in *Instance) Add(fd int32, f *vfs.FileDescription, events uint32, data uint64) error {
+	child, nested := Of(f)
+	if nested {
+		nestMu.Lock()
+		defer nestMu.Unlock()
+		if loops(in, child) {
+			return unix.ELOOP
+		}
+	}
+	k := key{fd, f}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.items == nil {
-		return unix.EBADF // released (an epoll fd cannot be used after close)
+		return unix.EBADF // released (only a racing close gets here)
 	}
-	if _, ok := in.items[fd]; ok {
+	if _, ok := in.items[k]; ok {
 		return unix.EEXIST
 	}
-	f.OnRelease(releaseKey{in, fd}, func() { in.forget(fd, f) })
-	in.items[fd] = &interest{file: f, events: events, data: data}
-	in.order = append(in.order, fd)
+	if nested {
+		if child.parents == nil {
+			child.parents = make(map[*Instance]int)
+		}
+		child.parents[in]++
+	}
+	f.OnRelease(releaseKey{in, k}, func() { in.forget(k) })
+	in.items[k] = &interest{key: k, events: events, data: data}
+	in.order = append(in.order, k)
 	in.listed.Notify()
 	return nil
 }
 
-// forget removes fd's interest if it is still f's: f's last descriptor
-// was closed.
-func (in *Instance) forget(fd int32, f *vfs.FileDescription) {
+// loops reports whether adding child to in's list would make a loop or
+// nest deeper than maxNests, as Linux's ep_loop_check: the depth below
+// child, plus one, plus the depth above in.
+//
+// Preconditions: nestMu is held.
+func loops(in, child *Instance) bool {
+	below := child.depthBelow(in, 0, map[*Instance]int{})
+	return below > maxNests || below+1+in.depthAbove(map[*Instance]int{}) > maxNests
+}
+
+// depthBelow returns how deep instances nest in in's list (0: none), or
+// more than maxNests if target is among them. seen memoizes.
+//
+// Preconditions: nestMu is held.
+func (in *Instance) depthBelow(target *Instance, depth int, seen map[*Instance]int) int {
+	if d, ok := seen[in]; ok {
+		return d
+	}
+	seen[in] = 0
+	result := 0
+	for _, c := range in.children() {
+		if c == target || depth > maxNests {
+			result = maxNests + 1
+		} else {
+			result = max(result, c.depthBelow(target, depth+1, seen)+1)
+		}
+		if result > maxNests {
+			break
+		}
+	}
+	seen[in] = result
+	return result
+}
+
+// depthAbove returns how deep in is nested in other instances (0: not).
+//
+// Preconditions: nestMu is held.
+func (in *Instance) depthAbove(seen map[*Instance]int) int {
+	if d, ok := seen[in]; ok {
+		return d
+	}
+	seen[in] = 0
+	result := 0
+	for p := range in.parents {
+		result = max(result, p.depthAbove(seen)+1)
+	}
+	seen[in] = result
+	return result
+}
+
+// children returns the instances in in's list.
+func (in *Instance) children() []*Instance {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if it, ok := in.items[fd]; ok && it.file == f {
-		in.removeLocked(fd)
+	var cs []*Instance
+	for k := range in.items {
+		if c, ok := Of(k.file); ok {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// unnest drops in from f's parents if f is an instance: an interest in f
+// has left in's list.
+func (in *Instance) unnest(f *vfs.FileDescription) {
+	child, ok := Of(f)
+	if !ok {
+		return
+	}
+	nestMu.Lock()
+	defer nestMu.Unlock()
+	if child.parents[in]--; child.parents[in] <= 0 {
+		delete(child.parents, in)
 	}
 }
 
-// removeLocked drops fd from the interest list.
+// forget removes interest k: its file's last descriptor was closed.
+func (in *Instance) forget(k key) {
+	in.mu.Lock()
+	_, ok := in.items[k]
+	if ok {
+		in.removeLocked(k)
+	}
+	in.mu.Unlock()
+	if ok {
+		in.unnest(k.file)
+	}
+}
+
+// removeLocked drops k from the interest list.
 //
-// Preconditions: in.mu is held; fd is in it.
-func (in *Instance) removeLocked(fd int32) {
-	delete(in.items, fd)
+// Preconditions: in.mu is held; k is in it.
+func (in *Instance) removeLocked(k key) {
+	delete(in.items, k)
 	for i, x := range in.order {
-		if x == fd {
+		if x == k {
 			in.order = append(in.order[:i], in.order[i+1:]...)
 			break
 		}
 	}
 }
 
-// Modify changes fd's events and data.
-func (in *Instance) Modify(fd int32, events uint32, data uint64) error {
+// Modify changes the events and data of fd, open as f: ENOENT if it is not
+// in the list, EINVAL if it was added with EPOLLEXCLUSIVE.
+func (in *Instance) Modify(fd int32, f *vfs.FileDescription, events uint32, data uint64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	it, ok := in.items[fd]
+	it, ok := in.items[key{fd, f}]
 	if !ok {
 		return unix.ENOENT
 	}
-	if it.events&EPOLLEXCL != 0 || events&EPOLLEXCL != 0 {
+	if it.events&EPOLLEXCL != 0 {
 		return unix.EINVAL
 	}
 	it.events, it.data, it.disabled, it.reported = events, data, false, false
@@ -168,18 +311,20 @@ func (in *Instance) Modify(fd int32, events uint32, data uint64) error {
 	return nil
 }
 
-// Delete removes fd from the interest list.
-func (in *Instance) Delete(fd int32) error {
+// Delete removes fd, open as f, from the interest list.
+func (in *Instance) Delete(fd int32, f *vfs.FileDescription) error {
+	k := key{fd, f}
 	in.mu.Lock()
-	it, ok := in.items[fd]
+	_, ok := in.items[k]
 	if ok {
-		in.removeLocked(fd)
+		in.removeLocked(k)
 	}
 	in.mu.Unlock()
 	if !ok {
 		return unix.ENOENT
 	}
-	it.file.CancelRelease(releaseKey{in, fd})
+	f.CancelRelease(releaseKey{in, k})
+	in.unnest(f)
 	return nil
 }
 
@@ -189,22 +334,75 @@ type Event struct {
 	Data   uint64
 }
 
-// Ready returns up to max ready events, and the channels to wait on for
-// changes when there are none (nil entries: files that must be polled),
-// among them the interest list's own (Add, Modify).
-// The events are consumed: one-shot and edge-triggered interests do not
-// report them again.
-func (in *Instance) Ready(max int) ([]Event, []<-chan struct{}, bool) {
-	return in.ready(max, true)
+// report is an event found ready, with what consuming it needs.
+type report struct {
+	it   *interest
+	ev   Event
+	edge <-chan struct{} // the change that re-arms it (EPOLLET)
 }
 
-func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bool) {
+// Report hands up to max ready events to deliver (which copies them to
+// the app) and consumes them if it succeeds: one-shot and edge-triggered
+// interests then do not report them again. With none ready it returns the
+// channels to wait on for changes (nil entries: files that must be polled)
+// and whether some file must be polled periodically.
+func (in *Instance) Report(max int, deliver func([]Event) error) (n int, chans []<-chan struct{}, periodic bool, err error) {
+	in.reportMu.Lock()
+	defer in.reportMu.Unlock()
+	reps, chans, periodic := in.scan(max)
+	if len(reps) == 0 {
+		return 0, chans, periodic, nil
+	}
+	evs := make([]Event, len(reps))
+	for i, r := range reps {
+		evs[i] = r.ev
+	}
+	if err := deliver(evs); err != nil {
+		return 0, nil, false, err
+	}
+	in.consume(reps)
+	return len(evs), nil, false, nil
+}
+
+// consume marks reported events as taken.
+func (in *Instance) consume(reps []report) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var back []key
+	for _, r := range reps {
+		it := r.it
+		if in.items[it.key] != it {
+			continue // removed meanwhile
+		}
+		if it.events&EPOLLONESHOT != 0 {
+			it.disabled = true
+		}
+		if it.events&EPOLLET != 0 {
+			it.reported, it.watch = true, r.edge
+		} else {
+			back = append(back, it.key)
+		}
+	}
+	for _, k := range back { // level-triggered: to the back of the order
+		for i, x := range in.order {
+			if x == k {
+				in.order = append(append(in.order[:i], in.order[i+1:]...), k)
+				break
+			}
+		}
+	}
+}
+
+// scan finds up to max ready events, without consuming them, and the
+// channels to wait on when there are none. The interest list's own
+// channel is always among them.
+func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 	in.mu.Lock()
 	var items []*interest
-	for _, fd := range in.order {
+	for _, k := range in.order {
 		// A reference for the look: the list holds none, and the
 		// last descriptor may be closed meanwhile.
-		if it := in.items[fd]; !it.disabled && it.file.TryIncRef() {
+		if it := in.items[k]; !it.disabled && k.file.TryIncRef() {
 			items = append(items, it)
 		}
 	}
@@ -215,9 +413,12 @@ func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bo
 			it.file.DecRef()
 		}
 	}()
-	var out []Event
+	var out []report
 	periodic := false
 	for _, it := range items {
+		if len(out) >= max {
+			break
+		}
 		edge := it.events&EPOLLET != 0
 		var c <-chan struct{}
 		if edge {
@@ -228,34 +429,21 @@ func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bo
 		armed := !edge || it.armed()
 		watch := it.watch
 		in.mu.Unlock()
-		if r == 0 || !armed {
-			switch {
-			case r != 0: // ready but reported: wait for its next edge
-				chans = append(chans, watch)
-			case c != nil:
-				chans = append(chans, c)
-			default:
-				if c = it.file.Changed(); c != nil {
-					chans = append(chans, c)
-				} else {
-					periodic = true
-				}
-			}
+		if r != 0 && armed {
+			out = append(out, report{it: it, ev: Event{Events: r, Data: it.data}, edge: c})
 			continue
 		}
-		if len(out) < max {
-			out = append(out, Event{Events: r, Data: it.data})
-			if !consume {
-				continue
+		switch {
+		case r != 0: // ready but reported: wait for its next edge
+			chans = append(chans, watch)
+		case c != nil:
+			chans = append(chans, c)
+		default:
+			if c = it.file.Changed(); c != nil {
+				chans = append(chans, c)
+			} else {
+				periodic = true
 			}
-			in.mu.Lock()
-			if it.events&EPOLLONESHOT != 0 {
-				it.disabled = true
-			}
-			if edge {
-				it.reported, it.watch = true, c
-			}
-			in.mu.Unlock()
 		}
 	}
 	return out, chans, periodic
@@ -264,8 +452,7 @@ func (in *Instance) ready(max int, consume bool) ([]Event, []<-chan struct{}, bo
 // Readiness implements vfs.Poller: an epoll file is readable when an
 // interest is ready (nested epoll).
 func (in *Instance) Readiness() uint32 {
-	ev, _, _ := in.ready(1, false) // a look, not a report
-	if len(ev) > 0 {
+	if reps, _, _ := in.scan(1); len(reps) > 0 { // a look, not a report
 		return vfs.PollIn | vfs.PollRdNorm
 	}
 	return 0
