@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,9 @@ type Kernel struct {
 
 // New returns a kernel with no tasks.
 func New(opts Options) *Kernel {
+	if debug.SetMaxThreads(maxSentryThreads) > maxSentryThreads {
+		debug.SetMaxThreads(debug.SetMaxThreads(maxSentryThreads)) // never lower it
+	}
 	var timeEntry uintptr
 	if te, ok := opts.Platform.(platform.TimeEntry); ok {
 		timeEntry = te.TimeEntry()

@@ -102,8 +102,14 @@ func (l *Limits) SetOOMScoreAdj(v int) {
 
 // maxTasks bounds the tasks of one sandbox whatever the app's limits and
 // privileges, as a PID namespace's pid_max does: a root fork bomb gets
-// EAGAIN instead of exhausting the host.
-const maxTasks = 1 << 15
+// EAGAIN instead of exhausting the host. Each live task holds a sentry OS
+// thread, so the Go runtime's thread limit (10000 by default, past which
+// it aborts the whole sentry) is raised above it (maxSentryThreads).
+const maxTasks = 1 << 14
+
+// maxSentryThreads is the sentry's OS thread limit: a thread per task,
+// and room for the runtime's own and for system calls blocked in the host.
+const maxSentryThreads = maxTasks + 4096
 
 // checkNprocLocked fails with EAGAIN when t may not create another task:
 // the sandbox is full, or t's real user already has RLIMIT_NPROC tasks

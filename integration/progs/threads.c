@@ -111,6 +111,16 @@ static void *fp_thread(void *arg)
 	return arg;
 }
 
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+
+static void *gated(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&gate); /* held by main until every thread exists */
+	pthread_mutex_unlock(&gate);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[8];
@@ -129,6 +139,22 @@ int main(int argc, char **argv)
 		sum += (long)r;
 	}
 	printf("counter %d, tls sum %ld, main tls %ld\n", counter, sum, tls);
+
+	/* Many threads alive at once (more than a platform slot table of 64
+	 * held once), each blocked until all exist. */
+	enum { many = 200 };
+	static pthread_t mt[many];
+	pthread_attr_t small;
+	pthread_attr_init(&small);
+	pthread_attr_setstacksize(&small, 64 << 10);
+	pthread_mutex_lock(&gate);
+	int made = 0;
+	while (made < many && pthread_create(&mt[made], &small, gated, NULL) == 0)
+		made++;
+	pthread_mutex_unlock(&gate);
+	for (int i = 0; i < made; i++)
+		pthread_join(mt[i], NULL);
+	printf("%d threads alive at once, all joined\n", made);
 
 	pthread_t w;
 	pthread_create(&w, NULL, waiter, NULL);

@@ -78,7 +78,7 @@ const (
 	altStackLen = 64 << 10       // signal frames (with xsave state)
 	altStackOff = slotSize - altStackLen
 	// MaxThreads bounds the threads of one address space.
-	MaxThreads = 64
+	MaxThreads = 1024
 	// maxUserAddress is the end of what the app may use.
 	maxUserAddress = slotTop - MaxThreads*slotSize
 )
