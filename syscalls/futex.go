@@ -50,7 +50,7 @@ func sysFutex(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 			if err != nil {
 				return 0, err
 			}
-			d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+			d := tsDuration(ts)
 			if cmd == futexWait {
 				deadline = time.Now().Add(d) // relative, CLOCK_MONOTONIC
 			} else {

@@ -130,7 +130,7 @@ func timeoutArg(t *kernel.Task, addr uintptr) (deadline time.Time, noWait bool, 
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+	d := tsDuration(ts)
 	return time.Now().Add(d), d == 0, nil
 }
 
@@ -252,7 +252,7 @@ func sysSelect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if sec < 0 || usec < 0 || usec >= 1e6 {
 			return 0, unix.EINVAL
 		}
-		d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+		d := tvDuration(sec, usec)
 		deadline, noWait = time.Now().Add(d), d == 0
 	}
 	n, err := doSelect(t, int32(a[0]), [3]uintptr{a[1], a[2], a[3]}, deadline, noWait)

@@ -49,7 +49,7 @@ func copyInItimerspec(t *kernel.Task, addr uintptr) (interval, value time.Durati
 	if err != nil {
 		return 0, 0, err
 	}
-	return time.Duration(iv.Nano()), time.Duration(v.Nano()), nil
+	return tsDuration(iv), tsDuration(v), nil
 }
 
 func sysTimerCreate(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {

@@ -78,7 +78,7 @@ func sysRtSigtimedwait(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
-		deadline = time.Now().Add(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
+		deadline = time.Now().Add(tsDuration(ts))
 		if ts.Sec == 0 && ts.Nsec == 0 {
 			deadline = time.Now() // poll
 		}

@@ -1154,7 +1154,7 @@ func sysRecvmmsg(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
-		deadline = time.Now().Add(time.Duration(ts.Nano()))
+		deadline = time.Now().Add(tsDuration(ts))
 	}
 	return mmsg(t, sysRecvmsg, a[0], a[1], a[2], flags, func(int) (uintptr, bool) {
 		// As on Linux, the timeout is looked at only between messages.

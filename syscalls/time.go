@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"crypto/rand"
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -159,6 +160,23 @@ func copyInTimespec(t *kernel.Task, addr uintptr) (unix.Timespec, error) {
 	return ts, nil
 }
 
+// tsDuration converts a timespec checked by copyInTimespec into a
+// duration, saturating at about 292 years as Linux's timespec64_to_ktime
+// saturates at KTIME_MAX: a huge timeout waits (for ever, in practice),
+// where the nanoseconds' overflow made it negative and expire at once.
+func tsDuration(ts unix.Timespec) time.Duration {
+	if ts.Sec >= math.MaxInt64/int64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+}
+
+// tvDuration is tsDuration for a struct timeval's seconds and
+// microseconds, checked by the caller.
+func tvDuration(sec, usec int64) time.Duration {
+	return tsDuration(unix.Timespec{Sec: sec, Nsec: usec * 1000})
+}
+
 // sleepUntil blocks the task until deadline. Interrupted by a signal, it
 // stores the time left at rem (if not 0) and returns ErrRestartBlock: a
 // handler makes the call fail with EINTR, no handler makes it sleep on
@@ -191,7 +209,7 @@ func sysNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, sleepUntil(t, time.Now().Add(time.Duration(ts.Nano())), a[1])
+	return 0, sleepUntil(t, time.Now().Add(tsDuration(ts)), a[1])
 }
 
 func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
@@ -208,7 +226,7 @@ func sysClockNanosleep(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := time.Duration(ts.Nano())
+	d := tsDuration(ts)
 	if flags&unix.TIMER_ABSTIME == 0 {
 		return 0, sleepUntil(t, time.Now().Add(d), a[3])
 	}

@@ -21,7 +21,7 @@ func durationOfTimeval(b []byte) (time.Duration, error) {
 	if sec < 0 || usec < 0 || usec >= 1e6 {
 		return 0, unix.EINVAL
 	}
-	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, nil
+	return tvDuration(sec, usec), nil
 }
 
 func putTimeval(b []byte, d time.Duration) {
