@@ -50,6 +50,19 @@ type CloneArgs struct {
 	ExitSignal unix.Signal
 }
 
+// taskSizeMax is x86-64's TASK_SIZE_MAX, the end of user addresses.
+const taskSizeMax = 0x7ffffffff000
+
+// checkTLS fails with EPERM for a CLONE_SETTLS base that is not a user
+// address, as Linux's arch_prctl(ARCH_SET_FS) check in copy_thread does;
+// the platform could not load it into the child's fs base.
+func (a *CloneArgs) checkTLS() error {
+	if a.Flags&CloneSettls != 0 && uint64(a.TLS) >= taskSizeMax {
+		return unix.EPERM
+	}
+	return nil
+}
+
 // Clone creates a child process and returns its pid. The child starts
 // with a copy of the caller's memory, files, and signal dispositions, and
 // returns 0 from the same system call.
@@ -72,6 +85,9 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	}
 	if a.ExitSignal > 64 {
 		return 0, unix.EINVAL
+	}
+	if err := a.checkTLS(); err != nil {
+		return 0, err
 	}
 	k := t.k
 	// CLONE_VM: the child runs in the caller's address space, on a host

@@ -46,6 +46,9 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 	case f&(cloneNamespaces|CloneVfork|ClonePidfd|CloneParent) != 0:
 		return 0, unix.EINVAL
 	}
+	if err := a.checkTLS(); err != nil {
+		return 0, err
+	}
 	sp, ok := t.mm.AddressSpace().(platform.ThreadSpawner)
 	if !ok {
 		return 0, unix.ENOSYS // support: the platform runs no threads

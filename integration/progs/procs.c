@@ -913,6 +913,14 @@ static void clones(void)
 	ca.flags = 0;
 	ca.stack_size = 4096; /* a size without a stack */
 	CHECKV(syscall(SYS_clone3, &ca, sizeof(ca)));
+	/* A TLS base that is not a user address: EPERM, the caller unharmed. */
+	ca.stack_size = 0;
+	ca.flags = CLONE_SETTLS;
+	ca.tls = 0x7ffffffff000;
+	CHECKV(syscall(SYS_clone3, &ca, sizeof(ca)));
+	CHECKV(syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, 0, 0, 1UL << 47));
+	ca.flags = 0;
+	ca.tls = 0;
 
 	/* CLONE_FILES: one fd table for both processes. */
 	int pre = open("/dev/null", O_RDONLY);
