@@ -148,6 +148,7 @@ func (t *Task) FutexWake(addr uintptr, private bool, n int, bitset uint32) (int,
 	if err != nil {
 		return 0, err
 	}
+	n = max(n, 1) // a count of 0 or less wakes one, as Linux counts after waking
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	return ft.wakeLocked(key, n, bitset), nil
@@ -266,11 +267,11 @@ func (t *Task) FutexWakeOp(addr, addr2 uintptr, private bool, n, n2 int, op uint
 	if err != nil {
 		return 0, err
 	}
-	woken := ft.wakeLocked(key, n, FutexBitsetAll)
+	woken := ft.wakeLocked(key, max(n, 1), FutexBitsetAll) // at least one, as FutexWake
 	o := int32(oldv)
 	pass := [...]bool{o == cmparg, o != cmparg, o < cmparg, o <= cmparg, o > cmparg, o >= cmparg}[cmp]
 	if pass {
-		woken += ft.wakeLocked(key2, n2, FutexBitsetAll)
+		woken += ft.wakeLocked(key2, max(n2, 1), FutexBitsetAll)
 	}
 	return woken, nil
 }

@@ -640,6 +640,25 @@ static void check_shared_futex(void)
 	reap(pids[0], "futex child 1");
 	reap(pids[1], "futex child 2");
 
+	/* A count of 0 still wakes one: Linux counts after waking. */
+	for (int i = 0; i < 2; i++) {
+		pids[i] = xfork();
+		if (pids[i] == 0) {
+			struct timespec ts = { 5, 0 };
+			_exit(futex(&f->w, FUTEX_WAIT, 0, &ts, NULL, 0) == 0 ? 0 : 1);
+		}
+	}
+	long woke0 = 0;
+	for (int i = 0; i < 500 && woke0 == 0; i++) {
+		woke0 = futex(&f->w, FUTEX_WAKE, 0, NULL, NULL, 0);
+		if (woke0 == 0)
+			msleep(2);
+	}
+	SHOW("FUTEX_WAKE 0 woke: %ld\n", woke0);
+	SHOW("then FUTEX_WAKE INT_MAX woke: %ld\n", wake_until(&f->w, FUTEX_WAKE, 1, 0));
+	reap(pids[0], "futex child 1");
+	reap(pids[1], "futex child 2");
+
 	/* A private wait in shared memory is the child's alone: the parent's
 	 * shared wake does not reach it. */
 	pid = xfork();
