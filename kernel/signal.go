@@ -217,7 +217,8 @@ func (t *Task) queueGroupSignal(si SigInfo) { t.enqueue(si, true) }
 // queue is not queued twice.
 func (t *Task) enqueue(si SigInfo, group bool) bool {
 	t.prepareSignal(unix.Signal(si.Signo))
-	return t.add(si, group, false)
+	queued, _ := t.add(si, group, false)
+	return queued
 }
 
 // queueGroupSignalLocked is queueGroupSignal for a caller that holds the
@@ -233,7 +234,8 @@ func (t *Task) queueGroupSignalLocked(si SigInfo) {
 
 // add is enqueue after the job control of SIGCONT and stop signals
 // (prepareSignal); kernelLocked says whether the caller holds Kernel.mu.
-func (t *Task) add(si SigInfo, group, kernelLocked bool) bool {
+// full reports a real-time signal dropped because the queue is full.
+func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
 	sig := int(si.Signo)
 	act, _ := t.SigAction(sig, nil)
 	h := t.sig
@@ -241,18 +243,18 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) bool {
 	blocked := t.sigMask&SigBit(sig) != 0
 	if dfl := defaultActionOf(unix.Signal(sig)); !blocked && (act.Handler == SigIgn || act.Handler == SigDfl && (dfl == actIgnore || dfl == actContinue)) {
 		t.mu.Unlock()
-		return false
+		return false, false
 	}
 	h.mu.Lock()
 	q := &t.sigQueue
 	if group {
 		q = &h.shared
 	}
-	queued := true
+	queued = true
 	if sig < 32 {
 		queued = !q.has(int32(sig))
 	} else if len(q.list) >= maxQueuedSignals {
-		queued = false // beyond RLIMIT_SIGPENDING: dropped, as Linux drops it
+		queued, full = false, true // beyond the bound: dropped, as Linux drops it
 	}
 	if queued {
 		q.push(si)
@@ -269,10 +271,13 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) bool {
 	default:
 		t.wake()
 	}
-	return queued
+	return queued, full
 }
 
-// maxQueuedSignals bounds the pending queue (RLIMIT_SIGPENDING's role).
+// maxQueuedSignals bounds each pending queue (RLIMIT_SIGPENDING's role,
+// smaller than its default, to bound the sentry's memory): a real-time
+// signal beyond it is dropped, and sigqueue fails with EAGAIN
+// (QueueSignalInfo).
 const maxQueuedSignals = 1024
 
 // wake tells a task that a signal may be deliverable: it ends a blocking
@@ -639,7 +644,10 @@ func (t *Task) QueueSignalInfo(tgid, tid int32, si SigInfo) error {
 		return nil
 	}
 	si.timer = nil
-	target.enqueue(si, tid == 0)
+	target.prepareSignal(unix.Signal(si.Signo))
+	if _, full := target.add(si, tid == 0, false); full && si.Code != SIUser {
+		return unix.EAGAIN // as Linux's __send_signal, for a queued signal it cannot hold
+	}
 	return nil
 }
 
