@@ -103,8 +103,8 @@ type Kernel struct {
 
 // New returns a kernel with no tasks.
 func New(opts Options) *Kernel {
-	if debug.SetMaxThreads(maxSentryThreads) > maxSentryThreads {
-		debug.SetMaxThreads(debug.SetMaxThreads(maxSentryThreads)) // never lower it
+	if prev := debug.SetMaxThreads(maxSentryThreads); prev > maxSentryThreads {
+		debug.SetMaxThreads(prev) // never lower it
 	}
 	var timeEntry uintptr
 	if te, ok := opts.Platform.(platform.TimeEntry); ok {
