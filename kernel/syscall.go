@@ -89,7 +89,7 @@ var errRegsRestored = fmt.Errorf("registers restored")
 
 // doSyscall serves the system call the task is stopped at, which came
 // from `int $0x80` if int80. With --strace each call is printed as
-// strace(1) prints it for a single process.
+// strace -f prints it (straceLine).
 func (t *Task) doSyscall(int80 bool) {
 	nr := arch.SyscallNo(&t.regs)
 	args := arch.Args(&t.regs)
