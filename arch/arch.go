@@ -15,6 +15,10 @@ const (
 	UserSS = 0x2b
 )
 
+// TaskSize is the end of the user address range (Linux's TASK_SIZE_MAX
+// on x86-64 with 4-level page tables).
+const TaskSize = 0x7ffffffff000
+
 // SyscallInsnLen is the length of the `syscall` instruction.
 const SyscallInsnLen = 2
 

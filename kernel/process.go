@@ -50,14 +50,11 @@ type CloneArgs struct {
 	ExitSignal unix.Signal
 }
 
-// taskSizeMax is x86-64's TASK_SIZE_MAX, the end of user addresses.
-const taskSizeMax = 0x7ffffffff000
-
 // checkTLS fails with EPERM for a CLONE_SETTLS base that is not a user
 // address, as Linux's arch_prctl(ARCH_SET_FS) check in copy_thread does;
 // the platform could not load it into the child's fs base.
 func (a *CloneArgs) checkTLS() error {
-	if a.Flags&CloneSettls != 0 && uint64(a.TLS) >= taskSizeMax {
+	if a.Flags&CloneSettls != 0 && uint64(a.TLS) >= arch.TaskSize {
 		return unix.EPERM
 	}
 	return nil

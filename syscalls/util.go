@@ -12,12 +12,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/arch"
 	"moat/kernel"
 )
 
-// taskSize is the end of the x86-64 user address range: pointers and
-// lengths reaching past it fail access_ok with EFAULT, as on Linux.
-const taskSize = 0x7ffffffff000
+// taskSize is the end of the user address range: pointers and lengths
+// reaching past it fail access_ok with EFAULT, as on Linux.
+const taskSize = arch.TaskSize
 
 // maxRW is MAX_RW_COUNT: one read or write transfers at most this much.
 const maxRW = 0x7ffff000
