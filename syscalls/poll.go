@@ -248,11 +248,10 @@ func sysSelect(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		if err := copyIn(t, a[4], b); err != nil {
 			return 0, err
 		}
-		sec, usec := int64(le.Uint64(b)), int64(le.Uint64(b[8:]))
-		if sec < 0 || usec < 0 || usec >= 1e6 {
-			return 0, unix.EINVAL
+		d, err := durationOfTimeval(b)
+		if err != nil {
+			return 0, err
 		}
-		d := tvDuration(sec, usec)
 		deadline, noWait = time.Now().Add(d), d == 0
 	}
 	n, err := doSelect(t, int32(a[0]), [3]uintptr{a[1], a[2], a[3]}, deadline, noWait)
