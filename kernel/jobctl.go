@@ -34,14 +34,12 @@ var stopSignals = SigBit(int(unix.SIGSTOP)) | SigBit(int(unix.SIGTSTP)) | SigBit
 // signal is queued: SIGCONT continues a stopped process and discards
 // pending stop signals, a stop signal discards a pending SIGCONT.
 func (t *Task) prepareSignal(sig unix.Signal) {
-	var discard uint64
-	switch {
-	case sig == unix.SIGCONT:
-		discard = stopSignals
-	case stopSignals&SigBit(int(sig)) != 0:
-		discard = SigBit(int(unix.SIGCONT))
-	default:
+	if !jobControlSignal(sig) {
 		return
+	}
+	discard := SigBit(int(unix.SIGCONT)) // a stop signal's
+	if sig == unix.SIGCONT {
+		discard = stopSignals
 	}
 	k := t.k
 	k.mu.Lock()
