@@ -368,7 +368,7 @@ func (in *Instance) Report(max int, deliver func([]Event) error) (n int, chans [
 func (in *Instance) consume(reps []report) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var back []key
+	back := make(map[key]bool)
 	for _, r := range reps {
 		it := r.it
 		if in.items[it.key] != it {
@@ -380,17 +380,24 @@ func (in *Instance) consume(reps []report) {
 		if it.events&EPOLLET != 0 {
 			it.reported, it.watch = true, r.edge
 		} else {
-			back = append(back, it.key)
+			back[it.key] = true
 		}
 	}
-	for _, k := range back { // level-triggered: to the back of the order
-		for i, x := range in.order {
-			if x == k {
-				in.order = append(append(in.order[:i], in.order[i+1:]...), k)
-				break
-			}
+	if len(back) == 0 {
+		return
+	}
+	// Level-triggered: to the back of the order, in one pass (a wait may
+	// report thousands).
+	order := make([]key, 0, len(in.order))
+	var moved []key
+	for _, k := range in.order {
+		if back[k] {
+			moved = append(moved, k)
+		} else {
+			order = append(order, k)
 		}
 	}
+	in.order = append(order, moved...)
 }
 
 // scan finds up to max ready events, without consuming them, and the
