@@ -559,6 +559,7 @@ var programUse = map[string]string{
 	"sync":          "TestSync",
 	"jobctl":        "TestJobControl",
 	"signals":       "TestSignals",
+	"timerstorm":    "TestTimersNobodyTakes",
 	"syspatch":      "TestSyscallPatch",
 	"rename_race":   "TestBindRenameRace",
 	"pty":           "TestPty",

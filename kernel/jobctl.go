@@ -44,15 +44,7 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 	k := t.k
 	k.mu.Lock()
 	l := t.leader
-	for _, o := range l.membersLocked() {
-		o.mu.Lock()
-		o.sigQueue.discard(discard)
-		o.mu.Unlock()
-	}
-	h := l.sig
-	h.mu.Lock()
-	h.shared.discard(discard)
-	h.mu.Unlock()
+	l.discardPendingLocked(discard)
 	if sig == unix.SIGCONT && l.jobStop != nil {
 		close(l.jobStop)
 		l.jobStop = nil
@@ -62,6 +54,30 @@ func (t *Task) prepareSignal(sig unix.Signal) {
 		k.childEventLocked()
 	}
 	k.mu.Unlock()
+}
+
+// discardPending drops the signals in set pending for t's process, on
+// its threads' queues and on its shared one.
+func (t *Task) discardPending(set uint64) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.leader.discardPendingLocked(set)
+}
+
+// discardPendingLocked is discardPending for the leader l.
+//
+// Preconditions: Kernel.mu is held; l is a leader.
+func (l *Task) discardPendingLocked(set uint64) {
+	for _, o := range l.membersLocked() {
+		o.mu.Lock()
+		o.sigQueue.discard(set)
+		o.mu.Unlock()
+	}
+	h := l.sig
+	h.mu.Lock()
+	h.shared.discard(set)
+	h.mu.Unlock()
 }
 
 // jobControlSignal reports whether sig is SIGCONT or a stop signal, whose

@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,10 +13,13 @@ import (
 
 // POSIX per-process timers (timer_create(2)). Each expiry sends the
 // timer's signal (SIGEV_SIGNAL to the process, SIGEV_THREAD_ID to one of
-// its threads) or nothing (SIGEV_NONE). While a timer's signal is still
-// pending, further expiries only count as overruns, which the delivered
-// siginfo and timer_getoverrun report, as on Linux. Timers are not
-// inherited by fork and are deleted by exec and exit.
+// its threads) or nothing (SIGEV_NONE). As on Linux, a periodic timer runs
+// again only when its signal is taken (dequeued or discarded); the
+// expiries meanwhile are overruns, which the delivered siginfo and
+// timer_getoverrun report. A timer whose signal is ignored is parked until
+// the signal's action changes, then its signal is queued (as Linux 6.13
+// does): however short its interval, a timer nobody takes costs nothing.
+// Timers are not inherited by fork and are deleted by exec and exit.
 //
 // CPU-time clocks run on elapsed time: CPU accounting is not implemented.
 
@@ -48,10 +53,12 @@ type posixTimer struct {
 	ev     Sigevent
 	target *Task // who gets the signal: the leader, or SIGEV_THREAD_ID's thread
 	tm     *ktime.Timer
+	pts    *posixTimers // its process's
 
 	mu          sync.Mutex
 	pending     bool  // its signal is queued and not yet taken
-	overrun     int32 // expiries while pending
+	parked      bool  // its signal was ignored; it waits for unparkTimers
+	overrun     int32 // expiries of a re-set timer while an old signal was pending
 	lastOverrun int32 // the overrun the last delivered signal reported
 }
 
@@ -60,6 +67,10 @@ type posixTimers struct {
 	mu     sync.Mutex // a leaf lock, taken before posixTimer.mu
 	next   int32
 	timers map[int32]*posixTimer
+	// unignored counts the signal actions that stopped ignoring, so a
+	// timer that finds its signal ignored can tell whether it raced with
+	// one (send).
+	unignored atomic.Uint64
 }
 
 func (t *Task) posixTimers() *posixTimers {
@@ -104,7 +115,7 @@ func (t *Task) TimerCreate(clock int32, ev *Sigevent) (int32, error) {
 		id = (id + 1) & 0x7fffffff
 	}
 	pts.next = (id + 1) & 0x7fffffff
-	pt := &posixTimer{id: id, clock: clock, target: target}
+	pt := &posixTimer{id: id, clock: clock, target: target, pts: pts}
 	if ev != nil {
 		pt.ev = *ev
 	} else {
@@ -115,48 +126,96 @@ func (t *Task) TimerCreate(clock int32, ev *Sigevent) (int32, error) {
 	return id, nil
 }
 
-// expire sends the timer's signal, or counts an overrun while the last one
-// is still pending.
-func (pt *posixTimer) expire(n uint64) {
+// expire sends the timer's signal. A SIGEV_NONE timer sends nothing and
+// waits (timer_gettime still counts on its grid).
+func (pt *posixTimer) expire() {
 	if pt.ev.Notify == SigevNone {
 		return
 	}
 	pt.mu.Lock()
-	// Expiries beyond the one whose signal is queued are overruns.
-	extra := n - 1
 	if pt.pending {
-		extra = n
-	}
-	pt.overrun = int32(min(uint64(pt.overrun)+extra, 1<<31-1))
-	if pt.pending {
+		// Only a timer re-set since its last signal was queued fires
+		// while that one is pending: an overrun of it. The timer waits
+		// for it to be taken.
+		pt.overrun = int32(min(int64(pt.overrun)+1, math.MaxInt32))
 		pt.mu.Unlock()
 		return
 	}
 	pt.pending = true
 	pt.mu.Unlock()
-	si := SigInfo{Signo: pt.ev.Signo, Code: SITimer, PID: pt.id, Value: pt.ev.Value, timer: pt}
-	var queued bool
-	if pt.ev.Notify&SigevThreadID != 0 {
-		queued = pt.target.enqueue(si, false)
-	} else {
-		queued = pt.target.enqueue(si, true)
-	}
-	if !queued {
+	pt.send()
+}
+
+// send queues the timer's signal, which the caller has marked pending. If
+// the signal is ignored, a periodic timer parks until the signal's action
+// changes (unparkTimers); a one-shot timer's expiry is lost, as on Linux.
+func (pt *posixTimer) send() {
+	for {
+		seen := pt.pts.unignored.Load()
+		si := SigInfo{Signo: pt.ev.Signo, Code: SITimer, PID: pt.id, Value: pt.ev.Value, timer: pt}
+		if pt.target.enqueue(si, pt.ev.Notify&SigevThreadID == 0) {
+			return
+		}
+		_, interval := pt.tm.Get()
 		pt.mu.Lock()
-		pt.pending = false
+		pt.pending, pt.parked = false, interval > 0
 		pt.mu.Unlock()
+		// An action that stopped ignoring after the enqueue looked, and
+		// before the timer was parked, did not see it parked: retry.
+		if pt.pts.unignored.Load() == seen || !pt.unpark() {
+			return
+		}
 	}
 }
 
-// taken fills in the overrun of a timer signal being dequeued, and lets
-// the timer queue its next one.
+// unpark takes a parked timer out of its park and marks its signal
+// pending, for the caller to send.
+func (pt *posixTimer) unpark() bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if !pt.parked {
+		return false
+	}
+	pt.parked, pt.pending = false, true
+	return true
+}
+
+// unparkTimers queues the signals of t's process's timers parked because
+// sig was ignored (its action has just changed to one that is not).
+func (t *Task) unparkTimers(sig int32) {
+	l := t.leader
+	l.mu.Lock()
+	pts := l.ptimers
+	l.mu.Unlock()
+	if pts == nil {
+		return
+	}
+	pts.unignored.Add(1)
+	var parked []*posixTimer
+	pts.mu.Lock()
+	for _, pt := range pts.timers {
+		if pt.ev.Signo == sig && pt.unpark() {
+			parked = append(parked, pt)
+		}
+	}
+	pts.mu.Unlock()
+	for _, pt := range parked {
+		pt.send()
+	}
+}
+
+// taken fills in the overrun of a timer signal being dequeued or
+// discarded, and runs the timer again: the expiries since the one that
+// sent the signal are its overruns.
 func (pt *posixTimer) taken(si *SigInfo) {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	si.Overrun = pt.overrun
-	pt.lastOverrun = pt.overrun
-	pt.overrun = 0
+	// Under mu, so that the next expiry finds the signal no longer
+	// pending.
 	pt.pending = false
+	si.Overrun = int32(min(int64(pt.overrun)+int64(min(pt.tm.Rearm(), math.MaxInt32)), math.MaxInt32))
+	pt.lastOverrun = si.Overrun
+	pt.overrun = 0
 }
 
 func (t *Task) lookupTimer(id int32) (*posixTimer, error) {
@@ -178,7 +237,11 @@ func (t *Task) TimerSet(id int32, d, interval time.Duration, expired bool) (ITim
 	if err != nil {
 		return ITimerValue{}, err
 	}
-	left, iv := pt.tm.SetAndClear(d, interval, expired, nil)
+	left, iv := pt.tm.SetAndClear(d, interval, expired, func() {
+		pt.mu.Lock()
+		pt.parked = false // the old setting's park
+		pt.mu.Unlock()
+	})
 	return ITimerValue{Value: left, Interval: iv}, nil
 }
 

@@ -68,14 +68,35 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 	}
 	h := t.sig
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	old := h.actions[sig-1]
-	if act != nil {
-		a := *act
-		a.Mask &^= unblockable
-		h.actions[sig-1] = a
+	if act == nil {
+		h.mu.Unlock()
+		return old, nil
+	}
+	a := *act
+	a.Mask &^= unblockable
+	h.actions[sig-1] = a
+	h.mu.Unlock()
+	switch ignoredBefore, ignoredNow := old.ignores(sig), a.ignores(sig); {
+	case ignoredNow:
+		// POSIX: a pending signal whose action becomes ignored is
+		// discarded, blocked or not.
+		t.discardPending(SigBit(sig))
+	case ignoredBefore:
+		t.unparkTimers(int32(sig))
 	}
 	return old, nil
+}
+
+// ignores reports whether the action discards sig: SIG_IGN, or SIG_DFL
+// where the default is to ignore it (SIGCONT's continuing happens when it
+// is sent, not when it is delivered).
+func (a SigAction) ignores(sig int) bool {
+	if a.Handler == SigIgn {
+		return true
+	}
+	dfl := defaultActionOf(unix.Signal(sig))
+	return a.Handler == SigDfl && (dfl == actIgnore || dfl == actContinue)
 }
 
 // resetHandler sets sig's handler to SIG_DFL (SA_RESETHAND).
@@ -240,8 +261,7 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
 	act, _ := t.SigAction(sig, nil)
 	h := t.sig
 	t.mu.Lock()
-	blocked := t.sigMask&SigBit(sig) != 0
-	if dfl := defaultActionOf(unix.Signal(sig)); !blocked && (act.Handler == SigIgn || act.Handler == SigDfl && (dfl == actIgnore || dfl == actContinue)) {
+	if blocked := t.sigMask&SigBit(sig) != 0; !blocked && act.ignores(sig) {
 		t.mu.Unlock()
 		return false, false
 	}
@@ -251,9 +271,14 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
 		q = &h.shared
 	}
 	queued = true
-	if sig < 32 {
+	switch {
+	case si.timer != nil:
+		// A POSIX timer's signal is its own, as Linux preallocates it:
+		// queued beside a pending standard signal of the same number,
+		// and outside the bound (a timer has at most one pending).
+	case sig < 32:
 		queued = !q.has(int32(sig))
-	} else if len(q.list) >= maxQueuedSignals {
+	case len(q.list) >= maxQueuedSignals:
 		queued, full = false, true // beyond the bound: dropped, as Linux drops it
 	}
 	if queued {
@@ -319,13 +344,17 @@ func (t *Task) deliverable() bool {
 //
 // Preconditions: t.mu is held.
 func (t *Task) dequeueLocked(mask uint64) (SigInfo, bool) {
-	if si, ok := t.sigQueue.dequeue(mask); ok {
-		return si, true
+	si, ok := t.sigQueue.dequeue(mask)
+	if !ok {
+		h := t.sig
+		h.mu.Lock()
+		si, ok = h.shared.dequeue(mask)
+		h.mu.Unlock()
 	}
-	h := t.sig
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.shared.dequeue(mask)
+	if ok && si.Signo == int32(unix.SIGALRM) {
+		t.rearmRealTimer()
+	}
+	return si, ok
 }
 
 // nothingQueued reports, without locks, that no signal is queued to t or

@@ -76,10 +76,10 @@ type Task struct {
 	robustList    uintptr
 	exiting       bool
 	exitStatus    ExitStatus
-	comm          string       // PR_SET_NAME, /proc/PID/comm
-	itimer        *ktime.Timer // ITIMER_REAL, on the leader
-	ptimers       *posixTimers // timer_create's timers, on the leader
-	cpuTimers     [2]*cpuTimer // ITIMER_VIRTUAL and ITIMER_PROF, on the leader
+	comm          string                      // PR_SET_NAME, /proc/PID/comm
+	itimer        atomic.Pointer[ktime.Timer] // ITIMER_REAL, on the leader; set once
+	ptimers       *posixTimers                // timer_create's timers, on the leader
+	cpuTimers     [2]*cpuTimer                // ITIMER_VIRTUAL and ITIMER_PROF, on the leader
 	noNewPrivs    bool
 	threadGone    atomic.Bool // a thread past its exit's clear of the tid: not counted (ThreadCount)
 	container     string      // the leader's: the container of a pod it belongs to (ProcessArgs.Container)

@@ -1,16 +1,22 @@
-// Package ktime provides the interval timer that the kernel's itimers,
-// POSIX timers and timerfd files share: armed for a delay, then re-armed
-// every interval, calling a function at each expiry with the number of
-// intervals that have passed since the last (more than one when the
-// firing came late: a loaded host must not lose expirations, and the
-// next expiry stays on the interval's grid, as Linux's hrtimer_forward
-// keeps it).
+// Package ktime provides the interval timer that the kernel's ITIMER_REAL,
+// POSIX timers and timerfd files share: armed for a delay, it fires once,
+// and with an interval it then waits for its owner to take the expiry
+// (the signal dequeued, the count read) before it arms the next one. This
+// is how Linux runs these timers (the re-arm happens at dequeue or read,
+// with hrtimer_forward), and it is what bounds their cost: an expiry that
+// nobody takes costs nothing more, however short the interval, where a
+// timer that re-armed itself at every interval would keep a host core busy
+// for an app with thousands of 1 ns timers. Rearm counts the intervals
+// that passed meanwhile (the overruns), and the next expiry stays on the
+// interval's grid.
 //
 // An expiry and a Set never overlap: Set waits for an expiry in progress,
 // and an expiry of an earlier setting never runs after a Set returns, so a
 // timer's owner can reset its own count in Set's clear hook.
 //
-// Lock order: Timer.fireMu, then Timer.mu; fire runs under fireMu only.
+// Lock order: Timer.fireMu, then the owner's locks (fire runs under
+// fireMu), then Timer.mu, a leaf: the owner may call Rearm and Get under
+// its own locks.
 package ktime
 
 import (
@@ -20,30 +26,74 @@ import (
 
 // Timer is an interval timer.
 type Timer struct {
-	fire func(n uint64)
+	fire func()
 
 	fireMu sync.Mutex // held while fire runs, and by Set
 
 	mu       sync.Mutex
 	t        *time.Timer
-	gen      uint64 // invalidates a firing that raced with Set
-	expiry   time.Time
+	gen      uint64    // invalidates a firing that raced with Set
+	expiry   time.Time // the next expiry, or the one that fired while waiting
 	interval time.Duration
+	waiting  bool // fired with an interval; Rearm arms the next expiry
 }
 
-// New returns a disarmed timer that calls fire at each expiry, with the
-// number of expirations (at least 1).
-func New(fire func(n uint64)) *Timer { return &Timer{fire: fire} }
+// New returns a disarmed timer that calls fire at each expiry.
+func New(fire func()) *Timer { return &Timer{fire: fire} }
 
 // Get returns the time left (zero: disarmed; never zero while armed, as
-// Linux reports) and the interval.
+// Linux reports) and the interval. A timer that waits for Rearm reports
+// the time to the next expiry on its grid, as Linux's timer_gettime and
+// timerfd_gettime do.
 func (tm *Timer) Get() (left, interval time.Duration) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	if !tm.expiry.IsZero() {
-		left = max(time.Until(tm.expiry), time.Microsecond)
+	if tm.expiry.IsZero() {
+		return 0, tm.interval
 	}
-	return left, tm.interval
+	next := tm.expiry
+	if tm.waiting {
+		next, _ = tm.forwardLocked(time.Now())
+	}
+	return max(time.Until(next), time.Microsecond), tm.interval
+}
+
+// Waiting reports whether the timer fired and waits for Rearm (getitimer
+// reports such an ITIMER_REAL as disarmed).
+func (tm *Timer) Waiting() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.waiting
+}
+
+// Rearm arms the next expiry of a timer that fired and waits: the first
+// on the interval's grid after now. It returns the number of expiries
+// that passed meanwhile, besides the one that fired (the overruns). A
+// timer that does not wait (re-set, disarmed or already re-armed since it
+// fired) is left alone, and Rearm returns 0.
+func (tm *Timer) Rearm() uint64 {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if !tm.waiting {
+		return 0
+	}
+	next, missed := tm.forwardLocked(time.Now())
+	tm.waiting = false
+	tm.armLocked(next)
+	return missed
+}
+
+// forwardLocked returns the first expiry on the grid after now, and how
+// many expiries after tm.expiry come before it.
+//
+// Preconditions: tm.mu is held; tm.interval > 0.
+func (tm *Timer) forwardLocked(now time.Time) (next time.Time, missed uint64) {
+	late := now.Sub(tm.expiry)
+	if late < 0 {
+		return tm.expiry.Add(tm.interval), 0
+	}
+	missed = uint64(late / tm.interval)
+	return tm.expiry.Add(time.Duration(missed+1) * tm.interval), missed
 }
 
 // Set arms the timer to expire after d (zero or less: disarm), then every
@@ -54,9 +104,9 @@ func (tm *Timer) Set(d, interval time.Duration) (oldLeft, oldInterval time.Durat
 
 // SetAndClear is Set with two more options: expired says the new setting
 // has already expired (an absolute time in the past), so it fires before
-// SetAndClear returns, then every interval; clear, if not nil, runs after
-// the old setting is stopped and before the new one can fire, with no
-// expiry in progress (a timerfd drops its unread count there).
+// SetAndClear returns; clear, if not nil, runs after the old setting is
+// stopped and before the new one can fire, with no expiry in progress (a
+// timerfd drops its unread count there).
 func (tm *Timer) SetAndClear(d, interval time.Duration, expired bool, clear func()) (oldLeft, oldInterval time.Duration) {
 	tm.fireMu.Lock()
 	defer tm.fireMu.Unlock()
@@ -67,17 +117,21 @@ func (tm *Timer) SetAndClear(d, interval time.Duration, expired bool, clear func
 		tm.t = nil
 	}
 	tm.gen++
-	tm.expiry, tm.interval = time.Time{}, interval
+	tm.expiry, tm.interval, tm.waiting = time.Time{}, interval, false
 	if clear != nil {
+		// Outside mu, which is a leaf: the hook takes the owner's lock.
+		// fireMu still keeps any expiry out.
+		tm.mu.Unlock()
 		clear()
+		tm.mu.Lock()
 	}
 	switch {
 	case expired:
 		if interval > 0 {
-			tm.armLocked(time.Now().Add(interval))
+			tm.expiry, tm.waiting = time.Now(), true
 		}
 		tm.mu.Unlock()
-		tm.fire(1)
+		tm.fire()
 		return oldLeft, oldInterval
 	case d > 0:
 		tm.armLocked(time.Now().Add(d))
@@ -100,21 +154,13 @@ func (tm *Timer) armLocked(at time.Time) {
 			tm.mu.Unlock()
 			return
 		}
-		n := uint64(1)
-		if iv := tm.interval; iv > 0 {
-			// Every interval that has passed is an expiry; the next
-			// is the first still to come on the grid.
-			next := at.Add(iv)
-			if late := time.Since(next); late >= 0 {
-				k := uint64(late/iv) + 1
-				n += k
-				next = next.Add(time.Duration(k) * iv)
-			}
-			tm.armLocked(next)
+		tm.t = nil
+		if tm.interval > 0 {
+			tm.waiting = true // expiry stays: the grid's origin
 		} else {
 			tm.expiry = time.Time{}
 		}
 		tm.mu.Unlock()
-		tm.fire(n)
+		tm.fire()
 	})
 }

@@ -1,7 +1,7 @@
 // Package timerfd implements timerfd files: a timer whose expirations are
 // counted and read as a 64-bit number, for event loops.
 //
-// Lock order: Timer.mu is a leaf lock.
+// Lock order: Timer.mu, then the ktime timer's own lock.
 package timerfd
 
 import (
@@ -34,10 +34,10 @@ func New(clock int32, nonblock bool) *vfs.FileDescription {
 		fl |= unix.O_NONBLOCK
 	}
 	tm := &Timer{clock: clock}
-	tm.Timer = ktime.New(func(n uint64) {
+	tm.Timer = ktime.New(func() {
 		tm.mu.Lock()
 		defer tm.mu.Unlock()
-		tm.count += n
+		tm.count++
 		tm.changes.Notify()
 	})
 	return vfs.NewFileDescription(tm, vfs.Path{}, fl)
@@ -73,6 +73,9 @@ func (tm *Timer) Read(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	if err := tm.changes.WaitUntilLocked(ctx, &tm.mu, func() bool { return tm.count != 0 }); err != nil {
 		return 0, err
 	}
+	// The expirations since the one that fired are counted now, and the
+	// timer runs again (it waits for the read, as on Linux).
+	tm.count += tm.Timer.Rearm()
 	binary.LittleEndian.PutUint64(dst, tm.count)
 	tm.count = 0
 	tm.changes.Notify()

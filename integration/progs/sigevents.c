@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -249,6 +250,98 @@ static void realtime_timerfd(void)
 	close(fd);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * waiting_timers: periodic timers run again only when their expiry is
+ * taken (signal dequeued, count read); the expiries meanwhile are counted.
+ * A timer whose signal is ignored waits until the signal's action changes.
+ */
+static void waiting_timers(void)
+{
+	struct itimerspec ms1 = { { 0, 1000000 }, { 0, 1000000 } }, cur;
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+	struct timespec zero = { 0 };
+	sigset_t set, pend;
+	siginfo_t si;
+	timer_t tm;
+
+	printf("-- waiting timers\n");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	/* Making a pending signal's action ignore it discards it. */
+	raise(SIGUSR1);
+	signal(SIGUSR1, SIG_IGN);
+	sigpending(&pend);
+	SHOW("SIG_IGN discards the pending signal: %d\n", !sigismember(&pend, SIGUSR1));
+
+	/* An ignored (unblocked) timer signal: queued when the action changes. */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	CHECK(timer_create(CLOCK_MONOTONIC, &sev, &tm));
+	CHECK(timer_settime(tm, 0, &ms1, NULL));
+	usleep(20000);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigpending(&pend);
+	SHOW("ignored: not pending %d\n", !sigismember(&pend, SIGUSR1));
+	signal(SIGUSR1, on_usr1);
+	sigpending(&pend);
+	SHOW("unignored: pending %d\n", sigismember(&pend, SIGUSR1));
+	usleep(20000);
+	int got = sigtimedwait(&set, &si, &zero);
+	SHOW("taken: %d code %d, expiries counted as overruns %d\n", got == SIGUSR1, si.si_code,
+	     si.si_overrun >= 10);
+	CHECK(timer_gettime(tm, &cur));
+	SHOW("re-armed: %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 && cur.it_value.tv_nsec <= 1000000);
+	struct itimerspec off = { 0 };
+	CHECK(timer_settime(tm, 0, &off, NULL));
+	sigtimedwait(&set, &si, &zero);
+
+	/* A timer's signal is queued beside a pending kill of the same number. */
+	kill(getpid(), SIGUSR1);
+	struct itimerspec once = { { 0, 0 }, { 0, 1000000 } };
+	CHECK(timer_settime(tm, 0, &once, NULL));
+	usleep(10000);
+	int a = sigtimedwait(&set, &si, &zero);
+	int code1 = si.si_code;
+	int b = sigtimedwait(&set, &si, &zero);
+	SHOW("kill then timer: %d %d codes %d %d\n", a == SIGUSR1, b == SIGUSR1, code1, si.si_code);
+	CHECK(timer_delete(tm));
+
+	/* ITIMER_REAL waits for its SIGALRM to be dequeued, and reads as
+	 * disarmed meanwhile. */
+	struct itimerval iv = { { 0, 1000 }, { 0, 1000 } }, g;
+	CHECK(setitimer(ITIMER_REAL, &iv, NULL));
+	usleep(10000);
+	CHECK(getitimer(ITIMER_REAL, &g));
+	SHOW("fired, SIGALRM pending: value %ld.%06ld interval %ld\n", (long)g.it_value.tv_sec,
+	     (long)g.it_value.tv_usec, (long)g.it_interval.tv_usec);
+	SHOW("sigtimedwait: %d\n", sigtimedwait(&set, &si, &zero) == SIGALRM);
+	CHECK(getitimer(ITIMER_REAL, &g));
+	SHOW("re-armed: %d\n", g.it_value.tv_sec == 0 && g.it_value.tv_usec > 0 && g.it_value.tv_usec <= 1000);
+	struct itimerval ivoff = { 0 };
+	CHECK(setitimer(ITIMER_REAL, &ivoff, NULL));
+	sigtimedwait(&set, &si, &zero);
+
+	/* A timerfd counts every interval until the read. */
+	int fd = timerfd_create(CLOCK_MONOTONIC, 0);
+	CHECK(timerfd_settime(fd, 0, &ms1, NULL));
+	usleep(30000);
+	uint64_t n = 0;
+	CHECKV(read(fd, &n, sizeof(n)));
+	SHOW("timerfd counted 20+: %d\n", n >= 20);
+	CHECK(timerfd_gettime(fd, &cur));
+	SHOW("re-armed: %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 && cur.it_value.tv_nsec <= 1000000);
+	close(fd);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
 	alarm(20);
@@ -256,6 +349,7 @@ int main(void)
 	signalfds();
 	timers();
 	realtime_timerfd();
+	waiting_timers();
 	printf("done\n");
 	return 0;
 }
