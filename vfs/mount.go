@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unique"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,15 +18,29 @@ import (
 type Dentry struct {
 	parent *Dentry // nil at the root of a mount
 	name   string  // "" at the root of a mount
-	rel    string  // path from the mount's root: "" or "/a/b"
+	at     place   // its path from the mount's root; the zero place at the root
 	inode  Inode
+}
+
+// place is a path from a mount's root, interned: two dentries are at the
+// same place exactly when their places are equal, which is one pointer
+// comparison, and each dentry stores one word for it. (A path string in
+// every dentry made the memory for a chain of nested directories
+// quadratic in its depth.) An interned place lives as long as a dentry or
+// a deeper place refers to it.
+type place = unique.Handle[step]
+
+// step is a place's last component under its parent's place.
+type step struct {
+	parent place
+	name   string
 }
 
 // NewRootDentry returns the root dentry of a filesystem tree.
 func NewRootDentry(root Inode) *Dentry { return &Dentry{inode: root} }
 
 func (d *Dentry) child(name string, in Inode) *Dentry {
-	return &Dentry{parent: d, name: name, rel: d.rel + "/" + name, inode: in}
+	return &Dentry{parent: d, name: name, at: unique.Make(step{d.at, name}), inode: in}
 }
 
 // CreatedPath returns the path of in, just made under the name name in the
@@ -72,7 +87,7 @@ func newMountID() int { return FirstMountID - 1 + int(lastMountID.Add(1)) }
 
 // Mount is one filesystem tree attached at a point of the mount namespace.
 // A mount on the root of another mount is stacked on it: it is that
-// mount's child at the rel path "".
+// mount's child at its root's place.
 type Mount struct {
 	id       int
 	root     *Dentry
@@ -82,7 +97,7 @@ type Mount struct {
 	readOnly bool
 	fsType   string
 	source   string
-	children map[string]*Mount // by the mount point's rel path in this mount
+	children map[place]*Mount // by the mount point's place in this mount
 }
 
 // ReadOnly reports whether writes through this mount fail with EROFS.
@@ -108,7 +123,7 @@ func (p Path) Inode() Inode { return p.Dentry.inode }
 
 // Same reports whether p and q name the same place (not merely the same
 // inode).
-func (p Path) Same(q Path) bool { return p.Mount == q.Mount && p.Dentry.rel == q.Dentry.rel }
+func (p Path) Same(q Path) bool { return p.Mount == q.Mount && p.Dentry.at == q.Dentry.at }
 
 // IsMountRoot reports whether p is the root of its mount.
 func (p Path) IsMountRoot() bool { return p.Dentry.parent == nil }
@@ -176,11 +191,11 @@ func (ns *MountNamespace) Copy() (*MountNamespace, func(Path) Path) {
 		if m.parent != nil {
 			c.parent = old2new[m.parent]
 		}
-		for rel, child := range m.children {
+		for at, child := range m.children {
 			if c.children == nil {
-				c.children = make(map[string]*Mount)
+				c.children = make(map[place]*Mount)
 			}
-			c.children[rel] = old2new[child]
+			c.children[at] = old2new[child]
 		}
 	}
 	cp.root = old2new[ns.root]
@@ -205,7 +220,7 @@ func (ns *MountNamespace) Topmost(p Path) Path {
 // Preconditions: mountMu is held.
 func topmostLocked(p Path) Path {
 	for {
-		m := p.Mount.children[p.Dentry.rel]
+		m := p.Mount.children[p.Dentry.at]
 		if m == nil {
 			return p
 		}
@@ -253,9 +268,9 @@ func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 // Preconditions: mountMu is held for writing.
 func attachLocked(m *Mount, at Path) {
 	if at.Mount.children == nil {
-		at.Mount.children = make(map[string]*Mount)
+		at.Mount.children = make(map[place]*Mount)
 	}
-	at.Mount.children[at.Dentry.rel] = m
+	at.Mount.children[at.Dentry.at] = m
 	m.parent, m.point = at.Mount, at.Dentry
 }
 
@@ -263,7 +278,7 @@ func attachLocked(m *Mount, at Path) {
 //
 // Preconditions: mountMu is held for writing; m has a parent.
 func detachLocked(m *Mount) {
-	delete(m.parent.children, m.point.rel)
+	delete(m.parent.children, m.point.at)
 	m.parent, m.point = nil, nil
 }
 
@@ -393,7 +408,7 @@ func (ns *MountNamespace) SetReadOnly(p Path, ro bool) error {
 func (ns *MountNamespace) mountedAt(m *Mount, d *Dentry) *Mount {
 	mountMu.RLock()
 	defer mountMu.RUnlock()
-	return m.children[d.rel]
+	return m.children[d.at]
 }
 
 // parentOf returns where the mount m is attached (nil for a namespace
@@ -431,24 +446,13 @@ func (ns *MountNamespace) Mounts(root Path) []MountInfo {
 			}
 			out = append(out, MountInfo{ID: m.id, ParentID: parent, Root: m.Root(), Source: m.source, Target: target, FSType: m.fsType, ReadOnly: m.readOnly})
 		}
-		for _, rel := range sortedKeys(m.children) {
-			visit(m.children[rel])
+		for _, c := range m.children {
+			visit(c)
 		}
 	}
 	visit(ns.root)
-	slices.SortStableFunc(out, func(a, b MountInfo) int { return a.ID - b.ID })
+	slices.SortFunc(out, func(a, b MountInfo) int { return a.ID - b.ID }) // ids are unique
 	return out
-}
-
-// sortedKeys returns the mount points of a mount's children in order, so
-// that listings are stable.
-func sortedKeys(children map[string]*Mount) []string {
-	keys := make([]string, 0, len(children))
-	for k := range children {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // PathString returns the absolute path of p as seen from the namespace root,
@@ -474,7 +478,7 @@ func pathFromLocked(p, root Path) (string, bool) {
 	m, d := p.Mount, p.Dentry
 	found := false
 	for {
-		if m == root.Mount && root.Dentry != nil && d.rel == root.Dentry.rel {
+		if m == root.Mount && root.Dentry != nil && d.at == root.Dentry.at {
 			found = true
 			break
 		}
