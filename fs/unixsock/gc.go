@@ -22,10 +22,18 @@ package unixsock
 //
 // It runs when a reference to a socket in flight is dropped (close, exit)
 // or sent, leaving only in-flight ones: a walk over the sockets in flight
-// and the messages in their queues, under gc.mu.
+// and the messages in their queues, under gc.mu. It runs only while the
+// sockets in flight may hold each other in a cycle, since garbage needs
+// one (each of its sockets is held by another one's queue, and there are
+// finitely many). A cycle can only be closed by a send to a socket that is
+// itself in flight, so only such a send marks the graph as maybe cyclic
+// (as Linux 6.10's collector does); a collection that finds no cycle
+// clears the mark. Without it, every close in a chain of sockets each
+// queued in the next one walked the whole chain: quadratic time.
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"moat/vfs"
 )
@@ -35,7 +43,24 @@ var gc = struct {
 	running bool // a collection is running (gc.mu is dropped while it releases)
 	again   bool // run once more: something changed while it ran
 	sockets map[*Socket]struct{}
+	// sendsToInFlight counts the sends that may have closed a cycle;
+	// acyclicAt is its value when a collection last found no cycle (the
+	// graph may be cyclic while the two differ).
+	sendsToInFlight atomic.Uint64
+	acyclicAt       uint64 // guarded by mu
+	walks           int    // collections that walked the sockets (tests); guarded by mu
 }{sockets: map[*Socket]struct{}{}}
+
+// sentTo records that descriptors were queued for the reader of q: if
+// that socket is in flight (or cannot be told, as for a connection not yet
+// accepted, which its listener's holders can read), the send may have
+// closed a cycle. Call it after the descriptors are queued: a cycle's
+// last send then sees the in-flight count of the send before it.
+func sentTo(reader *Socket) {
+	if reader == nil || reader.embryo.Load() || reader.inflightN.Load() > 0 {
+		gc.sendsToInFlight.Add(1)
+	}
+}
 
 // account counts the sockets among fds as in flight; call it before
 // queueing them, with no lock held.
@@ -124,6 +149,10 @@ func collect() {
 		gc.mu.Unlock()
 		return
 	}
+	if gc.sendsToInFlight.Load() == gc.acyclicAt {
+		gc.mu.Unlock()
+		return
+	}
 	gc.running = true
 	for {
 		gc.again = false
@@ -144,6 +173,11 @@ func collect() {
 //
 // Preconditions: gc.mu is held.
 func collectLocked() []*vfs.FileDescription {
+	gc.walks++
+	if seen := gc.sendsToInFlight.Load(); !cyclicLocked() {
+		gc.acyclicAt = seen
+		return nil
+	}
 	// Candidates: sockets whose references are all in flight, with the
 	// count of those not (yet) found in a candidate's queue.
 	outside := map[*Socket]int64{}
@@ -194,6 +228,55 @@ func collectLocked() []*vfs.FileDescription {
 	}
 	unaccountLocked(fds)
 	return fds
+}
+
+// cyclicLocked reports whether the sockets in flight hold each other in a
+// cycle (one whose queue holds a second, whose queue holds ..., the
+// first): a depth-first walk over them, iterative, since a chain of
+// sockets can be as deep as the in-flight bound.
+//
+// Preconditions: gc.mu is held.
+func cyclicLocked() bool {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	color := make(map[*Socket]int, len(gc.sockets))
+	type frame struct {
+		s    *Socket
+		next []*Socket // what s's queues hold, still to visit
+	}
+	held := func(s *Socket) []*Socket {
+		var cs []*Socket
+		s.eachInFlight(func(c *Socket) { cs = append(cs, c) })
+		return cs
+	}
+	for root := range gc.sockets {
+		if color[root] != unseen {
+			continue
+		}
+		color[root] = onPath
+		stack := []frame{{root, held(root)}}
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if len(top.next) == 0 {
+				color[top.s] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			c := top.next[0]
+			top.next = top.next[1:]
+			switch color[c] {
+			case onPath:
+				return true
+			case unseen:
+				color[c] = onPath
+				stack = append(stack, frame{c, held(c)})
+			}
+		}
+	}
+	return false
 }
 
 // queues returns the receive queues whose messages s's holders can read:

@@ -78,6 +78,43 @@ func TestCollectCycle(t *testing.T) {
 	}
 }
 
+// TestChainNoWalk: a chain of sockets, each queued in the next one's
+// receive queue (the next one not yet in flight), can hold no cycle, so
+// building it and closing its head never walks the sockets in flight
+// (each close did, which made the chain quadratic in its length); closing
+// the head still releases the whole chain.
+func TestChainNoWalk(t *testing.T) {
+	gc.mu.Lock()
+	walks := gc.walks
+	gc.mu.Unlock()
+	const depth = 1000
+	var all []*Socket
+	var prev *vfs.FileDescription
+	for range depth {
+		a, b := Pair(unix.SOCK_DGRAM)
+		fa, fb := open(a), open(b)
+		all = append(all, a, b)
+		if prev != nil {
+			if _, err := a.SendTo(ctx{}, []byte("x"), Options{}, nil, []*vfs.FileDescription{prev}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fa.DecRef()
+		prev = fb
+	}
+	prev.DecRef()
+	for i, s := range all {
+		if !s.closed {
+			t.Fatalf("socket %d of the chain not released", i)
+		}
+	}
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.walks != walks || len(gc.sockets) != 0 {
+		t.Errorf("chain of %d: %d collections walked, %d sockets still in flight; want 0, 0", depth, gc.walks-walks, len(gc.sockets))
+	}
+}
+
 // TestStreamCreds checks that a stream read with SO_PASSCRED stops where
 // the sender changes and reports each sender, and one without reads
 // across.

@@ -612,6 +612,7 @@ func (s *Socket) SendTo(ctx vfs.Context, src []byte, o Options, to *Socket, fds 
 			inFlight.Add(-int64(len(fds)))
 			unaccount(fds)
 		} else {
+			sentTo(peer)
 			maybeCollect(fds)
 		}
 		return n, err
