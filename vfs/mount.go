@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unique"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,29 +17,35 @@ import (
 type Dentry struct {
 	parent *Dentry // nil at the root of a mount
 	name   string  // "" at the root of a mount
-	at     place   // its path from the mount's root; the zero place at the root
+	depth  int32   // components from the mount's root
 	inode  Inode
-}
-
-// place is a path from a mount's root, interned: two dentries are at the
-// same place exactly when their places are equal, which is one pointer
-// comparison, and each dentry stores one word for it. (A path string in
-// every dentry made the memory for a chain of nested directories
-// quadratic in its depth.) An interned place lives as long as a dentry or
-// a deeper place refers to it.
-type place = unique.Handle[step]
-
-// step is a place's last component under its parent's place.
-type step struct {
-	parent place
-	name   string
 }
 
 // NewRootDentry returns the root dentry of a filesystem tree.
 func NewRootDentry(root Inode) *Dentry { return &Dentry{inode: root} }
 
 func (d *Dentry) child(name string, in Inode) *Dentry {
-	return &Dentry{parent: d, name: name, at: unique.Make(step{d.at, name}), inode: in}
+	return &Dentry{parent: d, name: name, depth: d.depth + 1, inode: in}
+}
+
+// samePlace reports whether a and b, dentries of one mount's tree, are at
+// the same place: the same names from the mount's root (each walk makes
+// its own dentries, so the pointers may differ). It costs one comparison
+// when their depths differ, and stops at the first name that differs or
+// the first parent they share. (A dentry kept its whole path as a string
+// for this before, which made the memory of a chain of nested
+// directories quadratic in its depth.)
+func samePlace(a, b *Dentry) bool {
+	if a.depth != b.depth {
+		return false
+	}
+	for a != b {
+		if a.name != b.name {
+			return false
+		}
+		a, b = a.parent, b.parent
+	}
+	return true
 }
 
 // CreatedPath returns the path of in, just made under the name name in the
@@ -87,7 +92,7 @@ func newMountID() int { return FirstMountID - 1 + int(lastMountID.Add(1)) }
 
 // Mount is one filesystem tree attached at a point of the mount namespace.
 // A mount on the root of another mount is stacked on it: it is that
-// mount's child at its root's place.
+// mount's child attached at its root.
 type Mount struct {
 	id       int
 	root     *Dentry
@@ -97,7 +102,7 @@ type Mount struct {
 	readOnly bool
 	fsType   string
 	source   string
-	children map[place]*Mount // by the mount point's place in this mount
+	children map[string][]*Mount // by the last name of the mount point in this mount
 }
 
 // ReadOnly reports whether writes through this mount fail with EROFS.
@@ -123,7 +128,7 @@ func (p Path) Inode() Inode { return p.Dentry.inode }
 
 // Same reports whether p and q name the same place (not merely the same
 // inode).
-func (p Path) Same(q Path) bool { return p.Mount == q.Mount && p.Dentry.at == q.Dentry.at }
+func (p Path) Same(q Path) bool { return p.Mount == q.Mount && samePlace(p.Dentry, q.Dentry) }
 
 // IsMountRoot reports whether p is the root of its mount.
 func (p Path) IsMountRoot() bool { return p.Dentry.parent == nil }
@@ -175,7 +180,7 @@ func (ns *MountNamespace) Copy() (*MountNamespace, func(Path) Path) {
 	var collect func(m *Mount)
 	collect = func(m *Mount) {
 		all = append(all, m)
-		for _, c := range m.children {
+		for _, c := range m.childList() {
 			collect(c)
 		}
 	}
@@ -191,11 +196,13 @@ func (ns *MountNamespace) Copy() (*MountNamespace, func(Path) Path) {
 		if m.parent != nil {
 			c.parent = old2new[m.parent]
 		}
-		for at, child := range m.children {
+		for name, children := range m.children {
 			if c.children == nil {
-				c.children = make(map[place]*Mount)
+				c.children = make(map[string][]*Mount)
 			}
-			c.children[at] = old2new[child]
+			for _, child := range children {
+				c.children[name] = append(c.children[name], old2new[child])
+			}
 		}
 	}
 	cp.root = old2new[ns.root]
@@ -220,7 +227,7 @@ func (ns *MountNamespace) Topmost(p Path) Path {
 // Preconditions: mountMu is held.
 func topmostLocked(p Path) Path {
 	for {
-		m := p.Mount.children[p.Dentry.at]
+		m := p.Mount.childAtLocked(p.Dentry)
 		if m == nil {
 			return p
 		}
@@ -268,17 +275,47 @@ func (ns *MountNamespace) Mount(at Path, root Inode, opts MountOptions) error {
 // Preconditions: mountMu is held for writing.
 func attachLocked(m *Mount, at Path) {
 	if at.Mount.children == nil {
-		at.Mount.children = make(map[place]*Mount)
+		at.Mount.children = make(map[string][]*Mount)
 	}
-	at.Mount.children[at.Dentry.at] = m
+	name := at.Dentry.name
+	at.Mount.children[name] = append(at.Mount.children[name], m)
 	m.parent, m.point = at.Mount, at.Dentry
+}
+
+// childList returns the mounts attached in m.
+//
+// Preconditions: mountMu is held.
+func (m *Mount) childList() []*Mount {
+	var all []*Mount
+	for _, cs := range m.children {
+		all = append(all, cs...)
+	}
+	return all
+}
+
+// childAtLocked returns the mount attached at d in m, or nil.
+//
+// Preconditions: mountMu is held.
+func (m *Mount) childAtLocked(d *Dentry) *Mount {
+	for _, c := range m.children[d.name] {
+		if samePlace(c.point, d) {
+			return c
+		}
+	}
+	return nil
 }
 
 // detachLocked takes m off its parent.
 //
 // Preconditions: mountMu is held for writing; m has a parent.
 func detachLocked(m *Mount) {
-	delete(m.parent.children, m.point.at)
+	name := m.point.name
+	siblings := slices.DeleteFunc(m.parent.children[name], func(c *Mount) bool { return c == m })
+	if len(siblings) == 0 {
+		delete(m.parent.children, name)
+	} else {
+		m.parent.children[name] = siblings
+	}
 	m.parent, m.point = nil, nil
 }
 
@@ -305,7 +342,7 @@ func (ns *MountNamespace) Unmount(p Path, detach bool) error {
 	var forget func(m *Mount)
 	forget = func(m *Mount) {
 		m.ns = nil
-		for _, c := range m.children {
+		for _, c := range m.childList() {
 			forget(c)
 		}
 	}
@@ -408,7 +445,7 @@ func (ns *MountNamespace) SetReadOnly(p Path, ro bool) error {
 func (ns *MountNamespace) mountedAt(m *Mount, d *Dentry) *Mount {
 	mountMu.RLock()
 	defer mountMu.RUnlock()
-	return m.children[d.at]
+	return m.childAtLocked(d)
 }
 
 // parentOf returns where the mount m is attached (nil for a namespace
@@ -446,7 +483,7 @@ func (ns *MountNamespace) Mounts(root Path) []MountInfo {
 			}
 			out = append(out, MountInfo{ID: m.id, ParentID: parent, Root: m.Root(), Source: m.source, Target: target, FSType: m.fsType, ReadOnly: m.readOnly})
 		}
-		for _, c := range m.children {
+		for _, c := range m.childList() {
 			visit(c)
 		}
 	}
@@ -478,7 +515,7 @@ func pathFromLocked(p, root Path) (string, bool) {
 	m, d := p.Mount, p.Dentry
 	found := false
 	for {
-		if m == root.Mount && root.Dentry != nil && d.at == root.Dentry.at {
+		if m == root.Mount && root.Dentry != nil && samePlace(d, root.Dentry) {
 			found = true
 			break
 		}
