@@ -571,6 +571,11 @@ func sysGetcwd(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		return 0, unix.ENOENT
 	}
 	s := t.PathString(cwd) + "\x00"
+	// Linux builds the path in one PATH_MAX buffer: a longer one does not
+	// fit, whatever the size of the app's buffer.
+	if len(s) > unix.PathMax {
+		return 0, unix.ENAMETOOLONG
+	}
 	if uintptr(len(s)) > a[1] {
 		return 0, unix.ERANGE
 	}

@@ -176,11 +176,14 @@ func sysPpoll(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 // fdSetBytes is the size of an fd_set for nfds descriptors (whole longs).
 func fdSetBytes(nfds int) int { return (nfds + 63) / 64 * 8 }
 
-// doSelect implements select and pselect6 on top of doPoll.
+// doSelect implements select and pselect6 on top of doPoll. As in Linux,
+// nfds is cut to the size of the fd table: bits past it are neither read,
+// checked nor written back.
 func doSelect(t *kernel.Task, nfds int32, sets [3]uintptr, deadline time.Time, noWait bool) (int, error) {
-	if nfds < 0 || uint64(nfds) > t.Limits().Get(unix.RLIMIT_NOFILE).Cur && nfds > 1024 {
+	if nfds < 0 {
 		return 0, unix.EINVAL
 	}
+	nfds = min(nfds, int32(t.FDs().Size()))
 	size := fdSetBytes(int(nfds))
 	var bits [3][]byte
 	for i, addr := range sets {

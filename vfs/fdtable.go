@@ -11,6 +11,9 @@ import (
 // fs.nr_open default).
 const MaxFDs = 1 << 20
 
+// nrOpenDefault is the size of a new fd table (NR_OPEN_DEFAULT).
+const nrOpenDefault = 64
+
 type fdEntry struct {
 	file    *FileDescription
 	cloexec bool
@@ -20,8 +23,12 @@ type fdEntry struct {
 // may share one (threads, CLONE_FILES): each holds a user reference, and
 // the last to drop it closes the files.
 type FDTable struct {
-	mu    sync.Mutex
-	files []fdEntry // index is the fd; file == nil for a free slot
+	mu sync.Mutex
+	// files is indexed by fd; file == nil for a free slot. Its length
+	// follows Linux's fdtable max_fds (select clamps nfds to it): 64 at
+	// first, the next power of two above an fd that does not fit, never
+	// shrinking, and sized by the open fds in a copy (fork, exec, unshare).
+	files []fdEntry
 	used  int
 	users atomic.Int32
 	// posixLocks: the table has held POSIX record locks (lock.go), so
@@ -31,7 +38,7 @@ type FDTable struct {
 
 // NewFDTable returns an empty table with one user.
 func NewFDTable() *FDTable {
-	t := &FDTable{}
+	t := &FDTable{files: make([]fdEntry, nrOpenDefault)}
 	t.users.Store(1)
 	return t
 }
@@ -50,6 +57,14 @@ func (t *FDTable) Drop() {
 	if t.users.Add(-1) == 0 {
 		t.CloseAll()
 	}
+}
+
+// Size is the number of fds the table has room for without growing (Linux's
+// max_fds): at least the highest fd ever open in it plus one.
+func (t *FDTable) Size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.files)
 }
 
 // Get returns the description for fd with a new reference, or EBADF.
@@ -104,8 +119,8 @@ func (t *FDTable) InstallAt(f *FileDescription, fd int32, cloexec bool, limit ui
 
 // Preconditions: t.mu is held.
 func (t *FDTable) setLocked(fd int32, f *FileDescription, cloexec bool) *FileDescription {
-	for int(fd) >= len(t.files) {
-		t.files = append(t.files, make([]fdEntry, max(8, len(t.files)))...)
+	if int(fd) >= len(t.files) {
+		t.files = append(t.files, make([]fdEntry, tableSize(int(fd)+1)-len(t.files))...)
 	}
 	old := t.files[fd].file
 	f.IncRef()
@@ -186,6 +201,16 @@ func (t *FDTable) Fds() []int32 {
 	return fds
 }
 
+// tableSize is the size of a table Linux allocates for n fds: 64, or the
+// next power of two (n never exceeds MaxFDs, itself a power of two).
+func tableSize(n int) int {
+	size := nrOpenDefault
+	for size < n {
+		size *= 2
+	}
+	return size
+}
+
 func effectiveLimit(limit uint64) int64 {
 	if limit > MaxFDs {
 		return MaxFDs
@@ -198,7 +223,14 @@ func effectiveLimit(limit uint64) int64 {
 func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := &FDTable{files: make([]fdEntry, len(t.files)), used: t.used}
+	last := -1
+	for i, e := range t.files {
+		if e.file != nil {
+			last = i
+		}
+	}
+	// Linux sizes the copy by the open fds, in whole longs of its bitmap.
+	c := &FDTable{files: make([]fdEntry, tableSize((last+nrOpenDefault)/nrOpenDefault*nrOpenDefault)), used: t.used}
 	c.users.Store(1)
 	for i, e := range t.files {
 		if e.file != nil {

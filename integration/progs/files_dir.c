@@ -244,6 +244,71 @@ static void walk_errors(void)
 	SHOW("/../../tmp/../etc/../ is /: %d\n", st.st_ino == st2.st_ino && st.st_dev == st2.st_dev);
 }
 
+/* The directories descend_to made, deepest last. */
+static char deep_names[32][201];
+static int deep_levels;
+
+/* Go down from dir through new directories of names up to 200 characters
+ * until the cwd's path is exactly len characters long. */
+static void descend_to(const char *dir, size_t len)
+{
+	size_t have = strlen(dir);
+
+	while (have < len) {
+		size_t n = len - have - 1 < 200 ? len - have - 1 : 200;
+		char *name = deep_names[deep_levels++];
+
+		if (len - have - n - 1 == 1)
+			n--; /* leave room for a last name, not just its '/' */
+
+		memset(name, 'a' + deep_levels, n);
+		name[n] = 0;
+		if (mkdir(name, 0755) != 0 || chdir(name) != 0) {
+			perror("descend_to");
+			exit(99);
+		}
+		have += n + 1;
+	}
+}
+
+/* Remove what descend_to made, ending where it started. */
+static void ascend(void)
+{
+	while (deep_levels > 0) {
+		if (chdir("..") != 0 || rmdir(deep_names[--deep_levels]) != 0) {
+			perror("ascend");
+			exit(99);
+		}
+	}
+}
+
+/* getcwd builds the path in a PATH_MAX buffer: 4095 characters and the
+ * NUL fit, one more is ENAMETOOLONG whatever the buffer size, and that is
+ * checked before ERANGE and EFAULT. A removed cwd is still ENOENT. */
+static void long_cwd(const char *dir)
+{
+	char buf[4300];
+
+	SHOW("-- getcwd past PATH_MAX\n");
+	descend_to(dir, 4095);
+	CHECKV(syscall(SYS_getcwd, buf, sizeof(buf)));
+	SHOW("getcwd length: %zu\n", strlen(buf));
+	CHECK(syscall(SYS_getcwd, buf, 4095)); /* ERANGE */
+	CHECK(mkdir("x", 0755));
+	CHECK(chdir("x"));
+	CHECK(syscall(SYS_getcwd, buf, sizeof(buf))); /* ENAMETOOLONG */
+	CHECK(syscall(SYS_getcwd, buf, 10));
+	CHECK(syscall(SYS_getcwd, (void *)1, sizeof(buf)));
+	CHECK(syscall(SYS_getcwd, buf, 0));
+	CHECK(rmdir("../x"));
+	CHECK(syscall(SYS_getcwd, buf, sizeof(buf))); /* ENOENT */
+	CHECK(chdir(".."));
+	CHECKV(syscall(SYS_getcwd, buf, sizeof(buf)));
+	ascend();
+	CHECK(syscall(SYS_getcwd, buf, sizeof(buf)));
+	SHOW("back in the test dir: %d\n", strcmp(buf, dir) == 0);
+}
+
 static void cwd(const char *dir)
 {
 	char buf[4200];
@@ -293,6 +358,7 @@ static void cwd(const char *dir)
 	CHECK(syscall(SYS_getcwd, buf, sizeof(buf)));
 	SHOW("cwd after /..: \"%s\"\n", buf);
 	CHECK(chdir(dir));
+	long_cwd(dir);
 }
 
 static void access_checks(void)
