@@ -23,21 +23,31 @@ func ctxFor(t *kernel.Task, f *vfs.FileDescription) ioCtx {
 }
 
 // readInto reads up to n bytes from f into app memory at addr (at off, or
-// the file offset if off < 0). Regular files are read until n or end of
-// file; streams return what one read gives. Checks come in Linux's order:
-// EBADF, then ESPIPE (for positional reads), then EFAULT; data is never
-// consumed from the file unless it can be delivered.
+// the file offset if off < 0): readv with one segment.
 func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
-	if !f.Readable() {
-		return 0, unix.EBADF
+	if !accessOK(addr, n) && f.Readable() && !(off >= 0 && f.IsStream()) {
+		return 0, unix.EFAULT
 	}
+	return readv(t, f, []iovec{{addr, min(n, maxRW)}}, off)
+}
+
+// readv reads from f (at off, or the file offset if off < 0) into the app
+// memory the segments iovs describe (checked by copyInIovecs: in range,
+// adding up to at most MAX_RW_COUNT), as one read: each chunk of up to
+// ioChunk bytes, spread over consecutive segments, is one read of f, so
+// that a datagram or what a pipe holds arrives whole across segments.
+// Regular files are read until the segments are full or end of file;
+// streams return what one read gives. Checks come in Linux's order:
+// ESPIPE (for positional reads), then EBADF, then EFAULT; data is never
+// consumed from the file unless it can be delivered.
+func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uintptr, error) {
 	if off >= 0 && f.IsStream() {
 		return 0, unix.ESPIPE
 	}
-	if !accessOK(addr, n) {
-		return 0, unix.EFAULT
+	if !f.Readable() {
+		return 0, unix.EBADF
 	}
-	n = min(n, maxRW)
+	n := iovTotal(iovs)
 	ctx := ctxFor(t, f)
 	if n == 0 {
 		_, err := f.Read(ctx, nil, off)
@@ -45,25 +55,39 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 	}
 	buf := make([]byte, min(n, ioChunk))
 	var done uintptr
-	for done < n {
+	for cur := (iovCursor{iovs: iovs}); done < n; {
 		want := min(n-done, uintptr(len(buf)))
-		if ok := uintptr(t.MM().Accessible(addr+done, int(want), platform.AccessType{Write: true})); ok < want {
-			if ok == 0 {
-				if done > 0 {
-					return done, nil
-				}
-				return 0, unix.EFAULT
+		// Only as much as the app can take: up to the first byte of the
+		// segments that is not writable memory.
+		ok := uintptr(0)
+		cur.ranges(want, func(addr, l uintptr) bool {
+			a := uintptr(t.MM().Accessible(addr, int(l), platform.AccessType{Write: true}))
+			ok += a
+			return a == l
+		})
+		if ok == 0 {
+			if done > 0 {
+				return done, nil
 			}
-			want = ok
+			return 0, unix.EFAULT
 		}
+		want = ok
 		pos := off
 		if off >= 0 {
 			pos = off + int64(done)
 		}
 		got, err := f.Read(ctx, buf[:want], pos)
 		if got > 0 {
-			copied, cerr := t.CopyOut(addr+done, buf[:got])
-			done += uintptr(copied)
+			copied := uintptr(0)
+			var cerr error
+			cur.ranges(uintptr(got), func(addr, l uintptr) bool {
+				c, e := t.CopyOut(addr, buf[copied:copied+l])
+				copied += uintptr(c)
+				cerr = e
+				return e == nil
+			})
+			cur.advance(copied)
+			done += copied
 			if cerr != nil {
 				if done == 0 {
 					return 0, unix.EFAULT
@@ -84,27 +108,45 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 	return done, nil
 }
 
-// writeFrom writes n bytes of app memory at addr to f.
+// writeFrom writes n bytes of app memory at addr to f: writev with one
+// segment.
 func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
-	if !f.Writable() {
-		return 0, unix.EBADF
+	if !accessOK(addr, n) && f.Writable() && !(off >= 0 && f.IsStream()) {
+		return 0, unix.EFAULT
 	}
+	return writev(t, f, []iovec{{addr, min(n, maxRW)}}, off, vfs.AppendByFlags)
+}
+
+// writev writes the app memory the segments iovs describe (checked by
+// copyInIovecs) to f, at off or at the file offset if off < 0 (mode is
+// one of vfs's append modes), as one write: each chunk of up to ioChunk
+// bytes, gathered from consecutive segments, is one write of f, so that a
+// datagram goes as one message and a pipe write up to PIPE_BUF stays
+// atomic.
+func writev(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64, mode int) (uintptr, error) {
 	if off >= 0 && f.IsStream() {
 		return 0, unix.ESPIPE
 	}
-	if !accessOK(addr, n) {
-		return 0, unix.EFAULT
+	if !f.Writable() {
+		return 0, unix.EBADF
 	}
-	n = min(n, maxRW)
+	n := iovTotal(iovs)
 	ctx := ctxFor(t, f)
 	if s, ok := f.Impl().(vfs.Sink); ok && s.DiscardsWrites() {
 		return n, nil // /dev/null never reads the buffer
 	}
 	buf := make([]byte, min(n, ioChunk))
 	var done uintptr
-	for done < n || n == 0 {
+	for cur := (iovCursor{iovs: iovs}); done < n || n == 0; {
 		want := min(n-done, uintptr(len(buf)))
-		got, cerr := t.CopyIn(addr+done, buf[:want])
+		got := uintptr(0)
+		var cerr error
+		cur.ranges(want, func(addr, l uintptr) bool {
+			c, e := t.CopyIn(addr, buf[got:got+l])
+			got += uintptr(c)
+			cerr = e
+			return e == nil
+		})
 		if cerr != nil && got == 0 {
 			if done == 0 {
 				return 0, unix.EFAULT
@@ -115,7 +157,8 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int6
 		if off >= 0 {
 			pos = off + int64(done)
 		}
-		w, err := f.Write(ctx, buf[:got], pos)
+		w, err := f.WriteAppend(ctx, buf[:got], pos, mode)
+		cur.advance(uintptr(w))
 		done += uintptr(w)
 		if err != nil {
 			if done > 0 {
@@ -126,11 +169,54 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int6
 			}
 			return 0, epipe(t, err)
 		}
-		if w < got || cerr != nil || n == 0 {
+		if uintptr(w) < got || cerr != nil || n == 0 {
 			break
 		}
 	}
 	return done, nil
+}
+
+// iovTotal is the number of bytes the segments describe.
+func iovTotal(iovs []iovec) uintptr {
+	var n uintptr
+	for _, iov := range iovs {
+		n += iov.len
+	}
+	return n
+}
+
+// iovCursor walks app segments as one sequence of bytes.
+type iovCursor struct {
+	iovs []iovec
+	i    int     // the segment the next byte is in
+	off  uintptr // bytes of it already passed
+}
+
+// ranges calls fn with the app memory ranges of the next n bytes, in
+// order, until fn returns false; the cursor does not move.
+func (c iovCursor) ranges(n uintptr, fn func(addr, l uintptr) bool) {
+	for i, off := c.i, c.off; n > 0 && i < len(c.iovs); i, off = i+1, 0 {
+		l := min(c.iovs[i].len-off, n)
+		if l == 0 {
+			continue
+		}
+		if !fn(c.iovs[i].base+off, l) {
+			return
+		}
+		n -= l
+	}
+}
+
+// advance moves the cursor past n bytes.
+func (c *iovCursor) advance(n uintptr) {
+	for n > 0 && c.i < len(c.iovs) {
+		l := min(c.iovs[c.i].len-c.off, n)
+		c.off += l
+		n -= l
+		if c.off == c.iovs[c.i].len {
+			c.i, c.off = c.i+1, 0
+		}
+	}
 }
 
 func getFile(t *kernel.Task, fd uintptr) (*vfs.FileDescription, error) {
@@ -155,27 +241,29 @@ func sysWrite(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	return writeFrom(t, f, a[1], a[2], -1)
 }
 
+// sysPread64 and sysPwrite64: a negative offset is EINVAL before the fd
+// is looked at, as in Linux.
 func sysPread64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
 	f, err := getFile(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	if int64(a[3]) < 0 {
-		return 0, unix.EINVAL
-	}
 	return readInto(t, f, a[1], a[2], int64(a[3]))
 }
 
 func sysPwrite64(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
 	f, err := getFile(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	if int64(a[3]) < 0 {
-		return 0, unix.EINVAL
-	}
 	return writeFrom(t, f, a[1], a[2], int64(a[3]))
 }
 
@@ -184,7 +272,10 @@ const uioMaxIov = 1024
 
 type iovec struct{ base, len uintptr }
 
-// copyInIovecs reads and validates an iovec array as Linux does.
+// copyInIovecs reads and validates an iovec array as Linux's import_iovec
+// does: EINVAL for a negative length anywhere in the array, then EFAULT
+// for a segment outside the user address range. The lengths are cut so
+// that they add up to at most MAX_RW_COUNT; segments past that are empty.
 func copyInIovecs(t *kernel.Task, addr uintptr, cnt uintptr) ([]iovec, error) {
 	if int64(int32(cnt)) != int64(cnt) || int32(cnt) < 0 || cnt > uioMaxIov {
 		return nil, unix.EINVAL
@@ -197,60 +288,120 @@ func copyInIovecs(t *kernel.Task, addr uintptr, cnt uintptr) ([]iovec, error) {
 		return nil, err
 	}
 	iovs := make([]iovec, cnt)
-	var total uint64
 	for i := range iovs {
 		iovs[i] = iovec{uintptr(le.Uint64(raw[i*16:])), uintptr(le.Uint64(raw[i*16+8:]))}
 		if int64(iovs[i].len) < 0 {
 			return nil, unix.EINVAL
 		}
-		total += uint64(iovs[i].len)
-		if total > 1<<63-1 {
-			return nil, unix.EINVAL
-		}
+	}
+	var total uintptr
+	for i := range iovs {
 		if !accessOK(iovs[i].base, iovs[i].len) {
 			return nil, unix.EFAULT
 		}
+		iovs[i].len = min(iovs[i].len, maxRW-total)
+		total += iovs[i].len
 	}
 	return iovs, nil
 }
 
-func vectored(t *kernel.Task, a arch.SyscallArgs, write bool) (uintptr, error) {
+// vectored implements readv and writev (off < 0), preadv and pwritev,
+// and their v2 forms (flags: RWF_*). Checks come in Linux's order: the
+// fd, a positional call's ESPIPE, the fd's mode, the iovec array, then
+// the flags.
+func vectored(t *kernel.Task, a arch.SyscallArgs, write bool, off int64, flags uint32) (uintptr, error) {
 	f, err := getFile(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
+	if off >= 0 && f.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	if write && !f.Writable() || !write && !f.Readable() {
+		return 0, unix.EBADF
+	}
 	iovs, err := copyInIovecs(t, a[1], a[2])
 	if err != nil {
 		return 0, err
 	}
-	var total uintptr
-	for _, iov := range iovs {
-		if iov.len == 0 {
-			continue
-		}
-		var n uintptr
-		if write {
-			n, err = writeFrom(t, f, iov.base, iov.len, -1)
-		} else {
-			n, err = readInto(t, f, iov.base, iov.len, -1)
-		}
-		total += n
-		if err != nil {
-			if total > 0 {
-				return total, nil
+	if flags&^rwfSupported != 0 || flags&rwfUnsupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if !write {
+		return readv(t, f, iovs, off)
+	}
+	mode := vfs.AppendByFlags
+	switch {
+	case flags&unix.RWF_APPEND != 0:
+		mode = vfs.AppendAlways
+	case flags&rwfNoAppend != 0:
+		mode = vfs.AppendNever
+	}
+	n, err := writev(t, f, iovs, off, mode)
+	if n > 0 && flags&(unix.RWF_DSYNC|unix.RWF_SYNC) != 0 {
+		// As O_DSYNC or O_SYNC for this write (generic_write_sync).
+		if s, ok := f.Impl().(Syncer); ok {
+			if serr := s.Sync(flags&unix.RWF_SYNC == 0); serr != nil {
+				return 0, serr
 			}
-			return 0, err
-		}
-		if n < iov.len || t.Killed() {
-			break
 		}
 	}
-	return total, nil
+	return n, err
 }
 
-func sysReadv(t *kernel.Task, a arch.SyscallArgs) (uintptr, error)  { return vectored(t, a, false) }
-func sysWritev(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) { return vectored(t, a, true) }
+// The RWF_* flags of preadv2 and pwritev2 Linux knows; of those, moat's
+// files do not offer non-blocking (RWF_NOWAIT), atomic (RWF_ATOMIC) or
+// uncached (RWF_DONTCACHE) I/O, so they fail with EOPNOTSUPP, as on a
+// Linux file that lacks them.
+const (
+	rwfNoAppend    = 0x20
+	rwfAtomic      = 0x40
+	rwfDontCache   = 0x80
+	rwfSupported   = unix.RWF_HIPRI | unix.RWF_DSYNC | unix.RWF_SYNC | unix.RWF_NOWAIT | unix.RWF_APPEND | rwfNoAppend | rwfAtomic | rwfDontCache
+	rwfUnsupported = unix.RWF_NOWAIT | rwfAtomic | rwfDontCache
+)
+
+// vecOffset is the offset of preadv, pwritev and their v2 forms: pos_l
+// (pos_h is the high half on 32-bit ABIs only).
+func vecOffset(a arch.SyscallArgs) int64 { return int64(a[3]) }
+
+func sysPreadv(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if vecOffset(a) < 0 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a, false, vecOffset(a), 0)
+}
+
+func sysPwritev(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if vecOffset(a) < 0 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a, true, vecOffset(a), 0)
+}
+
+// sysPreadv2 and sysPwritev2: an offset of -1 uses and moves the file
+// offset, as readv and writev do.
+func sysPreadv2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if vecOffset(a) < -1 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a, false, vecOffset(a), uint32(a[5]))
+}
+
+func sysPwritev2(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	if vecOffset(a) < -1 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a, true, vecOffset(a), uint32(a[5]))
+}
+
+func sysReadv(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return vectored(t, a, false, -1, 0)
+}
+func sysWritev(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
+	return vectored(t, a, true, -1, 0)
+}
 
 func sysLseek(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 	f, err := getFile(t, a[0])

@@ -239,14 +239,26 @@ func (f *FileDescription) read(ctx Context, dst []byte, off int64) (int, error) 
 // Write writes at the file offset (pwrite when off >= 0), honouring
 // O_APPEND.
 func (f *FileDescription) Write(ctx Context, src []byte, off int64) (int, error) {
-	n, err := f.write(ctx, src, off)
+	return f.WriteAppend(ctx, src, off, AppendByFlags)
+}
+
+// Append modes of one write (pwritev2's RWF_APPEND and RWF_NOAPPEND).
+const (
+	AppendByFlags = iota // as O_APPEND says
+	AppendAlways         // at the end of the file, whatever the offset
+	AppendNever          // at the offset, even with O_APPEND
+)
+
+// WriteAppend is Write with the append mode of this one write.
+func (f *FileDescription) WriteAppend(ctx Context, src []byte, off int64, mode int) (int, error) {
+	n, err := f.write(ctx, src, off, mode)
 	if n > 0 && Watched() {
 		NotifyFile(f, InModify)
 	}
 	return n, err
 }
 
-func (f *FileDescription) write(ctx Context, src []byte, off int64) (int, error) {
+func (f *FileDescription) write(ctx Context, src []byte, off int64, mode int) (int, error) {
 	if !f.writable() {
 		return 0, unix.EBADF
 	}
@@ -256,7 +268,7 @@ func (f *FileDescription) write(ctx Context, src []byte, off int64) (int, error)
 		}
 		return f.impl.Write(ctx, src, 0)
 	}
-	appending := f.flags.Load()&unix.O_APPEND != 0
+	appending := mode == AppendAlways || mode == AppendByFlags && f.flags.Load()&unix.O_APPEND != 0
 	if f.ownsPosition() {
 		return f.impl.Write(ctx, src, off)
 	}

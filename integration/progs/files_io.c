@@ -3,6 +3,7 @@
  *
  * read write readv writev pread64 pwrite64 open openat creat close lseek
  * fstat stat lstat newfstatat statx dup dup2 dup3 fcntl pipe pipe2 ioctl
+ * select pselect6 (nfds against the fd table's size)
  * (plus mkdir and symlink to have something to stat), and O_CREAT racing
  * unlink from another thread.
  *
@@ -18,8 +19,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <termios.h>
 
 /* The size of a directory depends on the filesystem (4096 on ext4, 40 on
@@ -148,6 +153,114 @@ static void vectored(void)
 	CHECKV(pread(fd, (void *)1, 7, 0));
 	CHECKV(pread(-1, a, 7, 0));
 	CHECK(close(fd));
+}
+
+/*
+ * preadv/pwritev and their v2 forms; readv/writev gather: a datagram goes
+ * as one message and comes back spread over the segments, and a pipe
+ * write of two segments is one write.
+ */
+static void vectored_v2(void)
+{
+	char a[8], b[8];
+	struct iovec rd[2] = { { a, 3 }, { b, 4 } };
+	struct iovec wr[2] = { { "hello ", 6 }, { "world", 5 } };
+	struct iovec bad[2] = { { a, 3 }, { (void *)8, 4 } };
+	int sv[2], p[2], fd;
+
+	SHOW("-- preadv/pwritev/preadv2/pwritev2\n");
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	CHECKV(writev(sv[0], wr, 2));
+	CHECKV(readv(sv[1], rd, 2));
+	SHOW("one datagram: \"%.3s\" \"%.4s\"\n", a, b);
+	close(sv[0]);
+	close(sv[1]);
+	fd = CHECKV(openat(AT_FDCWD, "vec2", O_RDWR | O_CREAT | O_EXCL, 0600));
+	CHECKV(pwritev(fd, wr, 2, 4));
+	CHECKV(lseek(fd, 0, SEEK_CUR));
+	CHECKV(preadv(fd, rd, 2, 5));
+	SHOW("preadv: \"%.3s\" \"%.4s\"\n", a, b);
+	CHECKV(preadv(fd, rd, 2, -1));
+	CHECKV(preadv2(fd, rd, 2, -1, 0)); /* -1: the file offset, moved */
+	CHECKV(lseek(fd, 0, SEEK_CUR));
+	CHECKV(preadv2(fd, rd, 2, -2, 0));
+	CHECKV(pwritev2(fd, wr, 1, 0, RWF_APPEND)); /* at the end, whatever the offset */
+	CHECKV(lseek(fd, 0, SEEK_CUR));
+	CHECKV(lseek(fd, 0, SEEK_END));
+	CHECKV(pwritev2(fd, wr, 1, -1, RWF_APPEND));
+	CHECKV(lseek(fd, 0, SEEK_CUR));
+	CHECKV(pwritev2(fd, wr, 1, 0, RWF_DSYNC | RWF_HIPRI));
+	CHECKV(pwritev2(fd, wr, 1, 0, 0x10000));
+	CHECKV(preadv2(fd, rd, 2, 0, 0x10000));
+	CHECKV(preadv(fd, rd, 2000, 0));
+	CHECKV(preadv(fd, bad, 2, 0)); /* in range, unmapped: a short read */
+	CHECKV(preadv(-1, rd, 2, 0));
+	CHECKV(preadv(-1, rd, 2, -5)); /* the offset is checked first */
+	CHECKV(pread(-1, a, 1, -1));
+	CHECK(close(fd));
+	CHECK(pipe(p));
+	CHECKV(preadv(p[0], rd, 2, 0));
+	CHECKV(pwritev(p[1], wr, 2, 0));
+	CHECKV(pread(p[1], a, 1, 0)); /* ESPIPE before the mode's EBADF */
+	CHECKV(preadv2(p[1], rd, 2, -1, 0));
+	CHECKV(pwritev2(p[1], wr, 2, -1, 0));
+	CHECKV(read(p[0], a, sizeof(a))); /* one write: all 8 bytes asked for */
+	close(p[0]);
+	close(p[1]);
+}
+
+/* One read or write moves at most MAX_RW_COUNT bytes, and import_iovec
+ * cuts an iovec array to that total. /dev/null never touches the buffer,
+ * and MAP_NORESERVE keeps the 4 GiB mapping free. */
+#define MAX_RW_COUNT 0x7ffff000L /* 2147479552 */
+static void rw_caps(void)
+{
+	const size_t big = (size_t)1 << 32;
+	struct iovec iov[3];
+	char *m;
+	int null, ro, wo;
+
+	SHOW("-- MAX_RW_COUNT\n");
+	m = mmap(NULL, big, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		perror("mmap");
+		exit(99);
+	}
+	null = CHECKV(open("/dev/null", O_RDWR));
+	CHECKV(write(null, m, big));
+	CHECKV(pwrite(null, m, big, 0));
+	CHECKV(read(null, m, big));
+	iov[0].iov_base = m;
+	iov[0].iov_len = MAX_RW_COUNT;
+	iov[1].iov_base = m;
+	iov[1].iov_len = MAX_RW_COUNT;
+	iov[2].iov_base = m;
+	iov[2].iov_len = 5;
+	CHECKV(writev(null, iov, 3));
+	iov[0].iov_len = MAX_RW_COUNT - 10;
+	iov[1].iov_len = 100;
+	CHECKV(writev(null, iov, 3));
+	CHECKV(readv(null, iov, 3));
+	/* access_ok sees each whole length, before the cut */
+	iov[1].iov_base = (void *)-4096L;
+	CHECKV(writev(null, iov, 2));
+	/* a negative length anywhere is EINVAL before any EFAULT */
+	iov[0].iov_base = (void *)-4096L;
+	iov[1].iov_base = m;
+	iov[1].iov_len = SIZE_MAX;
+	CHECKV(writev(null, iov, 2));
+	/* the fd's mode comes before the iovec array */
+	ro = CHECKV(open("/dev/null", O_RDONLY));
+	wo = CHECKV(open("/dev/null", O_WRONLY));
+	CHECKV(readv(wo, iov, 0));
+	CHECKV(writev(ro, iov, 0));
+	CHECKV(readv(wo, (void *)1, 1));
+	CHECKV(writev(ro, iov, -1));
+	CHECK(close(ro));
+	CHECK(close(wo));
+	CHECK(close(null));
+	CHECK(munmap(m, big));
 }
 
 static void creat_and_open_errors(void)
@@ -382,6 +495,86 @@ static void pipes(void)
 	CHECK(pipe2((void *)1, 0));
 }
 
+static unsigned long fdset[(1 << 21) / 64];
+
+/* Select on one fd bit of fdset (cleared first) among the write fds. */
+static long select_bit(int nfds, int fd)
+{
+	struct timeval tv = { 0, 0 };
+
+	memset(fdset, 0, sizeof(fdset));
+	fdset[fd / 64] = 1UL << (fd % 64);
+	return syscall(SYS_select, nfds, NULL, fdset, NULL, &tv);
+}
+
+static long pselect_bit(int nfds, int fd)
+{
+	struct timespec ts = { 0, 0 };
+
+	memset(fdset, 0, sizeof(fdset));
+	fdset[fd / 64] = 1UL << (fd % 64);
+	return syscall(SYS_pselect6, nfds, NULL, fdset, NULL, &ts, NULL);
+}
+
+static int bit_set(int fd) { return !!(fdset[fd / 64] & (1UL << (fd % 64))); }
+
+/* select and pselect6 cut nfds to the size of the fd table (Linux's
+ * max_fds) instead of failing: bits past it are not checked for EBADF,
+ * not read and not written back. A forked child's table has room for its
+ * open fds in whole 64-bit words, rounded up to a power of two (64 here,
+ * whatever the parent of this program left in its table); it grows to the
+ * power of two above a new fd and does not shrink on close. */
+static void select_nfds(void)
+{
+	struct timeval tv = { 0, 0 };
+	unsigned long *end;
+	char *pages;
+	int null, st;
+	pid_t pid;
+
+	SHOW("-- select nfds past the fd table\n");
+	null = CHECK(open("/dev/null", O_WRONLY));
+	pages = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pages == MAP_FAILED || munmap(pages + 4096, 4096) != 0) {
+		perror("mmap");
+		exit(99);
+	}
+	/* fds this program may have inherited past 63 would size the copy */
+	syscall(SYS_close_range, 64, ~0U, 0);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		CHECKV(syscall(SYS_select, 1 << 20, NULL, NULL, NULL, &tv));
+		CHECKV(syscall(SYS_select, INT_MAX, NULL, NULL, NULL, &tv));
+		CHECKV(syscall(SYS_select, -1, NULL, NULL, NULL, &tv));
+		CHECKV(select_bit(1 << 21, 63));
+		CHECKV(select_bit(1 << 21, 64));
+		SHOW("bit 64 left alone: %d\n", bit_set(64));
+		fdset[(1 << 20) / 64] = 1;
+		fdset[null / 64] |= 1UL << (null % 64);
+		CHECKV(syscall(SYS_select, 1 << 21, NULL, fdset, NULL, &tv));
+		SHOW("null ready: %d, bit 1<<20 left alone: %d\n", bit_set(null), bit_set(1 << 20));
+		/* only the table's size in bytes is read: here 8 */
+		end = (unsigned long *)(pages + 4096 - 8);
+		*end = 1UL << null;
+		CHECKV(syscall(SYS_select, 1 << 20, NULL, end, NULL, &tv));
+		CHECKV(dup2(null, 100));
+		CHECK(close(100));
+		CHECKV(syscall(SYS_select, 1 << 20, NULL, end, NULL, &tv));
+		CHECKV(select_bit(INT_MAX, 127));
+		CHECKV(select_bit(INT_MAX, 128));
+		CHECKV(pselect_bit(INT_MAX, 127));
+		CHECKV(pselect_bit(INT_MAX, 128));
+		CHECKV(pselect_bit(-1, 1));
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	SHOW("child status: %d\n", st);
+	CHECK(close(null));
+	CHECK(munmap(pages, 4096));
+}
+
 int main(void)
 {
 	const char *dir;
@@ -391,12 +584,15 @@ int main(void)
 	dir = enter_tmpdir("files_io");
 	basic_rw();
 	vectored();
+	vectored_v2();
+	rw_caps();
 	creat_and_open_errors();
 	creat_race();
 	stats();
 	dups_and_fcntl();
 	signal(SIGPIPE, SIG_IGN);
 	pipes();
+	select_nfds();
 	remove_tree(dir);
 	SHOW("done\n");
 	return 0;
