@@ -235,18 +235,17 @@ func (t *Task) FutexWakeOp(addr, addr2 uintptr, private bool, n, n2 int, op uint
 	shift := op>>28&8 != 0 // FUTEX_OP_OPARG_SHIFT
 	oparg, cmparg := int32(op<<8)>>20, int32(op<<20)>>20
 	if shift {
-		if oparg < 0 || oparg > 31 {
-			return 0, unix.EINVAL
-		}
-		oparg = 1 << uint(oparg)
-	}
-	if kind > 4 || cmp > 5 {
-		return 0, unix.ENOSYS
+		// A shift outside 0..31 is masked, as Linux's
+		// futex_atomic_op_inuser does (it only logs a warning).
+		oparg = 1 << uint(oparg&31)
 	}
 	ft := &t.k.futex
 	key, key2, err := t.futexKeys(addr, addr2, private)
 	if err != nil {
 		return 0, err
+	}
+	if kind > 4 {
+		return 0, unix.ENOSYS // the word is left alone
 	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -266,6 +265,9 @@ func (t *Task) FutexWakeOp(addr, addr2 uintptr, private bool, n, n2 int, op uint
 	})
 	if err != nil {
 		return 0, err
+	}
+	if cmp > 5 {
+		return 0, unix.ENOSYS // after the operation, which stays done, as on Linux
 	}
 	woken := ft.wakeLocked(key, max(n, 1), FutexBitsetAll) // at least one, as FutexWake
 	o := int32(oldv)

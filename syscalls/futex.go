@@ -32,7 +32,8 @@ const (
 // sysFutex implements futex(2), private and shared (across processes
 // through shared anonymous memory).
 func sysFutex(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
-	addr, op, val, tsAddr, addr2, val3 := a[0], int(a[1]), uint32(a[2]), a[3], a[4], uint32(a[5])
+	// op is an int: the register's upper half is ignored, as on Linux.
+	addr, op, val, tsAddr, addr2, val3 := a[0], int(int32(a[1])), uint32(a[2]), a[3], a[4], uint32(a[5])
 	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
 	private := op&futexPrivateFlag != 0
 	if op&futexClockRealtime != 0 && cmd != futexWaitBitset && cmd != futexLockPI2 && cmd != futexWaitRequeuePI {

@@ -778,7 +778,7 @@ static void check_shared_futex(void)
 
 /* ---- 5. futex timeouts and errors ------------------------------------ */
 
-static uint32_t fw = 1;
+static uint32_t fw = 1, fw2;
 
 static void check_futex_errors(void)
 {
@@ -828,6 +828,29 @@ static void check_futex_errors(void)
 	CHECKV(futex(&fw, FUTEX_WAKE_PRIVATE | FUTEX_CLOCK_REALTIME, 1, NULL, NULL, 0));
 	CHECKV(futex(&fw, FUTEX_WAIT_PRIVATE | FUTEX_CLOCK_REALTIME, 1, &ts50, NULL, 0));
 	CHECKV(futex(&fw, 99, 1, NULL, NULL, 0));
+	CHECKV(futex(&fw, FUTEX_FD, 1, NULL, NULL, 0));
+	/* op is an int: the upper half of its register is ignored. */
+	CHECKV(syscall(SYS_futex, &fw, 0x100000000L | FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
+
+	/* FUTEX_WAKE_OP: a shift outside 0..31 is masked (Linux only logs
+	 * it); an unknown operation leaves the word alone, an unknown
+	 * comparison fails after the operation is done. */
+	fw2 = 5;
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &fw2,
+		     FUTEX_OP((FUTEX_OP_SET | FUTEX_OP_OPARG_SHIFT), 33, FUTEX_OP_CMP_EQ, 0)));
+	SHOW("shift by 33: *fw2 = %u\n", fw2);
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &fw2,
+		     FUTEX_OP((FUTEX_OP_SET | FUTEX_OP_OPARG_SHIFT), -1, FUTEX_OP_CMP_EQ, 0)));
+	SHOW("shift by -1: *fw2 = %u\n", fw2);
+	fw2 = 7;
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &fw2, FUTEX_OP(5, 1, FUTEX_OP_CMP_EQ, 0)));
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, unmapped_page(), FUTEX_OP(7, 1, FUTEX_OP_CMP_EQ, 0)));
+	CHECKV(futex(&fw, FUTEX_WAKE_OP, 1, (void *)1L, unmapped_page(), FUTEX_OP(7, 1, FUTEX_OP_CMP_EQ, 0)));
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, (char *)&fw2 + 1, FUTEX_OP(7, 1, FUTEX_OP_CMP_EQ, 0)));
+	SHOW("unknown op: *fw2 = %u\n", fw2);
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &fw2, FUTEX_OP(FUTEX_OP_ADD, 1, 6, 0)));
+	CHECKV(futex(&fw, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &fw2, FUTEX_OP(FUTEX_OP_ADD, 1, 15, 0)));
+	SHOW("unknown comparison: *fw2 = %u\n", fw2);
 }
 
 /* ---- 6. get_robust_list / set_robust_list ---------------------------- */
