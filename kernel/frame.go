@@ -176,6 +176,10 @@ func putSigcontext(b []byte, r *arch.Registers, si SigInfo, oldMask, fpAddr uint
 	le.PutUint64(b[scFPState:], fpAddr)
 }
 
+// user32CS is the 32-bit user code segment (__USER32_CS): a sigreturn to
+// it switches the app to compatibility mode, as on Linux.
+const user32CS = 0x23
+
 // sigreturn restores the state a signal frame saved: registers (with
 // segment and flag checks), the signal mask, the FP state and the
 // alternate stack. The frame is the app's memory, so everything in it is
@@ -193,9 +197,17 @@ func (t *Task) sigreturn() error {
 	r.Rdi, r.Rsi, r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx, r.Rsp = at(8), at(9), at(10), at(11), at(12), at(13), at(14), at(15)
 	r.Rip = at(16)
 	r.Eflags = t.regs.Eflags&^fixEflags | at(17)&fixEflags
-	r.Cs, r.Ss = arch.UserCS, arch.UserSS // only 64-bit user segments are allowed
-	r.Orig_rax = ^uint64(0)               // not in a system call: nothing to restart
-	t.restartBlock = nil                  // restart_syscall now fails with EINTR, as on Linux
+	// The segments are the frame's at user privilege, as Linux's
+	// restore_sigcontext takes them; without UC_STRICT_RESTORE_SS, and
+	// with the 64-bit code segment, an unusable SS becomes the user data
+	// segment (force_valid_ss). Other bad segments fault on the return to
+	// the app (run).
+	r.Cs, r.Ss = uint64(le.Uint16(sc[144:])|3), uint64(le.Uint16(sc[150:])|3)
+	if le.Uint64(uc[0:])&ucStrictRestorSS == 0 && r.Cs == arch.UserCS && r.Ss != arch.UserSS {
+		r.Ss = arch.UserSS // the only writable user data segment: no LDT or TLS descriptors here
+	}
+	r.Orig_rax = ^uint64(0) // not in a system call: nothing to restart
+	t.restartBlock = nil    // restart_syscall now fails with EINTR, as on Linux
 
 	if fpAddr := le.Uint64(sc[scFPState:]); fpAddr != 0 {
 		cur, err := t.ctx.FPState(t.mm.AddressSpace())

@@ -332,6 +332,14 @@ func (t *Task) run() {
 		if t.exiting {
 			return
 		}
+		if t.regs.Cs != arch.UserCS && t.regs.Cs != user32CS || t.regs.Ss != arch.UserSS {
+			// Segments from a signal frame (sigreturn) that the
+			// return to the app cannot load: on Linux its IRET
+			// faults (#GP), and the app gets a SIGSEGV whose frame
+			// holds them.
+			t.ForceSignal(SigInfo{Signo: int32(unix.SIGSEGV), Code: SIKernel})
+			continue
+		}
 		t.mm.ApplyPending() // truncations of files it maps
 		t.inApp.Store(true)
 		if t.deliverable() || t.killedBy.Load() != 0 {

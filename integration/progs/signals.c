@@ -14,7 +14,8 @@
  *   3. faults: SIGSEGV (SEGV_MAPERR, SEGV_ACCERR, si_addr), SIGFPE
  *      (FPE_INTDIV), SIGILL (ILL_ILLOPN, si_addr, registers changed through
  *      the ucontext), SIGTRAP (int3), SIGBUS (BUS_ADRERR past EOF), and
- *      fatal faults that are blocked, ignored or SA_RESETHAND.
+ *      fatal faults that are blocked, ignored or SA_RESETHAND; segment
+ *      registers changed through the ucontext (SIGSEGV on the way back).
  *   4. SA_RESTART: read and wait4 restarted or EINTR; futex wait restarted;
  *      poll, select, epoll_wait, pause, sigsuspend and sigtimedwait EINTR
  *      even with SA_RESTART. (nanosleep and clock_nanosleep: see jobctl.c.)
@@ -48,6 +49,9 @@
 
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)
+#endif
+#ifndef UC_STRICT_RESTORE_SS
+#define UC_STRICT_RESTORE_SS 0x4
 #endif
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -793,6 +797,84 @@ out:
 	}
 }
 
+/* Segment registers a handler changes in uc_mcontext: sigreturn takes them
+ * at user privilege (RPL 3), and a return to the app that cannot load them
+ * faults: SIGSEGV (SI_KERNEL) whose frame holds them and the restored rip.
+ * Without UC_STRICT_RESTORE_SS in uc_flags, a bad SS becomes the user data
+ * segment. */
+static volatile unsigned short seg_cs, seg_ss;
+static volatile int seg_loose;
+static volatile unsigned long seg_csgsfs;
+static volatile greg_t seg_rip;
+
+static void seg_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	unsigned long *csgsfs = (unsigned long *)&uc->uc_mcontext.gregs[REG_CSGSFS];
+
+	if (sig == SIGSEGV) {
+		h_code = si->si_code;
+		h_rip = uc->uc_mcontext.gregs[REG_RIP];
+		seg_csgsfs = *csgsfs;
+		siglongjmp(jb, 1);
+	}
+	if (seg_cs)
+		*csgsfs = (*csgsfs & ~0xffffUL) | seg_cs;
+	if (seg_ss)
+		*csgsfs = (*csgsfs & ~(0xffffUL << 48)) | (unsigned long)seg_ss << 48;
+	if (seg_loose)
+		uc->uc_flags &= ~UC_STRICT_RESTORE_SS;
+	seg_rip = uc->uc_mcontext.gregs[REG_RIP];
+}
+
+static void segments(void)
+{
+	struct {
+		unsigned short cs, ss; /* 0: left as the frame has it */
+		int loose;
+	} cases[] = {
+		{ 0x30, 0, 0 },      /* RPL 0: forced to 3, the user code segment */
+		{ 0x10, 0, 0 },      /* the kernel's code segment */
+		{ 0x2b, 0, 0 },      /* the user data segment as code */
+		{ 0x1234, 0, 0 },    /* past the GDT */
+		{ 0, 0x28, 0 },      /* RPL 0: the user data segment */
+		{ 0, 0x33, 0 },      /* the code segment as SS */
+		{ 0, 0x8000, 0 },
+		{ 0, 0x8000, 1 },    /* not strict: replaced */
+		{ 0x1234, 0x8000, 1 },
+	};
+	int st;
+
+	SHOW("-- segments\n");
+	handle(SIGUSR1, seg_handler, 0, NULL);
+	handle(SIGSEGV, seg_handler, 0, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		seg_cs = cases[i].cs;
+		seg_ss = cases[i].ss;
+		seg_loose = cases[i].loose;
+		if (sigsetjmp(jb, 1) == 0) {
+			raise(SIGUSR1);
+			SHOW("cs %#x ss %#x strict %d: returned\n", seg_cs, seg_ss, !seg_loose);
+		} else {
+			SHOW("cs %#x ss %#x strict %d: SIGSEGV code %d, frame cs %#lx ss %#lx, rip kept %d\n",
+			     seg_cs, seg_ss, !seg_loose, h_code, seg_csgsfs & 0xffff,
+			     seg_csgsfs >> 48, h_rip == seg_rip);
+		}
+	}
+	dfl(SIGSEGV);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		seg_cs = 0x1234;
+		seg_ss = 0;
+		raise(SIGUSR1);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	show_status("bad cs without a SIGSEGV handler", st);
+	dfl(SIGUSR1);
+}
+
 /* ---- 4. SA_RESTART ------------------------------------------------------- */
 
 static volatile sig_atomic_t alarms;
@@ -1287,6 +1369,7 @@ int main(void)
 	masks();
 	altstack();
 	faults();
+	segments();
 	restart();
 	epolls();
 	timerfds();
