@@ -69,8 +69,13 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 		return t.cloneThread(a)
 	}
 	switch {
+	case f&CloneSighand != 0 && f&CloneVM == 0:
+		return 0, unix.EINVAL
 	case f&CloneSighand != 0:
-		return 0, unix.EINVAL // CLONE_SIGHAND needs CLONE_VM, and shares only with a thread
+		// support: handlers shared with another process are not
+		// offered: signalHandlers also holds the process's queue of
+		// pending signals, which a process does not share.
+		return 0, unix.EINVAL
 	case f&CloneNewNS != 0 && f&CloneFS != 0:
 		return 0, unix.EINVAL
 	case f&CloneNewNS != 0 && !t.HasCapability(linux.CAP_SYS_ADMIN):

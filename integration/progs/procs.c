@@ -919,6 +919,11 @@ static void clones(void)
 	ca.tls = 0x7ffffffff000;
 	CHECKV(syscall(SYS_clone3, &ca, sizeof(ca)));
 	CHECKV(syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, 0, 0, 1UL << 47));
+	/* CLONE_SIGHAND needs CLONE_VM, CLONE_THREAD needs CLONE_SIGHAND.
+	 * (CLONE_VM | CLONE_SIGHAND without CLONE_THREAD is allowed, but
+	 * moat does not share handlers between processes yet.) */
+	CHECKV(syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0));
+	CHECKV(syscall(SYS_clone, CLONE_THREAD | CLONE_VM | SIGCHLD, 0, 0, 0, 0));
 	ca.flags = 0;
 	ca.tls = 0;
 
