@@ -113,6 +113,7 @@ type vma struct {
 	maxPerms   platform.AccessType // what mprotect may grant
 	private    bool
 	growsDown  bool
+	noReserve  bool         // MAP_NORESERVE: not charged against the commit limit
 	file       MappableFile // nil for anonymous memory
 	off        int64        // file offset of start
 	name       string       // "[heap]", "[stack]", or "" (file name comes from file)
@@ -556,7 +557,7 @@ func (mm *MemoryManager) mergeAdjacent() {
 
 func canMerge(a, b *vma) bool {
 	if a.end != b.start || a.perms != b.perms || a.maxPerms != b.maxPerms || a.private != b.private ||
-		a.growsDown != b.growsDown || !sameFile(a.file, b.file) {
+		a.growsDown != b.growsDown || a.noReserve != b.noReserve || !sameFile(a.file, b.file) {
 		return false
 	}
 	// The parts of a split stack rejoin (only the upper one is named);

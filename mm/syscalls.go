@@ -2,9 +2,11 @@ package mm
 
 import (
 	"math/rand/v2"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"moat/arch"
 	"moat/memory"
 	"moat/platform"
 )
@@ -20,6 +22,7 @@ type MMapOpts struct {
 	MaxPerms  platform.AccessType
 	Private   bool
 	GrowsDown bool
+	NoReserve bool         // MAP_NORESERVE
 	File      MappableFile // nil for anonymous memory
 	Offset    int64
 	Name      string // "[stack]", "[heap]" ...
@@ -32,6 +35,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	if length == 0 {
 		return 0, unix.ENOMEM
 	}
+	overcommit := o.Private && o.Perms.Write && !o.NoReserve && length > commitLimit()
 	mm.mu.Lock()
 	defer mm.unlock()
 	var addr uintptr
@@ -57,6 +61,9 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 			if o.NoReplace {
 				return 0, unix.EEXIST
 			}
+			if overcommit {
+				return 0, unix.ENOMEM // before the old mapping goes
+			}
 			if err := mm.unmap(addr, addr+length); err != nil {
 				return 0, err
 			}
@@ -72,7 +79,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 			}
 		}
 	}
-	if len(mm.vmas) >= maxMapCount {
+	if overcommit || len(mm.vmas) >= maxMapCount {
 		return 0, unix.ENOMEM
 	}
 	var shared *sharedMem
@@ -89,7 +96,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	v := &vma{
 		start: addr, end: addr + length,
 		perms: o.Perms, maxPerms: o.MaxPerms,
-		private: o.Private, growsDown: o.GrowsDown,
+		private: o.Private, growsDown: o.GrowsDown, noReserve: o.NoReserve,
 		file: o.File, off: o.Offset, name: o.Name,
 	}
 	if o.File != nil {
@@ -111,6 +118,24 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	mm.mergeAdjacent()
 	return addr, nil
 }
+
+// commitLimit is the most one request may add to the memory that
+// private writable mappings promise, under Linux's heuristic overcommit
+// (the sandbox's overcommit_memory is 0): the host's RAM and swap, as
+// __vm_enough_memory allows. A larger request fails with ENOMEM instead
+// of being promised.
+var commitLimit = sync.OnceValue(func() uintptr {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return ^uintptr(0)
+	}
+	return uintptr((si.Totalram + si.Totalswap) * uint64(si.Unit))
+})
+
+// charged reports whether growing v is charged against the commit limit
+// (VM_ACCOUNT): private writable memory not mapped with MAP_NORESERVE.
+// Linux also charges a mapping that was writable once and no longer is.
+func (v *vma) charged() bool { return v.private && v.perms.Write && !v.noReserve }
 
 // findGap finds room for length bytes, top-down from the mmap base, then
 // bottom-up above it.
@@ -248,7 +273,7 @@ func (mm *MemoryManager) Brk(addr uintptr) uintptr {
 			return mm.brk
 		}
 	case newEnd > oldEnd:
-		if !mm.isFree(oldEnd, newEnd) || len(mm.vmas) >= maxMapCount {
+		if !mm.isFree(oldEnd, newEnd) || len(mm.vmas) >= maxMapCount || newEnd-oldEnd > commitLimit() {
 			return mm.brk
 		}
 		mm.insertVMA(&vma{start: oldEnd, end: newEnd, perms: platform.ReadWrite, maxPerms: platform.AnyAccess, private: true, name: "[heap]"})
@@ -272,6 +297,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 	if newSize == 0 || oldSize == 0 { // old_size 0 duplicates shared mappings only
 		return 0, unix.EINVAL
 	}
+	if newSize > arch.TaskSize {
+		return 0, unix.EINVAL // longer than the address space (TASK_SIZE)
+	}
 	// new_address means something only with MREMAP_FIXED; otherwise it
 	// is whatever was in the register.
 	if oldAddr+oldSize < oldAddr || flags&unix.MREMAP_FIXED != 0 && newAddr+newSize < newAddr {
@@ -293,7 +321,13 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 		if err := mm.unmap(newAddr, newAddr+newSize); err != nil {
 			return 0, err
 		}
+		if newSize > oldSize && v.charged() && newSize-oldSize > commitLimit() {
+			return 0, unix.ENOMEM
+		}
 		return mm.move(oldAddr, oldSize, newAddr, newSize)
+	}
+	if newSize > oldSize && v.charged() && newSize-oldSize > commitLimit() {
+		return 0, unix.ENOMEM // the growth cannot be promised
 	}
 	if newSize <= oldSize {
 		if err := mm.unmap(oldAddr+newSize, oldAddr+oldSize); err != nil {
@@ -396,6 +430,19 @@ func (mm *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 			break
 		}
 		cur = mm.vmas[i].end
+	}
+	if advice == unix.MADV_REMOVE {
+		// Only shared mappings that may be written can have their
+		// memory removed (Linux's madvise_remove): the first other
+		// mapping in the range fails the call, before a hole's ENOMEM.
+		for i := mm.vmaIndex(addr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
+			switch v := mm.vmas[i]; {
+			case v.private && v.file == nil:
+				return unix.EINVAL // no file to punch a hole in
+			case v.private || !v.maxPerms.Write:
+				return unix.EACCES
+			}
+		}
 	}
 	if advice == unix.MADV_DONTNEED || advice == unix.MADV_FREE {
 		// Drop private pages: anonymous memory reads back as zeros, file

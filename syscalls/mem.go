@@ -55,6 +55,7 @@ func sysMmap(t *kernel.Task, a arch.SyscallArgs) (uintptr, error) {
 		Perms:     at, MaxPerms: platform.AnyAccess,
 		Private:   typ == unix.MAP_PRIVATE,
 		GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
+		NoReserve: flags&unix.MAP_NORESERVE != 0,
 	}
 	if flags&unix.MAP_ANONYMOUS == 0 {
 		f, err := getFile(t, uintptr(uint32(fd)))

@@ -195,6 +195,27 @@ static void remaps(void)
 	CHECK(mremap(p, PAGE, 2 * PAGE, MREMAP_FIXED)); /* FIXED needs MAYMOVE */
 	CHECK(munmap(p, PAGE));
 	CHECK(mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE)); /* nothing mapped: EFAULT */
+
+	/* Private writable memory is not promised beyond RAM and swap
+	 * (Linux's default heuristic overcommit): growing it to 64 TiB fails
+	 * with ENOMEM and keeps it; MAP_NORESERVE memory is not charged.
+	 * Longer than the address space: EINVAL. */
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p[0] = 1;
+	CHECK(mremap(p, PAGE, 1UL << 46, MREMAP_MAYMOVE));
+	CHECK(mremap(p, PAGE, 1UL << 46, 0));
+	CHECK(mremap(p, PAGE, 1UL << 47, MREMAP_MAYMOVE));
+	SHOW("kept: %d\n", p[0] == 1);
+	CHECK(munmap(p, PAGE));
+	CHECK(mmap(NULL, 1UL << 46, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	q = mremap(p, PAGE, 1UL << 46, MREMAP_MAYMOVE);
+	SHOW("MAP_NORESERVE memory grows: %d\n", q != MAP_FAILED);
+	CHECK(munmap(q != MAP_FAILED ? q : p, q != MAP_FAILED ? 1UL << 46 : PAGE));
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	q = mremap(p, PAGE, 1UL << 46, MREMAP_MAYMOVE);
+	SHOW("read-only memory grows: %d\n", q != MAP_FAILED);
+	CHECK(munmap(q != MAP_FAILED ? q : p, q != MAP_FAILED ? 1UL << 46 : PAGE));
 }
 
 static void dontneed(void)
@@ -213,6 +234,35 @@ static void dontneed(void)
 	CHECK(madvise(p, PAGE, 12345));
 	CHECK(munmap(p, 4 * PAGE));
 	CHECK(madvise(p, PAGE, MADV_DONTNEED)); /* ENOMEM: not mapped */
+
+	/* MADV_REMOVE frees the memory of shared mappings that may be
+	 * written (what it frees is not checked: moat keeps the data);
+	 * other mappings fail it, before a hole's ENOMEM. */
+	p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(madvise(p, PAGE, MADV_REMOVE)); /* private anonymous: EINVAL */
+	CHECK(munmap(p + PAGE, PAGE));
+	CHECK(madvise(p + PAGE, 2 * PAGE, MADV_REMOVE)); /* a hole, then private */
+	CHECK(madvise(p, 2 * PAGE, MADV_REMOVE)); /* private, then a hole */
+	CHECK(munmap(p, 3 * PAGE));
+	int fd = open("mapped", O_RDWR);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(madvise(p, PAGE, MADV_REMOVE)); /* private file: EACCES */
+	CHECK(munmap(p, PAGE));
+	close(fd);
+	fd = open("mapped", O_RDONLY);
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(madvise(p, PAGE, MADV_REMOVE)); /* shared but never writable: EACCES */
+	CHECK(munmap(p, PAGE));
+	close(fd);
+	p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(madvise(p, PAGE, MADV_REMOVE));
+	CHECK(mprotect(p, PAGE, PROT_READ));
+	CHECK(madvise(p, PAGE, MADV_REMOVE)); /* mprotect may make it writable again */
+	CHECK(mmap(p + 2 * PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	CHECK(madvise(p + PAGE, 2 * PAGE, MADV_REMOVE)); /* shared, then private: EINVAL */
+	CHECK(munmap(p + PAGE, PAGE));
+	CHECK(madvise(p, 2 * PAGE, MADV_REMOVE)); /* shared, then a hole: ENOMEM */
+	CHECK(munmap(p, 3 * PAGE));
 }
 
 static void faults(void)
