@@ -45,8 +45,8 @@ type Sigevent struct {
 	TID    int32 // SIGEV_THREAD_ID's thread
 }
 
-// posixTimer is one timer. Its mutex guards the overrun accounting and is
-// a leaf lock.
+// posixTimer is one timer. Its mutex guards the state of its signal; only
+// the ktime timer's own lock nests inside it (taken re-arms under it).
 type posixTimer struct {
 	id     int32
 	clock  int32
