@@ -369,6 +369,13 @@ func (t *Task) run() {
 		case platform.EventInterrupt:
 			// Kicked out of app code to take a signal.
 		default:
+			if ev.Signal == int(unix.SIGTRAP) && t.mm.RestoredSite(uintptr(t.regs.Rip)) {
+				// The int3 that undoing a syscall-site patch puts
+				// there for a moment (mm/patch.go): the site is
+				// whole again; run it from its start.
+				t.regs.Rip--
+				continue
+			}
 			t.k.log.Debug("synchronous signal", "tid", t.tid, "event", ev.String())
 			t.ForceSignal(SigInfo{Signo: int32(ev.Signal), Code: ev.Code, Addr: uint64(ev.Addr)})
 		}

@@ -21,8 +21,15 @@ import (
 //   - the site is in a private file mapping whose permissions are exactly
 //     r-x (program and library text, never anonymous memory, so never JIT
 //     code; never writable);
-//   - the rewritten bytes lie in one aligned 8-byte word, written with one
-//     atomic store (as is undoing it), and the sequence in one page;
+//   - the rewritten bytes lie in one cache line, and the sequence in one
+//     page (syspatch.Placeable). Each aligned 8-byte word of them is
+//     written with one atomic store.
+//   - undoing a patch while other threads may run the site: if its bytes
+//     lie in one word, one store puts them back; otherwise it is Linux's
+//     text_poke_bp order, each step leaving whole instructions: an int3
+//     on the first byte, then the rest of the original bytes, then the
+//     first. A thread that meets the int3 traps into the sentry, which
+//     finds the site whole again and runs it (RestoredSite);
 //   - the bytes are a recognised sequence (loading exactly the number that
 //     trapped, for a mov to eax), not preceded by a prefix byte.
 //
@@ -35,10 +42,9 @@ import (
 
 // patchSite is one rewritten site.
 type patchSite struct {
-	word    uintptr // the aligned 8-byte word holding the rewritten bytes
-	orig    uint64  // its contents before the patch
-	patched uint64  // and after
-	stubs   uintptr // the stub page the site jumps to
+	orig    [syspatch.PatchLen]byte // the rewritten bytes before the patch
+	patched [syspatch.PatchLen]byte // and after
+	stubs   uintptr                 // the stub page the site jumps to
 }
 
 // patches is an address space's patched sites and stub pages.
@@ -47,7 +53,13 @@ type patches struct {
 	refused map[uintptr]bool      // sites found unpatchable
 	pages   map[uintptr]int       // stub pages: stubs used in each
 	traps   map[uintptr]int       // traps so far at sites not yet patched
+	// restored are the sites undone with an int3 step while other
+	// threads ran (restoreSite), for a thread that trapped on it.
+	restored map[uintptr]bool
 }
+
+// int3 is the breakpoint instruction.
+const int3 = 0xcc
 
 // maxRefused bounds the memory of refused sites, and of trap counts.
 const maxRefused = 4096
@@ -126,13 +138,8 @@ func (mm *MemoryManager) patchSite(site uintptr, nr uint64, entry uintptr) bool 
 		site+syspatch.SiteLen > v.limit() {
 		return false
 	}
-	word := site &^ 7
-	lo, hi := min(word, site-1), max(word+8, site+syspatch.SiteLen)
-	buf := make([]byte, hi-lo)
-	if _, err := mm.access(lo, len(buf), platform.Read, false, false, func(b []byte, off int) { copy(buf[off:], b) }); err != nil {
-		return false
-	}
-	if !syspatch.Match(buf[site-1-lo], buf[site-lo:], nr) {
+	buf, ok := mm.readCode(site-1, 1+syspatch.SiteLen) // with the byte before
+	if !ok || !syspatch.Match(buf[0], buf[1:], nr) {
 		return false
 	}
 	stub, ok := mm.stubFor(site)
@@ -143,26 +150,24 @@ func (mm *MemoryManager) patchSite(site uintptr, nr uint64, entry uintptr) bool 
 	if !ok {
 		return false
 	}
-	code := syspatch.Stub([syspatch.PatchLen]byte(buf[site-lo:]), site+syspatch.SiteLen, entry)
+	orig := [syspatch.PatchLen]byte(buf[1:])
+	code := syspatch.Stub(orig, site+syspatch.SiteLen, entry)
 	if _, err := mm.access(stub, len(code), platform.NoAccess, true, true, func(b []byte, off int) { copy(b, code[off:]) }); err != nil {
 		return false
 	}
-	var w [8]byte
-	copy(w[:], buf[word-lo:])
-	orig := binary.LittleEndian.Uint64(w[:])
-	copy(w[site-word:], jmp[:])
-	patched := binary.LittleEndian.Uint64(w[:])
-	if _, err := mm.access(word, 8, platform.NoAccess, true, true, func(b []byte, off int) { storeUint64(b, patched) }); err != nil {
+	// The address space has one thread, stopped here: nothing runs the
+	// site while a second word is written.
+	if !mm.writeCode(site, jmp[:]) {
 		return false
 	}
 	pp := mm.patch
 	pp.pages[stub&^(pageSize-1)]++
-	pp.sites[site] = patchSite{word: word, orig: orig, patched: patched, stubs: stub &^ (pageSize - 1)}
+	pp.sites[site] = patchSite{orig: orig, patched: jmp, stubs: stub &^ (pageSize - 1)}
 	// Map the patched page (a copy now) and the stub page at once: the
 	// thread runs through both as soon as it returns, and a fault on
 	// each would cost more round trips than the patch saves a program
 	// that makes the call only a few more times.
-	for _, page := range []uintptr{word &^ (pageSize - 1), stub &^ (pageSize - 1)} {
+	for _, page := range []uintptr{site &^ (pageSize - 1), stub &^ (pageSize - 1)} {
 		if pv := mm.lookupVMA(page); pv != nil {
 			mm.mapBacked(pv, page, page+pageSize, false) // a failure leaves it to the fault
 		}
@@ -268,20 +273,114 @@ func (mm *MemoryManager) unpatch(start, end uintptr) {
 	}
 	for site, s := range pp.sites {
 		_, pageKept := pp.pages[s.stubs]
-		if pageKept && !(s.word < end && s.word+8 > start) {
+		if pageKept && !(site < end && site+syspatch.PatchLen > start) {
 			continue
 		}
 		delete(pp.sites, site)
-		mm.access(s.word, 8, platform.NoAccess, true, true, func(b []byte, off int) {
-			if binary.LittleEndian.Uint64(b) == s.patched {
-				storeUint64(b, s.orig)
-			}
-		})
+		mm.restoreSite(site, s)
 	}
 }
 
+// restoreSite puts a patched site's original bytes back, if the patched
+// ones are still there (a program that made its text writable may have
+// written its own). Bytes in one word take one store; bytes in two, with
+// other threads that may be running the site, take the int3 steps (see
+// the top of this file).
+//
+// Preconditions: mm.mu is held; mm.patch is set.
+func (mm *MemoryManager) restoreSite(site uintptr, s patchSite) {
+	cur, ok := mm.readCode(site, syspatch.PatchLen)
+	if !ok || [syspatch.PatchLen]byte(cur) != s.patched {
+		return
+	}
+	if syspatch.OneWord(site) || mm.sole() {
+		mm.writeCode(site, s.orig[:])
+		return
+	}
+	pp := mm.patch
+	if len(pp.restored) >= maxRefused {
+		// The threads that trapped on the oldest have long been served.
+		clear(pp.restored)
+	}
+	pp.restored[site] = true
+	for _, step := range []struct {
+		at uintptr
+		b  []byte
+	}{{site, []byte{int3}}, {site + 1, s.orig[1:]}, {site, s.orig[:1]}} {
+		mm.writeCode(step.at, step.b)
+		if restoreStepped != nil {
+			restoreStepped()
+		}
+	}
+}
+
+// restoreStepped, if set, runs after each step of an int3 restore (tests).
+var restoreStepped func()
+
+// sole reports whether the address space has a single thread (the one
+// the caller serves), so that no other runs the code being rewritten.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) sole() bool {
+	p, ok := mm.as.(syspatch.Patcher)
+	if !ok {
+		return false
+	}
+	_, sole := p.SyscallEntry()
+	return sole
+}
+
+// RestoredSite reports whether rip, where a thread trapped on an int3, is
+// just past the first byte of a site restored with the int3 steps, whole
+// again (its first byte no longer the int3): the thread then runs the
+// site from its start (rip-1) as if it had never met the int3.
+func (mm *MemoryManager) RestoredSite(rip uintptr) bool {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	pp := mm.patch
+	if pp == nil || rip == 0 || !pp.restored[rip-1] {
+		return false
+	}
+	b, ok := mm.readCode(rip-1, 1)
+	return ok && b[0] != int3
+}
+
+// readCode reads n bytes of app memory at addr, whatever its permissions.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) readCode(addr uintptr, n int) ([]byte, bool) {
+	buf := make([]byte, n)
+	_, err := mm.access(addr, n, platform.NoAccess, true, false, func(b []byte, off int) { copy(buf[off:], b) })
+	return buf, err == nil
+}
+
+// writeCode writes b to app memory at addr, in its private copy (made
+// now, copy-on-write) whatever its permissions, with one atomic store per
+// aligned 8-byte word, in address order: an instruction fetch sees each
+// word old or new, never half written.
+//
+// Preconditions: mm.mu is held; b lies in one page.
+func (mm *MemoryManager) writeCode(addr uintptr, b []byte) bool {
+	for w := addr &^ 7; w < addr+uintptr(len(b)); w += 8 {
+		_, err := mm.access(w, 8, platform.NoAccess, true, true, func(word []byte, off int) {
+			var v [8]byte
+			copy(v[:], word)
+			for i := range v {
+				if a := w + uintptr(i); a >= addr && a < addr+uintptr(len(b)) {
+					v[i] = b[a-addr]
+				}
+			}
+			storeUint64(word, binary.LittleEndian.Uint64(v[:]))
+		})
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func newPatches() *patches {
-	return &patches{sites: map[uintptr]patchSite{}, refused: map[uintptr]bool{}, pages: map[uintptr]int{}, traps: map[uintptr]int{}}
+	return &patches{sites: map[uintptr]patchSite{}, refused: map[uintptr]bool{}, pages: map[uintptr]int{}, traps: map[uintptr]int{}, restored: map[uintptr]bool{}}
 }
 
 // forkPatches returns a copy of the patches for a forked address space,

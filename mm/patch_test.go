@@ -117,6 +117,44 @@ func TestPatchSyscallFork(t *testing.T) {
 	c.Release()
 }
 
+// TestPatchSyscallTwoWords: a site whose rewritten bytes lie in two
+// aligned words is patched while the address space has one thread, and
+// undone with the int3 steps once it has more: the original bytes come
+// back, and a thread that trapped on the int3 is told to run the site
+// again.
+func TestPatchSyscallTwoWords(t *testing.T) {
+	const site = 0x400000 + 0x104
+	e, _ := patchEnv(t, 0x104, getpidSite, rx, true)
+	trap(e.mm, site+7, 39)
+	if got := e.read(site, 7); got[0] != 0xe9 || !bytes.Equal(got[5:], []byte{0x0f, 0x05}) {
+		t.Fatalf("site reads % x, want a jmp rel32 followed by the syscall", got)
+	}
+	e.mm.as.(*patchAS).sole = false // a second thread now
+	// Every state a fetch can see on the way is whole instructions: the
+	// jmp, then an int3 first (whatever follows), then the original.
+	var steps [][]byte
+	restoreStepped = func() { b, _ := e.mm.readCode(site, 5); steps = append(steps, b) } // under mm.mu
+	defer func() { restoreStepped = nil }()
+	if err := e.mm.MProtect(0x400000, pageSize, 3); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 3 || steps[0][0] != 0xcc || !bytes.Equal(steps[1], append([]byte{0xcc}, getpidSite[1:5]...)) || !bytes.Equal(steps[2], getpidSite[:5]) {
+		t.Errorf("restore steps % x, want int3 first, then the tail, then the first byte", steps)
+	}
+	e.expectBytes(site, getpidSite)
+	if !e.mm.RestoredSite(site + 1) {
+		t.Errorf("RestoredSite(site+1) = false after an int3 restore")
+	}
+	if e.mm.RestoredSite(site+2) || e.mm.RestoredSite(0x400000+0x101) {
+		t.Errorf("RestoredSite is true for an address that is not a restored site's")
+	}
+	// An app's own int3 written there later is its own.
+	e.write(site, []byte{0xcc})
+	if e.mm.RestoredSite(site + 1) {
+		t.Errorf("RestoredSite(site+1) = true with an int3 at the site")
+	}
+}
+
 func TestPatchSyscallRefused(t *testing.T) {
 	rwx := platform.AnyAccess
 	for _, c := range []struct {
@@ -131,7 +169,7 @@ func TestPatchSyscallRefused(t *testing.T) {
 		{"not the sequence", 0x100, []byte{0xb9, 39, 0, 0, 0, 0x0f, 0x05}, rx, true, 39},
 		{"after a REX prefix (mov r8d)", 0x101, append([]byte{0x41}, getpidSite...), rx, true, 39},
 		{"writable text", 0x100, getpidSite, rwx, true, 39},
-		{"not in one aligned word", 0x104, getpidSite, rx, true, 39},
+		{"across a cache line", 0x13c, getpidSite, rx, true, 39},
 		{"across a page boundary", pageSize - 5, getpidSite, rx, true, 39},
 		{"other threads", 0x100, getpidSite, rx, false, 39},
 	} {

@@ -13,6 +13,9 @@
  *      and the same in a private mapping of a file, whose bytes must read
  *      back as written once the program makes it writable again.
  *   4. fork, vfork and threads after the sites were patched.
+ *   5. a site whose rewritten bytes cross an 8-byte word, patched, then
+ *      undone (text made writable) while two threads call it: moat puts
+ *      an int3 there for a moment, which must never reach the program.
  */
 #include "check.h"
 
@@ -27,11 +30,18 @@
 long site_getppid(void);
 long site_read(long fd, void *buf, long n);
 long regcheck(void);
+long site_getppid_odd(void);
 
 __asm__(
 	".text\n"
 	".balign 16\n"
 	"site_getppid:\n"
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"	ret\n"
+	".balign 16\n"
+	"	.byte 0x0f, 0x1f, 0x40, 0x00\n" /* nopl 0(%rax), 4 bytes: the site starts at 4 mod 16 */
+	"site_getppid_odd:\n"
 	"	mov $110, %eax\n"
 	"	syscall\n"
 	"	ret\n"
@@ -179,6 +189,47 @@ static void *thread(void *arg)
 	return NULL;
 }
 
+static volatile int stop_hammer;
+
+static void *hammer(void *arg)
+{
+	long bad = 0, ppid = getppid();
+
+	while (!stop_hammer)
+		bad += site_getppid_odd() != ppid;
+	*(long *)arg = bad;
+	return NULL;
+}
+
+/* 5: the odd site patched with one thread, undone with three. */
+static void restore_race(void)
+{
+	void *page = (void *)((uintptr_t)site_getppid_odd & ~(uintptr_t)4095);
+	long bad = 0, fails = 0;
+
+	for (int r = 0; r < 20; r++) {
+		for (int i = 0; i < 5; i++)
+			bad += site_getppid_odd() != getppid();
+		pthread_t t[2];
+		long res[2];
+		stop_hammer = 0;
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, hammer, &res[i]);
+		usleep(1000);
+		fails += mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0;
+		fails += mprotect(page, 4096, PROT_READ | PROT_EXEC) != 0;
+		usleep(1000);
+		stop_hammer = 1;
+		for (int i = 0; i < 2; i++) {
+			pthread_join(t[i], NULL);
+			bad += res[i];
+		}
+	}
+	const unsigned char *b = (const unsigned char *)site_getppid_odd;
+	SHOW("odd site undone under threads: wrong results %ld, mprotect failures %ld, bytes %02x %02x %02x\n",
+	     bad, fails, b[0], b[1], b[5]);
+}
+
 /* With "maps": whether moat patched this program's sites (moat only). */
 static void show_stub_page(void)
 {
@@ -240,6 +291,7 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	SHOW("threads: failures %ld %ld\n", res[0], res[1]);
 	many("main after threads");
+	restore_race();
 	SHOW("done\n");
 	return 0;
 }

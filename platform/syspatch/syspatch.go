@@ -76,12 +76,17 @@ func Match(before byte, code []byte, nr uint64) bool {
 }
 
 // Placeable reports whether a site at addr may be patched: the rewritten
-// bytes lie in one aligned 8-byte word (so that the rewrite, and undoing
-// it, are single atomic stores that no instruction fetch sees half done)
-// and the whole sequence lies in one page.
+// bytes lie in one 64-byte cache line (an instruction fetch sees one state
+// of the line, and the memory manager rewrites them in steps that each
+// leave whole instructions: see mm/patch.go) and the whole sequence lies
+// in one page.
 func Placeable(addr uintptr) bool {
-	return addr&7 <= 8-PatchLen && addr&^4095 == (addr+SiteLen-1)&^4095
+	return addr&63 <= 64-PatchLen && addr&^4095 == (addr+SiteLen-1)&^4095
 }
+
+// OneWord reports whether the rewritten bytes at addr lie in one aligned
+// 8-byte word, so that one atomic store rewrites them.
+func OneWord(addr uintptr) bool { return addr&7 <= 8-PatchLen }
 
 // Jump returns the 5 bytes of `jmp rel32` at from to to, or false if to is
 // out of reach.

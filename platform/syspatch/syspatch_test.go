@@ -33,12 +33,18 @@ func TestMatch(t *testing.T) {
 
 func TestPlaceable(t *testing.T) {
 	for addr, want := range map[uintptr]bool{
-		0x401000: true, 0x401003: true, 0x401004: false, 0x401007: false,
+		0x401000: true, 0x401003: true, 0x401004: true, 0x401007: true,
+		0x40103b: true, 0x40103c: false, // ...03c: the rewritten bytes would cross a cache line
 		0x401ff8: true, 0x401ffb: false, // ...ffb: the syscall would cross into the next page
 		0x401ff9: true,
 	} {
 		if got := Placeable(addr); got != want {
 			t.Errorf("Placeable(%#x) = %v, want %v", addr, got, want)
+		}
+	}
+	for addr, want := range map[uintptr]bool{0x401000: true, 0x401003: true, 0x401004: false, 0x401007: false} {
+		if got := OneWord(addr); got != want {
+			t.Errorf("OneWord(%#x) = %v, want %v", addr, got, want)
 		}
 	}
 }
