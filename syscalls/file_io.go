@@ -25,11 +25,34 @@ func ctxFor(t *kernel.Task, f *vfs.FileDescription) ioCtx {
 // readInto reads up to n bytes from f into app memory at addr (at off, or
 // the file offset if off < 0): readv with one segment.
 func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
-	if !accessOK(addr, n) && f.Readable() && !(off >= 0 && f.IsStream()) {
-		return 0, unix.EFAULT
+	if err := checkRW(f, addr, n, off, false); err != nil {
+		return 0, err
 	}
 	return readv(t, f, []iovec{{addr, min(n, maxRW)}}, off)
 }
+
+// checkRW makes read's and write's checks in Linux's order: ESPIPE for a
+// positional call on a stream, EBADF for the mode, EFAULT for a buffer
+// outside the user address range, then EINVAL for a range that would pass
+// the largest file offset (rw_verify_area). readv and writev repeat the
+// first two for their other callers.
+func checkRW(f *vfs.FileDescription, addr, n uintptr, off int64, write bool) error {
+	switch {
+	case off >= 0 && f.IsStream():
+		return unix.ESPIPE
+	case write && !f.Writable() || !write && !f.Readable():
+		return unix.EBADF
+	case !accessOK(addr, n):
+		return unix.EFAULT
+	case pastMaxOffset(off, n):
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// pastMaxOffset reports whether n bytes at off (>= 0; < 0 is the file
+// offset, not checked here) would pass the largest file offset.
+func pastMaxOffset(off int64, n uintptr) bool { return off >= 0 && off+int64(n) < 0 }
 
 // readv reads from f (at off, or the file offset if off < 0) into the app
 // memory the segments iovs describe (checked by copyInIovecs: in range,
@@ -111,8 +134,8 @@ func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uin
 // writeFrom writes n bytes of app memory at addr to f: writev with one
 // segment.
 func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64) (uintptr, error) {
-	if !accessOK(addr, n) && f.Writable() && !(off >= 0 && f.IsStream()) {
-		return 0, unix.EFAULT
+	if err := checkRW(f, addr, n, off, true); err != nil {
+		return 0, err
 	}
 	return writev(t, f, []iovec{{addr, min(n, maxRW)}}, off, vfs.AppendByFlags)
 }
@@ -324,6 +347,15 @@ func vectored(t *kernel.Task, a arch.SyscallArgs, write bool, off int64, flags u
 	iovs, err := copyInIovecs(t, a[1], a[2])
 	if err != nil {
 		return 0, err
+	}
+	// As Linux's do_iter_read and do_iter_write: nothing to move is
+	// done before the range and the flags are looked at.
+	total := iovTotal(iovs)
+	if total == 0 {
+		return 0, nil
+	}
+	if pastMaxOffset(off, total) {
+		return 0, unix.EINVAL
 	}
 	if flags&^rwfSupported != 0 || flags&rwfUnsupported != 0 {
 		return 0, unix.EOPNOTSUPP
