@@ -111,6 +111,9 @@ func (p procProcess) CPUTime() (user, sys time.Duration) {
 	return u.User, u.Sys
 }
 
+// FDTableSize implements proc.ProcessFDTable.
+func (p procProcess) FDTableSize() int { return p.t.FDs().Size() }
+
 func (p procProcess) FDs() []proc.FDInfo {
 	var out []proc.FDInfo
 	fds := p.t.FDs()

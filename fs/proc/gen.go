@@ -351,7 +351,9 @@ func (f *filesystem) pidStatus(p, th Process) []byte {
 	pgid, sid := session(p)
 	fds := p.FDs()
 	fdSize := 64 // the fd table's size: a multiple of 64 above the highest fd
-	if len(fds) > 0 {
+	if ft, ok := p.(ProcessFDTable); ok {
+		fdSize = ft.FDTableSize()
+	} else if len(fds) > 0 {
 		fdSize = max(64, (int(fds[len(fds)-1].FD)/64+1)*64)
 	}
 	vmSize, vmRSS := p.VMSizeKB(), p.VMRSSKB()

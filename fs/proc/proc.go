@@ -161,6 +161,13 @@ type ProcessSignals interface {
 	SigMasks() (pending, sharedPending, blocked, ignored, caught uint64)
 }
 
+// ProcessFDTable reports the size of a process's fd table (status
+// FDSize: Linux's max_fds). Default: 64, or the multiple of 64 above the
+// highest open fd.
+type ProcessFDTable interface {
+	FDTableSize() int
+}
+
 // ProcessThreads lists a process's threads (/proc/PID/task). Default: the
 // process is its only thread.
 type ProcessThreads interface {
