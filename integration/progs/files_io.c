@@ -193,7 +193,13 @@ static void vectored_v2(void)
 	CHECKV(pwritev2(fd, wr, 1, 0, 0x10000));
 	CHECKV(preadv2(fd, rd, 2, 0, 0x10000));
 	CHECKV(preadv(fd, rd, 2000, 0));
+	CHECKV(preadv2(fd, rd, 0, 0, 0x10000)); /* nothing to read: flags not looked at */
 	CHECKV(preadv(fd, bad, 2, 0)); /* in range, unmapped: a short read */
+	/* A range past the largest offset is EINVAL, before the buffer is used. */
+	CHECKV(pread(fd, a, 4, INT64_MAX - 2));
+	CHECKV(pread(fd, a, 4, INT64_MAX - 4));
+	CHECKV(pread(fd, (void *)8, 4, INT64_MAX - 2));
+	CHECKV(pwritev(fd, wr, 2, INT64_MAX - 5));
 	CHECKV(preadv(-1, rd, 2, 0));
 	CHECKV(preadv(-1, rd, 2, -5)); /* the offset is checked first */
 	CHECKV(pread(-1, a, 1, -1));
@@ -566,6 +572,13 @@ static void select_nfds(void)
 		CHECKV(pselect_bit(INT_MAX, 127));
 		CHECKV(pselect_bit(INT_MAX, 128));
 		CHECKV(pselect_bit(-1, 1));
+		FILE *status = fopen("/proc/self/status", "r");
+		char line[256];
+		while (status != NULL && fgets(line, sizeof line, status) != NULL)
+			if (strncmp(line, "FDSize:", 7) == 0)
+				SHOW("%s", line); /* the table's size, not the highest fd's */
+		if (status != NULL)
+			fclose(status);
 		fflush(stdout);
 		_exit(0);
 	}
