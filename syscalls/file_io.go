@@ -31,21 +31,31 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int64
 	return readv(t, f, []iovec{{addr, min(n, maxRW)}}, off)
 }
 
-// checkRW makes read's and write's checks in Linux's order: ESPIPE for a
-// positional call on a stream, EBADF for the mode, EFAULT for a buffer
-// outside the user address range, then EINVAL for a range that would pass
-// the largest file offset (rw_verify_area). readv and writev repeat the
-// first two for their other callers.
+// checkRW makes read's and write's checks in Linux's order: checkFile's,
+// then EFAULT for a buffer outside the user address range, then EINVAL
+// for a range that would pass the largest file offset (rw_verify_area).
 func checkRW(f *vfs.FileDescription, addr, n uintptr, off int64, write bool) error {
+	if err := checkFile(f, off, write); err != nil {
+		return err
+	}
+	switch {
+	case !accessOK(addr, n):
+		return unix.EFAULT
+	case pastMaxOffset(off, n):
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// checkFile makes the checks of the file that come first for every read
+// and write: ESPIPE for a positional call (off >= 0) on a stream, then
+// EBADF if f is not open for the direction.
+func checkFile(f *vfs.FileDescription, off int64, write bool) error {
 	switch {
 	case off >= 0 && f.IsStream():
 		return unix.ESPIPE
 	case write && !f.Writable() || !write && !f.Readable():
 		return unix.EBADF
-	case !accessOK(addr, n):
-		return unix.EFAULT
-	case pastMaxOffset(off, n):
-		return unix.EINVAL
 	}
 	return nil
 }
@@ -60,16 +70,11 @@ func pastMaxOffset(off int64, n uintptr) bool { return off >= 0 && off+int64(n) 
 // ioChunk bytes, spread over consecutive segments, is one read of f, so
 // that a datagram or what a pipe holds arrives whole across segments.
 // Regular files are read until the segments are full or end of file;
-// streams return what one read gives. Checks come in Linux's order:
-// ESPIPE (for positional reads), then EBADF, then EFAULT; data is never
-// consumed from the file unless it can be delivered.
+// streams return what one read gives. Data is never consumed from the
+// file unless it can be delivered (EFAULT when none can).
+//
+// Preconditions: checkFile passed.
 func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uintptr, error) {
-	if off >= 0 && f.IsStream() {
-		return 0, unix.ESPIPE
-	}
-	if !f.Readable() {
-		return 0, unix.EBADF
-	}
 	n := iovTotal(iovs)
 	ctx := ctxFor(t, f)
 	if n == 0 {
@@ -101,14 +106,7 @@ func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uin
 		}
 		got, err := f.Read(ctx, buf[:want], pos)
 		if got > 0 {
-			copied := uintptr(0)
-			var cerr error
-			cur.ranges(uintptr(got), func(addr, l uintptr) bool {
-				c, e := t.CopyOut(addr, buf[copied:copied+l])
-				copied += uintptr(c)
-				cerr = e
-				return e == nil
-			})
+			copied, cerr := cur.copy(buf[:got], t.CopyOut)
 			cur.advance(copied)
 			done += copied
 			if cerr != nil {
@@ -146,13 +144,9 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr, n uintptr, off int6
 // bytes, gathered from consecutive segments, is one write of f, so that a
 // datagram goes as one message and a pipe write up to PIPE_BUF stays
 // atomic.
+//
+// Preconditions: checkFile passed.
 func writev(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64, mode int) (uintptr, error) {
-	if off >= 0 && f.IsStream() {
-		return 0, unix.ESPIPE
-	}
-	if !f.Writable() {
-		return 0, unix.EBADF
-	}
 	n := iovTotal(iovs)
 	ctx := ctxFor(t, f)
 	if s, ok := f.Impl().(vfs.Sink); ok && s.DiscardsWrites() {
@@ -162,14 +156,7 @@ func writev(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64, mod
 	var done uintptr
 	for cur := (iovCursor{iovs: iovs}); done < n || n == 0; {
 		want := min(n-done, uintptr(len(buf)))
-		got := uintptr(0)
-		var cerr error
-		cur.ranges(want, func(addr, l uintptr) bool {
-			c, e := t.CopyIn(addr, buf[got:got+l])
-			got += uintptr(c)
-			cerr = e
-			return e == nil
-		})
+		got, cerr := cur.copy(buf[:want], t.CopyIn)
 		if cerr != nil && got == 0 {
 			if done == 0 {
 				return 0, unix.EFAULT
@@ -228,6 +215,22 @@ func (c iovCursor) ranges(n uintptr, fn func(addr, l uintptr) bool) {
 		}
 		n -= l
 	}
+}
+
+// copy copies between buf and the app memory of the next len(buf) bytes
+// with op (the task's CopyIn or CopyOut), range by range, up to the first
+// failure; it returns the bytes copied and that failure. The cursor does
+// not move.
+func (c iovCursor) copy(buf []byte, op func(addr uintptr, b []byte) (int, error)) (uintptr, error) {
+	var done uintptr
+	var err error
+	c.ranges(uintptr(len(buf)), func(addr, l uintptr) bool {
+		var n int
+		n, err = op(addr, buf[done:done+l])
+		done += uintptr(n)
+		return err == nil
+	})
+	return done, err
 }
 
 // advance moves the cursor past n bytes.
@@ -338,11 +341,8 @@ func vectored(t *kernel.Task, a arch.SyscallArgs, write bool, off int64, flags u
 		return 0, err
 	}
 	defer f.DecRef()
-	if off >= 0 && f.IsStream() {
-		return 0, unix.ESPIPE
-	}
-	if write && !f.Writable() || !write && !f.Readable() {
-		return 0, unix.EBADF
+	if err := checkFile(f, off, write); err != nil {
+		return 0, err
 	}
 	iovs, err := copyInIovecs(t, a[1], a[2])
 	if err != nil {
