@@ -35,7 +35,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	if length == 0 {
 		return 0, unix.ENOMEM
 	}
-	overcommit := o.Private && o.Perms.Write && !o.NoReserve && length > commitLimit()
+	overcommit := charged(o.Private, o.Perms.Write, o.NoReserve) && length > commitLimit()
 	mm.mu.Lock()
 	defer mm.unlock()
 	var addr uintptr
@@ -132,10 +132,16 @@ var commitLimit = sync.OnceValue(func() uintptr {
 	return uintptr((si.Totalram + si.Totalswap) * uint64(si.Unit))
 })
 
-// charged reports whether growing v is charged against the commit limit
+// charged reports whether memory is charged against the commit limit
 // (VM_ACCOUNT): private writable memory not mapped with MAP_NORESERVE.
 // Linux also charges a mapping that was writable once and no longer is.
-func (v *vma) charged() bool { return v.private && v.perms.Write && !v.noReserve }
+func charged(private, writable, noReserve bool) bool { return private && writable && !noReserve }
+
+// growthRefused reports whether growing v from oldSize to newSize adds
+// more charged memory than can be promised (mremap's ENOMEM).
+func (v *vma) growthRefused(oldSize, newSize uintptr) bool {
+	return newSize > oldSize && charged(v.private, v.perms.Write, v.noReserve) && newSize-oldSize > commitLimit()
+}
 
 // findGap finds room for length bytes, top-down from the mmap base, then
 // bottom-up above it.
@@ -321,12 +327,12 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, ne
 		if err := mm.unmap(newAddr, newAddr+newSize); err != nil {
 			return 0, err
 		}
-		if newSize > oldSize && v.charged() && newSize-oldSize > commitLimit() {
+		if v.growthRefused(oldSize, newSize) {
 			return 0, unix.ENOMEM
 		}
 		return mm.move(oldAddr, oldSize, newAddr, newSize)
 	}
-	if newSize > oldSize && v.charged() && newSize-oldSize > commitLimit() {
+	if v.growthRefused(oldSize, newSize) {
 		return 0, unix.ENOMEM // the growth cannot be promised
 	}
 	if newSize <= oldSize {
