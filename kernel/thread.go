@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -139,6 +141,28 @@ func (t *Task) bindHostThread() {
 // thread before it starts others.
 func PreciseSleeps() {
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+}
+
+// PreciseSleepsEverywhere is PreciseSleeps for the calling thread and
+// every other thread of the process, through /proc/TID/timerslack_ns
+// (which needs CAP_SYS_NICE; without it the others keep theirs). The one
+// that matters is the Go runtime's sysmon, started before any init runs:
+// it takes the P of a thread blocked in a system call (a task parked in
+// BlockParked) away for goroutines that need one, and sleeps 20 us between
+// looks, 70 us with the default slack. Measured (sh -c loop of 200
+// /bin/true, 25 interleaved runs, medians): 376 -> 316 ms.
+func PreciseSleepsEverywhere() {
+	PreciseSleeps()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	self := strconv.Itoa(unix.Gettid())
+	for _, e := range tasks {
+		if e.Name() != self {
+			os.WriteFile("/proc/"+e.Name()+"/timerslack_ns", []byte("1"), 0)
+		}
+	}
 }
 
 // unbindHostThread lets the task's OS thread go when the task has ended:

@@ -43,8 +43,9 @@ const (
 )
 
 // init runs on the main thread, before the Go runtime starts most of its
-// threads, which inherit the setting.
-func init() { kernel.PreciseSleeps() }
+// threads, which inherit the setting; the few started before it (among
+// them sysmon) get it too.
+func init() { kernel.PreciseSleepsEverywhere() }
 
 func main() {
 	if len(os.Args) < 2 {
