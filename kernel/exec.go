@@ -168,10 +168,7 @@ func (t *Task) execOpened(f *vfs.FileDescription, realPath, path string, argv, e
 	t.SetComm("")
 	k.mu.Lock()
 	t.execed = true
-	if t.vforkDone != nil {
-		close(t.vforkDone)
-		t.vforkDone = nil
-	}
+	t.endVforkLocked()
 	k.mu.Unlock()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/mm"
+	"moat/park"
 )
 
 // Futexes. Waiters queue by key: (address space, address) for private
@@ -52,6 +53,7 @@ type futexWaiter struct {
 	key    futexKey
 	bitset uint32
 	woken  chan struct{} // closed by the waker
+	parker *park.Parker  // the waiting task's, unparked after the close
 }
 
 type futexTable struct {
@@ -96,14 +98,14 @@ func (t *Task) FutexWait(addr uintptr, private bool, val, bitset uint32, deadlin
 		ft.mu.Unlock()
 		return unix.EAGAIN
 	}
-	w := &futexWaiter{key: key, bitset: bitset, woken: make(chan struct{})}
+	w := &futexWaiter{key: key, bitset: bitset, woken: make(chan struct{}), parker: &t.parker}
 	if ft.q == nil {
 		ft.q = make(map[futexKey][]*futexWaiter)
 	}
 	ft.q[key] = append(ft.q[key], w)
 	ft.mu.Unlock()
 
-	result := t.BlockTimeout(w.woken, deadline)
+	result := t.BlockParked(w.woken, deadline)
 	if result == nil {
 		return nil
 	}
@@ -162,6 +164,7 @@ func (ft *futexTable) wakeLocked(key futexKey, n int, bitset uint32) int {
 	for _, w := range ws {
 		if woken < n && w.bitset&bitset != 0 {
 			close(w.woken)
+			w.parker.Unpark()
 			woken++
 			continue
 		}

@@ -31,6 +31,7 @@ import (
 	"moat/loader"
 	"moat/memory"
 	"moat/mm"
+	"moat/park"
 	"moat/platform"
 	"moat/vdso"
 	"moat/vfs"
@@ -85,10 +86,12 @@ type Kernel struct {
 	tasks   map[int32]*Task // live and zombie tasks, by tid
 	nextTID int32
 	// childEvent is closed (and replaced) whenever a task becomes a
-	// zombie, waking waiters in wait4.
-	childEvent chan struct{}
-	initDone   chan struct{} // closed when the sandbox's init (tid 1) has exited
-	thaw       chan struct{} // non-nil while frozen (Freeze); closed by Thaw
+	// zombie, waking waiters in wait4; childWaiters are the parkers of
+	// the tasks that wait for it parked (watchChildrenLocked).
+	childEvent   chan struct{}
+	childWaiters []*park.Parker
+	initDone     chan struct{} // closed when the sandbox's init (tid 1) has exited
+	thaw         chan struct{} // non-nil while frozen (Freeze); closed by Thaw
 
 	frozen atomic.Bool // thaw != nil, readable without the lock
 	// manyTasks is set once the sandbox has had a second task: from then

@@ -13,6 +13,7 @@ import (
 	"moat/ktime"
 	"moat/loader"
 	"moat/mm"
+	"moat/park"
 	"moat/platform"
 	"moat/vfs"
 )
@@ -59,6 +60,13 @@ type Task struct {
 	altStack SignalStack
 	// sigNotify wakes a blocked system call when a signal arrives.
 	sigNotify chan struct{}
+	// parker is where the task's thread sleeps in a blocking system
+	// call (BlockParked): signals, kills and the events it waits for
+	// unpark it directly, without the Go scheduler.
+	parker park.Parker
+	// spawned is set when the task has started a task's goroutine since
+	// it last blocked (BlockParked).
+	spawned bool
 	// inApp is set while the task runs app code on the platform: a new
 	// signal then kicks it out.
 	inApp atomic.Bool

@@ -102,6 +102,7 @@ func (t *Task) cloneThread(a CloneArgs) (int32, error) {
 
 	c.startCloned(t, a, t.mm, tid)
 	go c.threadMain(sp, h)
+	t.spawned = true
 	return tid, nil
 }
 
@@ -254,6 +255,7 @@ func (t *Task) exitGroup(st ExitStatus) {
 func (t *Task) stop() {
 	t.killedBy.CompareAndSwap(0, int32(unix.SIGKILL))
 	t.killOnce.Do(func() { close(t.interrupt) })
+	t.parker.Unpark()
 	t.kick()
 }
 
@@ -339,6 +341,37 @@ func (t *Task) waitThreads(force bool, grace <-chan time.Time) {
 func (k *Kernel) childEventLocked() {
 	close(k.childEvent)
 	k.childEvent = make(chan struct{})
+	for _, p := range k.childWaiters {
+		p.Unpark()
+	}
+	clear(k.childWaiters)
+	k.childWaiters = k.childWaiters[:0]
+}
+
+// watchChildrenLocked returns the channel the next child event closes,
+// and has that event unpark t, which may then wait with BlockParked. The
+// caller ends the watch with unwatchChildren when the wait ends.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) watchChildrenLocked() <-chan struct{} {
+	k := t.k
+	k.childWaiters = append(k.childWaiters, &t.parker)
+	return k.childEvent
+}
+
+// unwatchChildren ends a watch that watchChildrenLocked returned ev for:
+// unless ev has fired (which ends every watch), t is no longer unparked
+// by it.
+func (t *Task) unwatchChildren(ev <-chan struct{}) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ev != k.childEvent {
+		return
+	}
+	if i := slices.Index(k.childWaiters, &t.parker); i >= 0 {
+		k.childWaiters = slices.Delete(k.childWaiters, i, i+1)
+	}
 }
 
 // ThreadIDs lists the tids of the threads of t's process, the leader's

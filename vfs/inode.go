@@ -12,10 +12,14 @@
 package vfs
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"moat/park"
 )
 
 // Limits shared by every filesystem.
@@ -347,6 +351,15 @@ type Blocker interface {
 	Block(ready <-chan struct{}) error
 }
 
+// ParkBlocker is implemented by the Context of callers that can wait
+// parked (package park): BlockParked waits as Blocker's Block does, with
+// a deadline (zero: none), for a ready channel whose closer unparks
+// Parker after closing it. Changes waits so.
+type ParkBlocker interface {
+	Parker() *park.Parker
+	BlockParked(ready <-chan struct{}, deadline time.Time) error
+}
+
 // Wait blocks ctx until ready is closed, interruptibly if ctx allows.
 func Wait(ctx Context, ready <-chan struct{}) error {
 	if b, ok := ctx.(Blocker); ok {
@@ -494,9 +507,13 @@ var socketIno atomic.Uint64
 func NewSocketIno() uint64 { return socketIno.Add(1) }
 
 // Changes tells waiters that an object (a pipe, a socket, a counter)
-// changed: Chan returns a channel that the next Notify closes. The owner
-// guards it with its own lock.
-type Changes struct{ ch chan struct{} }
+// changed: Chan returns a channel that the next Notify closes, and
+// WaitLocked's parked waiters are unparked then too. The owner guards it
+// with its own lock.
+type Changes struct {
+	ch     chan struct{}
+	parked []*park.Parker
+}
 
 // Chan returns the channel closed at the next change.
 //
@@ -516,6 +533,11 @@ func (c *Changes) Notify() {
 		close(c.ch)
 		c.ch = nil
 	}
+	for _, p := range c.parked {
+		p.Unpark()
+	}
+	clear(c.parked)
+	c.parked = c.parked[:0]
 }
 
 // WaitLocked waits for the next change, interruptibly as ctx allows
@@ -524,9 +546,23 @@ func (c *Changes) Notify() {
 // Preconditions: mu is held; it is held again on return.
 func (c *Changes) WaitLocked(ctx Context, mu *sync.Mutex) error {
 	ch := c.Chan()
+	pb, ok := ctx.(ParkBlocker)
+	if !ok {
+		mu.Unlock()
+		defer mu.Lock()
+		return Wait(ctx, ch)
+	}
+	p := pb.Parker()
+	c.parked = append(c.parked, p)
 	mu.Unlock()
-	defer mu.Lock()
-	return Wait(ctx, ch)
+	err := pb.BlockParked(ch, time.Time{})
+	mu.Lock()
+	if c.ch == ch { // no Notify meanwhile: the registration is still there
+		if i := slices.Index(c.parked, p); i >= 0 {
+			c.parked = slices.Delete(c.parked, i, i+1)
+		}
+	}
+	return err
 }
 
 // WaitUntilLocked waits for changes, as WaitLocked, until ready reports

@@ -827,6 +827,9 @@ func (s *Socket) SetFlag(name int, on bool) {
 //
 // Preconditions: mu is held; it is held again on return.
 func waitLocked(ctx vfs.Context, c *vfs.Changes, mu *sync.Mutex, deadline time.Time) error {
+	if deadline.IsZero() {
+		return c.WaitLocked(ctx, mu) // parked, if ctx can
+	}
 	ch := c.Chan()
 	mu.Unlock()
 	defer mu.Lock()

@@ -1,0 +1,88 @@
+package vfs_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"moat/park"
+	"moat/vfs"
+)
+
+// parkCtx waits as a task does (vfs.ParkBlocker): parked until ready is
+// closed or it is interrupted.
+type parkCtx struct {
+	p           park.Parker
+	interrupted chan struct{}
+}
+
+func (*parkCtx) UID() uint32            { return 0 }
+func (*parkCtx) GID() uint32            { return 0 }
+func (c *parkCtx) Parker() *park.Parker { return &c.p }
+
+func (c *parkCtx) BlockParked(ready <-chan struct{}, deadline time.Time) error {
+	for {
+		select {
+		case <-ready:
+			return nil
+		case <-c.interrupted:
+			return unix.EINTR
+		default:
+		}
+		c.p.Park(deadline)
+	}
+}
+
+// A parked waiter wakes at Notify; one that stops waiting for another
+// reason (a signal) leaves nothing behind for the next Notify to wake.
+func TestChangesParked(t *testing.T) {
+	var mu sync.Mutex
+	var ch vfs.Changes
+	ready := false
+	ctx := &parkCtx{interrupted: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		mu.Lock()
+		done <- ch.WaitUntilLocked(ctx, &mu, func() bool { return ready })
+		mu.Unlock()
+	}()
+	time.Sleep(10 * time.Millisecond) // let it park
+	mu.Lock()
+	ready = true
+	ch.Notify()
+	mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("WaitUntilLocked: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a parked waiter was not woken by Notify")
+	}
+
+	// Interrupted: the wait ends with the context's error, and its
+	// registration goes with it.
+	go func() {
+		mu.Lock()
+		done <- ch.WaitLocked(ctx, &mu)
+		mu.Unlock()
+	}()
+	time.Sleep(10 * time.Millisecond)
+	close(ctx.interrupted)
+	ctx.p.Unpark()
+	if err := <-done; err != unix.EINTR {
+		t.Fatalf("interrupted WaitLocked: %v, want EINTR", err)
+	}
+	mu.Lock()
+	ch.Notify()
+	mu.Unlock()
+	// Had the registration stayed, Notify would have left a token, and
+	// this Park would return at once.
+	start := time.Now()
+	ctx.p.Park(time.Now().Add(30 * time.Millisecond))
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("the interrupted waiter was unparked by a later Notify (after %v)", d)
+	}
+}
