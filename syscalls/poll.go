@@ -47,9 +47,12 @@ func doPoll(t *kernel.Task, fds []pollFD, deadline time.Time, noWait bool) (int,
 			case f == nil:
 				fds[i].revents = vfs.PollNval
 			default:
+				// The change channel before the readiness: a
+				// change between the two is not missed.
+				c := f.Changed()
 				fds[i].revents = uint16(f.Readiness() & (uint32(fds[i].events) | vfs.PollErr | vfs.PollHup))
 				if fds[i].revents == 0 {
-					if c := f.Changed(); c != nil {
+					if c != nil {
 						chans = append(chans, c)
 					} else {
 						period = hostPollPeriod

@@ -427,9 +427,13 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 			break
 		}
 		edge := it.events&EPOLLET != 0
+		// The change channel before the readiness: a change between
+		// the two is not missed.
 		var c <-chan struct{}
 		if edge {
-			c = it.file.ChangedFor(it.events) // before the readiness: no edge is missed
+			c = it.file.ChangedFor(it.events)
+		} else {
+			c = it.file.Changed()
 		}
 		r := it.file.Readiness() & (it.events | vfs.PollErr | vfs.PollHup)
 		in.mu.Lock()
@@ -437,6 +441,9 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 		watch := it.watch
 		in.mu.Unlock()
 		if r != 0 && armed {
+			if !edge {
+				c = nil
+			}
 			out = append(out, report{it: it, ev: Event{Events: r, Data: it.data}, edge: c})
 			continue
 		}
@@ -446,11 +453,7 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 		case c != nil:
 			chans = append(chans, c)
 		default:
-			if c = it.file.Changed(); c != nil {
-				chans = append(chans, c)
-			} else {
-				periodic = true
-			}
+			periodic = true
 		}
 	}
 	return out, chans, periodic
