@@ -144,7 +144,7 @@ func run() int {
 	flag.StringVar(&cfg.preadFile, "preadfile", "/bin/busybox", "host file of >= 4 KiB for the pread workload")
 	flag.StringVar(&cfg.workdir, "workdir", "", "directory for the compiled workloads (default: a new temp dir under /var/tmp, which moat sees from the host; its /tmp is a tmpfs)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
-	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,stat,createunlink,pwrite,getdents,pagefault,start,tar,fork,exec,pipe,unix-pingpong,unix-stream,tcp-pingpong,tcp-stream,http,http-keepalive,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
+	flag.StringVar(&only, "only", "", "comma-separated workload keys to run (getpid,openclose,pread,stat,createunlink,pwrite,getdents,pagefault,start,tar,fork,exec,pipe,pipe-epoll,unix-pingpong,unix-stream,tcp-pingpong,tcp-stream,http,http-keepalive,thread,futex,signal,python,gcc,shloop,idle,sysemu)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	flag.IntVar(&cfg.cpu, "cpu", -1, "bind every workload process, native and moat, to this CPU (default: no binding)")
@@ -477,6 +477,8 @@ func workloads(cfg config) []workload {
 			argv: append([]string{bin("forkexec"), n(100)}, start...)},
 		{key: "pipe", name: "pipe ping-pong, fork (1 byte each way)", unit: "rt",
 			argv: []string{bin("pipepingpong"), n(4000)}},
+		{key: "pipe-epoll", name: "pipe ping-pong, fork, each read after epoll_wait", unit: "rt",
+			argv: []string{bin("pipepingpong"), n(4000), "epoll"}},
 		// Sockets between two processes of one sandbox (natively: of the
 		// host): AF_UNIX, and TCP over moat's own loopback stack.
 		{key: "unix-pingpong", name: "unix socketpair ping-pong, fork (1 byte each way)", unit: "rt",

@@ -786,6 +786,56 @@ func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time
 	}
 }
 
+// BlockAnyParked is BlockAny for channels whose changes all unpark the
+// task too (registered with its Parker: vfs.ParkPoller), waiting parked
+// (BlockParked).
+func (t *Task) BlockAnyParked(chans []<-chan struct{}, deadline time.Time, period time.Duration) error {
+	if t.spawned {
+		t.spawned = false // see BlockParked
+		return t.BlockAny(chans, deadline, period)
+	}
+	t.blocked.Store(true)
+	defer t.blocked.Store(false)
+	var periodEnd time.Time
+	if period > 0 {
+		periodEnd = time.Now().Add(period)
+	}
+	hinted := false
+	for {
+		if t.deliverable() {
+			return ErrRestartSys
+		}
+		select {
+		case <-t.interrupt:
+			return unix.EINTR
+		default:
+		}
+		for _, c := range chans {
+			select {
+			case <-c: // a nil entry is never ready
+				return nil
+			default:
+			}
+		}
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return unix.ETIMEDOUT
+		}
+		if !periodEnd.IsZero() && !now.Before(periodEnd) {
+			return nil
+		}
+		if !hinted {
+			t.blocking()
+			hinted = true
+		}
+		wake := deadline
+		if !periodEnd.IsZero() && (wake.IsZero() || periodEnd.Before(wake)) {
+			wake = periodEnd
+		}
+		t.parker.Park(wake)
+	}
+}
+
 // SetTemporaryMask replaces the signal mask for the duration of a system
 // call (ppoll, pselect6); RestoreTemporaryMask puts the old one back unless
 // a signal is about to be delivered, whose frame then restores it.

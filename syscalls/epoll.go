@@ -133,7 +133,7 @@ func epollWait(t *kernel.Task, epfd, eventsAddr uintptr, max int32, deadline tim
 		return copyOut(t, eventsAddr, b)
 	}
 	for {
-		n, chans, periodic, err := in.Report(int(max), deliver)
+		n, w, err := in.Report(int(max), deliver, t.Parker())
 		if err != nil || n > 0 {
 			return uintptr(n), err
 		}
@@ -141,10 +141,10 @@ func epollWait(t *kernel.Task, epfd, eventsAddr uintptr, max int32, deadline tim
 			return 0, nil
 		}
 		period := time.Duration(0)
-		if periodic {
+		if w.Periodic {
 			period = hostPollPeriod
 		}
-		switch err := t.BlockAny(chans, deadline, period); err {
+		switch err := blockAny(t, w.Chans, w.Parked, deadline, period); err {
 		case nil:
 		case unix.ETIMEDOUT:
 			return 0, nil

@@ -38,6 +38,7 @@ func doPoll(t *kernel.Task, fds []pollFD, deadline time.Time, noWait bool) (int,
 		n := 0
 		var chans []<-chan struct{}
 		period := time.Duration(0)
+		parked := true
 		for i := range fds {
 			fds[i].revents = 0
 			f := files[i]
@@ -49,11 +50,12 @@ func doPoll(t *kernel.Task, fds []pollFD, deadline time.Time, noWait bool) (int,
 			default:
 				// The change channel before the readiness: a
 				// change between the two is not missed.
-				c := f.Changed()
+				c, p := f.ChangedParked(t.Parker())
 				fds[i].revents = uint16(f.Readiness() & (uint32(fds[i].events) | vfs.PollErr | vfs.PollHup))
 				if fds[i].revents == 0 {
 					if c != nil {
 						chans = append(chans, c)
+						parked = parked && p
 					} else {
 						period = hostPollPeriod
 					}
@@ -69,7 +71,7 @@ func doPoll(t *kernel.Task, fds []pollFD, deadline time.Time, noWait bool) (int,
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return 0, nil
 		}
-		switch err := t.BlockAny(chans, deadline, period); err {
+		switch err := blockAny(t, chans, parked, deadline, period); err {
 		case nil:
 		case unix.ETIMEDOUT:
 			return 0, nil
@@ -79,6 +81,15 @@ func doPoll(t *kernel.Task, fds []pollFD, deadline time.Time, noWait bool) (int,
 			return 0, err
 		}
 	}
+}
+
+// blockAny waits for any of chans (BlockAny), parked if every change
+// that closes one unparks t (BlockAnyParked).
+func blockAny(t *kernel.Task, chans []<-chan struct{}, parked bool, deadline time.Time, period time.Duration) error {
+	if parked {
+		return t.BlockAnyParked(chans, deadline, period)
+	}
+	return t.BlockAny(chans, deadline, period)
 }
 
 func pollArgs(t *kernel.Task, addr uintptr, nfds uintptr) ([]pollFD, error) {

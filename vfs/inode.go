@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"golang.org/x/sys/unix"
 
@@ -427,6 +428,38 @@ type EdgePoller interface {
 	ChangedFor(events uint32) <-chan struct{}
 }
 
+// ParkPoller is implemented by Pollers whose change channel can also
+// unpark a waiter (vfs.Changes.ChanParked): ChangedParked is Changed, and
+// has the change that closes the channel unpark p.
+type ParkPoller interface {
+	ChangedParked(p *park.Parker) <-chan struct{}
+}
+
+// EdgeParkPoller is the same for EdgePoller's ChangedFor.
+type EdgeParkPoller interface {
+	ChangedForParked(events uint32, p *park.Parker) <-chan struct{}
+}
+
+// ChangedParked is Changed, with p unparked by the change too if the file
+// can do that (parked is false if not: then only the channel tells).
+func (f *FileDescription) ChangedParked(p *park.Parker) (ch <-chan struct{}, parked bool) {
+	if pp, ok := f.impl.(ParkPoller); ok {
+		return pp.ChangedParked(p), true
+	}
+	return f.Changed(), false
+}
+
+// ChangedForParked is ChangedFor as ChangedParked is Changed.
+func (f *FileDescription) ChangedForParked(events uint32, p *park.Parker) (ch <-chan struct{}, parked bool) {
+	if pp, ok := f.impl.(EdgeParkPoller); ok {
+		return pp.ChangedForParked(events, p), true
+	}
+	if _, ok := f.impl.(EdgePoller); ok {
+		return f.ChangedFor(events), false
+	}
+	return f.ChangedParked(p)
+}
+
 // ChangedFor returns the channel for changes that may raise events: the
 // file's EdgePoller channel, or Changed's.
 func (f *FileDescription) ChangedFor(events uint32) <-chan struct{} {
@@ -512,7 +545,12 @@ func NewSocketIno() uint64 { return socketIno.Add(1) }
 // with its own lock.
 type Changes struct {
 	ch     chan struct{}
-	parked []*park.Parker
+	parked []*park.Parker // WaitLocked's waiters, which remove themselves
+	// watchers are ChanParked's: pollers that wait on several objects
+	// and so cannot remove themselves from each. Held weakly, so that a
+	// task that never comes back is not kept alive by an object that
+	// never changes; dead ones go at the next registration.
+	watchers []weak.Pointer[park.Parker]
 }
 
 // Chan returns the channel closed at the next change.
@@ -523,6 +561,22 @@ func (c *Changes) Chan() <-chan struct{} {
 		c.ch = make(chan struct{})
 	}
 	return c.ch
+}
+
+// ChanParked returns Chan, and has the next Notify unpark p too (if p is
+// not nil).
+//
+// Preconditions: the owner's lock is held.
+func (c *Changes) ChanParked(p *park.Parker) <-chan struct{} {
+	if p == nil {
+		return c.Chan()
+	}
+	w := weak.Make(p)
+	if !slices.Contains(c.watchers, w) {
+		c.watchers = slices.DeleteFunc(c.watchers, func(w weak.Pointer[park.Parker]) bool { return w.Value() == nil })
+		c.watchers = append(c.watchers, w)
+	}
+	return c.Chan()
 }
 
 // Notify wakes everyone waiting for a change.
@@ -538,6 +592,13 @@ func (c *Changes) Notify() {
 	}
 	clear(c.parked)
 	c.parked = c.parked[:0]
+	for _, w := range c.watchers {
+		if p := w.Value(); p != nil {
+			p.Unpark()
+		}
+	}
+	clear(c.watchers)
+	c.watchers = c.watchers[:0]
 }
 
 // WaitLocked waits for the next change, interruptibly as ctx allows

@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -345,23 +346,35 @@ type report struct {
 // the app) and consumes them if it succeeds: one-shot and edge-triggered
 // interests then do not report them again. With none ready it returns the
 // channels to wait on for changes (nil entries: files that must be polled)
-// and whether some file must be polled periodically.
-func (in *Instance) Report(max int, deliver func([]Event) error) (n int, chans []<-chan struct{}, periodic bool, err error) {
+// and whether some file must be polled periodically; with pk not nil, the
+// changes that close the channels unpark pk too where the files can
+// (vfs.ParkPoller), and parked says whether all of them can.
+func (in *Instance) Report(max int, deliver func([]Event) error, pk *park.Parker) (n int, w Wait, err error) {
 	in.reportMu.Lock()
 	defer in.reportMu.Unlock()
-	reps, chans, periodic := in.scan(max)
+	reps, w := in.scan(max, pk)
 	if len(reps) == 0 {
-		return 0, chans, periodic, nil
+		return 0, w, nil
 	}
 	evs := make([]Event, len(reps))
 	for i, r := range reps {
 		evs[i] = r.ev
 	}
 	if err := deliver(evs); err != nil {
-		return 0, nil, false, err
+		return 0, Wait{}, err
 	}
 	in.consume(reps)
-	return len(evs), nil, false, nil
+	return len(evs), Wait{}, nil
+}
+
+// Wait is what a Report that found nothing ready says to wait for: any of
+// Chans closed (nil entries never are), or Periodic's poll of files that
+// cannot tell; Parked says every change that closes one of Chans also
+// unparks the Parker given to Report.
+type Wait struct {
+	Chans    []<-chan struct{}
+	Periodic bool
+	Parked   bool
 }
 
 // consume marks reported events as taken.
@@ -403,7 +416,7 @@ func (in *Instance) consume(reps []report) {
 // scan finds up to max ready events, without consuming them, and the
 // channels to wait on when there are none. The interest list's own
 // channel is always among them.
-func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
+func (in *Instance) scan(max int, pk *park.Parker) ([]report, Wait) {
 	in.mu.Lock()
 	var items []*interest
 	for _, k := range in.order {
@@ -413,7 +426,7 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 			items = append(items, it)
 		}
 	}
-	chans := []<-chan struct{}{in.listed.Chan()} // taken with the list
+	w := Wait{Chans: []<-chan struct{}{in.listed.ChanParked(pk)}, Parked: pk != nil} // taken with the list
 	in.mu.Unlock()
 	defer func() { // with in.mu released: a last reference runs forget
 		for _, it := range items {
@@ -421,7 +434,10 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 		}
 	}()
 	var out []report
-	periodic := false
+	add := func(c <-chan struct{}, parked bool) {
+		w.Chans = append(w.Chans, c)
+		w.Parked = w.Parked && parked
+	}
 	for _, it := range items {
 		if len(out) >= max {
 			break
@@ -430,10 +446,11 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 		// The change channel before the readiness: a change between
 		// the two is not missed.
 		var c <-chan struct{}
+		var parked bool
 		if edge {
-			c = it.file.ChangedFor(it.events)
+			c, parked = it.file.ChangedForParked(it.events, pk)
 		} else {
-			c = it.file.Changed()
+			c, parked = it.file.ChangedParked(pk)
 		}
 		r := it.file.Readiness() & (it.events | vfs.PollErr | vfs.PollHup)
 		in.mu.Lock()
@@ -448,21 +465,25 @@ func (in *Instance) scan(max int) ([]report, []<-chan struct{}, bool) {
 			continue
 		}
 		switch {
-		case r != 0: // ready but reported: wait for its next edge
-			chans = append(chans, watch)
+		case r != 0:
+			// Ready but reported: wait for its next edge, which
+			// closes watch. Unless watch is closed already (armed
+			// since: the next look reports it), the file's current
+			// channel, on which pk was registered, is watch.
+			add(watch, parked)
 		case c != nil:
-			chans = append(chans, c)
+			add(c, parked)
 		default:
-			periodic = true
+			w.Periodic = true
 		}
 	}
-	return out, chans, periodic
+	return out, w
 }
 
 // Readiness implements vfs.Poller: an epoll file is readable when an
 // interest is ready (nested epoll).
 func (in *Instance) Readiness() uint32 {
-	if reps, _, _ := in.scan(1); len(reps) > 0 { // a look, not a report
+	if reps, _ := in.scan(1, nil); len(reps) > 0 { // a look, not a report
 		return vfs.PollIn | vfs.PollRdNorm
 	}
 	return 0

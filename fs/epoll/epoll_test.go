@@ -2,8 +2,10 @@ package epoll
 
 import (
 	"testing"
+	"time"
 
 	"moat/fs/pipe"
+	"moat/park"
 	"moat/vfs"
 	"moat/vfs/vfstest"
 )
@@ -11,8 +13,8 @@ import (
 // ready reports up to max events of in as a wait would, consuming them.
 func ready(in *Instance, max int) ([]Event, []<-chan struct{}, bool) {
 	var got []Event
-	_, chans, periodic, _ := in.Report(max, func(evs []Event) error { got = evs; return nil })
-	return got, chans, periodic
+	_, w, _ := in.Report(max, func(evs []Event) error { got = evs; return nil }, nil)
+	return got, w.Chans, w.Periodic
 }
 
 // closed reports whether one of chans is closed: a waiter on them would
@@ -108,6 +110,62 @@ func TestCloseLeavesInterestList(t *testing.T) {
 	vfstest.Must(t, in.Add(4, w2, vfs.PollOut, 2))
 	if evs, _, _ := ready(in, 8); len(evs) != 1 || evs[0].Data != 2 {
 		t.Fatalf("the fd added again for another file: events %+v, want one with data 2", evs)
+	}
+}
+
+// TestWaitParked checks that a Report with a Parker registers it with
+// everything it says to wait for — the interest list, a level-triggered
+// pipe, an edge-triggered one — so that a wait parked on it is woken by
+// each, and that it says so (Parked).
+func TestWaitParked(t *testing.T) {
+	ef, in := New()
+	defer ef.DecRef()
+	var pk park.Parker
+	unparked := func() bool { // without a token Park waits out its deadline
+		start := time.Now()
+		pk.Park(start.Add(20 * time.Millisecond))
+		return time.Since(start) < 20*time.Millisecond
+	}
+	report := func() {
+		t.Helper()
+		n, w, err := in.Report(8, func([]Event) error { return nil }, &pk)
+		if n != 0 || err != nil || !w.Parked {
+			t.Fatalf("Report = %d, %+v, %v; want nothing ready, parked", n, w, err)
+		}
+	}
+	r1, w1 := pipe.New(true)
+	defer r1.DecRef()
+	defer w1.DecRef()
+	r2, w2 := pipe.New(true)
+	defer r2.DecRef()
+	defer w2.DecRef()
+
+	report()
+	vfstest.Must(t, in.Add(3, r1, vfs.PollIn, 1))
+	if !unparked() {
+		t.Fatal("adding an interest did not unpark the waiter")
+	}
+	for i, step := range []struct {
+		r, w  *vfs.FileDescription
+		fd    int32
+		flags uint32
+	}{{r1, w1, 3, vfs.PollIn}, {r2, w2, 4, vfs.PollIn | EPOLLET}} {
+		if i > 0 {
+			vfstest.Must(t, in.Add(step.fd, step.r, step.flags, uint64(step.fd)))
+			unparked() // the list's change
+		}
+		report()
+		if unparked() {
+			t.Fatalf("pipe %d: unparked before any change", i+1)
+		}
+		if n, err := pipe.Append(step.w.Impl(), []byte("x")); n != 1 || err != nil {
+			t.Fatalf("Append = %d, %v", n, err)
+		}
+		if !unparked() {
+			t.Fatalf("pipe %d: a write did not unpark the waiter", i+1)
+		}
+		vfstest.Must(t, in.Delete(step.fd, step.r))
+		unparked()
 	}
 }
 

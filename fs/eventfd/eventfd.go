@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -93,10 +94,13 @@ func (c *counter) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (c *counter) Changed() <-chan struct{} {
+func (c *counter) Changed() <-chan struct{} { return c.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (c *counter) ChangedParked(pk *park.Parker) <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.changes.Chan()
+	return c.changes.ChanParked(pk)
 }
 
 // Release implements vfs.FileImpl.

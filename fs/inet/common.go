@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/fs/socktime"
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -106,10 +107,13 @@ func (b *base) Stat(ctx vfs.Context) (vfs.Stat, error) {
 }
 
 // Changed implements vfs.Poller.
-func (b *base) Changed() <-chan struct{} {
+func (b *base) Changed() <-chan struct{} { return b.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (b *base) ChangedParked(pk *park.Parker) <-chan struct{} {
 	b.notifyMu.Lock()
 	defer b.notifyMu.Unlock()
-	return b.changes.Chan()
+	return b.changes.ChanParked(pk)
 }
 
 // notify wakes everyone waiting for the socket's readiness to change.

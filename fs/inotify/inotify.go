@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -217,10 +218,13 @@ func (in *Instance) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (in *Instance) Changed() <-chan struct{} {
+func (in *Instance) Changed() <-chan struct{} { return in.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (in *Instance) ChangedParked(pk *park.Parker) <-chan struct{} {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.changes.Chan()
+	return in.changes.ChanParked(pk)
 }
 
 // Ioctl implements vfs.Ioctler: FIONREAD is the bytes queued.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/fs/inet"
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -104,10 +105,13 @@ func (s *Socket) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (s *Socket) Changed() <-chan struct{} {
+func (s *Socket) Changed() <-chan struct{} { return s.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (s *Socket) ChangedParked(pk *park.Parker) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changes.Chan()
+	return s.changes.ChanParked(pk)
 }
 
 // Release implements vfs.FileImpl.

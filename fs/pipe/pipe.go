@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -282,25 +283,39 @@ func (e *end) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (e *end) Changed() <-chan struct{} {
+func (e *end) Changed() <-chan struct{} { return e.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (e *end) ChangedParked(pk *park.Parker) <-chan struct{} {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
-	return e.p.changes.Chan()
+	return e.p.changes.ChanParked(pk)
 }
 
 // ChangedFor implements vfs.EdgePoller.
-func (e *end) ChangedFor(events uint32) <-chan struct{} {
+func (e *end) ChangedFor(events uint32) <-chan struct{} { return e.ChangedForParked(events, nil) }
+
+// ChangedForParked implements vfs.EdgeParkPoller (pk nil: ChangedFor).
+func (e *end) ChangedForParked(events uint32, pk *park.Parker) <-chan struct{} {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
+	return e.p.edgeChanges(events).ChanParked(pk)
+}
+
+// edgeChanges returns the changes that may raise events: new data for
+// reading, new room for writing, either for both.
+//
+// Preconditions: p.mu is held.
+func (p *pipe) edgeChanges(events uint32) *vfs.Changes {
 	in := events&(vfs.PollIn|vfs.PollRdNorm|vfs.PollPri) != 0
 	out := events&(vfs.PollOut|vfs.PollWrNorm) != 0
 	switch {
 	case in && !out:
-		return e.p.written.Chan()
+		return &p.written
 	case out && !in:
-		return e.p.drained.Chan()
+		return &p.drained
 	}
-	return e.p.changes.Chan()
+	return &p.changes
 }
 
 // The operations below serve splice(2), tee(2), vmsplice(2) and sendfile(2)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/ktime"
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -99,8 +100,11 @@ func (tm *Timer) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (tm *Timer) Changed() <-chan struct{} {
+func (tm *Timer) Changed() <-chan struct{} { return tm.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (tm *Timer) ChangedParked(pk *park.Parker) <-chan struct{} {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	return tm.changes.Chan()
+	return tm.changes.ChanParked(pk)
 }

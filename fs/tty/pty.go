@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -380,10 +381,13 @@ func (m *Master) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (m *Master) Changed() <-chan struct{} {
+func (m *Master) Changed() <-chan struct{} { return m.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (m *Master) ChangedParked(pk *park.Parker) <-chan struct{} {
 	m.t.mu.Lock()
 	defer m.t.mu.Unlock()
-	return m.t.changes.Chan()
+	return m.t.changes.ChanParked(pk)
 }
 
 // OpenPeer opens the slave through the master (TIOCGPTPEER), without
@@ -596,8 +600,11 @@ func (s *Slave) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (s *Slave) Changed() <-chan struct{} {
+func (s *Slave) Changed() <-chan struct{} { return s.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (s *Slave) ChangedParked(pk *park.Parker) <-chan struct{} {
 	s.t.mu.Lock()
 	defer s.t.mu.Unlock()
-	return s.t.changes.Chan()
+	return s.t.changes.ChanParked(pk)
 }

@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/fs/socktime"
+	"moat/park"
 	"moat/vfs"
 )
 
@@ -891,17 +892,20 @@ func (s *Socket) Readiness() uint32 {
 }
 
 // Changed implements vfs.Poller.
-func (s *Socket) Changed() <-chan struct{} {
+func (s *Socket) Changed() <-chan struct{} { return s.ChangedParked(nil) }
+
+// ChangedParked implements vfs.ParkPoller (pk nil: Changed).
+func (s *Socket) ChangedParked(pk *park.Parker) <-chan struct{} {
 	s.mu.Lock()
 	if s.in == nil || s.state == stListening {
 		defer s.mu.Unlock()
-		return s.changes.Chan()
+		return s.changes.ChanParked(pk)
 	}
 	in := s.in
 	s.mu.Unlock()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.changes.Chan()
+	return in.changes.ChanParked(pk)
 }
 
 // Bind gives the socket the address addr, which the caller has made
