@@ -466,12 +466,6 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 	if ready == nil {
 		return t.BlockParked(nil, deadline)
 	}
-	return t.blockSelect(ready, deadline)
-}
-
-// blockSelect is BlockTimeout waiting through the Go scheduler: a select
-// on ready, the deadline's timer, signals and kills.
-func (t *Task) blockSelect(ready <-chan struct{}, deadline time.Time) error {
 	var expired <-chan time.Time // nil, never ready, without a deadline
 	if !deadline.IsZero() {
 		tm := time.NewTimer(time.Until(deadline))
@@ -512,41 +506,7 @@ func (t *Task) blockSelect(ready <-chan struct{}, deadline time.Time) error {
 // FUTEX_WAKE instead of a trip through the Go scheduler (package park).
 // Signals and kills unpark it too; the deadline is the futex timeout.
 func (t *Task) BlockParked(ready <-chan struct{}, deadline time.Time) error {
-	if t.spawned {
-		// The new task's goroutine waits on this thread's P, which a
-		// thread parked in a system call keeps until the Go runtime
-		// takes it back (a sysmon tick later, at best): block through
-		// the Go scheduler this time, which hands the P on at once.
-		// A parent that waits for its new child or thread at once
-		// (bench, 5 runs, two rounds each): fork+exit+wait 636 and 638
-		// us parked, 523 and 499 us so; pthread create+join 282 and 289
-		// us parked, 218 and 223 us so.
-		t.spawned = false
-		return t.blockSelect(ready, deadline)
-	}
-	t.blocked.Store(true)
-	defer t.blocked.Store(false)
-	hinted := false
-	for {
-		if t.deliverable() {
-			return ErrRestartSys
-		}
-		select {
-		case <-ready:
-			return nil
-		case <-t.interrupt:
-			return unix.EINTR
-		default:
-		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return unix.ETIMEDOUT
-		}
-		if !hinted {
-			t.blocking()
-			hinted = true
-		}
-		t.parker.Park(deadline)
-	}
+	return t.BlockAnyParked([]<-chan struct{}{ready}, deadline, 0)
 }
 
 // Parker implements vfs.ParkBlocker.
@@ -787,11 +747,20 @@ func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time
 }
 
 // BlockAnyParked is BlockAny for channels whose changes all unpark the
-// task too (registered with its Parker: vfs.ParkPoller), waiting parked
-// (BlockParked).
+// task too (registered with its Parker: vfs.ParkPoller, vfs.Changes, the
+// futex table, wait4's child events), waiting parked: the task's thread
+// sleeps in its Parker (package park).
 func (t *Task) BlockAnyParked(chans []<-chan struct{}, deadline time.Time, period time.Duration) error {
 	if t.spawned {
-		t.spawned = false // see BlockParked
+		// The new task's goroutine waits on this thread's P, which a
+		// thread parked in a system call keeps until the Go runtime
+		// takes it back (a sysmon tick later, at best): block through
+		// the Go scheduler this time, which hands the P on at once.
+		// A parent that waits for its new child or thread at once
+		// (bench, 5 runs, two rounds each): fork+exit+wait 636 and 638
+		// us parked, 523 and 499 us so; pthread create+join 282 and 289
+		// us parked, 218 and 223 us so.
+		t.spawned = false
 		return t.BlockAny(chans, deadline, period)
 	}
 	t.blocked.Store(true)
