@@ -540,9 +540,9 @@ var socketIno atomic.Uint64
 func NewSocketIno() uint64 { return socketIno.Add(1) }
 
 // Changes tells waiters that an object (a pipe, a socket, a counter)
-// changed: Chan returns a channel that the next Notify closes, and
-// WaitLocked's parked waiters are unparked then too. The owner guards it
-// with its own lock.
+// changed: Chan returns a channel that the next Notify closes, and the
+// parkers that WaitLocked and ChanParked registered are unparked then too.
+// The owner guards it with its own lock.
 type Changes struct {
 	ch     chan struct{}
 	parked []*park.Parker // WaitLocked's waiters, which remove themselves
