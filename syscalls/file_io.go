@@ -81,7 +81,8 @@ func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uin
 		_, err := f.Read(ctx, nil, off)
 		return 0, err
 	}
-	buf := make([]byte, min(n, ioChunk))
+	buf, bp := readBuffer(min(n, ioChunk))
+	defer putReadBuffer(bp)
 	var done uintptr
 	for cur := (iovCursor{iovs: iovs}); done < n; {
 		want := min(n-done, uintptr(len(buf)))

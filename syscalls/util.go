@@ -9,6 +9,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,41 @@ const maxRW = 0x7ffff000
 
 // ioChunk bounds the sentry buffer used per step of a large read or write.
 const ioChunk = 1 << 20
+
+// readBuffers hold readv's chunk buffers, by size (up to smallRead, up to
+// ioChunk). Made for each call, a buffer the size of the app's was
+// allocated and zeroed every time, and the garbage kept the collector
+// busy: 100000 preads of 4 KiB 392 -> 193 ms, a pipe ping-pong with 64 KiB
+// reads 415 -> 268 ms for 3000 round trips, gcc -c 116 -> 110 ms (10-12
+// interleaved runs each, medians of whole runs). A read leaves stale
+// bytes beyond what it returns; only what it returns is copied out.
+// (writev still allocates: a FileImpl's Write could keep the slice.)
+var readBuffers = [2]sync.Pool{
+	{New: func() any { b := make([]byte, smallRead); return &b }},
+	{New: func() any { b := make([]byte, ioChunk); return &b }},
+}
+
+const smallRead = 64 << 10
+
+// readBuffer returns a buffer of n bytes (at most ioChunk) from
+// readBuffers, and what to give back to putReadBuffer.
+func readBuffer(n uintptr) ([]byte, *[]byte) {
+	pool := &readBuffers[0]
+	if n > smallRead {
+		pool = &readBuffers[1]
+	}
+	bp := pool.Get().(*[]byte)
+	return (*bp)[:n], bp
+}
+
+// putReadBuffer gives back a buffer readBuffer returned.
+func putReadBuffer(bp *[]byte) {
+	if len(*bp) > smallRead {
+		readBuffers[1].Put(bp)
+		return
+	}
+	readBuffers[0].Put(bp)
+}
 
 var le = binary.LittleEndian
 
