@@ -31,7 +31,6 @@ import (
 	"moat/loader"
 	"moat/memory"
 	"moat/mm"
-	"moat/park"
 	"moat/platform"
 	"moat/vdso"
 	"moat/vfs"
@@ -85,13 +84,11 @@ type Kernel struct {
 	mu      sync.Mutex
 	tasks   map[int32]*Task // live and zombie tasks, by tid
 	nextTID int32
-	// childEvent is closed (and replaced) whenever a task becomes a
-	// zombie, waking waiters in wait4; childWaiters are the parkers of
-	// the tasks that wait for it parked (watchChildrenLocked).
-	childEvent   chan struct{}
-	childWaiters []*park.Parker
-	initDone     chan struct{} // closed when the sandbox's init (tid 1) has exited
-	thaw         chan struct{} // non-nil while frozen (Freeze); closed by Thaw
+	// childEvents is notified whenever a task becomes a zombie (or stops
+	// or continues), waking waiters in wait4 and waitThreads.
+	childEvents vfs.Changes
+	initDone    chan struct{} // closed when the sandbox's init (tid 1) has exited
+	thaw        chan struct{} // non-nil while frozen (Freeze); closed by Thaw
 
 	frozen atomic.Bool // thaw != nil, readable without the lock
 	// manyTasks is set once the sandbox has had a second task: from then
@@ -114,16 +111,15 @@ func New(opts Options) *Kernel {
 		timeEntry = te.TimeEntry()
 	}
 	return &Kernel{
-		vdso:       vdso.Image(timeEntry),
-		opts:       opts,
-		log:        opts.Log,
-		syscalls:   opts.Syscalls,
-		start:      time.Now(),
-		tasks:      make(map[int32]*Task),
-		nextTID:    1,
-		childEvent: make(chan struct{}),
-		initDone:   make(chan struct{}),
-		uts:        opts.Utsname,
+		vdso:     vdso.Image(timeEntry),
+		opts:     opts,
+		log:      opts.Log,
+		syscalls: opts.Syscalls,
+		start:    time.Now(),
+		tasks:    make(map[int32]*Task),
+		nextTID:  1,
+		initDone: make(chan struct{}),
+		uts:      opts.Utsname,
 	}
 }
 

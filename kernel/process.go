@@ -533,10 +533,8 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 			k.mu.Unlock()
 			return WaitResult{}, nil
 		}
-		ev := t.watchChildrenLocked()
+		err := k.childEvents.WaitLocked(t, &k.mu) // parked
 		k.mu.Unlock()
-		err := t.BlockParked(ev, time.Time{})
-		t.unwatchChildren(ev)
 		if err != nil {
 			return WaitResult{}, err
 		}

@@ -314,7 +314,7 @@ func (t *Task) waitThreads(force bool, grace <-chan time.Time) {
 	k := t.k
 	for {
 		k.mu.Lock()
-		n, ev := len(t.threads), k.childEvent
+		n, ev := len(t.threads), k.childEvents.Chan()
 		stopping := force || t.groupExit
 		if stopping {
 			for o := range t.threads {
@@ -339,39 +339,7 @@ func (t *Task) waitThreads(force bool, grace <-chan time.Time) {
 //
 // Preconditions: Kernel.mu is held.
 func (k *Kernel) childEventLocked() {
-	close(k.childEvent)
-	k.childEvent = make(chan struct{})
-	for _, p := range k.childWaiters {
-		p.Unpark()
-	}
-	clear(k.childWaiters)
-	k.childWaiters = k.childWaiters[:0]
-}
-
-// watchChildrenLocked returns the channel the next child event closes,
-// and has that event unpark t, which may then wait with BlockParked. The
-// caller ends the watch with unwatchChildren when the wait ends.
-//
-// Preconditions: Kernel.mu is held.
-func (t *Task) watchChildrenLocked() <-chan struct{} {
-	k := t.k
-	k.childWaiters = append(k.childWaiters, &t.parker)
-	return k.childEvent
-}
-
-// unwatchChildren ends a watch that watchChildrenLocked returned ev for:
-// unless ev has fired (which ends every watch), t is no longer unparked
-// by it.
-func (t *Task) unwatchChildren(ev <-chan struct{}) {
-	k := t.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if ev != k.childEvent {
-		return
-	}
-	if i := slices.Index(k.childWaiters, &t.parker); i >= 0 {
-		k.childWaiters = slices.Delete(k.childWaiters, i, i+1)
-	}
+	k.childEvents.Notify()
 }
 
 // ThreadIDs lists the tids of the threads of t's process, the leader's
