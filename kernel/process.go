@@ -487,10 +487,16 @@ func (r WaitResult) WaitStatus() uint32 {
 // a child in group -pid. options say which changes count: WEXITED (exit),
 // WUNTRACED (stop), WCONTINUED (continue). It returns ECHILD without
 // matching children, and a zero result with WNOHANG when none has changed.
+//
+// As on Linux, a wait interrupted by a signal looks at the children once
+// more before it fails: the SIGCHLD of a child's exit wakes the waiter
+// together with the zombie it can reap, and the wait returns that child
+// (with the signal still pending) rather than fail to be restarted.
 func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 	k := t.k
+	var interrupted error
+	k.mu.Lock()
 	for {
-		k.mu.Lock()
 		matched := false
 		for c := range t.leader.children {
 			switch {
@@ -533,11 +539,11 @@ func (t *Task) Wait(pid int32, options uint32) (WaitResult, error) {
 			k.mu.Unlock()
 			return WaitResult{}, nil
 		}
-		err := k.childEvents.WaitLocked(t, &k.mu) // parked
-		k.mu.Unlock()
-		if err != nil {
-			return WaitResult{}, err
+		if interrupted != nil {
+			k.mu.Unlock()
+			return WaitResult{}, interrupted
 		}
+		interrupted = k.childEvents.WaitLocked(t, &k.mu) // parked
 	}
 }
 

@@ -679,6 +679,67 @@ static void subreaper(void)
 	(void)st;
 }
 
+/* The state letter of process pid in /proc/PID/stat, or 0. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static volatile sig_atomic_t chld_handled;
+static void on_chld(int sig)
+{
+	(void)sig;
+	chld_handled++;
+}
+
+/*
+ * A SIGCHLD handler without SA_RESTART, and a blocked wait4 when the child
+ * exits: Linux wakes the wait with the zombie and the signal together, and
+ * the wait looks at its children before at its signals, so it returns the
+ * child (not EINTR); the handler runs on the way out. The child exits once
+ * the parent sleeps (its state in /proc is S), or after about 2 s anyway.
+ */
+static void wait_with_handler(void)
+{
+	struct sigaction sa = { .sa_handler = on_chld }, old;
+
+	SHOW("-- wait4 interrupted by the SIGCHLD of its child\n");
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGCHLD, &sa, &old));
+	chld_handled = 0;
+	pid_t parent = getpid();
+	pid_t pid = xfork();
+	if (pid == 0) {
+		for (int i = 0; i < 200000 && proc_state(parent) != 'S'; i++)
+			if (i > 1000)
+				usleep(10);
+		_exit(5);
+	}
+	int st = 0;
+	pid_t r = wait4(pid, &st, 0, NULL);
+	int e = errno;
+	if (r == pid)
+		SHOW("wait4 returned the child, handler ran %d time(s)\n", (int)chld_handled);
+	else
+		SHOW("wait4: %d %s\n", (int)r, r == -1 ? errname(e) : "other pid");
+	if (r != pid)
+		reap(pid, "wait4 again");
+	else
+		show_status("wait4", st);
+	CHECK(sigaction(SIGCHLD, &old, NULL));
+}
+
 static void vforks(void)
 {
 	char *const argv[] = { "exit", "11", NULL };
@@ -1157,6 +1218,7 @@ int main(int argc, char **argv)
 	signals();
 	nohang();
 	specific_pid();
+	wait_with_handler();
 	waitid_checks();
 	groups();
 	subreaper();
