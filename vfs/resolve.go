@@ -149,12 +149,8 @@ func (r *Resolver) finish(ctx Context, dir Path, name string, follow, mustBeDir 
 		}
 	}
 	if mustBeDir {
-		st, err := p.Inode().Stat(ctx)
-		if err != nil {
+		if err := r.requireDir(ctx, p); err != nil {
 			return Path{}, err
-		}
-		if !st.IsDir() {
-			return Path{}, unix.ENOTDIR
 		}
 	}
 	return p, nil
@@ -196,14 +192,34 @@ func (r *Resolver) walk(ctx Context, cur Path, comps []string, budget *int) (Pat
 }
 
 func (r *Resolver) requireDir(ctx Context, p Path) error {
-	st, err := p.Inode().Stat(ctx)
+	typ, err := fileType(ctx, p.Inode())
 	if err != nil {
 		return err
 	}
-	if !st.IsDir() {
+	if typ != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
 	return nil
+}
+
+// FileTyper is implemented by inodes whose file type never changes and is
+// known without a Stat, which copies every attribute (and may ask the
+// host): a walk needs only the type of each component, twice.
+type FileTyper interface {
+	// Type returns the S_IFMT bits of the inode's mode.
+	Type() uint32
+}
+
+// fileType returns in's S_IFMT bits.
+func fileType(ctx Context, in Inode) (uint32, error) {
+	if ft, ok := in.(FileTyper); ok {
+		return ft.Type(), nil
+	}
+	st, err := in.Stat(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Mode & unix.S_IFMT, nil
 }
 
 // followLinks follows p while it is a symlink. dir is the directory p was
@@ -213,12 +229,12 @@ func (r *Resolver) requireDir(ctx Context, p Path) error {
 func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, error) {
 	mustBeDir := false
 	for {
-		st, err := p.Inode().Stat(ctx)
+		typ, err := fileType(ctx, p.Inode())
 		if err != nil {
 			return Path{}, err
 		}
-		if !st.IsSymlink() {
-			if mustBeDir && !st.IsDir() {
+		if typ != unix.S_IFLNK {
+			if mustBeDir && typ != unix.S_IFDIR {
 				return Path{}, unix.ENOTDIR
 			}
 			return p, nil

@@ -836,3 +836,55 @@ func TestMountsListing(t *testing.T) {
 		t.Errorf("/other/d/d/../../.. = %q, want /", ns.PathString(p))
 	}
 }
+
+// statOnly hides an inode's Type (vfs.FileTyper), so that resolution
+// falls back to Stat for file types, and counts the Stats.
+type statOnly struct {
+	vfs.Inode
+	stats *int
+}
+
+func (s statOnly) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	*s.stats++
+	return s.Inode.Stat(ctx)
+}
+
+func (s statOnly) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
+	in, err := s.Inode.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return statOnly{in, s.stats}, nil
+}
+
+// TestResolveWithoutFileTyper resolves symlinks, trailing slashes and
+// files used as directories through inodes that only Stat can type: the
+// same answers as through memfs's own inodes, which tell their type
+// without a Stat.
+func TestResolveWithoutFileTyper(t *testing.T) {
+	specs := []string{"f", "dir/", "dir/sub/", "dir/sub/g", "dir/up -> ../f", "lnkdir -> dir/sub", "lnkfile -> f"}
+	cases := []resolveCase{
+		{path: "dir/sub/g", want: "/dir/sub/g"},
+		{path: "dir/up", follow: true, want: "/f"},
+		{path: "dir/up", want: "/dir/up"},
+		{path: "lnkdir/g", want: "/dir/sub/g"},
+		{path: "lnkdir/", want: "/dir/sub"},
+		{path: "lnkfile/", err: unix.ENOTDIR},
+		{path: "f/x", err: unix.ENOTDIR},
+		{path: "dir/sub/g/", err: unix.ENOTDIR},
+	}
+	stats := 0
+	root := statOnly{newTree(t, 1, specs...), &stats}
+	ns := vfs.NewMountNamespace(root, vfs.MountOptions{FSType: "tmpfs", Source: "none"})
+	check(t, ns, &vfs.Resolver{NS: ns, Root: ns.Root(), Start: ns.Root()}, nil, cases)
+	if stats == 0 {
+		t.Errorf("no Stat through inodes without Type: the fallback was not taken")
+	}
+
+	ns2, root2, r2 := newNS(t, specs...)
+	check(t, ns2, r2, root2, cases)
+	var typed vfs.Inode = root2
+	if _, ok := typed.(vfs.FileTyper); !ok {
+		t.Fatalf("memfs inodes do not implement vfs.FileTyper")
+	}
+}

@@ -198,7 +198,7 @@ var _ vfs.Inode = (*Inode)(nil)
 func (in *Inode) typ() uint32 { return in.ftype }
 
 // Type returns the file type bits (unix.S_IFREG, S_IFDIR, S_IFLNK; whiteouts
-// are S_IFCHR).
+// are S_IFCHR); it implements vfs.FileTyper.
 func (in *Inode) Type() uint32 { return in.ftype }
 
 // IsDir reports whether the inode is a directory.

@@ -287,6 +287,9 @@ func (n *Inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	return st, nil
 }
 
+// Type implements vfs.FileTyper.
+func (n *Inode) Type() uint32 { return n.typ }
+
 // Readlink implements vfs.Inode.
 func (n *Inode) Readlink(ctx vfs.Context) (string, error) {
 	if n.typ != unix.S_IFLNK {
