@@ -38,9 +38,10 @@
 // host device. O_PATH opens succeed and hold no host fd.
 //
 // Stat reports the host's st_dev and st_ino, so ls -i and find see what
-// they see natively. Attributes are reused for up to an attribute timeout
-// (DefaultAttrTimeout, one second, as FUSE does) after a host stat of the
-// same inode; file data and directory listings are always read fresh.
+// they see natively. Attributes and symlink targets are reused for up to
+// an attribute timeout (DefaultAttrTimeout, one second, as FUSE does)
+// after a host stat or readlink of the same inode; file data and
+// directory listings are always read fresh.
 //
 // Read-only mode has no locks (only atomics); writable mode adds two small
 // ones (writable.go).
@@ -240,7 +241,14 @@ type Inode struct {
 	// and removals made through this FS (nil: at rel; see path).
 	moved atomic.Pointer[place]
 
-	attrs atomic.Pointer[cachedStat] // the last host stat, see DefaultAttrTimeout
+	attrs  atomic.Pointer[cachedStat] // the last host stat, see DefaultAttrTimeout
+	target atomic.Pointer[cachedLink] // a symlink's last target read, likewise
+}
+
+type cachedLink struct {
+	target string
+	at     time.Time
+	gen    uint64 // fs.changes before the host readlink
 }
 
 type cachedStat struct {
@@ -396,6 +404,25 @@ func (in *Inode) Readlink(ctx vfs.Context) (string, error) {
 	if in.typ != unix.S_IFLNK {
 		return "", unix.EINVAL
 	}
+	// A symlink's target is reused as its attributes are: for up to the
+	// attribute timeout, unless this FS changed something meanwhile.
+	// Each exec of a dynamic program on a merged-/usr host reads three
+	// or four (/bin, /lib, /lib64 and the loader's), three host calls
+	// each.
+	timeout := time.Duration(in.fs.attrTimeout.Load())
+	gen := in.fs.changes.Load()
+	if c := in.target.Load(); c != nil && c.gen == gen && time.Since(c.at) < timeout {
+		return c.target, nil
+	}
+	target, err := in.readlink()
+	if err == nil && timeout > 0 {
+		in.target.Store(&cachedLink{target: target, at: time.Now(), gen: gen})
+	}
+	return target, err
+}
+
+// readlink reads the symlink's target from the host.
+func (in *Inode) readlink() (string, error) {
 	rel, err := in.path()
 	if err != nil {
 		return "", err

@@ -368,6 +368,29 @@ func TestClosed(t *testing.T) {
 	vfstest.WantErr(t, err, unix.EBADF)
 }
 
+// TestLinkTimeout: a symlink's target is reused within the attribute
+// timeout, as attributes are, and read from the host without one.
+func TestLinkTimeout(t *testing.T) {
+	dir, fs := tree(t)
+	vfstest.Must(t, os.Symlink("first", filepath.Join(dir, "ln")))
+	fs.SetAttrTimeout(time.Hour)
+	in := lookup(t, fs.Root(), "ln")
+	readlink := func(want string) {
+		t.Helper()
+		got, err := in.Readlink(c0)
+		vfstest.Must(t, err)
+		if got != want {
+			t.Fatalf("Readlink = %q, want %q", got, want)
+		}
+	}
+	readlink("first")
+	vfstest.Must(t, os.Remove(filepath.Join(dir, "ln")))
+	vfstest.Must(t, os.Symlink("second", filepath.Join(dir, "ln")))
+	readlink("first")
+	fs.SetAttrTimeout(0)
+	readlink("second")
+}
+
 func TestAttrTimeout(t *testing.T) {
 	dir, fs := tree(t)
 	p := filepath.Join(dir, "file.txt")
