@@ -44,17 +44,30 @@ func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, f
 				return int(cur - addr), unix.EFAULT
 			}
 		}
-		if err := mm.back(v, memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd))); err != nil {
-			return int(cur - addr), unix.EFAULT
+		rs, re := memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd))
+		fresh := !mm.backed(rs, re) // (else no file to ask: the common case)
+		if fresh {
+			key, cached := vmaKey(v)
+			if err := mm.backKeyed(v, key, cached, rs, re); err != nil {
+				return int(cur - addr), unix.EFAULT
+			}
 		}
 		if write {
-			if err := mm.unshare(memory.RoundDown(cur), min(v.end, memory.RoundUp(segEnd)), true); err != nil {
+			if err := mm.unshare(rs, re, true); err != nil {
 				return int(cur - addr), unix.EFAULT
 			}
 			if v.tracked() {
 				off := v.off + int64(cur-v.start)
 				v.maps.wb.MarkDirty(off, off+int64(segEnd-cur))
 			}
+		}
+		if fresh && mm.as != nil { // (a fork's child has none yet)
+			// Memory the app handed to a system call, or the stack
+			// the loader built, is memory it touches next: map what
+			// was just backed rather than leave it a fault, a round
+			// trip through the sentry (one per exec, for the stack).
+			// Only a speed-up: a failure here faults later.
+			_ = mm.mapBacked(v, rs, re, false)
 		}
 		for i := mm.pmaIndex(cur); cur < segEnd; i++ {
 			p := mm.pmas[i]

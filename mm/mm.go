@@ -635,18 +635,6 @@ func (mm *MemoryManager) freeBacking(start, end uintptr) {
 	}
 }
 
-// back gives every page of [start, end), which lies inside v, backing,
-// filling file-backed pages from the file.
-//
-// Preconditions: mm.mu is held.
-func (mm *MemoryManager) back(v *vma, start, end uintptr) error {
-	if mm.backed(start, end) {
-		return nil // the common case of copy-in and -out: no file to ask
-	}
-	key, cached := vmaKey(v)
-	return mm.backKeyed(v, key, cached, start, end)
-}
-
 // backed reports whether every page of [start, end) has backing.
 //
 // Preconditions: mm.mu is held.
@@ -660,7 +648,8 @@ func (mm *MemoryManager) backed(start, end uintptr) bool {
 	return true
 }
 
-// backKeyed is back, given vmaKey(v).
+// backKeyed gives every page of [start, end), which lies inside v,
+// backing, filling file-backed pages from the file; key is vmaKey(v).
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) backKeyed(v *vma, key any, cached bool, start, end uintptr) error {

@@ -263,7 +263,9 @@ func TestDetachedLoad(t *testing.T) {
 	m := NewDetached(e.mf, testMaxAddr)
 	m.SetLayout(testMmapBase, testBrkStart)
 	const w = 0x30000000
-	if _, err := m.MMap(MMapOpts{Addr: w, Length: 4 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true}); err != nil {
+	// Larger than what mmap backs at once (backEagerly): only what is
+	// written gets backing.
+	if _, err := m.MMap(MMapOpts{Addr: w, Length: anonChunk + pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.CopyOutForce(w+pg, []byte("loaded")); err != nil {
@@ -356,4 +358,85 @@ func TestCopyInBackedAsksNoKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	DropFileCache(e.mf)
+}
+
+// TestBackEagerly checks what mmap and copies map before any fault: a
+// small anonymous mapping is backed and mapped whole (a larger one, a
+// PROT_NONE one and a stack are not); a small writable private mapping of
+// a cached file gets pages of its own, mapped writable, that a write does
+// not take to the cache (a read-only one stays on the cache's copy); and
+// memory a copy backs is mapped.
+func TestBackEagerly(t *testing.T) {
+	e := newEnv(t)
+	const x = 0x10000000
+	e.anon(x, 4*pg, rw)
+	e.anon(x+anonChunk, anonChunk+pg, rw)
+	e.anon(x+4*anonChunk, pg, none)
+	e.mmap(MMapOpts{Addr: x + 6*anonChunk, Length: 2 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true, GrowsDown: true, Name: "[stack]"})
+	if n := e.as.mappedPages(x, x+4*pg); n != 4 {
+		t.Errorf("a 4-page anonymous mapping has %d pages mapped after mmap, want 4", n)
+	}
+	for p := uintptr(x); p < x+4*pg; p += pg {
+		if at := e.as.pages[p].at; at != rw {
+			t.Errorf("page %#x mapped %v, want %v", p, at, rw)
+		}
+	}
+	for _, r := range []struct {
+		what       string
+		start, end uintptr
+	}{
+		{"a mapping larger than a fault chunk", x + anonChunk, x + 2*anonChunk + pg},
+		{"a PROT_NONE mapping", x + 4*anonChunk, x + 4*anonChunk + pg},
+		{"a stack", x + 6*anonChunk, x + 6*anonChunk + 2*pg},
+	} {
+		if n := e.as.mappedPages(r.start, r.end); n != 0 {
+			t.Errorf("%s has %d pages mapped after mmap, want none", r.what, n)
+		}
+	}
+	// A copy that backs memory maps it.
+	if _, err := e.mm.CopyOut(x+anonChunk+pg, []byte("sentry")); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := e.as.pages[x+anonChunk+pg]; !ok || at.at != rw {
+		t.Errorf("the page a copy backed is mapped %v %v, want %v", ok, at.at, rw)
+	}
+
+	// Data segments of a cached file.
+	const w = 0x30000000
+	f := &cachedFile{fakeFile: newFakeFile(fileChunk, 7), key: "data"}
+	defer DropFileCache(e.mf)
+	if _, err := e.mm.MMap(MMapOpts{Addr: w, Length: 2 * pg, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.as.mappedPages(w, w+2*pg); n != 0 {
+		t.Fatalf("%d pages of an uncached file mapped at mmap", n)
+	}
+	e.mm.HandleFault(w, platform.Read) // caches f's chunk
+	cached := e.as.pages[w]
+	if _, err := e.mm.MMap(MMapOpts{Addr: w + fileChunk, Length: 2 * pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true, File: f, Offset: 0}); err != nil {
+		t.Fatal(err)
+	}
+	own := e.as.pages[w+fileChunk]
+	if own.at != rw || own.off == cached.off {
+		t.Fatalf("a small writable mapping of a cached file is mapped %v at %#x, want writable pages of its own (the cache's is at %#x)", own.at, own.off, cached.off)
+	}
+	s := &cowSpace{mm: e.mm, as: e.as}
+	if got := appRead(t, e.mf, s, w+fileChunk); !bytes.Equal(got, f.data[:pg]) {
+		t.Fatal("the copied page does not hold the file's data")
+	}
+	appWrite(t, e.mf, s, w+fileChunk, bytes.Repeat([]byte{0xbb}, int(pg)))
+	if got := appRead(t, e.mf, s, w); !bytes.Equal(got, f.data[:pg]) {
+		t.Fatal("a write to the copied data segment reached the cached copy")
+	}
+
+	// A fork's child has no address space until its thread gives it
+	// one: a copy into it (CLONE_CHILD_SETTID) backs without mapping.
+	child, err := e.mm.Fork(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	if _, err := child.CopyOut(x+2*anonChunk-pg, []byte{1, 2, 3, 4}); err != nil {
+		t.Fatalf("copy into a fork's child before its address space: %v", err)
+	}
 }
