@@ -96,6 +96,11 @@ func Load(m *mm.MemoryManager, f mm.MappableFile, a Args) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The program's loadable part goes into the file cache in the
+	// background while the rest is set up and the program starts, on
+	// the other CPU, instead of fault by fault on the program's own
+	// path: cc1 faults in more than a hundred chunks of its 33 MB.
+	m.Prefetch(f, min(img.loadEnd(), prefetchMax))
 	if img.interp && a.OpenInterp == nil {
 		return Result{}, &Error{Errno: unix.ENOEXEC, Msg: "dynamically linked executables (PT_INTERP) are not supported here; use a static binary"}
 	}
@@ -191,6 +196,24 @@ func mapVDSO(m *mm.MemoryManager, img []byte) (uintptr, error) {
 		return 0, err
 	}
 	return at, m.CopyOutForce(at, img)
+}
+
+// prefetchMax bounds what of a program Load reads ahead (mm.Prefetch).
+// gcc -c of a small file, whose cc1 is 33 MB (interleaved medians, 21
+// runs): 124.5 ms reading nothing ahead, 120.2 ms reading up to 64 MB.
+const prefetchMax = 64 << 20
+
+// loadEnd returns the file offset where the image's loadable segments'
+// data ends: what a program can map of its file (debug information, at
+// the end of an unstripped one, lies beyond).
+func (img *image) loadEnd() int64 {
+	var end uint64
+	for _, p := range img.phdrs {
+		if p.typ == ptLoad {
+			end = max(end, p.off+p.filesz)
+		}
+	}
+	return int64(min(end, 1<<62))
 }
 
 // span returns the page-aligned start and the end of the image's loadable

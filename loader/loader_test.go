@@ -300,11 +300,20 @@ func TestParseStaticBinary(t *testing.T) {
 	if img.hdr.entry != ef.Entry || int(img.hdr.phnum) != len(ef.Progs) || img.interp {
 		t.Fatalf("parsed entry %#x phnum %d interp %v; debug/elf says %#x, %d", img.hdr.entry, img.hdr.phnum, img.interp, ef.Entry, len(ef.Progs))
 	}
+	var loadEnd uint64
 	for i, p := range ef.Progs {
 		q := img.phdrs[i]
 		if q.typ != uint32(p.Type) || q.off != p.Off || q.vaddr != p.Vaddr || q.filesz != p.Filesz || q.memsz != p.Memsz || q.flags != uint32(p.Flags) {
 			t.Fatalf("phdr %d parsed as %+v; debug/elf says %+v", i, q, p.ProgHeader)
 		}
+		if p.Type == elf.PT_LOAD {
+			loadEnd = max(loadEnd, p.Off+p.Filesz)
+		}
+	}
+	// What Load reads ahead: up to the end of the last loadable data,
+	// short of the symbol tables beyond (gcc does not strip).
+	if got := img.loadEnd(); got != int64(loadEnd) || got >= f.size {
+		t.Fatalf("loadEnd = %d, want %d (file size %d)", got, loadEnd, f.size)
 	}
 }
 

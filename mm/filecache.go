@@ -175,6 +175,11 @@ func Prefetch(mf *memory.File, f MappableFile, length int64) <-chan struct{} {
 	return done
 }
 
+// Prefetch is the package's Prefetch into m's memory file.
+func (m *MemoryManager) Prefetch(f MappableFile, length int64) <-chan struct{} {
+	return Prefetch(m.mf, f, length)
+}
+
 // contentKey returns f's content key if it is a CachedFile that has one.
 func contentKey(f MappableFile) (any, bool) {
 	if cf, ok := f.(CachedFile); ok {
