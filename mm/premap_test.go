@@ -3,6 +3,7 @@ package mm
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -438,5 +439,37 @@ func TestBackEagerly(t *testing.T) {
 	defer child.Release()
 	if _, err := child.CopyOut(x+2*anonChunk-pg, []byte{1, 2, 3, 4}); err != nil {
 		t.Fatalf("copy into a fork's child before its address space: %v", err)
+	}
+}
+
+// TestExecMappingPrefetch: mmap of a cached file with execute permission
+// (a library's text) reads the chunks of its range into the cache in the
+// background, before any fault; other chunks of the file, and mappings
+// without execute permission, are left to faults.
+func TestExecMappingPrefetch(t *testing.T) {
+	e := newEnv(t)
+	defer DropFileCache(e.mf)
+	f := &cachedFile{fakeFile: newFakeFile(4*fileChunk, 11), key: "text"}
+	fc := cacheOf(e.mf)
+	cached := func(c int64) bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		en, ok := fc.entries[cacheKey{f.key, c}]
+		return ok && en.loading == nil
+	}
+	const w = 0x30000000
+	e.mmap(MMapOpts{Addr: w, Length: fileChunk, Fixed: true, Perms: ro, MaxPerms: rwx, Private: true, File: f, Offset: 3 * fileChunk})
+	e.mmap(MMapOpts{Addr: w + 4*fileChunk, Length: 2 * fileChunk, Fixed: true, Perms: rx, MaxPerms: rwx, Private: true, File: f, Offset: fileChunk})
+	for deadline := time.Now().Add(5 * time.Second); !cached(1) || !cached(2); {
+		if time.Now().After(deadline) {
+			t.Fatal("the chunks of an executable mapping were not read ahead")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if cached(0) || cached(3) {
+		t.Fatal("chunks outside the executable mapping were read ahead")
+	}
+	if n := e.as.mappedPages(w+4*fileChunk, w+6*fileChunk); n != 0 {
+		t.Fatalf("read-ahead mapped %d pages; mapping is left to faults", n)
 	}
 }

@@ -117,6 +117,12 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		if v.perms.Write && length <= eagerCopyMax {
 			_ = mm.backEagerly(v, key, true)
 		}
+		if v.perms.Execute {
+			// A library's text: read it into the cache in the
+			// background, as Load does a program's, rather than
+			// fault by fault.
+			prefetchKeyed(mm.mf, v.file, key, v.off, v.off+int64(v.limit()-v.start))
+		}
 	} else if v.file == nil && v.private && !v.growsDown && v.perms != platform.NoAccess && length <= anonChunk {
 		_ = mm.backEagerly(v, nil, false)
 	}
