@@ -131,7 +131,11 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		putGregs(uc[ucGregs:], regs)
 	}
 	th.inEvent = false
-	if !th.blocked {
+	if !th.blocked && !th.eventAt.IsZero() {
+		// (A new thread's first switch ends no call it reported: the
+		// time since its creation, an exec's or a clone's rest, is no
+		// handling time. Counted, the clone's zero time made a new
+		// thread's stub sleep on its first hundred calls.)
 		th.handling = ewma(th.handling, time.Since(th.eventAt))
 	}
 	th.blocked = false

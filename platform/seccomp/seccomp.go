@@ -355,7 +355,6 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		return nil, err
 	}
 	th := as.first
-	th.eventAt = time.Now()
 	as.mu.Lock()
 	as.threads[unix.Gettid()] = th
 	as.mu.Unlock()

@@ -369,3 +369,30 @@ func TestZygoteReplaced(t *testing.T) {
 		t.Errorf("the dead zygote (%d) was not replaced", zpid)
 	}
 }
+
+// TestFirstSwitchSpins: a thread's first switch ends no call of its own
+// (what came before it, the rest of an exec or a clone, is no handling
+// time), so the stub is told to spin for the reply to its first calls,
+// however long the address space waited for that switch.
+func TestFirstSwitchSpins(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	// mov eax, 39; syscall; mov eax, 60; syscall
+	code := []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xb8, 60, 0, 0, 0, 0x0f, 0x05}
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	time.Sleep(30 * time.Millisecond) // the exec's rest, say
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	if ev, err := ctx.Switch(as, &regs); err != nil || ev.Kind != platform.EventSyscall {
+		t.Fatalf("first switch: %v, %v", ev, err)
+	}
+	th, err := as.(*addressSpace).current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spin := binary.LittleEndian.Uint32(th.msg[offSpin:]); spin != stubSpin {
+		t.Fatalf("spin word %d for the first call's reply, want %d", spin, stubSpin)
+	}
+	if th.handling >= spinWorthIt {
+		t.Fatalf("handling time %v after the first switch", th.handling)
+	}
+}
