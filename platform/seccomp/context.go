@@ -136,7 +136,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		// time since its creation, an exec's or a clone's rest, is no
 		// handling time. Counted, the clone's zero time made a new
 		// thread's stub sleep on its first hundred calls.)
-		th.handling = ewma(th.handling, time.Since(th.eventAt))
+		th.handling = ewma(th.handling, min(time.Since(th.eventAt), 2*spinWorthIt))
 	}
 	th.blocked = false
 	spin := uint32(0)
