@@ -120,8 +120,9 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		if v.perms.Execute {
 			// A library's text: read it into the cache in the
 			// background, as Load does a program's, rather than
-			// fault by fault.
-			prefetchKeyed(mm.mf, v.file, key, v.off, v.off+int64(v.limit()-v.start))
+			// fault by fault (at most readAheadMax of it).
+			n := min(int64(v.limit()-v.start), readAheadMax)
+			prefetchKeyed(mm.mf, v.file, key, v.off, v.off+n)
 		}
 	} else if v.file == nil && v.private && !v.growsDown && v.perms != platform.NoAccess && length <= anonChunk {
 		_ = mm.backEagerly(v, nil, false)
@@ -129,6 +130,9 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	mm.mergeAdjacent()
 	return addr, nil
 }
+
+// readAheadMax bounds what mmap reads ahead of an executable mapping.
+const readAheadMax = 64 << 20
 
 // eagerCopyMax bounds the writable private file mappings that mmap
 // copies at once (backEagerly): a program's data segments (ld.so's and
