@@ -290,6 +290,15 @@ func (f *File) InUse() int64 {
 	return f.inUse
 }
 
+// Roomy reports whether at most half the file is allocated: whether
+// backing memory ahead of use (which costs no host memory until touched,
+// but takes room in the file) is harmless.
+func (f *File) Roomy() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inUse <= f.size/2
+}
+
 // RoundUp rounds n up to a multiple of the page size (0 on overflow).
 func RoundUp(n uintptr) uintptr { return (n + PageSize - 1) &^ (PageSize - 1) }
 

@@ -394,6 +394,18 @@ func TestBackEagerly(t *testing.T) {
 			t.Errorf("%s has %d pages mapped after mmap, want none", r.what, n)
 		}
 	}
+	// Not once the memory file is half full (1 GiB here).
+	big, err := e.mf.Allocate(1<<29 + pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.mm.MMap(MMapOpts{Addr: x + 8*anonChunk, Length: pg, Fixed: true, Perms: rw, MaxPerms: rwx, Private: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.as.mappedPages(x+8*anonChunk, x+8*anonChunk+pg); n != 0 {
+		t.Errorf("a small mapping was backed with the memory file half full")
+	}
+	e.mf.Free(big)
 	// A copy that backs memory maps it.
 	if _, err := e.mm.CopyOut(x+anonChunk+pg, []byte("sentry")); err != nil {
 		t.Fatal(err)

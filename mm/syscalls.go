@@ -124,7 +124,10 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 			n := min(int64(v.limit()-v.start), readAheadMax)
 			prefetchKeyed(mm.mf, v.file, key, v.off, v.off+n)
 		}
-	} else if v.file == nil && v.private && !v.growsDown && v.perms != platform.NoAccess && length <= anonChunk {
+	} else if v.file == nil && v.private && !v.growsDown && v.perms != platform.NoAccess && length <= anonChunk && mm.mf.Roomy() {
+		// (Not once the memory file is half full: a program that maps
+		// many small areas it never touches, as Linux lets it, must not
+		// fill the file with their backing.)
 		_ = mm.backEagerly(v, nil, false)
 	}
 	mm.mergeAdjacent()
