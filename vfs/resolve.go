@@ -192,7 +192,7 @@ func (r *Resolver) walk(ctx Context, cur Path, comps []string, budget *int) (Pat
 }
 
 func (r *Resolver) requireDir(ctx Context, p Path) error {
-	typ, err := fileType(ctx, p.Inode())
+	typ, err := FileType(ctx, p.Inode())
 	if err != nil {
 		return err
 	}
@@ -210,8 +210,9 @@ type FileTyper interface {
 	Type() uint32
 }
 
-// fileType returns in's S_IFMT bits.
-func fileType(ctx Context, in Inode) (uint32, error) {
+// FileType returns in's S_IFMT bits: its Type if it is a FileTyper, else
+// from a Stat.
+func FileType(ctx Context, in Inode) (uint32, error) {
 	if ft, ok := in.(FileTyper); ok {
 		return ft.Type(), nil
 	}
@@ -229,7 +230,7 @@ func fileType(ctx Context, in Inode) (uint32, error) {
 func (r *Resolver) followLinks(ctx Context, dir, p Path, budget *int) (Path, error) {
 	mustBeDir := false
 	for {
-		typ, err := fileType(ctx, p.Inode())
+		typ, err := FileType(ctx, p.Inode())
 		if err != nil {
 			return Path{}, err
 		}

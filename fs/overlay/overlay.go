@@ -205,7 +205,7 @@ func (n *Inode) lookupLocked(ctx vfs.Context, name string) (*Inode, error) {
 		l, err := n.lower.Lookup(ctx, name)
 		switch {
 		case err == nil:
-			if lowTyp, err = lowerType(ctx, l); err != nil {
+			if lowTyp, err = vfs.FileType(ctx, l); err != nil { // (hostfs's type, recorded at lookup)
 				if up == nil {
 					return nil, err
 				}
@@ -231,21 +231,6 @@ func (n *Inode) lookupLocked(ctx vfs.Context, name string) (*Inode, error) {
 		return nil, unix.ENOENT
 	}
 	return n.addChild(name, c), nil
-}
-
-// typer is implemented by lower inodes that know their file type without
-// a stat (hostfs.Inode records it at lookup).
-type typer interface{ Type() uint32 }
-
-func lowerType(ctx vfs.Context, l vfs.Inode) (uint32, error) {
-	if t, ok := l.(typer); ok {
-		return t.Type(), nil
-	}
-	st, err := l.Stat(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return st.Mode & unix.S_IFMT, nil
 }
 
 // Lookup implements vfs.Inode.
