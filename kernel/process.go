@@ -403,9 +403,7 @@ func (t *Task) kill(sig unix.Signal) {
 	}
 	k.mu.Unlock()
 	for _, o := range members {
-		o.killedBy.CompareAndSwap(0, int32(sig))
-		o.killOnce.Do(func() { close(o.interrupt) })
-		o.parker.Unpark()
+		o.interruptBy(sig)
 	}
 	l.mu.Lock()
 	m, shared := l.mm, l.vmShared

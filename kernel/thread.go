@@ -253,10 +253,17 @@ func (t *Task) exitGroup(st ExitStatus) {
 
 // stop makes a task leave app code and exit, from any goroutine.
 func (t *Task) stop() {
-	t.killedBy.CompareAndSwap(0, int32(unix.SIGKILL))
+	t.interruptBy(unix.SIGKILL)
+	t.kick()
+}
+
+// interruptBy marks t as killed by sig (the first mark counts) and ends
+// any blocking call of its: the interrupt channel closes and its Parker is
+// unparked. Any goroutine may call it.
+func (t *Task) interruptBy(sig unix.Signal) {
+	t.killedBy.CompareAndSwap(0, int32(sig))
 	t.killOnce.Do(func() { close(t.interrupt) })
 	t.parker.Unpark()
-	t.kick()
 }
 
 // kick stops the task's app code: its own host thread if the platform can
