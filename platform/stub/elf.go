@@ -1,6 +1,6 @@
 package stub
 
-import "encoding/binary"
+import "moat/memexec"
 
 // The stub program. A stub process execs this tiny ELF and is stopped by
 // ptrace before it runs a single instruction; Start then replaces its whole
@@ -39,37 +39,8 @@ var ThreadCode = []byte{
 // ThreadCloneEntry is ThreadCode's offset in the code page.
 const ThreadCloneEntry = 3
 
-// stubELF returns the stub executable: an ELF64 header, one PT_LOAD program
-// header, and InjectCode.
-func stubELF() []byte {
-	const (
-		ehdrSize = 64
-		phdrSize = 56
-		codeOff  = ehdrSize + phdrSize
-	)
-	b := make([]byte, codeOff+len(InjectCode))
-	copy(b, []byte{0x7f, 'E', 'L', 'F', 2 /* 64-bit */, 1 /* LE */, 1 /* version */})
-	le := binary.LittleEndian
-	le.PutUint16(b[16:], 2)  // ET_EXEC
-	le.PutUint16(b[18:], 62) // EM_X86_64
-	le.PutUint32(b[20:], 1)  // EV_CURRENT
-	le.PutUint64(b[24:], stubELFBase+codeOff)
-	le.PutUint64(b[32:], ehdrSize) // e_phoff
-	le.PutUint16(b[52:], ehdrSize)
-	le.PutUint16(b[54:], phdrSize)
-	le.PutUint16(b[56:], 1) // e_phnum
-	p := b[ehdrSize:]
-	le.PutUint32(p[0:], 1) // PT_LOAD
-	le.PutUint32(p[4:], 5) // PF_R|PF_X
-	le.PutUint64(p[8:], 0)
-	le.PutUint64(p[16:], stubELFBase)
-	le.PutUint64(p[24:], stubELFBase)
-	le.PutUint64(p[32:], uint64(len(b)))
-	le.PutUint64(p[40:], uint64(len(b)))
-	le.PutUint64(p[48:], 0x1000)
-	copy(b[codeOff:], InjectCode)
-	return b
-}
+// stubELF is the stub executable: nothing but InjectCode.
+func stubELF() []byte { return memexec.ELF(stubELFBase, InjectCode) }
 
 // stubELFCode is the address of InjectCode inside the loaded stub ELF.
-const stubELFCode = stubELFBase + 64 + 56
+const stubELFCode = stubELFBase + memexec.HeadersSize

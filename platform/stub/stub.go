@@ -25,54 +25,24 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
+	"moat/memexec"
 	"moat/platform"
 )
 
-// Program is the stub executable, written once per sentry. Its memfd is
-// never closed: it lives as long as the sentry (one per platform). It is
-// a raw fd, not an *os.File, whose finalizer would close it once the
-// Program is unreachable: in a process that made and dropped several
-// sandboxes (boot's tests), an exec of a later program's memfd then
-// failed with EACCES now and then (never with old programs kept alive).
+// Program is the stub executable, written once per sentry and never
+// closed: it lives as long as the sentry (one per platform).
 type Program struct {
-	path string // as the kernel can exec it
-	fd   int
+	exe *memexec.Program
 }
 
 // NewProgram writes the stub ELF to a sealed memfd.
 func NewProgram() (*Program, error) {
-	fd, err := unix.MemfdCreate("moat-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	// Start's child puts the memory file at fd MemFD before it execs.
+	exe, err := memexec.New("moat-stub", stubELF(), MemFD)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create for stub: %w", err)
+		return nil, err
 	}
-	// Start execs /proc/self/fd/N in a child that has just put the memory
-	// file at fd MemFD: N must not be MemFD (it is when moat's stdin is
-	// closed), or the child would exec the memory file (EACCES).
-	if fd <= MemFD {
-		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, MemFD+1)
-		unix.Close(fd)
-		if err != nil {
-			return nil, fmt.Errorf("memfd_create for stub: %w", err)
-		}
-		fd = high
-	}
-	for b := stubELF(); len(b) > 0; {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("writing stub: %w", err)
-		}
-		b = b[n:]
-	}
-	// Seal it: nobody can change what stubs execute.
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("sealing stub: %w", err)
-	}
-	return &Program{path: fmt.Sprintf("/proc/self/fd/%d", fd), fd: fd}, nil
+	return &Program{exe: exe}, nil
 }
 
 // MemFD is the memory file's fd number inside every stub.
@@ -104,9 +74,9 @@ func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, erro
 			Setpgid:   true,
 		},
 	}
-	pid, err := syscall.ForkExec(p.path, []string{"moat-stub"}, attr)
+	pid, err := syscall.ForkExec(p.exe.Path(), []string{"moat-stub"}, attr)
 	if err != nil {
-		return nil, fmt.Errorf("starting stub (%s): %w", p.path, err)
+		return nil, fmt.Errorf("starting stub (%s): %w", p.exe.Path(), err)
 	}
 	s := &Stub{PID: pid, code: stubELFCode}
 	if err := s.init(codeOff, codeAddr); err != nil {
