@@ -200,6 +200,14 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitSandboxError, "cannot start sandbox: %v", err)
 	}
+	// moat exits when the sandbox ends: its memory (the file cache above
+	// all) is freed after that, not on the way out. Started aside, as it
+	// costs an exec.
+	go func() {
+		if _, err := sb.Kernel.MemoryFile().FreeAfterExit(); err != nil {
+			logger.Debug("the sandbox's memory is freed in moat's exit", "err", err)
+		}
+	}()
 	env := os.Environ()
 	path, err := sb.LookPath(argv[0], env)
 	if err != nil {
