@@ -131,12 +131,13 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		putGregs(uc[ucGregs:], regs)
 	}
 	th.inEvent = false
-	if !th.blocked && !th.eventAt.IsZero() {
+	now := monoNow()
+	if !th.blocked && th.eventAt != 0 {
 		// (A new thread's first switch ends no call it reported: the
 		// time since its creation, an exec's or a clone's rest, is no
 		// handling time. Counted, the clone's zero time made a new
 		// thread's stub sleep on its first hundred calls.)
-		th.handling = ewma(th.handling, min(time.Since(th.eventAt), 2*spinWorthIt))
+		th.handling = ewma(th.handling, min(now-th.eventAt, 2*spinWorthIt))
 	}
 	th.blocked = false
 	spin := uint32(0)
@@ -145,11 +146,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	}
 	le.PutUint32(th.msg[offSpin:], spin)
 	setState(th.msg, stResume)
-	if err := th.waitEvent(); err != nil {
+	at, err := th.waitEventSince(now)
+	if err != nil {
 		return platform.Event{}, err
 	}
 	th.inEvent = true
-	th.eventAt = time.Now()
+	th.eventAt = at
 	if err := th.batchFailed(); err != nil {
 		return platform.Event{}, err
 	}
