@@ -215,8 +215,9 @@ func TestBatchedOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := binary.LittleEndian.Uint32(th.msg[offBatchN:]); n != 4 {
-		t.Fatalf("%d operations queued, want 4", n)
+	// The unmap covers the last map, which is dropped (queue).
+	if n := binary.LittleEndian.Uint32(th.msg[offBatchN:]); n != 3 {
+		t.Fatalf("%d operations queued, want 3", n)
 	}
 	ctx := p.NewContext()
 	regs := p.InitialRegisters(base, 0)
@@ -234,6 +235,64 @@ func TestBatchedOps(t *testing.T) {
 	}
 	if _, err := ctx.Switch(as, &regs); err == nil || !strings.Contains(err.Error(), "invalid argument") {
 		t.Fatalf("Switch = %v, want the queued mapping's EINVAL", err)
+	}
+}
+
+// TestQueueDropsCovered: a queued map or unmap drops the maps and unmaps
+// before it whose range it covers, and nothing else; the sentry's copy of
+// the batch decides, and only while the stub's count agrees with it.
+func TestQueueDropsCovered(t *testing.T) {
+	th := &thread{msg: make([]byte, offGregs)}
+	mmap := func(a, b uint64) batchOp { return batchOp{nr: unix.SYS_MMAP, prot: 1, a: a, b: b, c: a} }
+	unmap := func(a, b uint64) batchOp { return batchOp{nr: unix.SYS_MUNMAP, a: a, b: b} }
+	setFS := batchOp{nr: unix.SYS_ARCH_PRCTL, a: archSetFS, b: 0x1234}
+	queued := func() []batchOp {
+		n := binary.LittleEndian.Uint32(th.msg[offBatchN:])
+		var ops []batchOp
+		for i := uint32(0); i < n; i++ {
+			e := th.msg[offBatch+i*batchEntry:]
+			ops = append(ops, batchOp{binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]),
+				binary.LittleEndian.Uint64(e[8:]), binary.LittleEndian.Uint64(e[16:]), binary.LittleEndian.Uint64(e[24:])})
+		}
+		return ops
+	}
+	queue := func(ops ...batchOp) {
+		for _, o := range ops {
+			if !th.queue(o.nr, o.prot, o.a, o.b, o.c) {
+				t.Fatal("no room")
+			}
+		}
+	}
+	check := func(what string, want ...batchOp) {
+		t.Helper()
+		if got := queued(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: batch %v, want %v", what, got, want)
+		}
+	}
+	const x = 0x10000000
+	queue(mmap(x, 0x2000), setFS, mmap(x+0x1000, 0x1000), unmap(x, 0x4000))
+	check("covered maps", setFS, unmap(x, 0x4000))
+	queue(mmap(x, 0x1000), mmap(x+0x3000, 0x2000))
+	check("partly covered unmap", setFS, unmap(x, 0x4000), mmap(x, 0x1000), mmap(x+0x3000, 0x2000))
+
+	// The stub ran the batch: nothing before it counts.
+	binary.LittleEndian.PutUint32(th.msg[offBatchN:], 0)
+	queue(mmap(x, 0x2000))
+	check("after a drain", mmap(x, 0x2000))
+
+	// A count the sentry did not write: append, drop nothing.
+	binary.LittleEndian.PutUint32(th.msg[offBatchN:], 2)
+	queue(mmap(x, 0x10000))
+	if got := queued(); len(got) != 3 || got[2] != mmap(x, 0x10000) {
+		t.Fatalf("after a forged count: batch %v, want the call appended as the third", got)
+	}
+
+	// Ranges that only touch, or wrap, are not covered.
+	if o := mmap(x, 0x1000); o.covers(mmap(x+0x1000, 0x1000)) || o.covers(mmap(x-0x1000, 0x1000)) || o.covers(mmap(x, 0x2000)) {
+		t.Fatal("covers a range it does not hold")
+	}
+	if o := mmap(1<<63, 1<<63); o.covers(mmap(0, 0x1000)) || !o.covers(mmap(1<<63+0x1000, 0x1000)) {
+		t.Fatal("covers got the top of the address space wrong")
 	}
 }
 

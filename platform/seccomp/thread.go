@@ -19,10 +19,11 @@ type thread struct {
 	msg     []byte // the sentry's view of sysmsg
 	alt     []byte // the sentry's view of the alternate stack
 	hostTID int
-	inEvent bool   // waiting in the handler with a frame
-	blocked bool   // the current system call blocked (Blocking)
-	mode    uint32 // what it waits with (modeFrame, or in the trampoline)
-	fsBase  uint64 // the stub thread's fs base as last set
+	inEvent bool      // waiting in the handler with a frame
+	blocked bool      // the current system call blocked (Blocking)
+	mode    uint32    // what it waits with (modeFrame, or in the trampoline)
+	fsBase  uint64    // the stub thread's fs base as last set
+	queued  []batchOp // the batch as queued (queue), while the stub has not run it
 
 	// Adaptive spinning (see maxSentrySpin): spins in a row that ended in
 	// sleep, waits so far, and the sentry's recent handling time.
