@@ -265,6 +265,36 @@ func TestOCILifecycle(t *testing.T) {
 	}
 }
 
+// TestOCIKillEndsInit: a kill that ends a container's process is
+// answered before the process that serves the container's control socket
+// exits (its sentry, or a pod container's stand-in). Both used to exit as
+// soon as the process had, racing the answer, and the kill failed now and
+// then with the socket's EOF: containerd's StopContainer of a pod's
+// container reported "did not terminate successfully". Several rounds, as
+// the race is narrow.
+func TestOCIKillEndsInit(t *testing.T) {
+	r := newOCIRuntime(t)
+	pause := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"io.kubernetes.cri.container-type": "sandbox"}
+	})
+	app := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod"}
+	})
+	r.create(pause, "pod")
+	r.must("start", "pod")
+	for i := range 5 {
+		id := fmt.Sprintf("app%d", i)
+		r.create(app, id)
+		r.must("start", id)
+		r.must("kill", id, "KILL")
+		r.waitStatus(id, specs.StateStopped)
+		r.must("delete", id)
+	}
+	r.must("kill", "pod", "KILL")
+	r.waitStatus("pod", specs.StateStopped)
+	r.must("delete", "pod")
+}
+
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {

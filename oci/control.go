@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -228,3 +229,49 @@ func SocketAddr(path string) (addr string, done func(), err error) {
 
 // NewConn wraps an accepted connection.
 func NewConn(c *net.UnixConn) *Conn { return &Conn{c} }
+
+// connections serves a control socket: its accept loop hands each
+// connection to a goroutine of its own and counts it until it has been
+// served, so that the process answers every client it took before it
+// exits. A kill that ends the container's process raced the process's
+// exit with its answer otherwise, and the client (containerd's shim) saw
+// EOF and reported the kill failed.
+type connections struct {
+	wg   sync.WaitGroup
+	done chan struct{} // closed when the accept loop has ended
+}
+
+// serve accepts connections on ln until it is closed, each served by
+// handle.
+func (cs *connections) serve(ln *net.UnixListener, handle func(*Conn)) {
+	defer close(cs.done)
+	for {
+		uc, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		cs.wg.Add(1) // only here, before wait can be past done
+		go func() {
+			defer cs.wg.Done()
+			handle(NewConn(uc))
+		}()
+	}
+}
+
+// newConnections returns a connections whose serve has not started.
+func newConnections() *connections { return &connections{done: make(chan struct{})} }
+
+// wait waits, at most d, for the accept loop to end (its listener must be
+// closed) and for every connection it took to be served.
+func (cs *connections) wait(d time.Duration) {
+	served := make(chan struct{})
+	go func() {
+		<-cs.done
+		cs.wg.Wait()
+		close(served)
+	}()
+	select {
+	case <-served:
+	case <-time.After(d):
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -55,7 +54,6 @@ type sentry struct {
 
 	mu         sync.Mutex
 	paused     bool
-	followers  int                   // follow calls in progress: clients still to be told an exit
 	containers map[string]*container // by id; "" is the sandbox's own
 }
 
@@ -100,7 +98,8 @@ func RunSentry(o SentryOptions) int {
 	DetachStdio()
 	io.WriteString(o.Ready, "ok\n")
 	o.Ready.Close()
-	go s.serve(ln)
+	conns := newConnections()
+	go conns.serve(ln, s.handle)
 
 	st := s.init.Wait()
 	s.log.Debug("container process exited", "status", st.ShellCode())
@@ -118,8 +117,8 @@ func RunSentry(o SentryOptions) int {
 	}
 	// The kernel kills every other process when init exits: their
 	// clients (exec's stand-ins) are told their status before the
-	// sentry goes.
-	s.waitFollowers(time.Second)
+	// sentry goes, as is the client of a kill that ended init.
+	conns.wait(time.Second)
 	if err := s.sb.Sync(); err != nil {
 		s.log.Warn("writing back shared mappings of bind-mounted files", "err", err)
 	}
@@ -334,16 +333,6 @@ func (c *console) finish() {
 }
 
 // serve answers control connections until ln is closed.
-func (s *sentry) serve(ln *net.UnixListener) {
-	for {
-		uc, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		go s.handle(NewConn(uc))
-	}
-}
-
 func (s *sentry) handle(conn *Conn) {
 	var req Request
 	fds, err := conn.Receive(&req)
@@ -435,21 +424,6 @@ func (s *sentry) do(req Request, resp *Response) error {
 		return fmt.Errorf("unknown operation %q", req.Op)
 	}
 	return nil
-}
-
-// waitFollowers waits, at most d, until no client waits to be told its
-// process's exit.
-func (s *sentry) waitFollowers(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		n := s.followers
-		s.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func startHooks(s *specs.Spec) []specs.Hook {

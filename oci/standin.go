@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -115,7 +115,8 @@ func RunStandIn(o SentryOptions, sandboxID string) int {
 	DetachStdio()
 	io.WriteString(o.Ready, "ok\n")
 	o.Ready.Close()
-	go relayAll(ln, pod.ControlSocket(), c)
+	conns := newConnections()
+	go conns.serve(ln, func(conn *Conn) { relay(conn, pod.ControlSocket(), c) })
 
 	status := 255 // the pod's sentry went away
 	for {
@@ -130,6 +131,7 @@ func RunStandIn(o SentryOptions, sandboxID string) int {
 	}
 	setStatus(c, specs.StateStopped)
 	ln.Close()
+	conns.wait(time.Second) // a kill that ended the process is answered
 	return status
 }
 
@@ -146,18 +148,8 @@ func setStatus(c *Container, st specs.ContainerState) {
 	}
 }
 
-// relayAll serves the container's control socket: each connection is
-// relayed to the pod's sentry with the container named in its request.
-func relayAll(ln *net.UnixListener, upstream string, c *Container) {
-	for {
-		uc, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		go relay(NewConn(uc), upstream, c)
-	}
-}
-
+// relay serves a connection to the container's control socket: relayed
+// to the pod's sentry with the container named in its request.
 func relay(down *Conn, upstream string, c *Container) {
 	defer down.Close()
 	var req Request
