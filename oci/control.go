@@ -250,7 +250,9 @@ func (cs *connections) serve(ln *net.UnixListener, handle func(*Conn)) {
 		if err != nil {
 			return
 		}
-		cs.wg.Add(1) // only here, before wait can be past done
+		// Added to only here: wait waits for this loop to end
+		// before it waits for the group, so no Add races its Wait.
+		cs.wg.Add(1)
 		go func() {
 			defer cs.wg.Done()
 			handle(NewConn(uc))

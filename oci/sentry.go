@@ -332,7 +332,7 @@ func (c *console) finish() {
 	c.Master.DecRef()
 }
 
-// serve answers control connections until ln is closed.
+// handle answers one control connection (connections.serve's handler).
 func (s *sentry) handle(conn *Conn) {
 	var req Request
 	fds, err := conn.Receive(&req)
