@@ -75,3 +75,30 @@ func trimStacks(all string) string {
 	}
 	return strings.Join(keep, "\n\n")
 }
+
+// TestExitsWithInit: with Kernel.ExitsWithInit, init's exit abandons the
+// memory file (its memory goes with the process); without, it does not.
+func TestExitsWithInit(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the platforms need root here (ptrace of the stubs, seccomp)")
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("/bin/busybox is not installed on this host")
+	}
+	for _, exits := range []bool{false, true} {
+		s, err := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		if exits {
+			s.Kernel.ExitsWithInit()
+		}
+		argv := []string{"/bin/busybox", "sh", "-c", "sleep 30 & exit 0"}
+		if _, err := s.Kernel.Run(kernel.ProcessArgs{Path: argv[0], Argv: argv, Envv: []string{"PATH=/bin"}, Cwd: "/"}); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if got := s.Kernel.MemoryFile().Abandoned(); got != exits {
+			t.Errorf("ExitsWithInit %v: memory file abandoned %v after init's exit", exits, got)
+		}
+	}
+}

@@ -94,6 +94,8 @@ type Kernel struct {
 	// manyTasks is set once the sandbox has had a second task: from then
 	// on --strace lines say whose they are, as strace -f does.
 	manyTasks atomic.Bool
+	// exitsWithInit: the sentry process exits once init has (ExitsWithInit).
+	exitsWithInit atomic.Bool
 
 	utsMu sync.Mutex
 	uts   Utsname // the sandbox's one UTS namespace: sethostname changes it
@@ -281,6 +283,13 @@ func (k *Kernel) Run(pa ProcessArgs) (ExitStatus, error) {
 	p.Start()
 	return p.Wait(), nil
 }
+
+// ExitsWithInit says the sentry process exits as soon as the sandbox's
+// init has (moat run): init's exit then abandons the memory file
+// (memory.File.Abandon), whose memory the process's exit frees at once,
+// instead of returning init's and the remaining processes' memory range
+// by range.
+func (k *Kernel) ExitsWithInit() { k.exitsWithInit.Store(true) }
 
 // addTaskLocked enters t in the task table.
 //

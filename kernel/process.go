@@ -300,6 +300,9 @@ func (t *Task) exitProcess() {
 	t.accountProcessExit()
 	t.exitRobustList()
 	t.clearTID()
+	if t.tid == 1 && k.exitsWithInit.Load() {
+		k.opts.MemFile.Abandon() // before init's own memory is freed
+	}
 	t.release()
 	t.sessionLeaderExit()
 	k.mu.Lock()

@@ -72,8 +72,8 @@ func checkInvariants(t *testing.T, f *File) {
 	if kept != f.keptBytes || kept > f.keepLimit {
 		t.Fatalf("kept ranges add up to %#x, keptBytes %#x, limit %#x", kept, f.keptBytes, f.keepLimit)
 	}
-	if f.inUse+free+kept != f.end {
-		t.Fatalf("inUse %#x + free %#x + kept %#x != end %#x", f.inUse, free, kept, f.end)
+	if f.inUse+free+kept+f.lostBytes != f.end {
+		t.Fatalf("inUse %#x + free %#x + kept %#x + abandoned %#x != end %#x", f.inUse, free, kept, f.lostBytes, f.end)
 	}
 	if f.end > f.size || f.inUse < 0 {
 		t.Fatalf("end %#x size %#x inUse %#x", f.end, f.size, f.inUse)
@@ -87,6 +87,41 @@ func mustAllocate(t *testing.T, f *File, n uintptr) platform.FileRange {
 		t.Fatalf("Allocate(%#x): %v", n, err)
 	}
 	return fr
+}
+
+// TestAbandon: once the file is abandoned, Free neither punches a range
+// out nor hands it out again, small or large, and still counts it free.
+func TestAbandon(t *testing.T) {
+	f := newFile(t, 1<<24)
+	small := mustAllocate(t, f, PageSize)
+	large := mustAllocate(t, f, 64*PageSize)
+	for _, fr := range []platform.FileRange{small, large} {
+		copy(f.Bytes(fr), "still here")
+	}
+	f.Abandon()
+	if !f.Abandoned() {
+		t.Fatal("not Abandoned after Abandon")
+	}
+	f.Free(small)
+	f.Free(large)
+	if got := f.InUse(); got != 0 {
+		t.Fatalf("InUse = %#x after freeing everything, want 0", got)
+	}
+	for _, fr := range []platform.FileRange{small, large} {
+		if got := string(f.Bytes(fr)[:10]); got != "still here" {
+			t.Fatalf("range %+v reads %q: punched out", fr, got)
+		}
+	}
+	for _, n := range []uintptr{PageSize, 64 * PageSize} {
+		fr := mustAllocate(t, f, n)
+		if fr.Offset < large.Offset+int64(large.Length) {
+			t.Fatalf("Allocate(%#x) = %+v: an abandoned range again", n, fr)
+		}
+		if b := f.Bytes(fr); b[0] != 0 {
+			t.Fatalf("Allocate(%#x) = %+v is not zero", n, fr)
+		}
+	}
+	checkInvariants(t, f)
 }
 
 func TestNewRoundsSize(t *testing.T) {

@@ -201,8 +201,10 @@ func run(args []string) int {
 		return fail(exitSandboxError, "cannot start sandbox: %v", err)
 	}
 	// moat exits when the sandbox ends: its memory (the file cache above
-	// all) is freed after that, not on the way out. Started aside, as it
+	// all) is freed after that, not on the way out, and not range by
+	// range once init has exited. The holder is started aside, as it
 	// costs an exec.
+	sb.Kernel.ExitsWithInit()
 	go func() {
 		if _, err := sb.Kernel.MemoryFile().FreeAfterExit(); err != nil {
 			logger.Debug("the sandbox's memory is freed in moat's exit", "err", err)
