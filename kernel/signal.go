@@ -475,6 +475,11 @@ func (t *Task) BlockTimeout(ready <-chan struct{}, deadline time.Time) error {
 	t.blocked.Store(true)
 	defer t.blocked.Store(false)
 	hinted := false
+	defer func() {
+		if hinted {
+			t.unblocked()
+		}
+	}()
 	for {
 		if t.deliverable() {
 			return ErrRestartSys
@@ -513,10 +518,16 @@ func (t *Task) BlockParked(ready <-chan struct{}, deadline time.Time) error {
 func (t *Task) Parker() *park.Parker { return &t.parker }
 
 // blocking tells the platform that the task's system call is about to
-// block (platform.Blocker).
+// block (platform.Blocker); unblocked, that the wait is over.
 func (t *Task) blocking() {
 	if b, ok := t.ctx.(platform.Blocker); ok {
 		b.Blocking()
+	}
+}
+
+func (t *Task) unblocked() {
+	if b, ok := t.ctx.(platform.Blocker); ok {
+		b.Unblocked()
 	}
 }
 
@@ -729,6 +740,7 @@ func (t *Task) BlockAny(chans []<-chan struct{}, deadline time.Time, period time
 	t.blocked.Store(true)
 	defer t.blocked.Store(false)
 	t.blocking()
+	defer t.unblocked()
 	for {
 		i, _, _ := reflect.Select(cases)
 		switch {
@@ -770,6 +782,11 @@ func (t *Task) BlockAnyParked(chans []<-chan struct{}, deadline time.Time, perio
 		periodEnd = time.Now().Add(period)
 	}
 	hinted := false
+	defer func() {
+		if hinted {
+			t.unblocked()
+		}
+	}()
 	for {
 		if t.deliverable() {
 			return ErrRestartSys

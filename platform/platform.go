@@ -228,10 +228,13 @@ type Kicker interface {
 // Blocker is implemented by contexts that want to know when their thread's
 // current system call is about to block in the sentry (a futex wait, a
 // read of an empty pipe): the seccomp stub then stops spinning for the
-// reply and sleeps. Called from the task's own sentry thread, only while
-// the thread is stopped in a system call.
+// reply and sleeps; and when the wait is over (Unblocked), so that the
+// stub wakes while the sentry finishes the call rather than after. Called
+// from the task's own sentry thread, only while the thread is stopped in
+// a system call.
 type Blocker interface {
 	Blocking()
+	Unblocked()
 }
 
 // CPUClock is implemented by address spaces that can tell the CPU time

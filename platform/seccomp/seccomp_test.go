@@ -345,6 +345,28 @@ func TestHandOffSleepers(t *testing.T) {
 	if spin := binary.LittleEndian.Uint32(th.msg[offSpin:]); spin != 0 {
 		t.Fatalf("spin word %d after Blocking, want 0", spin)
 	}
+	// The stub sleeps at once; Unblocked wakes it to spin: it clears the
+	// sleeping mark, and the stub marks itself asleep again only once
+	// its spin is over.
+	asleep := func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for loadState(th.msg) != stEvent|stSleeping {
+			if time.Now().After(deadline) {
+				t.Fatalf("state %#x, want the stub asleep (%#x)", loadState(th.msg), stEvent|stSleeping)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	asleep()
+	ctx.(platform.Blocker).Unblocked()
+	if spin := binary.LittleEndian.Uint32(th.msg[offSpin:]); spin != stubSpin {
+		t.Fatalf("spin word %d after Unblocked, want %d", spin, stubSpin)
+	}
+	if st := loadState(th.msg); st != stEvent && st != stEvent|stSleeping {
+		t.Fatalf("state %#x after Unblocked", st)
+	}
+	asleep() // woken: it spun, then slept again
 	want(39)
 	want(60)
 }

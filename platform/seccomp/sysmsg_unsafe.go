@@ -34,6 +34,16 @@ func markSleeping(page []byte, v uint32) bool {
 	return atomic.CompareAndSwapUint32(word(page, offState), v, v|stSleeping)
 }
 
+// rouse wakes the stub if it sleeps waiting for the sentry (its word holds
+// the event, marked asleep), leaving the word as the event unmarked: it
+// then spins as its spin word says, as after any wake, and the sentry's
+// next setState wakes nobody.
+func rouse(page []byte) {
+	if atomic.CompareAndSwapUint32(word(page, offState), stEvent|stSleeping, stEvent) {
+		futexWake(page)
+	}
+}
+
 // futexWake wakes a stub waiting on the state word.
 func futexWake(page []byte) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word(page, offState))), futexWakeOp, 1, 0, 0, 0)
