@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"io"
+
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
@@ -98,6 +100,14 @@ func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uin
 			if done > 0 {
 				return done, nil
 			}
+			if !f.IsStream() {
+				// At end of file Linux returns 0 without touching
+				// the buffer, and a file that cannot be read
+				// fails as it would with a good one.
+				if n, err := probeRead(ctx, f, off); n == 0 {
+					return 0, err
+				}
+			}
 			return 0, unix.EFAULT
 		}
 		want = ok
@@ -128,6 +138,24 @@ func readv(t *kernel.Task, f *vfs.FileDescription, iovs []iovec, off int64) (uin
 		}
 	}
 	return done, nil
+}
+
+// probeRead reads one byte of f, a file that is not a stream, at off (or
+// at its offset, if off < 0) into a buffer of its own without moving the
+// offset: what a read with no room to deliver into would have found. A
+// read of a file that is not a stream consumes nothing, so the byte is
+// just dropped.
+func probeRead(ctx vfs.Context, f *vfs.FileDescription, off int64) (int, error) {
+	pos := off
+	if pos < 0 {
+		p, err := f.Seek(ctx, 0, io.SeekCurrent)
+		if err != nil {
+			return 1, nil // no telling: the caller's EFAULT stands
+		}
+		pos = p
+	}
+	var b [1]byte
+	return f.Read(ctx, b[:], pos)
 }
 
 // writeFrom writes n bytes of app memory at addr to f: writev with one

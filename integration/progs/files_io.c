@@ -102,6 +102,21 @@ static void basic_rw(void)
 	CHECKV(read(fd, unmapped_page(), 10));
 	CHECKV(write(fd, unmapped_page(), 10));
 	CHECKV(write(fd, buf, 0));
+	/* At end of file a read returns 0 without touching the buffer. */
+	CHECKV(lseek(fd, 0, SEEK_END));
+	CHECKV(read(fd, unmapped_page(), 10));
+	CHECKV(pread(fd, unmapped_page(), 10, 1 << 20));
+	CHECKV(lseek(fd, 0, SEEK_CUR));
+	CHECKV(pread(fd, unmapped_page(), 10, 0));
+	CHECK(close(fd));
+	fd = CHECKV(open("/dev/null", O_RDONLY));
+	CHECKV(read(fd, unmapped_page(), 10));
+	CHECK(close(fd));
+	fd = CHECKV(open("/dev/zero", O_RDONLY));
+	CHECKV(read(fd, unmapped_page(), 10));
+	CHECK(close(fd));
+	fd = CHECKV(open(".", O_RDONLY | O_DIRECTORY));
+	CHECKV(read(fd, unmapped_page(), 10));
 	CHECK(close(fd));
 }
 
