@@ -11,8 +11,8 @@ import (
 
 // TestTmuxBash drives an interactive bash in `moat run -it` through tmux,
 // as a person at a terminal would: commands and their output, ^C ending a
-// running `sleep 100` (status 130), a window resize that `stty size`
-// sees, and `exit 7` becoming moat's status.
+// running `sleep 100` (status 130), a window resize that reaches bash as
+// SIGWINCH with the new size, and `exit 7` becoming moat's status.
 func TestTmuxBash(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -23,7 +23,7 @@ func TestTmuxBash(t *testing.T) {
 		t.Skip("bash is not installed on this host")
 	}
 	t.Parallel()
-	sock := fmt.Sprintf("moat-it-%d", os.Getpid())
+	sock := fmt.Sprintf("moat-it-%d-%d", os.Getpid(), time.Now().UnixNano()) // a server of its own, even under -count
 	run := func(args ...string) string {
 		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
 		if err != nil {
@@ -68,9 +68,15 @@ func TestTmuxBash(t *testing.T) {
 			t.Fatal("^C did not end the whole command line")
 		}
 	}
+	// tmux sets the pane's size on the host a little after
+	// resize-window returns (it defers and rate-limits resizes), so a
+	// `stty size` typed right after could race it, natively too. A
+	// WINCH trap runs once the new size has reached the sandbox's
+	// terminal and the SIGWINCH that follows has reached bash.
+	keys(`trap 'echo winch $(stty size)' WINCH`, "Enter")
+	wait("WINCH\nready>")
 	run("resize-window", "-t", "t", "-x", "90", "-y", "25")
-	keys("stty size", "Enter")
-	wait("25 90")
+	wait("winch 25 90")
 	keys("exit 7", "Enter")
 	wait("moat-exit=7")
 }
