@@ -163,7 +163,20 @@ const (
 //   - The sentry spins up to maxSentrySpin for the app's next event, and
 //     stops spinning after a few spins in a row that ended in sleep anyway
 //     (an app computing, or blocked in another process), trying again on
-//     every probeEvery-th wait.
+//     every probeEvery-th wait. The bound is long, a millisecond: the gaps
+//     between an app's calls while it starts (its dynamic loader's work,
+//     python's imports) are often some hundreds of microseconds, and a
+//     stub that finds the sentry asleep pays a FUTEX_WAKE of a thread
+//     whose vCPU is likely halted. A perf profile of a sh loop had 10% of
+//     all samples in the stubs' wakes of the sentry, and 4.3 such wakes
+//     per /bin/true. Interleaved medians of 21 runs, 50 us against 1 ms:
+//     sh loop 539 -> 427 ms, python3 137 -> 82 ms, gcc -c 232 -> 158 ms,
+//     in a slow stretch of the host (native 163, 33 and 61 ms), where a
+//     halted vCPU's wake costs the most; 393 -> 348 ms, 80 -> 69 ms and
+//     138 -> 129 ms in a quieter hour. Four sandboxes at once on the two
+//     cores (each a sh loop and three python3 starts, 5 rounds) took
+//     2.29 against 2.39 s: the yields below hand the CPU on to the
+//     sandboxes that need it. 200 us gained about half as much.
 //   - The stub spins (sysmsg's spin count) only while the sentry's recent
 //     handling times are short (an exponentially weighted average, each
 //     sample clamped at twice spinWorthIt, so that one long call, an
@@ -193,7 +206,12 @@ const (
 // Tried and not kept (same VM, interleaved medians): other spin bounds
 // (stub 1000 pauses, sentry 10 or 20 us) moved nothing beyond the noise;
 // with the yields, stub 1000 or 16000 pauses, sentry 10 or 200 us, or a
-// sentry that never stops spinning, neither.
+// sentry that never stops spinning, neither (measured before the sentry's
+// one clock read per round trip and the stub's early wake; with those, 1
+// ms pays, above). With the 1 ms bound, a sentry that never stops
+// spinning gained nothing more (python3 73 against 69 ms), and the stub
+// spinning 16000 pauses while handling times stay under 100 us moved the
+// real programs both ways (sh loop -4%, python3 +8%).
 // Binding each stub thread and its sentry thread to one CPU, as the
 // ptrace platform does, with no spinning (useless on one CPU): futex
 // ping-pong 151 -> 45 us and pipe 139 -> 121 us, but getpid 3.6 -> 8.9 us;
@@ -205,7 +223,7 @@ const (
 // but made the fork+exec loop 50% slower than never spinning, which gave
 // getpid 12.5 us; the adaptive rules keep both fast.
 const (
-	maxSentrySpin = 50 * time.Microsecond
+	maxSentrySpin = time.Millisecond
 	spinFailLimit = 4
 	probeEvery    = 16
 	spinWorthIt   = 25 * time.Microsecond // handling times above this: stub sleeps at once
