@@ -48,7 +48,11 @@ type Config struct {
 	// "on" or "off"; "" takes MOAT_SYSCALL_PATCH from the environment
 	// (off or 0 turn it off), else on.
 	SyscallPatch string
-	Rootfs       string // host directory for the read-only lower layer; "" = "/"
+	// Prestart has the platform start its first address space while the
+	// rest of the sandbox is set up (platform.Prestarter): for a sandbox
+	// that runs a program next, as `moat run`'s and a container's do.
+	Prestart bool
+	Rootfs   string // host directory for the read-only lower layer; "" = "/"
 	// Upper, if set, is the host directory that keeps the root overlay's
 	// upper layer (in overlayfs's format, see fs/overlay/disk.go) instead
 	// of memory: empty, or the upper layer of an earlier run.
@@ -340,6 +344,9 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)
+	}
+	if ps, ok := plat.(platform.Prestarter); ok && cfg.Prestart {
+		ps.Prestart()
 	}
 
 	rw := &writableFSes{mf: mf}

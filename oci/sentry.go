@@ -139,6 +139,7 @@ func newSentry(o SentryOptions) (*sentry, error) {
 		return nil, err
 	}
 	cfg.Platform, cfg.Log = o.Platform, o.Log
+	cfg.Prestart = true // the container's process is loaded next
 	if _, err := os.Stat(cfg.Rootfs); err != nil {
 		return nil, fmt.Errorf("rootfs %s: %w", cfg.Rootfs, errors.Unwrap(err))
 	}

@@ -201,6 +201,13 @@ type ThreadSpawner interface {
 	ExitThread()
 }
 
+// Prestarter is implemented by platforms whose first address space costs
+// a start of their own (a process to exec and set up): Prestart begins
+// it in the background, for a sandbox that is about to run a program.
+type Prestarter interface {
+	Prestart()
+}
+
 // Recycler is implemented by platforms that can empty an address space for
 // a new program (execve) instead of replacing it with a new one: Recycle
 // removes every app mapping, and the thread the calling sentry thread

@@ -182,7 +182,7 @@ func run(args []string) int {
 	if *syscallPatch != "" && *syscallPatch != "on" && *syscallPatch != "off" {
 		return fail(2, "run: --syscall-patch %s: neither on nor off", *syscallPatch)
 	}
-	cfg := boot.Config{Platform: *plat, SyscallPatch: *syscallPatch, Rootfs: *rootfs, Upper: *upper, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
+	cfg := boot.Config{Platform: *plat, SyscallPatch: *syscallPatch, Prestart: true, Rootfs: *rootfs, Upper: *upper, Binds: binds, Log: logger, Net: *netMode, Publish: publish}
 	if *strace {
 		cfg.Strace = os.Stderr
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -475,5 +476,54 @@ func TestFirstSwitchSpins(t *testing.T) {
 	}
 	if th.handling >= spinWorthIt {
 		t.Fatalf("handling time %v after the first switch", th.handling)
+	}
+}
+
+// TestPrestart: the address space Prestart forks in the background is the
+// one the first NewAddressSpace hands out, and a Prestart after the
+// sandbox has ended (its last address space released) starts nothing.
+func TestPrestart(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	mf, err := memory.New("test", 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := mf.Allocate(memory.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(mf, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Prestart()
+	spare := func() *addressSpace {
+		p.zmu.Lock()
+		defer p.zmu.Unlock()
+		return p.spare
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for spare() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Prestart forked no address space in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pre := spare()
+	as, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as != pre {
+		t.Error("the first NewAddressSpace did not hand out the prestarted address space")
+	}
+	as.Release() // the last one: the spare and the zygote go too
+	p.Prestart()
+	time.Sleep(100 * time.Millisecond)
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	if p.spare != nil || p.zygote != nil {
+		t.Error("a Prestart after the sandbox ended started a zygote")
 	}
 }
