@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +32,7 @@ func holderChild() {
 	}
 	pid := 0
 	if err == nil {
-		pid, err = f.FreeAfterExit()
+		pid, err = f.freeAfterExit(os.Getenv(holderChildEnv) == "exec")
 	}
 	if err != nil {
 		fmt.Println("error:", err)
@@ -43,20 +43,32 @@ func holderChild() {
 	os.Exit(0)
 }
 
-// TestFreeAfterExit checks that the holder has the memory file, and only
-// it, while its process lives, and exits once that process has exited.
+// TestFreeAfterExit checks that the holder has the memory file (and a
+// pidfd), nothing else, and the address space of its process, while its
+// process lives, and exits with status 0 once that process has exited.
 func TestFreeAfterExit(t *testing.T) {
-	if os.Getenv(holderChildEnv) == "1" {
+	if os.Getenv(holderChildEnv) != "" {
 		holderChild()
 	}
+	t.Run("clone", func(t *testing.T) { testFreeAfterExit(t, false) })
+	t.Run("exec", func(t *testing.T) { testFreeAfterExit(t, true) })
+}
+
+// testFreeAfterExit checks the holder that shares its process's address
+// space, or with exec the program that holds the memory file only (the
+// fallback where clone3 is missing).
+func testFreeAfterExit(t *testing.T, exec bool) {
 	// The holder outlives its process: as a subreaper, the test gets it
 	// as its child then and can wait for it.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatalf("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFreeAfterExit$")
-	cmd.Env = append(os.Environ(), holderChildEnv+"=1")
+	cmd := osexec.Command(os.Args[0], "-test.run=^TestFreeAfterExit$")
+	cmd.Env = append(os.Environ(), holderChildEnv+"=clone")
+	if exec {
+		cmd.Env = append(os.Environ(), holderChildEnv+"=exec")
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +87,11 @@ func TestFreeAfterExit(t *testing.T) {
 		t.Fatalf("child said %q", line)
 	}
 
-	// While its process lives, the holder waits, with the memory file
-	// at fd 0, a pidfd at fd 1 and nothing else.
+	// While its process lives, the holder waits, with the memory file,
+	// a pidfd and nothing else (at fds 0 and 1 when exec'd), in a process
+	// group of its own. The cloned one is in the address space of its
+	// process, whose binary, this test's, /proc/PID/exe shows, and whose
+	// view of the memory file its maps do.
 	time.Sleep(50 * time.Millisecond)
 	if st := procState(holder); st != "S" {
 		t.Fatalf("holder %d is in state %q while its process lives, want S (waiting)", holder, st)
@@ -88,11 +103,28 @@ func TestFreeAfterExit(t *testing.T) {
 	var fds []string
 	for _, e := range ents {
 		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", holder, e.Name()))
-		fds = append(fds, e.Name()+" "+target)
+		if exec {
+			target = e.Name() + " " + target
+		}
+		fds = append(fds, target)
 	}
 	slices.Sort(fds)
-	if len(fds) != 2 || !strings.HasPrefix(fds[0], "0 /memfd:moat-test-held") || fds[1] != "1 anon_inode:[pidfd]" {
-		t.Fatalf("holder's fds: %q, want the memory file at 0 and a pidfd at 1", fds)
+	memfd, pidfd := "/memfd:moat-test-held", "anon_inode:[pidfd]"
+	if exec {
+		memfd, pidfd = "0 "+memfd, "1 "+pidfd
+	}
+	if len(fds) != 2 || !strings.HasPrefix(fds[0], memfd) || fds[1] != pidfd {
+		t.Fatalf("holder's fds: %q, want the memory file and a pidfd", fds)
+	}
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", holder))
+	self, _ := os.Executable()
+	maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", holder))
+	shared := exe == self && strings.Contains(string(maps), "/memfd:moat-test-held")
+	if shared == exec {
+		t.Fatalf("holder's exe %q (test binary %q) and maps:\n%s\nwant the address space of its process only when cloned", exe, self, maps)
+	}
+	if pg, err := unix.Getpgid(holder); err != nil || pg != holder {
+		t.Errorf("holder's process group %d (%v), want its own", pg, err)
 	}
 
 	// Once its process has exited, so does the holder.

@@ -201,9 +201,10 @@ func run(args []string) int {
 		return fail(exitSandboxError, "cannot start sandbox: %v", err)
 	}
 	// moat exits when the sandbox ends: its memory (the file cache above
-	// all) is freed after that, not on the way out, and not range by
-	// range once init has exited. The holder is started aside, as it
-	// costs an exec.
+	// all) and its own address space are freed after that, by the holder,
+	// not on the way out, and not range by range once init has exited.
+	// The holder is started aside (a clone, or an exec where clone3 is
+	// missing).
 	sb.Kernel.ExitsWithInit()
 	go func() {
 		if _, err := sb.Kernel.MemoryFile().FreeAfterExit(); err != nil {
