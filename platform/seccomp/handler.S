@@ -87,8 +87,13 @@
 	.set OFF_GREGS, 3072
 	.set OFF_SETUP_STACK, 256
 	.set OFF_SEAL_PROG, 512		# the zygote's: struct sock_fprog of the seal
+	.set OFF_SETUP_ACTION, 320	# setup: struct kernel_sigaction
+	.set OFF_SETUP_SIGS, 352	# setup: the signals to handle, bytes, 0-ended
+	.set OFF_SETUP_PROG, 512	# setup: struct sock_fprog of the stub filter
 
 	.set SLOT_SIZE, 0x20000
+	.set ALT_LEN, 0x10000		# the slot's alternate signal stack, at its top
+	.set ALT_OFF, SLOT_SIZE - ALT_LEN
 
 	.set SYS_rt_sigreturn, 15
 	.set SYS_sigaltstack, 131
@@ -102,6 +107,12 @@
 	.set SYS_seccomp, 317
 	.set SYS_munmap, 11
 	.set SYS_exit, 60
+	.set SYS_exit_group, 231
+	.set SYS_mmap, 9
+	.set SYS_rt_sigaction, 13
+	.set SYS_close_range, 436
+	.set PR_SET_NO_NEW_PRIVS, 38
+	.set PROT_RW, 3
 	.set MAP_SHARED_FIXED, 0x11
 	.set PR_SET_PDEATHSIG, 1
 	.set SIGKILL, 9
@@ -143,14 +154,106 @@
 	.endm
 
 	.text
-	.globl inject, handler, restorer, thread_start
+	.globl inject, setup, handler, restorer, thread_start
 	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
 	.globl gate_fork, gate_sys, fork_child, gate_batch, gate_yield
 	.globl time_entry, gate_time, time_entry_end
 	.globl tramp_entry, tramp_tail, tramp_tail_end
-inject:				# for system calls injected under ptrace during setup
+inject:				# a system call at no gate (checkFilter tries one here)
 	syscall
 	int3
+
+# setup: the zygote sets itself up, jumped to from its ELF's entry (the
+# sentry writes that code per zygote: zygoteEntry) once this page is
+# mapped: r12 = the zygote's slot (its sysmsg page), r13 and r14 = the
+# memory file offsets of that page and of its alternate stack, r15 = this
+# page. The sentry has written sysmsg's setup areas: stack_t, the
+# sigaction, the signals, the filter. No stack is used. It empties the
+# process but for this page and the memory file (fd 0), maps the slot,
+# installs the handler for each signal and the stub filter, then makes a
+# system call at no gate, which traps into handler: the zygote's first
+# event. A failure before the slot is mapped exits with status 1; after,
+# it leaves -errno at OFF_RET for the sentry and exits with status 2.
+	.balign 16
+setup:
+	xor edi, edi		# munmap(0, this page): the ELF, its stack, the vDSO
+	mov rsi, r15
+	mov eax, SYS_munmap
+	syscall
+	test rax, rax
+	jnz setup_exit
+	mov edi, 1		# close_range(1, ~0, 0): only the memory file stays
+	mov esi, -1
+	xor edx, edx
+	mov eax, SYS_close_range
+	syscall			# (before Linux 5.9 the others stay open)
+	mov rdi, r12		# mmap(slot, 4096, rw, shared|fixed, 0, r13)
+	mov esi, 4096
+	mov edx, PROT_RW
+	mov r10d, MAP_SHARED_FIXED
+	xor r8d, r8d
+	mov r9, r13
+	mov eax, SYS_mmap
+	syscall
+	cmp rax, r12
+	jne setup_exit
+	lea rbx, [r12+ALT_OFF]	# mmap(slot+ALT_OFF, ALT_LEN, ..., r14)
+	mov rdi, rbx
+	mov esi, ALT_LEN
+	mov r9, r14
+	mov eax, SYS_mmap
+	syscall
+	cmp rax, rbx
+	jne setup_exit
+	lea rdi, [r12+OFF_SETUP_STACK]	# sigaltstack(&stack_t, 0)
+	xor esi, esi
+	mov eax, SYS_sigaltstack
+	syscall
+	test rax, rax
+	jnz setup_failed
+	lea rbx, [r12+OFF_SETUP_SIGS]
+setup_sig:
+	movzx edi, byte ptr [rbx]	# rt_sigaction(sig, &action, 0, 8)
+	test edi, edi
+	jz setup_filter
+	lea rsi, [r12+OFF_SETUP_ACTION]
+	xor edx, edx
+	mov r10d, 8
+	mov eax, SYS_rt_sigaction
+	syscall
+	test rax, rax
+	jnz setup_failed
+	inc rbx
+	jmp setup_sig
+setup_filter:
+	mov edi, PR_SET_NO_NEW_PRIVS	# prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	mov esi, 1
+	xor edx, edx
+	xor r10d, r10d
+	xor r8d, r8d
+	mov eax, SYS_prctl
+	syscall
+	test rax, rax
+	jnz setup_failed
+	mov edi, SECCOMP_SET_MODE_FILTER	# seccomp(SET_MODE_FILTER, 0, &prog)
+	xor esi, esi
+	lea rdx, [r12+OFF_SETUP_PROG]
+	mov eax, SYS_seccomp
+	syscall
+	test rax, rax
+	jnz setup_failed
+	mov eax, SYS_getpid	# at no gate: traps into handler
+	syscall
+	int3
+setup_failed:
+	mov [r12+OFF_RET], rax
+	mov edi, 2
+	mov eax, SYS_exit_group
+	syscall
+setup_exit:
+	mov edi, 1
+	mov eax, SYS_exit_group
+	syscall
 
 	.balign 16
 handler:			# rdi = signo, rsi = siginfo, rdx = ucontext

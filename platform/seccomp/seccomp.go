@@ -5,9 +5,9 @@
 // that both map (sysmsg) and waits; the sentry reads and writes the app's
 // registers directly in the signal frame — also memory-file memory — and
 // tells the handler to return. Faults take the same path, with the
-// hardware error code. No ptrace call is on the hot path: ptrace builds
-// only the zygote (see zygote), a sealed stub parked in its handler that
-// every app stub is forked from, already set up.
+// hardware error code. The platform makes no ptrace call: every app stub
+// is forked, already set up, from the zygote (see zygote), a sealed stub
+// parked in its handler, which sets itself up (newZygote).
 //
 // Address-space operations (mmap of the memory file, munmap) of an address
 // space with one thread are queued in sysmsg and run by the stub before it
@@ -45,8 +45,8 @@
 // reports is trusted only if it names a child of the sentry.
 //
 // Every operation on an AddressSpace or Context must come from the OS
-// thread that created the address space (ptrace during setup requires
-// it). There are no locks.
+// thread that drives the stub thread it concerns: an address space finds
+// the stub thread by the calling thread's id.
 package seccomp
 
 import (
@@ -54,11 +54,13 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"moat/arch"
+	"moat/memexec"
 	"moat/platform"
 	"moat/platform/stub"
 	"moat/platform/syspatch"
@@ -121,6 +123,7 @@ const (
 	// Scratch areas used while setting the stub up.
 	offSetupStack  = 256 // stack_t
 	offSetupAction = 320 // struct kernel_sigaction
+	offSetupSigs   = 352 // the handled signals, bytes, 0-ended
 	offSetupProg   = 512 // struct sock_fprog
 	offSetupFilter = 1024
 
@@ -242,7 +245,6 @@ type MemoryFile interface {
 type Platform struct {
 	mf   MemoryFile
 	code platform.FileRange
-	prog *stub.Program
 	filt []byte
 	seal []byte // sealFilter, encoded
 	// patch: syscall-site patching is on (SetSyscallPatching).
@@ -280,10 +282,6 @@ func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
 		return nil, fmt.Errorf("seccomp: handler does not fit a page")
 	}
 	copy(mf.Bytes(code), handlerCode)
-	prog, err := stub.NewProgram()
-	if err != nil {
-		return nil, err
-	}
 	filter, err := stubFilter()
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: assembling the stub filter: %w", err)
@@ -301,7 +299,7 @@ func New(mf MemoryFile, code platform.FileRange) (*Platform, error) {
 	if err := checkSeal(seal); err != nil {
 		return nil, err
 	}
-	return &Platform{mf: mf, code: code, prog: prog, filt: encodeFilter(filter), seal: encodeFilter(seal)}, nil
+	return &Platform{mf: mf, code: code, filt: encodeFilter(filter), seal: encodeFilter(seal)}, nil
 }
 
 var _ platform.TimeEntry = (*Platform)(nil)
@@ -390,12 +388,12 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 var _ platform.Prestarter = (*Platform)(nil)
 
 // Prestart implements platform.Prestarter: the zygote's start (an exec
-// under ptrace and its setup) and the first address space's fork, 2-4 ms
-// of `moat run`'s 11 on the test VM, happen in the background while the
-// caller sets up the rest of the sandbox and opens its first program,
-// about 1.5 ms of it. On two cores the two compete for the CPUs, so the
-// gain is less: `moat run -- /bin/busybox true` 11.28 -> 11.01 ms
-// (interleaved medians of 41 runs). Nothing happens once an address
+// and its setup) and the first address space's fork happen in the
+// background while the caller sets up the rest of the sandbox and opens
+// its first program, about 1.5 ms of `moat run`. Measured when the
+// zygote was still set up under ptrace (2-4 ms of `moat run`'s 11 on the
+// test VM), where the two competed for the two CPUs: `moat run --
+// /bin/busybox true` 11.28 -> 11.01 ms (interleaved medians of 41 runs). Nothing happens once an address
 // space has been asked for: a sandbox that has ended leaves nothing
 // running.
 func (p *Platform) Prestart() {
@@ -528,11 +526,11 @@ func (p *Platform) released() {
 }
 
 // A zygote is the stub every app stub is forked from (handler.S's FORK):
-// started once under ptrace, set up like any stub (code page, handlers,
-// filter) and then parked in its handler, where it runs only what the
-// sentry asks. Forking it costs a clone of a nearly empty process, where
-// starting a stub costs an exec and some twenty ptrace round trips
-// (measured: 1.3 ms per address space before, see the package comment).
+// started once, set up like any stub (code page, handlers, filter) and
+// then parked in its handler, where it runs only what the sentry asks.
+// Forking it costs a clone of a nearly empty process, where starting a
+// stub costs an exec and its setup (measured when each was set up under
+// ptrace: 1.3 ms per address space).
 //
 // The zygote and, through CLONE_PARENT, every stub are children of one
 // sentry thread that does not exit while any of them lives (the keeper):
@@ -576,99 +574,123 @@ func (p *Platform) keep(reqs chan chan zygoteResult) {
 	}
 }
 
-// newZygote starts a stub under ptrace, sets it up, seals it with the
-// stub filter and lets it run into its handler, where it waits.
+// newZygote starts a zygote: an exec of a tiny ELF written for it
+// (zygoteEntry) that maps the code page and jumps to its setup, which
+// empties the process, maps the zygote's slot, installs the handler for
+// every handled signal and the stub filter from what the sentry wrote in
+// the slot, and makes a system call at no gate, which traps into the
+// handler: the zygote's first event. Then the sentry writes the seal its
+// children install. Nothing is injected under ptrace: setting the zygote
+// up that way took some twenty ptrace round trips, each a wake of the
+// other thread, which on the two cores of the test VM competed with the
+// rest of the sandbox's start (the zygote's start took 1.5-4 ms).
 //
-// Preconditions: called on the keeper thread.
+// Preconditions: called on the keeper thread (the zygote's parent-death
+// signal follows it).
 func (p *Platform) newZygote() (*zygote, error) {
-	// Set it up on this thread's CPU: each injected call is a ptrace
-	// round trip, some 50 us when it wakes another, idle vCPU and 8 us on
-	// one (bench's sysemu rows); the stub inherits the mask at its fork.
-	// Both get their masks back before the zygote runs (its children
-	// inherit its mask).
-	var cpus unix.CPUSet
-	pinned := unix.SchedGetaffinity(0, &cpus) == nil
-	if pinned {
-		stub.ColocateThread(0)
-	}
-	unpin := func(pid int) {
-		if pinned {
-			unix.SchedSetaffinity(pid, &cpus)
-			unix.SchedSetaffinity(0, &cpus)
-			pinned = false
-		}
-	}
-	s, err := p.prog.Start(p.mf.FD(), p.code.Offset, codePage)
-	if err != nil {
-		unpin(0)
-		return nil, err
-	}
-	as := &addressSpace{p: p, s: s, threads: make(map[int]*thread)}
-	z, err := as.setupZygote(func() { unpin(s.PID) })
-	unpin(0) // if setup failed before it
-	if err != nil {
-		as.Release()
-		return nil, err
-	}
-	return z, nil
-}
-
-// setupZygote maps the zygote's slot and installs the handler for every
-// handled signal on its alternate stack, then the filter, through
-// injected system calls while the stub is stopped under ptrace; then it
-// starts the stub at a system call, which traps into the handler,
-// calling beforeRun just before.
-func (as *addressSpace) setupZygote(beforeRun func()) (*zygote, error) {
-	p, s := as.p, as.s
+	as := &addressSpace{p: p, threads: make(map[int]*thread)}
 	sl, err := as.allocSlotLocked(zygoteSlot)
 	if err != nil {
 		return nil, err
 	}
-	th := as.newThread(sl, s.PID)
-	if err := mapSlot(s.Syscall, sl); err != nil {
-		return nil, fmt.Errorf("seccomp: mapping the zygote's slot: %w", err)
-	}
+	th := as.newThread(sl, 0)
 	base := slotAddr(sl.idx)
 	th.putStackT()
-	if _, err := s.Syscall(unix.SYS_SIGALTSTACK, base+offSetupStack, 0); err != nil {
-		return nil, fmt.Errorf("seccomp: sigaltstack: %w", err)
-	}
 	le.PutUint64(th.msg[offSetupAction:], codePage+offHandler)
 	le.PutUint64(th.msg[offSetupAction+8:], saSiginfo|saOnstack|saRestorer)
 	le.PutUint64(th.msg[offSetupAction+16:], codePage+offRestorer)
 	le.PutUint64(th.msg[offSetupAction+24:], ^uint64(0)) // block everything while handling
-	for _, sig := range handledSignals {
-		if _, err := s.Syscall(unix.SYS_RT_SIGACTION, uintptr(sig), base+offSetupAction, 0, 8); err != nil {
-			return nil, fmt.Errorf("seccomp: sigaction(%v): %w", sig, err)
-		}
+	for i, sig := range handledSignals {
+		th.msg[offSetupSigs+i] = byte(sig)
 	}
-	clear(th.msg[offSetupStack:])
-	if err := as.installFilter(th); err != nil {
+	th.msg[offSetupSigs+len(handledSignals)] = 0
+	copy(th.msg[offSetupFilter:], p.filt)
+	le.PutUint16(th.msg[offSetupProg:], uint16(len(p.filt)/8))
+	le.PutUint64(th.msg[offSetupProg+8:], uint64(base+offSetupFilter))
+
+	entry := zygoteEntry(uint64(p.code.Offset), uint64(base), uint64(sl.sysmsg.Offset), uint64(sl.alt.Offset))
+	exe, err := memexec.New("moat-zygote", memexec.ELF(zygoteELFBase, entry), stub.MemFD)
+	if err != nil {
+		as.freeSlots()
 		return nil, err
 	}
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{uintptr(p.mf.FD())}, // the zygote's fd stub.MemFD
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true},
+	}
+	pid, err := syscall.ForkExec(exe.Path(), []string{"moat-zygote"}, attr)
+	exe.Close()
+	if err != nil {
+		as.freeSlots()
+		return nil, fmt.Errorf("seccomp: starting the zygote: %w", err)
+	}
+	as.s = stub.Adopt(pid)
+	th.hostTID = pid
+	if err := th.waitEvent(); err != nil {
+		if e := int64(le.Uint64(th.msg[offRet:])); e < 0 && e > -4096 {
+			err = fmt.Errorf("setting it up: %w (this host may not allow the stub filter: try --platform=ptrace)", unix.Errno(-e))
+		}
+		as.Release()
+		return nil, fmt.Errorf("seccomp: the zygote did not start: %w", err)
+	}
+	th.inEvent = true
+	if th.mode = le.Uint32(th.msg[offMode:]); th.mode != modeFrame || unix.Signal(le.Uint64(th.msg[offSigno:])) != unix.SIGSYS {
+		as.Release()
+		return nil, fmt.Errorf("seccomp: the zygote did not trap (mode %d)", th.mode)
+	}
+	clear(th.msg[offSetupStack:])
 	// The seal each child installs, read from here (handler.S).
 	copy(th.msg[offSealFilter:], p.seal)
 	le.PutUint16(th.msg[offSealProg:], uint16(len(p.seal)/8))
 	le.PutUint64(th.msg[offSealProg+8:], uint64(base+offSealFilter))
-	// Run: a system call that is at no gate traps into the handler.
-	beforeRun()
-	regs := s.Template()
-	regs.Rip = uint64(codePage + offInject)
-	regs.Rax = unix.SYS_GETPID
-	if err := stub.SetRegs(s.PID, &regs); err != nil {
-		return nil, s.Failed(err)
-	}
-	if err := stub.Resume(unix.PTRACE_DETACH, s.PID, 0); err != nil {
-		return nil, s.Failed(err)
-	}
-	if err := th.waitEvent(); err != nil {
-		return nil, err
-	}
-	th.inEvent = true
-	if th.mode = le.Uint32(th.msg[offMode:]); th.mode != modeFrame || unix.Signal(le.Uint64(th.msg[offSigno:])) != unix.SIGSYS {
-		return nil, fmt.Errorf("seccomp: the zygote did not trap (mode %d)", th.mode)
-	}
 	return &zygote{as: as, th: th}, nil
+}
+
+// zygoteELFBase is where the zygote's ELF is loaded: low, clear of where
+// the kernel puts the initial stack and vDSO, and of the code page.
+const zygoteELFBase = 0x100000
+
+// zygoteEntry is the code of the zygote's ELF: map the code page from
+// the memory file (fd stub.MemFD, at codeOff), then jump to its setup with
+// r12 = the slot, r13 and r14 = the memory file offsets of its sysmsg
+// page and alternate stack, r15 = the code page:
+//
+//	mov $codePage, %rdi
+//	mov $4096, %esi
+//	mov $5, %edx             // PROT_READ|PROT_EXEC
+//	mov $0x11, %r10d         // MAP_SHARED|MAP_FIXED
+//	xor %r8d, %r8d           // stub.MemFD
+//	mov $codeOff, %r9
+//	mov $9, %eax             // SYS_mmap
+//	syscall
+//	mov $slot, %r12
+//	mov $sysmsgOff, %r13
+//	mov $altOff, %r14
+//	mov $codePage, %r15
+//	mov $codePage+offSetup, %rax
+//	jmp *%rax
+//
+// A failed mmap leaves nothing at the code page: the jump faults and the
+// zygote dies, which the sentry sees.
+func zygoteEntry(codeOff, slot, sysmsgOff, altOff uint64) []byte {
+	imm64 := func(op []byte, v uint64) []byte { return le.AppendUint64(append([]byte(nil), op...), v) }
+	var b []byte
+	b = append(b, imm64([]byte{0x48, 0xbf}, codePage)...)
+	b = append(b, 0xbe, 0x00, 0x10, 0x00, 0x00)
+	b = append(b, 0xba, 0x05, 0x00, 0x00, 0x00)
+	b = append(b, 0x41, 0xba, 0x11, 0x00, 0x00, 0x00)
+	b = append(b, 0x45, 0x31, 0xc0)
+	b = append(b, imm64([]byte{0x49, 0xb9}, codeOff)...)
+	b = append(b, 0xb8, 0x09, 0x00, 0x00, 0x00)
+	b = append(b, 0x0f, 0x05)
+	b = append(b, imm64([]byte{0x49, 0xbc}, slot)...)
+	b = append(b, imm64([]byte{0x49, 0xbd}, sysmsgOff)...)
+	b = append(b, imm64([]byte{0x49, 0xbe}, altOff)...)
+	b = append(b, imm64([]byte{0x49, 0xbf}, codePage)...)
+	b = append(b, imm64([]byte{0x48, 0xb8}, codePage+offSetup)...)
+	b = append(b, 0xff, 0xe0)
+	return b
 }
 
 // fork maps sl, the new stub's first slot, in the zygote at slot 0 (the
@@ -741,7 +763,7 @@ func (as *addressSpace) allocSlotLocked(i int) (*slot, error) {
 }
 
 // mapSlot maps sl's sysmsg page and signal stack into the stub with sys,
-// which makes a system call there (injected under ptrace, or a request).
+// which makes a system call there (a request).
 func mapSlot(sys func(nr uintptr, args ...uintptr) (uintptr, error), sl *slot) error {
 	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
 	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
@@ -768,23 +790,6 @@ const (
 	saOnstack  = 0x08000000
 	saRestorer = 0x04000000
 )
-
-// installFilter installs the stub filter in the zygote: the last
-// injected system calls (after it, an injected call would trap).
-func (as *addressSpace) installFilter(th *thread) error {
-	base := slotAddr(th.slot.idx)
-	copy(th.msg[offSetupFilter:], as.p.filt)
-	le.PutUint16(th.msg[offSetupProg:], uint16(len(as.p.filt)/8))
-	le.PutUint64(th.msg[offSetupProg+8:], uint64(base+offSetupFilter))
-	defer clear(th.msg[offSetupProg:])
-	if _, err := as.s.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("seccomp: no_new_privs: %w", err)
-	}
-	if _, err := as.s.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, base+offSetupProg); err != nil {
-		return fmt.Errorf("seccomp: installing the stub filter: %w (this host may not allow it: try --platform=ptrace)", err)
-	}
-	return nil
-}
 
 // request makes the calling sentry thread's stub thread run a system call.
 func (as *addressSpace) request(nr uintptr, args ...uintptr) (uintptr, error) {

@@ -479,12 +479,11 @@ func TestFirstSwitchSpins(t *testing.T) {
 	}
 }
 
-// TestPrestart: the address space Prestart forks in the background is the
-// one the first NewAddressSpace hands out, and a Prestart after the
-// sandbox has ended (its last address space released) starts nothing.
-func TestPrestart(t *testing.T) {
+// newTestPlatform returns a platform with no address space yet; the test
+// goroutine stays locked to its thread.
+func newTestPlatform(t *testing.T) *Platform {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
 	mf, err := memory.New("test", 64<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -497,6 +496,14 @@ func TestPrestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// TestPrestart: the address space Prestart forks in the background is the
+// one the first NewAddressSpace hands out, and a Prestart after the
+// sandbox has ended (its last address space released) starts nothing.
+func TestPrestart(t *testing.T) {
+	p := newTestPlatform(t)
 	p.Prestart()
 	spare := func() *addressSpace {
 		p.zmu.Lock()
@@ -525,5 +532,21 @@ func TestPrestart(t *testing.T) {
 	defer p.zmu.Unlock()
 	if p.spare != nil || p.zygote != nil {
 		t.Error("a Prestart after the sandbox ended started a zygote")
+	}
+}
+
+// TestZygoteSetupFails: a zygote whose setup fails (here the kernel
+// refuses its filter, an instruction no BPF has) exits, and the sentry
+// reports the errno its setup left, not a hang or a generic death.
+func TestZygoteSetupFails(t *testing.T) {
+	p := newTestPlatform(t)
+	p.filt = []byte{0xff, 0xff, 0, 0, 0, 0, 0, 0} // opcode 0xffff
+	as, err := p.NewAddressSpace()
+	if err == nil {
+		as.Release()
+		t.Fatal("NewAddressSpace with a filter the kernel refuses succeeded")
+	}
+	if !strings.Contains(err.Error(), "setting it up: invalid argument") {
+		t.Fatalf("NewAddressSpace: %v, want the zygote's setup to report EINVAL", err)
 	}
 }
