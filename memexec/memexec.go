@@ -1,8 +1,9 @@
 // Package memexec makes the tiny host programs moat starts for itself (a
-// stub's first image, the memory file's holder): a static x86-64 ELF of
-// one PT_LOAD segment around a few hand-assembled instructions, written to
-// a sealed memfd that the host kernel execs through /proc/self/fd. None of
-// them is ever loaded into an app.
+// ptrace stub's first image, the seccomp zygote, the memory file's
+// exec'd holder): a static x86-64 ELF of one PT_LOAD segment around a few
+// hand-assembled instructions, written to a sealed memfd that the host
+// kernel execs through /proc/self/fd, and started (Start). None of them is
+// ever loaded into an app.
 //
 // There are no locks.
 package memexec
@@ -10,6 +11,7 @@ package memexec
 import (
 	"encoding/binary"
 	"fmt"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,6 +54,7 @@ func ELF(base uint64, code []byte) []byte {
 // with EACCES now and then (never with old programs kept alive). A
 // Program lives until Close.
 type Program struct {
+	name string // its memfd's name, and argv[0] of what Start starts
 	path string // as the kernel can exec it
 	fd   int
 }
@@ -90,7 +93,7 @@ func New(name string, exe []byte, above int) (*Program, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("sealing %s: %w", name, err)
 	}
-	return &Program{path: fmt.Sprintf("/proc/self/fd/%d", fd), fd: fd}, nil
+	return &Program{name: name, path: fmt.Sprintf("/proc/self/fd/%d", fd), fd: fd}, nil
 }
 
 // Path is the program as exec takes it.
@@ -99,3 +102,21 @@ func (p *Program) Path() string { return p.path }
 // Close closes the program's memfd; processes already started from it
 // are unaffected.
 func (p *Program) Close() error { return unix.Close(p.fd) }
+
+// Start starts the program, named by its name as argv[0], with no
+// environment, files as its fds 0, 1, ... (New's above must be at least
+// len(files)-1) and sys; it returns the pid.
+func (p *Program) Start(files []uintptr, sys *syscall.SysProcAttr) (int, error) {
+	return syscall.ForkExec(p.path, []string{p.name}, &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys})
+}
+
+// Start writes exe to a program named name, starts it once (Program.Start)
+// and closes it.
+func Start(name string, exe []byte, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
+	p, err := New(name, exe, len(files)-1)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	return p.Start(files, sys)
+}

@@ -115,18 +115,8 @@ var holderCode = []byte{
 // pidfd at fd 1, in a process group of its own, clear of terminal
 // signals.
 func (f *File) execHolder(pidfd int) (int, error) {
-	const files = 2 // the holder's fd 0 and 1
-	exe, err := memexec.New("moat-holder", memexec.ELF(holderBase, holderCode), files-1)
-	if err != nil {
-		return 0, err
-	}
-	defer exe.Close()
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{uintptr(f.fd), uintptr(pidfd)},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	}
-	pid, err := syscall.ForkExec(exe.Path(), []string{"moat-holder"}, attr)
+	pid, err := memexec.Start("moat-holder", memexec.ELF(holderBase, holderCode),
+		[]uintptr{uintptr(f.fd), uintptr(pidfd)}, &syscall.SysProcAttr{Setpgid: true})
 	if err != nil {
 		return 0, fmt.Errorf("starting the memory file's holder: %w", err)
 	}

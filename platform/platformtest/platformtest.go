@@ -16,11 +16,11 @@ import (
 	"moat/platform"
 )
 
-// Space makes a memory file, a platform from it with newPlatform (given
-// the file and a page for the stub's code) and an empty address space.
-// The test goroutine stays locked to its OS thread until the test ends:
-// it is the stub's tracer.
-func Space[P platform.Platform](t *testing.T, newPlatform func(mf *memory.File, code platform.FileRange) (P, error)) (P, platform.AddressSpace, *memory.File) {
+// Platform makes a memory file and a platform from it with newPlatform
+// (given the file and a page for the stub's code), with no address space
+// yet. The test goroutine stays locked to its OS thread until the test
+// ends: it drives the stubs (on ptrace, it is their tracer).
+func Platform[P platform.Platform](t *testing.T, newPlatform func(mf *memory.File, code platform.FileRange) (P, error)) (P, *memory.File) {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
@@ -36,6 +36,13 @@ func Space[P platform.Platform](t *testing.T, newPlatform func(mf *memory.File, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, mf
+}
+
+// Space is Platform and an empty address space of it.
+func Space[P platform.Platform](t *testing.T, newPlatform func(mf *memory.File, code platform.FileRange) (P, error)) (P, platform.AddressSpace, *memory.File) {
+	t.Helper()
+	p, mf := Platform(t, newPlatform)
 	as, err := p.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)

@@ -393,9 +393,9 @@ var _ platform.Prestarter = (*Platform)(nil)
 // its first program, about 1.5 ms of `moat run`. Measured when the
 // zygote was still set up under ptrace (2-4 ms of `moat run`'s 11 on the
 // test VM), where the two competed for the two CPUs: `moat run --
-// /bin/busybox true` 11.28 -> 11.01 ms (interleaved medians of 41 runs). Nothing happens once an address
-// space has been asked for: a sandbox that has ended leaves nothing
-// running.
+// /bin/busybox true` 11.28 -> 11.01 ms (interleaved medians of 41
+// runs). Nothing happens once an address space has been asked for: a
+// sandbox that has ended leaves nothing running.
 func (p *Platform) Prestart() {
 	go func() {
 		p.zmu.Lock()
@@ -609,18 +609,9 @@ func (p *Platform) newZygote() (*zygote, error) {
 	le.PutUint64(th.msg[offSetupProg+8:], uint64(base+offSetupFilter))
 
 	entry := zygoteEntry(uint64(p.code.Offset), uint64(base), uint64(sl.sysmsg.Offset), uint64(sl.alt.Offset))
-	exe, err := memexec.New("moat-zygote", memexec.ELF(zygoteELFBase, entry), stub.MemFD)
-	if err != nil {
-		as.freeSlots()
-		return nil, err
-	}
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{uintptr(p.mf.FD())}, // the zygote's fd stub.MemFD
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true},
-	}
-	pid, err := syscall.ForkExec(exe.Path(), []string{"moat-zygote"}, attr)
-	exe.Close()
+	pid, err := memexec.Start("moat-zygote", memexec.ELF(zygoteELFBase, entry),
+		[]uintptr{uintptr(p.mf.FD())}, // the zygote's fd stub.MemFD
+		&syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true})
 	if err != nil {
 		as.freeSlots()
 		return nil, fmt.Errorf("seccomp: starting the zygote: %w", err)
@@ -703,7 +694,7 @@ func (z *zygote) fork(sl *slot) (int, error) {
 	// Spin between the requests of this fork, and sleep after its last:
 	// a zygote spinning on would take a CPU from the child it just made.
 	le.PutUint32(th.msg[offSpin:], stubSpin)
-	if err := mapSlot(th.syscaller(), sl); err != nil {
+	if err := th.mapSlot(sl); err != nil {
 		return 0, err
 	}
 	le.PutUint32(th.msg[offSpin:], 0)
@@ -762,22 +753,17 @@ func (as *addressSpace) allocSlotLocked(i int) (*slot, error) {
 	return sl, nil
 }
 
-// mapSlot maps sl's sysmsg page and signal stack into the stub with sys,
-// which makes a system call there (a request).
-func mapSlot(sys func(nr uintptr, args ...uintptr) (uintptr, error), sl *slot) error {
+// mapSlot maps sl's sysmsg page and signal stack into th's stub process,
+// through th's requests.
+func (th *thread) mapSlot(sl *slot) error {
 	rw := uintptr(unix.PROT_READ | unix.PROT_WRITE)
 	shared := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
 	base := slotAddr(sl.idx)
-	if _, err := sys(unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
+	if _, err := th.request(stSyscall, unix.SYS_MMAP, base, 4096, rw, shared, stub.MemFD, uintptr(sl.sysmsg.Offset)); err != nil {
 		return err
 	}
-	_, err := sys(unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset))
+	_, err := th.request(stSyscall, unix.SYS_MMAP, base+altStackOff, altStackLen, rw, shared, stub.MemFD, uintptr(sl.alt.Offset))
 	return err
-}
-
-// syscaller returns th's requests as mapSlot's sys.
-func (th *thread) syscaller() func(nr uintptr, args ...uintptr) (uintptr, error) {
-	return func(nr uintptr, args ...uintptr) (uintptr, error) { return th.request(stSyscall, nr, args...) }
 }
 
 // Signals the handler takes: trapped system calls and synchronous faults.
@@ -994,7 +980,7 @@ func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, 
 	}
 	base := slotAddr(sl.idx)
 	if fresh {
-		if err := mapSlot(parent.syscaller(), sl); err != nil {
+		if err := parent.mapSlot(sl); err != nil {
 			return fail(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,10 +21,11 @@ import (
 // newTestSpace returns the platform, an address space and the memory
 // file; the test goroutine stays locked to its thread.
 func newTestSpace(t *testing.T) (*Platform, platform.AddressSpace, *memory.File) {
-	return platformtest.Space(t, func(mf *memory.File, code platform.FileRange) (*Platform, error) {
-		return New(mf, code)
-	})
+	return platformtest.Space(t, newOnFile)
 }
+
+// newOnFile is New for platformtest, on a *memory.File.
+func newOnFile(mf *memory.File, code platform.FileRange) (*Platform, error) { return New(mf, code) }
 
 const base = 0x10000000
 
@@ -482,20 +482,7 @@ func TestFirstSwitchSpins(t *testing.T) {
 // newTestPlatform returns a platform with no address space yet; the test
 // goroutine stays locked to its thread.
 func newTestPlatform(t *testing.T) *Platform {
-	runtime.LockOSThread()
-	t.Cleanup(runtime.UnlockOSThread)
-	mf, err := memory.New("test", 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(mf, code)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := platformtest.Platform(t, newOnFile)
 	return p
 }
 

@@ -65,16 +65,8 @@ type Stub struct {
 //
 // Preconditions: the calling goroutine is locked to its OS thread.
 func (p *Program) Start(memFD int, codeOff int64, codeAddr uintptr) (*Stub, error) {
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{uintptr(memFD)}, // the stub's fd MemFD
-		Sys: &syscall.SysProcAttr{
-			Ptrace:    true,
-			Pdeathsig: syscall.SIGKILL,
-			Setpgid:   true,
-		},
-	}
-	pid, err := syscall.ForkExec(p.exe.Path(), []string{"moat-stub"}, attr)
+	pid, err := p.exe.Start([]uintptr{uintptr(memFD)}, // the stub's fd MemFD
+		&syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL, Setpgid: true})
 	if err != nil {
 		return nil, fmt.Errorf("starting stub (%s): %w", p.exe.Path(), err)
 	}
@@ -156,10 +148,6 @@ func readMaps(pid int) ([][2]uintptr, error) {
 	}
 	return out, sc.Err()
 }
-
-// Template returns registers valid for the stub (user segments, flags),
-// for building an app's initial registers.
-func (s *Stub) Template() arch.Registers { return s.tmpl }
 
 // Dead reports whether the stub is known to have died.
 func (s *Stub) Dead() bool { return s.dead }
