@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestDynamic runs dynamically linked programs from the host — the dynamic
@@ -33,5 +37,48 @@ func TestDynamic(t *testing.T) {
 			}
 			compare(t, c.argv...)
 		})
+	}
+}
+
+// TestHostMappedText: on the seccomp platform, a dynamic program's text
+// is the host file itself, mapped into its stub read-only (shared, so no
+// write can reach the file; never writable), not a copy in the memory
+// file: the stub's /proc/PID/maps shows /usr/bin/sleep and libc mapped
+// from the host file, none of it writable.
+func TestHostMappedText(t *testing.T) {
+	if moatPlatform == "ptrace" {
+		t.Skip("the ptrace platform copies file pages into the memory file")
+	}
+	cmd := exec.Command(moatBin, moatArgv(nil, []string{"/bin/sleep", "3"})[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var lines []string
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && lines == nil; time.Sleep(20 * time.Millisecond) {
+		for pid := range descendants(cmd.Process.Pid) {
+			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+			if err != nil || !strings.Contains(string(maps), "/usr/bin/sleep") {
+				continue
+			}
+			for _, l := range strings.Split(string(maps), "\n") {
+				if strings.Contains(l, "/usr/bin/sleep") || strings.Contains(l, "/libc.so") {
+					lines = append(lines, l)
+				}
+			}
+		}
+	}
+	var text, libc bool
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[1][1] != '-' || f[1][3] != 's' {
+			t.Errorf("host file mapped writable or private in the stub: %s", l)
+		}
+		text = text || strings.HasSuffix(l, "/usr/bin/sleep") && f[1] == "r-xs"
+		libc = libc || strings.Contains(l, "/libc.so") && f[1] == "r-xs"
+	}
+	if !text || !libc {
+		t.Fatalf("sleep's and libc's text not mapped from the host files in the stub (text %v, libc %v): %q", text, libc, lines)
 	}
 }

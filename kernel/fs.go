@@ -332,6 +332,15 @@ func (m *MappedFile) ContentKey() (any, bool) {
 	return nil, false
 }
 
+// HostFD implements mm.HostBacked for files that can give one (host
+// files of the read-only layer).
+func (m *MappedFile) HostFD() (int, bool) {
+	if h, ok := m.f.Impl().(interface{ HostFD() (int, bool) }); ok {
+		return h.HostFD()
+	}
+	return 0, false
+}
+
 // ReadAt implements mm.MappableFile.
 func (m *MappedFile) ReadAt(dst []byte, off int64) (int, error) {
 	n := 0

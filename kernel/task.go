@@ -275,7 +275,9 @@ func (t *Task) start(pa ProcessArgs) error {
 	}
 	defer f.DecRef()
 	mf := mappable(t, f)
-	mm.Prefetch(k.opts.MemFile, mf, prefetchMax) // while the address space starts
+	if hm, ok := k.opts.Platform.(platform.HostMapping); !ok || !hm.MapsHostFiles() {
+		mm.Prefetch(k.opts.MemFile, mf, prefetchMax) // while the address space starts
+	}
 	as, err := k.opts.Platform.NewAddressSpace()
 	if err != nil {
 		mf.DecRef()

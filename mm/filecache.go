@@ -202,8 +202,14 @@ func (fc *fileCache) holds(key any, first, last int64) bool {
 	return true
 }
 
-// Prefetch is the package's Prefetch into m's memory file.
+// Prefetch is the package's Prefetch into m's memory file, unless m's
+// address space will map f directly (hostmap.go).
 func (m *MemoryManager) Prefetch(f MappableFile, length int64) <-chan struct{} {
+	if m.mapsHost(f) {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
 	return Prefetch(m.mf, f, length)
 }
 
@@ -248,39 +254,32 @@ func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr, onlyCac
 	if onlyCached {
 		read = nil
 	}
-	i := mm.pmaIndex(start)
-	cur := start
-	for cur < end {
-		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
-			cur = mm.pmas[i].end
-			i++
-			continue
-		}
-		gapEnd := end
-		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
-			gapEnd = mm.pmas[i].start
-		}
+	err = mm.fillGaps(start, end, func(cur, gapEnd uintptr) (pma, uintptr, error) {
 		off := v.off + int64(cur-v.start)
 		c := off / fileChunk
 		pieceEnd := min(gapEnd, cur+uintptr((c+1)*fileChunk-off))
+		var p pma
 		err := fc.chunk(key, c, read, func(fr platform.FileRange) error {
 			piece := platform.FileRange{Offset: fr.Offset + (off - c*fileChunk), Length: pieceEnd - cur}
-			mm.mf.IncRef(piece)
-			mm.pmas = append(mm.pmas, pma{})
-			copy(mm.pmas[i+1:], mm.pmas[i:])
-			mm.pmas[i] = pma{start: cur, end: pieceEnd, off: piece.Offset, cow: true}
-			i++
-			if n := len(backed); n > 0 && backed[n-1].end == cur {
-				backed[n-1].end = pieceEnd
-			} else if onlyCached {
-				backed = append(backed, addrRange{cur, pieceEnd})
-			}
+			mm.mf.IncRef(piece) // under the cache's lock
+			p = pma{start: cur, end: pieceEnd, off: piece.Offset, cow: true}
 			return nil
 		})
-		if err != nil && err != errNotCached {
-			return nil, err
+		if err == errNotCached {
+			return pma{}, pieceEnd, nil // stays a gap
 		}
-		cur = pieceEnd
+		if err != nil {
+			return pma{}, 0, err
+		}
+		if n := len(backed); n > 0 && backed[n-1].end == cur {
+			backed[n-1].end = pieceEnd
+		} else if onlyCached {
+			backed = append(backed, addrRange{cur, pieceEnd})
+		}
+		return p, pieceEnd, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return backed, nil
 }
@@ -300,6 +299,9 @@ func (mm *MemoryManager) backCached(v *vma, key any, start, end uintptr, onlyCac
 func (mm *MemoryManager) premapCached(v *vma, key any, start, end uintptr) error {
 	if v.perms == platform.NoAccess {
 		return nil
+	}
+	if hf := mm.hostFileOf(v, key); hf != nil {
+		return mm.premapHost(v, hf, start)
 	}
 	end = min(end, v.limit(), start+premapMax)
 	if start >= end {

@@ -46,6 +46,7 @@ func (mm *MemoryManager) Fork(sp uintptr) (*MemoryManager, error) {
 		p := &mm.pmas[i]
 		switch {
 		case p.fileShared: // the file's memory, shared by every mapping of it
+		case p.host != nil: // the host file's (copy-on-write already)
 		case p.shared != nil:
 			p.shared.refs.Add(1)
 		default:

@@ -72,6 +72,12 @@ func (mm *MemoryManager) access(addr uintptr, n int, need platform.AccessType, f
 		for i := mm.pmaIndex(cur); cur < segEnd; i++ {
 			p := mm.pmas[i]
 			e := min(p.end, segEnd)
+			if p.host != nil { // (never when writing: unshared above)
+				at := int(cur - addr)
+				readHost(p.host.FD, p.off+int64(cur-p.start), e-cur, func(b []byte, done int) { fn(b, at+done) })
+				cur = e
+				continue
+			}
 			fr := platform.FileRange{Offset: p.off + int64(cur-p.start), Length: e - cur}
 			fn(mm.mf.Bytes(fr), int(cur-addr))
 			cur = e

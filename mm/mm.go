@@ -155,6 +155,10 @@ type pma struct {
 	// fileShared: the pages are a MAP_SHARED file's own memory
 	// (SharedMappable), which the file owns and frees.
 	fileShared bool
+	// host: the pages are the host file's, mapped directly, and off is
+	// the file offset (hostmap.go). cow is always set: they are copied
+	// into the memory file before a write.
+	host *platform.HostFile
 }
 
 // isShared reports whether p's pages are shared memory (anonymous or a
@@ -186,8 +190,8 @@ type sharedMem struct {
 // (and are freed with their last), shared memory loses a reference.
 func (mm *MemoryManager) release(p pma) {
 	switch {
-	case p.fileShared:
-		// The file's memory: the file frees it.
+	case p.fileShared, p.host != nil:
+		// The file's memory: the file frees it; or the host's.
 	case p.shared == nil:
 		mm.mf.DecRef(p.fileRange())
 	case p.shared.refs.Add(-1) == 0:
@@ -659,33 +663,55 @@ func (mm *MemoryManager) backKeyed(v *vma, key any, cached bool, start, end uint
 		return mm.backShared(v, start, end)
 	}
 	if cached {
+		if hf := mm.hostFileOf(v, key); hf != nil {
+			mm.backHost(v, hf, start, end)
+			return nil
+		}
 		_, err := mm.backCached(v, key, start, end, false)
 		return err
 	}
+	return mm.fillGaps(start, end, func(cur, gapEnd uintptr) (pma, uintptr, error) {
+		fr, err := mm.mf.Allocate(gapEnd - cur)
+		if err != nil {
+			return pma{}, 0, err
+		}
+		if v.file != nil {
+			mm.mf.ReadFrom(fr, v.file, v.off+int64(cur-v.start)) // a short read leaves zeros
+		}
+		return pma{start: cur, end: gapEnd, off: fr.Offset}, gapEnd, nil
+	})
+}
+
+// fillGaps calls fill for each gap [cur, gapEnd) in the backing of
+// [start, end), in order, and inserts the pma it returns, which backs
+// [cur, pieceEnd); with an empty pma, [cur, pieceEnd) stays a gap. fill
+// is called again for the rest of a gap.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) fillGaps(start, end uintptr, fill func(cur, gapEnd uintptr) (p pma, pieceEnd uintptr, err error)) error {
 	i := mm.pmaIndex(start)
 	cur := start
 	for cur < end {
-		gapEnd := end
 		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
 			cur = mm.pmas[i].end
 			i++
 			continue
 		}
+		gapEnd := end
 		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
 			gapEnd = mm.pmas[i].start
 		}
-		fr, err := mm.mf.Allocate(gapEnd - cur)
+		p, pieceEnd, err := fill(cur, gapEnd)
 		if err != nil {
 			return err
 		}
-		if v.file != nil {
-			mm.mf.ReadFrom(fr, v.file, v.off+int64(cur-v.start)) // a short read leaves zeros
+		if p.end > p.start {
+			mm.pmas = append(mm.pmas, pma{})
+			copy(mm.pmas[i+1:], mm.pmas[i:])
+			mm.pmas[i] = p
+			i++
 		}
-		mm.pmas = append(mm.pmas, pma{})
-		copy(mm.pmas[i+1:], mm.pmas[i:])
-		mm.pmas[i] = pma{start: cur, end: gapEnd, off: fr.Offset}
-		i++
-		cur = gapEnd
+		cur = pieceEnd
 	}
 	return nil
 }
@@ -699,31 +725,15 @@ func (mm *MemoryManager) backShared(v *vma, start, end uintptr) error {
 	if !ok {
 		return unix.ENODEV
 	}
-	i := mm.pmaIndex(start)
-	cur := start
-	for cur < end {
-		if i < len(mm.pmas) && mm.pmas[i].start <= cur {
-			cur = mm.pmas[i].end
-			i++
-			continue
-		}
-		gapEnd := end
-		if i < len(mm.pmas) && mm.pmas[i].start < gapEnd {
-			gapEnd = mm.pmas[i].start
-		}
+	return mm.fillGaps(start, end, func(cur, gapEnd uintptr) (pma, uintptr, error) {
 		off := v.off + int64(cur-v.start)
 		fr, chunkOff, err := sf.SharedChunk(off)
 		if err != nil {
-			return err
+			return pma{}, 0, err
 		}
 		pieceEnd := min(gapEnd, cur+uintptr(chunkOff+int64(fr.Length)-off))
-		mm.pmas = append(mm.pmas, pma{})
-		copy(mm.pmas[i+1:], mm.pmas[i:])
-		mm.pmas[i] = pma{start: cur, end: pieceEnd, off: fr.Offset + (off - chunkOff), fileShared: true}
-		i++
-		cur = pieceEnd
-	}
-	return nil
+		return pma{start: cur, end: pieceEnd, off: fr.Offset + (off - chunkOff), fileShared: true}, pieceEnd, nil
+	})
 }
 
 // chunk returns the aligned fault chunk around addr inside v, clipped to
@@ -818,21 +828,46 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 // address space with the permissions v gives it (mapPerms; a write-back
 // cache's pages read-only until dirty; none writable with readOnly),
 // pieces adjacent in the memory file as one mapping. Gaps stay unmapped.
+// Host pmas are mapped from their host file; where the address space
+// cannot (or, failing, stops being able to), they are copied first.
 //
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr, readOnly bool) error {
+	err := mm.mapBackedOnce(v, start, end, readOnly)
+	if hm, ok := mm.as.(platform.HostMapper); ok && err != nil && !hm.MapsHost() {
+		return mm.mapBackedOnce(v, start, end, readOnly)
+	}
+	return err
+}
+
+// mapBackedOnce is mapBacked's one try.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) mapBackedOnce(v *vma, start, end uintptr, readOnly bool) error {
 	if v.perms == platform.NoAccess {
 		return nil
 	}
 	noWrite := readOnly || v.tracked()
+	hm, _ := mm.as.(platform.HostMapper)
+	if hm == nil || !hm.MapsHost() {
+		if err := mm.unhost(start, end); err != nil {
+			return err
+		}
+	}
 	var cur platform.FileRange
 	var curAddr uintptr
 	var curPerms platform.AccessType
+	var curHost *platform.HostFile
 	flush := func() error {
 		if cur.Length == 0 {
 			return nil
 		}
-		err := mm.as.MapFile(curAddr, cur, curPerms)
+		var err error
+		if curHost != nil {
+			err = hm.MapHost(curAddr, *curHost, cur.Offset, cur.Length, curPerms)
+		} else {
+			err = mm.as.MapFile(curAddr, cur, curPerms)
+		}
 		cur.Length = 0
 		return err
 	}
@@ -844,14 +879,15 @@ func (mm *MemoryManager) mapBacked(v *vma, start, end uintptr, readOnly bool) er
 		if noWrite {
 			perms.Write = false // a write-back cache's: writable once dirty (HandleFault)
 		}
-		if cur.Length != 0 && curAddr+cur.Length == s && cur.Offset+int64(cur.Length) == fr.Offset && curPerms == perms {
+		if cur.Length != 0 && curAddr+cur.Length == s && cur.Offset+int64(cur.Length) == fr.Offset && curPerms == perms &&
+			(curHost == nil) == (p.host == nil) && (curHost == nil || curHost.Key == p.host.Key) {
 			cur.Length += fr.Length
 			continue
 		}
 		if err := flush(); err != nil {
 			return err
 		}
-		cur, curAddr, curPerms = fr, s, perms
+		cur, curAddr, curPerms, curHost = fr, s, perms, p.host
 	}
 	return flush()
 }
@@ -870,7 +906,16 @@ func (mm *MemoryManager) unshare(start, end uintptr, dropMappings bool) error {
 		if !p.cow {
 			continue
 		}
-		if old := p.fileRange(); mm.mf.Shared(old) {
+		if p.host != nil {
+			if err := mm.copyHost(p); err != nil {
+				return err
+			}
+			if dropMappings && mm.as != nil {
+				if err := mm.as.Unmap(p.start, p.end-p.start); err != nil {
+					return err
+				}
+			}
+		} else if old := p.fileRange(); mm.mf.Shared(old) {
 			fr, err := mm.mf.Allocate(old.Length)
 			if err != nil {
 				return err
@@ -896,7 +941,7 @@ func (mm *MemoryManager) unshare(start, end uintptr, dropMappings bool) error {
 // Preconditions: mm.mu is held.
 func (mm *MemoryManager) takeUnshared(start, end uintptr) {
 	for i := mm.pmaIndex(start); i < len(mm.pmas) && mm.pmas[i].start < end; i++ {
-		if p := &mm.pmas[i]; p.cow && !mm.mf.Shared(p.fileRange()) {
+		if p := &mm.pmas[i]; p.cow && p.host == nil && !mm.mf.Shared(p.fileRange()) {
 			p.cow = false
 		}
 	}

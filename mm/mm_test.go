@@ -41,8 +41,9 @@ var (
 // --- Fake platform address space. ---
 
 type fakePage struct {
-	off int64 // memory-file offset mapped at this page
-	at  platform.AccessType
+	off  int64 // memory-file offset mapped at this page (host: file offset)
+	at   platform.AccessType
+	host any // the host file's key if a host file is mapped (hostAS)
 }
 
 type mapCall struct {
@@ -362,6 +363,12 @@ func (e *env) check() {
 				t.Fatalf("pma %+v backs %#x, beyond the end of the mapped file", p, a)
 			}
 		}
+		if p.host != nil {
+			if !p.cow {
+				t.Fatalf("host pma %+v is not copy-on-write", p)
+			}
+			continue // the host's pages, not the memory file's
+		}
 		backed += p.end - p.start
 		frs = append(frs, platform.FileRange{Offset: p.off, Length: p.end - p.start})
 	}
@@ -392,6 +399,9 @@ func (e *env) check() {
 		}
 		if want := m.pmas[i].off + int64(a-m.pmas[i].start); fp.off != want {
 			t.Fatalf("platform maps %#x at file offset %#x, pma says %#x", a, fp.off, want)
+		}
+		if h := m.pmas[i].host; (h == nil) != (fp.host == nil) || h != nil && h.Key != fp.host {
+			t.Fatalf("platform maps %#x from host file %v, pma says %+v", a, fp.host, h)
 		}
 	}
 }

@@ -113,11 +113,17 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	// Only speed-ups: what fails to map here faults in later, and a
 	// dead address space fails the next switch.
 	if key, ok := vmaKey(v); ok {
-		_ = mm.premapCached(v, key, v.start, v.end)
-		if v.perms.Write && length <= eagerCopyMax {
+		eager := v.perms.Write && length <= eagerCopyMax
+		host := mm.hostFileOf(v, key) != nil
+		if !eager || !host {
+			// (A host mapping is mapped whole here; a small writable
+			// one is copied, below, instead.)
+			_ = mm.premapCached(v, key, v.start, v.end)
+		}
+		if eager {
 			_ = mm.backEagerly(v, key, true)
 		}
-		if v.perms.Execute {
+		if v.perms.Execute && !host {
 			// A library's text: read it into the cache in the
 			// background, as Load does a program's, rather than
 			// fault by fault (at most readAheadMax of it).
@@ -433,7 +439,7 @@ func (mm *MemoryManager) move(from, oldSize, to, newSize uintptr) (uintptr, erro
 			continue
 		}
 		if p.end > v.end { // shrunk by the move: drop the tail
-			if !p.isShared() {
+			if !p.isShared() && p.host == nil {
 				mm.mf.DecRef(platform.FileRange{Offset: p.off + int64(v.end-p.start), Length: p.end - v.end})
 			} // a shared tail is freed with the rest of its memory
 			p.end = v.end

@@ -255,3 +255,35 @@ type CPUClock interface {
 type ThreadCPUClock interface {
 	ThreadCPUTime() time.Duration
 }
+
+// HostFile is a host file that an address space can map directly
+// (HostMapper): a read-only descriptor of the sentry's, valid while the
+// caller holds the file, and a comparable key that identifies the file's
+// content, under which the address space keeps a descriptor of its own.
+type HostFile struct {
+	FD  int
+	Key any
+}
+
+// HostMapper is implemented by address spaces that can map host files
+// into the app directly: a program's text is then the host's page cache,
+// shared with every other process of the host that maps it, instead of a
+// copy in the memory file.
+type HostMapper interface {
+	// MapsHost reports whether MapHost works in this address space (the
+	// host allows what it needs).
+	MapsHost() bool
+	// MapHost maps length bytes of f from offset off at addr, replacing
+	// any mapping there, with at's permissions but never writable: the
+	// sentry copies a page into the memory file before the app may
+	// write it.
+	MapHost(addr uintptr, f HostFile, off int64, length uintptr, at AccessType) error
+}
+
+// HostMapping is implemented by platforms whose address spaces may be
+// HostMappers: MapsHostFiles reports whether they are expected to map
+// host files directly, so that reading files ahead into the memory file
+// for them (mm.Prefetch) would be wasted.
+type HostMapping interface {
+	MapsHostFiles() bool
+}

@@ -779,6 +779,21 @@ func (f *File) Release() {
 	}
 }
 
+// HostFD implements mm.HostBacked for files of the read-only view, the
+// files ContentKey serves: their descriptor, read-only, for the platform
+// to map into the app directly. Not on a host mount that forbids
+// executing its files (noexec), where such a mapping of text would fail.
+func (f *File) HostFD() (int, bool) {
+	if f.fs != nil && f.fs.Writable() || f.writable || f.closed.Load() {
+		return 0, false
+	}
+	var st unix.Statfs_t
+	if unix.Fstatfs(f.fd, &st) != nil || st.Flags&unix.ST_NOEXEC != 0 {
+		return 0, false
+	}
+	return f.fd, true
+}
+
 // contentKey identifies a host file's content for the memory manager's
 // file cache (mm.CachedFile): it changes whenever the content may.
 type contentKey struct {

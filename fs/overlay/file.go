@@ -83,6 +83,15 @@ func (f *file) ContentKey() (any, bool) {
 	return nil, false
 }
 
+// HostFD forwards the lower layer's host descriptor (see mm.HostBacked):
+// only a file that has not been copied up has one.
+func (f *file) HostFD() (int, bool) {
+	if h, ok := f.impl.(interface{ HostFD() (int, bool) }); ok {
+		return h.HostFD()
+	}
+	return 0, false
+}
+
 // IsStream forwards vfs.Stream.
 func (f *file) IsStream() bool {
 	s, ok := f.impl.(vfs.Stream)

@@ -121,7 +121,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if regs.Fs_base != th.fsBase {
 		// The thread's own: queued (run before it returns to the app)
 		// whatever the other threads do.
-		if !th.queue(unix.SYS_ARCH_PRCTL, 0, archSetFS, regs.Fs_base, 0) {
+		if !th.queue(batchOp{nr: unix.SYS_ARCH_PRCTL, a: archSetFS, b: regs.Fs_base}) {
 			if _, err := th.request(stSyscall, unix.SYS_ARCH_PRCTL, archSetFS, uintptr(regs.Fs_base)); err != nil {
 				return platform.Event{}, err
 			}

@@ -14,6 +14,7 @@ import (
 const (
 	retKillProcess = 0x80000000
 	retTrap        = 0x00030000
+	retUserNotif   = 0x7fc00000
 	retAllow       = 0x7fff0000
 	auditArchX8664 = 0xc000003e
 )
@@ -56,20 +57,28 @@ type gateRule struct {
 type gateCall struct {
 	nr   uint32
 	args []argCheck // all must hold
+	// notify: the call goes to the sentry (retUserNotif), not the host.
+	notify bool
 }
 
-// argCheck: argument idx must be one of allowed.
+// argCheck: argument idx must be one of allowed, or in one of ranges
+// ([lo, hi), both below 1<<32).
 type argCheck struct {
 	idx     int
 	allowed []uint64
+	ranges  [][2]uint64
 }
 
 // call is a gateCall with no argument check; callArg one with a check of
 // one argument.
 func call(nr uint32) gateCall { return gateCall{nr: nr} }
 func callArg(nr uint32, idx int, allowed ...uint64) gateCall {
-	return gateCall{nr, []argCheck{{idx, allowed}}}
+	return gateCall{nr: nr, args: []argCheck{{idx: idx, allowed: allowed}}}
 }
+
+// mapFD is mmap's check of its fd: the memory file, or a host file the
+// sentry installed (hostFDBase and up).
+var mapFD = argCheck{idx: 4, allowed: []uint64{stub.MemFD}, ranges: [][2]uint64{{hostFDBase, hostFDBase + hostFDMax}}}
 
 // gates lists every gate of handler.S and what it may do.
 //
@@ -83,7 +92,7 @@ var gates = []gateRule{
 	{offGateWake, []gateCall{call(unix.SYS_FUTEX)}},
 	{offGateWait, []gateCall{call(unix.SYS_FUTEX)}},
 	{offGateCall, []gateCall{
-		callArg(unix.SYS_MMAP, 4, stub.MemFD), // only the memory file
+		{nr: unix.SYS_MMAP, args: []argCheck{mapFD}}, // only the memory file and host files
 		call(unix.SYS_MUNMAP),
 		call(unix.SYS_MPROTECT),
 		call(unix.SYS_ARCH_PRCTL),
@@ -102,18 +111,21 @@ var gates = []gateRule{
 		call(unix.SYS_TIME),
 	}},
 	{offGateBatch, []gateCall{
-		callArg(unix.SYS_MMAP, 4, stub.MemFD),
+		{nr: unix.SYS_MMAP, args: []argCheck{mapFD}},
 		call(unix.SYS_MUNMAP),
 		callArg(unix.SYS_ARCH_PRCTL, 0, archSetFS), // the thread's own fs base
 	}},
 	{offGateFork, []gateCall{callArg(unix.SYS_CLONE, 0, forkCloneFlags)}},
 	{offGateSys, []gateCall{
 		call(unix.SYS_GETPPID),
-		{unix.SYS_PRCTL, []argCheck{{0, []uint64{unix.PR_SET_PDEATHSIG}}, {1, []uint64{uint64(unix.SIGKILL)}}}},
-		{unix.SYS_SECCOMP, []argCheck{{0, []uint64{unix.SECCOMP_SET_MODE_FILTER}}, {1, []uint64{0}}}},
+		{unix.SYS_PRCTL, []argCheck{{idx: 0, allowed: []uint64{unix.PR_SET_PDEATHSIG}}, {idx: 1, allowed: []uint64{uint64(unix.SIGKILL)}}}, false},
+		{unix.SYS_SECCOMP, []argCheck{{idx: 0, allowed: []uint64{unix.SECCOMP_SET_MODE_FILTER}}, {idx: 1, allowed: []uint64{0}}}, false},
+		callArg(unix.SYS_CLOSE, 0, listenerFD),
 		call(unix.SYS_MUNMAP),
 		call(unix.SYS_EXIT),
 	}},
+	// A host file for the stub, from the sentry (addressSpace.stubFD).
+	{offGateGetfd, []gateCall{{nr: unix.SYS_GETPID, notify: true}}},
 }
 
 // asm is a tiny classic-BPF assembler with labels, so that jump offsets
@@ -124,13 +136,14 @@ type asm struct {
 	jumps  map[int][2]string // instruction -> (true label, false label)
 }
 
-func (a *asm) label(l string)         { a.labels[l] = len(a.insns) }
-func (a *asm) emit(i bpf.Instruction) { a.insns = append(a.insns, i) }
-func (a *asm) load(off uint32)        { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
-func (a *asm) ret(v uint32)           { a.emit(bpf.RetConstant{Val: v}) }
-func (a *asm) jeq(v uint32, yes, no string) {
+func (a *asm) label(l string)               { a.labels[l] = len(a.insns) }
+func (a *asm) emit(i bpf.Instruction)       { a.insns = append(a.insns, i) }
+func (a *asm) load(off uint32)              { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
+func (a *asm) ret(v uint32)                 { a.emit(bpf.RetConstant{Val: v}) }
+func (a *asm) jeq(v uint32, yes, no string) { a.jump(bpf.JumpEqual, v, yes, no) }
+func (a *asm) jump(cond bpf.JumpTest, v uint32, yes, no string) {
 	a.jumps[len(a.insns)] = [2]string{yes, no}
-	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: v})
+	a.emit(bpf.JumpIf{Cond: cond, Val: v})
 }
 
 func (a *asm) assemble() ([]bpf.RawInstruction, error) {
@@ -177,28 +190,42 @@ func stubFilter() ([]bpf.RawInstruction, error) {
 		a.load(dataNR)
 		for j, c := range g.calls {
 			next := fmt.Sprintf("gate%d.%d", i, j+1)
+			pass := "allow"
+			if c.notify {
+				pass = "notify"
+			}
 			if len(c.args) == 0 {
-				a.jeq(c.nr, "allow", "")
+				a.jeq(c.nr, pass, "")
 				continue
 			}
 			a.jeq(c.nr, "", next)
 			for m, ac := range c.args {
 				// Each check falls through to the next when one of
-				// its values matches; the last allows.
+				// its values matches; the last passes.
 				ok := fmt.Sprintf("gate%d.%d.arg%d", i, j, m+1)
 				if m == len(c.args)-1 {
-					ok = "allow"
+					ok = pass
 				}
+				lo, hi := dataArg0+8*uint32(ac.idx), dataArg0+8*uint32(ac.idx)+4
 				for k, v := range ac.allowed {
 					nextVal := fmt.Sprintf("gate%d.%d.%d.%d", i, j, m, k+1)
-					a.load(dataArg0 + 8*uint32(ac.idx))
+					a.load(lo)
 					a.jeq(uint32(v), "", nextVal)
-					a.load(dataArg0 + 8*uint32(ac.idx) + 4)
+					a.load(hi)
 					a.jeq(uint32(v>>32), ok, nextVal)
 					a.label(nextVal)
 				}
+				for k, r := range ac.ranges {
+					nextRange := fmt.Sprintf("gate%d.%d.%d.r%d", i, j, m, k+1)
+					a.load(hi)
+					a.jeq(0, "", nextRange)
+					a.load(lo)
+					a.jump(bpf.JumpGreaterOrEqual, uint32(r[0]), "", nextRange)
+					a.jump(bpf.JumpGreaterOrEqual, uint32(r[1]), nextRange, ok)
+					a.label(nextRange)
+				}
 				a.ret(retKillProcess)
-				if ok != "allow" {
+				if ok != pass {
 					a.label(ok)
 				}
 			}
@@ -207,6 +234,8 @@ func stubFilter() ([]bpf.RawInstruction, error) {
 		}
 		a.ret(retKillProcess)
 	}
+	a.label("notify")
+	a.ret(retUserNotif)
 	a.label("allow")
 	a.ret(retAllow)
 	return a.assemble()
@@ -247,6 +276,12 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_GETPID, gate(offGateWait), args{}, retKillProcess},
 		{unix.SYS_MMAP, gate(offGateCall), args{4: stub.MemFD}, retAllow},
 		{unix.SYS_MMAP, gate(offGateCall), args{4: 5}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: hostFDBase}, retAllow},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: hostFDBase + hostFDMax - 1}, retAllow},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: hostFDBase + hostFDMax}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: hostFDBase - 1}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: hostFDBase | 1<<32}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateCall), args{4: listenerFD}, retKillProcess},
 		{unix.SYS_MMAP, gate(offGateCall), args{4: 1 << 32}, retKillProcess},
 		{unix.SYS_MUNMAP, gate(offGateCall), args{}, retAllow},
 		{unix.SYS_MPROTECT, gate(offGateCall), args{}, retAllow},
@@ -286,6 +321,14 @@ func checkFilter(prog []bpf.RawInstruction) error {
 		{unix.SYS_GETPPID, gate(offGateCall), args{}, retKillProcess},
 		{unix.SYS_MMAP, gate(offGateBatch), args{4: stub.MemFD}, retAllow},
 		{unix.SYS_MMAP, gate(offGateBatch), args{4: 3}, retKillProcess},
+		{unix.SYS_MMAP, gate(offGateBatch), args{4: hostFDBase + 7}, retAllow},
+		{unix.SYS_MMAP, gate(offGateBatch), args{4: hostFDBase + hostFDMax}, retKillProcess},
+		{unix.SYS_GETPID, gate(offGateGetfd), args{}, retUserNotif},
+		{unix.SYS_MMAP, gate(offGateGetfd), args{4: stub.MemFD}, retKillProcess},
+		{unix.SYS_GETPID, gate(offGateCall), args{}, retKillProcess},
+		{unix.SYS_CLOSE, gate(offGateSys), args{0: listenerFD}, retAllow},
+		{unix.SYS_CLOSE, gate(offGateSys), args{0: stub.MemFD}, retKillProcess},
+		{unix.SYS_CLOSE, gate(offGateCall), args{0: listenerFD}, retKillProcess},
 		{unix.SYS_MUNMAP, gate(offGateBatch), args{}, retAllow},
 		{unix.SYS_MPROTECT, gate(offGateBatch), args{}, retKillProcess},
 		{unix.SYS_ARCH_PRCTL, gate(offGateBatch), args{archSetFS}, retAllow},

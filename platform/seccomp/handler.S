@@ -37,10 +37,16 @@
 #
 # Before it acts on any state the sentry sets, a stub thread first runs
 # the calls the sentry queued in sysmsg's batch: address-space operations
-# (mmap of the memory file, munmap) and its own fs base (arch_prctl
+# (mmap of the memory file or of a host file the stub was given, munmap) and its own fs base (arch_prctl
 # ARCH_SET_FS); at most BATCH_MAX, the first failure kept in BATCH_ERR
 # ending the batch. The mappings a fault needs, or a new fs base, then
 # cost no round trip of their own.
+#
+# GETFD makes the call at gate_getfd, which the stub filter hands to the
+# sentry (SECCOMP_RET_USER_NOTIF) on the zygote's listener: the sentry
+# installs one of its host files in the stub (SECCOMP_IOCTL_NOTIF_ADDFD)
+# and the call returns the new fd, which the stub reports as a SYSCALL's
+# result. Batch entries and mmap requests may then map that fd.
 #
 # FORK, sent only to the platform's zygote (a stub that never runs app
 # code), makes a new stub process with clone(CLONE_PARENT) at gate_fork:
@@ -61,6 +67,7 @@
 	.set ST_CLONE, 4
 	.set ST_UPGRADE, 5
 	.set ST_FORK, 6
+	.set ST_GETFD, 7
 	.set ST_SLEEPING, 0x100		# or'ed in by the side that sleeps
 
 	.set MODE_FRAME, 0
@@ -81,7 +88,7 @@
 	.set OFF_PROBE, 128
 	.set OFF_BATCH_N, 136
 	.set OFF_BATCH_ERR, 140
-	.set OFF_BATCH, 512		# entries: nr, prot (u32 each), addr, len, offset
+	.set OFF_BATCH, 512		# entries: nr, fd (u16 each), prot (u32), addr, len, offset
 	.set BATCH_ENTRY, 32
 	.set BATCH_MAX, 80
 	.set OFF_GREGS, 3072
@@ -89,6 +96,8 @@
 	.set OFF_SEAL_PROG, 512		# the zygote's: struct sock_fprog of the seal
 	.set OFF_SETUP_ACTION, 320	# setup: struct kernel_sigaction
 	.set OFF_SETUP_SIGS, 352	# setup: the signals to handle, bytes, 0-ended
+	.set OFF_SETUP_FLAGS, 496	# setup: the stub filter's flags (u32)
+	.set LISTENER_FD, 1		# the zygote's: the filter's listener
 	.set OFF_SETUP_PROG, 512	# setup: struct sock_fprog of the stub filter
 
 	.set SLOT_SIZE, 0x20000
@@ -111,6 +120,7 @@
 	.set SYS_mmap, 9
 	.set SYS_rt_sigaction, 13
 	.set SYS_close_range, 436
+	.set SYS_close, 3
 	.set PR_SET_NO_NEW_PRIVS, 38
 	.set PROT_RW, 3
 	.set MAP_SHARED_FIXED, 0x11
@@ -156,7 +166,7 @@
 	.text
 	.globl inject, setup, handler, restorer, thread_start
 	.globl gate_wake, gate_wait, gate_call, gate_clone, gate_altstack, gate_sigreturn, gate_setgs
-	.globl gate_fork, gate_sys, fork_child, gate_batch, gate_yield
+	.globl gate_fork, gate_sys, fork_child, gate_batch, gate_yield, gate_getfd
 	.globl time_entry, gate_time, time_entry_end
 	.globl tramp_entry, tramp_tail, tramp_tail_end
 inject:				# a system call at no gate (checkFilter tries one here)
@@ -170,9 +180,10 @@ inject:				# a system call at no gate (checkFilter tries one here)
 # page. The sentry has written sysmsg's setup areas: stack_t, the
 # sigaction, the signals, the filter. No stack is used. It empties the
 # process but for this page and the memory file (fd 0), maps the slot,
-# installs the handler for each signal and the stub filter, then makes a
-# system call at no gate, which traps into handler: the zygote's first
-# event. A failure before the slot is mapped exits with status 1; after,
+# installs the handler for each signal and the stub filter (with the
+# flags the sentry asked for: a listener, whose fd it leaves at OFF_RET
+# for the sentry to take), then makes a system call at no gate, which
+# traps into handler: the zygote's first event. A failure before the slot is mapped exits with status 1; after,
 # it leaves -errno at OFF_RET for the sentry and exits with status 2.
 	.balign 16
 setup:
@@ -235,13 +246,14 @@ setup_filter:
 	syscall
 	test rax, rax
 	jnz setup_failed
-	mov edi, SECCOMP_SET_MODE_FILTER	# seccomp(SET_MODE_FILTER, 0, &prog)
-	xor esi, esi
+	mov edi, SECCOMP_SET_MODE_FILTER	# seccomp(SET_MODE_FILTER, flags, &prog)
+	mov esi, [r12+OFF_SETUP_FLAGS]
 	lea rdx, [r12+OFF_SETUP_PROG]
 	mov eax, SYS_seccomp
 	syscall
-	test rax, rax
-	jnz setup_failed
+	cmp rax, -4095
+	jae setup_failed
+	mov [r12+OFF_RET], rax	# 0, or the listener's fd (LISTENER_FD)
 	mov eax, SYS_getpid	# at no gate: traps into handler
 	syscall
 	int3
@@ -360,6 +372,8 @@ dispatch:
 	je clone
 	cmp eax, ST_FORK
 	je fork
+	cmp eax, ST_GETFD
+	je getfd
 	cmp eax, ST_UPGRADE
 	jne wait
 	mov eax, SYS_getpid	# not at a gate: traps into handler (MODE_TRAMP only)
@@ -374,13 +388,13 @@ drain:				# registers are the frame's or gregs': free to use
 1:
 	lea r13, [r12+OFF_BATCH]
 2:
-	mov eax, [r13]
+	movzx eax, word ptr [r13]
+	movzx r8d, word ptr [r13+2]	# the fd: the memory file's or a host file's
 	mov edx, [r13+4]
 	mov rdi, [r13+8]
 	mov rsi, [r13+16]
 	mov r9, [r13+24]
 	mov r10d, MAP_SHARED_FIXED
-	xor r8d, r8d		# stub.MemFD
 gate_batch:
 	syscall
 	cmp rax, -4095
@@ -406,6 +420,12 @@ gate_clone:
 call:
 	LOAD_ARGS
 gate_call:
+	syscall
+	mov [r12+OFF_RET], rax
+	jmp notify
+getfd:				# the filter hands this call to the sentry (USER_NOTIF),
+	mov eax, SYS_getpid	# which installs a file and returns its fd
+gate_getfd:
 	syscall
 	mov [r12+OFF_RET], rax
 	jmp notify
@@ -438,6 +458,9 @@ fork_child:			# rsp: the new slot's stack; r12: the zygote's sysmsg
 	call sys
 	test rax, rax
 	jnz fork_fail		# never run app code unsealed
+	mov edi, LISTENER_FD	# the zygote's listener is the sentry's alone
+	mov eax, SYS_close	# (EBADF if it has none)
+	call sys
 	mov rdi, r12
 	mov esi, SLOT_SIZE
 	mov eax, SYS_munmap

@@ -42,7 +42,10 @@
 // the stub filter confines them as any stub (no file, socket or signal;
 // only the gates' calls), they die with the sentry (parent-death signal)
 // and the sandbox's pids and CPU limits bound them. A pid the zygote
-// reports is trusted only if it names a child of the sentry.
+// reports is trusted only if it names a child of the sentry. A stub also
+// holds read-only descriptors of host files of the sandbox's read-only
+// view that the sentry gave it (hostfd.go), which the same jump can map
+// but never write.
 //
 // Every operation on an AddressSpace or Context must come from the OS
 // thread that drives the stub thread it concerns: an address space finds
@@ -51,6 +54,7 @@ package seccomp
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -124,6 +128,7 @@ const (
 	offSetupStack  = 256 // stack_t
 	offSetupAction = 320 // struct kernel_sigaction
 	offSetupSigs   = 352 // the handled signals, bytes, 0-ended
+	offSetupFlags  = 496 // the stub filter's flags (u32)
 	offSetupProg   = 512 // struct sock_fprog
 	offSetupFilter = 1024
 
@@ -141,6 +146,7 @@ const (
 	stClone   = 4 // the same for clone: a new stub thread
 	stUpgrade = 5 // a thread in the trampoline: trap into the handler
 	stFork    = 6 // the zygote: fork a new stub (clone at gate_fork)
+	stGetFD   = 7 // call at gate_getfd, for a host file (hostfd.go)
 
 	// stSleeping, or'ed into the value a side waits on, says that side
 	// sleeps (or is about to) in FUTEX_WAIT: the other side sets the
@@ -259,6 +265,11 @@ type Platform struct {
 	// rises only with zmu held; Release lowers it without (a fork in
 	// progress holds zmu) and takes zmu only when it reaches zero.
 	live atomic.Int64
+	// noHostFiles: the host cannot give stubs host files (hostfd.go).
+	noHostFiles atomic.Bool
+	// zfds are the zygote's host files, by content key (hostfd.go),
+	// which the stubs it forks inherit. Guarded by zmu.
+	zfds map[any]int
 }
 
 // SetSyscallPatching turns syscall-site patching on or off for address
@@ -340,6 +351,15 @@ type addressSpace struct {
 	mu      sync.Mutex
 	slots   [MaxThreads]*slot
 	threads map[int]*thread // by the sentry OS thread (gettid) driving it
+
+	// Host files (hostfd.go): the zygote's listener, nil without one;
+	// noHost once installing a file failed; the stub's host files by
+	// content key, and the next number to give.
+	lis     *listener
+	noHost  atomic.Bool
+	fdMu    sync.Mutex
+	hostFDs map[any]int
+	nextFD  int
 }
 
 // slot is the memory of one thread slot, kept for reuse.
@@ -455,6 +475,11 @@ func (p *Platform) forkSpaceLocked() (*addressSpace, error) {
 	}
 	as.s = stub.Adopt(pid)
 	th.hostTID = pid
+	if l := p.zygote.lis; l != nil {
+		l.incRef()
+		as.lis = l
+		as.hostFDs = maps.Clone(p.zfds) // inherited
+	}
 	if err := th.waitEvent(); err != nil {
 		as.Release()
 		return nil, fmt.Errorf("seccomp: a new stub did not start: %w", err)
@@ -487,6 +512,7 @@ func (p *Platform) forkStubLocked(sl *slot) (int, error) {
 				return 0, err
 			}
 			p.zygote = z
+			p.zfds = nil
 		}
 		z := p.zygote
 		pid, err := z.fork(sl)
@@ -520,6 +546,7 @@ func (p *Platform) released() {
 	if p.zygote != nil {
 		p.zygote.as.Release()
 		p.zygote = nil
+		p.zfds = nil
 		close(p.keeper) // its thread exits with it
 		p.keeper = nil
 	}
@@ -536,8 +563,9 @@ func (p *Platform) released() {
 // sentry thread that does not exit while any of them lives (the keeper):
 // a parent-death signal follows the parent thread, not the process.
 type zygote struct {
-	as *addressSpace
-	th *thread
+	as  *addressSpace
+	th  *thread
+	lis *listener // its filter's, held by as; nil without one
 }
 
 // zygoteSlot is the zygote's own slot: the highest, so that its children
@@ -607,6 +635,10 @@ func (p *Platform) newZygote() (*zygote, error) {
 	copy(th.msg[offSetupFilter:], p.filt)
 	le.PutUint16(th.msg[offSetupProg:], uint16(len(p.filt)/8))
 	le.PutUint64(th.msg[offSetupProg+8:], uint64(base+offSetupFilter))
+	withListener := !p.noHostFiles.Load()
+	if withListener {
+		le.PutUint32(th.msg[offSetupFlags:], unix.SECCOMP_FILTER_FLAG_NEW_LISTENER)
+	}
 
 	entry := zygoteEntry(uint64(p.code.Offset), uint64(base), uint64(sl.sysmsg.Offset), uint64(sl.alt.Offset))
 	pid, err := memexec.Start("moat-zygote", memexec.ELF(zygoteELFBase, entry),
@@ -619,10 +651,17 @@ func (p *Platform) newZygote() (*zygote, error) {
 	as.s = stub.Adopt(pid)
 	th.hostTID = pid
 	if err := th.waitEvent(); err != nil {
-		if e := int64(le.Uint64(th.msg[offRet:])); e < 0 && e > -4096 {
+		e := int64(le.Uint64(th.msg[offRet:]))
+		as.Release()
+		if withListener && e < 0 && e > -4096 {
+			// Maybe the listener (a filter of moat's own has one, or
+			// the host is older than Linux 5.0): without host files.
+			p.noHostFiles.Store(true)
+			return p.newZygote()
+		}
+		if e < 0 && e > -4096 {
 			err = fmt.Errorf("setting it up: %w (this host may not allow the stub filter: try --platform=ptrace)", unix.Errno(-e))
 		}
-		as.Release()
 		return nil, fmt.Errorf("seccomp: the zygote did not start: %w", err)
 	}
 	th.inEvent = true
@@ -630,12 +669,18 @@ func (p *Platform) newZygote() (*zygote, error) {
 		as.Release()
 		return nil, fmt.Errorf("seccomp: the zygote did not trap (mode %d)", th.mode)
 	}
+	if withListener {
+		as.lis = takeListener(pid, int(le.Uint64(th.msg[offRet:])))
+		if as.lis == nil {
+			p.noHostFiles.Store(true)
+		}
+	}
 	clear(th.msg[offSetupStack:])
 	// The seal each child installs, read from here (handler.S).
 	copy(th.msg[offSealFilter:], p.seal)
 	le.PutUint16(th.msg[offSealProg:], uint16(len(p.seal)/8))
 	le.PutUint64(th.msg[offSealProg+8:], uint64(base+offSealFilter))
-	return &zygote{as: as, th: th}, nil
+	return &zygote{as: as, th: th, lis: as.lis}, nil
 }
 
 // zygoteELFBase is where the zygote's ELF is loaded: low, clear of where
@@ -796,7 +841,17 @@ func (as *addressSpace) Unmap(addr, length uintptr) error {
 	return as.op(unix.SYS_MUNMAP, addr, length, 0, 0)
 }
 
-// op maps part of the memory file (shared, fixed) or unmaps: queued in
+// op is opOn for the calling sentry thread's stub thread, mapping the
+// memory file.
+func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64) error {
+	th, err := as.current()
+	if err != nil {
+		return err
+	}
+	return as.opOn(th, nr, addr, length, prot, off, stub.MemFD)
+}
+
+// opOn maps part of file fd (shared, fixed) or unmaps: queued in
 // the batch that the stub thread runs before it next acts (handler.S)
 // when that is safe, else as a request of its own, which runs the batch
 // first.
@@ -806,16 +861,13 @@ func (as *addressSpace) Unmap(addr, length uintptr) error {
 // batch has, and every later operation, from the same sentry thread,
 // runs after it. With more threads, an operation that takes access away
 // (fork's unmapping of writable memory) must be done before it returns.
-func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64) error {
-	th, err := as.current()
-	if err != nil {
-		return err
-	}
-	if th.inEvent && as.soleThread() && th.queue(uint32(nr), uint32(prot), uint64(addr), uint64(length), uint64(off)) {
+func (as *addressSpace) opOn(th *thread, nr uintptr, addr, length uintptr, prot int, off int64, fd int) error {
+	if th.inEvent && as.soleThread() && th.queue(batchOp{nr: uint16(nr), fd: uint16(fd), prot: uint32(prot), a: uint64(addr), b: uint64(length), c: uint64(off)}) {
 		return nil
 	}
+	var err error
 	if nr == unix.SYS_MMAP {
-		_, err = th.request(stSyscall, nr, addr, length, uintptr(prot), unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, uintptr(off))
+		_, err = th.request(stSyscall, nr, addr, length, uintptr(prot), unix.MAP_SHARED|unix.MAP_FIXED, uintptr(fd), uintptr(off))
 	} else {
 		_, err = th.request(stSyscall, nr, addr, length)
 	}
@@ -823,7 +875,7 @@ func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64
 }
 
 // queue appends a call to the thread's batch (handler.S's drain: eax =
-// nr, edx = prot, rdi = a, rsi = b, r9 = c) and reports whether there was
+// nr, r8 = fd, edx = prot, rdi = a, rsi = b, r9 = c) and reports whether there was
 // room. A map or unmap drops the maps and unmaps queued before it whose
 // whole range it covers: each replaces whatever its range held, so
 // theirs would be undone before the app could see it. The memory
@@ -833,8 +885,7 @@ func (as *addressSpace) op(nr uintptr, addr, length uintptr, prot int, off int64
 // some 55 calls in its stub, each a host mmap or munmap of some µs.
 //
 // Preconditions: th waits in an event.
-func (th *thread) queue(nr, prot uint32, a, b, c uint64) bool {
-	op := batchOp{nr, prot, a, b, c}
+func (th *thread) queue(op batchOp) bool {
 	// n is in memory app code can write (never while the thread waits
 	// here, but another stub of the sandbox could map it): it only ever
 	// indexes after the bound check, and the calls dropped are decided
@@ -873,8 +924,9 @@ func (th *thread) queue(nr, prot uint32, a, b, c uint64) bool {
 
 // batchOp is a call in a thread's batch.
 type batchOp struct {
-	nr, prot uint32
-	a, b, c  uint64
+	nr, fd  uint16
+	prot    uint32
+	a, b, c uint64
 }
 
 // replaces reports whether o replaces everything in its range, whatever
@@ -890,7 +942,8 @@ func (o batchOp) covers(q batchOp) bool {
 
 // put writes o as a batch entry at e.
 func (o batchOp) put(e []byte) {
-	le.PutUint32(e[0:], o.nr)
+	le.PutUint16(e[0:], o.nr)
+	le.PutUint16(e[2:], o.fd)
 	le.PutUint32(e[4:], o.prot)
 	le.PutUint64(e[8:], o.a)
 	le.PutUint64(e[16:], o.b)
@@ -1043,6 +1096,9 @@ func (as *addressSpace) ExitThread() {
 func (as *addressSpace) Release() {
 	if !as.released {
 		as.released = true
+		if as.lis != nil {
+			as.lis.decRef()
+		}
 		as.s.Interrupt()
 		as.s.MarkDead()
 		go func() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -252,14 +253,14 @@ func TestQueueDropsCovered(t *testing.T) {
 		var ops []batchOp
 		for i := uint32(0); i < n; i++ {
 			e := th.msg[offBatch+i*batchEntry:]
-			ops = append(ops, batchOp{binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]),
+			ops = append(ops, batchOp{binary.LittleEndian.Uint16(e), binary.LittleEndian.Uint16(e[2:]), binary.LittleEndian.Uint32(e[4:]),
 				binary.LittleEndian.Uint64(e[8:]), binary.LittleEndian.Uint64(e[16:]), binary.LittleEndian.Uint64(e[24:])})
 		}
 		return ops
 	}
 	queue := func(ops ...batchOp) {
 		for _, o := range ops {
-			if !th.queue(o.nr, o.prot, o.a, o.b, o.c) {
+			if !th.queue(o) {
 				t.Fatal("no room")
 			}
 		}
@@ -535,5 +536,142 @@ func TestZygoteSetupFails(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "setting it up: invalid argument") {
 		t.Fatalf("NewAddressSpace: %v, want the zygote's setup to report EINVAL", err)
+	}
+}
+
+// TestHostFiles: MapHost installs the sentry's file in the stub and maps
+// it there read-only (a write faults); the zygote is given the file too,
+// so that a stub forked later starts with it; and a notification the
+// sentry did not ask for (app code that jumps to gate_getfd) is refused
+// with EPERM on the way to its own.
+func TestHostFiles(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	hm := as.(platform.HostMapper)
+	if !hm.MapsHost() {
+		t.Skip("this host gives stubs no host files (seccomp listener, pidfd_getfd: Linux 5.6)")
+	}
+	path := t.TempDir() + "/file"
+	content := make([]byte, 2*memory.PageSize)
+	copy(content[memory.PageSize:], "host page")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	f := platform.HostFile{FD: fd, Key: "file v1"}
+	const data = 0x20000000
+	if err := hm.MapHost(data, f, memory.PageSize, memory.PageSize, platform.ReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	// mov rax, [data]; mov [data], eax
+	code := []byte{0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0x20, 0x89, 0x04, 0x25, 0, 0, 0, 0x20}
+	platformtest.MapPage(t, mf, as, base, code, platform.AnyAccess)
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	ev, err := ctx.Switch(as, &regs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != platform.EventFault || ev.Addr != data || !ev.Access.Write {
+		t.Fatalf("got %v, want a write fault at %#x (mapped read-only)", ev, data)
+	}
+	if got := string(binary.LittleEndian.AppendUint64(nil, regs.Rax)); got != "host pag" {
+		t.Fatalf("read %q from the host mapping, want %q", got, "host pag")
+	}
+	pid := as.(*addressSpace).s.PID
+	if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, hostFDBase+zygoteFDMax)); err != nil || link != path {
+		t.Fatalf("stub's fd %d: %q, %v; want %s", hostFDBase+zygoteFDMax, link, err, path)
+	}
+
+	// The zygote gets the file in the background; a stub forked after
+	// that has it as the zygote's first.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.zmu.Lock()
+		n := len(p.zfds)
+		p.zmu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the zygote was not given the file in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var later *addressSpace
+	for i := 0; i < 2; i++ { // the spare may predate the file
+		a, err := p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Release()
+		later = a.(*addressSpace)
+	}
+	if fd := later.hostFDs[f.Key]; fd != hostFDBase {
+		t.Fatalf("a stub forked later has the file at %d, want the zygote's %d", fd, hostFDBase)
+	}
+	if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", later.s.PID, hostFDBase)); err != nil || link != path {
+		t.Fatalf("later stub's fd %d: %q, %v; want %s", hostFDBase, link, err, path)
+	}
+
+	// App code of another address space makes the call at gate_getfd,
+	// with r12 at a page of its own (the handler stores the result
+	// there and then waits on it for ever, until killed).
+	const scratch = 0x30000000
+	scratchFR, err := mf.Allocate(memory.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := make(chan platform.AddressSpace, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		a, err := p.NewAddressSpace()
+		if err != nil {
+			forged <- nil
+			done <- err
+			return
+		}
+		// mov eax, 39; movabs r12, scratch; movabs rcx, gate_getfd; jmp rcx
+		code := []byte{0xb8, 39, 0, 0, 0, 0x49, 0xbc, 0, 0, 0, 0, 0, 0, 0, 0, 0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
+		binary.LittleEndian.PutUint64(code[7:], scratch)
+		binary.LittleEndian.PutUint64(code[17:], codePage+offGateGetfd)
+		platformtest.MapPage(t, mf, a, base, code, platform.AnyAccess)
+		err = a.MapFile(scratch, scratchFR, platform.ReadWrite)
+		forged <- a
+		if err != nil {
+			done <- err
+			return
+		}
+		regs := p.InitialRegisters(base, 0)
+		_, err = p.NewContext().Switch(a, &regs)
+		done <- err
+	}()
+	fa := <-forged
+	if fa == nil {
+		t.Fatal(<-done)
+	}
+	defer fa.Release()
+	if ready, err := pollIn(p.zygote.lis.fd, 10*time.Second); err != nil || !ready {
+		t.Fatalf("no notification from the forged call: %v, %v", ready, err)
+	}
+	if err := hm.MapHost(data+memory.PageSize, platform.HostFile{FD: fd, Key: "file v2"}, 0, memory.PageSize, platform.Read); err != nil {
+		t.Fatalf("MapHost with a forged notification queued: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r := int64(binary.LittleEndian.Uint64(mf.Bytes(scratchFR)[offRet:]))
+		if r == -int64(unix.EPERM) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the forged call returned %d, want -EPERM", r)
+		}
+	}
+	fa.Interrupt()
+	if err := <-done; err != platform.ErrAddressSpaceDead {
+		t.Fatalf("the forging address space's Switch: %v, want it killed", err)
 	}
 }
