@@ -6,9 +6,12 @@
 // Pages get backing on first use — an app fault or a copy from a system
 // call — in large aligned chunks so that faults stay rare; small mappings
 // get theirs at mmap (backEagerly), and a copy maps what it backs. Private
-// file mappings are copies of the file's data in the memory file, so the
-// app never shares pages with the host; a program's and a library's text
-// are read into the file cache ahead of use, in the background.
+// file mappings are copies of the file's data in the memory file, read
+// into the file cache ahead of use, in the background (a program's and a
+// library's text) — except, where the platform maps host files itself,
+// those of the sandbox's read-only host files: their pages are the host
+// file's, mapped never writable, and copied before the app may write
+// them (hostmap.go).
 //
 // Every address from the app is hostile: copy-in and copy-out check it
 // against the VMAs and fail with EFAULT, never touching memory the app does

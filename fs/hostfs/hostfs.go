@@ -689,6 +689,8 @@ type File struct {
 	// mapped (shared.go); the file holds a reference to it.
 	sf       atomic.Pointer[sharedFile]
 	attachMu sync.Mutex
+	// mappable is HostFD's answer once known: 1 yes, 2 no (noexec).
+	mappable atomic.Int32
 }
 
 var (
@@ -787,11 +789,16 @@ func (f *File) HostFD() (int, bool) {
 	if f.fs != nil && f.fs.Writable() || f.writable || f.closed.Load() {
 		return 0, false
 	}
-	var st unix.Statfs_t
-	if unix.Fstatfs(f.fd, &st) != nil || st.Flags&unix.ST_NOEXEC != 0 {
-		return 0, false
+	mappable := f.mappable.Load()
+	if mappable == 0 { // once per open file: an exec asks some twenty times
+		var st unix.Statfs_t
+		mappable = 1
+		if unix.Fstatfs(f.fd, &st) != nil || st.Flags&unix.ST_NOEXEC != 0 {
+			mappable = 2
+		}
+		f.mappable.Store(mappable)
 	}
-	return f.fd, true
+	return f.fd, mappable == 1
 }
 
 // contentKey identifies a host file's content for the memory manager's

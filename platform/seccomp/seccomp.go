@@ -754,6 +754,12 @@ func (z *zygote) fork(sl *slot) (int, error) {
 func (as *addressSpace) current() (*thread, error) {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	if as.slots[1] == nil && len(as.threads) == 1 {
+		// One stub thread, ever (slots are taken lowest first), and
+		// one sentry thread drives it: the caller. (gettid is a system
+		// call, and an exec of a dynamic program made some fifty.)
+		return as.first, nil
+	}
 	th := as.threads[unix.Gettid()]
 	if th == nil {
 		return nil, fmt.Errorf("seccomp: no stub thread for this sentry thread")
