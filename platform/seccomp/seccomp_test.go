@@ -675,3 +675,59 @@ func TestHostFiles(t *testing.T) {
 		t.Fatalf("the forging address space's Switch: %v, want it killed", err)
 	}
 }
+
+// TestHostFileNumbersReused: a stub given more host files than it has
+// numbers of its own reuses its oldest numbers; the mappings made with
+// the descriptors replaced stay, and a file whose number went is given
+// again when mapped again.
+func TestHostFileNumbersReused(t *testing.T) {
+	_, as, _ := newTestSpace(t)
+	hm := as.(platform.HostMapper)
+	if !hm.MapsHost() {
+		t.Skip("this host gives stubs no host files (seccomp listener, pidfd_getfd: Linux 5.6)")
+	}
+	const own = hostFDMax - zygoteFDMax
+	n := own + 20
+	dir := t.TempDir()
+	var fds []int
+	for i := 0; i < n; i++ {
+		path := fmt.Sprintf("%s/f%03d", dir, i)
+		if err := os.WriteFile(path, []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		fds = append(fds, fd)
+		if err := hm.MapHost(0x20000000+uintptr(i)*memory.PageSize, platform.HostFile{FD: fd, Key: path}, 0, memory.PageSize, platform.Read); err != nil {
+			t.Fatalf("MapHost of file %d: %v", i, err)
+		}
+	}
+	// A request of its own runs the batch first.
+	if err := as.Protect(0x20000000, memory.PageSize, platform.Read); err != nil {
+		t.Fatal(err)
+	}
+	a := as.(*addressSpace)
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", a.s.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(maps), dir+"/f"); got != n {
+		t.Fatalf("the stub maps %d of the %d files", got, n)
+	}
+	if len(a.hostFDs) != own {
+		t.Fatalf("the stub has %d host files by key, want %d (its own numbers)", len(a.hostFDs), own)
+	}
+	first := fmt.Sprintf("%s/f%03d", dir, 0)
+	if _, ok := a.hostFDs[first]; ok {
+		t.Fatal("the first file kept its number")
+	}
+	if err := hm.MapHost(0x30000000, platform.HostFile{FD: fds[0], Key: first}, 0, memory.PageSize, platform.Read); err != nil {
+		t.Fatal(err)
+	}
+	if fd, ok := a.hostFDs[first]; !ok || fd < hostFDBase+zygoteFDMax || fd >= hostFDBase+hostFDMax {
+		t.Fatalf("the first file mapped again has fd %d (%v)", fd, ok)
+	}
+}
