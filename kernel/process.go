@@ -106,8 +106,16 @@ func (t *Task) Clone(a CloneArgs) (int32, error) {
 	}
 	if f&CloneVM != 0 {
 		if s, ok := t.mm.AddressSpace().(platform.ThreadSpawner); ok {
-			if h, err = s.SpawnThread(a.TLS, f&CloneSettls != 0); err != nil {
-				return 0, unix.EAGAIN
+			// A vfork child runs on the caller's own host thread
+			// where the platform lends it (platform.ThreadLender):
+			// the caller waits until the child is done with it.
+			if l, ok := s.(platform.ThreadLender); ok && f&CloneVfork != 0 {
+				h, err = l.LendThread()
+			}
+			if h == nil {
+				if h, err = s.SpawnThread(a.TLS, f&CloneSettls != 0); err != nil {
+					return 0, unix.EAGAIN
+				}
 			}
 			sp = s
 		}

@@ -287,3 +287,12 @@ type HostMapper interface {
 type HostMapping interface {
 	MapsHostFiles() bool
 }
+
+// ThreadLender is implemented by address spaces that can lend the calling
+// sentry thread's host thread to a CLONE_VFORK child, which runs on it
+// (AdoptThread) while the caller waits, until it execs or exits: its
+// ThreadSpawner.ExitThread gives the thread back as the caller left it
+// (registers, FP state, signal mask). No host thread is made or ended.
+type ThreadLender interface {
+	LendThread() (Thread, error)
+}

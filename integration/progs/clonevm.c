@@ -44,6 +44,18 @@ static void spawns(void)
 
 static volatile int shared_var;
 
+static inline unsigned get_mxcsr(void)
+{
+	unsigned v;
+	__asm__ volatile("stmxcsr %0" : "=m"(v));
+	return v;
+}
+
+static inline void set_mxcsr(unsigned v)
+{
+	__asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
+
 static void vforks(void)
 {
 	int st;
@@ -58,6 +70,18 @@ static void vforks(void)
 	waitpid(p, &st, 0);
 	show_status("vfork child", st);
 	printf("parent sees the child's write: %d\n", shared_var);
+
+	/* Registers are the child's own: its rounding mode (MXCSR) is not
+	 * the parent's after the vfork returns. */
+	unsigned before = get_mxcsr();
+	p = vfork();
+	if (p == 0) {
+		set_mxcsr(before | 0x6000); /* round toward zero */
+		_exit(get_mxcsr() == (before | 0x6000) ? 4 : 5);
+	}
+	waitpid(p, &st, 0);
+	show_status("vfork child that set its rounding", st);
+	printf("parent's MXCSR unchanged: %d\n", get_mxcsr() == before);
 }
 
 static atomic_int flag;

@@ -49,6 +49,9 @@ var le = binary.LittleEndian
 // switches to it. The thread's state lives in the stub's frame.
 type context struct {
 	th atomic.Pointer[thread]
+	// cpuBase is th's CPU time when this context took it over from a
+	// lender (lend.go): not this context's.
+	cpuBase atomic.Int64
 }
 
 // Release implements platform.Context.
@@ -86,7 +89,7 @@ func (c *context) Unblocked() {
 // ThreadCPUTime implements platform.ThreadCPUClock.
 func (c *context) ThreadCPUTime() time.Duration {
 	if th := c.th.Load(); th != nil {
-		return stub.ThreadCPUTime(th.hostTID)
+		return max(stub.ThreadCPUTime(th.hostTID)-time.Duration(c.cpuBase.Load()), 0)
 	}
 	return 0
 }
@@ -113,6 +116,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		if th, err = as.current(); err != nil {
 			return platform.Event{}, err
 		}
+		c.cpuBase.Store(int64(th.lentCPU(unix.Gettid())))
 		c.th.Store(th)
 	}
 	if !th.inEvent {

@@ -1066,6 +1066,10 @@ func (as *addressSpace) SpawnThread(tls uintptr, setTLS bool) (platform.Thread, 
 // AdoptThread implements platform.ThreadSpawner: the calling sentry thread
 // takes over a spawned thread, once it has started.
 func (as *addressSpace) AdoptThread(h platform.Thread) error {
+	if l, ok := h.(*lentHandle); ok {
+		as.adoptLent(l.th) // waiting in the lender's frame already
+		return nil
+	}
 	th := h.(*thread)
 	if err := th.waitEvent(); err != nil {
 		return err
@@ -1083,6 +1087,9 @@ func (as *addressSpace) AdoptThread(h platform.Thread) error {
 func (as *addressSpace) ExitThread() {
 	th, err := as.current()
 	if err != nil {
+		return
+	}
+	if as.leave(th) {
 		return
 	}
 	as.mu.Lock()

@@ -731,3 +731,75 @@ func TestHostFileNumbersReused(t *testing.T) {
 		t.Fatalf("the first file mapped again has fd %d (%v)", fd, ok)
 	}
 }
+
+// TestLendThread: a thread lent to a vfork child runs the child's code
+// from the lender's frame, and given back, the lender goes on with its
+// own FP state, whatever the child left in the registers.
+func TestLendThread(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	const data, child = 0x20000000, base + 0x800
+	// parent: mov rax, A; movq xmm0, rax; mov eax, 39; syscall;
+	// movq rax, xmm0; mov [data], rax; mov eax, 60; syscall
+	const a, b = 0x1111222233334444, 0x5555666677778888
+	code := []byte{0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x66, 0x48, 0x0f, 0x6e, 0xc0, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+		0x66, 0x48, 0x0f, 0x7e, 0xc0, 0x48, 0x89, 0x04, 0x25, 0, 0, 0, 0x20, 0xb8, 60, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint64(code[2:], a)
+	page := make([]byte, 0x1000)
+	copy(page, code)
+	// child: mov rax, B; movq xmm0, rax; mov eax, 39; syscall
+	cc := []byte{0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x66, 0x48, 0x0f, 0x6e, 0xc0, 0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint64(cc[2:], b)
+	copy(page[0x800:], cc)
+	platformtest.MapPage(t, mf, as, base, page, platform.AnyAccess)
+	fr, err := mf.Allocate(memory.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as.MapFile(data, fr, platform.ReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	ctx := p.NewContext()
+	regs := p.InitialRegisters(base, 0)
+	if ev, err := ctx.Switch(as, &regs); err != nil || ev.Kind != platform.EventSyscall || regs.Orig_rax != 39 {
+		t.Fatalf("parent's first stop: %v, %v (orig_rax %d)", ev, err, regs.Orig_rax)
+	}
+	h, err := as.(platform.ThreadLender).LendThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostTID := as.(*addressSpace).first.hostTID
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		sp := as.(platform.ThreadSpawner)
+		if err := sp.AdoptThread(h); err != nil {
+			done <- err
+			return
+		}
+		cctx := p.NewContext()
+		cregs := p.InitialRegisters(child, 0)
+		ev, err := cctx.Switch(as, &cregs)
+		if err == nil && (ev.Kind != platform.EventSyscall || cregs.Rip != child+22) {
+			err = fmt.Errorf("child's stop: %v at %#x", ev, cregs.Rip)
+		}
+		if th := cctx.(*context).th.Load(); err == nil && (th == nil || th.hostTID != hostTID) {
+			err = fmt.Errorf("the child did not run on the lender's host thread")
+		}
+		sp.ExitThread()
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	regs.Rax = 7
+	if ev, err := ctx.Switch(as, &regs); err != nil || ev.Kind != platform.EventSyscall || regs.Orig_rax != 60 {
+		t.Fatalf("parent's second stop: %v, %v (orig_rax %d)", ev, err, regs.Orig_rax)
+	}
+	if got := binary.LittleEndian.Uint64(mf.Bytes(fr)); got != a {
+		t.Fatalf("the lender's xmm0 after the child: %#x, want its own %#x", got, uint64(a))
+	}
+	if th := as.(*addressSpace).first; len(th.lent) != 0 || len(as.(*addressSpace).threads) != 1 {
+		t.Fatalf("after the child: %d lent frames, %d sentry threads", len(th.lent), len(as.(*addressSpace).threads))
+	}
+}

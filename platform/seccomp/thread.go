@@ -30,6 +30,11 @@ type thread struct {
 	spinFails, waits int
 	handling         time.Duration
 	eventAt          time.Duration // monoNow when the last event was seen; 0: none yet
+
+	// lent holds, while the thread is lent to CLONE_VFORK children
+	// (LendThread; nested vforks stack), what each lender left. Guarded
+	// by as.mu.
+	lent []lentFrame
 }
 
 var _ platform.Thread = (*thread)(nil)
