@@ -7,7 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"moat/platform"
-	"moat/platform/stub"
 )
 
 // Lending a stub thread to a CLONE_VFORK child (platform.ThreadLender).
@@ -66,9 +65,9 @@ func (as *addressSpace) LendThread() (platform.Thread, error) {
 		uc:     append([]byte(nil), uc...),
 		fp:     append([]byte(nil), fp...),
 		lender: unix.Gettid(),
-		cpu:    stub.ThreadCPUTime(th.hostTID),
 	}
 	as.mu.Lock()
+	lf.cpu = th.clock.Read(th.hostTID)
 	th.lent = append(th.lent, lf)
 	as.mu.Unlock()
 	return &lentHandle{th}, nil

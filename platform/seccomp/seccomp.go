@@ -1095,6 +1095,7 @@ func (as *addressSpace) ExitThread() {
 	as.mu.Lock()
 	delete(as.threads, unix.Gettid())
 	th.slot.inUse = false
+	th.clock.Close()
 	as.mu.Unlock()
 	if th.inEvent {
 		th.post(stSyscall, unix.SYS_EXIT, 0)
@@ -1112,6 +1113,11 @@ func (as *addressSpace) Release() {
 		if as.lis != nil {
 			as.lis.decRef()
 		}
+		as.mu.Lock()
+		for _, th := range as.threads {
+			th.clock.Close()
+		}
+		as.mu.Unlock()
 		as.s.Interrupt()
 		as.s.MarkDead()
 		go func() {

@@ -35,6 +35,9 @@ type thread struct {
 	// (LendThread; nested vforks stack), what each lender left. Guarded
 	// by as.mu.
 	lent []lentFrame
+	// clock reads the host thread's CPU time for LendThread; closed
+	// when the thread exits or the address space goes. Guarded by as.mu.
+	clock stub.ThreadClock
 }
 
 var _ platform.Thread = (*thread)(nil)

@@ -48,10 +48,48 @@ func ThreadCPUTime(tid int) time.Duration {
 	if err != nil {
 		return 0
 	}
+	return parseSchedstat(b)
+}
+
+func parseSchedstat(b []byte) time.Duration {
 	f, _, _ := bytes.Cut(b, []byte(" "))
 	ns, err := strconv.ParseInt(string(f), 10, 64)
 	if err != nil {
 		return 0
 	}
 	return time.Duration(ns)
+}
+
+// ThreadClock is ThreadCPUTime with the thread's schedstat kept open: a
+// read then costs about 1 µs instead of 11 (open, read, close). Its zero
+// value is ready; Close closes the file. Not safe for concurrent use.
+type ThreadClock struct {
+	fd   int
+	open bool
+}
+
+// Read returns the CPU time of host thread tid, which must be the same
+// thread on every call; 0 if it cannot be read.
+func (c *ThreadClock) Read(tid int) time.Duration {
+	if !c.open {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/schedstat", tid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0
+		}
+		c.fd, c.open = fd, true
+	}
+	var buf [64]byte
+	n, err := unix.Pread(c.fd, buf[:], 0) // a seq_file: read at 0, it is made anew
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return parseSchedstat(buf[:n])
+}
+
+// Close closes the file, if open.
+func (c *ThreadClock) Close() {
+	if c.open {
+		unix.Close(c.fd)
+		c.open = false
+	}
 }
