@@ -51,8 +51,9 @@ func Space[P platform.Platform](t *testing.T, newPlatform func(mf *memory.File, 
 	return p, as, mf
 }
 
-// MapPage maps a fresh page starting with b at addr with access at.
-func MapPage(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintptr, b []byte, at platform.AccessType) {
+// MapPage maps a fresh page starting with b at addr with access at, and
+// returns where it is in the memory file.
+func MapPage(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintptr, b []byte, at platform.AccessType) platform.FileRange {
 	t.Helper()
 	fr, err := mf.Allocate(memory.PageSize)
 	if err != nil {
@@ -62,6 +63,7 @@ func MapPage(t *testing.T, mf *memory.File, as platform.AddressSpace, addr uintp
 	if err := as.MapFile(addr, fr, at); err != nil {
 		t.Fatal(err)
 	}
+	return fr
 }
 
 // FPState checks that floating-point state set with SetFPState is what
@@ -73,13 +75,7 @@ func FPState(t *testing.T, p platform.Platform, as platform.AddressSpace, mf *me
 	// movq rax, xmm0; mov [data], rax; syscall
 	code := []byte{0x66, 0x48, 0x0f, 0x7e, 0xc0, 0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x00, 0x20, 0x0f, 0x05}
 	MapPage(t, mf, as, base, code, platform.AnyAccess)
-	fr, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := as.MapFile(data, fr, platform.ReadWrite); err != nil {
-		t.Fatal(err)
-	}
+	fr := MapPage(t, mf, as, data, nil, platform.ReadWrite)
 	ctx := p.NewContext()
 	defer ctx.Release()
 	regs := p.InitialRegisters(base+13, 0) // first stop: at the syscall, before the movq has run

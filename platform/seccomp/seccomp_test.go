@@ -751,13 +751,7 @@ func TestLendThread(t *testing.T) {
 	binary.LittleEndian.PutUint64(cc[2:], b)
 	copy(page[0x800:], cc)
 	platformtest.MapPage(t, mf, as, base, page, platform.AnyAccess)
-	fr, err := mf.Allocate(memory.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := as.MapFile(data, fr, platform.ReadWrite); err != nil {
-		t.Fatal(err)
-	}
+	fr := platformtest.MapPage(t, mf, as, data, nil, platform.ReadWrite)
 	ctx := p.NewContext()
 	regs := p.InitialRegisters(base, 0)
 	if ev, err := ctx.Switch(as, &regs); err != nil || ev.Kind != platform.EventSyscall || regs.Orig_rax != 39 {
