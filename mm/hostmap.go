@@ -39,19 +39,27 @@ type HostBacked interface {
 //
 // Preconditions: mm.mu is held; key is vmaKey(v).
 func (mm *MemoryManager) hostFileOf(v *vma, key any) *platform.HostFile {
-	hm, ok := mm.as.(platform.HostMapper)
-	if !ok || !hm.MapsHost() {
-		return nil
-	}
-	hb, ok := v.file.(HostBacked)
-	if !ok {
-		return nil
-	}
-	fd, ok := hb.HostFD()
+	fd, ok := mm.hostFD(v.file)
 	if !ok {
 		return nil
 	}
 	return &platform.HostFile{FD: fd, Key: key}
+}
+
+// hostFD returns f's host descriptor if f is HostBacked and mm's address
+// space maps host files.
+//
+// Preconditions: mm.mu is held.
+func (mm *MemoryManager) hostFD(f MappableFile) (int, bool) {
+	hm, ok := mm.as.(platform.HostMapper)
+	if !ok || !hm.MapsHost() {
+		return 0, false
+	}
+	hb, ok := f.(HostBacked)
+	if !ok {
+		return 0, false
+	}
+	return hb.HostFD()
 }
 
 // backHost backs the gaps of [start, end) in v with hf.
@@ -148,16 +156,11 @@ func (mm *MemoryManager) unhost(start, end uintptr) error {
 // mapsHost reports whether private mappings of f will be host-mapped.
 func (mm *MemoryManager) mapsHost(f MappableFile) bool {
 	mm.mu.Lock()
-	hm, _ := mm.as.(platform.HostMapper)
+	_, ok := mm.hostFD(f)
 	mm.mu.Unlock()
-	if hm == nil || !hm.MapsHost() {
+	if !ok {
 		return false
 	}
-	_, keyed := contentKey(f)
-	hb, ok := f.(HostBacked)
-	if !keyed || !ok {
-		return false
-	}
-	_, ok = hb.HostFD()
-	return ok
+	_, keyed := contentKey(f) // (backKeyed host-maps only keyed files)
+	return keyed
 }

@@ -44,7 +44,7 @@ import (
 // to gate_getfd) is refused with EPERM: one is used only if it comes from
 // the stub thread asked, at gate_getfd.
 //
-// Lock order: addressSpace.fdMu, then listener.mu.
+// Locks: addressSpace.fdMu, then listener.mu (see the package comment).
 
 const (
 	// listenerFD is the zygote's descriptor of its listener (handler.S's
@@ -88,7 +88,7 @@ func takeListener(pid, zfd int) *listener {
 	}
 	// Linux 6.6: wake the stub on this CPU when answering, as a hand-over
 	// between the two rather than a wake of another CPU. Only a speed-up.
-	_ = notifSetFlags(fd, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+	_ = unix.IoctlSetInt(fd, unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
 	l := &listener{fd: fd}
 	l.refs.Store(1)
 	return l
@@ -164,7 +164,7 @@ func (p *Platform) giveZygote(lis *listener, key any, fd int) {
 	p.zmu.Lock()
 	defer p.zmu.Unlock()
 	z := p.zygote
-	if z == nil || z.lis != lis || len(p.zfds) >= zygoteFDMax {
+	if z == nil || z.as.lis != lis || len(p.zfds) >= zygoteFDMax {
 		return
 	}
 	if _, ok := p.zfds[key]; ok {
@@ -195,21 +195,14 @@ func (th *thread) installFD(l *listener, src, target int) error {
 	th.post(stGetFD, 0)
 	herr := l.hand(th, src, target)
 	l.mu.Unlock()
-	if err := th.waitEvent(); err != nil {
-		return err
-	}
-	th.inEvent = true
-	if err := th.batchFailed(); err != nil {
-		return err
-	}
-	if herr != nil {
+	fd, err := th.result()
+	switch {
+	case err != nil && herr == nil:
+		return fmt.Errorf("seccomp: installing a host file in the stub: %w", err)
+	case herr != nil:
 		return herr
-	}
-	if r := int64(le.Uint64(th.msg[offRet:])); r != int64(target) {
-		if r < 0 && r >= -4095 {
-			return fmt.Errorf("seccomp: installing a host file in the stub: %w", unix.Errno(-r))
-		}
-		return fmt.Errorf("seccomp: installing a host file in the stub: got fd %d, want %d", r, target)
+	case fd != uintptr(target):
+		return fmt.Errorf("seccomp: installing a host file in the stub: got fd %d, want %d", fd, target)
 	}
 	return nil
 }
@@ -273,13 +266,4 @@ func pollIn(fd int, d time.Duration) (bool, error) {
 		}
 		return n > 0, nil
 	}
-}
-
-// notifSetFlags sets the listener's flags (SECCOMP_IOCTL_NOTIF_SET_FLAGS).
-func notifSetFlags(fd int, flags uint64) error {
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, uintptr(flags))
-	if e != 0 {
-		return e
-	}
-	return nil
 }

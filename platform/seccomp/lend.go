@@ -25,12 +25,10 @@ import (
 // sentry thread drives the thread (the lender, then the borrower).
 
 // lentFrame is what a lender left: its frame's ucontext and FP state,
-// the sentry thread it drives the thread from, the borrower's (once it
-// has adopted the thread), whether the lender went meanwhile, and the
-// thread's CPU time when lent.
+// the borrower's sentry thread (once it has adopted the thread), whether
+// the lender went meanwhile, and the thread's CPU time when lent.
 type lentFrame struct {
 	uc, fp     []byte
-	lender     int
 	borrower   int
 	lenderGone bool
 	cpu        time.Duration
@@ -61,11 +59,7 @@ func (as *addressSpace) LendThread() (platform.Thread, error) {
 	if err != nil {
 		return nil, err // (a thread that has not started has no FP state)
 	}
-	lf := lentFrame{
-		uc:     append([]byte(nil), uc...),
-		fp:     append([]byte(nil), fp...),
-		lender: unix.Gettid(),
-	}
+	lf := lentFrame{uc: append([]byte(nil), uc...), fp: append([]byte(nil), fp...)}
 	as.mu.Lock()
 	lf.cpu = th.clock.Read(th.hostTID)
 	th.lent = append(th.lent, lf)

@@ -50,6 +50,9 @@
 // Every operation on an AddressSpace or Context must come from the OS
 // thread that drives the stub thread it concerns: an address space finds
 // the stub thread by the calling thread's id.
+//
+// Lock order: Platform.zmu, then addressSpace.fdMu, then listener.mu
+// (hostfd.go); addressSpace.mu is taken last.
 package seccomp
 
 import (
@@ -475,7 +478,7 @@ func (p *Platform) forkSpaceLocked() (*addressSpace, error) {
 	}
 	as.s = stub.Adopt(pid)
 	th.hostTID = pid
-	if l := p.zygote.lis; l != nil {
+	if l := p.zygote.as.lis; l != nil {
 		l.incRef()
 		as.lis = l
 		as.hostFDs = maps.Clone(p.zfds) // inherited
@@ -563,9 +566,8 @@ func (p *Platform) released() {
 // sentry thread that does not exit while any of them lives (the keeper):
 // a parent-death signal follows the parent thread, not the process.
 type zygote struct {
-	as  *addressSpace
-	th  *thread
-	lis *listener // its filter's, held by as; nil without one
+	as *addressSpace // its lis is the zygote's filter's listener
+	th *thread
 }
 
 // zygoteSlot is the zygote's own slot: the highest, so that its children
@@ -680,7 +682,7 @@ func (p *Platform) newZygote() (*zygote, error) {
 	copy(th.msg[offSealFilter:], p.seal)
 	le.PutUint16(th.msg[offSealProg:], uint16(len(p.seal)/8))
 	le.PutUint64(th.msg[offSealProg+8:], uint64(base+offSealFilter))
-	return &zygote{as: as, th: th, lis: as.lis}, nil
+	return &zygote{as: as, th: th}, nil
 }
 
 // zygoteELFBase is where the zygote's ELF is loaded: low, clear of where

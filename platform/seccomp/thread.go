@@ -128,6 +128,12 @@ func (th *thread) request(state uint32, nr uintptr, args ...uintptr) (uintptr, e
 		}
 	}
 	th.post(state, nr, args...)
+	return th.result()
+}
+
+// result waits for the stub thread to report the result of what was
+// posted to it, and returns it.
+func (th *thread) result() (uintptr, error) {
 	if err := th.waitEvent(); err != nil {
 		return 0, err
 	}
