@@ -539,20 +539,21 @@ func TestZygoteSetupFails(t *testing.T) {
 	}
 }
 
-// TestHostFiles: MapHost installs the sentry's file in the stub and maps
-// it there read-only (a write faults); the zygote is given the file too,
-// so that a stub forked later starts with it; and a notification the
-// sentry did not ask for (app code that jumps to gate_getfd) is refused
-// with EPERM on the way to its own.
-func TestHostFiles(t *testing.T) {
-	p, as, mf := newTestSpace(t)
+// hostMapper returns as as a platform.HostMapper, or skips the test,
+// saying why, where the host gives stubs no host files.
+func hostMapper(t *testing.T, as platform.AddressSpace) platform.HostMapper {
+	t.Helper()
 	hm := as.(platform.HostMapper)
 	if !hm.MapsHost() {
 		t.Skip("this host gives stubs no host files (seccomp listener, pidfd_getfd: Linux 5.6)")
 	}
-	path := t.TempDir() + "/file"
-	content := make([]byte, 2*memory.PageSize)
-	copy(content[memory.PageSize:], "host page")
+	return hm
+}
+
+// hostFile writes content to a new file at path and returns a read-only
+// descriptor of it, closed when the test ends.
+func hostFile(t *testing.T, path string, content []byte) int {
+	t.Helper()
 	if err := os.WriteFile(path, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +561,22 @@ func TestHostFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// TestHostFiles: MapHost installs the sentry's file in the stub and maps
+// it there read-only (a write faults); the zygote is given the file too,
+// so that a stub forked later starts with it; and a notification the
+// sentry did not ask for (app code that jumps to gate_getfd) is refused
+// with EPERM on the way to its own.
+func TestHostFiles(t *testing.T) {
+	p, as, mf := newTestSpace(t)
+	hm := hostMapper(t, as)
+	path := t.TempDir() + "/file"
+	content := make([]byte, 2*memory.PageSize)
+	copy(content[memory.PageSize:], "host page")
+	fd := hostFile(t, path, content)
 	f := platform.HostFile{FD: fd, Key: "file v1"}
 	const data = 0x20000000
 	if err := hm.MapHost(data, f, memory.PageSize, memory.PageSize, platform.ReadWrite); err != nil {
@@ -655,7 +671,7 @@ func TestHostFiles(t *testing.T) {
 		t.Fatal(<-done)
 	}
 	defer fa.Release()
-	if ready, err := pollIn(p.zygote.lis.fd, 10*time.Second); err != nil || !ready {
+	if ready, err := pollIn(p.zygote.as.lis.fd, 10*time.Second); err != nil || !ready {
 		t.Fatalf("no notification from the forged call: %v, %v", ready, err)
 	}
 	if err := hm.MapHost(data+memory.PageSize, platform.HostFile{FD: fd, Key: "file v2"}, 0, memory.PageSize, platform.Read); err != nil {
@@ -682,24 +698,14 @@ func TestHostFiles(t *testing.T) {
 // again when mapped again.
 func TestHostFileNumbersReused(t *testing.T) {
 	_, as, _ := newTestSpace(t)
-	hm := as.(platform.HostMapper)
-	if !hm.MapsHost() {
-		t.Skip("this host gives stubs no host files (seccomp listener, pidfd_getfd: Linux 5.6)")
-	}
+	hm := hostMapper(t, as)
 	const own = hostFDMax - zygoteFDMax
 	n := own + 20
 	dir := t.TempDir()
 	var fds []int
 	for i := 0; i < n; i++ {
 		path := fmt.Sprintf("%s/f%03d", dir, i)
-		if err := os.WriteFile(path, []byte{byte(i)}, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd)
+		fd := hostFile(t, path, []byte{byte(i)})
 		fds = append(fds, fd)
 		if err := hm.MapHost(0x20000000+uintptr(i)*memory.PageSize, platform.HostFile{FD: fd, Key: path}, 0, memory.PageSize, platform.Read); err != nil {
 			t.Fatalf("MapHost of file %d: %v", i, err)
