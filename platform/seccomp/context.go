@@ -174,6 +174,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	}
 	th.inEvent = true
 	th.eventAt = at
+	if th.yielded {
+		th.spread(at)
+	}
 	if err := th.batchFailed(); err != nil {
 		return platform.Event{}, err
 	}

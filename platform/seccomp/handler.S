@@ -88,6 +88,7 @@
 	.set OFF_PROBE, 128
 	.set OFF_BATCH_N, 136
 	.set OFF_BATCH_ERR, 140
+	.set OFF_CPU, 144		# 1 + the CPU the thread last yielded on; 0: none
 	.set OFF_BATCH, 512		# entries: nr, fd (u16 each), prot (u32), addr, len, offset
 	.set BATCH_ENTRY, 32
 	.set BATCH_MAX, 80
@@ -129,6 +130,7 @@
 	.set SECCOMP_SET_MODE_FILTER, 1
 	.set ARCH_SET_GS, 0x1001
 	.set KICK_SIGNAL, 23		# SIGURG, stub.KickSignal
+	.set CPUNODE_SEG, 0x7b		# Linux's per-CPU GDT segment (vgetcpu's)
 
 	# gregs indices (ucontext layout); UC_GREGS is their offset there.
 	.set UC_GREGS, 40
@@ -337,6 +339,15 @@ spin:
 	jnz spin
 	# Now and then let a thread that waits for this CPU run (the
 	# sentry's, on two cores): sched_yield returns at once if none does.
+	# First say which CPU this is, plus one (seccomp's spread.go): lsl
+	# of the per-CPU segment gives node<<12|cpu, as the vDSO's getcpu
+	# reads it. Without that segment (ZF clear) nothing is said.
+	mov eax, CPUNODE_SEG
+	lsl eax, eax
+	jnz 2f
+	inc eax
+	mov [r12+OFF_CPU], eax
+2:
 	mov eax, SYS_sched_yield
 gate_yield:
 	syscall

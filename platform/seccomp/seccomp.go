@@ -16,7 +16,9 @@
 //
 // The hand-off is a bounded spin and then a futex wait on the sysmsg state
 // word, on both sides; a side calls FUTEX_WAKE only when the other has
-// marked the word as sleeping (stSleeping).
+// marked the word as sleeping (stSleeping). Spinning pays only with the
+// two sides on different CPUs: a sentry thread that finds its stub thread
+// on its own CPU, call after call, moves it (spread.go).
 //
 // Syscall-site patching (SetSyscallPatching; moat run --syscall-patch on,
 // off by default): the memory manager rewrites recognised system-call
@@ -123,9 +125,12 @@ const (
 	// u32, then addr, length, offset), which end where gregs begin.
 	offBatchN   = 136
 	offBatchErr = 140
-	offBatch    = 512
-	batchEntry  = 32
-	batchMax    = (offGregs - offBatch) / batchEntry
+	// offCPU is 1 + the CPU the stub thread last gave way on (see
+	// spread); 0: none since the sentry last looked.
+	offCPU     = 144
+	offBatch   = 512
+	batchEntry = 32
+	batchMax   = (offGregs - offBatch) / batchEntry
 
 	// Scratch areas used while setting the stub up.
 	offSetupStack  = 256 // stack_t

@@ -30,6 +30,9 @@ type thread struct {
 	spinFails, waits int
 	handling         time.Duration
 	eventAt          time.Duration // monoNow when the last event was seen; 0: none yet
+	spreadAt         time.Duration // monoNow when spread last moved a thread
+	together         int           // events in a row found on the stub's CPU (spread)
+	yielded          bool          // the last wait for an event yielded the CPU
 
 	// lent holds, while the thread is lent to CLONE_VFORK children
 	// (LendThread; nested vforks stack), what each lender left. Guarded
@@ -199,6 +202,7 @@ func (th *thread) waitEvent() error {
 // caller does, and not at all on the way from the event to its handling.
 func (th *thread) waitEventSince(start time.Duration) (time.Duration, error) {
 	th.waits++
+	th.yielded = false
 	if th.spinFails < spinFailLimit || th.waits%probeEvery == 0 {
 		batch := firstSpinChecks
 		for now := start; now-start < maxSentrySpin; now = monoNow() {
@@ -211,6 +215,7 @@ func (th *thread) waitEventSince(start time.Duration) (time.Duration, error) {
 			// As the stub does (handler.S): let a thread waiting
 			// for this CPU run, maybe the stub itself.
 			unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			th.yielded = true
 			batch = spinChecks
 		}
 		th.spinFails++
