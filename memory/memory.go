@@ -92,25 +92,57 @@ func (f *File) FD() int { return f.fd }
 // pages) whose contents are zero. It fails with ENOMEM when the file is
 // full.
 func (f *File) Allocate(length uintptr) (platform.FileRange, error) {
-	length = RoundUp(length)
-	if length == 0 {
-		return platform.FileRange{}, unix.EINVAL
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	fr, kept, err := f.allocateAnyLocked(length)
+	if kept {
+		clear(f.Bytes(fr)) // under the lock, but a few pages only
+	}
+	return fr, err
+}
+
+// AllocateFrom is Allocate followed by ReadFrom(fr, r, roff), except that
+// what the read fills is not zeroed first, only what a short read leaves.
+// A kept range (keepPages) is zeroed through the sentry's mapping, which
+// faults in each page the sentry has not touched since the app last used
+// it: the copy of libc's 24 KiB data segment at each exec spent 10 us on
+// average (18 at the median of one run) clearing what the read then
+// overwrote.
+func (f *File) AllocateFrom(length uintptr, r io.ReaderAt, roff int64) (platform.FileRange, error) {
+	f.mu.Lock()
+	fr, kept, err := f.allocateAnyLocked(length)
+	f.mu.Unlock()
+	if err != nil {
+		return fr, err
+	}
+	if n := f.readFrom(fr, r, roff); kept && n < int64(fr.Length) {
+		clear(f.Bytes(fr)[n:])
+	}
+	return fr, nil
+}
+
+// allocateAnyLocked allocates a range of length bytes (rounded up to
+// pages), a kept one if it can: kept reports whether it is one, whose
+// contents are what they were when it was freed; any other is zero.
+//
+// Preconditions: f.mu is held.
+func (f *File) allocateAnyLocked(length uintptr) (fr platform.FileRange, kept bool, err error) {
+	length = RoundUp(length)
+	if length == 0 {
+		return platform.FileRange{}, false, unix.EINVAL
+	}
 	if fr, ok := f.takeKeptLocked(length); ok {
 		f.inUse += int64(length)
-		clear(f.Bytes(fr)) // under the lock, but a few pages only
-		return fr, nil
+		return fr, true, nil
 	}
-	fr, err := f.allocateLocked(length)
+	fr, err = f.allocateLocked(length)
 	if err != nil && f.keptBytes > 0 {
 		// Full means full: what is kept for small allocations makes room
 		// for this one if it can.
 		f.releaseKeptLocked()
 		fr, err = f.allocateLocked(length)
 	}
-	return fr, err
+	return fr, false, err
 }
 
 // allocateLocked allocates from the free list, first fit, else from the
@@ -291,20 +323,27 @@ func (f *File) WriteAt(data []byte, off int64) {
 // ReadFrom fills fr from r at offset roff, through a buffer and WriteAt
 // (see there); a short read leaves the rest of fr as it was.
 func (f *File) ReadFrom(fr platform.FileRange, r io.ReaderAt, roff int64) {
+	f.readFrom(fr, r, roff)
+}
+
+// readFrom is ReadFrom; it returns how many bytes it filled.
+func (f *File) readFrom(fr platform.FileRange, r io.ReaderAt, roff int64) int64 {
 	bp := scratch.Get().(*[]byte)
 	defer scratch.Put(bp)
 	buf := *bp
-	for done := int64(0); done < int64(fr.Length); {
+	done := int64(0)
+	for done < int64(fr.Length) {
 		want := min(int64(len(buf)), int64(fr.Length)-done)
 		n, _ := r.ReadAt(buf[:want], roff+done)
 		if n > 0 {
 			f.WriteAt(buf[:n], fr.Offset+done)
 		}
+		done += int64(max(n, 0))
 		if int64(n) < want {
-			return
+			break
 		}
-		done += int64(n)
 	}
+	return done
 }
 
 // scratch holds ReadFrom's buffers.

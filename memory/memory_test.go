@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -439,5 +440,53 @@ func TestKeptRanges(t *testing.T) {
 			live = append(live, fr)
 		}
 		checkInvariants(t, g)
+	}
+}
+
+// TestAllocateFrom: a range allocated and filled at once holds what was
+// read and zeros after a short read, whether it was a kept range (stale
+// bytes, not zeroed first) or a fresh one.
+func TestAllocateFrom(t *testing.T) {
+	f := newFile(t, 64*PageSize)
+	data := make([]byte, 3*PageSize)
+	for i := range data {
+		data[i] = byte(i%251) + 1
+	}
+	for _, tc := range []struct {
+		name string
+		read int // bytes the reader has
+	}{{"whole", len(data)}, {"short", PageSize + 100}, {"none", 0}} {
+		for _, kept := range []bool{true, false} {
+			if kept {
+				stale := mustAllocate(t, f, 3*PageSize)
+				mustAllocate(t, f, PageSize) // keeps it off the top of the file
+				for i := range f.Bytes(stale) {
+					f.Bytes(stale)[i] = 0xee
+				}
+				f.Free(stale)
+				if f.keptBytes == 0 {
+					t.Fatal("the freed range was not kept")
+				}
+			}
+			fr, err := f.AllocateFrom(3*PageSize-10, bytes.NewReader(data[:tc.read]), 0)
+			if err != nil {
+				t.Fatalf("%s, kept %v: %v", tc.name, kept, err)
+			}
+			got := f.Bytes(fr)
+			if len(got) != 3*PageSize {
+				t.Fatalf("%s, kept %v: %d bytes, want 3 pages", tc.name, kept, len(got))
+			}
+			for i, b := range got {
+				want := byte(0)
+				if i < tc.read {
+					want = data[i]
+				}
+				if b != want {
+					t.Fatalf("%s, kept %v: byte %d is %#x, want %#x", tc.name, kept, i, b, want)
+				}
+			}
+			f.Free(fr)
+			checkInvariants(t, f)
+		}
 	}
 }

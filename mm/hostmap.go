@@ -128,11 +128,10 @@ func readHost(fd int, off int64, n uintptr, fn func(b []byte, done int)) {
 //
 // Preconditions: mm.mu is held; p is one of mm.pmas.
 func (mm *MemoryManager) copyHost(p *pma) error {
-	fr, err := mm.mf.Allocate(p.end - p.start)
+	fr, err := mm.mf.AllocateFrom(p.end-p.start, hostReader(p.host.FD), p.off) // a short read leaves zeros
 	if err != nil {
 		return err
 	}
-	mm.mf.ReadFrom(fr, hostReader(p.host.FD), p.off) // a short read leaves zeros
 	p.host, p.off, p.cow = nil, fr.Offset, false
 	return nil
 }
