@@ -254,10 +254,39 @@ func (t *Task) queueGroupSignalLocked(si SigInfo) {
 	t.add(si, true, true)
 }
 
+// pendGroupSignalLocked is queueGroupSignalLocked but for the wake: it
+// returns the thread to wake (nil if the signal was not queued), for the
+// caller to wake once it has released the kernel lock.
+//
+// Preconditions: Kernel.mu is held.
+func (t *Task) pendGroupSignalLocked(si SigInfo) *Task {
+	if queued, _ := t.pend(si, true); !queued {
+		return nil
+	}
+	return t.pickThreadLocked(unix.Signal(si.Signo))
+}
+
 // add is enqueue after the job control of SIGCONT and stop signals
 // (prepareSignal); kernelLocked says whether the caller holds Kernel.mu.
 // full reports a real-time signal dropped because the queue is full.
 func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
+	queued, full = t.pend(si, group)
+	sig := int(si.Signo)
+	switch {
+	case !queued:
+	case group && kernelLocked:
+		t.pickThreadLocked(unix.Signal(sig)).wake()
+	case group:
+		t.pickThread(unix.Signal(sig)).wake()
+	default:
+		t.wake()
+	}
+	return queued, full
+}
+
+// pend is add without the wake: it makes the signal pending for t's
+// thread (its process, if group) unless it is ignored or already pending.
+func (t *Task) pend(si SigInfo, group bool) (queued, full bool) {
 	sig := int(si.Signo)
 	act, _ := t.SigAction(sig, nil)
 	h := t.sig
@@ -288,15 +317,6 @@ func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
 	}
 	h.mu.Unlock()
 	t.mu.Unlock()
-	switch {
-	case !queued:
-	case group && kernelLocked:
-		t.pickThreadLocked(unix.Signal(sig)).wake()
-	case group:
-		t.pickThread(unix.Signal(sig)).wake()
-	default:
-		t.wake()
-	}
 	return queued, full
 }
 

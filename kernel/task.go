@@ -454,17 +454,26 @@ func leaveSharedVM(m *mm.MemoryManager) {
 
 // release frees the task's resources (address space, files).
 func (t *Task) release() {
+	if m := t.releaseButMemory(); m != nil {
+		m.Release()
+	}
+}
+
+// releaseButMemory frees the task's resources but its memory manager if
+// it shares it with no other task, which it returns (nil if none) for the
+// caller to release.
+func (t *Task) releaseButMemory() *mm.MemoryManager {
 	t.mu.Lock()
 	m, shared := t.mm, t.vmShared
 	t.mm, t.vmShared = nil, false
 	t.mu.Unlock()
 	if shared {
 		leaveSharedVM(m)
-	} else if m != nil {
-		m.Release()
+		m = nil
 	}
 	if t.ctx != nil {
 		t.ctx.Release()
 	}
 	t.fds.Drop()
+	return m
 }

@@ -86,3 +86,37 @@ func TestChangesParked(t *testing.T) {
 		t.Fatalf("the interrupted waiter was unparked by a later Notify (after %v)", d)
 	}
 }
+
+// NotifyLater wakes a parked waiter only when the caller calls what it
+// returns (after releasing its lock), not at once.
+func TestChangesNotifyLater(t *testing.T) {
+	var mu sync.Mutex
+	var ch vfs.Changes
+	ready := false
+	ctx := &parkCtx{interrupted: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		mu.Lock()
+		done <- ch.WaitUntilLocked(ctx, &mu, func() bool { return ready })
+		mu.Unlock()
+	}()
+	time.Sleep(10 * time.Millisecond) // let it park
+	mu.Lock()
+	ready = true
+	unpark := ch.NotifyLater()
+	mu.Unlock()
+	select {
+	case err := <-done:
+		t.Fatalf("the waiter returned (%v) before the unpark", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	unpark()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("WaitUntilLocked: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a parked waiter was not woken by NotifyLater's unpark")
+	}
+}

@@ -582,23 +582,38 @@ func (c *Changes) ChanParked(p *park.Parker) <-chan struct{} {
 // Notify wakes everyone waiting for a change.
 //
 // Preconditions: the owner's lock is held.
-func (c *Changes) Notify() {
+func (c *Changes) Notify() { c.NotifyLater()() }
+
+// NotifyLater is Notify for an owner that has more to change before it
+// releases its lock: the waiters that wait parked (WaitLocked,
+// ChanParked) are woken only by the function it returns, which the
+// caller calls once it has released the lock, so that a woken waiter
+// does not at once wait again, for that lock (two wakes instead of one).
+//
+// Preconditions: the owner's lock is held.
+func (c *Changes) NotifyLater() (unpark func()) {
 	if c.ch != nil {
 		close(c.ch)
 		c.ch = nil
 	}
-	for _, p := range c.parked {
-		p.Unpark()
+	var ps []*park.Parker
+	if len(c.parked) > 0 {
+		ps = append(ps, c.parked...)
+		clear(c.parked)
+		c.parked = c.parked[:0]
 	}
-	clear(c.parked)
-	c.parked = c.parked[:0]
 	for _, w := range c.watchers {
 		if p := w.Value(); p != nil {
-			p.Unpark()
+			ps = append(ps, p)
 		}
 	}
 	clear(c.watchers)
 	c.watchers = c.watchers[:0]
+	return func() {
+		for _, p := range ps {
+			p.Unpark()
+		}
+	}
 }
 
 // WaitLocked waits for the next change, interruptibly as ctx allows
