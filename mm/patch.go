@@ -39,6 +39,10 @@ import (
 // over it — first restores the original bytes (if they are still the
 // patched ones), so a program that makes its text writable finds it as it
 // was. A fork copies the patches with the memory; exec drops them.
+//
+// A site is patched once it has trapped patchAfter times in the address
+// space, or, if it trapped in other processes before (the same file's
+// content), ahead of its first run (warm.go).
 
 // patchSite is one rewritten site.
 type patchSite struct {
@@ -56,6 +60,12 @@ type patches struct {
 	// restored are the sites undone with an int3 step while other
 	// threads ran (restoreSite), for a thread that trapped on it.
 	restored map[uintptr]bool
+	// Warm sites (warm.go): this address space's number, the content
+	// keys of the text files it trapped in (nil: none), and the files
+	// whose warm sites it patched.
+	id     uint64
+	keys   map[MappableFile]any
+	warmed map[MappableFile]bool
 }
 
 // int3 is the breakpoint instruction.
@@ -113,6 +123,9 @@ func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64) {
 	pp := mm.patch
 	if _, done := pp.sites[site]; done || pp.refused[site] {
 		return
+	}
+	if v := mm.lookupVMA(site); v != nil && v.file != nil && v.private && v.perms == textPerms {
+		mm.warmUp(v, site, nr, entry)
 	}
 	if n := pp.traps[site] + 1; n < patchAfter {
 		if len(pp.traps) < maxRefused {
@@ -380,7 +393,8 @@ func (mm *MemoryManager) writeCode(addr uintptr, b []byte) bool {
 }
 
 func newPatches() *patches {
-	return &patches{sites: map[uintptr]patchSite{}, refused: map[uintptr]bool{}, pages: map[uintptr]int{}, traps: map[uintptr]int{}, restored: map[uintptr]bool{}}
+	return &patches{sites: map[uintptr]patchSite{}, refused: map[uintptr]bool{}, pages: map[uintptr]int{}, traps: map[uintptr]int{},
+		restored: map[uintptr]bool{}, id: patchesIDs.Add(1), keys: map[MappableFile]any{}, warmed: map[MappableFile]bool{}}
 }
 
 // forkPatches returns a copy of the patches for a forked address space,
