@@ -29,7 +29,10 @@ import (
 // work, often the next spare stub's fork, cost it more than they save), and
 // a thread moves at most once per spreadEvery, so that a host with more
 // runnable threads than CPUs, which will not keep the two apart, costs it
-// little. Measured (interleaved medians of 41): the 2000 getppid calls
+// little. Only a single-threaded address space's: a futex ping-pong
+// between two threads (four host threads on two CPUs, which Linux
+// places well by itself) took 13.5 -> 30 us a round trip with its stub
+// threads moved. Measured (interleaved medians of 41): the 2000 getppid calls
 // 13.5 -> 6.8 ms, python3's start 1.84 -> 1.83x and 1.93 -> 1.88x native
 // (1.87 -> 1.80x in one of 31), busybox true's 5.18 -> 5.31 ms (61).
 const (
@@ -63,7 +66,7 @@ func (th *thread) spread(now time.Duration) {
 		return
 	}
 	own := cpuNow()
-	if own == noCPU || own+1 != stub {
+	if own == noCPU || own+1 != stub || !th.as.soleThread() {
 		th.together = 0
 		return
 	}
