@@ -95,7 +95,7 @@ func (c *context) ThreadCPUTime() time.Duration {
 }
 
 // CPUTime implements platform.CPUClock.
-func (as *addressSpace) CPUTime() time.Duration { return as.s.CPUTime() }
+func (as *addressSpace) CPUTime() time.Duration { return max(as.s.CPUTime()-as.cpuBase, 0) }
 
 // Kick implements platform.Kicker: it stops this context's app thread.
 func (c *context) Kick() {
@@ -116,7 +116,11 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		if th, err = as.current(); err != nil {
 			return platform.Event{}, err
 		}
-		c.cpuBase.Store(int64(th.lentCPU(unix.Gettid())))
+		base := th.lentCPU(unix.Gettid())
+		if base == 0 {
+			base = th.cpuStart
+		}
+		c.cpuBase.Store(int64(base))
 		c.th.Store(th)
 	}
 	if !th.inEvent {

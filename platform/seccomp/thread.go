@@ -34,6 +34,10 @@ type thread struct {
 	together         int           // events in a row found on the stub's CPU (spread)
 	yielded          bool          // the last wait for an event yielded the CPU
 
+	// cpuStart is the host thread's CPU time when its address space
+	// was taken from the pool (keep): where its task's time starts.
+	cpuStart time.Duration
+
 	// lent holds, while the thread is lent to CLONE_VFORK children
 	// (LendThread; nested vforks stack), what each lender left. Guarded
 	// by as.mu.
