@@ -35,22 +35,35 @@ func (c *parkCtx) BlockParked(ready <-chan struct{}, deadline time.Time) error {
 	}
 }
 
+// waiter is a goroutine waiting parked, in WaitUntilLocked, until ready
+// (under mu); done gets what the wait returned.
+type waiter struct {
+	mu    sync.Mutex
+	ch    vfs.Changes
+	ready bool
+	ctx   *parkCtx
+	done  chan error
+}
+
+// parkedWaiter starts a waiter and gives it time to park.
+func parkedWaiter() *waiter {
+	w := &waiter{ctx: &parkCtx{interrupted: make(chan struct{})}, done: make(chan error, 1)}
+	go func() {
+		w.mu.Lock()
+		w.done <- w.ch.WaitUntilLocked(w.ctx, &w.mu, func() bool { return w.ready })
+		w.mu.Unlock()
+	}()
+	time.Sleep(10 * time.Millisecond) // let it park
+	return w
+}
+
 // A parked waiter wakes at Notify; one that stops waiting for another
 // reason (a signal) leaves nothing behind for the next Notify to wake.
 func TestChangesParked(t *testing.T) {
-	var mu sync.Mutex
-	var ch vfs.Changes
-	ready := false
-	ctx := &parkCtx{interrupted: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() {
-		mu.Lock()
-		done <- ch.WaitUntilLocked(ctx, &mu, func() bool { return ready })
-		mu.Unlock()
-	}()
-	time.Sleep(10 * time.Millisecond) // let it park
+	w := parkedWaiter()
+	mu, ch, ctx, done := &w.mu, &w.ch, w.ctx, w.done
 	mu.Lock()
-	ready = true
+	w.ready = true
 	ch.Notify()
 	mu.Unlock()
 	select {
@@ -66,7 +79,7 @@ func TestChangesParked(t *testing.T) {
 	// registration goes with it.
 	go func() {
 		mu.Lock()
-		done <- ch.WaitLocked(ctx, &mu)
+		done <- ch.WaitLocked(ctx, mu)
 		mu.Unlock()
 	}()
 	time.Sleep(10 * time.Millisecond)
@@ -90,21 +103,12 @@ func TestChangesParked(t *testing.T) {
 // NotifyLater wakes a parked waiter only when the caller calls what it
 // returns (after releasing its lock), not at once.
 func TestChangesNotifyLater(t *testing.T) {
-	var mu sync.Mutex
-	var ch vfs.Changes
-	ready := false
-	ctx := &parkCtx{interrupted: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() {
-		mu.Lock()
-		done <- ch.WaitUntilLocked(ctx, &mu, func() bool { return ready })
-		mu.Unlock()
-	}()
-	time.Sleep(10 * time.Millisecond) // let it park
-	mu.Lock()
-	ready = true
-	unpark := ch.NotifyLater()
-	mu.Unlock()
+	w := parkedWaiter()
+	done := w.done
+	w.mu.Lock()
+	w.ready = true
+	unpark := w.ch.NotifyLater()
+	w.mu.Unlock()
 	select {
 	case err := <-done:
 		t.Fatalf("the waiter returned (%v) before the unpark", err)
