@@ -55,8 +55,13 @@ func TestHostMappedText(t *testing.T) {
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
+	// Polled until libc's text is mapped too: the stub shows the
+	// program's text from the exec on, the libraries' only once ld.so
+	// has mapped them.
 	var lines []string
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && lines == nil; time.Sleep(20 * time.Millisecond) {
+	var text, libc bool
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !(text && libc); time.Sleep(20 * time.Millisecond) {
+		lines, text, libc = nil, false, false
 		for pid := range descendants(cmd.Process.Pid) {
 			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
 			if err != nil || !strings.Contains(string(maps), "/usr/bin/sleep") {
@@ -68,15 +73,14 @@ func TestHostMappedText(t *testing.T) {
 				}
 			}
 		}
-	}
-	var text, libc bool
-	for _, l := range lines {
-		f := strings.Fields(l)
-		if len(f) < 6 || f[1][1] != '-' || f[1][3] != 's' {
-			t.Errorf("host file mapped writable or private in the stub: %s", l)
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if len(f) < 6 || f[1][1] != '-' || f[1][3] != 's' {
+				t.Errorf("host file mapped writable or private in the stub: %s", l)
+			}
+			text = text || strings.HasSuffix(l, "/usr/bin/sleep") && f[1] == "r-xs"
+			libc = libc || strings.Contains(l, "/libc.so") && f[1] == "r-xs"
 		}
-		text = text || strings.HasSuffix(l, "/usr/bin/sleep") && f[1] == "r-xs"
-		libc = libc || strings.Contains(l, "/libc.so") && f[1] == "r-xs"
 	}
 	if !text || !libc {
 		t.Fatalf("sleep's and libc's text not mapped from the host files in the stub (text %v, libc %v): %q", text, libc, lines)
