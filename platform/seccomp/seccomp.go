@@ -456,7 +456,10 @@ func (p *Platform) takePooledLocked() *addressSpace {
 			continue
 		}
 		as.cpuBase = as.s.CPUTime()
-		as.first.cpuStart = stub.ThreadCPUTime(as.first.hostTID)
+		th := as.first
+		as.mu.Lock()
+		th.cpuStart = th.clock.Read(th.hostTID) // (kept open: 1 us, not 11)
+		as.mu.Unlock()
 		return as
 	}
 	return nil
