@@ -582,7 +582,7 @@ func (c *Changes) ChanParked(p *park.Parker) <-chan struct{} {
 // Notify wakes everyone waiting for a change.
 //
 // Preconditions: the owner's lock is held.
-func (c *Changes) Notify() { c.NotifyLater()() }
+func (c *Changes) Notify() { c.change(func(p *park.Parker) { p.Unpark() }) }
 
 // NotifyLater is Notify for an owner that has more to change before it
 // releases its lock: the waiters that wait parked (WaitLocked,
@@ -592,28 +592,38 @@ func (c *Changes) Notify() { c.NotifyLater()() }
 //
 // Preconditions: the owner's lock is held.
 func (c *Changes) NotifyLater() (unpark func()) {
-	if c.ch != nil {
-		close(c.ch)
-		c.ch = nil
-	}
 	var ps []*park.Parker
-	if len(c.parked) > 0 {
-		ps = append(ps, c.parked...)
-		clear(c.parked)
-		c.parked = c.parked[:0]
-	}
-	for _, w := range c.watchers {
-		if p := w.Value(); p != nil {
-			ps = append(ps, p)
-		}
-	}
-	clear(c.watchers)
-	c.watchers = c.watchers[:0]
+	c.change(func(p *park.Parker) { ps = append(ps, p) })
 	return func() {
 		for _, p := range ps {
 			p.Unpark()
 		}
 	}
+}
+
+// change closes the channel of the waiters that wait on it and hands
+// each parked waiter (WaitLocked's, ChanParked's) to wake, forgetting
+// them all. wake does not escape: Notify, on every pipe write and the
+// like, allocates nothing.
+//
+// Preconditions: the owner's lock is held.
+func (c *Changes) change(wake func(*park.Parker)) {
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+	for _, p := range c.parked {
+		wake(p)
+	}
+	clear(c.parked)
+	c.parked = c.parked[:0]
+	for _, w := range c.watchers {
+		if p := w.Value(); p != nil {
+			wake(p)
+		}
+	}
+	clear(c.watchers)
+	c.watchers = c.watchers[:0]
 }
 
 // WaitLocked waits for the next change, interruptibly as ctx allows
