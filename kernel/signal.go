@@ -239,7 +239,7 @@ func (t *Task) queueGroupSignal(si SigInfo) { t.enqueue(si, true) }
 // queue is not queued twice.
 func (t *Task) enqueue(si SigInfo, group bool) bool {
 	t.prepareSignal(unix.Signal(si.Signo))
-	queued, _ := t.add(si, group, false)
+	queued, _ := t.add(si, group)
 	return queued
 }
 
@@ -251,7 +251,9 @@ func (t *Task) enqueue(si SigInfo, group bool) bool {
 //
 // Preconditions: Kernel.mu is held.
 func (t *Task) queueGroupSignalLocked(si SigInfo) {
-	t.add(si, true, true)
+	if w := t.pendGroupSignalLocked(si); w != nil {
+		w.wake()
+	}
 }
 
 // pendGroupSignalLocked is queueGroupSignalLocked but for the wake: it
@@ -267,17 +269,17 @@ func (t *Task) pendGroupSignalLocked(si SigInfo) *Task {
 }
 
 // add is enqueue after the job control of SIGCONT and stop signals
-// (prepareSignal); kernelLocked says whether the caller holds Kernel.mu.
-// full reports a real-time signal dropped because the queue is full.
-func (t *Task) add(si SigInfo, group, kernelLocked bool) (queued, full bool) {
+// (prepareSignal). full reports a real-time signal dropped because the
+// queue is full.
+//
+// Preconditions: Kernel.mu is not held (queueGroupSignalLocked is add
+// for a caller that holds it).
+func (t *Task) add(si SigInfo, group bool) (queued, full bool) {
 	queued, full = t.pend(si, group)
-	sig := int(si.Signo)
 	switch {
 	case !queued:
-	case group && kernelLocked:
-		t.pickThreadLocked(unix.Signal(sig)).wake()
 	case group:
-		t.pickThread(unix.Signal(sig)).wake()
+		t.pickThread(unix.Signal(si.Signo)).wake()
 	default:
 		t.wake()
 	}
@@ -720,7 +722,7 @@ func (t *Task) QueueSignalInfo(tgid, tid int32, si SigInfo) error {
 	}
 	si.timer = nil
 	target.prepareSignal(unix.Signal(si.Signo))
-	if _, full := target.add(si, tid == 0, false); full && si.Code != SIUser {
+	if _, full := target.add(si, tid == 0); full && si.Code != SIUser {
 		return unix.EAGAIN // as Linux's __send_signal, for a queued signal it cannot hold
 	}
 	return nil
