@@ -1205,13 +1205,7 @@ func (as *addressSpace) Release() {
 // Preconditions: the caller drives as's thread.
 func (as *addressSpace) keep() bool {
 	p := as.p
-	if as.s.Dead() || as.slots[1] != nil {
-		return false
-	}
-	p.zmu.Lock()
-	full := len(p.pool) >= poolMax
-	p.zmu.Unlock()
-	if full {
+	if as.s.Dead() || p.poolFull() {
 		return false
 	}
 	th, err := as.current()
@@ -1219,20 +1213,32 @@ func (as *addressSpace) keep() bool {
 		return false
 	}
 	as.mu.Lock()
-	lent := len(th.lent) > 0
+	fit := as.slots[1] == nil && len(th.lent) == 0
 	as.mu.Unlock()
-	if lent || p.Recycle(as) != nil {
+	if !fit || p.Recycle(as) != nil {
+		return false
+	}
+	p.zmu.Lock()
+	if len(p.pool) >= poolMax { // filled meanwhile by another release
+		p.zmu.Unlock()
 		return false
 	}
 	as.mu.Lock()
 	clear(as.threads)
 	as.mu.Unlock()
 	as.counted = false
-	p.zmu.Lock()
 	p.pool = append(p.pool, as)
 	p.zmu.Unlock()
 	p.released() // (which drops the pool if this was the sandbox's last)
 	return true
+}
+
+// poolFull reports whether the pool has no room (keep's early answer,
+// before it empties an address space).
+func (p *Platform) poolFull() bool {
+	p.zmu.Lock()
+	defer p.zmu.Unlock()
+	return len(p.pool) >= poolMax
 }
 
 var _ platform.Recycler = (*Platform)(nil)
