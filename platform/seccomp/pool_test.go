@@ -1,9 +1,7 @@
 package seccomp
 
 import (
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,12 +30,8 @@ func TestPool(t *testing.T) {
 		}
 	}
 	alive := func(pid int) bool { // and not a zombie
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return false
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		return len(f) > 0 && f[0] != "Z"
+		f, err := statFields(strconv.Itoa(pid))
+		return err == nil && len(f) > 0 && f[0] != "Z"
 	}
 	newSpace := func() *addressSpace {
 		t.Helper()

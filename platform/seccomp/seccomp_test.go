@@ -157,18 +157,26 @@ func TestGatesAreNarrow(t *testing.T) {
 	}
 }
 
+// statFields returns the fields of /proc/PROC/stat after the command
+// name (pid (comm) state ppid ...): the state is the first.
+func statFields(proc string) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + proc + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])), nil
+}
+
 // TestForkedStub checks what a stub forked from the zygote is: the
 // sentry's own child, holding no file but the memory file; and that the
 // zygote goes with the last address space.
 func TestForkedStub(t *testing.T) {
 	p, as, _ := newTestSpace(t)
 	pid := as.(*addressSpace).s.PID
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(strconv.Itoa(pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// pid (comm) state ppid ...
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	if ppid, _ := strconv.Atoi(f[1]); ppid != os.Getpid() {
 		t.Errorf("stub's parent is %d, want the sentry (%d)", ppid, os.Getpid())
 	}

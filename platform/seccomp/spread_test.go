@@ -1,10 +1,8 @@
 package seccomp
 
 import (
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -50,14 +48,14 @@ func pin(t *testing.T, tid, cpu int) {
 // procCPU returns the CPU /proc says thread tid last ran on.
 func procCPU(t *testing.T, tid int) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/thread-self/stat")
+	proc := "thread-self"
 	if tid != 0 {
-		b, err = os.ReadFile("/proc/" + strconv.Itoa(tid) + "/stat")
+		proc = strconv.Itoa(tid)
 	}
+	f, err := statFields(proc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	cpu, err := strconv.Atoi(f[36]) // field 39, "processor"
 	if err != nil {
 		t.Fatal(err)
