@@ -674,12 +674,16 @@ func (mm *MemoryManager) backKeyed(v *vma, key any, cached bool, start, end uint
 		return err
 	}
 	return mm.fillGaps(start, end, func(cur, gapEnd uintptr) (pma, uintptr, error) {
-		fr, err := mm.mf.Allocate(gapEnd - cur)
+		var fr platform.FileRange
+		var err error
+		if v.file != nil {
+			// (Not zeroed first, only what a short read leaves.)
+			fr, err = mm.mf.AllocateFrom(gapEnd-cur, v.file, v.off+int64(cur-v.start))
+		} else {
+			fr, err = mm.mf.Allocate(gapEnd - cur)
+		}
 		if err != nil {
 			return pma{}, 0, err
-		}
-		if v.file != nil {
-			mm.mf.ReadFrom(fr, v.file, v.off+int64(cur-v.start)) // a short read leaves zeros
 		}
 		return pma{start: cur, end: gapEnd, off: fr.Offset}, gapEnd, nil
 	})
