@@ -13,3 +13,26 @@ TEXT ·cpuNow(SB), NOSPLIT, $0-4
 ok:
 	MOVL AX, ret+0(FP)
 	RET
+
+// func pollWord(w *uint32, mask, want uint32, n int) bool
+//
+// Whether *w&mask == want, checked up to n (>= 1) times with a PAUSE
+// after each check that fails.
+TEXT ·pollWord(SB), NOSPLIT, $0-25
+	MOVQ w+0(FP), DI
+	MOVL mask+8(FP), SI
+	MOVL want+12(FP), DX
+	MOVQ n+16(FP), CX
+loop:
+	MOVL (DI), AX
+	ANDL SI, AX
+	CMPL AX, DX
+	JEQ  yes
+	PAUSE
+	DECQ CX
+	JNZ  loop
+	MOVB $0, ret+24(FP)
+	RET
+yes:
+	MOVB $1, ret+24(FP)
+	RET

@@ -166,20 +166,32 @@ func (th *thread) batchFailed() error {
 }
 
 // The sentry's spin checks the stub's word spinChecks times between
-// yields, and firstSpinChecks times before its first: some hundreds of
-// ns, about what the fastest round trips take (the stub's return to the
-// app, a getpid, its trap back), which a yield, a system call of 200-300
-// ns on the test VM, would otherwise lengthen. But while the stub waits
-// for this CPU, each check before the yield delays it. getpid with
-// patching, interleaved medians of 11 runs: 403 ns before (64 checks
-// before the first yield, and two clock reads before them); 355, 339
-// and 334 ns with 128, 192 and 256 checks (native: 181 ns). pthread
-// create+join, fork+exit+wait and the real programs of bench moved
-// within noise, but gcc -c was 4% slower with 256 in two A/Bs.
+// yields, and firstSpinChecks times before its first, with a PAUSE after
+// each check (pollWord), 25 ns on the test VM: the first batch about as
+// long as the fastest round trips take (the stub's return to the app, a
+// getpid, its trap back), which a yield, a system call of 200-300 ns on
+// the test VM, would otherwise lengthen, while a stub that waits for this
+// CPU waits little more for the yield.
+//
+// The PAUSE is what made the fast round trips faster: the same spin as a
+// plain Go loop of loads (192, then 64 checks: 90 and 30 ns) had a
+// patched getpid at 267 against 227 ns with PAUSE (interleaved medians of
+// 11; native 140), and 287 against 245 in another A/B (15); the sh loop
+// 207 -> 194 ms, python3 39.2 -> 36.6 ms (11). Probably because a loop of
+// loads has many in flight to the line the stub is about to write, all
+// discarded when the write lands, and PAUSE keeps one. A first batch of 4
+// (100 ns) yielded before most getpid replies (485 ns); one of 192 (4.8
+// us) gained no more than 12.
 const (
-	firstSpinChecks = 192
-	spinChecks      = 64
+	firstSpinChecks = 12
+	spinChecks      = 4
 )
+
+// pollWord reports whether *w&mask == want, checked up to n (at least 1)
+// times, with a PAUSE after each check that fails (cpu_amd64.s).
+//
+//go:noescape
+func pollWord(w *uint32, mask, want uint32, n int) bool
 
 // monoBase anchors monoNow.
 var monoBase = time.Now()
@@ -210,11 +222,9 @@ func (th *thread) waitEventSince(start time.Duration) (time.Duration, error) {
 	if th.spinFails < spinFailLimit || th.waits%probeEvery == 0 {
 		batch := firstSpinChecks
 		for now := start; now-start < maxSentrySpin; now = monoNow() {
-			for i := 0; i < batch; i++ {
-				if th.hasEvent() {
-					th.spinFails = 0
-					return now, nil
-				}
+			if pollWord(word(th.msg, offState), ^uint32(stSleeping), stEvent, batch) {
+				th.spinFails = 0
+				return now, nil
 			}
 			// As the stub does (handler.S): let a thread waiting
 			// for this CPU run, maybe the stub itself.
