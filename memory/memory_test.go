@@ -57,18 +57,22 @@ func checkInvariants(t *testing.T, f *File) {
 		free += int64(r.Length)
 	}
 	var kept int64
-	for n, offs := range f.kept {
-		for _, off := range offs {
-			if n == 0 || off%PageSize != 0 || off+int64(n)*PageSize > f.end {
-				t.Fatalf("kept range of %d pages at %#x: empty, unaligned or beyond end %#x", n, off, f.end)
-			}
-			for _, r := range f.free {
-				if off < r.Offset+int64(r.Length) && r.Offset < off+int64(n)*PageSize {
-					t.Fatalf("kept range of %d pages at %#x overlaps free %+v", n, off, r)
-				}
-			}
-			kept += int64(n) * PageSize
+	for i, r := range f.kept {
+		if r.Length == 0 || r.Offset%PageSize != 0 || r.Length%PageSize != 0 || r.Offset+int64(r.Length) > f.end {
+			t.Fatalf("kept[%d] = %+v: empty, unaligned or beyond end %#x", i, r, f.end)
 		}
+		if i > 0 {
+			prev := f.kept[i-1]
+			if prev.Offset+int64(prev.Length) >= r.Offset {
+				t.Fatalf("kept[%d] = %+v and kept[%d] = %+v overlap or are not merged", i-1, prev, i, r)
+			}
+		}
+		for _, fr := range f.free {
+			if r.Offset < fr.Offset+int64(fr.Length) && fr.Offset < r.Offset+int64(r.Length) {
+				t.Fatalf("kept %+v overlaps free %+v", r, fr)
+			}
+		}
+		kept += int64(r.Length)
 	}
 	if kept != f.keptBytes || kept > f.keepLimit {
 		t.Fatalf("kept ranges add up to %#x, keptBytes %#x, limit %#x", kept, f.keptBytes, f.keepLimit)
@@ -489,4 +493,48 @@ func TestAllocateFrom(t *testing.T) {
 			checkInvariants(t, f)
 		}
 	}
+}
+
+// TestKeptRangesMerge checks that kept ranges that touch are merged: a
+// 16-page range freed page by page, as an exiting process's pieces of a
+// chunk are, serves a 16-page allocation again without a hole punch, not
+// a fresh range, and that an allocation takes the shortest kept range
+// that fits, leaving longer ones whole.
+func TestKeptRangesMerge(t *testing.T) {
+	f := newFile(t, 256*PageSize)
+	chunk := mustAllocate(t, f, keepPages*PageSize)
+	mustAllocate(t, f, PageSize) // keeps it off the top of the file
+	for i := range f.Bytes(chunk) {
+		f.Bytes(chunk)[i] = 0x5a
+	}
+	for _, p := range rand.New(rand.NewPCG(1, 2)).Perm(keepPages) {
+		f.Free(platform.FileRange{Offset: chunk.Offset + int64(p)*PageSize, Length: PageSize})
+		checkInvariants(t, f)
+	}
+	if len(f.kept) != 1 || f.kept[0] != chunk || len(f.free) != 0 {
+		t.Fatalf("after freeing %+v page by page: kept %+v, free %+v; want it kept whole", chunk, f.kept, f.free)
+	}
+	again := mustAllocate(t, f, keepPages*PageSize)
+	if again != chunk {
+		t.Fatalf("a %d-page allocation got %+v, want the kept %+v", keepPages, again, chunk)
+	}
+	for i, x := range f.Bytes(again) {
+		if x != 0 {
+			t.Fatalf("byte %d of the reused range is %#x", i, x)
+		}
+	}
+	checkInvariants(t, f)
+
+	// Kept: 5 pages, then 2 (apart). A 2-page allocation takes the 2.
+	five := platform.FileRange{Offset: again.Offset, Length: 5 * PageSize}
+	two := platform.FileRange{Offset: again.Offset + 8*PageSize, Length: 2 * PageSize}
+	f.Free(five)
+	f.Free(two)
+	if got := mustAllocate(t, f, 2*PageSize); got != two {
+		t.Fatalf("2-page allocation got %+v, want the kept %+v (the shortest that fits)", got, two)
+	}
+	if len(f.kept) != 1 || f.kept[0] != five {
+		t.Fatalf("kept %+v, want %+v whole", f.kept, five)
+	}
+	checkInvariants(t, f)
 }
