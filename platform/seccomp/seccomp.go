@@ -210,8 +210,8 @@ const (
 //     futex ping-pong 153 -> 136 us, pipe 138 -> 113 us, unix socketpair
 //     144 -> 121 us; getpid unchanged (see README for go run ./bench).
 //   - A spinning side yields the CPU now and then (sched_yield: the stub
-//     every 256 pauses, the sentry every 64 checks after 192 before its
-//     first: see firstSpinChecks), which returns at
+//     every 256 pauses, the sentry every 4 paused checks after 12 before
+//     its first: see firstSpinChecks), which returns at
 //     once when nothing else is runnable. perf sched showed woken threads
 //     waiting 70-90 us on average for a CPU a spinner held, often the
 //     very thread it waited for. With the yields (bench, 5 runs each):
