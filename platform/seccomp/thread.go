@@ -176,8 +176,9 @@ func (th *thread) batchFailed() error {
 // The PAUSE is what made the fast round trips faster: the same spin as a
 // plain Go loop of loads (192, then 64 checks: 90 and 30 ns) had a
 // patched getpid at 267 against 227 ns with PAUSE (interleaved medians of
-// 11; native 140), and 287 against 245 in another A/B (15); the sh loop
-// 207 -> 194 ms, python3 39.2 -> 36.6 ms (11). Probably because a loop of
+// 11; native 140), and 287 against 245 in another A/B (15); the sh loop,
+// python3, fork+exit and the futex ping-pong moved within their noise
+// (A/Bs of 11 to 31 runs, both ways). Probably because a loop of
 // loads has many in flight to the line the stub is about to write, all
 // discarded when the write lands, and PAUSE keeps one. A first batch of 4
 // (100 ns) yielded before most getpid replies (485 ns); one of 192 (4.8
