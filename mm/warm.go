@@ -29,12 +29,6 @@ const (
 	maxWarmSites = 4096
 )
 
-// warmKey names a site by its file's content and its offset there.
-type warmKey struct {
-	file any   // contentKey
-	off  int64 // file offset of the site's first byte
-}
-
 // warmSite is what is remembered of a site.
 type warmSite struct {
 	nr    uint64 // the system call that trapped there
@@ -43,9 +37,11 @@ type warmSite struct {
 }
 
 var warm struct {
-	mu    sync.Mutex
-	sites map[warmKey]*warmSite
-	files map[any][]int64 // the sites of each file
+	mu sync.Mutex
+	// files holds the sites of each file (by contentKey), by the file
+	// offset of their first byte; n counts them all.
+	files map[any]map[int64]*warmSite
+	n     int
 }
 
 // patchesIDs numbers address spaces' patches (patches.id).
@@ -56,18 +52,22 @@ var patchesIDs atomic.Uint64
 func noteWarm(file any, off int64, nr uint64, id uint64) {
 	warm.mu.Lock()
 	defer warm.mu.Unlock()
-	k := warmKey{file, off}
-	s := warm.sites[k]
+	sites := warm.files[file]
+	s := sites[off]
 	if s == nil {
-		if len(warm.sites) >= maxWarmSites {
+		if warm.n >= maxWarmSites {
 			return
 		}
-		if warm.sites == nil {
-			warm.sites, warm.files = map[warmKey]*warmSite{}, map[any][]int64{}
+		if sites == nil {
+			if warm.files == nil {
+				warm.files = map[any]map[int64]*warmSite{}
+			}
+			sites = map[int64]*warmSite{}
+			warm.files[file] = sites
 		}
 		s = &warmSite{nr: nr}
-		warm.sites[k] = s
-		warm.files[file] = append(warm.files[file], off)
+		sites[off] = s
+		warm.n++
 	}
 	if s.nr != nr {
 		return // (another form of site, syscall(2)'s: not the same call each time)
@@ -84,8 +84,8 @@ func warmSites(file any) map[int64]uint64 {
 	warm.mu.Lock()
 	defer warm.mu.Unlock()
 	hot := map[int64]uint64{}
-	for _, off := range warm.files[file] {
-		if s := warm.sites[warmKey{file, off}]; s.procs >= warmProcs {
+	for off, s := range warm.files[file] {
+		if s.procs >= warmProcs {
 			hot[off] = s.nr
 		}
 	}
