@@ -57,6 +57,20 @@ func parkedWaiter() *waiter {
 	return w
 }
 
+// awaitWoken fails the test unless the waiter returns, without error,
+// within 10 s of what was to wake it (by).
+func (w *waiter) awaitWoken(t *testing.T, by string) {
+	t.Helper()
+	select {
+	case err := <-w.done:
+		if err != nil {
+			t.Fatalf("WaitUntilLocked: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a parked waiter was not woken by %s", by)
+	}
+}
+
 // A parked waiter wakes at Notify; one that stops waiting for another
 // reason (a signal) leaves nothing behind for the next Notify to wake.
 func TestChangesParked(t *testing.T) {
@@ -66,14 +80,7 @@ func TestChangesParked(t *testing.T) {
 	w.ready = true
 	ch.Notify()
 	mu.Unlock()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("WaitUntilLocked: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a parked waiter was not woken by Notify")
-	}
+	w.awaitWoken(t, "Notify")
 
 	// Interrupted: the wait ends with the context's error, and its
 	// registration goes with it.
@@ -115,12 +122,5 @@ func TestChangesNotifyLater(t *testing.T) {
 	case <-time.After(30 * time.Millisecond):
 	}
 	unpark()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("WaitUntilLocked: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a parked waiter was not woken by NotifyLater's unpark")
-	}
+	w.awaitWoken(t, "NotifyLater's unpark")
 }
